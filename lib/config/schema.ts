@@ -1,0 +1,308 @@
+// One config schema per stack role. Unknown keys are errors everywhere (strict objects), so typos cannot pass.
+// Cross-field rules (distinct VLANs, addresses inside their zone, GPU mappings per environment) are checked here
+// too, so that an invalid configuration stops the program before any resource is registered.
+import { z } from "zod";
+import { cidrsOverlap, isHostAddress, parseCidr, parseInterfaceAddress, parseIpv4 } from "../net";
+import {
+  bool,
+  bridgeName,
+  cidr,
+  duration,
+  fileName,
+  httpsUrl,
+  interfaceAddress,
+  interfaceName,
+  ipv4,
+  isoDate,
+  label,
+  oneOf,
+  pattern,
+  pciId,
+  pciPath,
+  proxmoxEndpoint,
+  sha256,
+  sshPublicKey,
+  stableDiskPath,
+  storageId,
+  text,
+  vlanId,
+  vmId,
+  wholeNumber,
+  zfsPoolName,
+} from "./fields";
+
+export const ENVIRONMENTS = ["private", "public"] as const;
+export type EnvironmentName = (typeof ENVIRONMENTS)[number];
+export const ROLES = ["host", ...ENVIRONMENTS] as const;
+export type Role = (typeof ROLES)[number];
+
+/** LXC features a container may ask for. fuse, mknod and mount widen the attack surface and need root@pam. */
+export const ALLOWED_LXC_FEATURES = ["nesting", "keyctl"] as const;
+
+const proxmox = z.strictObject({
+  endpoint: proxmoxEndpoint,
+  insecure: bool.default(false),
+  minTls: oneOf(["1.2", "1.3"]).default("1.3"),
+  ssh: z
+    .strictObject({
+      username: pattern(/^[a-z_][a-z0-9_-]{0,31}$/, "a Unix user name such as \"root\"").default("root"),
+      agent: bool.default(false),
+    })
+    .prefault({}),
+});
+
+const download = z.strictObject({
+  url: httpsUrl,
+  fileName,
+  checksum: sha256.optional(),
+});
+
+const containerSpec = z.strictObject({
+  vmId,
+  cores: wholeNumber(1, 64, "CPU cores").default(2),
+  memoryMiB: wholeNumber(256, 262_144, "MiB").default(2048),
+  swapMiB: wholeNumber(0, 65_536, "MiB").default(512),
+  diskGiB: wholeNumber(4, 4096, "GiB").default(16),
+  address: interfaceAddress,
+  /** A data volume mounted at `path`, backed up with the guest. */
+  data: z
+    .strictObject({
+      path: pattern(/^\/(?!$)(?!(etc|proc|sys|dev|run|boot|bin|sbin|lib|usr)(\/|$))[A-Za-z0-9._/-]+$/, "an absolute path inside the container such as \"/var/lib/postgresql\" (not a system directory)"),
+      sizeGiB: wholeNumber(1, 65_536, "GiB"),
+    })
+    .optional(),
+  features: z.array(oneOf(ALLOWED_LXC_FEATURES)).default(["nesting"]),
+});
+export type ContainerSpec = z.infer<typeof containerSpec>;
+
+const zfsMirror = z.strictObject({
+  pool: zfsPoolName,
+  devices: z.array(stableDiskPath).min(2, { error: () => "expected at least two disks for a mirror" }),
+  /** Create the pool on these disks. Off by default: an existing pool is adopted, never touched. */
+  create: bool.default(false),
+  ashift: wholeNumber(9, 16).default(12),
+  compression: oneOf(["lz4", "zstd", "on", "off"]).default("lz4"),
+});
+
+const gpu = z.strictObject({
+  /** The cluster-wide PCI mapping name (`hardware.mapping.Pci`), e.g. "rtx5090". */
+  mapping: label,
+  environment: oneOf(ENVIRONMENTS),
+  model: text("a GPU model name such as \"NVIDIA GeForce RTX 5090\""),
+  /** vendor:device of the GPU function, as `lspci -nn` shows it. */
+  deviceId: pciId,
+  /** vendor:device of the card's other functions (HDMI audio, USB-C) bound to vfio-pci too. */
+  companionIds: z.array(pciId).default([]),
+  path: pciPath,
+  iommuGroup: wholeNumber(0, 4096, "the IOMMU group number"),
+  subsystemId: pciId,
+});
+export type GpuConfig = z.infer<typeof gpu>;
+
+const node = z.strictObject({
+  name: label,
+  /** Address the host stack reaches over SSH for host preparation (management network). */
+  address: ipv4,
+  cpuVendor: oneOf(["intel", "amd"]).default("intel"),
+  bootloader: oneOf(["auto", "grub", "systemd-boot"]).default("auto"),
+  mirrors: z.record(label, zfsMirror),
+  gpus: z.array(gpu).default([]),
+});
+export type NodeConfig = z.infer<typeof node>;
+
+const zone = z.strictObject({
+  bridge: bridgeName,
+  vlanId,
+  cidr,
+  gateway: ipv4,
+  mtu: wholeNumber(576, 9000).default(1500),
+});
+export type ZoneConfig = z.infer<typeof zone>;
+
+const mgmtZone = z.strictObject({
+  bridge: bridgeName,
+  cidr,
+  gateway: ipv4,
+  /** Who may reach SSH (22) and the web UI/API (8006): the `management` IP set. */
+  adminCidrs: z.array(cidr).min(1, { error: () => "expected at least one admin network" }),
+});
+
+const networks = z.strictObject({
+  /** The physical NIC (or bond) that trunks the guest VLANs; guest bridges hang off VLAN sub-interfaces of it. */
+  uplink: interfaceName,
+  mgmt: mgmtZone,
+  /** Platform services (Vault, Gitea, monitoring, backup): a zone of their own, never the management network. */
+  services: zone,
+  private: zone,
+  public: zone,
+});
+export type NetworksConfig = z.infer<typeof networks>;
+
+const environmentAccess = z.strictObject({
+  pool: label,
+  /** Which mirror (a key of the node's `mirrors`) holds this environment's guests and files. */
+  mirror: label,
+  tokenExpires: isoDate,
+});
+
+const platformContainers = z.strictObject({
+  security: containerSpec,
+  cicd: containerSpec,
+  monitoring: containerSpec,
+  backup: containerSpec,
+});
+
+const hostShape = z.strictObject({
+  role: z.literal("host", { error: () => "expected \"host\"" }),
+  proxmox,
+  nodes: z.array(node).min(1, { error: () => "expected at least one node" }),
+  networks,
+  environments: z.strictObject({ private: environmentAccess, public: environmentAccess }),
+  platform: z.strictObject({
+    node: label,
+    pool: label.default("platform"),
+    mirror: label,
+    lxcTemplate: download,
+    sshKeys: z.array(sshPublicKey).min(1, { error: () => "expected at least one SSH public key" }),
+    containers: platformContainers,
+  }),
+});
+
+const gpuVm = z.strictObject({
+  vmId,
+  /** The VMID of the never-started holder VM that owns the data disk, so the disk survives a replacement. */
+  dataVmId: vmId,
+  cores: wholeNumber(1, 256, "vCPUs").default(8),
+  memoryGiB: wholeNumber(4, 1024, "GiB"),
+  /** Proxmox accepts hugepages only from root@pam; environment stacks deploy with their own token. */
+  hugepages: oneOf(["none", "2", "1024"]).default("none"),
+  osDiskGiB: wholeNumber(16, 4096, "GiB").default(64),
+  dataDiskGiB: wholeNumber(8, 65_536, "GiB"),
+  address: interfaceAddress,
+  nameservers: z.array(ipv4).min(1, { error: () => "expected at least one DNS server" }),
+  searchDomain: pattern(/^[a-z0-9.-]+$/, "a DNS domain such as \"lan\"").optional(),
+  image: download,
+  /** The Ubuntu package of the NVIDIA driver. RTX 50xx (Blackwell) needs the open kernel modules, 570 or newer. */
+  nvidiaDriverPackage: pattern(/^nvidia-(driver|headless)-\d{3}(-server)?(-open)?$/, "an Ubuntu NVIDIA driver package such as \"nvidia-driver-570-server-open\"").default("nvidia-driver-570-server-open"),
+  agentTimeout: duration.default("15m"),
+});
+export type GpuVmConfig = z.infer<typeof gpuVm>;
+
+const environmentShape = z.strictObject({
+  role: oneOf(ENVIRONMENTS),
+  proxmox,
+  /** The host stack, as `pulumi stack` names it: "organization/ai-dualstack/host" on a local backend. */
+  hostStack: pattern(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/, "a stack name such as \"organization/ai-dualstack/host\"").default("organization/ai-dualstack/host"),
+  node: label,
+  sshKeys: z.array(sshPublicKey).min(1, { error: () => "expected at least one SSH public key" }),
+  gpuVm,
+  lxcTemplate: download,
+  containers: z.strictObject({ postgres: containerSpec, redis: containerSpec }),
+});
+
+type Ctx = z.RefinementCtx;
+const issue = (ctx: Ctx, path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+
+function checkUnique<T>(ctx: Ctx, items: T[], key: (t: T) => string | number, path: (i: number) => (string | number)[], what: string) {
+  const seen = new Map<string | number, number>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    if (seen.has(k)) issue(ctx, path(i), `${what} ${JSON.stringify(k)} is already used at index ${seen.get(k)}`);
+    else seen.set(k, i);
+  });
+}
+
+function checkAddressInZone(ctx: Ctx, address: string, zoneCidr: string, path: (string | number)[], zoneName: string) {
+  const parsed = parseInterfaceAddress(address);
+  const zoneNet = parseCidr(zoneCidr);
+  if (!parsed || !zoneNet) return; // the field itself already failed
+  if (parsed.subnet.prefix !== zoneNet.prefix || !isHostAddress(zoneNet, parsed.ip)) {
+    issue(ctx, path, `expected a host address inside the ${zoneName} zone ${zoneCidr} with the same prefix, got "${address}"`);
+  }
+}
+
+function checkGuestIds(ctx: Ctx, entries: [string, number][]) {
+  const seen = new Map<number, string>();
+  for (const [where, id] of entries) {
+    const other = seen.get(id);
+    if (other) issue(ctx, where.split("."), `VMID ${id} is already used by ${other}`);
+    else seen.set(id, where);
+  }
+}
+
+export const hostConfigSchema = hostShape.superRefine((c, ctx) => {
+  checkUnique(ctx, c.nodes, (n) => n.name, (i) => ["nodes", i, "name"], "node name");
+  const allGpus = c.nodes.flatMap((n, ni) => n.gpus.map((g, gi) => ({ g, path: ["nodes", ni, "gpus", gi] as (string | number)[] })));
+  checkUnique(ctx, allGpus, (x) => x.g.mapping, (i) => [...allGpus[i].path, "mapping"], "GPU mapping");
+  c.nodes.forEach((n, ni) => checkUnique(ctx, n.gpus, (g) => g.path, (i) => ["nodes", ni, "gpus", i, "path"], "PCI path"));
+  for (const env of ENVIRONMENTS) {
+    if (!allGpus.some((x) => x.g.environment === env)) {
+      issue(ctx, ["nodes"], `expected a GPU with environment "${env}": each environment gets its own, permanently assigned GPU`);
+    }
+  }
+
+  // Networks: distinct bridges and VLANs, disjoint subnets, gateways inside their zone.
+  const zones = [["mgmt", c.networks.mgmt], ["services", c.networks.services], ["private", c.networks.private], ["public", c.networks.public]] as const;
+  checkUnique(ctx, [...zones], ([, z]) => z.bridge, (i) => ["networks", zones[i][0], "bridge"], "bridge");
+  const vlanZones = zones.filter(([n]) => n !== "mgmt") as [string, ZoneConfig][];
+  checkUnique(ctx, vlanZones, ([, z]) => z.vlanId, (i) => ["networks", vlanZones[i][0], "vlanId"], "VLAN id");
+  zones.forEach(([name, z], i) => {
+    const net = parseCidr(z.cidr);
+    const gw = parseIpv4(z.gateway);
+    if (net && gw !== undefined && !isHostAddress(net, gw)) {
+      issue(ctx, ["networks", name, "gateway"], `expected a host address inside ${z.cidr}, got "${z.gateway}"`);
+    }
+    zones.slice(i + 1).forEach(([otherName, other]) => {
+      const a = parseCidr(z.cidr);
+      const b = parseCidr(other.cidr);
+      if (a && b && cidrsOverlap(a, b)) issue(ctx, ["networks", otherName, "cidr"], `${other.cidr} overlaps the ${name} zone ${z.cidr}`);
+    });
+  });
+
+  // Environments and platform: pools distinct, mirrors and nodes exist.
+  const pools: [string, string][] = [["environments.private.pool", c.environments.private.pool], ["environments.public.pool", c.environments.public.pool], ["platform.pool", c.platform.pool]];
+  checkUnique(ctx, pools, ([, p]) => p, (i) => pools[i][0].split("."), "pool");
+  const platformNode = c.nodes.find((n) => n.name === c.platform.node);
+  if (!platformNode) issue(ctx, ["platform", "node"], `expected one of the configured nodes (${c.nodes.map((n) => `"${n.name}"`).join(", ")}), got "${c.platform.node}"`);
+  const mirrorNames = new Set(c.nodes.flatMap((n) => Object.keys(n.mirrors)));
+  const mirrorRefs: [(string | number)[], string][] = [
+    [["environments", "private", "mirror"], c.environments.private.mirror],
+    [["environments", "public", "mirror"], c.environments.public.mirror],
+    [["platform", "mirror"], c.platform.mirror],
+  ];
+  for (const [path, m] of mirrorRefs) {
+    if (!mirrorNames.has(m)) issue(ctx, path, `expected the name of a configured mirror (${[...mirrorNames].map((x) => `"${x}"`).join(", ")}), got "${m}"`);
+  }
+  for (const [name, spec] of Object.entries(c.platform.containers)) {
+    checkAddressInZone(ctx, spec.address, c.networks.services.cidr, ["platform", "containers", name, "address"], "services");
+  }
+  checkGuestIds(ctx, Object.entries(c.platform.containers).map(([n, s]) => [`platform.containers.${n}.vmId`, s.vmId]));
+});
+
+export const environmentConfigSchema = environmentShape.superRefine((c, ctx) => {
+  if (c.gpuVm.hugepages !== "none") {
+    issue(ctx, ["gpuVm", "hugepages"], `expected "none": Proxmox accepts hugepages only from root@pam, and environment stacks deploy with their own least-privilege API token`);
+  }
+  checkGuestIds(ctx, [
+    ["gpuVm.vmId", c.gpuVm.vmId],
+    ["gpuVm.dataVmId", c.gpuVm.dataVmId],
+    ["containers.postgres.vmId", c.containers.postgres.vmId],
+    ["containers.redis.vmId", c.containers.redis.vmId],
+  ]);
+});
+
+export type HostConfig = z.infer<typeof hostConfigSchema>;
+export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
+
+/** Config keys that must be Pulumi secrets, per role, and whether they are required. */
+export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: boolean } } }): { key: string; required: boolean; form: string }[] {
+  const sshRequired = parsed.proxmox?.ssh?.agent !== true;
+  const ssh = { key: "sshPrivateKey", required: sshRequired, form: "an OpenSSH private key (pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519)" };
+  if (role === "host") {
+    return [
+      { key: "proxmoxApiToken", required: true, form: "a Proxmox API token \"user@realm!name=uuid\" (pulumi config set --secret proxmoxApiToken …)" },
+      ssh,
+    ];
+  }
+  return [ssh];
+}
