@@ -143,6 +143,12 @@ const environmentAccess = z.strictObject({
   /** Which mirror (a key of the node's `mirrors`) holds this environment's guests and files. */
   mirror: label,
   tokenExpires: isoDate,
+  /**
+   * Images are downloaded by the host stack: Proxmox's download-url needs Sys.Modify on / (root-only), which no
+   * environment token may hold. Each environment's images land in its own files datastore.
+   */
+  cloudImage: download,
+  lxcTemplate: download,
 });
 
 const platformContainers = z.strictObject({
@@ -181,7 +187,6 @@ const gpuVm = z.strictObject({
   address: interfaceAddress,
   nameservers: z.array(ipv4).min(1, { error: () => "expected at least one DNS server" }),
   searchDomain: pattern(/^[a-z0-9.-]+$/, "a DNS domain such as \"lan\"").optional(),
-  image: download,
   /** The Ubuntu package of the NVIDIA driver. RTX 50xx (Blackwell) needs the open kernel modules, 570 or newer. */
   nvidiaDriverPackage: pattern(/^nvidia-(driver|headless)-\d{3}(-server)?(-open)?$/, "an Ubuntu NVIDIA driver package such as \"nvidia-driver-570-server-open\"").default("nvidia-driver-570-server-open"),
   agentTimeout: duration.default("15m"),
@@ -196,7 +201,6 @@ const environmentShape = z.strictObject({
   node: label,
   sshKeys: z.array(sshPublicKey).min(1, { error: () => "expected at least one SSH public key" }),
   gpuVm,
-  lxcTemplate: download,
   containers: z.strictObject({ postgres: containerSpec, redis: containerSpec }),
 });
 

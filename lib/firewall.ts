@@ -1,0 +1,107 @@
+// Firewall rules as plain data: the cluster's own rules, one security group per guest zone, and the per-guest
+// options. Shapes match the provider's RulesLegacyRule / OptionsLegacy arguments.
+import type { NetworksConfig } from "./config/schema";
+
+export interface FirewallRule {
+  type: "in" | "out" | "group";
+  action?: "ACCEPT" | "DROP" | "REJECT";
+  source?: string;
+  dest?: string;
+  proto?: "tcp" | "udp" | "icmp";
+  dport?: string;
+  macro?: string;
+  securityGroup?: string;
+  comment: string;
+}
+
+export type GuestZone = "services" | "private" | "public";
+
+/** The IP set that may reach SSH and the Proxmox API/UI; nothing else may. */
+export const MANAGEMENT_IPSET = "management";
+/** Ports that only the management IP set may reach (SSH, the Proxmox API and UI, SPICE proxy). */
+export const ADMIN_PORTS = ["22", "8006", "3128"] as const;
+
+export const securityGroupName = (zone: GuestZone) => `sg-${zone}`;
+
+/** Rules on the host itself (datacenter level): admin ports from the management IP set only. */
+export function clusterRules(): FirewallRule[] {
+  return [
+    ...ADMIN_PORTS.map((port): FirewallRule => ({
+      type: "in",
+      action: "ACCEPT",
+      source: `+${MANAGEMENT_IPSET}`,
+      proto: "tcp",
+      dport: port,
+      comment: `admin access to ${port} from the ${MANAGEMENT_IPSET} IP set`,
+    })),
+    { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, macro: "Ping", comment: "ping from the management IP set" },
+  ];
+}
+
+/** Cluster-wide firewall options: on, inbound DROP. Outbound stays ACCEPT so the host can update itself. */
+export const CLUSTER_FIREWALL = { enabled: true, inputPolicy: "DROP", outputPolicy: "ACCEPT", ebtables: true } as const;
+
+/**
+ * One security group per guest zone. Guests accept SSH from the management IP set and traffic from their own zone;
+ * public guests also accept HTTPS (the ingress) from anywhere and may send only DNS, NTP and HTTPS out.
+ */
+export function securityGroups(networks: NetworksConfig): Record<string, FirewallRule[]> {
+  const common = (zone: GuestZone): FirewallRule[] => [
+    { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, proto: "tcp", dport: "22", comment: "SSH from the management IP set" },
+    { type: "in", action: "ACCEPT", source: networks[zone].cidr, comment: `traffic from the ${zone} zone` },
+    { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, macro: "Ping", comment: "ping from the management IP set" },
+  ];
+  const gw = networks.public.gateway;
+  return {
+    [securityGroupName("services")]: [
+      ...common("services"),
+      // The environments reach platform services (Vault, metrics push, backups) through their gateways.
+      { type: "in", action: "ACCEPT", source: networks.private.cidr, proto: "tcp", dport: "8200", comment: "Vault from the private zone" },
+      { type: "in", action: "ACCEPT", source: networks.public.cidr, proto: "tcp", dport: "8200", comment: "Vault from the public zone" },
+    ],
+    [securityGroupName("private")]: [
+      ...common("private"),
+      { type: "out", action: "ACCEPT", comment: "private guests may reach out (package mirrors, model registry)" },
+    ],
+    [securityGroupName("public")]: [
+      ...common("public"),
+      { type: "in", action: "ACCEPT", proto: "tcp", dport: "443", comment: "HTTPS ingress from anywhere" },
+      { type: "out", action: "ACCEPT", dest: gw, proto: "udp", dport: "53", comment: "DNS via the zone gateway" },
+      { type: "out", action: "ACCEPT", dest: gw, proto: "tcp", dport: "53", comment: "DNS via the zone gateway" },
+      { type: "out", action: "ACCEPT", proto: "udp", dport: "123", comment: "NTP" },
+      { type: "out", action: "ACCEPT", proto: "tcp", dport: "443", comment: "HTTPS egress (package mirrors, model registry)" },
+      { type: "out", action: "ACCEPT", dest: networks.public.cidr, comment: "traffic within the public zone" },
+      { type: "out", action: "ACCEPT", dest: networks.services.cidr, proto: "tcp", dport: "8200", comment: "Vault in the services zone" },
+    ],
+  };
+}
+
+export interface GuestFirewallOptions {
+  enabled: true;
+  inputPolicy: "DROP";
+  outputPolicy: "ACCEPT" | "DROP";
+  macfilter: true;
+  ipfilter: true;
+  dhcp: false;
+  ndp: false;
+  radv: false;
+}
+
+/** Per-guest firewall options: on, inbound DROP, anti-spoofing; public guests also drop outbound by default. */
+export function guestFirewallOptions(zone: GuestZone): GuestFirewallOptions {
+  return {
+    enabled: true,
+    inputPolicy: "DROP",
+    outputPolicy: zone === "public" ? "DROP" : "ACCEPT",
+    macfilter: true,
+    ipfilter: true,
+    dhcp: false,
+    ndp: false,
+    radv: false,
+  };
+}
+
+/** A guest's own rule list: just its zone's security group. */
+export function guestRules(zone: GuestZone): FirewallRule[] {
+  return [{ type: "group", securityGroup: securityGroupName(zone), comment: `rules of the ${zone} zone` }];
+}
