@@ -33,9 +33,6 @@ export function text(form = "a non-empty string") {
 /** A lower-case DNS label: Proxmox pool, node and mapping names, hostnames. */
 export const label = pattern(/^[a-z][a-z0-9-]{0,61}[a-z0-9]$/, "a lower-case DNS label such as \"pve1\" (a-z, 0-9, -)");
 
-/** A Proxmox storage id: letters first, then letters, digits, '-', '_' or '.'. */
-export const storageId = pattern(/^[a-z][a-z0-9\-_.]{1,62}$/, "a Proxmox storage id such as \"tank-private\"");
-
 export const zfsPoolName = pattern(/^[a-z][a-z0-9_\-.:]{0,62}$/, "a ZFS pool name such as \"tank\"");
 
 export const ipv4 = z.string(expecting("an IPv4 address such as 192.0.2.10")).refine(

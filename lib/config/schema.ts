@@ -23,7 +23,6 @@ import {
   sha256,
   sshPublicKey,
   stableDiskPath,
-  storageId,
   text,
   vlanId,
   vmId,

@@ -1,0 +1,82 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { EnvironmentConfig } from "../lib/config/schema";
+import type { EnvironmentSlice } from "../lib/environment-slice";
+import { GpuVm } from "./gpu-vm";
+import { ServiceContainer } from "./service-container";
+
+export interface AiEnvironmentArgs {
+  config: EnvironmentConfig;
+  /** What the host stack gives this environment (and nothing of the other one). */
+  slice: EnvironmentSlice;
+  stack: string;
+}
+
+/** The services each data container runs, by its config key. */
+export const DATA_SERVICES = { postgres: "postgres", redis: "redis" } as const;
+
+/**
+ * One AI environment: its GPU VM and its own data LXCs (PostgreSQL, Redis), all in its pool, on its zone bridge,
+ * on its datastores. Data services are per environment: PostgreSQL roles are cluster-global and Redis databases
+ * are no security boundary.
+ */
+export class AiEnvironment extends pulumi.ComponentResource {
+  public readonly gpuVm: { vmId: number; name: string; address: string };
+  public readonly containers: Record<string, { vmId: number; hostname: string; address: string }>;
+
+  constructor(name: string, args: AiEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("dualstack:environment:AiEnvironment", name, {}, opts);
+    const { config: c, slice } = args;
+    const env = c.role;
+    const nameservers = c.gpuVm.nameservers;
+
+    const vm = new GpuVm("gpu", {
+      nodeName: c.node,
+      env,
+      stack: args.stack,
+      vmId: c.gpuVm.vmId,
+      dataVmId: c.gpuVm.dataVmId,
+      poolId: slice.pool,
+      datastoreId: slice.datastores.guests,
+      filesDatastoreId: slice.datastores.files,
+      imageFileId: slice.images.cloudImage,
+      cores: c.gpuVm.cores,
+      memoryGiB: c.gpuVm.memoryGiB,
+      hugepages: c.gpuVm.hugepages,
+      osDiskGiB: c.gpuVm.osDiskGiB,
+      dataDiskGiB: c.gpuVm.dataDiskGiB,
+      bridge: slice.zone.bridge,
+      address: c.gpuVm.address,
+      gateway: slice.zone.gateway,
+      nameservers,
+      searchDomain: c.gpuVm.searchDomain,
+      gpuMapping: slice.gpuMapping,
+      sshKeys: c.sshKeys,
+      nvidiaDriverPackage: c.gpuVm.nvidiaDriverPackage,
+      agentTimeout: c.gpuVm.agentTimeout,
+    }, { parent: this });
+
+    this.containers = {};
+    for (const [key, spec] of Object.entries(c.containers)) {
+      const hostname = `${env}-${key}`;
+      new ServiceContainer(key, {
+        ...spec,
+        nodeName: c.node,
+        hostname,
+        service: DATA_SERVICES[key as keyof typeof DATA_SERVICES],
+        env,
+        stack: args.stack,
+        zone: env,
+        poolId: slice.pool,
+        datastoreId: slice.datastores.guests,
+        templateFileId: slice.images.lxcTemplate,
+        bridge: slice.zone.bridge,
+        gateway: slice.zone.gateway,
+        nameservers,
+        sshKeys: c.sshKeys,
+      }, { parent: this });
+      this.containers[key] = { vmId: spec.vmId, hostname, address: spec.address };
+    }
+    this.gpuVm = { vmId: vm.vmId, name: vm.name, address: vm.address };
+    this.registerOutputs({ gpuVm: this.gpuVm, containers: this.containers });
+  }
+}

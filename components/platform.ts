@@ -1,0 +1,84 @@
+import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import * as pulumi from "@pulumi/pulumi";
+import { ENVIRONMENTS, type HostConfig } from "../lib/config/schema";
+import { datastoresFor, fileId, mirrorPoolOf, type EnvironmentSlice } from "../lib/environment-slice";
+import { ProxmoxHost } from "./proxmox-host";
+import { ServiceContainer } from "./service-container";
+
+export interface PlatformArgs {
+  config: HostConfig;
+  stack: string;
+  sshPrivateKey: pulumi.Input<string>;
+}
+
+/** The services each platform container runs, by its config key. */
+export const PLATFORM_SERVICES = { security: "vault", cicd: "gitea", monitoring: "prometheus", backup: "restic" } as const;
+
+/**
+ * The host stack: the Proxmox host, each environment's images (downloaded here, because Proxmox's download-url needs
+ * root-only privileges), and the platform LXCs in the services zone.
+ */
+export class Platform extends pulumi.ComponentResource {
+  /** Per environment, the slice of the host it may use: plain values, known at preview. */
+  public readonly environments: Record<string, EnvironmentSlice>;
+  /** Per environment, its API token: one secret output, apart from the slices. */
+  public readonly tokens: pulumi.Output<Record<string, string>>;
+  public readonly containers: Record<string, { vmId: number; address: string }>;
+
+  constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("dualstack:platform:Platform", name, {}, opts);
+    const c = args.config;
+    const host = new ProxmoxHost("host", { config: c, sshPrivateKey: args.sshPrivateKey }, { parent: this });
+
+    for (const env of ENVIRONMENTS) {
+      const access = c.environments[env];
+      const files = datastoresFor(mirrorPoolOf(c, access.mirror), env).files;
+      for (const nodeName of c.nodes.map((n) => n.name)) {
+        new proxmoxve.download.File(`${nodeName}-${env}-cloud-image`, {
+          nodeName, datastoreId: files, contentType: "import", url: access.cloudImage.url, fileName: access.cloudImage.fileName,
+          ...(access.cloudImage.checksum ? { checksum: access.cloudImage.checksum, checksumAlgorithm: "sha256" } : {}),
+          overwrite: false,
+        }, { parent: this, dependsOn: [host] });
+        new proxmoxve.download.File(`${nodeName}-${env}-lxc-template`, {
+          nodeName, datastoreId: files, contentType: "vztmpl", url: access.lxcTemplate.url, fileName: access.lxcTemplate.fileName,
+          ...(access.lxcTemplate.checksum ? { checksum: access.lxcTemplate.checksum, checksumAlgorithm: "sha256" } : {}),
+          overwrite: false,
+        }, { parent: this, dependsOn: [host] });
+      }
+    }
+
+    const platformStores = datastoresFor(mirrorPoolOf(c, c.platform.mirror), "platform");
+    const pool = new proxmoxve.PoolLegacy("platform-pool", { poolId: c.platform.pool, comment: "ai-dualstack platform services" }, { parent: this, protect: true });
+    const template = new proxmoxve.download.File(`${c.platform.node}-platform-lxc-template`, {
+      nodeName: c.platform.node, datastoreId: platformStores.files, contentType: "vztmpl",
+      url: c.platform.lxcTemplate.url, fileName: c.platform.lxcTemplate.fileName, overwrite: false,
+      ...(c.platform.lxcTemplate.checksum ? { checksum: c.platform.lxcTemplate.checksum, checksumAlgorithm: "sha256" } : {}),
+    }, { parent: this, dependsOn: [host] });
+
+    this.containers = {};
+    for (const [key, spec] of Object.entries(c.platform.containers)) {
+      const service = PLATFORM_SERVICES[key as keyof typeof PLATFORM_SERVICES];
+      new ServiceContainer(key, {
+        ...spec,
+        nodeName: c.platform.node,
+        hostname: `platform-${key}`,
+        service,
+        env: "platform",
+        stack: args.stack,
+        zone: "services",
+        poolId: pool.poolId,
+        datastoreId: platformStores.guests,
+        templateFileId: fileId(platformStores.files, "vztmpl", c.platform.lxcTemplate.fileName),
+        bridge: c.networks.services.bridge,
+        gateway: c.networks.services.gateway,
+        nameservers: [c.networks.services.gateway],
+        sshKeys: c.platform.sshKeys,
+      }, { parent: this, dependsOn: [host, template] });
+      this.containers[key] = { vmId: spec.vmId, address: spec.address };
+    }
+
+    this.environments = Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].slice]));
+    this.tokens = pulumi.secret(pulumi.all(Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].token]))));
+    this.registerOutputs({ environments: this.environments, tokens: this.tokens, containers: this.containers });
+  }
+}

@@ -1,0 +1,89 @@
+import type * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { planEnvironmentAccess } from "../lib/access";
+import { ENVIRONMENTS, type EnvironmentName, type HostConfig } from "../lib/config/schema";
+import { environmentSlice, mirrorPoolOf, type EnvironmentSlice } from "../lib/environment-slice";
+import { ClusterFirewall } from "./cluster-firewall";
+import { EnvironmentAccess } from "./environment-access";
+import { GpuPassthrough } from "./gpu-passthrough";
+import { StorageMirror } from "./storage-mirror";
+import { ZoneNetwork } from "./zone-network";
+
+export interface ProxmoxHostArgs {
+  config: HostConfig;
+  /** SSH private key for host preparation (a secret). */
+  sshPrivateKey: pulumi.Input<string>;
+}
+
+/**
+ * The Proxmox host itself: per node its storage mirrors, zone networks and GPU passthrough; the cluster firewall;
+ * and per environment a pool with its least-privilege API token.
+ */
+export class ProxmoxHost extends pulumi.ComponentResource {
+  public readonly environments: Record<EnvironmentName, { slice: EnvironmentSlice; token: pulumi.Output<string> }>;
+
+  constructor(name: string, args: ProxmoxHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("dualstack:host:ProxmoxHost", name, {}, opts);
+    const c = args.config;
+    const mirrorTenants = new Map<string, string[]>();
+    for (const env of ENVIRONMENTS) mirrorTenants.set(c.environments[env].mirror, [...(mirrorTenants.get(c.environments[env].mirror) ?? []), env]);
+    mirrorTenants.set(c.platform.mirror, [...(mirrorTenants.get(c.platform.mirror) ?? []), "platform"]);
+
+    const readiness: pulumi.Resource[] = [];
+    for (const node of c.nodes) {
+      const connection: command.types.input.remote.ConnectionArgs = {
+        host: node.address,
+        user: c.proxmox.ssh.username,
+        privateKey: args.sshPrivateKey,
+      };
+      for (const [mirrorName, mirror] of Object.entries(node.mirrors)) {
+        readiness.push(new StorageMirror(`${node.name}-${mirrorName}`, {
+          nodeName: node.name,
+          pool: mirror.pool,
+          devices: mirror.devices,
+          create: mirror.create,
+          ashift: mirror.ashift,
+          compression: mirror.compression,
+          datasets: mirrorTenants.get(mirrorName) ?? [],
+          connection,
+        }, { parent: this }));
+      }
+      for (const zone of ["services", "private", "public"] as const) {
+        const z = c.networks[zone];
+        readiness.push(new ZoneNetwork(`${node.name}-${zone}`, {
+          nodeName: node.name, zone, uplink: c.networks.uplink, bridge: z.bridge, vlanId: z.vlanId, mtu: z.mtu,
+        }, { parent: this }));
+      }
+      if (node.gpus.length > 0) {
+        readiness.push(new GpuPassthrough(`${node.name}-gpus`, {
+          nodeName: node.name,
+          nodeAddress: node.address,
+          cpuVendor: node.cpuVendor,
+          bootloader: node.bootloader,
+          gpus: node.gpus,
+          connection,
+        }, { parent: this }));
+      }
+    }
+    readiness.push(new ClusterFirewall("cluster-firewall", { networks: c.networks }, { parent: this }));
+
+    const environments = {} as ProxmoxHost["environments"];
+    for (const env of ENVIRONMENTS) {
+      const access = c.environments[env];
+      const gpuMappings = c.nodes.flatMap((n) => n.gpus).filter((g) => g.environment === env).map((g) => g.mapping);
+      const pool = mirrorPoolOf(c, access.mirror);
+      const input = {
+        env,
+        pool: access.pool,
+        bridge: c.networks[env].bridge,
+        gpuMappings,
+        datastores: [`${pool}-${env}`, `files-${env}`],
+        nodes: c.nodes.map((n) => n.name),
+      };
+      const accessResource = new EnvironmentAccess(`${env}-access`, { ...input, expires: access.tokenExpires }, { parent: this, dependsOn: readiness });
+      environments[env] = { slice: environmentSlice(c, env, planEnvironmentAccess(input).tokenId), token: accessResource.token };
+    }
+    this.environments = environments;
+    this.registerOutputs({ environments: this.environments });
+  }
+}

@@ -1,0 +1,80 @@
+// The contract between the host stack and an environment stack: the slice of the host that one environment may
+// use. Derived from the host config alone, so every isolation-relevant value is known at preview time.
+import type { EnvironmentConfig, EnvironmentName, HostConfig } from "./config/schema";
+import { isHostAddress, parseCidr, parseInterfaceAddress } from "./net";
+
+export interface EnvironmentSlice {
+  env: EnvironmentName;
+  zone: { bridge: string; vlanId: number; cidr: string; gateway: string };
+  pool: string;
+  gpuMapping: string;
+  datastores: { guests: string; files: string };
+  images: { cloudImage: string; lxcTemplate: string };
+  nodes: { name: string; address: string }[];
+  tokenId: string;
+}
+
+/** Proxmox volume ids of downloaded files: "<storage>:<content>/<file>". */
+export const fileId = (datastore: string, content: "import" | "vztmpl", file: string) => `${datastore}:${content}/${file}`;
+
+export function datastoresFor(mirrorPool: string, dataset: string) {
+  return { guests: `${mirrorPool}-${dataset}`, files: `files-${dataset}` };
+}
+
+export function mirrorPoolOf(host: HostConfig, mirrorName: string): string {
+  for (const n of host.nodes) if (n.mirrors[mirrorName]) return n.mirrors[mirrorName].pool;
+  throw new Error(`no mirror named ${mirrorName}`); // the schema already rejects this
+}
+
+export function environmentSlice(host: HostConfig, env: EnvironmentName, tokenId: string): EnvironmentSlice {
+  const access = host.environments[env];
+  const zone = host.networks[env];
+  const gpu = host.nodes.flatMap((n) => n.gpus).find((g) => g.environment === env);
+  if (!gpu) throw new Error(`no GPU for ${env}`); // the schema already rejects this
+  const datastores = datastoresFor(mirrorPoolOf(host, access.mirror), env);
+  return {
+    env,
+    zone: { bridge: zone.bridge, vlanId: zone.vlanId, cidr: zone.cidr, gateway: zone.gateway },
+    pool: access.pool,
+    gpuMapping: gpu.mapping,
+    datastores,
+    images: {
+      cloudImage: fileId(datastores.files, "import", access.cloudImage.fileName),
+      lxcTemplate: fileId(datastores.files, "vztmpl", access.lxcTemplate.fileName),
+    },
+    nodes: host.nodes.map((n) => ({ name: n.name, address: n.address })),
+    tokenId,
+  };
+}
+
+/** Problems between an environment's config and the slice the host gives it, by key path. */
+export function checkAgainstSlice(config: EnvironmentConfig, slice: EnvironmentSlice | undefined, hostStack: string): string[] {
+  const p = "ai-dualstack:";
+  if (!slice) {
+    return [`${p}hostStack: the host stack "${hostStack}" has no environments.${config.role} output; run \`pulumi up\` on the host stack first`];
+  }
+  if (slice.env !== config.role) return [`${p}role: the host slice is for "${slice.env}", this stack is "${config.role}"`];
+  const problems: string[] = [];
+  if (!slice.nodes.some((n) => n.name === config.node)) {
+    problems.push(`${p}node: expected one of the host's nodes (${slice.nodes.map((n) => `"${n.name}"`).join(", ")}), got "${config.node}"`);
+  }
+  const zone = parseCidr(slice.zone.cidr)!;
+  const addresses: [string, string][] = [
+    ["gpuVm.address", config.gpuVm.address],
+    ["containers.postgres.address", config.containers.postgres.address],
+    ["containers.redis.address", config.containers.redis.address],
+  ];
+  const seen = new Map<string, string>();
+  for (const [key, address] of addresses) {
+    const parsed = parseInterfaceAddress(address)!;
+    if (parsed.subnet.prefix !== zone.prefix || !isHostAddress(zone, parsed.ip)) {
+      problems.push(`${p}${key}: expected a host address inside the ${config.role} zone ${slice.zone.cidr} with the same prefix, got "${address}"`);
+    } else if (address.split("/")[0] === slice.zone.gateway) {
+      problems.push(`${p}${key}: "${address}" is the zone gateway`);
+    }
+    const ip = address.split("/")[0];
+    if (seen.has(ip)) problems.push(`${p}${key}: address ${ip} is already used by ${seen.get(ip)}`);
+    else seen.set(ip, key);
+  }
+  return problems;
+}

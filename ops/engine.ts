@@ -1,0 +1,199 @@
+// The offline engine: runs the real program for a stack in-process under Pulumi mocks (inputs echoed,
+// provider-computed values unknown), evaluating the host stack first to answer StackReferences, and returns the
+// resource graph. It serves `dualstack plan` and the whole-stack tests alike.
+import * as pulumi from "@pulumi/pulumi";
+import { readFileSync, existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { ConfigError, OFFLINE_SECRET_PLACEHOLDER, PROJECT, type RawConfig } from "../lib/config/load";
+
+// Internal runtime modules: the monitor, RPC (de)serialisation and the RPC queue. Stable across 3.x.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const rpc = require("@pulumi/pulumi/runtime/rpc");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const settings = require("@pulumi/pulumi/runtime/settings");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const outputModule = require("@pulumi/pulumi/output");
+
+export const SECRET_MARK = "[secret]";
+export const COMPUTED_MARK = "(known after apply)";
+export const HOST_APPLY_PLACEHOLDER = "(known after the host stack's apply)";
+
+export interface PlannedResource {
+  urn: string;
+  type: string;
+  name: string;
+  parent?: string;
+  custom: boolean;
+  /** Inputs as the provider would receive them, secrets replaced by "[secret]". */
+  inputs: Record<string, unknown>;
+}
+
+export interface StackOutput {
+  value: unknown;
+  secret: boolean;
+  known: boolean;
+}
+
+export interface PlanResult {
+  stack: string;
+  role: string;
+  resources: PlannedResource[];
+  outputs: Record<string, StackOutput>;
+}
+
+export interface EvaluateOptions {
+  /** A config file in the Pulumi.<stack>.yaml format, instead of the committed one. */
+  configFile?: string;
+  /** Where Pulumi.<stack>.yaml files live (the project root by default). */
+  projectDir?: string;
+  /** A host stack result to answer StackReferences with, instead of evaluating the host stack. */
+  host?: PlanResult;
+}
+
+export class StackFileError extends Error {}
+
+const PROJECT_DIR = resolve(__dirname, "..");
+
+/** Reads a Pulumi.<stack>.yaml file into the raw config map; `secure:` values become secret placeholders. */
+export function readStackFile(file: string): RawConfig {
+  if (!existsSync(file)) throw new StackFileError(`no stack config file at ${file}`);
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new StackFileError(`${file}: not valid YAML: ${(err as Error).message}`);
+  }
+  const config = (doc as { config?: unknown } | null)?.config;
+  if (config === undefined || config === null || typeof config !== "object" || Array.isArray(config)) {
+    throw new StackFileError(`${file}: expected a top-level "config:" map`);
+  }
+  const values: Record<string, string> = {};
+  const secretKeys: string[] = [];
+  for (const [key, value] of Object.entries(config as Record<string, unknown>)) {
+    const fullKey = key.includes(":") ? key : `${PROJECT}:${key}`;
+    if (value && typeof value === "object" && !Array.isArray(value) && "secure" in value) {
+      // Encrypted with a passphrase this engine does not have.
+      values[fullKey] = OFFLINE_SECRET_PLACEHOLDER;
+      secretKeys.push(fullKey);
+    } else {
+      values[fullKey] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+  }
+  return { values, secretKeys };
+}
+
+function isSecretSig(v: unknown): v is { value: unknown } {
+  return !!v && typeof v === "object" && (v as Record<string, unknown>)[rpc.specialSigKey] === rpc.specialSecretSig;
+}
+
+/** Plain JSON of an input value: secrets redacted, unknowns marked, resources by URN. */
+export function sanitize(value: unknown): unknown {
+  if (value === outputModule.unknown) return COMPUTED_MARK;
+  if (isSecretSig(value)) return SECRET_MARK;
+  if (Array.isArray(value)) return value.map(sanitize);
+  if (pulumi.Resource.isInstance(value)) return "(resource)";
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sanitize(v)]));
+  }
+  return value;
+}
+
+async function resolveOutput(value: unknown): Promise<StackOutput> {
+  if (pulumi.Output.isInstance(value)) {
+    const o = value as unknown as { promise(withUnknowns?: boolean): Promise<unknown>; isSecret: Promise<boolean>; isKnown: Promise<boolean> };
+    const [v, secret, known] = await Promise.all([o.promise(true), o.isSecret, o.isKnown]);
+    return { value: v === outputModule.unknown ? undefined : v, secret, known };
+  }
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveOutput(v)] as const));
+    return {
+      value: Object.fromEntries(entries.map(([k, r]) => [k, r.value])),
+      secret: entries.some(([, r]) => r.secret),
+      known: entries.every(([, r]) => r.known),
+    };
+  }
+  return { value, secret: false, known: true };
+}
+
+function roleOf(raw: RawConfig): string {
+  return raw.values[`${PROJECT}:role`] ?? "";
+}
+
+/** Evaluates a stack under mocks. Throws ConfigError (invalid config) or StackFileError (unreadable file). */
+export async function evaluateStack(stack: string, options: EvaluateOptions = {}): Promise<PlanResult> {
+  const projectDir = options.projectDir ?? PROJECT_DIR;
+  const file = options.configFile ?? join(projectDir, `Pulumi.${stack}.yaml`);
+  const raw = readStackFile(file);
+  const role = roleOf(raw);
+
+  let host = options.host;
+  if (role !== "host" && role !== "" && !host) {
+    // The host stack lives beside the environment's file (or in the project), as Pulumi.host.yaml.
+    const beside = join(dirname(file), "Pulumi.host.yaml");
+    host = await evaluateStack("host", { configFile: existsSync(beside) ? beside : join(projectDir, "Pulumi.host.yaml"), projectDir });
+  }
+
+  const recorded: PlannedResource[] = [];
+  const mocks: pulumi.runtime.Mocks = {
+    newResource(args) {
+      if (args.type === "pulumi:pulumi:StackReference") {
+        // A real environment preview runs after `pulumi up` of the host, when its outputs are known; values the
+        // host computes only at apply (the tokens) get a placeholder, because one unknown would hide them all.
+        const outputs: Record<string, unknown> = {};
+        for (const [k, o] of Object.entries(host?.outputs ?? {})) {
+          const v = o.known ? o.value : HOST_APPLY_PLACEHOLDER;
+          outputs[k] = o.secret ? { [rpc.specialSigKey]: rpc.specialSecretSig, value: v } : v;
+        }
+        return { id: String(args.inputs.name ?? args.name), state: { ...args.inputs, outputs, secretOutputNames: [] } };
+      }
+      // An empty id reads as unknown during preview, as a real preview of a new resource shows it.
+      return { id: "", state: args.inputs };
+    },
+    call() {
+      return {};
+    },
+  };
+  await pulumi.runtime.setMocks(mocks, PROJECT, stack, true);
+
+  // Record every registration with its parent and URN, by wrapping the mock monitor.
+  const monitor = settings.getMonitor();
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback: (err: unknown, resp: any) => void) => {
+    original(req, (err: unknown, resp: any) => {
+      if (!err && resp) {
+        recorded.push({
+          urn: resp.getUrn(),
+          type: req.getType(),
+          name: req.getName(),
+          parent: req.getParent() || undefined,
+          custom: req.getCustom(),
+          inputs: sanitize(rpc.deserializeProperties(req.getObject())) as Record<string, unknown>,
+        });
+      }
+      callback(err, resp);
+    });
+  };
+  pulumi.runtime.setAllConfig(raw.values, raw.secretKeys);
+
+  // The program lives in the project; loaded lazily so that the CLI's argument errors need no Pulumi runtime.
+  const { runProgram } = await import("../program");
+  let programOutputs: Record<string, unknown> = {};
+  let failure: unknown;
+  await pulumi.runtime.runInPulumiStack(async () => {
+    try {
+      programOutputs = await runProgram({ offline: true });
+    } catch (err) {
+      failure = err;
+    }
+    return {};
+  });
+  await settings.waitForRPCs();
+  if (failure) throw failure;
+
+  const outputs: Record<string, StackOutput> = {};
+  for (const [k, v] of Object.entries(programOutputs)) outputs[k] = await resolveOutput(v);
+  return { stack, role, resources: recorded, outputs };
+}
+
+export { ConfigError };

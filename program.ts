@@ -1,0 +1,80 @@
+// The Pulumi program: read and validate the stack's config, then build the Platform (host stack) or the
+// AiEnvironment (private/public stacks). index.ts runs it under the real engine; ops/engine.ts under mocks.
+import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import * as pulumi from "@pulumi/pulumi";
+import { AiEnvironment } from "./components/ai-environment";
+import { Platform } from "./components/platform";
+import { ConfigError, loadConfig, type StackConfig } from "./lib/config/load";
+import type { EnvironmentConfig, HostConfig } from "./lib/config/schema";
+import { checkAgainstSlice, type EnvironmentSlice } from "./lib/environment-slice";
+
+export interface ProgramOptions {
+  /** Set by the offline engine only: secrets it cannot decrypt become placeholders. */
+  offline?: boolean;
+}
+
+function isSecretKey(key: string): boolean {
+  // Internal to @pulumi/pulumi but stable since 3.x: the runtime's own record of which config keys are secret.
+  const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
+  return runtimeConfig.isConfigSecret?.(key) ?? false;
+}
+
+/** Reads and validates this stack's config; throws ConfigError listing every problem. */
+export function readStackConfig(options: ProgramOptions = {}): StackConfig {
+  const values = pulumi.runtime.allConfig();
+  const secretKeys = Object.keys(values).filter(isSecretKey);
+  return loadConfig({ values, secretKeys }, options);
+}
+
+function providerArgs(c: HostConfig | EnvironmentConfig, apiToken: pulumi.Input<string>, sshPrivateKey: string | undefined, nodes: { name: string; address: string }[]): proxmoxve.ProviderArgs {
+  return {
+    endpoint: c.proxmox.endpoint,
+    apiToken: pulumi.secret(apiToken),
+    insecure: c.proxmox.insecure,
+    minTls: c.proxmox.minTls,
+    randomVmIds: false,
+    ssh: {
+      username: c.proxmox.ssh.username,
+      agent: c.proxmox.ssh.agent,
+      ...(sshPrivateKey ? { privateKey: pulumi.secret(sshPrivateKey) } : {}),
+      nodes,
+    },
+  };
+}
+
+async function hostProgram(c: HostConfig, secrets: Record<string, string | undefined>): Promise<Record<string, unknown>> {
+  const provider = new proxmoxve.Provider("proxmox", providerArgs(c, secrets.proxmoxApiToken!, secrets.sshPrivateKey, c.nodes.map((n) => ({ name: n.name, address: n.address }))));
+  const platform = new Platform("platform", {
+    config: c,
+    stack: pulumi.getStack(),
+    sshPrivateKey: pulumi.secret(secrets.sshPrivateKey ?? ""),
+  }, { providers: [provider] });
+  return { environments: platform.environments, tokens: platform.tokens, containers: platform.containers };
+}
+
+async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, string | undefined>): Promise<Record<string, unknown>> {
+  const env = c.role;
+  const host = new pulumi.StackReference("host", { name: c.hostStack });
+  // Plain values, read before any other resource: the zone, pool and GPU mapping are known at preview.
+  const environments = (await host.getOutputDetails("environments")).value as Record<string, EnvironmentSlice> | undefined;
+  const slice = environments?.[env];
+  const problems = checkAgainstSlice(c, slice, c.hostStack);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const token = host.requireOutput("tokens").apply((t) => (t as Record<string, string>)[env]);
+  const provider = new proxmoxve.Provider("proxmox", providerArgs(c, token, secrets.sshPrivateKey, slice!.nodes));
+  const environment = new AiEnvironment(env, { config: c, slice: slice!, stack: pulumi.getStack() }, { providers: [provider] });
+  return { gpuVm: environment.gpuVm, containers: environment.containers };
+}
+
+export async function runProgram(options: ProgramOptions = {}): Promise<Record<string, unknown>> {
+  try {
+    const loaded = readStackConfig(options);
+    return loaded.role === "host"
+      ? await hostProgram(loaded.config, loaded.secrets)
+      : await environmentProgram(loaded.config, loaded.secrets);
+  } catch (err) {
+    // A RunError ends the program with its message only: no stack trace, nothing registered after it.
+    if (err instanceof ConfigError && !options.offline) throw new pulumi.RunError(err.message);
+    throw err;
+  }
+}
