@@ -109,15 +109,17 @@ fi
 
 /**
  * Runs where Pulumi runs: after a scheduled reboot, waits for SSH to go down and come back (bash /dev/tcp, no SSH
- * client needed). Reads HOST and REBOOT_STATUS (the reboot step's output) from the environment.
+ * client needed). Reads HOST and REBOOT_STATUS (the reboot step's output) from the environment; PORT (22) and
+ * SETTLE (seconds to let SSH finish starting, 15) may be overridden.
  */
 export function renderWaitScript(): string {
   return `set -eu
 case "\${REBOOT_STATUS:-}" in *REBOOTING*) ;; *) echo "no reboot was needed"; exit 0;; esac
-port_open() { timeout 3 bash -c "exec 3<>/dev/tcp/$HOST/22" 2>/dev/null; }
+PORT="\${PORT:-22}"
+port_open() { timeout 3 bash -c "exec 3<>/dev/tcp/$HOST/$PORT" 2>/dev/null; }
 i=0; while port_open; do i=$((i+1)); [ $i -lt 60 ] || { echo "$HOST did not go down for its reboot within 120 s"; exit 1; }; sleep 2; done
 i=0; until port_open; do i=$((i+1)); [ $i -lt 180 ] || { echo "$HOST did not come back within 15 min after its reboot"; exit 1; }; sleep 5; done
-sleep 15
+sleep "\${SETTLE:-15}"
 echo "$HOST is back"
 `;
 }

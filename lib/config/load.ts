@@ -113,6 +113,22 @@ function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] | und
   return d?.type === "object" && d.shape ? Object.keys(d.shape) : undefined;
 }
 
+const TYPE_FORMS: Record<string, string> = {
+  object: "a map of settings",
+  array: "a list",
+  string: "a string",
+  number: "a number",
+  boolean: "true or false",
+};
+
+/** Our fields carry their own "expected …" text; structural checks (objects, lists) get one here. */
+function describeGeneric(iss: z.core.$ZodIssue): string {
+  if (iss.code === "invalid_type") return `expected ${TYPE_FORMS[iss.expected] ?? iss.expected}`;
+  if (iss.code === "too_small" && iss.origin === "array") return `expected at least ${iss.minimum} item(s)`;
+  if (iss.code === "too_big" && iss.origin === "array") return `expected at most ${iss.maximum} item(s)`;
+  return `expected a valid value (${iss.message})`;
+}
+
 export function formatIssues(schema: z.ZodType, data: unknown, issues: readonly z.core.$ZodIssue[]): string[] {
   const problems: string[] = [];
   for (const iss of issues) {
@@ -124,7 +140,8 @@ export function formatIssues(schema: z.ZodType, data: unknown, issues: readonly 
       continue;
     }
     const value = valueAt(data, iss.path);
-    const message = iss.message.includes(", got ") ? iss.message : `${iss.message}, got ${show(value)}`;
+    const base = iss.message.startsWith("expected ") ? iss.message : describeGeneric(iss);
+    const message = base.includes(", got ") ? base : `${base}, got ${show(value)}`;
     problems.push(`${keyPath(iss.path)}: ${message}`);
   }
   return problems;

@@ -1,0 +1,45 @@
+// Test helpers: the committed stack files as raw config, and a way to edit them by key path.
+import { join } from "node:path";
+import { readStackFile } from "../../ops/engine";
+import type { RawConfig } from "../../lib/config/load";
+
+export const ROOT = join(__dirname, "..", "..");
+
+export function stackFile(stack: "host" | "private" | "public"): string {
+  return join(ROOT, `Pulumi.${stack}.yaml`);
+}
+
+/** The committed config of a stack, with the secrets a real deployment has, set as secrets. */
+export function committedConfig(stack: "host" | "private" | "public"): RawConfig {
+  const raw = readStackFile(stackFile(stack));
+  const values = { ...raw.values };
+  const secretKeys = [...raw.secretKeys];
+  const secrets: Record<string, string> = stack === "host"
+    ? { proxmoxApiToken: "root@pam!ai-dualstack=11111111-2222-3333-4444-555555555555", sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-HOST-KEY\n-----END OPENSSH PRIVATE KEY-----" }
+    : { sshPrivateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-${stack.toUpperCase()}-KEY\n-----END OPENSSH PRIVATE KEY-----` };
+  for (const [k, v] of Object.entries(secrets)) {
+    values[`ai-dualstack:${k}`] = v;
+    secretKeys.push(`ai-dualstack:${k}`);
+  }
+  return { values, secretKeys };
+}
+
+/** Returns a copy of raw with the value at `path` (under the top-level key) replaced or deleted. */
+export function edit(raw: RawConfig, key: string, path: (string | number)[], value: unknown | typeof DELETE): RawConfig {
+  const full = `ai-dualstack:${key}`;
+  const values = { ...raw.values };
+  if (path.length === 0) {
+    if (value === DELETE) delete values[full];
+    else values[full] = typeof value === "string" ? value : JSON.stringify(value);
+    return { ...raw, values };
+  }
+  const doc = JSON.parse(values[full]);
+  let cur = doc;
+  for (const seg of path.slice(0, -1)) cur = cur[seg];
+  const last = path[path.length - 1];
+  if (value === DELETE) delete cur[last];
+  else cur[last] = value;
+  values[full] = JSON.stringify(doc);
+  return { ...raw, values };
+}
+export const DELETE = Symbol("delete");

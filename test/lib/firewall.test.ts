@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../lib/config/load";
+import { ADMIN_PORTS, CLUSTER_FIREWALL, MANAGEMENT_IPSET, clusterRules, guestFirewallOptions, guestRules, securityGroups } from "../../lib/firewall";
+import { committedConfig } from "../helpers/config";
+
+const loaded = loadConfig(committedConfig("host"));
+if (loaded.role !== "host") throw new Error("host config expected");
+const networks = loaded.config.networks;
+
+describe("firewall rules", () => {
+  it("the cluster firewall is on with inbound DROP", () => {
+    expect(CLUSTER_FIREWALL).toMatchObject({ enabled: true, inputPolicy: "DROP" });
+  });
+
+  it("admin ports open only to the management IP set, on the host and in every zone", () => {
+    const all = [...clusterRules(), ...Object.values(securityGroups(networks)).flat()];
+    const admin = all.filter((r) => r.type === "in" && r.dport && (ADMIN_PORTS as readonly string[]).includes(r.dport));
+    expect(admin.length).toBeGreaterThanOrEqual(ADMIN_PORTS.length);
+    for (const r of admin) expect(r.source).toBe(`+${MANAGEMENT_IPSET}`);
+    // No rule accepts from anywhere except the public HTTPS ingress.
+    const open = all.filter((r) => r.type === "in" && r.action === "ACCEPT" && !r.source);
+    expect(open).toEqual([expect.objectContaining({ dport: "443", proto: "tcp" })]);
+  });
+
+  it("the private zone accepts nothing from the public zone", () => {
+    const priv = securityGroups(networks)["sg-private"];
+    expect(priv.some((r) => r.source === networks.public.cidr)).toBe(false);
+    expect(priv.filter((r) => r.type === "in").map((r) => r.source)).toEqual(["+management", networks.private.cidr, "+management"]);
+  });
+
+  it("public guests drop outbound except DNS, NTP, HTTPS, their zone and Vault", () => {
+    expect(guestFirewallOptions("public")).toMatchObject({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", macfilter: true, ipfilter: true });
+    expect(guestFirewallOptions("private")).toMatchObject({ inputPolicy: "DROP", outputPolicy: "ACCEPT", macfilter: true, ipfilter: true });
+    const out = securityGroups(networks)["sg-public"].filter((r) => r.type === "out");
+    expect(out.map((r) => `${r.proto ?? "any"}/${r.dport ?? "*"}`).sort()).toEqual(["any/*", "tcp/443", "tcp/53", "tcp/8200", "udp/123", "udp/53"]);
+    expect(out.find((r) => !r.proto)?.dest).toBe(networks.public.cidr);
+  });
+
+  it("a guest's rules are its zone's security group", () => {
+    expect(guestRules("private")).toEqual([expect.objectContaining({ type: "group", securityGroup: "sg-private" })]);
+  });
+});
