@@ -27,6 +27,8 @@ export interface PlannedResource {
   custom: boolean;
   /** Inputs as the provider would receive them, secrets replaced by "[secret]". */
   inputs: Record<string, unknown>;
+  /** Resource options the engine receives (the ones policies and DR care about). */
+  options: { protect: boolean; retainOnDelete: boolean; deleteBeforeReplace: boolean; additionalSecretOutputs: string[]; dependsOn: string[] };
 }
 
 export interface StackOutput {
@@ -116,6 +118,44 @@ async function resolveOutput(value: unknown): Promise<StackOutput> {
   return { value, secret: false, known: true };
 }
 
+/**
+ * Records every resource registration (type, name, parent, URN, sanitised inputs, options) by wrapping the mock
+ * monitor. Call after setMocks; the returned array fills as resources register.
+ */
+export function recordRegistrations(): PlannedResource[] {
+  const recorded: PlannedResource[] = [];
+  const monitor = settings.getMonitor();
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback: (err: unknown, resp: any) => void) => {
+    original(req, (err: unknown, resp: any) => {
+      if (!err && resp) {
+        recorded.push({
+          urn: resp.getUrn(),
+          type: req.getType(),
+          name: req.getName(),
+          parent: req.getParent() || undefined,
+          custom: req.getCustom(),
+          inputs: sanitize(rpc.deserializeProperties(req.getObject())) as Record<string, unknown>,
+          options: {
+            protect: req.getProtect() === true,
+            retainOnDelete: req.getRetainondelete() === true,
+            deleteBeforeReplace: req.getDeletebeforereplace() === true,
+            additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+            dependsOn: req.getDependenciesList(),
+          },
+        });
+      }
+      callback(err, resp);
+    });
+  };
+  return recorded;
+}
+
+/** Waits until every outstanding registration has been answered. */
+export function settle(): Promise<void> {
+  return settings.waitForRPCs();
+}
+
 function roleOf(raw: RawConfig): string {
   return raw.values[`${PROJECT}:role`] ?? "";
 }
@@ -134,7 +174,6 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
     host = await evaluateStack("host", { configFile: existsSync(beside) ? beside : join(projectDir, "Pulumi.host.yaml"), projectDir });
   }
 
-  const recorded: PlannedResource[] = [];
   const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
       if (args.type === "pulumi:pulumi:StackReference") {
@@ -156,24 +195,7 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
   };
   await pulumi.runtime.setMocks(mocks, PROJECT, stack, true);
 
-  // Record every registration with its parent and URN, by wrapping the mock monitor.
-  const monitor = settings.getMonitor();
-  const original = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req: any, callback: (err: unknown, resp: any) => void) => {
-    original(req, (err: unknown, resp: any) => {
-      if (!err && resp) {
-        recorded.push({
-          urn: resp.getUrn(),
-          type: req.getType(),
-          name: req.getName(),
-          parent: req.getParent() || undefined,
-          custom: req.getCustom(),
-          inputs: sanitize(rpc.deserializeProperties(req.getObject())) as Record<string, unknown>,
-        });
-      }
-      callback(err, resp);
-    });
-  };
+  const recorded = recordRegistrations();
   pulumi.runtime.setAllConfig(raw.values, raw.secretKeys);
 
   // The program lives in the project; loaded lazily so that the CLI's argument errors need no Pulumi runtime.
@@ -188,7 +210,7 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
     }
     return {};
   });
-  await settings.waitForRPCs();
+  await settle();
   if (failure) throw failure;
 
   const outputs: Record<string, StackOutput> = {};

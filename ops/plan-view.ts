@@ -92,6 +92,6 @@ export function planJson(plan: PlanResult) {
   return {
     stack: plan.stack,
     role: plan.role,
-    resources: plan.resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, parent: r.parent ?? null, inputs: r.inputs })),
+    resources: plan.resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, parent: r.parent ?? null, inputs: r.inputs, options: r.options })),
   };
 }
