@@ -6,6 +6,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, OFFLINE_SECRET_PLACEHOLDER, PROJECT, type RawConfig } from "../lib/config/load";
+import { runProgram } from "../program";
 
 // Internal runtime modules: the monitor, RPC (de)serialisation and the RPC queue. Stable across 3.x.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -198,8 +199,6 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
   const recorded = recordRegistrations();
   pulumi.runtime.setAllConfig(raw.values, raw.secretKeys);
 
-  // The program lives in the project; loaded lazily so that the CLI's argument errors need no Pulumi runtime.
-  const { runProgram } = await import("../program");
   let programOutputs: Record<string, unknown> = {};
   let failure: unknown;
   await pulumi.runtime.runInPulumiStack(async () => {

@@ -1,0 +1,145 @@
+// All three stacks through the offline engine: resource counts, the graph, isolation between the environments,
+// no secret in the plan, and an invalid config that registers nothing.
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, OFFLINE_SECRET_PLACEHOLDER } from "../../lib/config/load";
+import { evaluateStack, recordRegistrations, settle, type PlanResult } from "../../ops/engine";
+import { stackFile } from "../helpers/config";
+import { T, byType, one } from "../helpers/mocks";
+
+let host: PlanResult;
+let priv: PlanResult;
+let pub: PlanResult;
+
+beforeAll(async () => {
+  host = await evaluateStack("host");
+  priv = await evaluateStack("private", { host });
+  pub = await evaluateStack("public", { host });
+});
+
+const count = (plan: PlanResult, type: string) => byType(plan.resources, type).length;
+const guests = (plan: PlanResult) => [...byType(plan.resources, T.vm), ...byType(plan.resources, T.ct)];
+
+describe("host stack", () => {
+  it("creates the platform: storage, zones, GPU mappings, access, firewall, images, platform LXCs", () => {
+    expect(count(host, T.zfspool)).toBe(3); // private, public, platform datasets on tank
+    expect(count(host, T.bridge)).toBe(3); // services, private, public
+    expect(count(host, T.pci)).toBe(2);
+    expect(count(host, T.token)).toBe(2);
+    expect(count(host, T.pool)).toBe(3);
+    expect(count(host, T.clusterFirewall)).toBe(1);
+    expect(count(host, T.download)).toBe(5); // per environment a cloud image and an LXC template, plus the platform's template
+    expect(count(host, T.ct)).toBe(4);
+    expect(count(host, T.vm)).toBe(0);
+    expect(host.resources).toHaveLength(92);
+  });
+
+  it("parents every resource under the stack, through its components", () => {
+    const urns = new Set(host.resources.map((r) => r.urn));
+    for (const r of host.resources) if (r.type !== "pulumi:pulumi:Stack") expect(urns.has(r.parent!), r.urn).toBe(true);
+  });
+
+  it("exports each environment's slice in plain values and the tokens as one secret", () => {
+    expect(host.outputs.environments).toMatchObject({ secret: false, known: true });
+    const envs = host.outputs.environments.value as Record<string, any>;
+    expect(envs.private).toMatchObject({ pool: "ai-private", gpuMapping: "rtx5090", zone: { bridge: "vmbr20", vlanId: 20 }, datastores: { guests: "tank-private", files: "files-private" }, tokenId: "ai-private@pve!deploy" });
+    expect(envs.public).toMatchObject({ pool: "ai-public", gpuMapping: "rtx3060", zone: { bridge: "vmbr30" } });
+    expect(host.outputs.tokens.secret).toBe(true);
+  });
+
+  it("puts platform LXCs on the services zone only, unprivileged, never on the management bridge", () => {
+    for (const ct of byType(host.resources, T.ct)) {
+      const i = ct.inputs as any;
+      expect(i.unprivileged).toBe(true);
+      expect(i.networkInterfaces.map((n: any) => n.bridge)).toEqual(["vmbr10"]);
+      expect(i.tags).toContain("env-platform");
+    }
+  });
+});
+
+describe.each([
+  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private"],
+  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public"],
+] as const)("%s stack", (env, plan, bridge, mapping, pool, datastore) => {
+  it("creates a GPU VM with its data holder and two data LXCs", () => {
+    expect(count(plan(), T.vm)).toBe(2);
+    expect(count(plan(), T.ct)).toBe(2);
+    expect(count(plan(), T.file)).toBe(1);
+    expect(plan().resources).toHaveLength(23);
+  });
+
+  it("uses only its own bridge, pool, datastores and GPU mapping, with every NIC firewalled", () => {
+    for (const g of guests(plan())) {
+      const i = g.inputs as any;
+      expect(i.poolId).toBe(pool);
+      expect(i.tags.filter((t: string) => t.startsWith("env-"))).toEqual([`env-${env}`]);
+      for (const nic of i.networkDevices ?? i.networkInterfaces) expect(nic).toMatchObject({ bridge, firewall: true });
+    }
+    const vm = one(plan().resources, T.vm, "gpu-vm").inputs as any;
+    expect(vm.hostpcis).toEqual([expect.objectContaining({ mapping })]);
+    const datastores = JSON.stringify(guests(plan()).map((g) => g.inputs)).match(/tank-\w+/g);
+    expect(new Set(datastores)).toEqual(new Set([datastore]));
+  });
+
+  it("mentions nothing of the other environment", () => {
+    const other = env === "private" ? ["vmbr30", "rtx3060", "ai-public", "tank-public", "files-public"] : ["vmbr20", "rtx5090", "ai-private", "tank-private", "files-private"];
+    const text = JSON.stringify(plan().resources);
+    for (const o of other) expect(text).not.toContain(o);
+  });
+
+  it("deploys with its own token from the host stack, kept secret", () => {
+    const provider = one(plan().resources, "pulumi:providers:proxmoxve").inputs as any;
+    expect(provider.apiToken).toBe("[secret]");
+    expect(provider.ssh).toBe("[secret]"); // the SSH block holds the private key, so all of it is secret
+    expect(provider.insecure).toBe("false");
+  });
+});
+
+describe("secrets never appear in the plan", () => {
+  it("has only redactions where secrets go", () => {
+    for (const plan of [host, priv, pub]) {
+      const text = JSON.stringify(plan.resources);
+      expect(text).not.toContain(OFFLINE_SECRET_PLACEHOLDER);
+      expect(text).not.toMatch(/BEGIN OPENSSH PRIVATE KEY/);
+    }
+    const hostProvider = one(host.resources, "pulumi:providers:proxmoxve").inputs as any;
+    expect(hostProvider.apiToken).toBe("[secret]");
+  });
+});
+
+describe("an invalid configuration", () => {
+  it("stops the program before any resource is registered", async () => {
+    await pulumi.runtime.setMocks({ newResource: (a) => ({ id: "", state: a.inputs }), call: () => ({}) }, "ai-dualstack", "private", true);
+    const recorded = recordRegistrations();
+    const { readStackFile } = await import("../../ops/engine");
+    const raw = readStackFile(stackFile("private"));
+    const gpuVm = JSON.parse(raw.values["ai-dualstack:gpuVm"]);
+    pulumi.runtime.setAllConfig({ ...raw.values, "ai-dualstack:gpuVm": JSON.stringify({ ...gpuVm, memoryGiB: "lots" }) }, raw.secretKeys);
+    const { runProgram } = await import("../../program");
+    await expect(runProgram({ offline: true })).rejects.toBeInstanceOf(ConfigError);
+    await settle();
+    expect(recorded).toEqual([]);
+  });
+
+  it("under the real engine becomes a RunError: message only, no stack trace", async () => {
+    await pulumi.runtime.setMocks({ newResource: (a) => ({ id: "", state: a.inputs }), call: () => ({}) }, "ai-dualstack", "private", true);
+    pulumi.runtime.setAllConfig({ "ai-dualstack:role": "private" }, []);
+    const { runProgram } = await import("../../program");
+    const err = await runProgram().catch((e) => e);
+    expect(err).toBeInstanceOf(pulumi.RunError);
+    expect(err.message).toContain("ai-dualstack:node:");
+  });
+});
+
+describe("cross-stack checks", () => {
+  it("an environment whose addresses are outside its zone is refused with the key", async () => {
+    const { writeFileSync, mkdtempSync, readFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "stack-"));
+    writeFileSync(join(dir, "Pulumi.public.yaml"), readFileSync(stackFile("public"), "utf8").replace("address: 10.30.0.10/24", "address: 10.20.0.10/24"));
+    const err = await evaluateStack("public", { configFile: join(dir, "Pulumi.public.yaml"), host }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.problems).toEqual(['ai-dualstack:gpuVm.address: expected a host address inside the public zone 10.30.0.0/24 with the same prefix, got "10.20.0.10/24"']);
+  });
+});
