@@ -85,7 +85,7 @@ describe("EnvironmentAccess", () => {
     const acls = byType(rs, T.acl).map((a) => a.inputs as any);
     expect(acls.every((a) => a.tokenId === "ai-public@pve!deploy" && a.userId === undefined)).toBe(true);
     expect(acls.map((a) => a.path).sort()).toEqual(["/mapping/pci/rtx3060", "/nodes/pve1", "/pool/ai-public", "/sdn/zones/localnetwork/vmbr30", "/storage/files-public", "/storage/tank-public"]);
-    expect(await token!.isSecret).toBe(true);
+    expect(await pulumi.isSecret(token!)).toBe(true);
   });
 });
 
