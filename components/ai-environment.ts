@@ -29,7 +29,7 @@ export class AiEnvironment extends pulumi.ComponentResource {
     const env = c.role;
     const nameservers = c.gpuVm.nameservers;
 
-    const vm = new GpuVm("gpu", {
+    const vm = new GpuVm(`${name}-gpu`, {
       nodeName: c.node,
       env,
       stack: args.stack,
@@ -58,7 +58,7 @@ export class AiEnvironment extends pulumi.ComponentResource {
     this.containers = {};
     for (const [key, spec] of Object.entries(c.containers)) {
       const hostname = `${env}-${key}`;
-      new ServiceContainer(key, {
+      new ServiceContainer(`${name}-${key}`, {
         ...spec,
         nodeName: c.node,
         hostname,

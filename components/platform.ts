@@ -28,18 +28,18 @@ export class Platform extends pulumi.ComponentResource {
   constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:platform:Platform", name, {}, opts);
     const c = args.config;
-    const host = new ProxmoxHost("host", { config: c, sshPrivateKey: args.sshPrivateKey }, { parent: this });
+    const host = new ProxmoxHost(`${name}-host`, { config: c, sshPrivateKey: args.sshPrivateKey }, { parent: this });
 
     for (const env of ENVIRONMENTS) {
       const access = c.environments[env];
       const files = datastoresFor(mirrorPoolOf(c, access.mirror), env).files;
       for (const nodeName of c.nodes.map((n) => n.name)) {
-        new proxmoxve.download.File(`${nodeName}-${env}-cloud-image`, {
+        new proxmoxve.download.File(`${name}-${nodeName}-${env}-cloud-image`, {
           nodeName, datastoreId: files, contentType: "import", url: access.cloudImage.url, fileName: access.cloudImage.fileName,
           ...(access.cloudImage.checksum ? { checksum: access.cloudImage.checksum, checksumAlgorithm: "sha256" } : {}),
           overwrite: false,
         }, { parent: this, dependsOn: [host] });
-        new proxmoxve.download.File(`${nodeName}-${env}-lxc-template`, {
+        new proxmoxve.download.File(`${name}-${nodeName}-${env}-lxc-template`, {
           nodeName, datastoreId: files, contentType: "vztmpl", url: access.lxcTemplate.url, fileName: access.lxcTemplate.fileName,
           ...(access.lxcTemplate.checksum ? { checksum: access.lxcTemplate.checksum, checksumAlgorithm: "sha256" } : {}),
           overwrite: false,
@@ -48,8 +48,8 @@ export class Platform extends pulumi.ComponentResource {
     }
 
     const platformStores = datastoresFor(mirrorPoolOf(c, c.platform.mirror), "platform");
-    const pool = new proxmoxve.PoolLegacy("platform-pool", { poolId: c.platform.pool, comment: "ai-dualstack platform services" }, { parent: this, protect: true });
-    const template = new proxmoxve.download.File(`${c.platform.node}-platform-lxc-template`, {
+    const pool = new proxmoxve.PoolLegacy(`${name}-pool`, { poolId: c.platform.pool, comment: "ai-dualstack platform services" }, { parent: this, protect: true });
+    const template = new proxmoxve.download.File(`${name}-${c.platform.node}-lxc-template`, {
       nodeName: c.platform.node, datastoreId: platformStores.files, contentType: "vztmpl",
       url: c.platform.lxcTemplate.url, fileName: c.platform.lxcTemplate.fileName, overwrite: false,
       ...(c.platform.lxcTemplate.checksum ? { checksum: c.platform.lxcTemplate.checksum, checksumAlgorithm: "sha256" } : {}),
@@ -58,7 +58,7 @@ export class Platform extends pulumi.ComponentResource {
     this.containers = {};
     for (const [key, spec] of Object.entries(c.platform.containers)) {
       const service = PLATFORM_SERVICES[key as keyof typeof PLATFORM_SERVICES];
-      new ServiceContainer(key, {
+      new ServiceContainer(`${name}-${key}`, {
         ...spec,
         nodeName: c.platform.node,
         hostname: `platform-${key}`,

@@ -37,7 +37,7 @@ export class ProxmoxHost extends pulumi.ComponentResource {
         privateKey: args.sshPrivateKey,
       };
       for (const [mirrorName, mirror] of Object.entries(node.mirrors)) {
-        readiness.push(new StorageMirror(`${node.name}-${mirrorName}`, {
+        readiness.push(new StorageMirror(`${name}-${node.name}-${mirrorName}`, {
           nodeName: node.name,
           pool: mirror.pool,
           devices: mirror.devices,
@@ -50,12 +50,12 @@ export class ProxmoxHost extends pulumi.ComponentResource {
       }
       for (const zone of ["services", "private", "public"] as const) {
         const z = c.networks[zone];
-        readiness.push(new ZoneNetwork(`${node.name}-${zone}`, {
+        readiness.push(new ZoneNetwork(`${name}-${node.name}-${zone}`, {
           nodeName: node.name, zone, uplink: c.networks.uplink, bridge: z.bridge, vlanId: z.vlanId, mtu: z.mtu,
         }, { parent: this }));
       }
       if (node.gpus.length > 0) {
-        readiness.push(new GpuPassthrough(`${node.name}-gpus`, {
+        readiness.push(new GpuPassthrough(`${name}-${node.name}-gpus`, {
           nodeName: node.name,
           nodeAddress: node.address,
           cpuVendor: node.cpuVendor,
@@ -65,7 +65,7 @@ export class ProxmoxHost extends pulumi.ComponentResource {
         }, { parent: this }));
       }
     }
-    readiness.push(new ClusterFirewall("cluster-firewall", { networks: c.networks }, { parent: this }));
+    readiness.push(new ClusterFirewall(`${name}-firewall`, { networks: c.networks }, { parent: this }));
 
     const environments = {} as ProxmoxHost["environments"];
     for (const env of ENVIRONMENTS) {
@@ -80,7 +80,7 @@ export class ProxmoxHost extends pulumi.ComponentResource {
         datastores: [`${pool}-${env}`, `files-${env}`],
         nodes: c.nodes.map((n) => n.name),
       };
-      const accessResource = new EnvironmentAccess(`${env}-access`, { ...input, expires: access.tokenExpires }, { parent: this, dependsOn: readiness });
+      const accessResource = new EnvironmentAccess(`${name}-${env}-access`, { ...input, expires: access.tokenExpires }, { parent: this, dependsOn: readiness });
       environments[env] = { slice: environmentSlice(c, env, planEnvironmentAccess(input).tokenId), token: accessResource.token };
     }
     this.environments = environments;

@@ -65,7 +65,11 @@ describe("GPU VM user-data", () => {
   });
 
   it("is valid for the real cloud-init schema, with no deprecations", () => {
-    execFileSync("cloud-init", ["--version"]); // the tool must be installed (.ci/run installs it)
+    try {
+      execFileSync("cloud-init", ["--version"]);
+    } catch {
+      throw new Error("cloud-init is not installed: `apt-get install cloud-init` (this test checks user-data with the real tool; .ci/run installs it)");
+    }
     const result = schemaCheck(text);
     expect(result.stderr + result.stdout).toContain("Valid cloud-config");
     expect(result.status).toBe(0);

@@ -75,7 +75,7 @@ describe.each([
       expect(i.tags.filter((t: string) => t.startsWith("env-"))).toEqual([`env-${env}`]);
       for (const nic of i.networkDevices ?? i.networkInterfaces) expect(nic).toMatchObject({ bridge, firewall: true });
     }
-    const vm = one(plan().resources, T.vm, "gpu-vm").inputs as any;
+    const vm = one(plan().resources, T.vm, `${env}-gpu-vm`).inputs as any;
     expect(vm.hostpcis).toEqual([expect.objectContaining({ mapping })]);
     const datastores = JSON.stringify(guests(plan()).map((g) => g.inputs)).match(/tank-\w+/g);
     expect(new Set(datastores)).toEqual(new Set([datastore]));
