@@ -11,6 +11,21 @@ export interface PlatformArgs {
   sshPrivateKey: pulumi.Input<string>;
 }
 
+type DownloadSpec = HostConfig["platform"]["lxcTemplate"];
+
+/** A file Proxmox fetches into a datastore, checked against its sha256 when one is configured; never overwritten. */
+function download(name: string, nodeName: string, datastoreId: string, contentType: "import" | "vztmpl", spec: DownloadSpec, opts: pulumi.CustomResourceOptions) {
+  return new proxmoxve.download.File(name, {
+    nodeName,
+    datastoreId,
+    contentType,
+    url: spec.url,
+    fileName: spec.fileName,
+    overwrite: false,
+    ...(spec.checksum ? { checksum: spec.checksum, checksumAlgorithm: "sha256" } : {}),
+  }, opts);
+}
+
 /** The services each platform container runs, by its config key. */
 export const PLATFORM_SERVICES = { security: "vault", cicd: "gitea", monitoring: "prometheus", backup: "restic" } as const;
 
@@ -34,26 +49,14 @@ export class Platform extends pulumi.ComponentResource {
       const access = c.environments[env];
       const files = datastoresFor(mirrorPoolOf(c, access.mirror), env).files;
       for (const nodeName of c.nodes.map((n) => n.name)) {
-        new proxmoxve.download.File(`${name}-${nodeName}-${env}-cloud-image`, {
-          nodeName, datastoreId: files, contentType: "import", url: access.cloudImage.url, fileName: access.cloudImage.fileName,
-          ...(access.cloudImage.checksum ? { checksum: access.cloudImage.checksum, checksumAlgorithm: "sha256" } : {}),
-          overwrite: false,
-        }, { parent: this, dependsOn: [host] });
-        new proxmoxve.download.File(`${name}-${nodeName}-${env}-lxc-template`, {
-          nodeName, datastoreId: files, contentType: "vztmpl", url: access.lxcTemplate.url, fileName: access.lxcTemplate.fileName,
-          ...(access.lxcTemplate.checksum ? { checksum: access.lxcTemplate.checksum, checksumAlgorithm: "sha256" } : {}),
-          overwrite: false,
-        }, { parent: this, dependsOn: [host] });
+        download(`${name}-${nodeName}-${env}-cloud-image`, nodeName, files, "import", access.cloudImage, { parent: this, dependsOn: [host] });
+        download(`${name}-${nodeName}-${env}-lxc-template`, nodeName, files, "vztmpl", access.lxcTemplate, { parent: this, dependsOn: [host] });
       }
     }
 
     const platformStores = datastoresFor(mirrorPoolOf(c, c.platform.mirror), "platform");
     const pool = new proxmoxve.PoolLegacy(`${name}-pool`, { poolId: c.platform.pool, comment: "ai-dualstack platform services" }, { parent: this, protect: true });
-    const template = new proxmoxve.download.File(`${name}-${c.platform.node}-lxc-template`, {
-      nodeName: c.platform.node, datastoreId: platformStores.files, contentType: "vztmpl",
-      url: c.platform.lxcTemplate.url, fileName: c.platform.lxcTemplate.fileName, overwrite: false,
-      ...(c.platform.lxcTemplate.checksum ? { checksum: c.platform.lxcTemplate.checksum, checksumAlgorithm: "sha256" } : {}),
-    }, { parent: this, dependsOn: [host] });
+    const template = download(`${name}-${c.platform.node}-lxc-template`, c.platform.node, platformStores.files, "vztmpl", c.platform.lxcTemplate, { parent: this, dependsOn: [host] });
 
     this.containers = {};
     for (const [key, spec] of Object.entries(c.platform.containers)) {

@@ -1,8 +1,7 @@
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { planEnvironmentAccess } from "../lib/access";
 import { ENVIRONMENTS, type EnvironmentName, type HostConfig } from "../lib/config/schema";
-import { environmentSlice, mirrorPoolOf, type EnvironmentSlice } from "../lib/environment-slice";
+import { datastoresFor, environmentSlice, mirrorPoolOf, type EnvironmentSlice } from "../lib/environment-slice";
 import { ClusterFirewall } from "./cluster-firewall";
 import { EnvironmentAccess } from "./environment-access";
 import { GpuPassthrough } from "./gpu-passthrough";
@@ -71,17 +70,17 @@ export class ProxmoxHost extends pulumi.ComponentResource {
     for (const env of ENVIRONMENTS) {
       const access = c.environments[env];
       const gpuMappings = c.nodes.flatMap((n) => n.gpus).filter((g) => g.environment === env).map((g) => g.mapping);
-      const pool = mirrorPoolOf(c, access.mirror);
-      const input = {
+      const stores = datastoresFor(mirrorPoolOf(c, access.mirror), env);
+      const accessResource = new EnvironmentAccess(`${name}-${env}-access`, {
         env,
         pool: access.pool,
         bridge: c.networks[env].bridge,
         gpuMappings,
-        datastores: [`${pool}-${env}`, `files-${env}`],
+        datastores: [stores.guests, stores.files],
         nodes: c.nodes.map((n) => n.name),
-      };
-      const accessResource = new EnvironmentAccess(`${name}-${env}-access`, { ...input, expires: access.tokenExpires }, { parent: this, dependsOn: readiness });
-      environments[env] = { slice: environmentSlice(c, env, planEnvironmentAccess(input).tokenId), token: accessResource.token };
+        expires: access.tokenExpires,
+      }, { parent: this, dependsOn: readiness });
+      environments[env] = { slice: environmentSlice(c, env, accessResource.tokenId), token: accessResource.token };
     }
     this.environments = environments;
     this.registerOutputs({ environments: this.environments });
