@@ -1,6 +1,7 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { datastoresFor } from "../lib/environment-slice";
 
 export interface StorageMirrorArgs {
   nodeName: pulumi.Input<string>;
@@ -63,8 +64,7 @@ export class StorageMirror extends pulumi.ComponentResource {
         ].join(" && "),
       }, { parent: this, dependsOn: poolDeps, retainOnDelete: true });
 
-      const guests = `${args.pool}-${ds}`;
-      const files = `files-${ds}`;
+      const { guests, files } = datastoresFor(args.pool, ds);
       new proxmoxve.storage.Zfspool(`${name}-${ds}-guests`, {
         resourceId: guests,
         zfsPool: `${args.pool}/${ds}`,
