@@ -28,6 +28,8 @@ export interface PlannedResource {
   custom: boolean;
   /** Inputs as the provider would receive them, secrets replaced by "[secret]". */
   inputs: Record<string, unknown>;
+  /** True for a read of an existing resource (a StackReference): nothing is created. */
+  read?: boolean;
   /** Resource options the engine receives (the ones policies and DR care about). */
   options: { protect: boolean; retainOnDelete: boolean; deleteBeforeReplace: boolean; additionalSecretOutputs: string[]; dependsOn: string[] };
 }
@@ -126,9 +128,9 @@ async function resolveOutput(value: unknown): Promise<StackOutput> {
 export function recordRegistrations(): PlannedResource[] {
   const recorded: PlannedResource[] = [];
   const monitor = settings.getMonitor();
-  const original = monitor.registerResource.bind(monitor);
+  const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req: any, callback: (err: unknown, resp: any) => void) => {
-    original(req, (err: unknown, resp: any) => {
+    register(req, (err: unknown, resp: any) => {
       if (!err && resp) {
         recorded.push({
           urn: resp.getUrn(),
@@ -144,6 +146,25 @@ export function recordRegistrations(): PlannedResource[] {
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
             dependsOn: req.getDependenciesList(),
           },
+        });
+      }
+      callback(err, resp);
+    });
+  };
+  // Reads (StackReferences, `.get`s) create nothing but belong in the graph: they are what a stack depends on.
+  const read = monitor.readResource.bind(monitor);
+  monitor.readResource = (req: any, callback: (err: unknown, resp: any) => void) => {
+    read(req, (err: unknown, resp: any) => {
+      if (!err && resp) {
+        recorded.push({
+          urn: resp.getUrn(),
+          type: req.getType(),
+          name: req.getName(),
+          parent: req.getParent() || undefined,
+          custom: true,
+          inputs: { id: req.getId() },
+          options: { protect: false, retainOnDelete: false, deleteBeforeReplace: false, additionalSecretOutputs: [], dependsOn: [] },
+          read: true,
         });
       }
       callback(err, resp);

@@ -25,6 +25,7 @@ function scalar(v: unknown): string | undefined {
 /** The settings worth seeing at a glance, including the security-relevant nested ones. */
 export function keySettings(r: PlannedResource): string[] {
   const i = r.inputs;
+  if (r.read) return [`reads ${String(i.id)}`];
   const out: string[] = [];
   const seen = new Set<string>();
   for (const k of KEY_SETTINGS) {

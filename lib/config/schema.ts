@@ -299,13 +299,14 @@ export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
 
 /** Config keys that must be Pulumi secrets, per role, and whether they are required. */
 export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: boolean } } }): { key: string; required: boolean; form: string }[] {
-  const sshRequired = parsed.proxmox?.ssh?.agent !== true;
-  const ssh = { key: "sshPrivateKey", required: sshRequired, form: "an OpenSSH private key (pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519)" };
+  const form = "an OpenSSH private key (pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519)";
   if (role === "host") {
     return [
       { key: "proxmoxApiToken", required: true, form: "a Proxmox API token \"user@realm!name=uuid\" (pulumi config set --secret proxmoxApiToken …)" },
-      ssh,
+      // Host preparation runs over SSH with this key even when the provider itself uses an agent.
+      { key: "sshPrivateKey", required: true, form },
     ];
   }
-  return [ssh];
+  // Environment stacks use SSH only for snippet upload, which the provider can do through an agent.
+  return [{ key: "sshPrivateKey", required: parsed.proxmox?.ssh?.agent !== true, form }];
 }

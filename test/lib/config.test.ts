@@ -137,10 +137,13 @@ describe("secrets", () => {
     expect(JSON.stringify(loaded.config)).not.toContain("11111111-2222");
   });
 
-  it("does not need an SSH key when the SSH agent is used", () => {
+  it("environment stacks need no SSH key when the SSH agent is used; the host always does (host preparation)", () => {
     let raw = edit(committedConfig("private"), "proxmox", ["ssh", "agent"], true);
     raw = edit(raw, "sshPrivateKey", [], DELETE);
     expect(problemsOf(raw)).toEqual([]);
+    let hostRaw = edit(committedConfig("host"), "proxmox", ["ssh", "agent"], true);
+    hostRaw = edit(hostRaw, "sshPrivateKey", [], DELETE);
+    expect(problemsOf(hostRaw)).toEqual([expect.stringMatching(/^ai-dualstack:sshPrivateKey: expected an OpenSSH private key/)]);
   });
 
   it("gets placeholders in the offline engine, which cannot decrypt", () => {

@@ -65,7 +65,9 @@ describe.each([
     expect(count(plan(), T.vm)).toBe(2);
     expect(count(plan(), T.ct)).toBe(2);
     expect(count(plan(), T.file)).toBe(1);
-    expect(plan().resources).toHaveLength(23);
+    expect(plan().resources).toHaveLength(24);
+    const ref = one(plan().resources, "pulumi:pulumi:StackReference");
+    expect(ref).toMatchObject({ name: "host", read: true, inputs: { id: "organization/ai-dualstack/host" } });
   });
 
   it("uses only its own bridge, pool, datastores and GPU mapping, with every NIC firewalled", () => {
