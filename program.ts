@@ -6,7 +6,7 @@ import { AiEnvironment } from "./components/ai-environment";
 import { Platform } from "./components/platform";
 import { ConfigError, loadConfig, type StackConfig } from "./lib/config/load";
 import type { EnvironmentConfig, HostConfig } from "./lib/config/schema";
-import { checkAgainstSlice, type EnvironmentSlice } from "./lib/environment-slice";
+import { checkAgainstSlice, checkToken, type EnvironmentSlice } from "./lib/environment-slice";
 
 export interface ProgramOptions {
   /** Set by the offline engine only: secrets it cannot decrypt become placeholders. */
@@ -52,16 +52,17 @@ async function hostProgram(c: HostConfig, secrets: Record<string, string | undef
   return { environments: platform.environments, tokens: platform.tokens, containers: platform.containers };
 }
 
-async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, string | undefined>): Promise<Record<string, unknown>> {
+async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, string | undefined>, offline: boolean): Promise<Record<string, unknown>> {
   const env = c.role;
   const host = new pulumi.StackReference("host", { name: c.hostStack });
   // Plain values, read before any other resource: the zone, pool and GPU mapping are known at preview.
   const environments = (await host.getOutputDetails("environments")).value as Record<string, EnvironmentSlice> | undefined;
   const slice = environments?.[env];
   const problems = checkAgainstSlice(c, slice, c.hostStack);
+  // The offline engine has only a placeholder token, whose identity it cannot check.
+  if (slice && !offline) problems.push(...checkToken(secrets.proxmoxApiToken!, slice));
   if (problems.length > 0) throw new ConfigError(problems);
-  const token = host.requireOutput("tokens").apply((t) => (t as Record<string, string>)[env]);
-  const provider = new proxmoxve.Provider("proxmox", providerArgs(c, token, secrets.sshPrivateKey, slice!.nodes));
+  const provider = new proxmoxve.Provider("proxmox", providerArgs(c, secrets.proxmoxApiToken!, secrets.sshPrivateKey, slice!.nodes));
   const environment = new AiEnvironment(env, { config: c, slice: slice!, stack: pulumi.getStack() }, { providers: [provider] });
   return { gpuVm: environment.gpuVm, containers: environment.containers };
 }
@@ -71,7 +72,7 @@ export async function runProgram(options: ProgramOptions = {}): Promise<Record<s
     const loaded = readStackConfig(options);
     return loaded.role === "host"
       ? await hostProgram(loaded.config, loaded.secrets)
-      : await environmentProgram(loaded.config, loaded.secrets);
+      : await environmentProgram(loaded.config, loaded.secrets, options.offline === true);
   } catch (err) {
     // A RunError ends the program with its message only: no stack trace, nothing registered after it.
     if (err instanceof ConfigError && !options.offline) throw new pulumi.RunError(err.message);

@@ -78,3 +78,14 @@ export function checkAgainstSlice(config: EnvironmentConfig, slice: EnvironmentS
   }
   return problems;
 }
+
+/**
+ * The token an environment stack deploys with must be its own environment's ("<tokenId>=<secret>"). The message
+ * never shows the token.
+ */
+export function checkToken(token: string, slice: EnvironmentSlice): string[] {
+  const [identity] = token.split("=", 1);
+  if (token.startsWith(`${slice.tokenId}=`) && token.length > slice.tokenId.length + 1) return [];
+  const other = /^[^=]+![^=]+$/.test(identity) && token.includes("=") ? `a token of ${identity}` : "something that is not an API token";
+  return [`ai-dualstack:proxmoxApiToken: expected the ${slice.env} environment's token (${slice.tokenId}=…), got ${other}`];
+}

@@ -307,6 +307,11 @@ export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: 
       { key: "sshPrivateKey", required: true, form },
     ];
   }
-  // Environment stacks use SSH only for snippet upload, which the provider can do through an agent.
-  return [{ key: "sshPrivateKey", required: parsed.proxmox?.ssh?.agent !== true, form }];
+  return [
+    // Its own token, copied from the host stack's `tokens` output: a StackReference would copy every output of the
+    // host, the other environment's token included, into this stack's state.
+    { key: "proxmoxApiToken", required: true, form: "this environment's API token from the host stack (pulumi stack output --stack host --show-secrets tokens)" },
+    // Environment stacks use SSH only for snippet upload, which the provider can do through an agent.
+    { key: "sshPrivateKey", required: parsed.proxmox?.ssh?.agent !== true, form },
+  ];
 }

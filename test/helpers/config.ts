@@ -16,7 +16,10 @@ export function committedConfig(stack: "host" | "private" | "public"): RawConfig
   const secretKeys = [...raw.secretKeys];
   const secrets: Record<string, string> = stack === "host"
     ? { proxmoxApiToken: "root@pam!ai-dualstack=11111111-2222-3333-4444-555555555555", sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-HOST-KEY\n-----END OPENSSH PRIVATE KEY-----" }
-    : { sshPrivateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-${stack.toUpperCase()}-KEY\n-----END OPENSSH PRIVATE KEY-----` };
+    : {
+        proxmoxApiToken: `ai-${stack}@pve!deploy=99999999-8888-7777-6666-555555555555`,
+        sshPrivateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-${stack.toUpperCase()}-KEY\n-----END OPENSSH PRIVATE KEY-----`,
+      };
   for (const [k, v] of Object.entries(secrets)) {
     values[`ai-dualstack:${k}`] = v;
     secretKeys.push(`ai-dualstack:${k}`);

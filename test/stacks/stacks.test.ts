@@ -134,6 +134,29 @@ describe("an invalid configuration", () => {
 });
 
 describe("cross-stack checks", () => {
+  it("a real run refuses another environment's token before creating anything", async () => {
+    const { readStackFile } = await import("../../ops/engine");
+    await pulumi.runtime.setMocks({
+      newResource: (a) => a.type === "pulumi:pulumi:StackReference"
+        ? { id: "host", state: { name: "host", outputs: { environments: host.outputs.environments.value }, secretOutputNames: [] } }
+        : { id: "", state: a.inputs },
+      call: () => ({}),
+    }, "ai-dualstack", "private", true);
+    const recorded = recordRegistrations();
+    const raw = readStackFile(stackFile("private"));
+    pulumi.runtime.setAllConfig(
+      { ...raw.values, "ai-dualstack:proxmoxApiToken": "ai-public@pve!deploy=SECRET-VALUE", "ai-dualstack:sshPrivateKey": "KEY" },
+      ["ai-dualstack:proxmoxApiToken", "ai-dualstack:sshPrivateKey"],
+    );
+    const { runProgram } = await import("../../program");
+    const err = await runProgram().catch((e) => e);
+    await settle();
+    expect(err).toBeInstanceOf(pulumi.RunError);
+    expect(err.message).toContain("ai-dualstack:proxmoxApiToken: expected the private environment's token (ai-private@pve!deploy=…), got a token of ai-public@pve!deploy");
+    expect(err.message).not.toContain("SECRET-VALUE");
+    expect(recorded.filter((r) => !r.read)).toEqual([]);
+  });
+
   it("an environment whose addresses are outside its zone is refused with the key", async () => {
     const { writeFileSync, mkdtempSync, readFileSync } = await import("node:fs");
     const { join } = await import("node:path");

@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../lib/config/load";
+import { checkAgainstSlice, checkToken, environmentSlice } from "../../lib/environment-slice";
+import { committedConfig, edit } from "../helpers/config";
+
+const hostLoaded = loadConfig(committedConfig("host"));
+if (hostLoaded.role !== "host") throw new Error("host");
+const slice = environmentSlice(hostLoaded.config, "private", "ai-private@pve!deploy");
+
+describe("the host → environment slice", () => {
+  it("carries plain, config-derived values: zone, pool, GPU mapping, datastores, image ids", () => {
+    expect(slice).toEqual({
+      env: "private",
+      zone: { bridge: "vmbr20", vlanId: 20, cidr: "10.20.0.0/24", gateway: "10.20.0.1" },
+      pool: "ai-private",
+      gpuMapping: "rtx5090",
+      datastores: { guests: "tank-private", files: "files-private" },
+      images: {
+        cloudImage: "files-private:import/ubuntu-24.04-server-cloudimg-amd64.qcow2",
+        lxcTemplate: "files-private:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst",
+      },
+      nodes: [{ name: "pve1", address: "192.168.10.2" }],
+      tokenId: "ai-private@pve!deploy",
+    });
+  });
+
+  it("checks an environment's addresses and node against it", () => {
+    const env = loadConfig(committedConfig("private"));
+    if (env.role === "host") throw new Error("env");
+    expect(checkAgainstSlice(env.config, slice, "h")).toEqual([]);
+    const moved = loadConfig(edit(edit(committedConfig("private"), "containers", ["redis", "address"], "10.20.0.21/24"), "node", [], "pve2"));
+    if (moved.role === "host") throw new Error("env");
+    expect(checkAgainstSlice(moved.config, slice, "h")).toEqual([
+      'ai-dualstack:node: expected one of the host\'s nodes ("pve1"), got "pve2"',
+      "ai-dualstack:containers.redis.address: address 10.20.0.21 is already used by containers.postgres.address",
+    ]);
+    const gw = loadConfig(edit(committedConfig("private"), "gpuVm", ["address"], "10.20.0.1/24"));
+    if (gw.role === "host") throw new Error("env");
+    expect(checkAgainstSlice(gw.config, slice, "h")).toEqual(['ai-dualstack:gpuVm.address: "10.20.0.1/24" is the zone gateway']);
+    expect(checkAgainstSlice(env.config, undefined, "org/p/host")[0]).toContain("run `pulumi up` on the host stack first");
+    expect(checkAgainstSlice(env.config, { ...slice, env: "public" }, "h")).toEqual(['ai-dualstack:role: the host slice is for "public", this stack is "private"']);
+  });
+});
+
+describe("the environment's own token", () => {
+  it("accepts only this environment's identity, never showing the secret", () => {
+    expect(checkToken("ai-private@pve!deploy=1234-abcd", slice)).toEqual([]);
+    const swapped = checkToken("ai-public@pve!deploy=SECRET-PART", slice);
+    expect(swapped).toEqual(["ai-dualstack:proxmoxApiToken: expected the private environment's token (ai-private@pve!deploy=…), got a token of ai-public@pve!deploy"]);
+    expect(swapped.join()).not.toContain("SECRET-PART");
+    expect(checkToken("root@pam!admin=SECRET", slice)[0]).toContain("got a token of root@pam!admin");
+    expect(checkToken("hunter2", slice)[0]).toContain("got something that is not an API token");
+    expect(checkToken("ai-private@pve!deploy=", slice)).toHaveLength(1);
+  });
+});
