@@ -4,6 +4,7 @@ import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import { AiEnvironment } from "./components/ai-environment";
 import { Platform } from "./components/platform";
+import { capacityReport, renderCapacityTable } from "./lib/capacity/report";
 import { ConfigError, loadConfig, type StackConfig } from "./lib/config/load";
 import type { EnvironmentConfig, HostConfig } from "./lib/config/schema";
 import { checkAgainstSlice, checkToken, type EnvironmentSlice } from "./lib/environment-slice";
@@ -63,8 +64,12 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
   if (slice && !offline) problems.push(...checkToken(secrets.proxmoxApiToken!, slice));
   if (problems.length > 0) throw new ConfigError(problems);
   const provider = new proxmoxve.Provider("proxmox", providerArgs(c, secrets.proxmoxApiToken!, secrets.sshPrivateKey, slice!.nodes));
+  const capacity = capacityReport(c, slice!.gpu);
+  if (!capacity.fits) {
+    pulumi.log.warn(`models do not fit the ${slice!.gpu.catalog} (${slice!.gpu.name}):\n${renderCapacityTable(capacity)}`);
+  }
   const environment = new AiEnvironment(env, { config: c, slice: slice!, stack: pulumi.getStack() }, { providers: [provider] });
-  return { gpuVm: environment.gpuVm, containers: environment.containers };
+  return { gpuVm: environment.gpuVm, containers: environment.containers, capacity };
 }
 
 export async function runProgram(options: ProgramOptions = {}): Promise<Record<string, unknown>> {

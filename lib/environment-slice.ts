@@ -1,6 +1,7 @@
 // The contract between the host stack and an environment stack: the slice of the host that one environment may
 // use. Derived from the host config alone, so every isolation-relevant value is known at preview time.
-import type { EnvironmentConfig, EnvironmentName, HostConfig } from "./config/schema";
+import type { GpuRef } from "./capacity/report";
+import { catalogOf, type EnvironmentConfig, type EnvironmentName, type HostConfig } from "./config/schema";
 import { isHostAddress, parseCidr, parseInterfaceAddress } from "./net";
 
 export interface EnvironmentSlice {
@@ -8,6 +9,8 @@ export interface EnvironmentSlice {
   zone: { bridge: string; vlanId: number; cidr: string; gateway: string };
   pool: string;
   gpuMapping: string;
+  /** The facts of the environment's GPU, from the host's catalog, for the capacity planner. */
+  gpu: GpuRef;
   datastores: { guests: string; files: string };
   images: { cloudImage: string; lxcTemplate: string };
   nodes: { name: string; address: string }[];
@@ -37,6 +40,7 @@ export function environmentSlice(host: HostConfig, env: EnvironmentName, tokenId
     zone: { bridge: zone.bridge, vlanId: zone.vlanId, cidr: zone.cidr, gateway: zone.gateway },
     pool: access.pool,
     gpuMapping: gpu.mapping,
+    gpu: { catalog: gpu.catalog, ...catalogOf(host.catalog).gpus[gpu.catalog] },
     datastores,
     images: {
       cloudImage: fileId(datastores.files, "import", access.cloudImage.fileName),

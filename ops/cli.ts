@@ -1,12 +1,69 @@
 // The operator CLI, `dualstack`. Exit codes (DESIGN.md §4): 0 ok, 1 policy violation or failed check,
 // 2 invalid input (config, arguments), 3 drift.
 import { Command, CommanderError } from "commander";
+import { CatalogError, lookupGpu, lookupModel, mergeCatalog } from "../lib/capacity/catalog";
+import { KV_BYTES_PER_ELEMENT, estimateModel, type KvCacheType } from "../lib/capacity/planner";
+import { renderCapacityTable, type CapacityReport } from "../lib/capacity/report";
 import { ConfigError } from "../lib/config/load";
 import { renderDiagram } from "./diagram";
 import { StackFileError, evaluateStack } from "./engine";
 import { planJson, renderCounts, renderTree } from "./plan-view";
 
 export const EXIT = { ok: 0, failed: 1, invalidInput: 2, drift: 3 } as const;
+
+interface CapacityOptions {
+  json?: boolean;
+  config?: string;
+  model?: string;
+  gpu?: string;
+  ctx: string;
+  parallel: string;
+  kv: string;
+}
+
+function wholeArg(name: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError([`--${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`]);
+  }
+  return Number(value);
+}
+
+function adHocCapacity(opts: CapacityOptions, io: Io): number {
+  if (!opts.model || !opts.gpu) throw new ConfigError(["capacity: give a stack (private, public), or --model and --gpu for an ad-hoc answer"]);
+  if (!(opts.kv in KV_BYTES_PER_ELEMENT)) throw new ConfigError([`--kv: expected one of f16, q8_0, q4_0, got ${JSON.stringify(opts.kv)}`]);
+  const catalog = mergeCatalog();
+  let gpu, model;
+  try {
+    gpu = lookupGpu(catalog, opts.gpu);
+    model = lookupModel(catalog, opts.model);
+  } catch (err) {
+    if (err instanceof CatalogError) throw new ConfigError([err.message]);
+    throw err;
+  }
+  const shape = { context: wholeArg("ctx", opts.ctx, 1, 10_485_760), parallel: wholeArg("parallel", opts.parallel, 1, 256), kvCacheType: opts.kv as KvCacheType };
+  const e = estimateModel(model, gpu, shape);
+  const result = { model: opts.model, gpu: opts.gpu, ...shape, weightsBytes: e.weightsBytes, kvBytes: e.kvBytes, totalBytes: e.totalBytes, vramBytes: e.vramBytes, fits: e.fits, ceilingTokensPerSecond: e.ceilingTokensPerSecond };
+  if (opts.json) io.out(`${JSON.stringify(result, null, 2)}\n`);
+  else {
+    const gib = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GiB`;
+    io.out(`${opts.model} on ${opts.gpu} (${gpu.name}), ctx ${shape.context} × ${shape.parallel} slot(s), ${shape.kvCacheType} KV:\n` +
+      `  weights ${gib(e.weightsBytes)} + KV ${gib(e.kvBytes)} + graph and reserve = ${gib(e.totalBytes)} of ${gib(e.vramBytes)}: ${e.fits ? "fits" : "DOES NOT FIT"}\n` +
+      `  decode ceiling ${e.ceilingTokensPerSecond.toFixed(0)} tokens/s (bandwidth / weight bytes)\n`);
+  }
+  return e.fits ? EXIT.ok : EXIT.failed;
+}
+
+async function stackCapacity(stack: string, opts: CapacityOptions, io: Io): Promise<number> {
+  if (!STACK_NAME.test(stack)) throw new ConfigError([`stack: expected a stack name such as "private" or "public", got ${JSON.stringify(stack)}`]);
+  const plan = await evaluateStack(stack, { configFile: opts.config });
+  const report = plan.outputs.capacity?.value as CapacityReport | undefined;
+  if (!report) {
+    io.out(opts.json ? `${JSON.stringify({ stack, models: [] }, null, 2)}\n` : `stack ${stack} (role ${plan.role}) deploys no models\n`);
+    return EXIT.ok;
+  }
+  io.out(opts.json ? `${JSON.stringify({ stack, ...report }, null, 2)}\n` : `${renderCapacityTable(report)}\n`);
+  return report.fits ? EXIT.ok : EXIT.failed;
+}
 
 export interface Io {
   out: (text: string) => void;
@@ -37,8 +94,24 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
       } else if (opts.diagram) {
         io.out(`${renderDiagram(plan)}\n`);
       } else {
-        io.out(`${renderTree(plan)}\n\n${renderCounts(plan)}\n`);
+        const capacity = plan.outputs.capacity?.value as CapacityReport | undefined;
+        io.out(`${renderTree(plan)}\n\n${renderCounts(plan)}\n${capacity ? `\nCapacity:\n${renderCapacityTable(capacity)}\n` : ""}`);
       }
+    });
+
+  program
+    .command("capacity")
+    .description("VRAM fit and decode tokens/s ceiling of every model deployment; exit 1 if one does not fit")
+    .argument("[stack]", "private or public (reads Pulumi.<stack>.yaml)")
+    .option("--json", "print the report as JSON")
+    .option("--config <file>", "a stack config file in the Pulumi.<stack>.yaml format instead of the committed one")
+    .option("--model <name>", "ad hoc: a catalog model, e.g. qwen2.5:14b")
+    .option("--gpu <id>", "ad hoc: a catalog GPU, e.g. rtx-3060-12gb")
+    .option("--ctx <tokens>", "ad hoc: context length", "8192")
+    .option("--parallel <slots>", "ad hoc: parallel slots", "1")
+    .option("--kv <type>", "ad hoc: KV cache type f16, q8_0 or q4_0", "f16")
+    .action(async (stack: string | undefined, opts: CapacityOptions) => {
+      code = stack === undefined ? adHocCapacity(opts, io) : await stackCapacity(stack, opts, io);
     });
 
   try {

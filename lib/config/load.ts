@@ -139,6 +139,10 @@ export function formatIssues(schema: z.ZodType, data: unknown, issues: readonly 
       }
       continue;
     }
+    if (iss.code === "custom" && !iss.message.startsWith("expected ")) {
+      problems.push(`${keyPath(iss.path)}: ${iss.message}`); // cross-field rules say everything themselves
+      continue;
+    }
     const value = valueAt(data, iss.path);
     const base = iss.message.startsWith("expected ") ? iss.message : describeGeneric(iss);
     const message = base.includes(", got ") ? base : `${base}, got ${show(value)}`;

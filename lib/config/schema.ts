@@ -2,8 +2,10 @@
 // Cross-field rules (distinct VLANs, addresses inside their zone, GPU mappings per environment) are checked here
 // too, so that an invalid configuration stops the program before any resource is registered.
 import { z } from "zod";
+import { mergeCatalog, type Catalog } from "../capacity/catalog";
 import { cidrsOverlap, isHostAddress, parseCidr, parseInterfaceAddress, parseIpv4 } from "../net";
 import {
+  expecting,
   bool,
   bridgeName,
   cidr,
@@ -83,11 +85,47 @@ const zfsMirror = z.strictObject({
   compression: oneOf(["lz4", "zstd", "on", "off"]).default("lz4"),
 });
 
+const catalogId = pattern(/^[a-z0-9][a-z0-9.-]{0,62}$/, "a catalog id such as \"rtx-5090\"");
+/** Ollama model names: "qwen2.5:14b", "library/mistral:7b", "second-brain:latest". */
+export const modelName = pattern(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)?(:[A-Za-z0-9][A-Za-z0-9._-]*)?$/, "an Ollama model name such as \"qwen2.5:14b\"");
+
+/** User additions to the GPU and model catalog (lib/capacity/catalog.ts); theirs win over the built-in entries. */
+const catalogExtension = z
+  .strictObject({
+    gpus: z.record(catalogId, z.strictObject({
+      name: text("a GPU name"),
+      vramMiB: wholeNumber(1024, 1_048_576, "MiB"),
+      bandwidthGBs: wholeNumber(1, 100_000, "GB/s"),
+      source: text().default("user config"),
+    })).default({}),
+    models: z.record(modelName, z.strictObject({
+      weightsBytes: wholeNumber(1_000_000, 2_000_000_000_000, "bytes"),
+      quantization: text("a quantisation such as \"Q4_K_M\""),
+      layers: wholeNumber(1, 1024),
+      kvHeads: wholeNumber(1, 1024),
+      headDim: wholeNumber(8, 1024),
+      nativeContext: wholeNumber(512, 10_485_760),
+      source: text().default("user config"),
+    })).default({}),
+  })
+  .prefault({});
+export type CatalogExtension = z.infer<typeof catalogExtension>;
+
+/** The catalog a stack works with: the built-in one with the stack's own additions laid over it. */
+export function catalogOf(extension: CatalogExtension | undefined): Catalog {
+  const gpus = Object.fromEntries(Object.entries(extension?.gpus ?? {}).map(([id, g]) => [id, {
+    name: g.name, vramBytes: g.vramMiB * 1024 ** 2, bandwidthBytesPerSecond: g.bandwidthGBs * 1e9, source: g.source,
+  }]));
+  return mergeCatalog({ gpus, models: extension?.models ?? {} });
+}
+
 const gpu = z.strictObject({
   /** The cluster-wide PCI mapping name (`hardware.mapping.Pci`), e.g. "rtx5090". */
   mapping: label,
   environment: oneOf(ENVIRONMENTS),
   model: text("a GPU model name such as \"NVIDIA GeForce RTX 5090\""),
+  /** The capacity planner's catalog entry for this card (lib/capacity/catalog.ts or ai-dualstack:catalog). */
+  catalog: catalogId,
   /** vendor:device of the GPU function, as `lspci -nn` shows it. */
   deviceId: pciId,
   /** vendor:device of the card's other functions (HDMI audio, USB-C) bound to vfio-pci too. */
@@ -160,6 +198,7 @@ const platformContainers = z.strictObject({
 const hostShape = z.strictObject({
   role: z.literal("host", { error: () => "expected \"host\"" }),
   proxmox,
+  catalog: catalogExtension,
   nodes: z.array(node).min(1, { error: () => "expected at least one node" }),
   networks,
   environments: z.strictObject({ private: environmentAccess, public: environmentAccess }),
@@ -192,6 +231,53 @@ const gpuVm = z.strictObject({
 });
 export type GpuVmConfig = z.infer<typeof gpuVm>;
 
+/** Ollama server settings, all explicit: its defaults depend on VRAM and silently truncate prompts. */
+const ollama = z.strictObject({
+  image: pattern(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+:[A-Za-z0-9._-]+$/, "an image with an explicit tag such as \"ollama/ollama:0.18.2\"").refine((v) => !v.endsWith(":latest"), { error: () => "expected an explicit version tag, not :latest" }).default("ollama/ollama:0.18.2"),
+  /** OLLAMA_CONTEXT_LENGTH: the context every request gets unless its model bakes another num_ctx. */
+  contextLength: wholeNumber(512, 1_048_576, "tokens"),
+  numParallel: wholeNumber(1, 64, "OLLAMA_NUM_PARALLEL").default(1),
+  maxLoadedModels: wholeNumber(1, 16, "OLLAMA_MAX_LOADED_MODELS").default(1),
+  kvCacheType: oneOf(["f16", "q8_0", "q4_0"]).default("f16"),
+  flashAttention: bool.default(true),
+  keepAlive: pattern(/^(-1|0|\d+(s|m|h))$/, "a keep-alive such as \"-1\" (forever), \"30m\" or \"0\"").default("-1"),
+  gpuOverheadMiB: wholeNumber(0, 65_536, "MiB, OLLAMA_GPU_OVERHEAD").default(512),
+  maxQueue: wholeNumber(1, 4096, "OLLAMA_MAX_QUEUE").default(128),
+});
+export type OllamaConfig = z.infer<typeof ollama>;
+
+function fraction(min: number, max: number) {
+  const e = expecting(`a number from ${min} to ${max}`);
+  return z.number(e).min(min, e).max(max, e);
+}
+/** Model parameters that a derived model bakes in (the Modelfile PARAMETER names). */
+const modelParameters = z.strictObject({
+  temperature: fraction(0, 2).optional(),
+  top_p: fraction(0, 1).optional(),
+  min_p: fraction(0, 1).optional(),
+  top_k: wholeNumber(1, 1000).optional(),
+  repeat_penalty: fraction(0, 5).optional(),
+  num_predict: wholeNumber(-2, 1_048_576).optional(),
+  seed: wholeNumber(0, 2 ** 31 - 1).optional(),
+  stop: z.array(text("a stop sequence")).optional(),
+});
+const modelDeployment = z.strictObject({
+  /** The name the model is served under. */
+  name: modelName,
+  /** Derive from this model (pulled by the server if missing), baking parameters, system prompt and template. */
+  from: modelName.optional(),
+  /** num_ctx baked into a derived model; defaults to ollama.contextLength. */
+  context: wholeNumber(512, 1_048_576, "tokens").optional(),
+  parameters: modelParameters.optional(),
+  system: z.string(expecting("a system prompt")).optional(),
+  template: z.string(expecting("a Go template")).optional(),
+  /** Which catalog entry describes the weights (defaults to `from`, else `name`). */
+  catalogModel: modelName.optional(),
+  /** Load it after deploy and keep it loaded; fails the deployment unless it is fully on the GPU. */
+  warm: bool.default(false),
+});
+export type ModelDeploymentConfig = z.infer<typeof modelDeployment>;
+
 const environmentShape = z.strictObject({
   role: oneOf(ENVIRONMENTS),
   proxmox,
@@ -201,6 +287,9 @@ const environmentShape = z.strictObject({
   sshKeys: z.array(sshPublicKey).min(1, { error: () => "expected at least one SSH public key" }),
   gpuVm,
   containers: z.strictObject({ postgres: containerSpec, redis: containerSpec }),
+  catalog: catalogExtension,
+  ollama,
+  models: z.array(modelDeployment).min(1, { error: () => "expected at least one model deployment" }),
 });
 
 type Ctx = z.RefinementCtx;
@@ -238,6 +327,10 @@ export const hostConfigSchema = hostShape.superRefine((c, ctx) => {
   const allGpus = c.nodes.flatMap((n, ni) => n.gpus.map((g, gi) => ({ g, path: ["nodes", ni, "gpus", gi] as (string | number)[] })));
   checkUnique(ctx, allGpus, (x) => x.g.mapping, (i) => [...allGpus[i].path, "mapping"], "GPU mapping");
   c.nodes.forEach((n, ni) => checkUnique(ctx, n.gpus, (g) => g.path, (i) => ["nodes", ni, "gpus", i, "path"], "PCI path"));
+  const hostCatalog = catalogOf(c.catalog);
+  for (const { g, path } of allGpus) {
+    if (!hostCatalog.gpus[g.catalog]) issue(ctx, [...path, "catalog"], `expected a catalog GPU (${Object.keys(hostCatalog.gpus).sort().join(", ")}, or one added under catalog.gpus), got "${g.catalog}"`);
+  }
   for (const env of ENVIRONMENTS) {
     if (!allGpus.some((x) => x.g.environment === env)) {
       issue(ctx, ["nodes"], `expected a GPU with environment "${env}": each environment gets its own, permanently assigned GPU`);
@@ -282,7 +375,29 @@ export const hostConfigSchema = hostShape.superRefine((c, ctx) => {
   checkGuestIds(ctx, Object.entries(c.platform.containers).map(([n, s]) => [`platform.containers.${n}.vmId`, s.vmId]));
 });
 
+export function catalogModelOf(m: ModelDeploymentConfig): string {
+  return m.catalogModel ?? m.from ?? m.name;
+}
+
 export const environmentConfigSchema = environmentShape.superRefine((c, ctx) => {
+  const catalog = catalogOf(c.catalog);
+  checkUnique(ctx, c.models, (m) => m.name, (i) => ["models", i, "name"], "model name");
+  c.models.forEach((m, i) => {
+    const key = catalogModelOf(m);
+    const facts = catalog.models[key] ?? catalog.models[`${key}:latest`];
+    const field = m.catalogModel ? "catalogModel" : m.from ? "from" : "name";
+    if (!facts) {
+      issue(ctx, ["models", i, field], `expected a catalog model (${Object.keys(catalog.models).sort().join(", ")}, or one added under catalog.models, or set catalogModel), got "${key}"`);
+      return;
+    }
+    const context = m.context ?? c.ollama.contextLength;
+    if (context > facts.nativeContext) {
+      issue(ctx, ["models", i, m.context ? "context" : "name"], `context ${context} exceeds ${key}'s native context of ${facts.nativeContext} tokens`);
+    }
+    if (!m.from && (m.parameters || m.system || m.template || m.context)) {
+      issue(ctx, ["models", i], "parameters, system, template and context are baked into a derived model: set `from` as well");
+    }
+  });
   if (c.gpuVm.hugepages !== "none") {
     issue(ctx, ["gpuVm", "hugepages"], `expected "none": Proxmox accepts hugepages only from root@pam, and environment stacks deploy with their own least-privilege API token`);
   }

@@ -14,6 +14,7 @@ describe("the host → environment slice", () => {
       zone: { bridge: "vmbr20", vlanId: 20, cidr: "10.20.0.0/24", gateway: "10.20.0.1" },
       pool: "ai-private",
       gpuMapping: "rtx5090",
+      gpu: { catalog: "rtx-5090", name: "NVIDIA GeForce RTX 5090", vramBytes: 32_607 * 1024 ** 2, bandwidthBytesPerSecond: 1792e9, source: expect.any(String) },
       datastores: { guests: "tank-private", files: "files-private" },
       images: {
         cloudImage: "files-private:import/ubuntu-24.04-server-cloudimg-amd64.qcow2",

@@ -97,3 +97,59 @@ describe("dualstack plan", () => {
     expect(bad.status).toBe(2);
   }, 60_000);
 });
+
+describe("dualstack capacity", () => {
+  it.each(["private", "public"])("%s prints the table and exits 0 (every shipped deployment fits)", async (stack) => {
+    const r = await dualstack("capacity", stack);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^GPU rtx-/);
+    expect(r.out).toContain("— fits");
+  });
+
+  it("--json holds every deployment with its numbers", async () => {
+    const r = await dualstack("capacity", "private", "--json");
+    const report = JSON.parse(r.out);
+    expect(report.stack).toBe("private");
+    expect(report.models.map((m: any) => m.name)).toEqual(["qwen2.5:14b", "second-brain:32b"]);
+    for (const m of report.models) expect(Object.keys(m)).toEqual(expect.arrayContaining(["weightsBytes", "kvBytes", "totalBytes", "vramBytes", "fits", "ceilingTokensPerSecond"]));
+  });
+
+  it("exits 1 when a deployment does not fit", async () => {
+    const file = withConfig("public", (t) => t.replace("    - name: mistral:7b\n", "    - name: qwen2.5:32b\n"));
+    const r = await dualstack("capacity", "public", "--config", file);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("NO");
+  });
+
+  it("answers ad hoc for any catalog pair", async () => {
+    const r = await dualstack("capacity", "--model", "qwen2.5:14b", "--gpu", "rtx-3060-12gb", "--ctx", "8192", "--parallel", "1", "--kv", "f16", "--json");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({
+      model: "qwen2.5:14b", gpu: "rtx-3060-12gb", context: 8192, parallel: 1, kvCacheType: "f16",
+      weightsBytes: 8_988_124_298, kvBytes: 1536 * 1024 ** 2, totalBytes: 8_988_124_298 + 1536 * 1024 ** 2 + 1024 ** 3,
+      vramBytes: 12 * 1024 ** 3, fits: true, ceilingTokensPerSecond: 360e9 / 8_988_124_298,
+    });
+    expect((await dualstack("capacity", "--model", "qwen2.5:32b", "--gpu", "rtx-3060-12gb")).code).toBe(1);
+  });
+
+  it("names the known entries for an unknown model or GPU, and checks its numbers", async () => {
+    const m = await dualstack("capacity", "--model", "llama3:70b", "--gpu", "rtx-5090");
+    expect(m.code).toBe(2);
+    expect(m.err).toContain("known: mistral:7b, qwen2.5:14b, qwen2.5:32b");
+    const g = await dualstack("capacity", "--model", "mistral:7b", "--gpu", "h100");
+    expect(g.err).toContain("known: rtx-3060-12gb, rtx-4090, rtx-5090");
+    expect((await dualstack("capacity", "--model", "mistral:7b", "--gpu", "rtx-5090", "--ctx", "lots")).code).toBe(2);
+    expect((await dualstack("capacity", "--model", "mistral:7b", "--gpu", "rtx-5090", "--kv", "fp8")).code).toBe(2);
+    expect((await dualstack("capacity")).code).toBe(2);
+  });
+
+  it("the host stack deploys no models", async () => {
+    const r = await dualstack("capacity", "host");
+    expect(r).toMatchObject({ code: 0, out: "stack host (role host) deploys no models\n" });
+  });
+
+  it("plan shows the same table", async () => {
+    const r = await dualstack("plan", "public");
+    expect(r.out).toContain("Capacity:\nGPU rtx-3060-12gb");
+  });
+});
