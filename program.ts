@@ -68,8 +68,8 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
   if (!capacity.fits) {
     pulumi.log.warn(`models do not fit the ${slice!.gpu.catalog} (${slice!.gpu.name}):\n${renderCapacityTable(capacity)}`);
   }
-  const environment = new AiEnvironment(env, { config: c, slice: slice!, stack: pulumi.getStack() }, { providers: [provider] });
-  return { gpuVm: environment.gpuVm, containers: environment.containers, capacity };
+  const environment = new AiEnvironment(env, { config: c, slice: slice!, stack: pulumi.getStack(), capacity }, { providers: [provider] });
+  return { gpuVm: environment.gpuVm, containers: environment.containers, ollamaUrl: environment.ollamaUrl, models: environment.models, capacity };
 }
 
 export async function runProgram(options: ProgramOptions = {}): Promise<Record<string, unknown>> {

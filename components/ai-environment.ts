@@ -1,7 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { CapacityReport } from "../lib/capacity/report";
+import { OLLAMA_PORT, environmentStack } from "../lib/compose/services";
+import { publishedPortRules } from "../lib/compose/spec";
 import type { EnvironmentConfig } from "../lib/config/schema";
+import { ADMIN_USER } from "../lib/cloud-init";
 import type { EnvironmentSlice } from "../lib/environment-slice";
+import { ComposeStack } from "./compose-stack";
 import { GpuVm } from "./gpu-vm";
+import { ModelDeployment } from "./model-deployment";
 import { ServiceContainer } from "./service-container";
 
 export interface AiEnvironmentArgs {
@@ -9,6 +15,8 @@ export interface AiEnvironmentArgs {
   /** What the host stack gives this environment (and nothing of the other one). */
   slice: EnvironmentSlice;
   stack: string;
+  /** The capacity report of the model deployments (lib/capacity/report.ts). */
+  capacity: CapacityReport;
 }
 
 /** The services each data container runs, by its config key. */
@@ -22,6 +30,8 @@ export const DATA_SERVICES = { postgres: "postgres", redis: "redis" } as const;
 export class AiEnvironment extends pulumi.ComponentResource {
   public readonly gpuVm: { vmId: number; name: string; address: string };
   public readonly containers: Record<string, { vmId: number; hostname: string; address: string }>;
+  public readonly ollamaUrl: string;
+  public readonly models: string[];
 
   constructor(name: string, args: AiEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:environment:AiEnvironment", name, {}, opts);
@@ -29,6 +39,8 @@ export class AiEnvironment extends pulumi.ComponentResource {
     const env = c.role;
     const nameservers = c.gpuVm.nameservers;
 
+    const vmIp = c.gpuVm.address.split("/")[0];
+    const spec = environmentStack(c, args.stack);
     const vm = new GpuVm(`${name}-gpu`, {
       nodeName: c.node,
       env,
@@ -53,6 +65,7 @@ export class AiEnvironment extends pulumi.ComponentResource {
       sshKeys: c.sshKeys,
       nvidiaDriverPackage: c.gpuVm.nvidiaDriverPackage,
       agentTimeout: c.gpuVm.agentTimeout,
+      firewallRules: publishedPortRules(spec, vmIp),
     }, { parent: this });
 
     this.containers = {};
@@ -76,7 +89,27 @@ export class AiEnvironment extends pulumi.ComponentResource {
       }, { parent: this });
       this.containers[key] = { vmId: spec.vmId, hostname, address: spec.address };
     }
+    // The AI services in the GPU VM, through its Docker engine over SSH.
+    const services = new ComposeStack(`${name}-services`, {
+      spec,
+      dockerHost: `ssh://${ADMIN_USER}@${vmIp}`,
+      env,
+      stack: args.stack,
+      publicServices: env === "public" ? ["ingress"] : [],
+    }, { parent: this, dependsOn: [vm] });
+
+    this.ollamaUrl = `http://${vmIp}:${OLLAMA_PORT}`;
+    c.models.forEach((deployment, i) => {
+      new ModelDeployment(`${name}-model-${deployment.name.replace(/[^a-z0-9]+/g, "-")}`, {
+        host: this.ollamaUrl,
+        deployment,
+        capacity: args.capacity.models[i],
+        keepAlive: c.ollama.keepAlive,
+      }, { parent: this, dependsOn: [services.containers.ollama] });
+    });
+    this.models = c.models.map((m) => m.name);
+
     this.gpuVm = { vmId: vm.vmId, name: vm.name, address: vm.address };
-    this.registerOutputs({ gpuVm: this.gpuVm, containers: this.containers });
+    this.registerOutputs({ gpuVm: this.gpuVm, containers: this.containers, ollamaUrl: this.ollamaUrl, models: this.models });
   }
 }

@@ -1,6 +1,7 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import { renderGpuVmUserData, snippetFileName } from "../lib/cloud-init";
+import type { FirewallRule } from "../lib/firewall";
 import type { GuestEnvironment } from "../lib/tags";
 import { guestTags } from "../lib/tags";
 import { GuestFirewall } from "./guest-firewall";
@@ -34,6 +35,8 @@ export interface GpuVmArgs {
   sshKeys: string[];
   nvidiaDriverPackage: string;
   agentTimeout: string;
+  /** Firewall rules of this VM beyond its zone's group (the ports its services publish). */
+  firewallRules?: FirewallRule[];
 }
 
 const DATA_DEVICE = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1";
@@ -147,6 +150,7 @@ export class GpuVm extends pulumi.ComponentResource {
       vmId: args.vmId,
       zone: args.env,
       address: args.address,
+      rules: args.firewallRules,
     }, { parent: this, dependsOn: [vm] });
 
     this.vmId = args.vmId;

@@ -1,6 +1,6 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
-import { guestFirewallOptions, guestRules, type GuestZone } from "../lib/firewall";
+import { guestFirewallOptions, guestRules, type FirewallRule, type GuestZone } from "../lib/firewall";
 
 export interface GuestFirewallArgs {
   nodeName: pulumi.Input<string>;
@@ -10,6 +10,8 @@ export interface GuestFirewallArgs {
   zone: GuestZone;
   /** The guest's address: the only source address its NIC may use (ipfilter). */
   address: string;
+  /** Rules of this guest beyond its zone's group (e.g. the ports its services publish). */
+  rules?: FirewallRule[];
 }
 
 /**
@@ -30,7 +32,7 @@ export class GuestFirewall extends pulumi.ComponentResource {
       comment: "the only source address net0 may use",
       cidrs: [{ name: ip }],
     }, { parent: this });
-    const rules = new proxmoxve.firewall.RulesLegacy(`${name}-rules`, { ...target, rules: guestRules(args.zone) }, { parent: this });
+    const rules = new proxmoxve.firewall.RulesLegacy(`${name}-rules`, { ...target, rules: guestRules(args.zone, args.rules) }, { parent: this });
     new proxmoxve.firewall.OptionsLegacy(`${name}-options`, { ...target, ...guestFirewallOptions(args.zone) }, { parent: this, dependsOn: [ipset, rules] });
     this.registerOutputs({});
   }

@@ -101,7 +101,7 @@ export function guestFirewallOptions(zone: GuestZone): GuestFirewallOptions {
   };
 }
 
-/** A guest's own rule list: just its zone's security group. */
-export function guestRules(zone: GuestZone): FirewallRule[] {
-  return [{ type: "group", securityGroup: securityGroupName(zone), comment: `rules of the ${zone} zone` }];
+/** A guest's own rule list: its zone's security group, then rules of its own (the ports its services publish). */
+export function guestRules(zone: GuestZone, own: FirewallRule[] = []): FirewallRule[] {
+  return [{ type: "group", securityGroup: securityGroupName(zone), comment: `rules of the ${zone} zone` }, ...own];
 }

@@ -104,6 +104,12 @@ export function sanitize(value: unknown): unknown {
   return value;
 }
 
+/** A dynamic resource carries its provider's serialised code as `__provider`: not something to read in a plan. */
+export const PROVIDER_CODE_MARK = "(dynamic provider code)";
+function withoutProviderCode(inputs: Record<string, unknown>): Record<string, unknown> {
+  return "__provider" in inputs ? { ...inputs, __provider: PROVIDER_CODE_MARK } : inputs;
+}
+
 async function resolveOutput(value: unknown): Promise<StackOutput> {
   if (pulumi.Output.isInstance(value)) {
     const o = value as unknown as { promise(withUnknowns?: boolean): Promise<unknown>; isSecret: Promise<boolean>; isKnown: Promise<boolean> };
@@ -138,7 +144,7 @@ export function recordRegistrations(): PlannedResource[] {
           name: req.getName(),
           parent: req.getParent() || undefined,
           custom: req.getCustom(),
-          inputs: sanitize(rpc.deserializeProperties(req.getObject())) as Record<string, unknown>,
+          inputs: withoutProviderCode(sanitize(rpc.deserializeProperties(req.getObject())) as Record<string, unknown>),
           options: {
             protect: req.getProtect() === true,
             retainOnDelete: req.getRetainondelete() === true,

@@ -4,6 +4,8 @@ import type { PlanResult, PlannedResource } from "./engine";
 
 /** Short type names: "proxmoxve:index/vmLegacy:VmLegacy" → "proxmoxve:VmLegacy". */
 export function shortType(type: string): string {
+  const dynamic = /^pulumi-nodejs:dynamic\/([^:]+):(.+)$/.exec(type);
+  if (dynamic) return `dynamic:${dynamic[1]}:${dynamic[2]}`;
   const parts = type.split(":");
   return parts.length === 3 ? `${parts[0]}:${parts[2]}` : type;
 }
@@ -46,6 +48,10 @@ export function keySettings(r: PlannedResource): string[] {
   const tags = i.tags as string[] | undefined;
   const env = Array.isArray(tags) ? tags.find((t) => t.startsWith("env-")) : undefined;
   if (env) out.push(env);
+  const ports = i.ports as { ip?: string; external?: number; internal?: number }[] | undefined;
+  if (Array.isArray(ports)) for (const p of ports) out.push(`publish=${p.ip ?? "*"}:${p.external}->${p.internal}`);
+  if (i.gpus) out.push(`gpus=${String(i.gpus)}`);
+  if (typeof i.from === "string") out.push(`from=${i.from}`);
   const rules = i.rules as unknown[] | undefined;
   if (Array.isArray(rules)) out.push(`rules=${rules.length}`);
   const maps = i.maps as { path?: string; iommuGroup?: number }[] | undefined;

@@ -231,9 +231,13 @@ const gpuVm = z.strictObject({
 });
 export type GpuVmConfig = z.infer<typeof gpuVm>;
 
+/** A container image with an explicit version tag (never :latest). */
+export const imageRef = pattern(/^[a-z0-9][a-z0-9_.-]*(:\d+)?(\/[a-z0-9._-]+)*:[A-Za-z0-9._-]+$/, "an image with an explicit tag such as \"ollama/ollama:0.18.2\"")
+  .refine((v) => !v.endsWith(":latest"), { error: () => "expected an explicit version tag, not :latest" });
+
 /** Ollama server settings, all explicit: its defaults depend on VRAM and silently truncate prompts. */
 const ollama = z.strictObject({
-  image: pattern(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+:[A-Za-z0-9._-]+$/, "an image with an explicit tag such as \"ollama/ollama:0.18.2\"").refine((v) => !v.endsWith(":latest"), { error: () => "expected an explicit version tag, not :latest" }).default("ollama/ollama:0.18.2"),
+  image: imageRef.default("ollama/ollama:0.18.2"),
   /** OLLAMA_CONTEXT_LENGTH: the context every request gets unless its model bakes another num_ctx. */
   contextLength: wholeNumber(512, 1_048_576, "tokens"),
   numParallel: wholeNumber(1, 64, "OLLAMA_NUM_PARALLEL").default(1),
@@ -278,6 +282,26 @@ const modelDeployment = z.strictObject({
 });
 export type ModelDeploymentConfig = z.infer<typeof modelDeployment>;
 
+const hostPort = wholeNumber(1024, 65_535, "a TCP port");
+/** The services of each environment's compose stack; images are config with pinned defaults. */
+const services = z.strictObject({
+  // private
+  openWebui: z.strictObject({ image: imageRef.default("ghcr.io/open-webui/open-webui:v0.8.12"), port: hostPort.default(3000) }).optional(),
+  chroma: z.strictObject({ image: imageRef.default("chromadb/chroma:1.0.20"), port: hostPort.default(8000) }).optional(),
+  // public
+  qdrant: z.strictObject({ image: imageRef.default("qdrant/qdrant:v1.15.4") }).optional(),
+  chatbot: z.strictObject({ image: imageRef.default("ghcr.io/open-webui/open-webui:v0.8.12") }).optional(),
+  ingress: z.strictObject({
+    image: imageRef.default("caddy:2.10.2-alpine"),
+    /** The public name the ingress serves. */
+    hostname: pattern(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a DNS name such as \"chat.example.org\""),
+    /** "internal": Caddy's own CA (ACME arrives with the service catalog). */
+    tls: oneOf(["internal"]).default("internal"),
+  }).optional(),
+}).prefault({});
+export type ServicesConfig = z.infer<typeof services>;
+export const SERVICES_BY_ROLE = { private: ["openWebui", "chroma"], public: ["qdrant", "chatbot", "ingress"] } as const;
+
 const environmentShape = z.strictObject({
   role: oneOf(ENVIRONMENTS),
   proxmox,
@@ -289,6 +313,7 @@ const environmentShape = z.strictObject({
   containers: z.strictObject({ postgres: containerSpec, redis: containerSpec }),
   catalog: catalogExtension,
   ollama,
+  services,
   models: z.array(modelDeployment).min(1, { error: () => "expected at least one model deployment" }),
 });
 
@@ -380,6 +405,13 @@ export function catalogModelOf(m: ModelDeploymentConfig): string {
 }
 
 export const environmentConfigSchema = environmentShape.superRefine((c, ctx) => {
+  for (const [role, keys] of Object.entries(SERVICES_BY_ROLE)) {
+    if (role === c.role) continue;
+    for (const key of keys) {
+      if (c.services[key as keyof ServicesConfig] !== undefined) issue(ctx, ["services", key], `${key} belongs to the ${role} environment, not to ${c.role}`);
+    }
+  }
+  if (c.role === "public" && !c.services.ingress) issue(ctx, ["services", "ingress"], "expected the public ingress with its hostname (services.ingress.hostname): it is the only published port");
   const catalog = catalogOf(c.catalog);
   checkUnique(ctx, c.models, (m) => m.name, (i) => ["models", i, "name"], "model name");
   c.models.forEach((m, i) => {

@@ -3,10 +3,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { recordRegistrations, settle, type PlannedResource } from "../../ops/engine";
 
+export const GENERATED_SECRET = "generated-secret-value-for-tests";
+
 export async function underMocks(build: () => void, stack = "test"): Promise<PlannedResource[]> {
   await pulumi.runtime.setMocks(
     {
-      newResource: (args) => ({ id: "", state: args.inputs }),
+      // Generated secrets get a known value here, so tests can prove it never shows up unredacted.
+      newResource: (args) => ({ id: "", state: args.type === "random:index/randomPassword:RandomPassword" ? { ...args.inputs, result: GENERATED_SECRET } : args.inputs }),
       call: () => ({}),
     },
     "ai-dualstack",

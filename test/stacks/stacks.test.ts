@@ -58,14 +58,14 @@ describe("host stack", () => {
 });
 
 describe.each([
-  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private"],
-  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public"],
-] as const)("%s stack", (env, plan, bridge, mapping, pool, datastore) => {
+  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 41],
+  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 43],
+] as const)("%s stack", (env, plan, bridge, mapping, pool, datastore, total) => {
   it("creates a GPU VM with its data holder and two data LXCs", () => {
     expect(count(plan(), T.vm)).toBe(2);
     expect(count(plan(), T.ct)).toBe(2);
     expect(count(plan(), T.file)).toBe(1);
-    expect(plan().resources).toHaveLength(24);
+    expect(plan().resources).toHaveLength(total);
     const ref = one(plan().resources, "pulumi:pulumi:StackReference");
     expect(ref).toMatchObject({ name: "host", read: true, inputs: { id: "organization/ai-dualstack/host" } });
   });
@@ -94,6 +94,48 @@ describe.each([
     expect(provider.apiToken).toBe("[secret]");
     expect(provider.ssh).toBe("[secret]"); // the SSH block holds the private key, so all of it is secret
     expect(provider.insecure).toBe("false");
+  });
+});
+
+describe("AI workloads", () => {
+  const models = (plan: PlanResult) => byType(plan.resources, "pulumi-nodejs:dynamic/ollama:Model").map((m) => m.inputs as any);
+  const containers = (plan: PlanResult) => byType(plan.resources, "docker:index/container:Container").map((c) => c.inputs as any);
+
+  it("private deploys the qwen2.5 models on the RTX 5090, and they fit", () => {
+    expect(models(priv).map((m) => [m.name, m.from ?? null, m.capacity.catalogModel, m.capacity.fits])).toEqual([
+      ["qwen2.5:14b", null, "qwen2.5:14b", true],
+      ["second-brain:32b", "qwen2.5:32b", "qwen2.5:32b", true],
+    ]);
+    expect(priv.outputs.capacity.value).toMatchObject({ gpu: { catalog: "rtx-5090" }, fits: true });
+    for (const m of models(priv)) expect(m.host).toBe("http://10.20.0.10:11434");
+  });
+
+  it("public deploys mistral:7b on the RTX 3060, and it fits", () => {
+    expect(models(pub).map((m) => m.name)).toEqual(["mistral:7b"]);
+    expect(pub.outputs.capacity.value).toMatchObject({ gpu: { catalog: "rtx-3060-12gb" }, fits: true });
+  });
+
+  it.each([["private", () => priv], ["public", () => pub]] as const)("%s: Ollama runs on the GPU with explicit settings; model deployments wait for it", (env, plan) => {
+    const ollama = containers(plan()).find((c) => c.name === `${env}-ollama-1`);
+    expect(ollama.gpus).toBe("all");
+    for (const key of ["OLLAMA_CONTEXT_LENGTH", "OLLAMA_NUM_PARALLEL", "OLLAMA_MAX_LOADED_MODELS", "OLLAMA_KV_CACHE_TYPE", "OLLAMA_FLASH_ATTENTION", "OLLAMA_KEEP_ALIVE", "OLLAMA_GPU_OVERHEAD"]) {
+      expect(ollama.envs.some((e: string) => e.startsWith(`${key}=`)), key).toBe(true);
+    }
+    const ollamaUrn = byType(plan().resources, "docker:index/container:Container").find((c) => (c.inputs as any).name === `${env}-ollama-1`)!.urn;
+    for (const d of byType(plan().resources, "dualstack:workload:ModelDeployment")) expect(d.options.dependsOn).toContain(ollamaUrn);
+  });
+
+  it("the services and their retained volumes show in the plans", () => {
+    const vols = (plan: PlanResult) => byType(plan.resources, "docker:index/volume:Volume").map((v) => (v.inputs as any).name).sort();
+    expect(vols(priv)).toEqual(["private_chroma-data", "private_ollama-models", "private_open-webui-data"]);
+    expect(vols(pub)).toEqual(["public_chatbot-data", "public_ingress-data", "public_ollama-models", "public_qdrant-data"]);
+    expect(containers(pub).map((c) => c.name).sort()).toEqual(["public-chatbot-1", "public-ingress-1", "public-ollama-1", "public-qdrant-1"]);
+    expect(containers(pub).flatMap((c) => (c.ports ?? []).filter((p: any) => p.ip === "0.0.0.0").map((p: any) => `${c.name}:${p.external}`))).toEqual(["public-ingress-1:443"]);
+  });
+
+  it("the GPU VM's firewall admits the published ports from the management IP set only", () => {
+    const rules = byType(pub.resources, T.rules).find((r) => r.name === "public-gpu-firewall-rules")!.inputs as any;
+    expect(rules.rules.slice(1)).toEqual([expect.objectContaining({ type: "in", action: "ACCEPT", source: "+management", proto: "tcp", dport: "11434" })]);
   });
 });
 

@@ -1,0 +1,52 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { ModelRow } from "../lib/capacity/report";
+import type { ModelDeploymentConfig } from "../lib/config/schema";
+import { OllamaModel } from "./providers/ollama-model";
+
+export interface ModelDeploymentArgs {
+  /** The environment's Ollama API, e.g. "http://10.20.0.10:11434". */
+  host: pulumi.Input<string>;
+  deployment: ModelDeploymentConfig;
+  /** Its line of the capacity report: carried as an input so that policies can check the fit at preview. */
+  capacity: ModelRow;
+  keepAlive: string;
+  stallSeconds?: number;
+}
+
+/**
+ * A model served by the environment's Ollama, kept as declared: pulled by tag, or derived with its context and
+ * parameters baked in (so clients cannot force a reload with another num_ctx); optionally loaded right away, and
+ * then required to sit entirely in VRAM.
+ */
+export class ModelDeployment extends pulumi.ComponentResource {
+  public readonly model: OllamaModel;
+
+  constructor(name: string, args: ModelDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("dualstack:workload:ModelDeployment", name, {}, opts);
+    const d = args.deployment;
+    const derived = d.from !== undefined;
+    this.model = new OllamaModel(`${name}-model`, {
+      host: args.host,
+      name: d.name,
+      from: d.from,
+      parameters: derived ? { ...(d.parameters ?? {}), num_ctx: args.capacity.context } : undefined,
+      system: d.system,
+      template: d.template,
+      warm: d.warm,
+      keepAlive: args.keepAlive,
+      requireFullGpu: true,
+      stallSeconds: args.stallSeconds ?? 300,
+      maxResumes: 5,
+      capacity: {
+        catalogModel: args.capacity.catalogModel,
+        context: args.capacity.context,
+        parallel: args.capacity.parallel,
+        kvCacheType: args.capacity.kvCacheType,
+        totalBytes: args.capacity.totalBytes,
+        vramBytes: args.capacity.vramBytes,
+        fits: args.capacity.fits,
+      },
+    }, { parent: this });
+    this.registerOutputs({ model: this.model });
+  }
+}

@@ -1,0 +1,109 @@
+import { describe, expect, it } from "vitest";
+import { ComposeStack } from "../../components/compose-stack";
+import { ModelDeployment } from "../../components/model-deployment";
+import { GPU_CATALOG } from "../../lib/capacity/catalog";
+import { capacityReport } from "../../lib/capacity/report";
+import { environmentStack } from "../../lib/compose/services";
+import { loadConfig } from "../../lib/config/load";
+import type { EnvironmentConfig } from "../../lib/config/schema";
+import { COMPUTED_MARK, PROVIDER_CODE_MARK, SECRET_MARK } from "../../ops/engine";
+import { committedConfig } from "../helpers/config";
+import { GENERATED_SECRET, byType, one, underMocks } from "../helpers/mocks";
+
+const D = {
+  provider: "pulumi:providers:docker",
+  network: "docker:index/network:Network",
+  volume: "docker:index/volume:Volume",
+  image: "docker:index/remoteImage:RemoteImage",
+  container: "docker:index/container:Container",
+  password: "random:index/randomPassword:RandomPassword",
+  model: "pulumi-nodejs:dynamic/ollama:Model",
+};
+
+function env(stack: "private" | "public"): EnvironmentConfig {
+  const loaded = loadConfig(committedConfig(stack));
+  if (loaded.role === "host") throw new Error("env");
+  return loaded.config;
+}
+
+describe("ComposeStack", () => {
+  const build = (stack: "private" | "public") => () =>
+    new ComposeStack(`${stack}-services`, {
+      spec: environmentStack(env(stack), stack),
+      dockerHost: `ssh://ops@10.${stack === "private" ? 20 : 30}.0.10`,
+      env: stack,
+      stack,
+      publicServices: stack === "public" ? ["ingress"] : [],
+    });
+
+  it("reaches the VM's engine over SSH and keeps every named volume on delete", async () => {
+    const rs = await underMocks(build("private"));
+    expect(one(rs, D.provider).inputs).toMatchObject({ host: "ssh://ops@10.20.0.10" });
+    const vols = byType(rs, D.volume);
+    expect(vols.map((v) => (v.inputs as any).name).sort()).toEqual(["private_chroma-data", "private_ollama-models", "private_open-webui-data"]);
+    for (const v of vols) expect(v.options).toMatchObject({ retainOnDelete: true, protect: true });
+    expect(byType(rs, D.network).map((n) => (n.inputs as any).name)).toEqual(["private_ai"]);
+  });
+
+  it("pulls images by tag and runs containers on the resolved digest, with Compose labels", async () => {
+    const rs = await underMocks(build("private"));
+    expect(byType(rs, D.image).map((i) => (i.inputs as any).name).sort()).toEqual(["chromadb/chroma:1.0.20", "ghcr.io/open-webui/open-webui:v0.8.12", "ollama/ollama:0.18.2"]);
+    const ollama = one(rs, D.container, "private-services-ollama").inputs as any;
+    expect(ollama.image).toBe(COMPUTED_MARK); // the image's repoDigest
+    expect(ollama).toMatchObject({ name: "private-ollama-1", gpus: "all", restart: "unless-stopped", wait: true, mustRun: true });
+    expect(ollama.ports).toEqual([{ internal: 11434, external: 11434, ip: "10.20.0.10", protocol: "tcp" }]);
+    expect(ollama.volumes).toEqual([{ volumeName: "private_ollama-models", containerPath: "/root/.ollama", readOnly: false }]);
+    const labels = Object.fromEntries(ollama.labels.map((l: any) => [l.label, l.value]));
+    expect(labels).toMatchObject({ "com.docker.compose.project": "private", "com.docker.compose.service": "ollama", env: "private", "managed-by": "ai-dualstack" });
+    expect(ollama.envs).toContain("OLLAMA_CONTEXT_LENGTH=8192");
+  });
+
+  it("starts a service only after its dependencies are healthy, and keeps generated secrets secret", async () => {
+    const rs = await underMocks(build("private"));
+    const ui = one(rs, D.container, "private-services-open-webui");
+    expect(ui.options.dependsOn).toContain(one(rs, D.container, "private-services-ollama").urn);
+    expect((ui.inputs as any).envs).toBe(SECRET_MARK);
+    expect(JSON.stringify(rs)).not.toContain(GENERATED_SECRET);
+    expect(one(rs, D.password).inputs).toMatchObject({ length: 48, special: false });
+  });
+
+  it("public: the ingress publishes 443 on every address with its Caddyfile; nothing else leaves the VM", async () => {
+    const rs = await underMocks(build("public"));
+    const ingress = one(rs, D.container, "public-services-ingress").inputs as any;
+    expect(ingress.ports).toEqual([{ internal: 443, external: 443, ip: "0.0.0.0", protocol: "tcp" }]);
+    expect(ingress.uploads[0]).toMatchObject({ file: "/etc/caddy/Caddyfile" });
+    expect(ingress.uploads[0].content).toContain("https://chat.example.org {");
+    for (const c of byType(rs, D.container).filter((c) => c.name !== "public-services-ingress")) {
+      for (const p of (c.inputs as any).ports ?? []) expect(p.ip).toBe("10.30.0.10");
+    }
+  });
+
+  it("refuses an unsound spec before creating anything", async () => {
+    const spec = environmentStack(env("public"), "public");
+    await expect(underMocks(() => new ComposeStack("bad", { spec, dockerHost: "ssh://ops@x", env: "public", stack: "public" }))).rejects.toThrow(
+      "compose stack public: service ingress: publishes 443 on every address; only the ingress may",
+    );
+  });
+});
+
+describe("ModelDeployment", () => {
+  const cfg = env("private");
+  const report = capacityReport(cfg, { catalog: "rtx-5090", ...GPU_CATALOG["rtx-5090"] });
+
+  it("derived models bake their context; every model must sit entirely in VRAM once warmed", async () => {
+    const rs = await underMocks(() => new ModelDeployment("second-brain", { host: "http://10.20.0.10:11434", deployment: cfg.models[1], capacity: report.models[1], keepAlive: "-1" }));
+    const m = one(rs, D.model).inputs as any;
+    expect(m).toMatchObject({ host: "http://10.20.0.10:11434", name: "second-brain:32b", from: "qwen2.5:32b", warm: true, keepAlive: "-1", requireFullGpu: true, stallSeconds: 300 });
+    expect(m.parameters).toEqual({ temperature: 0.3, top_p: 0.9, num_ctx: 8192 });
+    expect(m.capacity).toMatchObject({ catalogModel: "qwen2.5:32b", context: 8192, kvCacheType: "q8_0", fits: true });
+    expect(m.__provider).toBe(PROVIDER_CODE_MARK);
+  });
+
+  it("pulled models bake nothing", async () => {
+    const rs = await underMocks(() => new ModelDeployment("qwen", { host: "http://10.20.0.10:11434", deployment: cfg.models[0], capacity: report.models[0], keepAlive: "-1" }));
+    const m = one(rs, D.model).inputs as any;
+    expect(m.name).toBe("qwen2.5:14b");
+    expect(m.from).toBeUndefined();
+    expect(m.parameters).toBeUndefined();
+  });
+});
