@@ -134,48 +134,42 @@ async function resolveOutput(value: unknown): Promise<StackOutput> {
 export function recordRegistrations(): PlannedResource[] {
   const recorded: PlannedResource[] = [];
   const monitor = settings.getMonitor();
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req: any, callback: (err: unknown, resp: any) => void) => {
-    register(req, (err: unknown, resp: any) => {
-      if (!err && resp) {
-        recorded.push({
-          urn: resp.getUrn(),
-          type: req.getType(),
-          name: req.getName(),
-          parent: req.getParent() || undefined,
-          custom: req.getCustom(),
-          inputs: withoutProviderCode(sanitize(rpc.deserializeProperties(req.getObject())) as Record<string, unknown>),
-          options: {
-            protect: req.getProtect() === true,
-            retainOnDelete: req.getRetainondelete() === true,
-            deleteBeforeReplace: req.getDeletebeforereplace() === true,
-            additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
-            dependsOn: req.getDependenciesList(),
-          },
-        });
-      }
-      callback(err, resp);
-    });
+  // Wraps one monitor method so that each answered request is recorded as `toRecord` describes it.
+  const wrap = (method: "registerResource" | "readResource", toRecord: (req: any, urn: string) => PlannedResource) => {
+    const original = monitor[method].bind(monitor);
+    monitor[method] = (req: any, callback: (err: unknown, resp: any) => void) => {
+      original(req, (err: unknown, resp: any) => {
+        if (!err && resp) recorded.push(toRecord(req, resp.getUrn()));
+        callback(err, resp);
+      });
+    };
   };
+  wrap("registerResource", (req, urn) => ({
+    urn,
+    type: req.getType(),
+    name: req.getName(),
+    parent: req.getParent() || undefined,
+    custom: req.getCustom(),
+    inputs: withoutProviderCode(sanitize(rpc.deserializeProperties(req.getObject())) as Record<string, unknown>),
+    options: {
+      protect: req.getProtect() === true,
+      retainOnDelete: req.getRetainondelete() === true,
+      deleteBeforeReplace: req.getDeletebeforereplace() === true,
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      dependsOn: req.getDependenciesList(),
+    },
+  }));
   // Reads (StackReferences, `.get`s) create nothing but belong in the graph: they are what a stack depends on.
-  const read = monitor.readResource.bind(monitor);
-  monitor.readResource = (req: any, callback: (err: unknown, resp: any) => void) => {
-    read(req, (err: unknown, resp: any) => {
-      if (!err && resp) {
-        recorded.push({
-          urn: resp.getUrn(),
-          type: req.getType(),
-          name: req.getName(),
-          parent: req.getParent() || undefined,
-          custom: true,
-          inputs: { id: req.getId() },
-          options: { protect: false, retainOnDelete: false, deleteBeforeReplace: false, additionalSecretOutputs: [], dependsOn: [] },
-          read: true,
-        });
-      }
-      callback(err, resp);
-    });
-  };
+  wrap("readResource", (req, urn) => ({
+    urn,
+    type: req.getType(),
+    name: req.getName(),
+    parent: req.getParent() || undefined,
+    custom: true,
+    inputs: { id: req.getId() },
+    options: { protect: false, retainOnDelete: false, deleteBeforeReplace: false, additionalSecretOutputs: [], dependsOn: [] },
+    read: true,
+  }));
   return recorded;
 }
 
