@@ -66,6 +66,7 @@ export class AiEnvironment extends pulumi.ComponentResource {
       nvidiaDriverPackage: c.gpuVm.nvidiaDriverPackage,
       agentTimeout: c.gpuVm.agentTimeout,
       firewallRules: publishedPortRules(spec, vmIp),
+      nicFirewall: c.gpuVm.nicFirewall,
     }, { parent: this });
 
     this.containers = {};

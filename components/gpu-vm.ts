@@ -37,6 +37,8 @@ export interface GpuVmArgs {
   agentTimeout: string;
   /** Firewall rules of this VM beyond its zone's group (the ports its services publish). */
   firewallRules?: FirewallRule[];
+  /** Debugging only (default true); the policy pack rejects false. */
+  nicFirewall?: boolean;
 }
 
 const DATA_DEVICE = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1";
@@ -128,7 +130,7 @@ export class GpuVm extends pulumi.ComponentResource {
       hostpcis: [{ device: "hostpci0", mapping: args.gpuMapping, pcie: true, rombar: true, xvga: false }],
       vga: { type: "std" },
       serialDevices: [{ device: "socket" }],
-      networkDevices: [{ bridge: args.bridge, model: "virtio", firewall: true }],
+      networkDevices: [{ bridge: args.bridge, model: "virtio", firewall: args.nicFirewall ?? true }],
       initialization: {
         datastoreId: args.datastoreId,
         interface: "ide2",

@@ -37,13 +37,21 @@ export class ModelDeployment extends pulumi.ComponentResource {
       requireFullGpu: true,
       stallSeconds: args.stallSeconds ?? 300,
       maxResumes: 5,
+      // The facts, not only the verdict: the policy pack recomputes the fit from them at preview.
       capacity: {
         catalogModel: args.capacity.catalogModel,
+        weightsBytes: args.capacity.weightsBytes,
+        layers: args.capacity.layers,
+        kvHeads: args.capacity.kvHeads,
+        headDim: args.capacity.headDim,
         context: args.capacity.context,
         parallel: args.capacity.parallel,
         kvCacheType: args.capacity.kvCacheType,
-        totalBytes: args.capacity.totalBytes,
+        gpu: args.capacity.gpu,
         vramBytes: args.capacity.vramBytes,
+        gpuOverheadBytes: args.capacity.gpuOverheadBytes,
+        maxLoaded: args.capacity.maxLoaded,
+        totalBytes: args.capacity.totalBytes,
         fits: args.capacity.fits,
       },
     }, { parent: this });

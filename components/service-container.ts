@@ -41,7 +41,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
       description: `${args.service} for ${args.env}. Managed by ai-dualstack.`,
       poolId: args.poolId,
       tags: guestTags(args.env, args.stack, [args.service]),
-      unprivileged: true,
+      unprivileged: !args.privileged,
       features: { nesting: features.has("nesting"), keyctl: features.has("keyctl"), fuse: false, mknod: false },
       operatingSystem: { templateFileId: args.templateFileId, type: "debian" },
       cpu: { cores: args.cores },
@@ -50,7 +50,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
       mountPoints: args.data
         ? [{ volume: args.datastoreId, size: `${args.data.sizeGiB}G`, path: args.data.path, backup: true }]
         : [],
-      networkInterfaces: [{ name: "eth0", bridge: args.bridge, firewall: true }],
+      networkInterfaces: [{ name: "eth0", bridge: args.bridge, firewall: args.nicFirewall }],
       initialization: {
         hostname: args.hostname,
         ipConfigs: [{ ipv4: { address: args.address, gateway: args.gateway } }],

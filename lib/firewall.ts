@@ -48,6 +48,8 @@ export const CLUSTER_FIREWALL = { enabled: true, inputPolicy: "DROP", outputPoli
 export function securityGroups(networks: NetworksConfig): Record<string, FirewallRule[]> {
   const common = (zone: GuestZone): FirewallRule[] => [
     { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, proto: "tcp", dport: "22", comment: "SSH from the management IP set" },
+    // First match wins: admin ports are dropped from the zone before the rest of its traffic is accepted.
+    ...ADMIN_PORTS.map((port): FirewallRule => ({ type: "in", action: "DROP", source: networks[zone].cidr, proto: "tcp", dport: port, comment: `no admin access (${port}) from within the ${zone} zone` })),
     { type: "in", action: "ACCEPT", source: networks[zone].cidr, comment: `traffic from the ${zone} zone` },
     { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, macro: "Ping", comment: "ping from the management IP set" },
   ];

@@ -8,6 +8,17 @@ import { ConfigError } from "../lib/config/load";
 import { renderDiagram } from "./diagram";
 import { StackFileError, evaluateStack } from "./engine";
 import { planJson, renderCounts, renderTree } from "./plan-view";
+import { PolicyConfigError, checkPolicyConfig, hasMandatory, renderViolations, runPolicies } from "./policy-runner";
+import { buildPolicies } from "../policies/all";
+import { readFileSync } from "node:fs";
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new PolicyConfigError(`${file}: ${(err as Error).message}`);
+  }
+}
 
 export const EXIT = { ok: 0, failed: 1, invalidInput: 2, drift: 3 } as const;
 
@@ -95,7 +106,9 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
         io.out(`${renderDiagram(plan)}\n`);
       } else {
         const capacity = plan.outputs.capacity?.value as CapacityReport | undefined;
-        io.out(`${renderTree(plan)}\n\n${renderCounts(plan)}\n${capacity ? `\nCapacity:\n${renderCapacityTable(capacity)}\n` : ""}`);
+        const policies = buildPolicies();
+        const verdicts = renderViolations(await runPolicies(plan, policies), policies.length);
+        io.out(`${renderTree(plan)}\n\n${renderCounts(plan)}\n${capacity ? `\nCapacity:\n${renderCapacityTable(capacity)}\n` : ""}\nPolicies:\n${verdicts}\n`);
       }
     });
 
@@ -114,6 +127,23 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
       code = stack === undefined ? adHocCapacity(opts, io) : await stackCapacity(stack, opts, io);
     });
 
+  program
+    .command("policy")
+    .description("run every policy of the pack against a stack; exit 1 on a mandatory violation")
+    .argument("<stack>", "host, private or public (reads Pulumi.<stack>.yaml)")
+    .option("--json", "print {stack, violations:[{policy, enforcement, urn, message}]}")
+    .option("--config <file>", "a stack config file in the Pulumi.<stack>.yaml format instead of the committed one")
+    .option("--policy-config <file>", "enforcement levels, as for `pulumi preview --policy-pack-config`")
+    .action(async (stack: string, opts: { json?: boolean; config?: string; policyConfig?: string }) => {
+      if (!STACK_NAME.test(stack)) throw new ConfigError([`stack: expected a stack name such as "host", "private" or "public", got ${JSON.stringify(stack)}`]);
+      const policies = buildPolicies();
+      const policyConfig = opts.policyConfig ? checkPolicyConfig(readJson(opts.policyConfig), policies) : {};
+      const plan = await evaluateStack(stack, { configFile: opts.config });
+      const violations = await runPolicies(plan, policies, policyConfig);
+      io.out(opts.json ? `${JSON.stringify({ stack, violations }, null, 2)}\n` : `${renderViolations(violations, policies.length)}\n`);
+      code = hasMandatory(violations) ? EXIT.failed : EXIT.ok;
+    });
+
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (err) {
@@ -123,7 +153,7 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     } else if (err instanceof ConfigError) {
       io.err(`${err.message}\n`);
       code = EXIT.invalidInput;
-    } else if (err instanceof StackFileError) {
+    } else if (err instanceof StackFileError || err instanceof PolicyConfigError) {
       io.err(`error: ${err.message}\n`);
       code = EXIT.invalidInput;
     } else {

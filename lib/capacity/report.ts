@@ -15,6 +15,13 @@ export interface ModelRow extends ModelEstimate {
   context: number;
   parallel: number;
   kvCacheType: KvCacheType;
+  /** The facts the estimate was made from, so a policy can recompute it (policies/rules/images-and-models.ts). */
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  gpu: string;
+  gpuOverheadBytes: number;
+  maxLoaded: number;
 }
 
 export interface CapacityReport {
@@ -31,7 +38,19 @@ export function capacityReport(config: Pick<EnvironmentConfig, "ollama" | "model
   const models = config.models.map((m): ModelRow => {
     const catalogModel = catalogModelOf(m);
     const shape = { context: m.context ?? config.ollama.contextLength, parallel: config.ollama.numParallel, kvCacheType: config.ollama.kvCacheType };
-    return { name: m.name, catalogModel, ...shape, ...estimateModel(lookupModel(catalog, catalogModel), gpu, shape, overhead) };
+    const facts = lookupModel(catalog, catalogModel);
+    return {
+      name: m.name,
+      catalogModel,
+      ...shape,
+      ...estimateModel(facts, gpu, shape, overhead),
+      layers: facts.layers,
+      kvHeads: facts.kvHeads,
+      headDim: facts.headDim,
+      gpu: gpu.catalog,
+      gpuOverheadBytes: overhead,
+      maxLoaded: config.ollama.maxLoadedModels,
+    };
   });
   const coResident = coResidency(models, gpu, config.ollama.maxLoadedModels, overhead);
   return {

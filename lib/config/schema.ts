@@ -73,6 +73,10 @@ const containerSpec = z.strictObject({
     })
     .optional(),
   features: z.array(oneOf(ALLOWED_LXC_FEATURES)).default(["nesting"]),
+  /** Expressible, but the policy pack's lxc-unprivileged rule rejects it unless an operator lowers that rule. */
+  privileged: bool.default(false),
+  /** Debugging only: the policy pack's nic-firewall-on rule rejects false. */
+  nicFirewall: bool.default(true),
 });
 export type ContainerSpec = z.infer<typeof containerSpec>;
 
@@ -228,6 +232,8 @@ const gpuVm = z.strictObject({
   /** The Ubuntu package of the NVIDIA driver. RTX 50xx (Blackwell) needs the open kernel modules, 570 or newer. */
   nvidiaDriverPackage: pattern(/^nvidia-(driver|headless)-\d{3}(-server)?(-open)?$/, "an Ubuntu NVIDIA driver package such as \"nvidia-driver-570-server-open\"").default("nvidia-driver-570-server-open"),
   agentTimeout: duration.default("15m"),
+  /** Debugging only: the policy pack's nic-firewall-on rule rejects false. */
+  nicFirewall: bool.default(true),
 });
 export type GpuVmConfig = z.infer<typeof gpuVm>;
 

@@ -74,7 +74,7 @@ describe("ServiceContainer", () => {
     poolId: "ai-private", datastoreId: "tank-private", templateFileId: "files-private:vztmpl/debian.tar.zst", bridge: "vmbr20",
     gateway: "10.20.0.1", nameservers: ["10.20.0.1"], sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN0YWNrLWFkbWluLWV4YW1wbGUta2V5LW5vdC1yZWFs a@b"],
     vmId: 210, cores: 4, memoryMiB: 8192, swapMiB: 512, diskGiB: 16, address: "10.20.0.21/24",
-    data: { path: "/var/lib/postgresql", sizeGiB: 200 }, features: ["nesting" as const],
+    data: { path: "/var/lib/postgresql", sizeGiB: 200 }, features: ["nesting" as const], privileged: false, nicFirewall: true,
   };
 
   it("is unprivileged with only allowlisted features, and its data volume is backed up", async () => {

@@ -14,7 +14,7 @@ describe("firewall rules", () => {
 
   it("admin ports open only to the management IP set, on the host and in every zone", () => {
     const all = [...clusterRules(), ...Object.values(securityGroups(networks)).flat()];
-    const admin = all.filter((r) => r.type === "in" && r.dport && (ADMIN_PORTS as readonly string[]).includes(r.dport));
+    const admin = all.filter((r) => r.type === "in" && r.action === "ACCEPT" && r.dport && (ADMIN_PORTS as readonly string[]).includes(r.dport));
     expect(admin.length).toBeGreaterThanOrEqual(ADMIN_PORTS.length);
     for (const r of admin) expect(r.source).toBe(`+${MANAGEMENT_IPSET}`);
     // No rule accepts from anywhere except the public HTTPS ingress.
@@ -25,7 +25,10 @@ describe("firewall rules", () => {
   it("the private zone accepts nothing from the public zone", () => {
     const priv = securityGroups(networks)["sg-private"];
     expect(priv.some((r) => r.source === networks.public.cidr)).toBe(false);
-    expect(priv.filter((r) => r.type === "in").map((r) => r.source)).toEqual(["+management", networks.private.cidr, "+management"]);
+    expect(priv.filter((r) => r.type === "in" && r.action === "ACCEPT").map((r) => r.source)).toEqual(["+management", networks.private.cidr, "+management"]);
+    // Within the zone, admin ports are dropped before the zone's other traffic is accepted.
+    const firstZoneRule = priv.findIndex((r) => r.source === networks.private.cidr);
+    expect(priv.slice(firstZoneRule, firstZoneRule + 4).map((r) => `${r.action} ${r.dport ?? "*"}`)).toEqual(["DROP 22", "DROP 8006", "DROP 3128", "ACCEPT *"]);
   });
 
   it("public guests drop outbound except DNS, NTP, HTTPS, their zone and Vault", () => {

@@ -1,0 +1,134 @@
+// Runs the policy pack's rule objects in-process over a stack's resources from the offline engine, with the
+// argument shapes CrossGuard gives them (resource rules per resource, stack rules over all), so that
+// `dualstack policy` and `pulumi preview --policy-pack policies` judge with the very same code.
+import type { EnforcementLevel, PolicyResource, ResourceValidation, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
+import { buildPolicies } from "../policies/all";
+import { isStackPolicy, type DocumentedPolicy } from "../policies/support/policy";
+import type { PlanResult, PlannedResource } from "./engine";
+
+export interface Violation {
+  policy: string;
+  enforcement: EnforcementLevel;
+  urn: string;
+  message: string;
+}
+
+/** `--policy-pack-config` format: {"policy-name": "advisory" | {"enforcementLevel": "disabled", …}}. */
+export type PolicyConfig = Record<string, EnforcementLevel | { enforcementLevel?: EnforcementLevel }>;
+
+const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disabled"];
+
+export class PolicyConfigError extends Error {}
+
+export function checkPolicyConfig(config: unknown, policies: DocumentedPolicy[]): PolicyConfig {
+  if (!config || typeof config !== "object" || Array.isArray(config)) throw new PolicyConfigError("policy config: expected a JSON object of policy name → enforcement level");
+  const names = policies.map((p) => p.name);
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(config)) {
+    if (name !== "all" && !names.includes(name)) problems.push(`${name}: no such policy; known: ${names.join(", ")}`);
+    const level = typeof value === "string" ? value : (value as { enforcementLevel?: string })?.enforcementLevel;
+    if (level !== undefined && !LEVELS.includes(level as EnforcementLevel)) problems.push(`${name}: expected one of ${LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
+  }
+  if (problems.length) throw new PolicyConfigError(`policy config:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  return config as PolicyConfig;
+}
+
+function levelOf(policy: DocumentedPolicy, config: PolicyConfig): EnforcementLevel {
+  const own = config[policy.name] ?? config.all;
+  const configured = typeof own === "string" ? own : own?.enforcementLevel;
+  return configured ?? policy.enforcementLevel ?? "advisory";
+}
+
+class NotApplicable extends Error {}
+
+function common() {
+  return {
+    stackTags: new Map<string, string>(),
+    getConfig: <T extends object>() => ({}) as T,
+    notApplicable: (reason?: string): never => {
+      throw new NotApplicable(reason);
+    },
+  };
+}
+
+function resourceArgs(r: PlannedResource): ResourceValidationArgs {
+  return {
+    type: r.type,
+    props: r.inputs,
+    urn: r.urn,
+    name: r.name,
+    opts: {
+      protect: r.options.protect,
+      ignoreChanges: [],
+      deleteBeforeReplace: r.options.deleteBeforeReplace,
+      aliases: [],
+      additionalSecretOutputs: r.options.additionalSecretOutputs,
+      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+      parent: r.parent,
+    } as ResourceValidationArgs["opts"],
+    isType: () => false,
+    asType: () => undefined,
+    ...common(),
+  } as unknown as ResourceValidationArgs;
+}
+
+function stackResources(plan: PlanResult): PolicyResource[] {
+  const byUrn = new Map<string, PolicyResource>();
+  const out = plan.resources.map((r) => {
+    const pr = { ...resourceArgs(r), dependencies: [], propertyDependencies: {} } as unknown as PolicyResource;
+    byUrn.set(r.urn, pr);
+    return pr;
+  });
+  plan.resources.forEach((r, i) => {
+    (out[i] as { parent?: PolicyResource }).parent = r.parent ? byUrn.get(r.parent) : undefined;
+    (out[i] as { dependencies: PolicyResource[] }).dependencies = r.options.dependsOn.map((u) => byUrn.get(u)).filter((x): x is PolicyResource => !!x);
+  });
+  return out;
+}
+
+export async function runPolicies(plan: PlanResult, policies: DocumentedPolicy[] = buildPolicies(), config: PolicyConfig = {}): Promise<Violation[]> {
+  const violations: Violation[] = [];
+  const resources = stackResources(plan);
+  for (const policy of policies) {
+    const enforcement = levelOf(policy, config);
+    if (enforcement === "disabled") continue;
+    const report = (urn: string) => (message: string, at?: string) => violations.push({ policy: policy.name, enforcement, urn: at ?? urn, message });
+    try {
+      if (isStackPolicy(policy)) {
+        await policy.validateStack({ resources, ...common() } as StackValidationArgs, report(""));
+      } else {
+        const validators = ([] as ResourceValidation[]).concat(policy.validateResource ?? []);
+        for (const r of plan.resources) {
+          for (const validate of validators) {
+            try {
+              await validate(resourceArgs(r), report(r.urn));
+            } catch (err) {
+              if (!(err instanceof NotApplicable)) throw err;
+            }
+          }
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof NotApplicable)) throw new Error(`policy ${policy.name} failed: ${(err as Error).message}`);
+    }
+  }
+  return violations;
+}
+
+export function hasMandatory(violations: Violation[]): boolean {
+  return violations.some((v) => v.enforcement === "mandatory" || v.enforcement === "remediate");
+}
+
+/** "stack::project::type::name" → "name (type)". */
+function where(urn: string): string {
+  if (!urn) return "stack";
+  const parts = urn.split("::");
+  return `${parts[3]} (${parts[2]?.split("$").pop()})`;
+}
+
+export function renderViolations(violations: Violation[], policyCount: number): string {
+  const lines = violations.map((v) => `[${v.enforcement}] ${v.policy}: ${where(v.urn)}: ${v.message}`);
+  const mandatory = violations.filter((v) => v.enforcement === "mandatory" || v.enforcement === "remediate").length;
+  lines.push(`${policyCount} policies: ${mandatory} mandatory and ${violations.length - mandatory} advisory violation(s)`);
+  return lines.join("\n");
+}

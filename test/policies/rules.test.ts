@@ -1,0 +1,255 @@
+// Every rule of the pack: the shipped stacks are its compliant case; a one-resource mutation of them is its
+// violating case, and exactly the expected rules fire.
+import { beforeAll, describe, expect, it } from "vitest";
+import { RULES, buildPolicies } from "../../policies/all";
+import { isStackPolicy } from "../../policies/support/policy";
+import { loadTopology } from "../../policies/support/topology";
+import { evaluateStack, type PlanResult, type PlannedResource } from "../../ops/engine";
+import { runPolicies, type Violation } from "../../ops/policy-runner";
+
+let host: PlanResult;
+let priv: PlanResult;
+let pub: PlanResult;
+
+beforeAll(async () => {
+  host = await evaluateStack("host");
+  priv = await evaluateStack("private", { host });
+  pub = await evaluateStack("public", { host });
+});
+
+/** A deep copy of a plan with `change` applied to the resource named `name`. */
+function mutate(plan: PlanResult, name: string, change: (r: PlannedResource) => void): PlanResult {
+  const copy: PlanResult = JSON.parse(JSON.stringify(plan));
+  const r = copy.resources.find((x) => x.name === name);
+  if (!r) throw new Error(`no resource ${name} in ${plan.stack}: ${copy.resources.map((x) => x.name).join(", ")}`);
+  change(r);
+  return copy;
+}
+
+function withResource(plan: PlanResult, r: Partial<PlannedResource> & { type: string; name: string }): PlanResult {
+  const copy: PlanResult = JSON.parse(JSON.stringify(plan));
+  copy.resources.push({
+    urn: `urn:pulumi:${plan.stack}::ai-dualstack::${r.type}::${r.name}`,
+    custom: true,
+    inputs: {},
+    options: { protect: false, retainOnDelete: false, deleteBeforeReplace: false, additionalSecretOutputs: [], dependsOn: [] },
+    ...r,
+  });
+  return copy;
+}
+
+async function mandatory(plan: PlanResult): Promise<string[]> {
+  const v = await runPolicies(plan);
+  return [...new Set(v.filter((x) => x.enforcement === "mandatory").map((x) => x.policy))].sort();
+}
+
+async function violationsOf(plan: PlanResult, policy: string): Promise<Violation[]> {
+  return (await runPolicies(plan)).filter((v) => v.policy === policy);
+}
+
+const vm = (p: () => PlanResult) => p().resources.find((r) => r.name.endsWith("-gpu-vm"))!.name;
+
+describe("the pack", () => {
+  it("documents every rule: description, reason, source, level; names are unique", () => {
+    const policies = buildPolicies();
+    expect(policies).toHaveLength(RULES.length);
+    expect(new Set(policies.map((p) => p.name)).size).toBe(policies.length);
+    for (const p of policies) {
+      expect(p.description.length, p.name).toBeGreaterThan(20);
+      expect(p.reason.length, p.name).toBeGreaterThan(20);
+      expect(p.source.length, p.name).toBeGreaterThan(5);
+      expect(["mandatory", "advisory"]).toContain(p.enforcementLevel);
+    }
+    expect(policies.filter(isStackPolicy).map((p) => p.name).sort()).toEqual([
+      "backup-coverage", "cluster-firewall-enabled", "gpu-single-environment", "guest-firewall-baseline", "models-fit-together",
+      "no-private-endpoint-in-public", "public-egress-restricted",
+    ]);
+  });
+
+  it.each(["host", "private", "public"])("the shipped %s stack has no mandatory violation", async (stack) => {
+    const plan = { host: () => host, private: () => priv, public: () => pub }[stack as "host"]();
+    expect(await mandatory(plan)).toEqual([]);
+  });
+
+  it("the topology file parses and names every environment", () => {
+    const t = loadTopology();
+    expect(Object.keys(t.environments).sort()).toEqual(["platform", "private", "public"]);
+    expect(t.environments.private.gpuMappings).toEqual(["rtx5090"]);
+  });
+});
+
+describe("isolation rules", () => {
+  it("guest-environment-tag: no env tag, or two", async () => {
+    expect(await mandatory(mutate(priv, "private-postgres-ct", (r) => (r.inputs.tags = ["managed-by-ai-dualstack", "stack-private"])))).toEqual(["guest-environment-tag"]);
+    expect(await mandatory(mutate(priv, "private-postgres-ct", (r) => (r.inputs.tags = [...(r.inputs.tags as string[]), "env-public"])))).toEqual(["guest-environment-tag"]);
+    const v = await violationsOf(mutate(priv, "private-postgres-ct", (r) => (r.inputs.tags = ["env-platform", "stack-private"])), "guest-environment-tag");
+    expect(v[0].message).toBe("private-postgres-ct is tagged env-platform but belongs to stack private, whose guests are env-private");
+  });
+
+  it("unknown-guest-type: a guest of a type the pack does not check", async () => {
+    const plan = withResource(priv, { type: "proxmoxve:index/vm:Vm", name: "sneaky", inputs: { nodeName: "pve1" } });
+    expect(await mandatory(plan)).toEqual(["unknown-guest-type"]);
+    expect(await mandatory(withResource(priv, { type: "proxmoxve:VM/virtualMachine:VirtualMachine", name: "old" }))).toEqual(["unknown-guest-type"]);
+  });
+
+  it("nic-bridge-explicit / nic-in-own-zone / no-management-network", async () => {
+    expect(await mandatory(mutate(priv, vm(() => priv), (r) => delete (r.inputs.networkDevices as any)[0].bridge))).toEqual(["nic-bridge-explicit"]);
+    const other = await violationsOf(mutate(priv, vm(() => priv), (r) => ((r.inputs.networkDevices as any)[0].bridge = "vmbr30")), "nic-in-own-zone");
+    expect(other[0].message).toBe("private-gpu-vm (env-private) NIC 0 is on vmbr30, the public zone's bridge; private guests may use only vmbr20");
+    expect(await mandatory(mutate(pub, "public-redis-ct", (r) => ((r.inputs.networkInterfaces as any)[0].bridge = "vmbr0")))).toEqual(["nic-in-own-zone", "no-management-network"]);
+  });
+
+  it("pci-through-mapping / gpu-of-own-environment / gpu-single-environment", async () => {
+    expect(await mandatory(mutate(priv, vm(() => priv), (r) => (r.inputs.hostpcis = [{ device: "hostpci0", id: "0000:02:00", pcie: true }])))).toEqual(["pci-through-mapping"]);
+    const swapped = await violationsOf(mutate(pub, vm(() => pub), (r) => ((r.inputs.hostpcis as any)[0].mapping = "rtx5090")), "gpu-of-own-environment");
+    expect(swapped[0].message).toBe("public-gpu-vm (env-public) uses the GPU mapping rtx5090, which belongs to the private environment");
+    const shared = withResource(priv, {
+      type: "proxmoxve:index/vmLegacy:VmLegacy", name: "intruder",
+      inputs: { tags: ["env-public"], hostpcis: [{ device: "hostpci0", mapping: "rtx5090" }], networkDevices: [] },
+    });
+    expect((await violationsOf(shared, "gpu-single-environment"))[0].message).toBe("GPU mapping rtx5090 is used by guests of private and public");
+  });
+
+  it("storage-of-own-environment / pool-of-own-environment", async () => {
+    expect(await mandatory(mutate(priv, "private-redis-ct", (r) => ((r.inputs.disk as any).datastoreId = "tank-public")))).toEqual(["storage-of-own-environment"]);
+    expect(await mandatory(mutate(priv, vm(() => priv), (r) => ((r.inputs.disks as any)[1].datastoreId = "local-zfs")))).toEqual(["storage-of-own-environment"]);
+    expect(await mandatory(mutate(pub, "public-postgres-ct", (r) => (r.inputs.poolId = "ai-private")))).toEqual(["pool-of-own-environment"]);
+  });
+
+  it("bind-mounts-confined: only from the environment's own tree, never system paths or the Docker socket", async () => {
+    const bind = (volume: string) => mutate(priv, "private-postgres-ct", (r) => (r.inputs.mountPoints = [...(r.inputs.mountPoints as any[]), { volume, path: "/srv/x", backup: true }]));
+    expect(await mandatory(bind("/mnt/bindmounts/private/docs"))).toEqual([]);
+    expect(await mandatory(bind("/mnt/bindmounts/public/docs"))).toEqual(["bind-mounts-confined"]);
+    expect(await mandatory(bind("/var/run/docker.sock"))).toEqual(["bind-mounts-confined"]);
+    expect((await violationsOf(bind("/etc"), "bind-mounts-confined"))[0].message).toContain("host system paths and the Docker socket are never allowed");
+  });
+
+  it("no-private-endpoint-in-public: a public service pointed at a private address", async () => {
+    const plan = mutate(pub, "public-services-chatbot", (r) => (r.inputs.envs = ["OLLAMA_BASE_URL=http://10.20.0.10:11434"]));
+    expect(await mandatory(plan)).toEqual(["no-private-endpoint-in-public"]);
+    // The private stack may mention its own addresses freely.
+    expect(await mandatory(priv)).toEqual([]);
+  });
+});
+
+describe("network and access rules", () => {
+  it("nic-firewall-on", async () => {
+    expect(await mandatory(mutate(priv, "private-postgres-ct", (r) => ((r.inputs.networkInterfaces as any)[0].firewall = false)))).toEqual(["nic-firewall-on"]);
+  });
+
+  it("guest-firewall-baseline: missing options, or ACCEPT inbound", async () => {
+    const withoutOptions: PlanResult = JSON.parse(JSON.stringify(priv));
+    withoutOptions.resources = withoutOptions.resources.filter((r) => r.name !== "private-redis-firewall-options");
+    expect(await mandatory(withoutOptions)).toEqual(["guest-firewall-baseline"]);
+    const v = await violationsOf(mutate(priv, "private-redis-firewall-options", (r) => { r.inputs.inputPolicy = "ACCEPT"; r.inputs.macfilter = false; }), "guest-firewall-baseline");
+    expect(v[0].message).toBe("private-redis-ct's firewall lacks inputPolicy DROP (is ACCEPT), macfilter");
+  });
+
+  it("public-egress-restricted", async () => {
+    expect(await mandatory(mutate(pub, "public-gpu-firewall-options", (r) => (r.inputs.outputPolicy = "ACCEPT")))).toEqual(["public-egress-restricted"]);
+    // Private guests may reach out.
+    expect((await violationsOf(priv, "public-egress-restricted"))).toEqual([]);
+  });
+
+  it("admin-ports-management-only: SSH from anywhere, or from a zone without the shadowing DROPs", async () => {
+    const open = mutate(pub, "public-gpu-firewall-rules", (r) => (r.inputs.rules as any[]).push({ type: "in", action: "ACCEPT", proto: "tcp", dport: "22", source: "0.0.0.0/0", comment: "oops" }));
+    expect(await mandatory(open)).toEqual(["admin-ports-management-only"]);
+    const unshadowed = mutate(host, "platform-host-firewall-sg-private", (r) => (r.inputs.rules = (r.inputs.rules as any[]).filter((x) => x.action !== "DROP")));
+    const v = await violationsOf(unshadowed, "admin-ports-management-only");
+    expect(v[0].message).toBe("platform-host-firewall-sg-private opens 22, 8006, 3128 to 10.20.0.0/24 (traffic from the private zone); admin ports only from +management");
+    const range = mutate(host, "platform-host-firewall-rules", (r) => (r.inputs.rules as any[]).push({ type: "in", action: "ACCEPT", proto: "tcp", dport: "8000:8100", source: "10.30.0.0/24", comment: "range" }));
+    expect(await mandatory(range)).toEqual(["admin-ports-management-only"]);
+    const udp = mutate(host, "platform-host-firewall-rules", (r) => (r.inputs.rules as any[]).push({ type: "in", action: "ACCEPT", proto: "udp", dport: "22", source: "10.30.0.0/24", comment: "not ssh" }));
+    expect(await mandatory(udp)).toEqual([]);
+  });
+
+  it("cluster-firewall-enabled", async () => {
+    expect(await mandatory(mutate(host, "platform-host-firewall-options", (r) => (r.inputs.inputPolicy = "ACCEPT")))).toEqual(["cluster-firewall-enabled"]);
+    const without: PlanResult = JSON.parse(JSON.stringify(host));
+    without.resources = without.resources.filter((r) => r.type !== "proxmoxve:cluster/firewallLegacy:FirewallLegacy");
+    expect((await violationsOf(without, "cluster-firewall-enabled"))[0].message).toBe("the host stack manages no cluster firewall (cluster.FirewallLegacy)");
+  });
+
+  it("provider-tls", async () => {
+    expect(await mandatory(mutate(priv, "proxmox", (r) => (r.inputs.insecure = "true")))).toEqual(["provider-tls"]);
+    expect(await mandatory(mutate(host, "proxmox", (r) => delete r.inputs.minTls))).toEqual(["provider-tls"]);
+  });
+});
+
+describe("guest rules", () => {
+  it("lxc-unprivileged: privileged, or a feature outside the allowlist", async () => {
+    expect(await mandatory(mutate(pub, "public-postgres-ct", (r) => (r.inputs.unprivileged = false)))).toEqual(["lxc-unprivileged"]);
+    expect(await mandatory(mutate(pub, "public-postgres-ct", (r) => ((r.inputs.features as any).fuse = true)))).toEqual(["lxc-unprivileged"]);
+    expect(await mandatory(mutate(pub, "public-postgres-ct", (r) => ((r.inputs.features as any).keyctl = true)))).toEqual([]);
+  });
+
+  it("cloud-init-keys-only: password in user-data or account, password SSH on", async () => {
+    const snippet = (f: (d: string) => string) => mutate(priv, "private-gpu-user-data", (r) => ((r.inputs.sourceRaw as any).data = f((r.inputs.sourceRaw as any).data)));
+    expect(await mandatory(snippet((d) => d.replace("ssh_pwauth: false", "ssh_pwauth: true")))).toEqual(["cloud-init-keys-only"]);
+    expect(await mandatory(snippet((d) => d.replace("    lock_passwd: true", "    lock_passwd: false\n    plain_text_passwd: hunter2")))).toEqual(["cloud-init-keys-only"]);
+    expect(await mandatory(mutate(pub, "public-redis-ct", (r) => ((r.inputs.initialization as any).userAccount = { keys: [], password: "x" })))).toEqual(["cloud-init-keys-only", "secrets-are-secret"]);
+  });
+
+  it("guest-agent-timeout", async () => {
+    expect(await mandatory(mutate(priv, vm(() => priv), (r) => delete (r.inputs.agent as any).timeout))).toEqual(["guest-agent-timeout"]);
+  });
+});
+
+describe("data and secrets rules", () => {
+  it("secrets-are-secret: a plain secret-looking property or environment variable", async () => {
+    expect(await mandatory(mutate(pub, "public-services-qdrant", (r) => (r.inputs.envs = ["QDRANT__SERVICE__API_KEY=plain-key"])))).toEqual(["secrets-are-secret"]);
+    expect(await mandatory(mutate(pub, "public-services-qdrant", (r) => (r.inputs.envs = ["QDRANT__SERVICE__API_KEY=[secret]"])))).toEqual([]);
+    expect(await mandatory(mutate(pub, "public-redis-ct", (r) => ((r.inputs.initialization as any).userAccount = { keys: ["k"], password: "hunter2" })))).toEqual(["cloud-init-keys-only", "secrets-are-secret"]);
+    // Names that merely mention tokens are not secrets.
+    expect((await violationsOf(host, "secrets-are-secret"))).toEqual([]);
+  });
+
+  it("stateful-guests-protected", async () => {
+    expect(await mandatory(mutate(priv, "private-redis-ct", (r) => (r.options.protect = false)))).toEqual(["stateful-guests-protected"]);
+    expect(await mandatory(mutate(priv, vm(() => priv), (r) => (r.inputs.purgeOnDestroy = true)))).toEqual(["stateful-guests-protected"]);
+    expect(await mandatory(mutate(priv, vm(() => priv), (r) => delete r.inputs.deleteUnreferencedDisksOnDestroy))).toEqual(["stateful-guests-protected"]);
+  });
+
+  it("backup-coverage (advisory): a job with retention covers a guest", async () => {
+    expect((await violationsOf(priv, "backup-coverage")).map((v) => v.enforcement)).toEqual(["advisory", "advisory", "advisory", "advisory"]);
+    const job = (pruneBackups?: Record<string, number>) => withResource(priv, { type: "proxmoxve:backup/job:Job", name: "nightly", inputs: { vmids: ["200", "201", "210"], pool: undefined, pruneBackups } });
+    expect((await violationsOf(job({ keepDaily: 7 }), "backup-coverage")).map((v) => v.message)).toEqual(["private-redis-ct (211) is covered by no backup job"]);
+    expect((await violationsOf(job(), "backup-coverage")).map((v) => v.message)).toContain("private-gpu-vm (200) is backed up without retention (pruneBackups)");
+  });
+
+  it("images-pinned: latest, no tag, or an unknown registry", async () => {
+    const image = (name: string) => mutate(pub, "public-services-img-qdrant-qdrant-v1-15-4", (r) => (r.inputs.name = name));
+    expect(await mandatory(image("qdrant/qdrant:latest"))).toEqual(["images-pinned"]);
+    expect(await mandatory(image("qdrant/qdrant"))).toEqual(["images-pinned"]);
+    expect(await mandatory(image("quay.io/qdrant/qdrant:v1.15.4"))).toEqual(["images-pinned"]);
+    expect(await mandatory(image("qdrant/qdrant@sha256:" + "a".repeat(64)))).toEqual([]);
+    expect(await mandatory(image("localhost:5000/qdrant:v1"))).toEqual(["images-pinned"]);
+  });
+});
+
+describe("capacity rules", () => {
+  const model = (p: () => PlanResult) => p().resources.find((r) => r.type === "pulumi-nodejs:dynamic/ollama:Model")!.name;
+
+  it("model-fits-gpu: recomputed from the facts, not from the program's verdict", async () => {
+    const tooBig = mutate(pub, model(() => pub), (r) => { (r.inputs.capacity as any).context = 65536; (r.inputs.capacity as any).fits = true; });
+    const v = await violationsOf(tooBig, "model-fits-gpu");
+    expect(v[0].message).toMatch(/^mistral:7b needs 3[0-9]\.\d\d GiB on the rtx-3060-12gb \(12\.00 GiB\) at 65536 context × 4 slot\(s\) with f16 KV$/);
+    expect(await mandatory(mutate(pub, model(() => pub), (r) => delete r.inputs.capacity))).toEqual(["model-fits-gpu"]);
+  });
+
+  it("models-fit-together: the largest allowed co-resident set", async () => {
+    const plan: PlanResult = JSON.parse(JSON.stringify(priv));
+    for (const r of plan.resources.filter((x) => x.type === "pulumi-nodejs:dynamic/ollama:Model")) (r.inputs.capacity as any).kvCacheType = "f16";
+    expect(await mandatory(plan)).toEqual(["models-fit-together"]);
+    for (const r of plan.resources.filter((x) => x.type === "pulumi-nodejs:dynamic/ollama:Model")) (r.inputs.capacity as any).maxLoaded = 1;
+    expect(await mandatory(plan)).toEqual([]);
+  });
+});
+
+describe("enforcement levels", () => {
+  it("a policy config lowers or disables a rule", async () => {
+    const plan = mutate(priv, "private-postgres-ct", (r) => ((r.inputs.networkInterfaces as any)[0].firewall = false));
+    expect((await runPolicies(plan, buildPolicies(), { "nic-firewall-on": "advisory" })).find((v) => v.policy === "nic-firewall-on")?.enforcement).toBe("advisory");
+    expect((await runPolicies(plan, buildPolicies(), { "nic-firewall-on": { enforcementLevel: "disabled" } })).some((v) => v.policy === "nic-firewall-on")).toBe(false);
+  });
+});
