@@ -88,3 +88,8 @@ export function environmentOfStack(t: Topology, resources: PolicyResource[]): Po
   }
   return undefined;
 }
+
+export type HostPci = { mapping?: string; id?: string; device?: string };
+export function hostpcisOf(props: Props): HostPci[] {
+  return Array.isArray(props.hostpcis) ? props.hostpcis : [];
+}

@@ -1,0 +1,20 @@
+import { firewallTarget, guestEnvironment, guestKey, isGuest, nicsOf } from "../support/guests";
+import type { Rule } from "../support/policy";
+import { FIREWALL_OPTIONS } from "../support/types";
+
+export const publicEgressRestricted: Rule = () => ({
+  name: "public-egress-restricted",
+  description: "Public guests drop outbound traffic except what their zone's allowlist accepts.",
+  reason: "A compromised internet-facing guest should not reach anything it has no business reaching.",
+  source: "security-and-dr.md rule 9; Vault production hardening (restrict egress)",
+  enforcementLevel: "mandatory",
+  validateStack: (args, report) => {
+    const options = new Map<string, Record<string, any>>();
+    for (const r of args.resources) if (r.type === FIREWALL_OPTIONS) options.set(firewallTarget(r.props) ?? "", r.props);
+    for (const g of args.resources) {
+      if (!isGuest(g.type) || guestEnvironment(g.props) !== "public" || nicsOf(g.type, g.props).length === 0) continue;
+      const o = options.get(guestKey(g.type, g.props) ?? "");
+      if (o?.outputPolicy !== "DROP") report(`${g.name} (env-public) sends outbound traffic with policy ${o?.outputPolicy ?? "ACCEPT"}; expected DROP with an allowlist`, g.urn);
+    }
+  },
+});
