@@ -1,6 +1,5 @@
-import { firewallTarget, guestKey, isGuest, isTrue, nicsOf } from "../support/guests";
+import { firewallOptionsByGuest, guestKey, isGuest, isTrue, nicsOf } from "../support/guests";
 import type { Rule } from "../support/policy";
-import { FIREWALL_OPTIONS } from "../support/types";
 
 export const guestFirewallBaseline: Rule = () => ({
   name: "guest-firewall-baseline",
@@ -9,8 +8,7 @@ export const guestFirewallBaseline: Rule = () => ({
   source: "security-and-dr.md rule 8; PVE pve-firewall vm options",
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
-    const options = new Map<string, Record<string, any>>();
-    for (const r of args.resources) if (r.type === FIREWALL_OPTIONS) options.set(firewallTarget(r.props) ?? "", r.props);
+    const options = firewallOptionsByGuest(args.resources);
     for (const g of args.resources) {
       if (!isGuest(g.type) || nicsOf(g.type, g.props).length === 0) continue; // no NIC, nothing to filter
       const o = options.get(guestKey(g.type, g.props) ?? "");

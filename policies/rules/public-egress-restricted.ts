@@ -1,6 +1,5 @@
-import { firewallTarget, guestEnvironment, guestKey, isGuest, nicsOf } from "../support/guests";
+import { firewallOptionsByGuest, guestEnvironment, guestKey, isGuest, nicsOf } from "../support/guests";
 import type { Rule } from "../support/policy";
-import { FIREWALL_OPTIONS } from "../support/types";
 
 export const publicEgressRestricted: Rule = () => ({
   name: "public-egress-restricted",
@@ -9,8 +8,7 @@ export const publicEgressRestricted: Rule = () => ({
   source: "security-and-dr.md rule 9; Vault production hardening (restrict egress)",
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
-    const options = new Map<string, Record<string, any>>();
-    for (const r of args.resources) if (r.type === FIREWALL_OPTIONS) options.set(firewallTarget(r.props) ?? "", r.props);
+    const options = firewallOptionsByGuest(args.resources);
     for (const g of args.resources) {
       if (!isGuest(g.type) || guestEnvironment(g.props) !== "public" || nicsOf(g.type, g.props).length === 0) continue;
       const o = options.get(guestKey(g.type, g.props) ?? "");

@@ -3,7 +3,7 @@ import type { PolicyResource } from "@pulumi/policy";
 import { cidrContains, parseCidr, parseIpv4 } from "../../lib/net";
 import { environmentsOf } from "../../lib/tags";
 import type { PolicyEnvironment, Topology } from "./topology";
-import { CT, VM } from "./types";
+import { CT, FIREWALL_OPTIONS, VM } from "./types";
 
 export type Props = Record<string, any>;
 
@@ -92,4 +92,11 @@ export function environmentOfStack(t: Topology, resources: PolicyResource[]): Po
 export type HostPci = { mapping?: string; id?: string; device?: string };
 export function hostpcisOf(props: Props): HostPci[] {
   return Array.isArray(props.hostpcis) ? props.hostpcis : [];
+}
+
+/** Each guest's firewall options (OptionsLegacy), keyed as guestKey keys the guests. */
+export function firewallOptionsByGuest(resources: { type: string; props: Props }[]): Map<string, Props> {
+  const options = new Map<string, Props>();
+  for (const r of resources) if (r.type === FIREWALL_OPTIONS) options.set(firewallTarget(r.props) ?? "", r.props);
+  return options;
 }

@@ -4,17 +4,16 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { RULES, buildPolicies } from "../../policies/all";
 import { isStackPolicy } from "../../policies/support/policy";
 import { loadTopology } from "../../policies/support/topology";
-import { evaluateStack, type PlanResult, type PlannedResource } from "../../ops/engine";
+import type { PlanResult, PlannedResource } from "../../ops/engine";
 import { runPolicies, type Violation } from "../../ops/policy-runner";
+import { shippedPlans } from "../helpers/plans";
 
 let host: PlanResult;
 let priv: PlanResult;
 let pub: PlanResult;
 
 beforeAll(async () => {
-  host = await evaluateStack("host");
-  priv = await evaluateStack("private", { host });
-  pub = await evaluateStack("public", { host });
+  ({ host, priv, pub } = await shippedPlans());
 });
 
 /** A deep copy of a plan with `change` applied to the resource named `name`. */

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, OFFLINE_SECRET_PLACEHOLDER } from "../../lib/config/load";
 import { evaluateStack, recordRegistrations, settle, type PlanResult } from "../../ops/engine";
 import { stackFile } from "../helpers/config";
+import { shippedPlans } from "../helpers/plans";
 import { T, byType, one } from "../helpers/mocks";
 
 let host: PlanResult;
@@ -12,9 +13,7 @@ let priv: PlanResult;
 let pub: PlanResult;
 
 beforeAll(async () => {
-  host = await evaluateStack("host");
-  priv = await evaluateStack("private", { host });
-  pub = await evaluateStack("public", { host });
+  ({ host, priv, pub } = await shippedPlans());
 });
 
 const count = (plan: PlanResult, type: string) => byType(plan.resources, type).length;
