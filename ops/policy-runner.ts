@@ -14,7 +14,7 @@ export interface Violation {
 }
 
 /** `--policy-pack-config` format: {"policy-name": "advisory" | {"enforcementLevel": "disabled", …}}. */
-export type PolicyConfig = Record<string, EnforcementLevel | { enforcementLevel?: EnforcementLevel }>;
+export type PolicyConfig = Record<string, EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)>;
 
 const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disabled"];
 
@@ -41,17 +41,25 @@ function levelOf(policy: DocumentedPolicy, config: PolicyConfig): EnforcementLev
 
 class NotApplicable extends Error {}
 
-function common() {
+/** A policy's configuration as CrossGuard gives it: its schema's defaults, overlaid with the configured values. */
+function configOf(policy: DocumentedPolicy, config: PolicyConfig): Record<string, unknown> {
+  const defaults = Object.fromEntries(Object.entries(policy.configSchema?.properties ?? {}).filter(([, p]) => (p as { default?: unknown }).default !== undefined).map(([k, p]) => [k, (p as { default?: unknown }).default]));
+  const own = config[policy.name];
+  const values = own && typeof own === "object" ? Object.fromEntries(Object.entries(own).filter(([k]) => k !== "enforcementLevel")) : {};
+  return { ...defaults, ...values };
+}
+
+function common(policyConfig: Record<string, unknown> = {}) {
   return {
     stackTags: new Map<string, string>(),
-    getConfig: <T extends object>() => ({}) as T,
+    getConfig: <T extends object>() => policyConfig as T,
     notApplicable: (reason?: string): never => {
       throw new NotApplicable(reason);
     },
   };
 }
 
-function resourceArgs(r: PlannedResource): ResourceValidationArgs {
+function resourceArgs(r: PlannedResource, policyConfig: Record<string, unknown> = {}): ResourceValidationArgs {
   return {
     type: r.type,
     props: r.inputs,
@@ -68,7 +76,7 @@ function resourceArgs(r: PlannedResource): ResourceValidationArgs {
     } as ResourceValidationArgs["opts"],
     isType: () => false,
     asType: () => undefined,
-    ...common(),
+    ...common(policyConfig),
   } as unknown as ResourceValidationArgs;
 }
 
@@ -95,13 +103,13 @@ export async function runPolicies(plan: PlanResult, policies: DocumentedPolicy[]
     const report = (urn: string) => (message: string, at?: string) => violations.push({ policy: policy.name, enforcement, urn: at ?? urn, message });
     try {
       if (isStackPolicy(policy)) {
-        await policy.validateStack({ resources, ...common() } as StackValidationArgs, report(""));
+        await policy.validateStack({ resources, ...common(configOf(policy, config)) } as StackValidationArgs, report(""));
       } else {
         const validators = ([] as ResourceValidation[]).concat(policy.validateResource ?? []);
         for (const r of plan.resources) {
           for (const validate of validators) {
             try {
-              await validate(resourceArgs(r), report(r.urn));
+              await validate(resourceArgs(r, configOf(policy, config)), report(r.urn));
             } catch (err) {
               if (!(err instanceof NotApplicable)) throw err;
             }

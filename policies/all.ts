@@ -5,6 +5,7 @@ import { backupCoverage } from "./rules/backup-coverage";
 import { bindMountsConfined } from "./rules/bind-mounts-confined";
 import { cloudInitKeysOnly } from "./rules/cloud-init-keys-only";
 import { clusterFirewallEnabled } from "./rules/cluster-firewall-enabled";
+import { dataServicesOwnEnvironment } from "./rules/data-services-own-environment";
 import { gpuOfOwnEnvironment } from "./rules/gpu-of-own-environment";
 import { gpuSingleEnvironment } from "./rules/gpu-single-environment";
 import { guestAgentTimeout } from "./rules/guest-agent-timeout";
@@ -34,7 +35,7 @@ export const RULES: Rule[] = [
   // isolation
   guestEnvironmentTag, unknownGuestType, nicBridgeExplicit, nicInOwnZone, noManagementNetwork, pciThroughMapping,
   gpuOfOwnEnvironment, gpuSingleEnvironment, storageOfOwnEnvironment, bindMountsConfined, poolOfOwnEnvironment,
-  noPrivateEndpointInPublic,
+  noPrivateEndpointInPublic, dataServicesOwnEnvironment,
   // network and access
   nicFirewallOn, guestFirewallBaseline, publicEgressRestricted, adminPortsManagementOnly, clusterFirewallEnabled, providerTls,
   // guests

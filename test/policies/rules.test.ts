@@ -60,7 +60,7 @@ describe("the pack", () => {
       expect(["mandatory", "advisory"]).toContain(p.enforcementLevel);
     }
     expect(policies.filter(isStackPolicy).map((p) => p.name).sort()).toEqual([
-      "backup-coverage", "cluster-firewall-enabled", "gpu-single-environment", "guest-firewall-baseline", "models-fit-together",
+      "backup-coverage", "cluster-firewall-enabled", "data-services-own-environment", "gpu-single-environment", "guest-firewall-baseline", "models-fit-together",
       "no-private-endpoint-in-public", "public-egress-restricted",
     ]);
   });
@@ -79,8 +79,9 @@ describe("the pack", () => {
 
 describe("isolation rules", () => {
   it("guest-environment-tag: no env tag, or two", async () => {
-    expect(await mandatory(mutate(priv, "private-postgres-ct", (r) => (r.inputs.tags = ["managed-by-ai-dualstack", "stack-private"])))).toEqual(["guest-environment-tag"]);
-    expect(await mandatory(mutate(priv, "private-postgres-ct", (r) => (r.inputs.tags = [...(r.inputs.tags as string[]), "env-public"])))).toEqual(["guest-environment-tag"]);
+    // An untagged PostgreSQL guest is no longer the environment's own, so data-services-own-environment fires too.
+    expect(await mandatory(mutate(priv, "private-postgres-ct", (r) => (r.inputs.tags = ["managed-by-ai-dualstack", "stack-private", "postgres"])))).toEqual(["data-services-own-environment", "guest-environment-tag"]);
+    expect(await mandatory(mutate(priv, "private-gpu-vm", (r) => (r.inputs.tags = [...(r.inputs.tags as string[]), "env-public"])))).toEqual(["guest-environment-tag"]);
     const v = await violationsOf(mutate(priv, "private-postgres-ct", (r) => (r.inputs.tags = ["env-platform", "stack-private"])), "guest-environment-tag");
     expect(v[0].message).toBe("private-postgres-ct is tagged env-platform but belongs to stack private, whose guests are env-private");
   });
@@ -128,6 +129,20 @@ describe("isolation rules", () => {
     expect(await mandatory(plan)).toEqual(["no-private-endpoint-in-public"]);
     // The private stack may mention its own addresses freely.
     expect(await mandatory(priv)).toEqual([]);
+  });
+});
+
+describe("data services", () => {
+  it("data-services-own-environment: own PostgreSQL, Redis and vector DB; nothing of the other zone", async () => {
+    const withoutRedis: PlanResult = JSON.parse(JSON.stringify(priv));
+    withoutRedis.resources = withoutRedis.resources.filter((r) => !r.name.startsWith("private-redis"));
+    expect((await violationsOf(withoutRedis, "data-services-own-environment")).map((v) => v.message)).toEqual(["the private environment runs no redis container of its own"]);
+    const noVectorDb: PlanResult = JSON.parse(JSON.stringify(pub));
+    noVectorDb.resources = noVectorDb.resources.filter((r) => !(r.inputs.name as string | undefined)?.startsWith?.("qdrant/"));
+    expect((await violationsOf(noVectorDb, "data-services-own-environment")).map((v) => v.message)).toEqual(["the public environment runs no vector database of its own"]);
+    const reachesOut = mutate(priv, "private-services-open-webui", (r) => (r.inputs.envs = ["REDIS_URL=redis://10.30.0.22:6379"]));
+    expect(await mandatory(reachesOut)).toEqual(["data-services-own-environment"]);
+    expect((await violationsOf(host, "data-services-own-environment"))).toEqual([]);
   });
 });
 
@@ -242,6 +257,15 @@ describe("capacity rules", () => {
     expect(await mandatory(plan)).toEqual(["models-fit-together"]);
     for (const r of plan.resources.filter((x) => x.type === "pulumi-nodejs:dynamic/ollama:Model")) (r.inputs.capacity as any).maxLoaded = 1;
     expect(await mandatory(plan)).toEqual([]);
+  });
+});
+
+describe("rule knobs", () => {
+  it("admin-ports-management-only takes its port list from its config, defaulting to 22, 8006, 3128", async () => {
+    const web = mutate(pub, "public-gpu-firewall-rules", (r) => (r.inputs.rules as any[]).push({ type: "in", action: "ACCEPT", proto: "tcp", dport: "9090", source: "0.0.0.0/0", comment: "metrics" }));
+    expect((await runPolicies(web)).some((v) => v.policy === "admin-ports-management-only")).toBe(false);
+    const v = (await runPolicies(web, buildPolicies(), { "admin-ports-management-only": { ports: ["22", "9090"] } })).filter((x) => x.policy === "admin-ports-management-only");
+    expect(v.map((x) => x.message)).toEqual(["public-gpu-firewall-rules opens 9090 to 0.0.0.0/0 (metrics); admin ports only from +management"]);
   });
 });
 
