@@ -3,6 +3,7 @@
 // too, so that an invalid configuration stops the program before any resource is registered.
 import { z } from "zod";
 import { mergeCatalog, type Catalog } from "../capacity/catalog";
+import { tenantNameProblem } from "../tenancy";
 import { cidrsOverlap, isHostAddress, parseCidr, parseInterfaceAddress, parseIpv4 } from "../net";
 import {
   expecting,
@@ -308,6 +309,18 @@ const services = z.strictObject({
 export type ServicesConfig = z.infer<typeof services>;
 export const SERVICES_BY_ROLE = { private: ["openWebui", "chroma"], public: ["qdrant", "chatbot", "ingress"] } as const;
 
+/** A tenant of the public platform: its own database, cache key space, vector collection and secrets. */
+const tenant = z.strictObject({
+  name: z.string(expecting("a tenant name")),
+  /** Enforced by PostgreSQL (CONNECTION LIMIT). */
+  maxDbConnections: wholeNumber(1, 1000, "connections").default(20),
+  /** Which deployed models the tenant may use (the chatbot's allowlist); all of them when absent. */
+  models: z.array(modelName).optional(),
+  /** What removing the tenant does with its data: "retain" refuses while data exists; "delete" drops it. */
+  onDelete: oneOf(["retain", "delete"]).default("retain"),
+});
+export type TenantConfig = z.infer<typeof tenant>;
+
 const environmentShape = z.strictObject({
   role: oneOf(ENVIRONMENTS),
   proxmox,
@@ -321,6 +334,7 @@ const environmentShape = z.strictObject({
   ollama,
   services,
   models: z.array(modelDeployment).min(1, { error: () => "expected at least one model deployment" }),
+  tenants: z.array(tenant).default([]),
 });
 
 type Ctx = z.RefinementCtx;
@@ -418,6 +432,15 @@ export const environmentConfigSchema = environmentShape.superRefine((c, ctx) => 
     }
   }
   if (c.role === "public" && !c.services.ingress) issue(ctx, ["services", "ingress"], "expected the public ingress with its hostname (services.ingress.hostname): it is the only published port");
+  if (c.role !== "public" && c.tenants.length > 0) issue(ctx, ["tenants"], "tenants belong to the public environment's multi-tenant platform");
+  c.tenants.forEach((t, i) => {
+    const problem = tenantNameProblem(t.name);
+    if (problem) issue(ctx, ["tenants", i, "name"], `${problem}, got ${JSON.stringify(t.name)}`);
+    for (const [j, m] of (t.models ?? []).entries()) {
+      if (!c.models.some((d) => d.name === m)) issue(ctx, ["tenants", i, "models", j], `expected one of the deployed models (${c.models.map((d) => d.name).join(", ")}), got "${m}"`);
+    }
+  });
+  checkUnique(ctx, c.tenants, (t) => t.name, (i) => ["tenants", i, "name"], "tenant name");
   const catalog = catalogOf(c.catalog);
   checkUnique(ctx, c.models, (m) => m.name, (i) => ["models", i, "name"], "model name");
   c.models.forEach((m, i) => {

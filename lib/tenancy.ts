@@ -1,0 +1,49 @@
+// Tenants of the public environment: validated names and the per-tenant objects derived from them (PostgreSQL role
+// and database, Redis ACL user and key space, Qdrant collection, Vault path). Identifiers are built only from
+// validated names, and quoted anyway where they reach SQL.
+
+/** Names a tenant may not take: they collide with system objects or the platform's own names. */
+export const RESERVED_TENANT_NAMES = [
+  "admin", "root", "postgres", "public", "default", "system", "template0", "template1", "pg", "information-schema",
+  "platform", "private", "vault", "pulumi", "ai-dualstack", "all", "none", "tenant", "ops",
+] as const;
+
+export const TENANT_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
+
+export function tenantNameProblem(name: string): string | undefined {
+  if (!TENANT_NAME.test(name) || name.includes("--")) return "expected a lower-case DNS label of 2 to 32 characters (a-z, 0-9, single '-')";
+  if ((RESERVED_TENANT_NAMES as readonly string[]).includes(name)) return `"${name}" is reserved`;
+  return undefined;
+}
+
+export interface TenantObjects {
+  /** PostgreSQL role and database (the same identifier). */
+  pgRole: string;
+  pgDatabase: string;
+  redisUser: string;
+  /** The only keys (and channels) the tenant's Redis user may touch. */
+  redisKeyPattern: string;
+  qdrantCollection: string;
+  vaultPath: string;
+}
+
+export function tenantObjects(name: string): TenantObjects {
+  const problem = tenantNameProblem(name);
+  if (problem) throw new Error(`tenant ${JSON.stringify(name)}: ${problem}`);
+  const ident = `tenant_${name.replace(/-/g, "_")}`;
+  return {
+    pgRole: ident,
+    pgDatabase: ident,
+    redisUser: `tenant-${name}`,
+    redisKeyPattern: `tenant:${name}:*`,
+    qdrantCollection: ident,
+    vaultPath: `tenants/${name}`,
+  };
+}
+
+/** ACL SETUSER arguments: reset first, then only the tenant's keys and channels, without admin or dangerous commands. */
+export function redisAclRules(keyPattern: string, password: string): string[] {
+  if (!/^tenant:[a-z0-9-]+:\*$/.test(keyPattern)) throw new Error(`redisAclRules: unexpected key pattern ${JSON.stringify(keyPattern)}`);
+  if (/\s/.test(password) || password.length < 16) throw new Error("redisAclRules: the password must be at least 16 characters without spaces");
+  return ["reset", "on", `>${password}`, `~${keyPattern}`, `&${keyPattern}`, "+@all", "-@admin", "-@dangerous"];
+}

@@ -1,0 +1,100 @@
+// Real PostgreSQL and Redis servers for the tests, started on loopback with random ports in temporary directories
+// and removed afterwards. Debian's packages: postgresql (initdb runs as the postgres user) and redis-server.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function pgBin(tool: string): string {
+  const versions = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql").sort() : [];
+  const bin = versions.map((v) => join("/usr/lib/postgresql", v, "bin", tool)).reverse().find(existsSync);
+  if (!bin) throw new Error(`PostgreSQL's ${tool} is not installed: apt-get install postgresql (.ci/run does)`);
+  return bin;
+}
+
+export interface Postgres {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  stop(): void;
+}
+
+export async function startPostgres(): Promise<Postgres> {
+  const dir = mkdtempSync(join(tmpdir(), "pg-"));
+  const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
+  const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
+  chownSync(dir, uid, gid);
+  chmodSync(dir, 0o700);
+  const password = `admin-${Math.random().toString(36).slice(2)}`;
+  const pwfile = join(dir, "pw");
+  writeFileSync(pwfile, password);
+  chownSync(pwfile, uid, gid);
+  const data = join(dir, "data");
+  const asPostgres = (tool: string, args: string[]) => execFileSync("runuser", ["-u", "postgres", "--", pgBin(tool), ...args], { stdio: "pipe" });
+  asPostgres("initdb", ["-D", data, "-U", "admin", "-A", "scram-sha-256", `--pwfile=${pwfile}`, "--no-sync"]);
+  const port = await freePort();
+  asPostgres("pg_ctl", ["-D", data, "-w", "-l", join(dir, "log"), "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]);
+  return {
+    host: "127.0.0.1",
+    port,
+    user: "admin",
+    password,
+    stop: () => {
+      try {
+        asPostgres("pg_ctl", ["-D", data, "-m", "immediate", "stop"]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+export interface Redis {
+  host: string;
+  port: number;
+  password: string;
+  stop(): Promise<void>;
+}
+
+export async function startRedis(): Promise<Redis> {
+  if (!existsSync("/usr/bin/redis-server")) throw new Error("redis-server is not installed: apt-get install redis-server (.ci/run does)");
+  const dir = mkdtempSync(join(tmpdir(), "redis-"));
+  const port = await freePort();
+  const password = `admin-${Math.random().toString(36).slice(2)}`;
+  const child: ChildProcess = spawn("/usr/bin/redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--requirepass", password], { stdio: "ignore" });
+  // Wait until it accepts connections.
+  const { connect } = await import("node:net");
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = connect(port, "127.0.0.1", () => {
+        sock.destroy();
+        resolve(true);
+      });
+      sock.on("error", () => resolve(false));
+    });
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    host: "127.0.0.1",
+    port,
+    password,
+    stop: async () => {
+      child.kill("SIGKILL");
+      await new Promise((r) => child.once("exit", r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
