@@ -40,10 +40,3 @@ export function tenantObjects(name: string): TenantObjects {
     vaultPath: `tenants/${name}`,
   };
 }
-
-/** ACL SETUSER arguments: reset first, then only the tenant's keys and channels, without admin or dangerous commands. */
-export function redisAclRules(keyPattern: string, password: string): string[] {
-  if (!/^tenant:[a-z0-9-]+:\*$/.test(keyPattern)) throw new Error(`redisAclRules: unexpected key pattern ${JSON.stringify(keyPattern)}`);
-  if (/\s/.test(password) || password.length < 16) throw new Error("redisAclRules: the password must be at least 16 characters without spaces");
-  return ["reset", "on", `>${password}`, `~${keyPattern}`, `&${keyPattern}`, "+@all", "-@admin", "-@dangerous"];
-}

@@ -3,32 +3,65 @@
 // pulumi.dynamic.Resource does, revives it as the provider host does, and drives the revived copy for real.
 import * as pulumi from "@pulumi/pulumi";
 import { ollamaModelProvider } from "../../components/providers/ollama-model";
+import { pgTenantProvider } from "../../components/providers/postgres-tenant";
+import { redisTenantProvider } from "../../components/providers/redis-tenant";
 import { startFakeOllama } from "../helpers/fake-ollama";
+import { startPostgres, startRedis } from "../helpers/servers";
 
-async function main() {
-  const provider = ollamaModelProvider;
+type Provider = pulumi.dynamic.ResourceProvider;
+
+async function revive(provider: Provider) {
   const serialized = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: false });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const requireFromString = require("require-from-string") as (code: string) => { handler: () => pulumi.dynamic.ResourceProvider };
-  const revived = requireFromString(serialized.text).handler();
-  const fake = await startFakeOllama();
-  try {
-    const created = await revived.create({ host: fake.url, name: "mistral:7b" });
-    const read = await revived.read!(created.id, created.outs);
-    await revived.delete!(created.id, created.outs);
-    process.stdout.write(`${JSON.stringify({
-      provider: "ollama",
+  const requireFromString = require("require-from-string") as (code: string) => { handler: () => Provider };
+  return {
+    revived: requireFromString(serialized.text).handler(),
+    facts: {
       bytes: serialized.text.length,
       containsSecrets: serialized.containsSecrets,
       capturesViteModules: serialized.text.includes("__vite_ssr"),
       requires: [...new Set(serialized.text.match(/require\("[^"]+"\)/g) ?? [])].sort(),
-      created: created.id,
-      readDigest: (read.props as { observed: { digest: string } }).observed.digest,
-      deleted: !fake.models.has("mistral:7b"),
-    })}\n`);
+    },
+  };
+}
+
+/** create → read → delete with the revived copy; returns what it observed. */
+async function lifecycle(provider: Provider, inputs: Record<string, unknown>) {
+  const { revived, facts } = await revive(provider);
+  const created = await revived.create(inputs);
+  const read = await revived.read!(created.id, created.outs);
+  await revived.delete!(created.id, { ...created.outs, onDelete: "delete" });
+  const gone = await revived.read!(created.id, created.outs);
+  return { ...facts, created: created.id, observed: (read.props as { observed: unknown }).observed, goneAfterDelete: gone.id === "" };
+}
+
+async function main() {
+  const results: Record<string, unknown> = {};
+  const ollama = await startFakeOllama();
+  try {
+    results.ollama = await lifecycle(ollamaModelProvider, { host: ollama.url, name: "mistral:7b" });
   } finally {
-    await fake.close();
+    await ollama.close();
   }
+  const pg = await startPostgres();
+  try {
+    results.postgres = await lifecycle(pgTenantProvider, {
+      tenant: "acme", role: "tenant_acme", database: "tenant_acme", password: "pw-acme-0123456789abcdef", connectionLimit: 5, onDelete: "retain",
+      admin: { host: pg.host, port: pg.port, user: pg.user, password: pg.password },
+    });
+  } finally {
+    pg.stop();
+  }
+  const redis = await startRedis();
+  try {
+    results.redis = await lifecycle(redisTenantProvider, {
+      tenant: "acme", user: "tenant-acme", keyPattern: "tenant:acme:*", password: "pw-acme-0123456789abcdef", onDelete: "retain",
+      admin: { host: redis.host, port: redis.port, password: redis.password },
+    });
+  } finally {
+    await redis.stop();
+  }
+  process.stdout.write(`${JSON.stringify(results)}\n`);
 }
 
 main().catch((err) => {
