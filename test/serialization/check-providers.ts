@@ -5,6 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ollamaModelProvider } from "../../components/providers/ollama-model";
 import { pgTenantProvider } from "../../components/providers/postgres-tenant";
 import { redisTenantProvider } from "../../components/providers/redis-tenant";
+import { vaultKvProvider } from "../../components/providers/vault-kv";
+import { startFakeVault } from "../helpers/fake-vault";
 import { startFakeOllama } from "../helpers/fake-ollama";
 import { startPostgres, startRedis } from "../helpers/servers";
 
@@ -42,6 +44,12 @@ async function main() {
     results.ollama = await lifecycle(ollamaModelProvider, { host: ollama.url, name: "mistral:7b" });
   } finally {
     await ollama.close();
+  }
+  const vault = await startFakeVault();
+  try {
+    results.vault = await lifecycle(vaultKvProvider, { address: vault.url, token: vault.token, mount: "kv-public", path: "services/x", data: { k: "v" } });
+  } finally {
+    await vault.close();
   }
   const pg = await startPostgres();
   try {

@@ -15,6 +15,7 @@ describe("dynamic providers serialise in a plain node process and work once revi
     ["ollama", ['require("@pulumi/pulumi")', 'require("ollama")']],
     ["postgres", ['require("pg")']],
     ["redis", ['require("ioredis")', 'require("node:crypto")']],
+    ["vault", ['require("node:crypto")', 'require("node:http")', 'require("node:https")']],
   ])("%s", (name, requires) => {
     const r = results[name];
     expect(r).toMatchObject({ containsSecrets: false, capturesViteModules: false, goneAfterDelete: true });
@@ -27,5 +28,6 @@ describe("dynamic providers serialise in a plain node process and work once revi
     expect(results.ollama.observed.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(results.postgres.observed).toMatchObject({ roleExists: true, databaseExists: true, passwordWorks: true });
     expect(results.redis.observed).toMatchObject({ exists: true, passwordMatches: true });
+    expect(results.vault.observed).toMatchObject({ version: 1 });
   });
 });

@@ -1,0 +1,179 @@
+// A dynamic provider for one Vault KV v2 secret, over Vault's HTTP API: written with check-and-set (create-only,
+// then updates against the version last seen), `read` reporting the current version and a hash of the data so
+// that `pulumi refresh` shows a secret overwritten or deleted behind Pulumi's back. Values never appear in errors.
+//
+// Serialisation rules (DESIGN.md): nothing captured from module scope; the token comes from an input marked secret.
+import * as pulumi from "@pulumi/pulumi";
+
+export const VAULT_KV_PROVIDER_VERSION = "1";
+
+export interface VaultKvInputs {
+  /** Vault's address, e.g. "https://10.10.0.10:8200". */
+  address: string;
+  token: string;
+  /** The KV v2 mount, e.g. "kv-public". */
+  mount: string;
+  /** The secret's path inside the mount, e.g. "services/open-webui". */
+  path: string;
+  data: Record<string, string>;
+  /** PEM of the CA that signed Vault's certificate (the platform CA); the system trust store otherwise. */
+  caCert?: string;
+  /** On delete: "soft" deletes the latest version (recoverable), "destroy" removes every version and metadata. */
+  deleteMode?: "soft" | "destroy";
+  providerVersion?: string;
+}
+
+export interface VaultKvObserved {
+  version: number;
+  createdTime: string;
+  /** sha256 of the data as Vault holds it (canonical JSON): tells a changed secret without keeping its value. */
+  dataHash: string;
+}
+
+export interface VaultKvState extends VaultKvInputs {
+  observed: VaultKvObserved;
+}
+
+const SEGMENT = /^[A-Za-z0-9_.-]+$/;
+
+function checkPath(i: { mount: string; path: string }) {
+  if (!SEGMENT.test(i.mount)) throw new Error(`Vault mount ${JSON.stringify(i.mount)} is not a plain path segment`);
+  if (!i.path.split("/").every((s) => SEGMENT.test(s) && s !== "." && s !== "..")) throw new Error(`Vault path ${JSON.stringify(i.path)} is not a plain relative path`);
+}
+
+function canonicalHash(data: Record<string, unknown>): string {
+  const { createHash } = require("node:crypto") as typeof import("node:crypto");
+  const sorted = Object.fromEntries(Object.keys(data).sort().map((k) => [k, data[k]]));
+  return createHash("sha256").update(JSON.stringify(sorted)).digest("hex");
+}
+
+interface VaultResponse {
+  status: number;
+  body: { data?: { data?: Record<string, unknown>; metadata?: { version: number; created_time: string; deletion_time?: string; destroyed?: boolean }; version?: number; created_time?: string }; errors?: string[] };
+}
+
+/** One request to Vault; errors name the address, the secret and Vault's own words — never the data or token. */
+async function vault(i: VaultKvInputs, method: string, api: string, body?: unknown): Promise<VaultResponse> {
+  const url = new URL(`${i.address.replace(/\/$/, "")}/v1/${i.mount}/${api}/${i.path}`);
+  const where = `Vault ${method} ${i.mount}/${i.path} at ${i.address}`;
+  const transport = (url.protocol === "https:" ? require("node:https") : require("node:http")) as typeof import("node:https");
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = transport.request(url, {
+      method,
+      headers: { "X-Vault-Token": i.token, "Content-Type": "application/json", ...(payload ? { "Content-Length": Buffer.byteLength(payload) } : {}) },
+      ...(i.caCert ? { ca: i.caCert } : {}),
+      timeout: 30_000,
+    }, (res) => {
+      let data = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (data += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: data }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out after 30 s")));
+    req.on("error", (err: NodeJS.ErrnoException) => reject(new Error(`${where}: cannot reach Vault (${err.code ?? err.message})`)));
+    if (payload) req.write(payload);
+    req.end();
+  });
+  let parsed: VaultResponse["body"] = {};
+  try {
+    parsed = text ? JSON.parse(text) : {};
+  } catch {
+    parsed = {};
+  }
+  if (status >= 400 && status !== 404) {
+    throw new Error(`${where} failed: ${(parsed.errors ?? []).join("; ") || `HTTP ${status}`} (HTTP ${status})`);
+  }
+  return { status, body: parsed };
+}
+
+async function observe(i: VaultKvInputs): Promise<VaultKvObserved | undefined> {
+  const r = await vault(i, "GET", "data");
+  const meta = r.body.data?.metadata;
+  if (r.status === 404 || !r.body.data?.data || !meta || meta.destroyed || meta.deletion_time) return undefined;
+  return { version: meta.version, createdTime: meta.created_time, dataHash: canonicalHash(r.body.data.data) };
+}
+
+async function write(i: VaultKvInputs, cas: number): Promise<VaultKvState> {
+  checkPath(i);
+  await vault(i, "POST", "data", { options: { cas }, data: i.data });
+  const observed = await observe(i);
+  if (!observed) throw new Error(`Vault ${i.mount}/${i.path} at ${i.address}: written, but not readable afterwards`);
+  return { ...i, observed };
+}
+
+function drifted(declared: VaultKvInputs, recorded: VaultKvObserved | undefined, live: VaultKvObserved | undefined): string[] {
+  if (!live) return ["deleted"];
+  const out: string[] = [];
+  if (recorded && live.version !== recorded.version) out.push("version");
+  if (live.dataHash !== canonicalHash(declared.data)) out.push("data");
+  return out;
+}
+
+export const vaultKvProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds: VaultKvInputs, news: VaultKvInputs) {
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    if (!/^https?:\/\/[^\s/]+(:\d+)?\/?$/.test(news.address ?? "")) failures.push({ property: "address", reason: `expected Vault's URL such as "https://10.10.0.10:8200", got ${JSON.stringify(news.address)}` });
+    try {
+      checkPath(news);
+    } catch (err) {
+      failures.push({ property: "path", reason: (err as Error).message });
+    }
+    if (!news.data || typeof news.data !== "object" || Object.keys(news.data).length === 0) failures.push({ property: "data", reason: "expected at least one key" });
+    return { inputs: news, failures };
+  },
+
+  async diff(_id: string, olds: VaultKvState, news: VaultKvInputs) {
+    const replaces = (["address", "mount", "path"] as const).filter((k) => olds[k] !== news[k]);
+    const dataChanged = canonicalHash(olds.data ?? {}) !== canonicalHash(news.data ?? {});
+    const live = olds.observed;
+    const changes = replaces.length > 0 || dataChanged || olds.providerVersion !== news.providerVersion || olds.deleteMode !== news.deleteMode ||
+      !live || live.dataHash !== canonicalHash(news.data ?? {});
+    return { changes, replaces, deleteBeforeReplace: false };
+  },
+
+  async create(inputs: VaultKvInputs) {
+    // cas 0: create only; an existing secret is never silently overwritten.
+    const outs = await write(inputs, 0);
+    return { id: `${inputs.mount}/${inputs.path}@${inputs.address}`, outs };
+  },
+
+  async read(id: string, props: VaultKvState) {
+    const live = await observe(props);
+    if (!live) return { id: "", props: {} };
+    return { id, props: { ...props, observed: live } };
+  },
+
+  async update(_id: string, olds: VaultKvState, news: VaultKvInputs) {
+    // Check-and-set against the version on the server now: a concurrent writer makes this fail rather than be lost.
+    const live = await observe(news);
+    return { outs: await write(news, live?.version ?? 0) };
+  },
+
+  async delete(_id: string, props: VaultKvState) {
+    checkPath(props);
+    if (props.deleteMode === "destroy") await vault(props, "DELETE", "metadata");
+    else await vault(props, "DELETE", "data");
+  },
+};
+
+export interface VaultKvArgs {
+  address: pulumi.Input<string>;
+  token: pulumi.Input<string>;
+  mount: pulumi.Input<string>;
+  path: pulumi.Input<string>;
+  data: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  caCert?: pulumi.Input<string>;
+  deleteMode?: pulumi.Input<"soft" | "destroy">;
+}
+
+/** One KV v2 secret in Vault. Type token: pulumi-nodejs:dynamic/vault:KvSecret. */
+export class VaultKvSecret extends pulumi.dynamic.Resource {
+  declare public readonly observed: pulumi.Output<VaultKvObserved>;
+
+  constructor(name: string, args: VaultKvArgs, opts?: pulumi.CustomResourceOptions) {
+    super(vaultKvProvider, name, { ...args, providerVersion: VAULT_KV_PROVIDER_VERSION, observed: undefined }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["token", "data"] }), "vault", "KvSecret");
+  }
+}
+
+export const __test = { drifted, canonicalHash };
