@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync, existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, OFFLINE_SECRET_PLACEHOLDER, PROJECT, type RawConfig } from "../lib/config/load";
+import { OFFLINE_SECRET_PLACEHOLDER, PROJECT, type RawConfig } from "../lib/config/load";
 import { runProgram } from "../program";
 
 // Internal runtime modules: the monitor, RPC (de)serialisation and the RPC queue. Stable across 3.x.
@@ -238,4 +238,3 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
   return { stack, role, resources: recorded, outputs };
 }
 
-export { ConfigError };

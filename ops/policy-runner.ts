@@ -100,16 +100,17 @@ export async function runPolicies(plan: PlanResult, policies: DocumentedPolicy[]
   for (const policy of policies) {
     const enforcement = levelOf(policy, config);
     if (enforcement === "disabled") continue;
+    const policyConfig = configOf(policy, config);
     const report = (urn: string) => (message: string, at?: string) => violations.push({ policy: policy.name, enforcement, urn: at ?? urn, message });
     try {
       if (isStackPolicy(policy)) {
-        await policy.validateStack({ resources, ...common(configOf(policy, config)) } as StackValidationArgs, report(""));
+        await policy.validateStack({ resources, ...common(policyConfig) } as StackValidationArgs, report(""));
       } else {
         const validators = ([] as ResourceValidation[]).concat(policy.validateResource ?? []);
         for (const r of plan.resources) {
           for (const validate of validators) {
             try {
-              await validate(resourceArgs(r, configOf(policy, config)), report(r.urn));
+              await validate(resourceArgs(r, policyConfig), report(r.urn));
             } catch (err) {
               if (!(err instanceof NotApplicable)) throw err;
             }

@@ -1,6 +1,6 @@
 // The compose stack of each environment, rendered from its config: Ollama (GPU) with every server setting explicit,
 // then the private assistant UI and Chroma, or the public chatbot, Qdrant and the TLS ingress.
-import type { EnvironmentConfig, OllamaConfig } from "../config/schema";
+import { SERVICE_DEFAULTS, type EnvironmentConfig, type OllamaConfig } from "../config/schema";
 import { renderCaddyfile } from "./caddyfile";
 import type { ServiceSpec, StackSpec } from "./spec";
 
@@ -65,8 +65,8 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
   const vmIp = config.gpuVm.address.split("/")[0];
   const s = config.services;
   if (config.role === "private") {
-    const ui = s.openWebui ?? { image: "ghcr.io/open-webui/open-webui:v0.8.12", port: 3000 };
-    const chroma = s.chroma ?? { image: "chromadb/chroma:1.0.20", port: 8000 };
+    const ui = s.openWebui ?? SERVICE_DEFAULTS.openWebui;
+    const chroma = s.chroma ?? SERVICE_DEFAULTS.chroma;
     return {
       project,
       networks: [{ name: "ai", internal: false }],
@@ -99,7 +99,7 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
       ollamaService(config.ollama, vmIp),
       {
         name: "qdrant",
-        image: (s.qdrant ?? { image: "qdrant/qdrant:v1.15.4" }).image,
+        image: (s.qdrant ?? SERVICE_DEFAULTS.qdrant).image,
         environment: { QDRANT__TELEMETRY_DISABLED: "true" },
         ports: [],
         volumes: [{ volume: "qdrant-data", path: "/qdrant/storage" }],
@@ -108,7 +108,7 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
         dependsOnHealthy: [],
         networks: ["ai"],
       },
-      openWebui("chatbot", (s.chatbot ?? { image: "ghcr.io/open-webui/open-webui:v0.8.12" }).image, { VECTOR_DB: "qdrant", QDRANT_URI: "http://qdrant:6333" }, {
+      openWebui("chatbot", (s.chatbot ?? SERVICE_DEFAULTS.chatbot).image, { VECTOR_DB: "qdrant", QDRANT_URI: "http://qdrant:6333" }, {
         networks: ["ai", "edge"],
       }),
       {

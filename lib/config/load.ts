@@ -3,7 +3,6 @@
 // Pure: no Pulumi imports, so the CLI, the program and the tests share it.
 import type { z } from "zod";
 import {
-  ENVIRONMENTS,
   ROLES,
   environmentConfigSchema,
   hostConfigSchema,
@@ -201,4 +200,3 @@ export function loadConfig(raw: RawConfig, options: LoadOptions = {}): StackConf
     : { role, config: config as EnvironmentConfig, secrets };
 }
 
-export { ENVIRONMENTS };

@@ -290,16 +290,24 @@ const modelDeployment = z.strictObject({
 export type ModelDeploymentConfig = z.infer<typeof modelDeployment>;
 
 const hostPort = wholeNumber(1024, 65_535, "a TCP port");
+/** Pinned defaults of the environment services (the schema and the compose renderer both use them). */
+export const SERVICE_DEFAULTS = {
+  openWebui: { image: "ghcr.io/open-webui/open-webui:v0.8.12", port: 3000 },
+  chroma: { image: "chromadb/chroma:1.0.20", port: 8000 },
+  qdrant: { image: "qdrant/qdrant:v1.15.4" },
+  chatbot: { image: "ghcr.io/open-webui/open-webui:v0.8.12" },
+  ingress: { image: "caddy:2.10.2-alpine" },
+} as const;
 /** The services of each environment's compose stack; images are config with pinned defaults. */
 const services = z.strictObject({
   // private
-  openWebui: z.strictObject({ image: imageRef.default("ghcr.io/open-webui/open-webui:v0.8.12"), port: hostPort.default(3000) }).optional(),
-  chroma: z.strictObject({ image: imageRef.default("chromadb/chroma:1.0.20"), port: hostPort.default(8000) }).optional(),
+  openWebui: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.openWebui.image), port: hostPort.default(SERVICE_DEFAULTS.openWebui.port) }).optional(),
+  chroma: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.chroma.image), port: hostPort.default(SERVICE_DEFAULTS.chroma.port) }).optional(),
   // public
-  qdrant: z.strictObject({ image: imageRef.default("qdrant/qdrant:v1.15.4") }).optional(),
-  chatbot: z.strictObject({ image: imageRef.default("ghcr.io/open-webui/open-webui:v0.8.12") }).optional(),
+  qdrant: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.qdrant.image) }).optional(),
+  chatbot: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.chatbot.image) }).optional(),
   ingress: z.strictObject({
-    image: imageRef.default("caddy:2.10.2-alpine"),
+    image: imageRef.default(SERVICE_DEFAULTS.ingress.image),
     /** The public name the ingress serves. */
     hostname: pattern(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a DNS name such as \"chat.example.org\""),
     /** "internal": Caddy's own CA (ACME arrives with the service catalog). */

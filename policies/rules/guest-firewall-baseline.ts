@@ -1,4 +1,4 @@
-import { firewallOptionsByGuest, guestKey, isGuest, isTrue, nicsOf } from "../support/guests";
+import { isTrue, networkedGuestsWithOptions } from "../support/guests";
 import type { Rule } from "../support/policy";
 
 export const guestFirewallBaseline: Rule = () => ({
@@ -8,10 +8,7 @@ export const guestFirewallBaseline: Rule = () => ({
   source: "security-and-dr.md rule 8; PVE pve-firewall vm options",
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
-    const options = firewallOptionsByGuest(args.resources);
-    for (const g of args.resources) {
-      if (!isGuest(g.type) || nicsOf(g.type, g.props).length === 0) continue; // no NIC, nothing to filter
-      const o = options.get(guestKey(g.type, g.props) ?? "");
+    for (const { guest: g, options: o } of networkedGuestsWithOptions(args.resources)) {
       if (!o) {
         report(`${g.name} has no firewall options: the guest firewall is off`, g.urn);
         continue;

@@ -1,4 +1,4 @@
-import { firewallOptionsByGuest, guestEnvironment, guestKey, isGuest, nicsOf } from "../support/guests";
+import { guestEnvironment, networkedGuestsWithOptions } from "../support/guests";
 import type { Rule } from "../support/policy";
 
 export const publicEgressRestricted: Rule = () => ({
@@ -8,10 +8,8 @@ export const publicEgressRestricted: Rule = () => ({
   source: "security-and-dr.md rule 9; Vault production hardening (restrict egress)",
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
-    const options = firewallOptionsByGuest(args.resources);
-    for (const g of args.resources) {
-      if (!isGuest(g.type) || guestEnvironment(g.props) !== "public" || nicsOf(g.type, g.props).length === 0) continue;
-      const o = options.get(guestKey(g.type, g.props) ?? "");
+    for (const { guest: g, options: o } of networkedGuestsWithOptions(args.resources)) {
+      if (guestEnvironment(g.props) !== "public") continue;
       if (o?.outputPolicy !== "DROP") report(`${g.name} (env-public) sends outbound traffic with policy ${o?.outputPolicy ?? "ACCEPT"}; expected DROP with an allowlist`, g.urn);
     }
   },

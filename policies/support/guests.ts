@@ -94,9 +94,11 @@ export function hostpcisOf(props: Props): HostPci[] {
   return Array.isArray(props.hostpcis) ? props.hostpcis : [];
 }
 
-/** Each guest's firewall options (OptionsLegacy), keyed as guestKey keys the guests. */
-export function firewallOptionsByGuest(resources: { type: string; props: Props }[]): Map<string, Props> {
+/** Every guest with a network interface, with its firewall options (OptionsLegacy) if it has any. */
+export function networkedGuestsWithOptions<R extends { type: string; props: Props }>(resources: R[]): { guest: R; options: Props | undefined }[] {
   const options = new Map<string, Props>();
   for (const r of resources) if (r.type === FIREWALL_OPTIONS) options.set(firewallTarget(r.props) ?? "", r.props);
-  return options;
+  return resources
+    .filter((g) => isGuest(g.type) && nicsOf(g.type, g.props).length > 0) // no NIC, nothing to filter
+    .map((guest) => ({ guest, options: options.get(guestKey(guest.type, guest.props) ?? "") }));
 }
