@@ -95,7 +95,13 @@ export class ComposeStack extends pulumi.ComponentResource {
         logOpts: { "max-size": "50m", "max-file": "3" },
         securityOpts: ["no-new-privileges:true"],
         mustRun: true,
-      }, { ...child, dependsOn: deps, deleteBeforeReplace: true });
+      }, {
+        ...child,
+        dependsOn: deps,
+        deleteBeforeReplace: true,
+        // Declared secret as well: policies see secrets unwrapped and can only trust this declaration.
+        additionalSecretOutputs: Object.values(s.environment).some((v) => typeof v !== "string") ? ["envs"] : [],
+      });
       this.digests[s.name] = image.repoDigest;
     }
     this.project = spec.project;

@@ -1,10 +1,24 @@
 // Runs the policy pack's rule objects in-process over a stack's resources from the offline engine, with the
 // argument shapes CrossGuard gives them (resource rules per resource, stack rules over all), so that
-// `dualstack policy` and `pulumi preview --policy-pack policies` judge with the very same code.
+// `dualstack policy` and `pulumi preview --policy-pack policies` judge with the very same code. Values not known
+// before apply reach the rules as the real engine hands them over: behind CrossGuard's unknown-checking proxy, where
+// reading one throws and the engine turns the throw into an advisory "can't run policy … during preview".
+import { UnknownValueError, unknownCheckingProxy } from "@pulumi/policy";
 import type { EnforcementLevel, PolicyResource, ResourceValidation, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
 import { buildPolicies } from "../policies/all";
 import { isStackPolicy, type DocumentedPolicy } from "../policies/support/policy";
-import type { PlanResult, PlannedResource } from "./engine";
+import { COMPUTED_MARK, type PlanResult, type PlannedResource } from "./engine";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { unknownStringValue } = require("@pulumi/policy/proxy");
+
+/** The offline engine's "(known after apply)" marks back as CrossGuard's unknown values. */
+function withUnknowns(value: unknown): unknown {
+  if (value === COMPUTED_MARK) return unknownStringValue;
+  if (Array.isArray(value)) return value.map(withUnknowns);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withUnknowns(v)]));
+  return value;
+}
 
 export interface Violation {
   policy: string;
@@ -62,7 +76,7 @@ function common(policyConfig: Record<string, unknown> = {}) {
 function resourceArgs(r: PlannedResource, policyConfig: Record<string, unknown> = {}): ResourceValidationArgs {
   return {
     type: r.type,
-    props: r.inputs,
+    props: unknownCheckingProxy(withUnknowns(r.inputs)),
     urn: r.urn,
     name: r.name,
     opts: {
@@ -102,6 +116,8 @@ export async function runPolicies(plan: PlanResult, policies: DocumentedPolicy[]
     if (enforcement === "disabled") continue;
     const policyConfig = configOf(policy, config);
     const report = (urn: string) => (message: string, at?: string) => violations.push({ policy: policy.name, enforcement, urn: at ?? urn, message });
+    const cannotRun = (urn: string, err: UnknownValueError) =>
+      violations.push({ policy: policy.name, enforcement: "advisory", urn, message: `can't run policy '${policy.name}' during preview: ${err.message}` });
     try {
       if (isStackPolicy(policy)) {
         await policy.validateStack({ resources, ...common(policyConfig) } as StackValidationArgs, report(""));
@@ -112,13 +128,15 @@ export async function runPolicies(plan: PlanResult, policies: DocumentedPolicy[]
             try {
               await validate(resourceArgs(r, policyConfig), report(r.urn));
             } catch (err) {
-              if (!(err instanceof NotApplicable)) throw err;
+              if (err instanceof UnknownValueError) cannotRun(r.urn, err);
+              else if (!(err instanceof NotApplicable)) throw err;
             }
           }
         }
       }
     } catch (err) {
-      if (!(err instanceof NotApplicable)) throw new Error(`policy ${policy.name} failed: ${(err as Error).message}`);
+      if (err instanceof UnknownValueError) cannotRun("", err);
+      else if (!(err instanceof NotApplicable)) throw new Error(`policy ${policy.name} failed: ${(err as Error).message}`);
     }
   }
   return violations;

@@ -1,4 +1,4 @@
-import type { Rule } from "../support/policy";
+import { isSet, type Rule } from "../support/policy";
 import { CT, FILE, VM } from "../support/types";
 
 export const cloudInitKeysOnly: Rule = () => ({
@@ -12,7 +12,7 @@ export const cloudInitKeysOnly: Rule = () => ({
       const account = args.props.initialization?.userAccount;
       if (account?.password) report(`${args.name} sets a cloud-init password`);
       if (account && !(Array.isArray(account.keys) && account.keys.length > 0)) report(`${args.name} has a user account without SSH keys`);
-      if (args.type === VM && args.props.initialization && !account && !args.props.initialization.userDataFileId) {
+      if (args.type === VM && args.props.initialization && !account && !isSet(args.props.initialization, "userDataFileId")) {
         report(`${args.name} has cloud-init but neither SSH keys nor user-data that sets them`);
       }
     }

@@ -2,6 +2,7 @@
 import type { PolicyResource } from "@pulumi/policy";
 import { cidrContains, parseCidr, parseIpv4 } from "../../lib/net";
 import { environmentsOf } from "../../lib/tags";
+import { knownEntries } from "./policy";
 import type { PolicyEnvironment, Topology } from "./topology";
 import { CT, FIREWALL_OPTIONS, VM } from "./types";
 
@@ -59,13 +60,12 @@ export function isTrue(v: unknown): boolean {
   return v === true || v === "true";
 }
 
-/** Every IPv4 address mentioned in any string anywhere in a value. */
+/** Every IPv4 address mentioned in any known string anywhere in a value. */
 export function addressesIn(value: unknown): string[] {
   const out: string[] = [];
   const walk = (v: unknown) => {
     if (typeof v === "string") for (const m of v.matchAll(/(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])/g)) out.push(m[1]);
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === "object") Object.values(v).forEach(walk);
+    else if (v && typeof v === "object") knownEntries(v).forEach(([, x]) => walk(x));
   };
   walk(value);
   return out.filter((a) => parseIpv4(a) !== undefined);

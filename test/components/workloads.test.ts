@@ -63,6 +63,9 @@ describe("ComposeStack", () => {
     const ui = one(rs, D.container, "private-services-open-webui");
     expect(ui.options.dependsOn).toContain(one(rs, D.container, "private-services-ollama").urn);
     expect((ui.inputs as any).envs).toBe(SECRET_MARK);
+    // Declared too: policies (and the state) cannot rely on the value's own secretness.
+    expect(ui.options.additionalSecretOutputs).toEqual(["envs"]);
+    expect(one(rs, D.container, "private-services-ollama").options.additionalSecretOutputs).toEqual([]);
     expect(JSON.stringify(rs)).not.toContain(GENERATED_SECRET);
     expect(one(rs, D.password).inputs).toMatchObject({ length: 48, special: false });
   });

@@ -14,17 +14,21 @@ export function committedConfig(stack: "host" | "private" | "public"): RawConfig
   const raw = readStackFile(stackFile(stack));
   const values = { ...raw.values };
   const secretKeys = [...raw.secretKeys];
-  const secrets: Record<string, string> = stack === "host"
+  for (const [k, v] of Object.entries(dummySecrets(stack))) {
+    values[`ai-dualstack:${k}`] = v;
+    secretKeys.push(`ai-dualstack:${k}`);
+  }
+  return { values, secretKeys };
+}
+
+/** Stand-ins for the secrets a real deployment sets (`pulumi config set --secret`), by key. */
+export function dummySecrets(stack: "host" | "private" | "public"): Record<string, string> {
+  return stack === "host"
     ? { proxmoxApiToken: "root@pam!ai-dualstack=11111111-2222-3333-4444-555555555555", sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-HOST-KEY\n-----END OPENSSH PRIVATE KEY-----" }
     : {
         proxmoxApiToken: `ai-${stack}@pve!deploy=99999999-8888-7777-6666-555555555555`,
         sshPrivateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-${stack.toUpperCase()}-KEY\n-----END OPENSSH PRIVATE KEY-----`,
       };
-  for (const [k, v] of Object.entries(secrets)) {
-    values[`ai-dualstack:${k}`] = v;
-    secretKeys.push(`ai-dualstack:${k}`);
-  }
-  return { values, secretKeys };
 }
 
 /** Returns a copy of raw with the value at `path` (under the top-level key) replaced or deleted. */

@@ -1,6 +1,9 @@
 // Every rule of the pack: the shipped stacks are its compliant case; a one-resource mutation of them is its
 // violating case, and exactly the expected rules fire.
 import { beforeAll, describe, expect, it } from "vitest";
+import { unknownCheckingProxy } from "@pulumi/policy";
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { unknownStringValue } = require("@pulumi/policy/proxy");
 import { RULES, buildPolicies } from "../../policies/all";
 import { isStackPolicy } from "../../policies/support/policy";
 import { loadTopology } from "../../policies/support/topology";
@@ -212,10 +215,34 @@ describe("guest rules", () => {
 describe("data and secrets rules", () => {
   it("secrets-are-secret: a plain secret-looking property or environment variable", async () => {
     expect(await mandatory(mutate(pub, "public-services-qdrant", (r) => (r.inputs.envs = ["QDRANT__SERVICE__API_KEY=plain-key"])))).toEqual(["secrets-are-secret"]);
-    expect(await mandatory(mutate(pub, "public-services-qdrant", (r) => (r.inputs.envs = ["QDRANT__SERVICE__API_KEY=[secret]"])))).toEqual([]);
+    // A real engine hands validators secrets unwrapped: only the declaration counts.
+    expect(await mandatory(mutate(pub, "public-services-qdrant", (r) => (r.inputs.envs = ["QDRANT__SERVICE__API_KEY=[secret]"])))).toEqual(["secrets-are-secret"]);
+    expect(await mandatory(mutate(pub, "public-services-qdrant", (r) => {
+      r.inputs.envs = ["QDRANT__SERVICE__API_KEY=plain-key"];
+      r.options.additionalSecretOutputs = ["envs"];
+    }))).toEqual([]);
+    // The dynamic providers' default provider carries the stack config, secrets included.
+    expect(await mandatory(withResource(pub, { type: "pulumi:providers:pulumi-nodejs", name: "default", inputs: { "ai-dualstack:proxmoxApiToken": "tok" } }))).toEqual([]);
+    expect(await mandatory(withResource(pub, { type: "pulumi:providers:pulumi-nodejs", name: "default", inputs: { apiToken: "tok" } }))).toEqual(["secrets-are-secret"]);
     expect(await mandatory(mutate(pub, "public-redis-ct", (r) => ((r.inputs.initialization as any).userAccount = { keys: ["k"], password: "hunter2" })))).toEqual(["cloud-init-keys-only", "secrets-are-secret"]);
     // Names that merely mention tokens are not secrets.
     expect((await violationsOf(host, "secrets-are-secret"))).toEqual([]);
+  });
+
+  it("secrets-are-secret walks past values a real preview does not know yet (the engine's unknown-checking proxy)", () => {
+    const policy = buildPolicies().find((p) => p.name === "secrets-are-secret")!;
+    if (isStackPolicy(policy)) throw new Error("expected a resource policy");
+    const props = unknownCheckingProxy({
+      environment: { REBOOT_STATUS: unknownStringValue, password: "hunter2" },
+      envs: ["API_TOKEN=plain", unknownStringValue],
+    });
+    const reports: string[] = [];
+    const validate = policy.validateResource as (args: unknown, report: (m: string) => void) => void;
+    validate({ type: "docker:index/container:Container", name: "c", props, opts: {} }, (m) => reports.push(m));
+    expect(reports).toEqual([
+      'c: environment.password is not declared secret; make it a Pulumi secret and list "environment" in additionalSecretOutputs',
+      'c: envs API_TOKEN is not declared secret; make it a Pulumi secret and list "envs" in additionalSecretOutputs',
+    ]);
   });
 
   it("stateful-guests-protected", async () => {
