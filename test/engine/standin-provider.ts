@@ -1,0 +1,95 @@
+// A stand-in resource provider plugin for the real-engine test, for the providers whose Go modules the module proxy
+// refuses to serve (proxmoxve, docker, command, random, tls: see the issue note). The engine talks to it over the
+// same gRPC protocol as to the real plugin; it checks nothing provider-specific. What it does:
+//   check   passes the inputs through, refusing only values no provider accepts (non-finite numbers)
+//   diff    compares old and new inputs by meaning (secret wrappers ignored), so a program-side perpetual diff shows
+//   create  echoes the inputs as outputs under a deterministic id (the URN's hash), with the properties the provider
+//           computes (read from its Node.js SDK) filled with placeholders of their declared shape
+//   read    returns the state unchanged, so a refresh sees no drift
+// Started by a launcher the test writes as `pulumi-resource-<name>` on PATH: node --import tsx standin-provider.ts <name>
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as provider from "@pulumi/pulumi/provider";
+import { computedOutputs, type Placeholder } from "./sdk-outputs";
+
+const PACKAGES: Record<string, string> = {
+  proxmoxve: "@muhlba91/pulumi-proxmoxve",
+  docker: "@pulumi/docker",
+  command: "@pulumi/command",
+  random: "@pulumi/random",
+  tls: "@pulumi/tls",
+};
+
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+/** Strips secret wrappers so that a secret and its plain value compare equal (the engine tracks secretness). */
+export function plain(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === "object") {
+    const o = value as Record<string, unknown>;
+    if (SECRET_SIG_KEY in o && "value" in o) return plain(o.value);
+    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, plain(o[k])]));
+  }
+  return value;
+}
+
+/**
+ * The top-level keys whose values differ by meaning between the old state and the new inputs. The old state holds
+ * the computed outputs too (the engine's Diff gets outputs, not inputs): those are no change when absent from news.
+ */
+export function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown>, computed: Record<string, unknown> = {}): string[] {
+  const keys = new Set([...Object.keys(olds), ...Object.keys(news)]);
+  return [...keys]
+    .filter((k) => !(k in computed && !(k in news)))
+    .filter((k) => JSON.stringify(plain(olds[k])) !== JSON.stringify(plain(news[k])))
+    .sort();
+}
+
+function nonFinite(value: unknown, path: string, out: provider.CheckFailure[]): void {
+  if (typeof value === "number" && !Number.isFinite(value)) out.push({ property: path, reason: `${path}: ${value} is not a number any provider accepts` });
+  else if (Array.isArray(value)) value.forEach((v, i) => nonFinite(v, `${path}[${i}]`, out));
+  else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) nonFinite(v, path ? `${path}.${k}` : k, out);
+}
+
+/** The type token of a URN (`urn:pulumi:stack::project::parent$type::name`). */
+export function typeOf(urn: string): string {
+  return urn.split("::")[2]?.split("$").pop() ?? "";
+}
+
+export function standinProvider(version: string, computed: Map<string, Record<string, Placeholder>> = new Map()): provider.Provider {
+  const outputs = (urn: string, inputs: Record<string, unknown>) => ({ ...(computed.get(typeOf(urn)) ?? {}), ...inputs });
+  return {
+    version,
+    async check(_urn, _olds, news) {
+      const failures: provider.CheckFailure[] = [];
+      nonFinite(news, "", failures);
+      return { inputs: news, failures };
+    },
+    async diff(_id, urn, olds, news) {
+      return { changes: changedKeys(olds, news, computed.get(typeOf(urn))).length > 0 };
+    },
+    async create(urn, inputs) {
+      return { id: createHash("sha256").update(urn).digest("hex").slice(0, 16), outs: outputs(urn, inputs) };
+    },
+    async read(id, _urn, props) {
+      return { id, props };
+    },
+    async update(_id, urn, _olds, news) {
+      return { outs: outputs(urn, news) };
+    },
+    async delete() {},
+  };
+}
+
+if (require.main === module) {
+  const name = process.argv[2] ?? "";
+  const pkg = PACKAGES[name];
+  if (!pkg) {
+    console.error(`standin-provider: unknown provider "${name}"; expected one of ${Object.keys(PACKAGES).join(", ")}`);
+    process.exit(2);
+  }
+  const dir = join(__dirname, "..", "..", "node_modules", pkg);
+  const { version } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+  void provider.main(standinProvider(version, computedOutputs(dir)), process.argv.slice(3));
+}

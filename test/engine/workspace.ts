@@ -1,0 +1,84 @@
+// A throwaway Pulumi workspace for the real-engine test: a copy of the project's tracked files (so that `pulumi
+// config set` never rewrites the committed stack files), the project's node_modules linked in, a local file backend,
+// the passphrase secrets provider, automatic plugin downloads off, and stand-in provider plugins on PATH.
+import { spawnSync } from "node:child_process";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+
+export const STANDIN_PROVIDERS = ["proxmoxve", "docker", "command", "random", "tls"] as const;
+export const PASSPHRASE = "engine-test-passphrase";
+
+export interface RunResult {
+  code: number;
+  out: string;
+}
+
+export class Workspace {
+  readonly dir: string;
+  readonly project: string;
+  private readonly env: NodeJS.ProcessEnv;
+
+  /** root: the project checkout; toolchain: the directory holding `pulumi` and its language host. */
+  constructor(root: string, toolchain: string) {
+    this.dir = mkdtempSync(join(tmpdir(), "ai-dualstack-engine-"));
+    this.project = join(this.dir, "project");
+    const files = spawnSync("git", ["ls-files", "-z"], { cwd: root, encoding: "utf8" });
+    if (files.status !== 0) throw new Error(`git ls-files failed in ${root}: ${files.stderr}`);
+    for (const file of files.stdout.split("\0").filter(Boolean)) {
+      mkdirSync(dirname(join(this.project, file)), { recursive: true });
+      cpSync(join(root, file), join(this.project, file));
+    }
+    symlinkSync(join(root, "node_modules"), join(this.project, "node_modules"));
+
+    const bin = join(this.dir, "bin");
+    mkdirSync(bin);
+    const standin = join(root, "test", "engine", "standin-provider.ts");
+    for (const name of STANDIN_PROVIDERS) {
+      const launcher = join(bin, `pulumi-resource-${name}`);
+      writeFileSync(launcher, `#!/bin/sh\ncd ${JSON.stringify(root)} && exec node --import tsx ${JSON.stringify(standin)} ${name} "$@"\n`);
+      chmodSync(launcher, 0o755);
+    }
+    mkdirSync(join(this.dir, "state"));
+    this.env = {
+      ...process.env,
+      PATH: `${bin}:${toolchain}:${process.env.PATH}`,
+      PULUMI_HOME: join(this.dir, "home"),
+      PULUMI_BACKEND_URL: `file://${join(this.dir, "state")}`,
+      PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+      PULUMI_SKIP_UPDATE_CHECK: "1",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "1",
+      NO_COLOR: "1",
+    };
+  }
+
+  /** Runs `pulumi args…` in the project copy; stdout and stderr together, in order. */
+  pulumi(args: string[], input?: string): RunResult {
+    const r = spawnSync("pulumi", [...args, "--non-interactive"], {
+      cwd: this.project,
+      env: this.env,
+      input,
+      encoding: "utf8",
+      maxBuffer: 256 * 1024 * 1024,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    if (r.error) throw r.error;
+    return { code: r.status ?? 1, out: `${r.stdout}${r.stderr}` };
+  }
+
+  /** Like pulumi(), but a failure throws with the command's output. */
+  must(args: string[], input?: string): string {
+    const r = this.pulumi(args, input);
+    if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.code}:\n${r.out}`);
+    return r.out;
+  }
+
+  file(name: string): string {
+    return join(this.project, name);
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
