@@ -4,6 +4,7 @@
 //
 // Serialisation rules (DESIGN.md): nothing captured from module scope; the token comes from an input marked secret.
 import * as pulumi from "@pulumi/pulumi";
+import { requestJson } from "./http-json";
 
 export const VAULT_KV_PROVIDER_VERSION = "1";
 
@@ -54,37 +55,20 @@ interface VaultResponse {
 
 /** One request to Vault; errors name the address, the secret and Vault's own words — never the data or token. */
 async function vault(i: VaultKvInputs, method: string, api: string, body?: unknown): Promise<VaultResponse> {
-  const url = new URL(`${i.address.replace(/\/$/, "")}/v1/${i.mount}/${api}/${i.path}`);
   const where = `Vault ${method} ${i.mount}/${i.path} at ${i.address}`;
-  const transport = (url.protocol === "https:" ? require("node:https") : require("node:http")) as typeof import("node:https");
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = transport.request(url, {
-      method,
-      headers: { "X-Vault-Token": i.token, "Content-Type": "application/json", ...(payload ? { "Content-Length": Buffer.byteLength(payload) } : {}) },
-      ...(i.caCert ? { ca: i.caCert } : {}),
-      timeout: 30_000,
-    }, (res) => {
-      let data = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (data += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: data }));
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out after 30 s")));
-    req.on("error", (err: NodeJS.ErrnoException) => reject(new Error(`${where}: cannot reach Vault (${err.code ?? err.message})`)));
-    if (payload) req.write(payload);
-    req.end();
+  const r = await requestJson<VaultResponse["body"]>({
+    url: `${i.address.replace(/\/$/, "")}/v1/${i.mount}/${api}/${i.path}`,
+    method,
+    headers: { "X-Vault-Token": i.token },
+    body,
+    caCert: i.caCert,
+    where,
+    server: "Vault",
   });
-  let parsed: VaultResponse["body"] = {};
-  try {
-    parsed = text ? JSON.parse(text) : {};
-  } catch {
-    parsed = {};
+  if (r.status >= 400 && r.status !== 404) {
+    throw new Error(`${where} failed: ${(r.body.errors ?? []).join("; ") || `HTTP ${r.status}`} (HTTP ${r.status})`);
   }
-  if (status >= 400 && status !== 404) {
-    throw new Error(`${where} failed: ${(parsed.errors ?? []).join("; ") || `HTTP ${status}`} (HTTP ${status})`);
-  }
-  return { status, body: parsed };
+  return r;
 }
 
 async function observe(i: VaultKvInputs): Promise<VaultKvObserved | undefined> {

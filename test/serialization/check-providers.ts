@@ -5,7 +5,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { ollamaModelProvider } from "../../components/providers/ollama-model";
 import { pgTenantProvider } from "../../components/providers/postgres-tenant";
 import { redisTenantProvider } from "../../components/providers/redis-tenant";
+import { qdrantCollectionProvider } from "../../components/providers/qdrant-collection";
 import { vaultKvProvider } from "../../components/providers/vault-kv";
+import { startFakeQdrant } from "../helpers/fake-qdrant";
 import { startFakeVault } from "../helpers/fake-vault";
 import { startFakeOllama } from "../helpers/fake-ollama";
 import { startPostgres, startRedis } from "../helpers/servers";
@@ -50,6 +52,12 @@ async function main() {
     results.vault = await lifecycle(vaultKvProvider, { address: vault.url, token: vault.token, mount: "kv-public", path: "services/x", data: { k: "v" } });
   } finally {
     await vault.close();
+  }
+  const qdrant = await startFakeQdrant();
+  try {
+    results.qdrant = await lifecycle(qdrantCollectionProvider, { tenant: "acme", url: qdrant.url, apiKey: qdrant.apiKey, collection: "tenant_acme", vectorSize: 8, distance: "Cosine", onDelete: "retain" });
+  } finally {
+    await qdrant.close();
   }
   const pg = await startPostgres();
   try {

@@ -16,6 +16,7 @@ describe("dynamic providers serialise in a plain node process and work once revi
     ["postgres", ['require("pg")']],
     ["redis", ['require("ioredis")', 'require("node:crypto")']],
     ["vault", ['require("node:crypto")', 'require("node:http")', 'require("node:https")']],
+    ["qdrant", ['require("node:http")', 'require("node:https")']],
   ])("%s", (name, requires) => {
     const r = results[name];
     expect(r).toMatchObject({ containsSecrets: false, capturesViteModules: false, goneAfterDelete: true });
@@ -29,5 +30,6 @@ describe("dynamic providers serialise in a plain node process and work once revi
     expect(results.postgres.observed).toMatchObject({ roleExists: true, databaseExists: true, passwordWorks: true });
     expect(results.redis.observed).toMatchObject({ exists: true, passwordMatches: true });
     expect(results.vault.observed).toMatchObject({ version: 1 });
+    expect(results.qdrant.observed).toEqual({ exists: true, vectorSize: 8, distance: "Cosine", points: 0 });
   });
 });
