@@ -54,7 +54,17 @@ export interface EvaluateOptions {
   projectDir?: string;
   /** A host stack result to answer StackReferences with, instead of evaluating the host stack. */
   host?: PlanResult;
+  /** Tests: secret config values (by key without namespace), set as secrets as `pulumi config set --secret` does. */
+  secrets?: Record<string, string>;
+  /** Tests: the value generated secrets (random passwords, private keys) take, to prove it never shows in plain text. */
+  generated?: string;
 }
+
+/** Generated secrets by resource type: the output properties that carry them. */
+const GENERATED_OUTPUTS: Record<string, string[]> = {
+  "random:index/randomPassword:RandomPassword": ["result"],
+  "tls:index/privateKey:PrivateKey": ["privateKeyPem", "privateKeyOpenssh", "privateKeyPemPkcs8"],
+};
 
 export class StackFileError extends Error {}
 
@@ -187,6 +197,10 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
   const projectDir = options.projectDir ?? PROJECT_DIR;
   const file = options.configFile ?? join(projectDir, `Pulumi.${stack}.yaml`);
   const raw = readStackFile(file);
+  for (const [key, value] of Object.entries(options.secrets ?? {})) {
+    raw.values[`${PROJECT}:${key}`] = value;
+    raw.secretKeys.push(`${PROJECT}:${key}`);
+  }
   const role = roleOf(raw);
 
   let host = options.host;
@@ -209,7 +223,8 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
         return { id: String(args.inputs.name ?? args.name), state: { ...args.inputs, outputs, secretOutputNames: [] } };
       }
       // An empty id reads as unknown during preview, as a real preview of a new resource shows it.
-      return { id: "", state: args.inputs };
+      const generated = options.generated === undefined ? {} : Object.fromEntries((GENERATED_OUTPUTS[args.type] ?? []).map((k) => [k, options.generated]));
+      return { id: "", state: { ...args.inputs, ...generated } };
     },
     call() {
       return {};

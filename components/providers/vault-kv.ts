@@ -2,7 +2,8 @@
 // then updates against the version last seen), `read` reporting the current version and a hash of the data so
 // that `pulumi refresh` shows a secret overwritten or deleted behind Pulumi's back. Values never appear in errors.
 //
-// Serialisation rules (DESIGN.md): nothing captured from module scope; the token comes from an input marked secret.
+// Serialisation rules (DESIGN.md): nothing captured from module scope; the credentials (a token, or the environment's
+// AppRole, logged in once per operation) come from inputs marked secret.
 import * as pulumi from "@pulumi/pulumi";
 import { requestJson } from "./http-json";
 
@@ -11,7 +12,9 @@ export const VAULT_KV_PROVIDER_VERSION = "1";
 export interface VaultKvInputs {
   /** Vault's address, e.g. "https://10.10.0.10:8200". */
   address: string;
-  token: string;
+  /** A Vault token; or, instead, the environment's AppRole. */
+  token?: string;
+  appRole?: { roleId: string; secretId: string };
   /** The KV v2 mount, e.g. "kv-public". */
   mount: string;
   /** The secret's path inside the mount, e.g. "services/open-webui". */
@@ -59,7 +62,7 @@ async function vault(i: VaultKvInputs, method: string, api: string, body?: unkno
   const r = await requestJson<VaultResponse["body"]>({
     url: `${i.address.replace(/\/$/, "")}/v1/${i.mount}/${api}/${i.path}`,
     method,
-    headers: { "X-Vault-Token": i.token },
+    headers: { "X-Vault-Token": i.token ?? "" },
     body,
     caCert: i.caCert,
     where,
@@ -69,6 +72,24 @@ async function vault(i: VaultKvInputs, method: string, api: string, body?: unkno
     throw new Error(`${where} failed: ${(r.body.errors ?? []).join("; ") || `HTTP ${r.status}`} (HTTP ${r.status})`);
   }
   return r;
+}
+
+/** The inputs with a token: the given one, or one from an AppRole login (auth/approle/login). */
+async function authenticated(i: VaultKvInputs): Promise<VaultKvInputs> {
+  if (i.token) return i;
+  if (!i.appRole) throw new Error(`Vault ${i.mount}/${i.path} at ${i.address}: neither a token nor an AppRole to log in with`);
+  const where = `Vault AppRole login at ${i.address}`;
+  const r = await requestJson<{ auth?: { client_token?: string }; errors?: string[] }>({
+    url: `${i.address.replace(/\/$/, "")}/v1/auth/approle/login`,
+    method: "POST",
+    body: { role_id: i.appRole.roleId, secret_id: i.appRole.secretId },
+    caCert: i.caCert,
+    where,
+    server: "Vault",
+  });
+  const token = r.body.auth?.client_token;
+  if (r.status >= 400 || !token) throw new Error(`${where} failed: ${(r.body.errors ?? []).join("; ") || "no token in the answer"} (HTTP ${r.status})`);
+  return { ...i, token };
 }
 
 async function observe(i: VaultKvInputs): Promise<VaultKvObserved | undefined> {
@@ -103,6 +124,7 @@ export const vaultKvProvider: pulumi.dynamic.ResourceProvider = {
     } catch (err) {
       failures.push({ property: "path", reason: (err as Error).message });
     }
+    if (!news.token && !(news.appRole?.roleId && news.appRole?.secretId)) failures.push({ property: "appRole", reason: "expected a token or an AppRole (roleId and secretId) to log in with" });
     if (!news.data || typeof news.data !== "object" || Object.keys(news.data).length === 0) failures.push({ property: "data", reason: "expected at least one key" });
     return { inputs: news, failures };
   },
@@ -118,32 +140,35 @@ export const vaultKvProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(inputs: VaultKvInputs) {
     // cas 0: create only; an existing secret is never silently overwritten.
-    const outs = await write(inputs, 0);
+    const outs = { ...(await write(await authenticated(inputs), 0)), token: inputs.token };
     return { id: `${inputs.mount}/${inputs.path}@${inputs.address}`, outs };
   },
 
   async read(id: string, props: VaultKvState) {
-    const live = await observe(props);
+    const live = await observe(await authenticated(props));
     if (!live) return { id: "", props: {} };
     return { id, props: { ...props, observed: live } };
   },
 
   async update(_id: string, olds: VaultKvState, news: VaultKvInputs) {
     // Check-and-set against the version on the server now: a concurrent writer makes this fail rather than be lost.
-    const live = await observe(news);
-    return { outs: await write(news, live?.version ?? 0) };
+    const auth = await authenticated(news);
+    const live = await observe(auth);
+    return { outs: { ...(await write(auth, live?.version ?? 0)), token: news.token } };
   },
 
   async delete(_id: string, props: VaultKvState) {
     checkPath(props);
-    if (props.deleteMode === "destroy") await vault(props, "DELETE", "metadata");
-    else await vault(props, "DELETE", "data");
+    const auth = await authenticated(props);
+    if (props.deleteMode === "destroy") await vault(auth, "DELETE", "metadata");
+    else await vault(auth, "DELETE", "data");
   },
 };
 
 export interface VaultKvArgs {
   address: pulumi.Input<string>;
-  token: pulumi.Input<string>;
+  token?: pulumi.Input<string>;
+  appRole?: pulumi.Input<{ roleId: pulumi.Input<string>; secretId: pulumi.Input<string> }>;
   mount: pulumi.Input<string>;
   path: pulumi.Input<string>;
   data: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -156,7 +181,7 @@ export class VaultKvSecret extends pulumi.dynamic.Resource {
   declare public readonly observed: pulumi.Output<VaultKvObserved>;
 
   constructor(name: string, args: VaultKvArgs, opts?: pulumi.CustomResourceOptions) {
-    super(vaultKvProvider, name, { ...args, providerVersion: VAULT_KV_PROVIDER_VERSION, observed: undefined }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["token", "data"] }), "vault", "KvSecret");
+    super(vaultKvProvider, name, { ...args, providerVersion: VAULT_KV_PROVIDER_VERSION, observed: undefined }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["token", "appRole", "data"] }), "vault", "KvSecret");
   }
 }
 

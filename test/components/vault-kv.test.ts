@@ -50,6 +50,19 @@ describe("Vault KV secret", () => {
     expect(vault.secrets.get("kv-public/services/chatbot")).toHaveLength(3);
   });
 
+  it("logs in with the environment's AppRole and keeps no token in the state", async () => {
+    vault = await startFakeVault();
+    const i = inputs(vault, { token: undefined, appRole: vault.appRole });
+    const { id, outs } = (await p.create(i)) as { id: string; outs: VaultKvState };
+    expect(outs.observed.version).toBe(1);
+    expect(JSON.stringify(outs)).not.toContain(vault.token);
+    expect((await p.read!(id, outs)).id).toBe(id);
+    expect(vault.log.filter((l) => l === "POST /v1/auth/approle/login")).toHaveLength(2);
+    const wrong = await p.create(inputs(vault, { token: undefined, appRole: { roleId: vault.appRole.roleId, secretId: "stolen" }, path: "other" })).catch((e) => e);
+    expect(wrong.message).toBe(`Vault AppRole login at ${vault.url} failed: invalid role or secret ID (HTTP 400)`);
+    expect((await p.check!({}, inputs(vault, { token: undefined }))).failures?.map((f) => f.property)).toEqual(["appRole"]);
+  });
+
   it("destroy mode removes every version", async () => {
     vault = await startFakeVault();
     const { id, outs } = (await p.create(inputs(vault, { deleteMode: "destroy" }))) as { id: string; outs: VaultKvState };

@@ -108,6 +108,8 @@ async function main(): Promise<void> {
       check(again.code === 0, `preview ${stack} after up and refresh proposes changes (a perpetual diff)`, again.out);
 
       const state = ws.must(["stack", "export", "--stack", stack]);
+      // The stand-in random provider's generated password: encrypted wherever it went (the password, the envs).
+      check(!state.includes("standin:random:index/randomPassword:RandomPassword:result"), `the ${stack} state holds a generated password in plain text`);
       for (const [key, value] of Object.entries(dummySecrets(stack))) {
         check(!state.includes(JSON.stringify(value).slice(1, -1)) && !state.includes(value.split("\n")[1] ?? value), `the ${stack} state holds ${key} in plain text`);
       }

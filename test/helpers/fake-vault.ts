@@ -12,6 +12,8 @@ interface Version {
 export interface FakeVault {
   url: string;
   token: string;
+  /** The AppRole whose login answers with `token`. */
+  appRole: { roleId: string; secretId: string };
   secrets: Map<string, Version[]>;
   /** Requests seen, "METHOD /v1/...". */
   log: string[];
@@ -25,7 +27,8 @@ export interface FakeVault {
 export async function startFakeVault(mounts: string[] = ["kv-public", "kv-private"]): Promise<FakeVault> {
   const token = `hvs.test-${Math.random().toString(36).slice(2)}`;
   const secrets = new Map<string, Version[]>();
-  const state: Partial<FakeVault> = { token, secrets, log: [] };
+  const appRole = { roleId: `role-${Math.random().toString(36).slice(2)}`, secretId: `secret-${Math.random().toString(36).slice(2)}` };
+  const state: Partial<FakeVault> = { token, appRole, secrets, log: [] };
   let clock = 0;
   const now = () => new Date(Date.UTC(2026, 10, 21, 10, 0, clock++)).toISOString();
   const write = (key: string, data: Record<string, unknown>) => {
@@ -49,6 +52,11 @@ export async function startFakeVault(mounts: string[] = ["kv-public", "kv-privat
       if (f && f.times > 0 && url.includes(f.match)) {
         f.times--;
         return send(f.status, { errors: f.errors });
+      }
+      if (url === "/v1/auth/approle/login" && req.method === "POST") {
+        const body = JSON.parse(raw || "{}");
+        if (body.role_id !== appRole.roleId || body.secret_id !== appRole.secretId) return send(400, { errors: ["invalid role or secret ID"] });
+        return send(200, { auth: { client_token: token, policies: ["default"], lease_duration: 3600 } });
       }
       if (req.headers["x-vault-token"] !== token) return send(403, { errors: ["permission denied"] });
       const m = /^\/v1\/([^/]+)\/(data|metadata)\/(.+)$/.exec(url);
