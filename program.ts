@@ -68,7 +68,8 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
   if (!capacity.fits) {
     pulumi.log.warn(`models do not fit the ${slice!.gpu.catalog} (${slice!.gpu.name}):\n${renderCapacityTable(capacity)}`);
   }
-  const environment = new AiEnvironment(env, { config: c, slice: slice!, stack: pulumi.getStack(), capacity }, { providers: [provider] });
+  const vaultAppRole = secrets.vaultRoleId && secrets.vaultSecretId ? pulumi.secret({ roleId: secrets.vaultRoleId, secretId: secrets.vaultSecretId }) : undefined;
+  const environment = new AiEnvironment(env, { config: c, slice: slice!, stack: pulumi.getStack(), capacity, vaultAppRole }, { providers: [provider] });
   return { gpuVm: environment.gpuVm, containers: environment.containers, ollamaUrl: environment.ollamaUrl, models: environment.models, capacity };
 }
 

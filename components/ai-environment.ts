@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import type { CapacityReport } from "../lib/capacity/report";
-import { OLLAMA_PORT, environmentStack } from "../lib/compose/services";
+import { OLLAMA_PORT, QDRANT_PORT, environmentStack } from "../lib/compose/services";
 import { publishedPortRules } from "../lib/compose/spec";
 import type { EnvironmentConfig } from "../lib/config/schema";
 import { ADMIN_USER } from "../lib/cloud-init";
@@ -9,6 +10,7 @@ import { ComposeStack } from "./compose-stack";
 import { GpuVm } from "./gpu-vm";
 import { ModelDeployment } from "./model-deployment";
 import { ServiceContainer } from "./service-container";
+import { Tenants } from "./tenants";
 
 export interface AiEnvironmentArgs {
   config: EnvironmentConfig;
@@ -17,7 +19,12 @@ export interface AiEnvironmentArgs {
   stack: string;
   /** The capacity report of the model deployments (lib/capacity/report.ts). */
   capacity: CapacityReport;
+  /** This environment's Vault AppRole (secret config), for the tenants' credentials. */
+  vaultAppRole?: pulumi.Input<{ roleId: string; secretId: string }>;
 }
+
+/** The data services' administrators: the tenant provisioning logs in as these. */
+export const DATA_ADMINS = { postgres: { user: "ai_admin", port: 5432 }, redis: { port: 6379 } } as const;
 
 /** The services each data container runs, by its config key. */
 export const DATA_SERVICES = { postgres: "postgres", redis: "redis" } as const;
@@ -69,6 +76,10 @@ export class AiEnvironment extends pulumi.ComponentResource {
       nicFirewall: c.gpuVm.nicFirewall,
     }, { parent: this });
 
+    // Administrator passwords of the data services, generated here; the tenants' providers log in with them.
+    const adminPassword = (service: string) => pulumi.secret(new random.RandomPassword(`${name}-${service}-admin-password`, { length: 40, special: false }, { parent: this }).result);
+    const admins = { postgres: adminPassword("postgres"), redis: adminPassword("redis") };
+
     this.containers = {};
     for (const [key, spec] of Object.entries(c.containers)) {
       const hostname = `${env}-${key}`;
@@ -109,6 +120,17 @@ export class AiEnvironment extends pulumi.ComponentResource {
       }, { parent: this, dependsOn: [services.containers.ollama] });
     });
     this.models = c.models.map((m) => m.name);
+
+    if (c.tenants.length > 0) {
+      if (!args.vaultAppRole) throw new Error(`${env}: tenants need the environment's Vault AppRole (vaultRoleId, vaultSecretId)`);
+      new Tenants(`${name}-tenants`, {
+        tenants: c.tenants,
+        postgres: { host: c.containers.postgres.address.split("/")[0], port: DATA_ADMINS.postgres.port, user: DATA_ADMINS.postgres.user, password: admins.postgres },
+        redis: { host: c.containers.redis.address.split("/")[0], port: DATA_ADMINS.redis.port, password: admins.redis },
+        qdrant: { url: `http://${vmIp}:${QDRANT_PORT}`, apiKey: services.secrets["qdrant-api-key"] },
+        vault: { address: slice.vault.address, mount: slice.vault.mount, appRole: args.vaultAppRole },
+      }, { parent: this, dependsOn: [services.containers.qdrant] });
+    }
 
     this.gpuVm = { vmId: vm.vmId, name: vm.name, address: vm.address };
     this.registerOutputs({ gpuVm: this.gpuVm, containers: this.containers, ollamaUrl: this.ollamaUrl, models: this.models });

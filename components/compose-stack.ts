@@ -24,6 +24,8 @@ const WAIT_TIMEOUT_SECONDS = 600;
 export class ComposeStack extends pulumi.ComponentResource {
   public readonly project: string;
   public readonly containers: Record<string, docker.Container>;
+  /** The generated secrets by name (e.g. "qdrant-api-key"), as secrets: for the components that use them too. */
+  public readonly secrets: Record<string, pulumi.Output<string>>;
   /** Image digests the containers run, by service. */
   public readonly digests: Record<string, pulumi.Output<string>>;
 
@@ -59,6 +61,7 @@ export class ComposeStack extends pulumi.ComponentResource {
       special: false,
     }, { parent: this })]));
 
+    this.secrets = Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, pulumi.secret(v.result)]));
     this.containers = {};
     this.digests = {};
     for (const s of spec.services) {

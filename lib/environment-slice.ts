@@ -15,6 +15,15 @@ export interface EnvironmentSlice {
   images: { cloudImage: string; lxcTemplate: string };
   nodes: { name: string; address: string }[];
   tokenId: string;
+  /** Vault in the platform's security LXC: this environment's KV v2 mount and the AppRole it logs in with. */
+  vault: { address: string; mount: string; appRole: string };
+}
+
+export const VAULT_PORT = 8200;
+
+/** The per-environment Vault objects the host sets up and the environment uses. */
+export function vaultOf(host: HostConfig, env: EnvironmentName): EnvironmentSlice["vault"] {
+  return { address: `https://${host.platform.containers.security.address.split("/")[0]}:${VAULT_PORT}`, mount: `kv-${env}`, appRole: `ai-${env}` };
 }
 
 /** Proxmox volume ids of downloaded files: "<storage>:<content>/<file>". */
@@ -48,6 +57,7 @@ export function environmentSlice(host: HostConfig, env: EnvironmentName, tokenId
     },
     nodes: host.nodes.map((n) => ({ name: n.name, address: n.address })),
     tokenId,
+    vault: vaultOf(host, env),
   };
 }
 
@@ -59,6 +69,7 @@ export function checkAgainstSlice(config: EnvironmentConfig, slice: EnvironmentS
   }
   if (slice.env !== config.role) return [`${p}role: the host slice is for "${slice.env}", this stack is "${config.role}"`];
   const problems: string[] = [];
+  if (config.tenants.length > 0 && !slice.vault) problems.push(`${p}tenants: the host stack "${hostStack}" gives this environment no Vault yet; run \`pulumi up\` on the host stack first`);
   if (!slice.nodes.some((n) => n.name === config.node)) {
     problems.push(`${p}node: expected one of the host's nodes (${slice.nodes.map((n) => `"${n.name}"`).join(", ")}), got "${config.node}"`);
   }

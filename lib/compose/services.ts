@@ -5,6 +5,7 @@ import { renderCaddyfile } from "./caddyfile";
 import type { ServiceSpec, StackSpec } from "./spec";
 
 export const OLLAMA_PORT = 11434;
+export const QDRANT_PORT = 6333;
 
 /** Ollama's server settings as environment variables; nothing is left to its VRAM-dependent defaults. */
 export function ollamaEnvironment(o: OllamaConfig): Record<string, string> {
@@ -39,7 +40,7 @@ function ollamaService(o: OllamaConfig, vmIp: string): ServiceSpec {
   };
 }
 
-function openWebui(name: string, image: string, vectorDb: Record<string, string>, extra: Partial<ServiceSpec>): ServiceSpec {
+function openWebui(name: string, image: string, vectorDb: ServiceSpec["environment"], extra: Partial<ServiceSpec>): ServiceSpec {
   return {
     name,
     image,
@@ -100,15 +101,17 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
       {
         name: "qdrant",
         image: (s.qdrant ?? SERVICE_DEFAULTS.qdrant).image,
-        environment: { QDRANT__TELEMETRY_DISABLED: "true" },
-        ports: [],
+        environment: { QDRANT__TELEMETRY_DISABLED: "true", QDRANT__SERVICE__API_KEY: { secret: "qdrant-api-key" } },
+        // On the VM's address for the tenants' collections (created from the operator's machine): firewalled to the
+        // management IP set like Ollama's port, and every request needs the API key.
+        ports: [{ container: QDRANT_PORT, host: QDRANT_PORT, bind: vmIp }],
         volumes: [{ volume: "qdrant-data", path: "/qdrant/storage" }],
         restart: "unless-stopped",
         gpu: false,
         dependsOnHealthy: [],
         networks: ["ai"],
       },
-      openWebui("chatbot", (s.chatbot ?? SERVICE_DEFAULTS.chatbot).image, { VECTOR_DB: "qdrant", QDRANT_URI: "http://qdrant:6333" }, {
+      openWebui("chatbot", (s.chatbot ?? SERVICE_DEFAULTS.chatbot).image, { VECTOR_DB: "qdrant", QDRANT_URI: `http://qdrant:${QDRANT_PORT}`, QDRANT_API_KEY: { secret: "qdrant-api-key" } }, {
         networks: ["ai", "edge"],
       }),
       {

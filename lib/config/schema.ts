@@ -326,6 +326,11 @@ const tenant = z.strictObject({
   models: z.array(modelName).optional(),
   /** What removing the tenant does with its data: "retain" refuses while data exists; "delete" drops it. */
   onDelete: oneOf(["retain", "delete"]).default("retain"),
+  /** The tenant's Qdrant collection: the dimension of the embedding model it stores, and the distance. */
+  vectors: z.strictObject({
+    size: wholeNumber(1, 65536, "dimensions").default(768),
+    distance: oneOf(["Cosine", "Dot", "Euclid", "Manhattan"]).default("Cosine"),
+  }).default({ size: 768, distance: "Cosine" }),
 });
 export type TenantConfig = z.infer<typeof tenant>;
 
@@ -482,7 +487,7 @@ export type HostConfig = z.infer<typeof hostConfigSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
 
 /** Config keys that must be Pulumi secrets, per role, and whether they are required. */
-export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: boolean } } }): { key: string; required: boolean; form: string }[] {
+export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: boolean } }; tenants?: unknown[] }): { key: string; required: boolean; form: string }[] {
   const form = "an OpenSSH private key (pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519)";
   if (role === "host") {
     return [
@@ -497,5 +502,8 @@ export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: 
     { key: "proxmoxApiToken", required: true, form: "this environment's API token from the host stack (pulumi stack output --stack host --show-secrets tokens)" },
     // Environment stacks use SSH only for snippet upload, which the provider can do through an agent.
     { key: "sshPrivateKey", required: parsed.proxmox?.ssh?.agent !== true, form },
+    // The environment's AppRole in Vault (host stack output vaultAppRoles): tenants' credentials are written there.
+    { key: "vaultRoleId", required: (parsed.tenants ?? []).length > 0, form: "this environment's Vault AppRole role_id (pulumi stack output --stack host --show-secrets vaultAppRoles)" },
+    { key: "vaultSecretId", required: (parsed.tenants ?? []).length > 0, form: "this environment's Vault AppRole secret_id (pulumi stack output --stack host --show-secrets vaultAppRoles)" },
   ];
 }

@@ -67,15 +67,18 @@ describe("environment stacks", () => {
     expect(validateStackSpec(spec)).toEqual(["service ingress: publishes 443 on every address; only the ingress may"]);
     expect(spec.services.map((s) => s.name)).toEqual(["ollama", "qdrant", "chatbot", "ingress"]);
     const published = spec.services.flatMap((s) => s.ports.map((p) => `${s.name} ${p.bind}:${p.host}`));
-    expect(published).toEqual(["ollama 10.30.0.10:11434", "ingress 0.0.0.0:443"]);
-    expect(spec.services.find((s) => s.name === "chatbot")!.environment).toMatchObject({ VECTOR_DB: "qdrant", QDRANT_URI: "http://qdrant:6333" });
+    // Qdrant on the VM's address for the tenants' collections (firewalled to management, API key required).
+    expect(published).toEqual(["ollama 10.30.0.10:11434", "qdrant 10.30.0.10:6333", "ingress 0.0.0.0:443"]);
+    expect(spec.services.find((s) => s.name === "chatbot")!.environment).toMatchObject({ VECTOR_DB: "qdrant", QDRANT_URI: "http://qdrant:6333", QDRANT_API_KEY: { secret: "qdrant-api-key" } });
+    expect(spec.services.find((s) => s.name === "qdrant")!.environment).toMatchObject({ QDRANT__SERVICE__API_KEY: { secret: "qdrant-api-key" } });
+    expect(secretNames(spec)).toEqual(["chatbot-secret-key", "qdrant-api-key"]);
     expect(spec.services.find((s) => s.name === "ingress")!.networks).toEqual(["edge"]);
     expect(spec.services.find((s) => s.name === "qdrant")!.networks).toEqual(["ai"]);
   });
 
   it("opens the VM-bound ports to the management IP set only", () => {
     expect(publishedPortRules(environmentStack(env("private"), "private"), "10.20.0.10").map((r) => `${r.source} ${r.dport}`)).toEqual(["+management 11434", "+management 8000", "+management 3000"]);
-    expect(publishedPortRules(environmentStack(env("public"), "public"), "10.30.0.10").map((r) => `${r.source} ${r.dport}`)).toEqual(["+management 11434"]);
+    expect(publishedPortRules(environmentStack(env("public"), "public"), "10.30.0.10").map((r) => `${r.source} ${r.dport}`)).toEqual(["+management 11434", "+management 6333"]);
   });
 
   it("labels containers as Compose does", () => {

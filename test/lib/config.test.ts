@@ -146,6 +146,26 @@ describe("secrets", () => {
     expect(problemsOf(hostRaw)).toEqual([expect.stringMatching(/^ai-dualstack:sshPrivateKey: expected an OpenSSH private key/)]);
   });
 
+  it("a stack with tenants needs its Vault AppRole; one without does not", () => {
+    const pub = edit(edit(committedConfig("public"), "vaultRoleId", [], DELETE), "vaultSecretId", [], DELETE);
+    expect(problemsOf(pub)).toEqual([
+      expect.stringMatching(/^ai-dualstack:vaultRoleId: expected this environment's Vault AppRole role_id .* got nothing/),
+      expect.stringMatching(/^ai-dualstack:vaultSecretId: expected this environment's Vault AppRole secret_id .* got nothing/),
+    ]);
+    expect(problemsOf(edit(pub, "tenants", [], []))).toEqual([]);
+    expect(problemsOf(edit(edit(committedConfig("private"), "vaultRoleId", [], DELETE), "vaultSecretId", [], DELETE))).toEqual([]);
+  });
+
+  it("tenants' collections: vector size and distance, with defaults", () => {
+    const loaded = loadConfig(committedConfig("public"));
+    if (loaded.role === "host") throw new Error("env");
+    expect(loaded.config.tenants.map((t) => t.vectors)).toEqual([{ size: 768, distance: "Cosine" }, { size: 1024, distance: "Cosine" }]);
+    expect(problemsOf(edit(committedConfig("public"), "tenants", [0, "vectors"], { size: 0, distance: "Nearest" }))).toEqual([
+      "ai-dualstack:tenants[0].vectors.size: expected a whole number from 1 to 65536 (dimensions), got 0",
+      'ai-dualstack:tenants[0].vectors.distance: expected one of "Cosine", "Dot", "Euclid", "Manhattan", got "Nearest"',
+    ]);
+  });
+
   it("gets placeholders in the offline engine, which cannot decrypt", () => {
     const raw = edit(edit(committedConfig("host"), "proxmoxApiToken", [], DELETE), "sshPrivateKey", [], DELETE);
     expect(loadConfig(raw, { offline: true }).secrets.proxmoxApiToken).toBe(OFFLINE_SECRET_PLACEHOLDER);

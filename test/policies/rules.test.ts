@@ -214,9 +214,13 @@ describe("guest rules", () => {
 
 describe("data and secrets rules", () => {
   it("secrets-are-secret: a plain secret-looking property or environment variable", async () => {
-    expect(await mandatory(mutate(pub, "public-services-qdrant", (r) => (r.inputs.envs = ["QDRANT__SERVICE__API_KEY=plain-key"])))).toEqual(["secrets-are-secret"]);
+    const undeclared = (envs: string[]) => (r: PlannedResource) => {
+      r.inputs.envs = envs;
+      r.options.additionalSecretOutputs = [];
+    };
+    expect(await mandatory(mutate(pub, "public-services-qdrant", undeclared(["QDRANT__SERVICE__API_KEY=plain-key"])))).toEqual(["secrets-are-secret"]);
     // A real engine hands validators secrets unwrapped: only the declaration counts.
-    expect(await mandatory(mutate(pub, "public-services-qdrant", (r) => (r.inputs.envs = ["QDRANT__SERVICE__API_KEY=[secret]"])))).toEqual(["secrets-are-secret"]);
+    expect(await mandatory(mutate(pub, "public-services-qdrant", undeclared(["QDRANT__SERVICE__API_KEY=[secret]"])))).toEqual(["secrets-are-secret"]);
     expect(await mandatory(mutate(pub, "public-services-qdrant", (r) => {
       r.inputs.envs = ["QDRANT__SERVICE__API_KEY=plain-key"];
       r.options.additionalSecretOutputs = ["envs"];

@@ -57,8 +57,9 @@ describe("host stack", () => {
 });
 
 describe.each([
-  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 41],
-  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 43],
+  // public: + 16 for its two tenants (component, 2 × 6) and Qdrant's API key; both: + 2 data-service admin passwords
+  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 43],
+  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 59],
 ] as const)("%s stack", (env, plan, bridge, mapping, pool, datastore, total) => {
   it("creates a GPU VM with its data holder and two data LXCs", () => {
     expect(count(plan(), T.vm)).toBe(2);
@@ -134,7 +135,42 @@ describe("AI workloads", () => {
 
   it("the GPU VM's firewall admits the published ports from the management IP set only", () => {
     const rules = byType(pub.resources, T.rules).find((r) => r.name === "public-gpu-firewall-rules")!.inputs as any;
-    expect(rules.rules.slice(1)).toEqual([expect.objectContaining({ type: "in", action: "ACCEPT", source: "+management", proto: "tcp", dport: "11434" })]);
+    expect(rules.rules.slice(1)).toEqual([
+      expect.objectContaining({ type: "in", action: "ACCEPT", source: "+management", proto: "tcp", dport: "11434" }),
+      expect.objectContaining({ type: "in", action: "ACCEPT", source: "+management", proto: "tcp", dport: "6333" }),
+    ]);
+  });
+});
+
+describe("tenants (public)", () => {
+  const of = (type: string) => byType(pub.resources, type).map((r) => r.inputs as any);
+  it("per tenant: a database and role, a Redis user on its own key space, a Qdrant collection, credentials in Vault", () => {
+    const pg = of("pulumi-nodejs:dynamic/postgres:Tenant");
+    expect(pg.map((i) => [i.tenant, i.role, i.database, i.connectionLimit, i.onDelete])).toEqual([
+      ["acme", "tenant_acme", "tenant_acme", 20, "retain"],
+      ["globex", "tenant_globex", "tenant_globex", 10, "retain"],
+    ]);
+    // The generated administrator password: unknown before apply, a secret after (the secrets scan proves it).
+    for (const i of pg) expect(i.admin).toEqual({ host: "10.30.0.21", port: 5432, user: "ai_admin", password: "(known after apply)" });
+    const redis = of("pulumi-nodejs:dynamic/redis:Tenant");
+    expect(redis.map((i) => [i.user, i.keyPattern, i.admin.host, i.admin.port])).toEqual([["tenant-acme", "tenant:acme:*", "10.30.0.22", 6379], ["tenant-globex", "tenant:globex:*", "10.30.0.22", 6379]]);
+    expect(of("pulumi-nodejs:dynamic/qdrant:Collection").map((i) => [i.collection, i.vectorSize, i.distance, i.url, i.apiKey])).toEqual([
+      ["tenant_acme", 768, "Cosine", "http://10.30.0.10:6333", "(known after apply)"],
+      ["tenant_globex", 1024, "Cosine", "http://10.30.0.10:6333", "(known after apply)"],
+    ]);
+    const vault = byType(pub.resources, "pulumi-nodejs:dynamic/vault:KvSecret");
+    expect(vault.map((r) => [(r.inputs as any).address, (r.inputs as any).mount, (r.inputs as any).path, (r.inputs as any).appRole, (r.inputs as any).data])).toEqual([
+      ["https://10.10.0.10:8200", "kv-public", "tenants/acme", "[secret]", expect.objectContaining({ POSTGRES_URL: "(known after apply)", QDRANT_COLLECTION: "tenant_acme", REDIS_KEY_PREFIX: "tenant:acme:", MODELS: "*" })],
+      ["https://10.10.0.10:8200", "kv-public", "tenants/globex", "[secret]", expect.objectContaining({ REDIS_URL: "(known after apply)", QDRANT_COLLECTION: "tenant_globex" })],
+    ]);
+    // Written only once the objects it names exist.
+    for (const v of vault) {
+      const tenant = (v.inputs as any).path.split("/")[1];
+      const objects = pub.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/") && r.name.startsWith(`public-tenants-${tenant}-`) && r.urn !== v.urn);
+      expect(objects.map((o) => o.name).sort()).toEqual([`public-tenants-${tenant}-postgres`, `public-tenants-${tenant}-qdrant`, `public-tenants-${tenant}-redis`]);
+      expect(v.options.dependsOn).toEqual(expect.arrayContaining(objects.map((o) => o.urn)));
+    }
+    expect(byType(priv.resources, "dualstack:tenancy:Tenants")).toEqual([]);
   });
 });
 

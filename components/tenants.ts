@@ -1,0 +1,99 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { TenantConfig } from "../lib/config/schema";
+import { tenantObjects } from "../lib/tenancy";
+import { PgTenant } from "./providers/postgres-tenant";
+import { QdrantCollection } from "./providers/qdrant-collection";
+import { RedisTenant } from "./providers/redis-tenant";
+import { VaultKvSecret } from "./providers/vault-kv";
+
+export interface TenantsArgs {
+  tenants: TenantConfig[];
+  /** The environment's PostgreSQL, as its tenant administrator. */
+  postgres: { host: string; port: number; user: string; password: pulumi.Input<string> };
+  /** The environment's Redis, as its administrator. */
+  redis: { host: string; port: number; password: pulumi.Input<string> };
+  /** The environment's Qdrant REST address and API key. */
+  qdrant: { url: string; apiKey: pulumi.Input<string> };
+  /** The environment's Vault mount and the AppRole it logs in with. */
+  vault: { address: string; mount: string; appRole: pulumi.Input<{ roleId: pulumi.Input<string>; secretId: pulumi.Input<string> }>; caCert?: pulumi.Input<string> };
+}
+
+export interface TenantHandles {
+  database: string;
+  redisUser: string;
+  collection: string;
+  vaultPath: string;
+}
+
+/**
+ * The multi-tenant platform's tenants as declared: per tenant a PostgreSQL database and login role, a Redis ACL user
+ * confined to `tenant:<name>:*`, a Qdrant collection, and a Vault secret holding the credentials the tenant's apps
+ * use. Passwords are generated here and never leave Pulumi secrets and Vault. Removing a tenant that still has data is
+ * refused by the providers unless the tenant is configured with `onDelete: delete`.
+ */
+export class Tenants extends pulumi.ComponentResource {
+  public readonly tenants: Record<string, TenantHandles>;
+
+  constructor(name: string, args: TenantsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("dualstack:tenancy:Tenants", name, {}, opts);
+    this.tenants = {};
+    for (const t of args.tenants) {
+      const o = tenantObjects(t.name);
+      const child = { parent: this };
+      // Secret here already: the engine marks the result secret, but nothing derived from it should depend on that.
+      const password = (what: string) => pulumi.secret(new random.RandomPassword(`${name}-${t.name}-${what}-password`, { length: 40, special: false }, child).result);
+      const pgPassword = password("postgres");
+      const redisPassword = password("redis");
+
+      const pg = new PgTenant(`${name}-${t.name}-postgres`, {
+        tenant: t.name,
+        role: o.pgRole,
+        database: o.pgDatabase,
+        password: pgPassword,
+        connectionLimit: t.maxDbConnections,
+        onDelete: t.onDelete,
+        admin: args.postgres,
+      }, child);
+      const redis = new RedisTenant(`${name}-${t.name}-redis`, {
+        tenant: t.name,
+        user: o.redisUser,
+        keyPattern: o.redisKeyPattern,
+        password: redisPassword,
+        onDelete: t.onDelete,
+        admin: args.redis,
+      }, child);
+      const collection = new QdrantCollection(`${name}-${t.name}-qdrant`, {
+        tenant: t.name,
+        url: args.qdrant.url,
+        apiKey: args.qdrant.apiKey,
+        collection: o.qdrantCollection,
+        vectorSize: t.vectors.size,
+        distance: t.vectors.distance,
+        onDelete: t.onDelete,
+      }, child);
+
+      // What the tenant's applications read: written once the objects exist, so that it never names missing ones.
+      new VaultKvSecret(`${name}-${t.name}-credentials`, {
+        address: args.vault.address,
+        appRole: args.vault.appRole,
+        caCert: args.vault.caCert,
+        mount: args.vault.mount,
+        path: o.vaultPath,
+        data: {
+          POSTGRES_URL: pulumi.interpolate`postgresql://${o.pgRole}:${pgPassword}@${args.postgres.host}:${args.postgres.port}/${o.pgDatabase}`,
+          REDIS_URL: pulumi.interpolate`redis://${o.redisUser}:${redisPassword}@${args.redis.host}:${args.redis.port}/0`,
+          REDIS_KEY_PREFIX: `tenant:${t.name}:`,
+          QDRANT_URL: args.qdrant.url,
+          QDRANT_COLLECTION: o.qdrantCollection,
+          MODELS: t.models ? t.models.join(",") : "*",
+        },
+        // A deleted tenant's credentials: recoverable (soft delete) unless its data goes too.
+        deleteMode: t.onDelete === "delete" ? "destroy" : "soft",
+      }, { ...child, dependsOn: [pg, redis, collection] });
+
+      this.tenants[t.name] = { database: o.pgDatabase, redisUser: o.redisUser, collection: o.qdrantCollection, vaultPath: `${args.vault.mount}/${o.vaultPath}` };
+    }
+    this.registerOutputs({ tenants: this.tenants });
+  }
+}
