@@ -1,5 +1,5 @@
 // The Ollama model provider against a local server speaking the Ollama API, with injected faults.
-import { createServer } from "node:net";
+import { freePort } from "../helpers/servers";
 import { afterEach, describe, expect, it } from "vitest";
 import { __test, ollamaModelProvider as p, type ModelInputs, type ModelState } from "../../components/providers/ollama-model";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama";
@@ -49,13 +49,7 @@ describe("pull", () => {
   });
 
   it("says the server cannot be reached when the connection is refused", async () => {
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer();
-      s.listen(0, "127.0.0.1", () => {
-        const a = s.address() as { port: number };
-        s.close(() => resolve(a.port));
-      });
-    });
+    const port = await freePort();
     await expect(create({ host: `http://127.0.0.1:${port}`, name: "mistral:7b" })).rejects.toThrow(`ollama pull of model "mistral:7b": cannot reach http://127.0.0.1:${port} (ECONNREFUSED)`);
   });
 

@@ -1,5 +1,5 @@
 // The Qdrant collection provider against a local server implementing the REST subset it uses, with faults.
-import { createServer } from "node:net";
+import { freePort } from "../helpers/servers";
 import { afterEach, describe, expect, it } from "vitest";
 import { qdrantCollectionProvider as p, type QdrantCollectionInputs, type QdrantCollectionState } from "../../components/providers/qdrant-collection";
 import { startFakeQdrant, type FakeQdrant } from "../helpers/fake-qdrant";
@@ -90,13 +90,7 @@ describe("Qdrant collection", () => {
   });
 
   it("says Qdrant cannot be reached when the connection is refused", async () => {
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer();
-      s.listen(0, "127.0.0.1", () => {
-        const a = s.address() as { port: number };
-        s.close(() => resolve(a.port));
-      });
-    });
+    const port = await freePort();
     const err = await p.create({ tenant: "acme", url: `http://127.0.0.1:${port}`, apiKey: "k", collection: "tenant_acme", vectorSize: 8, distance: "Dot", onDelete: "retain" }).catch((e) => e);
     expect(err.message).toBe(`tenant "acme": Qdrant GET collection tenant_acme at http://127.0.0.1:${port}: cannot reach Qdrant (ECONNREFUSED)`);
   });

@@ -1,5 +1,5 @@
 // The Vault KV v2 provider against a local server implementing the API subset it uses, with faults.
-import { createServer } from "node:net";
+import { freePort } from "../helpers/servers";
 import { afterEach, describe, expect, it } from "vitest";
 import { __test, vaultKvProvider as p, type VaultKvInputs, type VaultKvState } from "../../components/providers/vault-kv";
 import { startFakeVault, type FakeVault } from "../helpers/fake-vault";
@@ -81,13 +81,7 @@ describe("Vault KV secret", () => {
   });
 
   it("says Vault cannot be reached when the connection is refused", async () => {
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer();
-      s.listen(0, "127.0.0.1", () => {
-        const a = s.address() as { port: number };
-        s.close(() => resolve(a.port));
-      });
-    });
+    const port = await freePort();
     const err = await p.create({ address: `http://127.0.0.1:${port}`, token: "t", mount: "kv-public", path: "a", data: { k: "v" } }).catch((e) => e);
     expect(err.message).toBe(`Vault POST kv-public/a at http://127.0.0.1:${port}: cannot reach Vault (ECONNREFUSED)`);
   });
