@@ -56,53 +56,53 @@ interface VaultResponse {
   body: { data?: { data?: Record<string, unknown>; metadata?: { version: number; created_time: string; deletion_time?: string; destroyed?: boolean }; version?: number; created_time?: string }; errors?: string[] };
 }
 
-/** One request to Vault; errors name the address, the secret and Vault's own words — never the data or token. */
-async function vault(i: VaultKvInputs, method: string, api: string, body?: unknown): Promise<VaultResponse> {
-  const where = `Vault ${method} ${i.mount}/${i.path} at ${i.address}`;
-  const r = await requestJson<VaultResponse["body"]>({
-    url: `${i.address.replace(/\/$/, "")}/v1/${i.mount}/${api}/${i.path}`,
+/** One request to Vault's API at `api` (after /v1/); `where` names it in errors, with Vault's own words. */
+async function vaultApi<T extends { errors?: string[] }>(i: VaultKvInputs, where: string, method: string, api: string, token: string | undefined, body?: unknown) {
+  return requestJson<T>({
+    url: `${i.address.replace(/\/$/, "")}/v1/${api}`,
     method,
-    headers: { "X-Vault-Token": i.token ?? "" },
+    headers: token === undefined ? {} : { "X-Vault-Token": token },
     body,
     caCert: i.caCert,
     where,
     server: "Vault",
   });
-  if (r.status >= 400 && r.status !== 404) {
-    throw new Error(`${where} failed: ${(r.body.errors ?? []).join("; ") || `HTTP ${r.status}`} (HTTP ${r.status})`);
-  }
+}
+
+function vaultFailure(where: string, status: number, errors: string[] | undefined, otherwise: string): Error {
+  return new Error(`${where} failed: ${(errors ?? []).join("; ") || otherwise} (HTTP ${status})`);
+}
+
+/** One request for the secret; errors name the address, the secret and Vault's own words — never the data or token. */
+async function vault(i: VaultKvInputs, token: string, method: string, api: string, body?: unknown): Promise<VaultResponse> {
+  const where = `Vault ${method} ${i.mount}/${i.path} at ${i.address}`;
+  const r = await vaultApi<VaultResponse["body"]>(i, where, method, `${i.mount}/${api}/${i.path}`, token, body);
+  if (r.status >= 400 && r.status !== 404) throw vaultFailure(where, r.status, r.body.errors, `HTTP ${r.status}`);
   return r;
 }
 
-/** The inputs with a token: the given one, or one from an AppRole login (auth/approle/login). */
-async function authenticated(i: VaultKvInputs): Promise<VaultKvInputs> {
-  if (i.token) return i;
+/** The token to use for one operation: the given one, or one from an AppRole login (auth/approle/login). */
+async function tokenFor(i: VaultKvInputs): Promise<string> {
+  if (i.token) return i.token;
   if (!i.appRole) throw new Error(`Vault ${i.mount}/${i.path} at ${i.address}: neither a token nor an AppRole to log in with`);
   const where = `Vault AppRole login at ${i.address}`;
-  const r = await requestJson<{ auth?: { client_token?: string }; errors?: string[] }>({
-    url: `${i.address.replace(/\/$/, "")}/v1/auth/approle/login`,
-    method: "POST",
-    body: { role_id: i.appRole.roleId, secret_id: i.appRole.secretId },
-    caCert: i.caCert,
-    where,
-    server: "Vault",
-  });
+  const r = await vaultApi<{ auth?: { client_token?: string }; errors?: string[] }>(i, where, "POST", "auth/approle/login", undefined, { role_id: i.appRole.roleId, secret_id: i.appRole.secretId });
   const token = r.body.auth?.client_token;
-  if (r.status >= 400 || !token) throw new Error(`${where} failed: ${(r.body.errors ?? []).join("; ") || "no token in the answer"} (HTTP ${r.status})`);
-  return { ...i, token };
+  if (r.status >= 400 || !token) throw vaultFailure(where, r.status, r.body.errors, "no token in the answer");
+  return token;
 }
 
-async function observe(i: VaultKvInputs): Promise<VaultKvObserved | undefined> {
-  const r = await vault(i, "GET", "data");
+async function observe(i: VaultKvInputs, token: string): Promise<VaultKvObserved | undefined> {
+  const r = await vault(i, token, "GET", "data");
   const meta = r.body.data?.metadata;
   if (r.status === 404 || !r.body.data?.data || !meta || meta.destroyed || meta.deletion_time) return undefined;
   return { version: meta.version, createdTime: meta.created_time, dataHash: canonicalHash(r.body.data.data) };
 }
 
-async function write(i: VaultKvInputs, cas: number): Promise<VaultKvState> {
+async function write(i: VaultKvInputs, token: string, cas: number): Promise<VaultKvState> {
   checkPath(i);
-  await vault(i, "POST", "data", { options: { cas }, data: i.data });
-  const observed = await observe(i);
+  await vault(i, token, "POST", "data", { options: { cas }, data: i.data });
+  const observed = await observe(i, token);
   if (!observed) throw new Error(`Vault ${i.mount}/${i.path} at ${i.address}: written, but not readable afterwards`);
   return { ...i, observed };
 }
@@ -140,28 +140,28 @@ export const vaultKvProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(inputs: VaultKvInputs) {
     // cas 0: create only; an existing secret is never silently overwritten.
-    const outs = { ...(await write(await authenticated(inputs), 0)), token: inputs.token };
+    const outs = await write(inputs, await tokenFor(inputs), 0);
     return { id: `${inputs.mount}/${inputs.path}@${inputs.address}`, outs };
   },
 
   async read(id: string, props: VaultKvState) {
-    const live = await observe(await authenticated(props));
+    const live = await observe(props, await tokenFor(props));
     if (!live) return { id: "", props: {} };
     return { id, props: { ...props, observed: live } };
   },
 
   async update(_id: string, olds: VaultKvState, news: VaultKvInputs) {
     // Check-and-set against the version on the server now: a concurrent writer makes this fail rather than be lost.
-    const auth = await authenticated(news);
-    const live = await observe(auth);
-    return { outs: { ...(await write(auth, live?.version ?? 0)), token: news.token } };
+    const token = await tokenFor(news);
+    const live = await observe(news, token);
+    return { outs: await write(news, token, live?.version ?? 0) };
   },
 
   async delete(_id: string, props: VaultKvState) {
     checkPath(props);
-    const auth = await authenticated(props);
-    if (props.deleteMode === "destroy") await vault(auth, "DELETE", "metadata");
-    else await vault(auth, "DELETE", "data");
+    const token = await tokenFor(props);
+    if (props.deleteMode === "destroy") await vault(props, token, "DELETE", "metadata");
+    else await vault(props, token, "DELETE", "data");
   },
 };
 
