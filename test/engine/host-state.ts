@@ -3,8 +3,9 @@
 // stack resource of an exported (empty) host deployment, which `pulumi stack import` then loads.
 import type { PlanResult } from "../../ops/engine";
 
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+// The engine's marker of a secret value (its signature key and value), from the SDK.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { specialSigKey, specialSecretSig } = require("@pulumi/pulumi/runtime/rpc");
 
 interface Deployment {
   version: number;
@@ -30,7 +31,7 @@ export function hostStateFrom(exported: Deployment, host: PlanResult, project: s
       unknown.push(key);
       continue;
     }
-    outputs[key] = out.secret ? { [SECRET_SIG_KEY]: SECRET_SIG, plaintext: JSON.stringify(out.value) } : out.value;
+    outputs[key] = out.secret ? { [specialSigKey]: specialSecretSig, plaintext: JSON.stringify(out.value) } : out.value;
   }
   const root = {
     urn: `urn:pulumi:${host.stack}::${project}::pulumi:pulumi:Stack::${project}-${host.stack}`,

@@ -13,7 +13,8 @@ import { join } from "node:path";
 import * as provider from "@pulumi/pulumi/provider";
 import { computedOutputs, type Placeholder } from "./sdk-outputs";
 
-const PACKAGES: Record<string, string> = {
+/** The providers stood in for, with the npm package whose SDK describes each. */
+export const STANDIN_PACKAGES: Record<string, string> = {
   proxmoxve: "@muhlba91/pulumi-proxmoxve",
   docker: "@pulumi/docker",
   command: "@pulumi/command",
@@ -21,14 +22,16 @@ const PACKAGES: Record<string, string> = {
   tls: "@pulumi/tls",
 };
 
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+// The engine's marker of a secret value, from the SDK.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { specialSigKey } = require("@pulumi/pulumi/runtime/rpc");
 
 /** Strips secret wrappers so that a secret and its plain value compare equal (the engine tracks secretness). */
 export function plain(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(plain);
   if (value && typeof value === "object") {
     const o = value as Record<string, unknown>;
-    if (SECRET_SIG_KEY in o && "value" in o) return plain(o.value);
+    if (specialSigKey in o && "value" in o) return plain(o.value);
     return Object.fromEntries(Object.keys(o).sort().map((k) => [k, plain(o[k])]));
   }
   return value;
@@ -84,9 +87,9 @@ export function standinProvider(version: string, computed: Map<string, Record<st
 
 if (require.main === module) {
   const name = process.argv[2] ?? "";
-  const pkg = PACKAGES[name];
+  const pkg = STANDIN_PACKAGES[name];
   if (!pkg) {
-    console.error(`standin-provider: unknown provider "${name}"; expected one of ${Object.keys(PACKAGES).join(", ")}`);
+    console.error(`standin-provider: unknown provider "${name}"; expected one of ${Object.keys(STANDIN_PACKAGES).join(", ")}`);
     process.exit(2);
   }
   const dir = join(__dirname, "..", "..", "node_modules", pkg);

@@ -6,7 +6,8 @@ import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFi
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
-export const STANDIN_PROVIDERS = ["proxmoxve", "docker", "command", "random", "tls"] as const;
+import { STANDIN_PACKAGES } from "./standin-provider";
+
 export const PASSPHRASE = "engine-test-passphrase";
 
 export interface RunResult {
@@ -34,7 +35,7 @@ export class Workspace {
     const bin = join(this.dir, "bin");
     mkdirSync(bin);
     const standin = join(root, "test", "engine", "standin-provider.ts");
-    for (const name of STANDIN_PROVIDERS) {
+    for (const name of Object.keys(STANDIN_PACKAGES)) {
       const launcher = join(bin, `pulumi-resource-${name}`);
       writeFileSync(launcher, `#!/bin/sh\ncd ${JSON.stringify(root)} && exec node --import tsx ${JSON.stringify(standin)} ${name} "$@"\n`);
       chmodSync(launcher, 0o755);

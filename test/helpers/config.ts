@@ -33,6 +33,11 @@ export function dummySecrets(stack: "host" | "private" | "public"): Record<strin
       };
 }
 
+/** What to look for to prove secret values are nowhere in plain text: each whole, and each line of a multi-line one. */
+export function secretNeedles(values: string[]): string[] {
+  return values.flatMap((v) => [v, ...v.split("\n").filter((l) => l.length >= 12 && !l.startsWith("-----"))]);
+}
+
 /** Returns a copy of raw with the value at `path` (under the top-level key) replaced or deleted. */
 export function edit(raw: RawConfig, key: string, path: (string | number)[], value: unknown | typeof DELETE): RawConfig {
   const full = `ai-dualstack:${key}`;

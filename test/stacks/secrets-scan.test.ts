@@ -4,21 +4,16 @@
 import { describe, expect, it } from "vitest";
 import { evaluateStack } from "../../ops/engine";
 import { planJson, renderCounts, renderTree } from "../../ops/plan-view";
-import { dummySecrets } from "../helpers/config";
+import { dummySecrets, secretNeedles } from "../helpers/config";
 
 const GENERATED = "generated-secret-probe-7f3a9c";
-
-/** The values to look for: whole, and each line of a multi-line value (a PEM body). */
-function needles(values: string[]): string[] {
-  return values.flatMap((v) => [v, ...v.split("\n").filter((l) => l.length >= 12 && !l.startsWith("-----"))]);
-}
 
 describe("no secret in plain text in any plan", () => {
   it.each(["host", "private", "public"] as const)("%s", async (stack) => {
     const secrets = dummySecrets(stack);
     const plan = await evaluateStack(stack, { secrets, generated: GENERATED });
     const shown = [JSON.stringify(planJson(plan)), renderTree(plan), renderCounts(plan), JSON.stringify(plan.outputs), JSON.stringify(plan.resources)].join("\n");
-    for (const needle of needles([...Object.values(secrets), GENERATED])) expect(shown, needle).not.toContain(needle);
+    for (const needle of secretNeedles([...Object.values(secrets), GENERATED])) expect(shown, needle).not.toContain(needle);
     // The probe did reach the program: the generated service secrets are known now, and shown only as "[secret]".
     const withGenerated = plan.resources.filter((r) => r.type === "docker:index/container:Container" && r.inputs.envs === "[secret]").map((r) => r.name);
     expect(withGenerated.sort()).toEqual({ host: [], private: ["private-services-open-webui"], public: ["public-services-chatbot", "public-services-qdrant"] }[stack]);
