@@ -1,3 +1,4 @@
+import { ipOf } from "../lib/net";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { CapacityReport } from "../lib/capacity/report";
@@ -46,7 +47,7 @@ export class AiEnvironment extends pulumi.ComponentResource {
     const env = c.role;
     const nameservers = c.gpuVm.nameservers;
 
-    const vmIp = c.gpuVm.address.split("/")[0];
+    const vmIp = ipOf(c.gpuVm.address);
     const spec = environmentStack(c, args.stack);
     const vm = new GpuVm(`${name}-gpu`, {
       nodeName: c.node,
@@ -125,8 +126,8 @@ export class AiEnvironment extends pulumi.ComponentResource {
       if (!args.vaultAppRole) throw new Error(`${env}: tenants need the environment's Vault AppRole (vaultRoleId, vaultSecretId)`);
       new Tenants(`${name}-tenants`, {
         tenants: c.tenants,
-        postgres: { host: c.containers.postgres.address.split("/")[0], port: DATA_ADMINS.postgres.port, user: DATA_ADMINS.postgres.user, password: admins.postgres },
-        redis: { host: c.containers.redis.address.split("/")[0], port: DATA_ADMINS.redis.port, password: admins.redis },
+        postgres: { host: ipOf(c.containers.postgres.address), port: DATA_ADMINS.postgres.port, user: DATA_ADMINS.postgres.user, password: admins.postgres },
+        redis: { host: ipOf(c.containers.redis.address), port: DATA_ADMINS.redis.port, password: admins.redis },
         qdrant: { url: `http://${vmIp}:${QDRANT_PORT}`, apiKey: services.secrets["qdrant-api-key"] },
         vault: { address: slice.vault.address, mount: slice.vault.mount, appRole: args.vaultAppRole },
       }, { parent: this, dependsOn: [services.containers.qdrant] });

@@ -1,3 +1,4 @@
+import { ipOf } from "../lib/net";
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import { guestFirewallOptions, guestRules, type FirewallRule, type GuestZone } from "../lib/firewall";
@@ -25,7 +26,7 @@ export class GuestFirewall extends pulumi.ComponentResource {
       throw new Error(`GuestFirewall ${name}: give exactly one of vmId and containerId`);
     }
     const target = { nodeName: args.nodeName, vmId: args.vmId, containerId: args.containerId };
-    const ip = args.address.split("/")[0];
+    const ip = ipOf(args.address);
     const ipset = new proxmoxve.firewall.IpsetLegacy(`${name}-ipfilter`, {
       ...target,
       name: "ipfilter-net0",

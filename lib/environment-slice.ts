@@ -2,7 +2,7 @@
 // use. Derived from the host config alone, so every isolation-relevant value is known at preview time.
 import type { GpuRef } from "./capacity/report";
 import { catalogOf, type EnvironmentConfig, type EnvironmentName, type HostConfig } from "./config/schema";
-import { isHostAddress, parseCidr, parseInterfaceAddress } from "./net";
+import { ipOf, isHostAddress, parseCidr, parseInterfaceAddress } from "./net";
 
 export interface EnvironmentSlice {
   env: EnvironmentName;
@@ -23,7 +23,7 @@ export const VAULT_PORT = 8200;
 
 /** The per-environment Vault objects the host sets up and the environment uses. */
 export function vaultOf(host: HostConfig, env: EnvironmentName): EnvironmentSlice["vault"] {
-  return { address: `https://${host.platform.containers.security.address.split("/")[0]}:${VAULT_PORT}`, mount: `kv-${env}`, appRole: `ai-${env}` };
+  return { address: `https://${ipOf(host.platform.containers.security.address)}:${VAULT_PORT}`, mount: `kv-${env}`, appRole: `ai-${env}` };
 }
 
 /** Proxmox volume ids of downloaded files: "<storage>:<content>/<file>". */
@@ -84,10 +84,10 @@ export function checkAgainstSlice(config: EnvironmentConfig, slice: EnvironmentS
     const parsed = parseInterfaceAddress(address)!;
     if (parsed.subnet.prefix !== zone.prefix || !isHostAddress(zone, parsed.ip)) {
       problems.push(`${p}${key}: expected a host address inside the ${config.role} zone ${slice.zone.cidr} with the same prefix, got "${address}"`);
-    } else if (address.split("/")[0] === slice.zone.gateway) {
+    } else if (ipOf(address) === slice.zone.gateway) {
       problems.push(`${p}${key}: "${address}" is the zone gateway`);
     }
-    const ip = address.split("/")[0];
+    const ip = ipOf(address);
     if (seen.has(ip)) problems.push(`${p}${key}: address ${ip} is already used by ${seen.get(ip)}`);
     else seen.set(ip, key);
   }

@@ -46,6 +46,11 @@ export function parseInterfaceAddress(text: string): { ip: number; subnet: Cidr 
   return { ip: parsed.ip, subnet: { network: (parsed.ip & mask(parsed.prefix)) >>> 0, prefix: parsed.prefix } };
 }
 
+/** The IP of an interface address: "10.20.0.10/24" → "10.20.0.10". */
+export function ipOf(interfaceAddress: string): string {
+  return interfaceAddress.split("/")[0];
+}
+
 export function cidrContains(cidr: Cidr, ip: number): boolean {
   return ((ip & mask(cidr.prefix)) >>> 0) === cidr.network;
 }

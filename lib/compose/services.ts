@@ -1,5 +1,6 @@
 // The compose stack of each environment, rendered from its config: Ollama (GPU) with every server setting explicit,
 // then the private assistant UI and Chroma, or the public chatbot, Qdrant and the TLS ingress.
+import { ipOf } from "../net";
 import { SERVICE_DEFAULTS, type EnvironmentConfig, type OllamaConfig } from "../config/schema";
 import { renderCaddyfile } from "./caddyfile";
 import type { ServiceSpec, StackSpec } from "./spec";
@@ -63,7 +64,7 @@ function openWebui(name: string, image: string, vectorDb: ServiceSpec["environme
 }
 
 export function environmentStack(config: EnvironmentConfig, project: string): StackSpec {
-  const vmIp = config.gpuVm.address.split("/")[0];
+  const vmIp = ipOf(config.gpuVm.address);
   const s = config.services;
   if (config.role === "private") {
     const ui = s.openWebui ?? SERVICE_DEFAULTS.openWebui;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cidrContains, cidrsOverlap, formatIpv4, isHostAddress, parseCidr, parseInterfaceAddress, parseIpv4 } from "../../lib/net";
+import { cidrContains, cidrsOverlap, formatIpv4, ipOf, isHostAddress, parseCidr, parseInterfaceAddress, parseIpv4 } from "../../lib/net";
 
 describe("IPv4 helpers", () => {
   it("parses and formats addresses, rejecting malformed ones", () => {
@@ -13,6 +13,11 @@ describe("IPv4 helpers", () => {
     expect(parseCidr("10.20.0.1/24")).toBeUndefined();
     expect(parseCidr("10.20.0.0/33")).toBeUndefined();
     expect(parseCidr("0.0.0.0/0")).toEqual({ network: 0, prefix: 0 });
+  });
+
+  it("takes the IP of an interface address", () => {
+    expect(ipOf("10.20.0.10/24")).toBe("10.20.0.10");
+    expect(ipOf("10.20.0.10")).toBe("10.20.0.10");
   });
 
   it("parses interface addresses into address and subnet", () => {
