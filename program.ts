@@ -49,8 +49,18 @@ async function hostProgram(c: HostConfig, secrets: Record<string, string | undef
     config: c,
     stack: pulumi.getStack(),
     sshPrivateKey: pulumi.secret(secrets.sshPrivateKey ?? ""),
+    vaultToken: secrets.vaultToken === undefined ? undefined : pulumi.secret(secrets.vaultToken),
   }, { providers: [provider] });
-  return { environments: platform.environments, tokens: platform.tokens, containers: platform.containers };
+  if (secrets.vaultToken === undefined) {
+    pulumi.log.info("Vault is installed but not configured: initialise and unseal it (README, Vault), then set the secret config vaultToken and run `pulumi up` again");
+  }
+  return {
+    environments: platform.environments,
+    tokens: platform.tokens,
+    containers: platform.containers,
+    platformCaCert: platform.caCert,
+    ...(platform.vaultAppRoles ? { vaultAppRoles: platform.vaultAppRoles } : {}),
+  };
 }
 
 async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, string | undefined>, offline: boolean): Promise<Record<string, unknown>> {

@@ -2,13 +2,18 @@ import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import { ENVIRONMENTS, type HostConfig } from "../lib/config/schema";
 import { datastoresFor, fileId, mirrorPoolOf, type EnvironmentSlice } from "../lib/environment-slice";
+import { ipOf } from "../lib/net";
+import { CertificateAuthority } from "./certificate-authority";
 import { ProxmoxHost } from "./proxmox-host";
 import { ServiceContainer } from "./service-container";
+import { VaultServer } from "./vault-server";
 
 export interface PlatformArgs {
   config: HostConfig;
   stack: string;
   sshPrivateKey: pulumi.Input<string>;
+  /** Vault's administrator token (secret config vaultToken); absent until Vault is initialised. */
+  vaultToken?: pulumi.Input<string>;
 }
 
 type DownloadSpec = HostConfig["platform"]["lxcTemplate"];
@@ -39,6 +44,10 @@ export class Platform extends pulumi.ComponentResource {
   /** Per environment, its API token: one secret output, apart from the slices. */
   public readonly tokens: pulumi.Output<Record<string, string>>;
   public readonly containers: Record<string, { vmId: number; address: string }>;
+  /** The platform CA's certificate: Vault's (and the platform services') certificates chain to it. */
+  public readonly caCert: pulumi.Output<string>;
+  /** Per environment its Vault AppRole credentials (secret), once Vault is set up. */
+  public readonly vaultAppRoles?: pulumi.Output<Record<string, { roleId: string; secretId: string }>>;
 
   constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:platform:Platform", name, {}, opts);
@@ -59,9 +68,10 @@ export class Platform extends pulumi.ComponentResource {
     const template = download(`${name}-${c.platform.node}-lxc-template`, c.platform.node, platformStores.files, "vztmpl", c.platform.lxcTemplate, { parent: this, dependsOn: [host] });
 
     this.containers = {};
+    const guests: Record<string, ServiceContainer> = {};
     for (const [key, spec] of Object.entries(c.platform.containers)) {
       const service = PLATFORM_SERVICES[key as keyof typeof PLATFORM_SERVICES];
-      new ServiceContainer(`${name}-${key}`, {
+      guests[key] = new ServiceContainer(`${name}-${key}`, {
         ...spec,
         nodeName: c.platform.node,
         hostname: `platform-${key}`,
@@ -80,8 +90,25 @@ export class Platform extends pulumi.ComponentResource {
       this.containers[key] = { vmId: spec.vmId, address: spec.address };
     }
 
+    const ca = new CertificateAuthority(`${name}-ca`, { commonName: "ai-dualstack platform CA" }, { parent: this });
+    const security = c.platform.containers.security;
+    const vault = new VaultServer(`${name}-vault`, {
+      ip: ipOf(security.address),
+      hostname: "platform-security",
+      dataPath: security.data!.path, // the schema requires it
+      connection: { host: ipOf(security.address), user: "root", privateKey: args.sshPrivateKey },
+      version: c.platform.vault.version,
+      aptKeyFingerprints: c.platform.vault.aptKeyFingerprints,
+      ca,
+      environments: ENVIRONMENTS,
+      operatorCidrs: c.networks.mgmt.adminCidrs,
+      token: args.vaultToken,
+    }, { parent: this, dependsOn: [guests.security] });
+    this.caCert = ca.certPem;
+    this.vaultAppRoles = vault.appRoles;
+
     this.environments = Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].slice]));
     this.tokens = pulumi.secret(pulumi.all(Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].token]))));
-    this.registerOutputs({ environments: this.environments, tokens: this.tokens, containers: this.containers });
+    this.registerOutputs({ environments: this.environments, tokens: this.tokens, containers: this.containers, caCert: this.caCert, vaultAppRoles: this.vaultAppRoles });
   }
 }

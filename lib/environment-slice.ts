@@ -1,6 +1,8 @@
 // The contract between the host stack and an environment stack: the slice of the host that one environment may
 // use. Derived from the host config alone, so every isolation-relevant value is known at preview time.
 import type { GpuRef } from "./capacity/report";
+import { appRoleOf, kvMountOf } from "./vault/access";
+import { VAULT_PORT } from "./vault/server";
 import { catalogOf, type EnvironmentConfig, type EnvironmentName, type HostConfig } from "./config/schema";
 import { ipOf, isHostAddress, parseCidr, parseInterfaceAddress } from "./net";
 
@@ -19,11 +21,14 @@ export interface EnvironmentSlice {
   vault: { address: string; mount: string; appRole: string };
 }
 
-export const VAULT_PORT = 8200;
-
 /** The per-environment Vault objects the host sets up and the environment uses. */
 export function vaultOf(host: HostConfig, env: EnvironmentName): EnvironmentSlice["vault"] {
-  return { address: `https://${ipOf(host.platform.containers.security.address)}:${VAULT_PORT}`, mount: `kv-${env}`, appRole: `ai-${env}` };
+  return { address: vaultAddressOf(host), mount: kvMountOf(env), appRole: appRoleOf(env) };
+}
+
+/** Vault's address: the security container's IP, port 8200. */
+export function vaultAddressOf(host: HostConfig): string {
+  return `https://${ipOf(host.platform.containers.security.address)}:${VAULT_PORT}`;
 }
 
 /** Proxmox volume ids of downloaded files: "<storage>:<content>/<file>". */

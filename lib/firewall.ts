@@ -57,6 +57,8 @@ export function securityGroups(networks: NetworksConfig): Record<string, Firewal
   return {
     [securityGroupName("services")]: [
       ...common("services"),
+      // The operators (and the stacks' programs they run) configure Vault and write secrets from the management network.
+      { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, proto: "tcp", dport: "8200", comment: "Vault API from the management IP set" },
       // The environments reach platform services (Vault, metrics push, backups) through their gateways.
       { type: "in", action: "ACCEPT", source: networks.private.cidr, proto: "tcp", dport: "8200", comment: "Vault from the private zone" },
       { type: "in", action: "ACCEPT", source: networks.public.cidr, proto: "tcp", dport: "8200", comment: "Vault from the public zone" },

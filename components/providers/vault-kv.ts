@@ -5,7 +5,7 @@
 // Serialisation rules (DESIGN.md): nothing captured from module scope; the credentials (a token, or the environment's
 // AppRole, logged in once per operation) come from inputs marked secret.
 import * as pulumi from "@pulumi/pulumi";
-import { requestJson } from "./http-json";
+import { VAULT_ADDRESS, vaultApi, vaultFailure } from "./vault-api";
 
 export const VAULT_KV_PROVIDER_VERSION = "1";
 
@@ -56,23 +56,6 @@ interface VaultResponse {
   body: { data?: { data?: Record<string, unknown>; metadata?: { version: number; created_time: string; deletion_time?: string; destroyed?: boolean }; version?: number; created_time?: string }; errors?: string[] };
 }
 
-/** One request to Vault's API at `api` (after /v1/); `where` names it in errors, with Vault's own words. */
-async function vaultApi<T extends { errors?: string[] }>(i: VaultKvInputs, where: string, method: string, api: string, token: string | undefined, body?: unknown) {
-  return requestJson<T>({
-    url: `${i.address.replace(/\/$/, "")}/v1/${api}`,
-    method,
-    headers: token === undefined ? {} : { "X-Vault-Token": token },
-    body,
-    caCert: i.caCert,
-    where,
-    server: "Vault",
-  });
-}
-
-function vaultFailure(where: string, status: number, errors: string[] | undefined, otherwise: string): Error {
-  return new Error(`${where} failed: ${(errors ?? []).join("; ") || otherwise} (HTTP ${status})`);
-}
-
 /** One request for the secret; errors name the address, the secret and Vault's own words — never the data or token. */
 async function vault(i: VaultKvInputs, token: string, method: string, api: string, body?: unknown): Promise<VaultResponse> {
   const where = `Vault ${method} ${i.mount}/${i.path} at ${i.address}`;
@@ -118,7 +101,7 @@ function drifted(declared: VaultKvInputs, recorded: VaultKvObserved | undefined,
 export const vaultKvProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: VaultKvInputs, news: VaultKvInputs) {
     const failures: pulumi.dynamic.CheckFailure[] = [];
-    if (!/^https?:\/\/[^\s/]+(:\d+)?\/?$/.test(news.address ?? "")) failures.push({ property: "address", reason: `expected Vault's URL such as "https://10.10.0.10:8200", got ${JSON.stringify(news.address)}` });
+    if (!VAULT_ADDRESS.test(news.address ?? "")) failures.push({ property: "address", reason: `expected Vault's URL such as "https://10.10.0.10:8200", got ${JSON.stringify(news.address)}` });
     try {
       checkPath(news);
     } catch (err) {

@@ -4,6 +4,9 @@
 import { z } from "zod";
 import { mergeCatalog, type Catalog } from "../capacity/catalog";
 import { tenantNameProblem } from "../tenancy";
+import { HASHICORP_KEY_FINGERPRINTS } from "../vault/server";
+
+const VAULT_DEFAULTS = { version: "1.21.4", aptKeyFingerprints: HASHICORP_KEY_FINGERPRINTS } as const;
 import { cidrsOverlap, isHostAddress, parseCidr, parseInterfaceAddress, parseIpv4 } from "../net";
 import {
   expecting,
@@ -214,6 +217,13 @@ const hostShape = z.strictObject({
     lxcTemplate: download,
     sshKeys: z.array(sshPublicKey).min(1, { error: () => "expected at least one SSH public key" }),
     containers: platformContainers,
+    /** Vault in the security container. */
+    vault: z.strictObject({
+      /** The package version from HashiCorp's apt repository. */
+      version: pattern(/^\d+\.\d+\.\d+$/, "a Vault version such as \"1.21.4\"").default(VAULT_DEFAULTS.version),
+      /** The fingerprints HashiCorp's repository key may have (https://www.hashicorp.com/trust/security). */
+      aptKeyFingerprints: z.array(pattern(/^[0-9A-F]{40}$/, "a 40-digit upper-case hex OpenPGP fingerprint")).min(1, { error: () => "expected at least one fingerprint" }).default([...VAULT_DEFAULTS.aptKeyFingerprints]),
+    }).prefault({}),
   }),
 });
 
@@ -431,6 +441,9 @@ export const hostConfigSchema = hostShape.superRefine((c, ctx) => {
     checkAddressInZone(ctx, spec.address, c.networks.services.cidr, ["platform", "containers", name, "address"], "services");
   }
   checkGuestIds(ctx, Object.entries(c.platform.containers).map(([n, s]) => [`platform.containers.${n}.vmId`, s.vmId]));
+  if (!c.platform.containers.security.data) {
+    issue(ctx, ["platform", "containers", "security", "data"], "expected a data volume such as { path: /var/lib/vault, sizeGiB: 20 }: Vault's raft storage and second audit log live there");
+  }
 });
 
 export function catalogModelOf(m: ModelDeploymentConfig): string {
@@ -495,6 +508,8 @@ export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: 
       { key: "proxmoxApiToken", required: true, form: "a Proxmox API token \"user@realm!name=uuid\" (pulumi config set --secret proxmoxApiToken …)" },
       // Host preparation runs over SSH with this key even when the provider itself uses an agent.
       { key: "sshPrivateKey", required: true, form },
+      // Vault's administrator token: absent until the initialisation ceremony (README, Vault); then the Vault setup runs.
+      { key: "vaultToken", required: false, form: "Vault's administrator token (pulumi config set --secret vaultToken …)" },
     ];
   }
   return [

@@ -30,7 +30,43 @@ describe("host stack", () => {
     expect(count(host, T.download)).toBe(5); // per environment a cloud image and an LXC template, plus the platform's template
     expect(count(host, T.ct)).toBe(4);
     expect(count(host, T.vm)).toBe(0);
-    expect(host.resources).toHaveLength(92);
+    expect(host.resources).toHaveLength(112); // 92 + the platform CA (3) and Vault (17)
+  });
+
+  it("installs Vault in the security LXC with a certificate from the platform CA, the key on stdin only", () => {
+    const install = one(host.resources, "command:remote:Command", "platform-vault-install").inputs as any;
+    expect(install.connection).toBe("[secret]"); // it carries the SSH key
+    expect(install.stdin).toBe("(known after apply)"); // the key and certificates, generated at apply
+    expect(install.create).toContain('pem "PRIVATE KEY" 1 | put /etc/vault.d/tls/vault.key 0640 root:vault');
+    expect(install.create).toContain('address         = "10.10.0.10:8200"');
+    expect(install.create).toContain('path    = "/var/lib/vault/raft"');
+    expect(install.create).not.toMatch(/-----BEGIN [A-Z ]+-----\n[A-Za-z0-9+/]/); // no PEM in the script
+    const cert = one(host.resources, "tls:index/locallySignedCert:LocallySignedCert", "platform-ca-platform-vault-tls-cert").inputs as any;
+    expect(cert.allowedUses).toEqual(["digital_signature", "key_encipherment", "server_auth"]);
+    const csr = one(host.resources, "tls:index/certRequest:CertRequest", "platform-ca-platform-vault-tls-csr").inputs as any;
+    expect(csr).toMatchObject({ ipAddresses: ["10.10.0.10"], dnsNames: ["platform-security"] });
+  });
+
+  it("configures Vault: two audit devices, per environment a KV v2 mount, a policy of its own paths and an AppRole", () => {
+    const objects = byType(host.resources, "pulumi-nodejs:dynamic/vault:ConfigObject");
+    const described = objects.map((r) => { const o = (r.inputs as any).object; return `${o.kind}:${o.name ?? o.path}`; });
+    expect(described).toEqual([
+      "audit:file-system", "audit:file-data", "policy:dualstack-admin", "auth:approle",
+      "kv-mount:kv-private", "policy:ai-private", "approle:ai-private",
+      "kv-mount:kv-public", "policy:ai-public", "approle:ai-public",
+    ]);
+    for (const r of objects) expect((r.inputs as any).address).toBe("https://10.10.0.10:8200");
+    const policy = (env: string) => (one(host.resources, "pulumi-nodejs:dynamic/vault:ConfigObject", `platform-vault-${env}-policy`).inputs as any).object.policy as string;
+    expect(policy("private")).toContain('path "kv-private/data/*"');
+    expect(policy("private")).toContain('path "kv-private/metadata/*"');
+    expect(policy("private")).not.toContain("kv-public");
+    expect(policy("public")).not.toContain("kv-private");
+    const role = (one(host.resources, "pulumi-nodejs:dynamic/vault:ConfigObject", "platform-vault-public-approle").inputs as any).object.settings;
+    expect(role).toMatchObject({ token_policies: ["ai-public"], token_type: "batch", secret_id_bound_cidrs: ["192.168.10.0/28"] });
+    const mount = one(host.resources, "pulumi-nodejs:dynamic/vault:ConfigObject", "platform-vault-public-mount");
+    expect(mount.options).toMatchObject({ protect: true, retainOnDelete: true });
+    expect(byType(host.resources, "pulumi-nodejs:dynamic/vault:AppRoleCredentials")).toHaveLength(2);
+    expect(host.outputs.vaultAppRoles.secret).toBe(true);
   });
 
   it("parents every resource under the stack, through its components", () => {
