@@ -134,9 +134,12 @@ pem() { awk -v want="$2" -v kind="$1" '$0 ~ "-----BEGIN " kind "-----" { n++; p 
 for part in "PRIVATE KEY 1" "CERTIFICATE 1" "CERTIFICATE 2"; do
   if [ -z "$(pem "\${part% *}" "\${part##* }")" ]; then echo "stdin: expected Vault's key, its certificate and the CA certificate (PEM); \${part% *} \${part##* } is missing" >&2; exit 1; fi
 done
-${heredoc(`${dir}/vault.hcl`, "0640", "root:vault", renderVaultConfig(i))}pem "PRIVATE KEY" 1 | put ${tls.key} 0640 root:vault
-pem CERTIFICATE 1 | put ${tls.cert} 0644 root:vault
-pem CERTIFICATE 2 | put ${tls.ca} 0644 root:vault
+${heredoc(`${dir}/vault.hcl`, "0640", "root:vault", renderVaultConfig(i))}# (put reads a file, not a pipe: a pipeline would run it in a subshell and lose \$changed)
+part="$(mktemp)"
+pem "PRIVATE KEY" 1 > "$part"; put ${tls.key} 0640 root:vault < "$part"
+pem CERTIFICATE 1 > "$part"; put ${tls.cert} 0644 root:vault < "$part"
+pem CERTIFICATE 2 > "$part"; put ${tls.ca} 0644 root:vault < "$part"
+rm -f "$part"
 ${heredoc("/etc/systemd/system/vault.service.d/ai-dualstack.conf", "0644", "root:root", "[Service]\n# No core dumps: they would hold secrets in the clear.\nLimitCORE=0\n")}${heredoc("/etc/logrotate.d/vault-audit", "0644", "root:root", `${audits.map((a) => a.path).join(" ")} {\n  daily\n  rotate 30\n  compress\n  delaycompress\n  missingok\n  notifempty\n  create 0600 vault vault\n  postrotate\n    systemctl reload vault >/dev/null 2>&1 || true\n  endscript\n}\n`)}
 # 3. Storage and audit directories, owned by the vault user only.
 for d in ${i.dataPath}/raft ${audits.map((a) => a.path.replace(/\/[^/]+$/, "")).join(" ")}; do
