@@ -7,6 +7,7 @@ import { pgTenantProvider } from "../../components/providers/postgres-tenant";
 import { redisTenantProvider } from "../../components/providers/redis-tenant";
 import { qdrantCollectionProvider } from "../../components/providers/qdrant-collection";
 import { vaultKvProvider } from "../../components/providers/vault-kv";
+import { appRoleCredentialsProvider, vaultConfigProvider } from "../../components/providers/vault-config";
 import { startFakeQdrant } from "../helpers/fake-qdrant";
 import { startFakeVault } from "../helpers/fake-vault";
 import { startFakeOllama } from "../helpers/fake-ollama";
@@ -50,6 +51,15 @@ async function main() {
   const vault = await startFakeVault();
   try {
     results.vault = await lifecycle(vaultKvProvider, { address: vault.url, token: vault.token, mount: "kv-public", path: "services/x", data: { k: "v" } });
+    const connection = { address: vault.url, token: vault.token };
+    results.vaultConfig = await lifecycle(vaultConfigProvider, { ...connection, object: { kind: "policy", name: "ai-public", policy: 'path "kv-public/data/*" { capabilities = ["read"] }' } });
+    const { revived } = await revive(vaultConfigProvider);
+    await revived.create({ ...connection, object: { kind: "auth", path: "approle", type: "approle", description: "" } });
+    await revived.create({ ...connection, object: { kind: "approle", name: "ai-public", settings: { token_policies: ["ai-public"] } } });
+    const credentials = await revive(appRoleCredentialsProvider);
+    const issued = await credentials.revived.create({ ...connection, role: "ai-public" });
+    await credentials.revived.delete!(issued.id, issued.outs);
+    results.vaultAppRole = { ...credentials.facts, issued: typeof issued.outs.secretId === "string", goneAfterDelete: (await credentials.revived.read!(issued.id, issued.outs)).id === "" };
   } finally {
     await vault.close();
   }

@@ -17,6 +17,8 @@ describe("dynamic providers serialise in a plain node process and work once revi
     ["redis", ['require("ioredis")', 'require("node:crypto")']],
     ["vault", ['require("node:crypto")', 'require("node:http")', 'require("node:https")']],
     ["qdrant", ['require("node:http")', 'require("node:https")']],
+    ["vaultConfig", ['require("node:http")', 'require("node:https")']],
+    ["vaultAppRole", ['require("node:http")', 'require("node:https")']],
   ])("%s", (name, requires) => {
     const r = results[name];
     expect(r).toMatchObject({ containsSecrets: false, capturesViteModules: false, goneAfterDelete: true });
@@ -30,6 +32,8 @@ describe("dynamic providers serialise in a plain node process and work once revi
     expect(results.postgres.observed).toMatchObject({ roleExists: true, databaseExists: true, passwordWorks: true });
     expect(results.redis.observed).toMatchObject({ exists: true, passwordMatches: true });
     expect(results.vault.observed).toMatchObject({ version: 1 });
+    expect(results.vaultConfig.observed).toEqual({ policy: 'path "kv-public/data/*" { capabilities = ["read"] }' });
+    expect(results.vaultAppRole.issued).toBe(true);
     expect(results.qdrant.observed).toEqual({ exists: true, vectorSize: 8, distance: "Cosine", points: 0 });
   });
 });
