@@ -4,6 +4,8 @@
 // Every path the script writes is prefixed with $ROOT (empty on a real container) so that tests run the very same
 // script against a temporary directory with stand-ins for apt-get and systemctl.
 
+import { putFile, putPem, readStdinBundle, SCRIPT_PRELUDE, stdinBundle } from "../shell";
+
 export const VAULT_PORT = 8200;
 export const VAULT_CLUSTER_PORT = 8201;
 /**
@@ -76,8 +78,7 @@ export interface VaultInstallInput extends VaultServerLayout {
 
 /** What the install script expects on standard input: Vault's key, its certificate, then the CA's certificate. */
 export function tlsBundle(keyPem: string, certPem: string, caPem: string): string {
-  const line = (pem: string) => (pem.endsWith("\n") ? pem : `${pem}\n`);
-  return line(keyPem) + line(certPem) + line(caPem);
+  return stdinBundle({ pems: [keyPem, certPem, caPem] });
 }
 
 /**
@@ -91,19 +92,7 @@ export function renderVaultInstallScript(i: VaultInstallInput): string {
   const tls = tlsFiles(dir);
   const port = i.port ?? VAULT_PORT;
   const audits = auditLogPaths(i.dataPath);
-  const heredoc = (file: string, mode: string, owner: string, content: string) =>
-    `put ${file} ${mode} ${owner} <<'AI_DUALSTACK_EOF'\n${content.endsWith("\n") ? content : `${content}\n`}AI_DUALSTACK_EOF\n`;
-  return `set -eu
-ROOT="\${ROOT:-}"
-changed=0
-# put FILE MODE OWNER: replaces FILE with stdin when the content differs, then sets mode and owner.
-put() {
-  tmp="$(mktemp)"; cat > "$tmp"
-  if [ -f "$ROOT$1" ] && cmp -s "$tmp" "$ROOT$1"; then rm -f "$tmp"
-  else mkdir -p "$(dirname "$ROOT$1")"; mv "$tmp" "$ROOT$1"; changed=1; fi
-  chmod "$2" "$ROOT$1"; chown "$3" "$ROOT$1"
-}
-
+  return `${SCRIPT_PRELUDE}
 # 1. The package, pinned and held.
 if ! vault version 2>/dev/null | grep -q "^Vault v${i.version} "; then
   export DEBIAN_FRONTEND=noninteractive
@@ -129,18 +118,7 @@ if ! vault version 2>/dev/null | grep -q "^Vault v${i.version} "; then
 fi
 
 # 2. Configuration; key, certificate and CA certificate from stdin (tlsBundle), never in this script.
-bundle="$(mktemp)"; trap 'rm -f "$bundle"' EXIT; cat > "$bundle"
-pem() { awk -v want="$2" -v kind="$1" '$0 ~ "-----BEGIN " kind "-----" { n++; p = (n == want) } p { print } $0 ~ "-----END " kind "-----" { p = 0 }' "$bundle"; }
-for part in "PRIVATE KEY 1" "CERTIFICATE 1" "CERTIFICATE 2"; do
-  if [ -z "$(pem "\${part% *}" "\${part##* }")" ]; then echo "stdin: expected Vault's key, its certificate and the CA certificate (PEM); \${part% *} \${part##* } is missing" >&2; exit 1; fi
-done
-${heredoc(`${dir}/vault.hcl`, "0640", "root:vault", renderVaultConfig(i))}# (put reads a file, not a pipe: a pipeline would run it in a subshell and lose \$changed)
-part="$(mktemp)"
-pem "PRIVATE KEY" 1 > "$part"; put ${tls.key} 0640 root:vault < "$part"
-pem CERTIFICATE 1 > "$part"; put ${tls.cert} 0644 root:vault < "$part"
-pem CERTIFICATE 2 > "$part"; put ${tls.ca} 0644 root:vault < "$part"
-rm -f "$part"
-${heredoc("/etc/systemd/system/vault.service.d/ai-dualstack.conf", "0644", "root:root", "[Service]\n# No core dumps: they would hold secrets in the clear.\nLimitCORE=0\n")}${heredoc("/etc/logrotate.d/vault-audit", "0644", "root:root", `${audits.map((a) => a.path).join(" ")} {\n  daily\n  rotate 30\n  compress\n  delaycompress\n  missingok\n  notifempty\n  create 0600 vault vault\n  postrotate\n    systemctl reload vault >/dev/null 2>&1 || true\n  endscript\n}\n`)}
+${readStdinBundle({ need: ["PRIVATE KEY 1", "CERTIFICATE 1", "CERTIFICATE 2"] })}${putFile(`${dir}/vault.hcl`, "0640", "root:vault", renderVaultConfig(i))}${putPem("PRIVATE KEY", 1, tls.key, "0640", "root:vault")}${putPem("CERTIFICATE", 1, tls.cert, "0644", "root:vault")}${putPem("CERTIFICATE", 2, tls.ca, "0644", "root:vault")}${putFile("/etc/systemd/system/vault.service.d/ai-dualstack.conf", "0644", "root:root", "[Service]\n# No core dumps: they would hold secrets in the clear.\nLimitCORE=0\n")}${putFile("/etc/logrotate.d/vault-audit", "0644", "root:root", `${audits.map((a) => a.path).join(" ")} {\n  daily\n  rotate 30\n  compress\n  delaycompress\n  missingok\n  notifempty\n  create 0600 vault vault\n  postrotate\n    systemctl reload vault >/dev/null 2>&1 || true\n  endscript\n}\n`)}
 # 3. Storage and audit directories, owned by the vault user only.
 for d in ${i.dataPath}/raft ${audits.map((a) => a.path.replace(/\/[^/]+$/, "")).join(" ")}; do
   mkdir -p "$ROOT$d"; chown vault:vault "$ROOT$d"; chmod 0700 "$ROOT$d"

@@ -37,7 +37,7 @@ describe("host stack", () => {
     const install = one(host.resources, "command:remote:Command", "platform-vault-install").inputs as any;
     expect(install.connection).toBe("[secret]"); // it carries the SSH key
     expect(install.stdin).toBe("(known after apply)"); // the key and certificates, generated at apply
-    expect(install.create).toContain('pem "PRIVATE KEY" 1 > "$part"; put /etc/vault.d/tls/vault.key 0640 root:vault < "$part"');
+    expect(install.create).toContain(`pem "PRIVATE KEY" 1 > "$part"; put /etc/vault.d/tls/vault.key 0640 root:vault < "$part"`);
     expect(install.create).toContain('address         = "10.10.0.10:8200"');
     expect(install.create).toContain('path    = "/var/lib/vault/raft"');
     expect(install.create).not.toMatch(/-----BEGIN [A-Z ]+-----\n[A-Za-z0-9+/]/); // no PEM in the script
