@@ -120,6 +120,8 @@ async function apply(i: RedisTenantInputs): Promise<RedisTenantState> {
   const rules = aclRules(i);
   await withClient(i, "ACL update", async (c) => {
     await c.call("ACL", "SETUSER", i.user, ...rules);
+    // Persisted in the ACL file (lib/data-services.ts configures one): without it a restart forgets the tenant.
+    await c.call("ACL", "SAVE");
   });
   return { ...i, observed: await observe(i) };
 }
@@ -190,6 +192,7 @@ export const redisTenantProvider: pulumi.dynamic.ResourceProvider = {
         if (batch.length > 0) await c.unlink(...batch);
       } while (cursor !== "0");
       await c.call("ACL", "DELUSER", props.user);
+      await c.call("ACL", "SAVE");
     });
   },
 };

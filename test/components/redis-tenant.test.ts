@@ -1,4 +1,5 @@
 // The Redis tenant provider against a real Redis server (Debian's redis-server), started on loopback.
+import { readFileSync } from "node:fs";
 import Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { __test, redisTenantProvider as p, type RedisTenantInputs, type RedisTenantState } from "../../components/providers/redis-tenant";
@@ -24,6 +25,10 @@ describe("Redis tenant", () => {
     const { id, outs } = (await p.create(i)) as { id: string; outs: RedisTenantState };
     expect(id).toBe(`tenant-acme@127.0.0.1:${server.port}`);
     expect(outs.observed).toMatchObject({ exists: true, enabled: true, passwordMatches: true, keys: ["~tenant:acme:*"], channels: ["&tenant:acme:*"], keyCount: 0 });
+    // Saved to the ACL file, so a restart keeps it; the password only as a hash.
+    const saved = readFileSync(server.aclFile, "utf8");
+    expect(saved).toMatch(/^user tenant-acme on .*~tenant:acme:\* (resetchannels )?&tenant:acme:\* .*-@dangerous$/m);
+    expect(saved).not.toContain(i.password);
     const c = as(i);
     try {
       await c.set("tenant:acme:session:1", "ok");
@@ -70,6 +75,7 @@ describe("Redis tenant", () => {
     await p.delete!(id, { ...outs, onDelete: "delete" });
     expect(await a.exists("tenant:umbrella:a", "tenant:umbrella:b")).toBe(0);
     expect(await a.call("ACL", "GETUSER", "tenant-umbrella")).toBeNull();
+    expect(readFileSync(server.aclFile, "utf8")).not.toContain("tenant-umbrella");
     a.disconnect();
   });
 

@@ -1,6 +1,7 @@
 // Real PostgreSQL and Redis servers for the tests, started on loopback with random ports in temporary directories
 // and removed afterwards. Debian's packages: postgresql (initdb runs as the postgres user) and redis-server.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,7 +17,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function pgBin(tool: string): string {
+export function pgBin(tool: string): string {
   const versions = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql").sort() : [];
   const bin = versions.map((v) => join("/usr/lib/postgresql", v, "bin", tool)).reverse().find(existsSync);
   if (!bin) throw new Error(`PostgreSQL's ${tool} is not installed: apt-get install postgresql (.ci/run does)`);
@@ -65,6 +66,8 @@ export interface Redis {
   host: string;
   port: number;
   password: string;
+  /** The ACL file ACL SAVE writes to. */
+  aclFile: string;
   stop(): Promise<void>;
 }
 
@@ -73,7 +76,10 @@ export async function startRedis(): Promise<Redis> {
   const dir = mkdtempSync(join(tmpdir(), "redis-"));
   const port = await freePort();
   const password = `admin-${Math.random().toString(36).slice(2)}`;
-  const child: ChildProcess = spawn("/usr/bin/redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--requirepass", password], { stdio: "ignore" });
+  // As in the data LXC (lib/data-services.ts): an ACL file whose default user is the administrator.
+  const aclFile = join(dir, "users.acl");
+  writeFileSync(aclFile, `user default on sanitize-payload #${createHash("sha256").update(password).digest("hex")} ~* &* +@all\n`);
+  const child: ChildProcess = spawn("/usr/bin/redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--aclfile", aclFile], { stdio: "ignore" });
   // Wait until it accepts connections.
   const { connect } = await import("node:net");
   for (let i = 0; i < 100; i++) {
@@ -91,6 +97,7 @@ export async function startRedis(): Promise<Redis> {
     host: "127.0.0.1",
     port,
     password,
+    aclFile,
     stop: async () => {
       child.kill("SIGKILL");
       await new Promise((r) => child.once("exit", r));
