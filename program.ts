@@ -78,8 +78,15 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
   if (!capacity.fits) {
     pulumi.log.warn(`models do not fit the ${slice!.gpu.catalog} (${slice!.gpu.name}):\n${renderCapacityTable(capacity)}`);
   }
-  const vaultAppRole = secrets.vaultRoleId && secrets.vaultSecretId ? pulumi.secret({ roleId: secrets.vaultRoleId, secretId: secrets.vaultSecretId }) : undefined;
-  const environment = new AiEnvironment(env, { config: c, slice: slice!, stack: pulumi.getStack(), capacity, vaultAppRole }, { providers: [provider] });
+  const environment = new AiEnvironment(env, {
+    config: c,
+    slice: slice!,
+    stack: pulumi.getStack(),
+    capacity,
+    vaultAppRole: pulumi.secret({ roleId: secrets.vaultRoleId!, secretId: secrets.vaultSecretId! }),
+    platformCaCert: host.getOutput("platformCaCert") as pulumi.Output<string>,
+    sshPrivateKey: secrets.sshPrivateKey === undefined ? undefined : pulumi.secret(secrets.sshPrivateKey),
+  }, { providers: [provider] });
   return { gpuVm: environment.gpuVm, containers: environment.containers, ollamaUrl: environment.ollamaUrl, models: environment.models, capacity };
 }
 

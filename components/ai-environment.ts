@@ -12,6 +12,12 @@ import { GpuVm } from "./gpu-vm";
 import { ModelDeployment } from "./model-deployment";
 import { ServiceContainer } from "./service-container";
 import { Tenants } from "./tenants";
+import { CertificateAuthority } from "./certificate-authority";
+import { VaultSecrets, type VaultTarget } from "./vault-secrets";
+import * as command from "@pulumi/command";
+import { MANAGEMENT_IPSET, type FirewallRule } from "../lib/firewall";
+import { POSTGRES_ADMIN, POSTGRES_PORT, REDIS_PORT, renderPostgresInstallScript, renderRedisInstallScript } from "../lib/data-services";
+import { stdinBundle } from "../lib/shell";
 
 export interface AiEnvironmentArgs {
   config: EnvironmentConfig;
@@ -20,12 +26,16 @@ export interface AiEnvironmentArgs {
   stack: string;
   /** The capacity report of the model deployments (lib/capacity/report.ts). */
   capacity: CapacityReport;
-  /** This environment's Vault AppRole (secret config), for the tenants' credentials. */
-  vaultAppRole?: pulumi.Input<{ roleId: string; secretId: string }>;
+  /** This environment's Vault AppRole (secret config): every generated credential is written with it. */
+  vaultAppRole: pulumi.Input<{ roleId: string; secretId: string }>;
+  /** The platform CA (host output platformCaCert): Vault's certificate chains to it. */
+  platformCaCert?: pulumi.Input<string>;
+  /** SSH to the data LXCs as root for their install scripts; the SSH agent when absent. */
+  sshPrivateKey?: pulumi.Input<string>;
 }
 
 /** The data services' administrators: the tenant provisioning logs in as these. */
-export const DATA_ADMINS = { postgres: { user: "ai_admin", port: 5432 }, redis: { port: 6379 } } as const;
+export const DATA_ADMINS = { postgres: { user: POSTGRES_ADMIN, port: POSTGRES_PORT }, redis: { port: REDIS_PORT } } as const;
 
 /** The services each data container runs, by its config key. */
 export const DATA_SERVICES = { postgres: "postgres", redis: "redis" } as const;
@@ -80,11 +90,31 @@ export class AiEnvironment extends pulumi.ComponentResource {
     // Administrator passwords of the data services, generated here; the tenants' providers log in with them.
     const adminPassword = (service: string) => pulumi.secret(new random.RandomPassword(`${name}-${service}-admin-password`, { length: 40, special: false }, { parent: this }).result);
     const admins = { postgres: adminPassword("postgres"), redis: adminPassword("redis") };
+    // The environment's own CA: its services' certificates chain to it (PostgreSQL's, for a start).
+    const ca = new CertificateAuthority(`${name}-ca`, { commonName: `ai-dualstack ${env} CA` }, { parent: this });
+    const pgIp = ipOf(c.containers.postgres.address);
+    const pgCert = ca.issue("postgres", { commonName: `${env}-postgres`, ipAddresses: [pgIp], dnsNames: [`${env}-postgres`] });
+
+    const fromOperators = (port: number, what: string): FirewallRule[] => [{ type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, proto: "tcp", dport: String(port), comment: `${what} from the ${MANAGEMENT_IPSET} IP set (tenant provisioning)` }];
+    const installs = {
+      postgres: {
+        rules: fromOperators(POSTGRES_PORT, "PostgreSQL"),
+        script: renderPostgresInstallScript({ ip: pgIp, clientCidrs: [slice.zone.cidr, ...slice.operatorCidrs] }),
+        stdin: pulumi.all([admins.postgres, pgCert.keyPem, pgCert.certPem, ca.certPem]).apply(([pw, key, crt, caPem]) => stdinBundle({ secretLine: pw, pems: [key, crt, caPem] })),
+      },
+      redis: {
+        rules: fromOperators(REDIS_PORT, "Redis"),
+        script: renderRedisInstallScript({ ip: ipOf(c.containers.redis.address), configDir: "/etc/redis", dataDir: c.containers.redis.data?.path ?? "/var/lib/redis" }),
+        stdin: admins.redis.apply((pw) => stdinBundle({ secretLine: pw, pems: [] })),
+      },
+    };
 
     this.containers = {};
+    const ready: pulumi.Resource[] = [];
     for (const [key, spec] of Object.entries(c.containers)) {
       const hostname = `${env}-${key}`;
-      new ServiceContainer(`${name}-${key}`, {
+      const install = installs[key as keyof typeof installs];
+      const guest = new ServiceContainer(`${name}-${key}`, {
         ...spec,
         nodeName: c.node,
         hostname,
@@ -99,7 +129,14 @@ export class AiEnvironment extends pulumi.ComponentResource {
         gateway: slice.zone.gateway,
         nameservers,
         sshKeys: c.sshKeys,
+        rules: install.rules,
       }, { parent: this });
+      // Installed and configured over SSH; passwords and keys on stdin only.
+      ready.push(new command.remote.Command(`${name}-${key}-install`, {
+        connection: { host: ipOf(spec.address), user: "root", ...(args.sshPrivateKey ? { privateKey: args.sshPrivateKey } : {}) },
+        create: install.script,
+        stdin: pulumi.secret(install.stdin),
+      }, { parent: this, dependsOn: [guest.container], additionalSecretOutputs: ["stdin"] }));
       this.containers[key] = { vmId: spec.vmId, hostname, address: spec.address };
     }
     // The AI services in the GPU VM, through its Docker engine over SSH.
@@ -122,15 +159,27 @@ export class AiEnvironment extends pulumi.ComponentResource {
     });
     this.models = c.models.map((m) => m.name);
 
+    const vault: VaultTarget = { address: slice.vault.address, mount: slice.vault.mount, appRole: args.vaultAppRole, caCert: args.platformCaCert };
+    const pgUrl = (user: string, password: pulumi.Input<string>) => pulumi.interpolate`postgresql://${user}:${password}@${pgIp}:${POSTGRES_PORT}/postgres?sslmode=verify-full`;
+    new VaultSecrets(`${name}-secrets`, {
+      vault,
+      secrets: {
+        ...Object.fromEntries(Object.entries(services.secrets).map(([k, v]) => [`services/${k}`, { value: v }])),
+        "data/postgres-admin": { user: DATA_ADMINS.postgres.user, password: admins.postgres, url: pgUrl(DATA_ADMINS.postgres.user, admins.postgres) },
+        "data/redis-admin": { user: "default", password: admins.redis, url: pulumi.interpolate`redis://default:${admins.redis}@${ipOf(c.containers.redis.address)}:${REDIS_PORT}/0` },
+        "tls/ca": { cert: ca.certPem },
+        "tls/postgres": { cert: pgCert.certPem, key: pgCert.keyPem },
+      },
+    }, { parent: this, dependsOn: ready });
+
     if (c.tenants.length > 0) {
-      if (!args.vaultAppRole) throw new Error(`${env}: tenants need the environment's Vault AppRole (vaultRoleId, vaultSecretId)`);
       new Tenants(`${name}-tenants`, {
         tenants: c.tenants,
-        postgres: { host: ipOf(c.containers.postgres.address), port: DATA_ADMINS.postgres.port, user: DATA_ADMINS.postgres.user, password: admins.postgres },
+        postgres: { host: pgIp, port: DATA_ADMINS.postgres.port, user: DATA_ADMINS.postgres.user, password: admins.postgres, caCert: ca.certPem },
         redis: { host: ipOf(c.containers.redis.address), port: DATA_ADMINS.redis.port, password: admins.redis },
         qdrant: { url: `http://${vmIp}:${QDRANT_PORT}`, apiKey: services.secrets["qdrant-api-key"] },
-        vault: { address: slice.vault.address, mount: slice.vault.mount, appRole: args.vaultAppRole },
-      }, { parent: this, dependsOn: [services.containers.qdrant] });
+        vault,
+      }, { parent: this, dependsOn: [services.containers.qdrant, ...ready] });
     }
 
     this.gpuVm = { vmId: vm.vmId, name: vm.name, address: vm.address };

@@ -1,7 +1,7 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerSpec } from "../lib/config/schema";
-import type { GuestZone } from "../lib/firewall";
+import type { FirewallRule, GuestZone } from "../lib/firewall";
 import { guestTags, type GuestEnvironment } from "../lib/tags";
 import { GuestFirewall } from "./guest-firewall";
 
@@ -20,6 +20,8 @@ export interface ServiceContainerArgs extends ContainerSpec {
   gateway: string;
   nameservers?: string[];
   sshKeys: string[];
+  /** Firewall rules beyond the zone's group (the service's port from the operators, for instance). */
+  rules?: FirewallRule[];
 }
 
 /**
@@ -31,6 +33,8 @@ export class ServiceContainer extends pulumi.ComponentResource {
   public readonly vmId: number;
   public readonly hostname: string;
   public readonly address: string;
+  /** The container resource, for ordering (installs over SSH wait for it). */
+  public readonly container: proxmoxve.ContainerLegacy;
 
   constructor(name: string, args: ServiceContainerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:guest:ServiceContainer", name, {}, opts);
@@ -67,8 +71,10 @@ export class ServiceContainer extends pulumi.ComponentResource {
       containerId: args.vmId,
       zone: args.zone,
       address: args.address,
+      rules: args.rules,
     }, { parent: this, dependsOn: [ct] });
 
+    this.container = ct;
     this.vmId = args.vmId;
     this.hostname = args.hostname;
     this.address = args.address;

@@ -6,17 +6,18 @@ import { PgTenant } from "./providers/postgres-tenant";
 import { QdrantCollection } from "./providers/qdrant-collection";
 import { RedisTenant } from "./providers/redis-tenant";
 import { VaultKvSecret } from "./providers/vault-kv";
+import type { VaultTarget } from "./vault-secrets";
 
 export interface TenantsArgs {
   tenants: TenantConfig[];
   /** The environment's PostgreSQL, as its tenant administrator. */
-  postgres: { host: string; port: number; user: string; password: pulumi.Input<string> };
+  postgres: { host: string; port: number; user: string; password: pulumi.Input<string>; caCert?: pulumi.Input<string> };
   /** The environment's Redis, as its administrator. */
   redis: { host: string; port: number; password: pulumi.Input<string> };
   /** The environment's Qdrant REST address and API key. */
   qdrant: { url: string; apiKey: pulumi.Input<string> };
   /** The environment's Vault mount and the AppRole it logs in with. */
-  vault: { address: string; mount: string; appRole: pulumi.Input<{ roleId: pulumi.Input<string>; secretId: pulumi.Input<string> }>; caCert?: pulumi.Input<string> };
+  vault: VaultTarget;
 }
 
 export interface TenantHandles {
@@ -81,7 +82,8 @@ export class Tenants extends pulumi.ComponentResource {
         mount: args.vault.mount,
         path: o.vaultPath,
         data: {
-          POSTGRES_URL: pulumi.interpolate`postgresql://${o.pgRole}:${pgPassword}@${args.postgres.host}:${args.postgres.port}/${o.pgDatabase}`,
+          POSTGRES_URL: pulumi.interpolate`postgresql://${o.pgRole}:${pgPassword}@${args.postgres.host}:${args.postgres.port}/${o.pgDatabase}${args.postgres.caCert ? "?sslmode=verify-full" : ""}`,
+          ...(args.postgres.caCert ? { POSTGRES_CA_CERT: args.postgres.caCert } : {}),
           REDIS_URL: pulumi.interpolate`redis://${o.redisUser}:${redisPassword}@${args.redis.host}:${args.redis.port}/0`,
           REDIS_KEY_PREFIX: `tenant:${t.name}:`,
           QDRANT_URL: args.qdrant.url,

@@ -17,6 +17,8 @@ export interface EnvironmentSlice {
   images: { cloudImage: string; lxcTemplate: string };
   nodes: { name: string; address: string }[];
   tokenId: string;
+  /** The operators' networks (the management zone's admin CIDRs): where provisioning connections come from. */
+  operatorCidrs: string[];
   /** Vault in the platform's security LXC: this environment's KV v2 mount and the AppRole it logs in with. */
   vault: { address: string; mount: string; appRole: string };
 }
@@ -62,6 +64,7 @@ export function environmentSlice(host: HostConfig, env: EnvironmentName, tokenId
     },
     nodes: host.nodes.map((n) => ({ name: n.name, address: n.address })),
     tokenId,
+    operatorCidrs: [...host.networks.mgmt.adminCidrs],
     vault: vaultOf(host, env),
   };
 }

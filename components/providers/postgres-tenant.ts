@@ -15,6 +15,8 @@ export interface PgAdmin {
   password: string;
   /** The maintenance database to connect to (default "postgres"). */
   database?: string;
+  /** PEM of the CA of the server's certificate: TLS with verification (the data LXC accepts nothing else remotely). */
+  caCert?: string;
 }
 
 export interface PgTenantInputs {
@@ -55,6 +57,7 @@ async function connect(admin: PgAdmin, database?: string, as?: { user: string; p
     password: as?.password ?? admin.password,
     database: database ?? admin.database ?? "postgres",
     connectionTimeoutMillis: 10_000,
+    ...(admin.caCert ? { ssl: { ca: admin.caCert, rejectUnauthorized: true } } : {}),
   });
   await client.connect();
   return client;

@@ -500,9 +500,8 @@ export type HostConfig = z.infer<typeof hostConfigSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
 
 /** Config keys that must be Pulumi secrets, per role, and whether they are required. */
-export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: boolean } }; tenants?: unknown[] }): { key: string; required: boolean; form: string }[] {
+export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: boolean } } }): { key: string; required: boolean; form: string }[] {
   const form = "an OpenSSH private key (pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519)";
-  const hasTenants = (parsed.tenants ?? []).length > 0;
   if (role === "host") {
     return [
       { key: "proxmoxApiToken", required: true, form: "a Proxmox API token \"user@realm!name=uuid\" (pulumi config set --secret proxmoxApiToken …)" },
@@ -518,8 +517,8 @@ export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: 
     { key: "proxmoxApiToken", required: true, form: "this environment's API token from the host stack (pulumi stack output --stack host --show-secrets tokens)" },
     // Environment stacks use SSH only for snippet upload, which the provider can do through an agent.
     { key: "sshPrivateKey", required: parsed.proxmox?.ssh?.agent !== true, form },
-    // The environment's AppRole in Vault (host stack output vaultAppRoles): tenants' credentials are written there.
-    { key: "vaultRoleId", required: hasTenants, form: "this environment's Vault AppRole role_id (pulumi stack output --stack host --show-secrets vaultAppRoles)" },
-    { key: "vaultSecretId", required: hasTenants, form: "this environment's Vault AppRole secret_id (pulumi stack output --stack host --show-secrets vaultAppRoles)" },
+    // The environment's AppRole in Vault (host stack output vaultAppRoles): every generated credential is written there.
+    { key: "vaultRoleId", required: true, form: "this environment's Vault AppRole role_id (pulumi stack output --stack host --show-secrets vaultAppRoles)" },
+    { key: "vaultSecretId", required: true, form: "this environment's Vault AppRole secret_id (pulumi stack output --stack host --show-secrets vaultAppRoles)" },
   ];
 }

@@ -146,14 +146,15 @@ describe("secrets", () => {
     expect(problemsOf(hostRaw)).toEqual([expect.stringMatching(/^ai-dualstack:sshPrivateKey: expected an OpenSSH private key/)]);
   });
 
-  it("a stack with tenants needs its Vault AppRole; one without does not", () => {
-    const pub = edit(edit(committedConfig("public"), "vaultRoleId", [], DELETE), "vaultSecretId", [], DELETE);
-    expect(problemsOf(pub)).toEqual([
-      expect.stringMatching(/^ai-dualstack:vaultRoleId: expected this environment's Vault AppRole role_id .* got nothing/),
-      expect.stringMatching(/^ai-dualstack:vaultSecretId: expected this environment's Vault AppRole secret_id .* got nothing/),
-    ]);
-    expect(problemsOf(edit(pub, "tenants", [], []))).toEqual([]);
-    expect(problemsOf(edit(edit(committedConfig("private"), "vaultRoleId", [], DELETE), "vaultSecretId", [], DELETE))).toEqual([]);
+  it("every environment stack needs its Vault AppRole: all generated credentials are written with it", () => {
+    for (const env of ["public", "private"] as const) {
+      const raw = edit(edit(committedConfig(env), "vaultRoleId", [], DELETE), "vaultSecretId", [], DELETE);
+      expect(problemsOf(raw)).toEqual([
+        expect.stringMatching(/^ai-dualstack:vaultRoleId: expected this environment's Vault AppRole role_id .* got nothing/),
+        expect.stringMatching(/^ai-dualstack:vaultSecretId: expected this environment's Vault AppRole secret_id .* got nothing/),
+      ]);
+    }
+    expect(problemsOf(committedConfig("private"))).toEqual([]);
   });
 
   it("tenants' collections: vector size and distance, with defaults", () => {

@@ -22,6 +22,7 @@ describe("the host → environment slice", () => {
       },
       nodes: [{ name: "pve1", address: "192.168.10.2" }],
       tokenId: "ai-private@pve!deploy",
+      operatorCidrs: ["192.168.10.0/28"],
       vault: { address: "https://10.10.0.10:8200", mount: "kv-private", appRole: "ai-private" },
     });
   });

@@ -93,9 +93,11 @@ describe("host stack", () => {
 });
 
 describe.each([
-  // public: + 16 for its two tenants (component, 2 × 6) and Qdrant's API key; both: + 2 data-service admin passwords
-  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 43],
-  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 59],
+  // public: + 16 for its two tenants (component, 2 × 6) and Qdrant's API key; both: + 2 data-service admin passwords,
+  // the environment CA and PostgreSQL's certificate (6), the two data-service installs, and VaultSecrets (component,
+  // 4 data/tls secrets and one per generated service secret: 1 private, 2 public)
+  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 57],
+  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 74],
 ] as const)("%s stack", (env, plan, bridge, mapping, pool, datastore, total) => {
   it("creates a GPU VM with its data holder and two data LXCs", () => {
     expect(count(plan(), T.vm)).toBe(2);
@@ -187,14 +189,14 @@ describe("tenants (public)", () => {
       ["globex", "tenant_globex", "tenant_globex", 10, "retain"],
     ]);
     // The generated administrator password: unknown before apply, a secret after (the secrets scan proves it).
-    for (const i of pg) expect(i.admin).toEqual({ host: "10.30.0.21", port: 5432, user: "ai_admin", password: "(known after apply)" });
+    for (const i of pg) expect(i.admin).toEqual({ host: "10.30.0.21", port: 5432, user: "ai_admin", password: "(known after apply)", caCert: "(known after apply)" });
     const redis = of("pulumi-nodejs:dynamic/redis:Tenant");
     expect(redis.map((i) => [i.user, i.keyPattern, i.admin.host, i.admin.port])).toEqual([["tenant-acme", "tenant:acme:*", "10.30.0.22", 6379], ["tenant-globex", "tenant:globex:*", "10.30.0.22", 6379]]);
     expect(of("pulumi-nodejs:dynamic/qdrant:Collection").map((i) => [i.collection, i.vectorSize, i.distance, i.url, i.apiKey])).toEqual([
       ["tenant_acme", 768, "Cosine", "http://10.30.0.10:6333", "(known after apply)"],
       ["tenant_globex", 1024, "Cosine", "http://10.30.0.10:6333", "(known after apply)"],
     ]);
-    const vault = byType(pub.resources, "pulumi-nodejs:dynamic/vault:KvSecret");
+    const vault = byType(pub.resources, "pulumi-nodejs:dynamic/vault:KvSecret").filter((r) => (r.inputs as any).path.startsWith("tenants/"));
     expect(vault.map((r) => [(r.inputs as any).address, (r.inputs as any).mount, (r.inputs as any).path, (r.inputs as any).appRole, (r.inputs as any).data])).toEqual([
       ["https://10.10.0.10:8200", "kv-public", "tenants/acme", "[secret]", expect.objectContaining({ POSTGRES_URL: "(known after apply)", QDRANT_COLLECTION: "tenant_acme", REDIS_KEY_PREFIX: "tenant:acme:", MODELS: "*" })],
       ["https://10.10.0.10:8200", "kv-public", "tenants/globex", "[secret]", expect.objectContaining({ REDIS_URL: "(known after apply)", QDRANT_COLLECTION: "tenant_globex" })],
@@ -207,6 +209,35 @@ describe("tenants (public)", () => {
       expect(v.options.dependsOn).toEqual(expect.arrayContaining(objects.map((o) => o.urn)));
     }
     expect(byType(priv.resources, "dualstack:tenancy:Tenants")).toEqual([]);
+  });
+});
+
+describe.each([["private", () => priv, ["services/open-webui-secret-key"]], ["public", () => pub, ["services/chatbot-secret-key", "services/qdrant-api-key"]]] as const)("%s secrets and data services", (env, plan, services) => {
+  it("writes every generated credential and its TLS material to its own Vault mount, after the data services are installed", () => {
+    const secrets = byType(plan().resources, "pulumi-nodejs:dynamic/vault:KvSecret").filter((r) => r.parent!.endsWith(`VaultSecrets::${env}-secrets`));
+    expect(secrets.map((r) => (r.inputs as any).path).sort()).toEqual([...services, "data/postgres-admin", "data/redis-admin", "tls/ca", "tls/postgres"].sort());
+    for (const r of secrets) {
+      expect(r.inputs as any).toMatchObject({ address: "https://10.10.0.10:8200", mount: `kv-${env}`, appRole: "[secret]" });
+      expect(["[secret]", "(known after apply)"]).toContain((r.inputs as any).data);
+      expect(r.options.additionalSecretOutputs).toEqual(expect.arrayContaining(["data", "appRole"]));
+    }
+    const installs = byType(plan().resources, "command:remote:Command").filter((r) => r.name.endsWith("-install"));
+    expect(installs.map((r) => r.name).sort()).toEqual([`${env}-postgres-install`, `${env}-redis-install`]);
+    for (const i of installs) {
+      expect((i.inputs as any).stdin).toBe("(known after apply)"); // the password and keys, on stdin only
+      expect((i.inputs as any).create).not.toMatch(/BEGIN [A-Z ]+-----\n[A-Za-z0-9+/]/);
+    }
+    const component = one(plan().resources, "dualstack:security:VaultSecrets", `${env}-secrets`);
+    expect(component.options.dependsOn).toEqual(expect.arrayContaining(installs.map((i) => i.urn)));
+    const pgInstall = one(plan().resources, "command:remote:Command", `${env}-postgres-install`).inputs as any;
+    expect(pgInstall.create).toContain(`hostssl all  all  ${env === "private" ? "10.20.0.0/24" : "10.30.0.0/24"}   scram-sha-256`);
+    expect(pgInstall.create).toContain("hostssl all  all  192.168.10.0/28 scram-sha-256");
+  });
+
+  it("opens PostgreSQL and Redis to the management IP set only, beyond the zone", () => {
+    const rules = (ct: string) => ((one(plan().resources, T.rules, `${env}-${ct}-firewall-rules`).inputs as any).rules as any[]).slice(1);
+    expect(rules("postgres")).toEqual([expect.objectContaining({ type: "in", action: "ACCEPT", source: "+management", proto: "tcp", dport: "5432" })]);
+    expect(rules("redis")).toEqual([expect.objectContaining({ type: "in", action: "ACCEPT", source: "+management", proto: "tcp", dport: "6379" })]);
   });
 });
 
@@ -258,8 +289,8 @@ describe("cross-stack checks", () => {
     const recorded = recordRegistrations();
     const raw = readStackFile(stackFile("private"));
     pulumi.runtime.setAllConfig(
-      { ...raw.values, "ai-dualstack:proxmoxApiToken": "ai-public@pve!deploy=SECRET-VALUE", "ai-dualstack:sshPrivateKey": "KEY" },
-      ["ai-dualstack:proxmoxApiToken", "ai-dualstack:sshPrivateKey"],
+      { ...raw.values, "ai-dualstack:proxmoxApiToken": "ai-public@pve!deploy=SECRET-VALUE", "ai-dualstack:sshPrivateKey": "KEY", "ai-dualstack:vaultRoleId": "R", "ai-dualstack:vaultSecretId": "S" },
+      ["ai-dualstack:proxmoxApiToken", "ai-dualstack:sshPrivateKey", "ai-dualstack:vaultRoleId", "ai-dualstack:vaultSecretId"],
     );
     const { runProgram } = await import("../../program");
     const err = await runProgram().catch((e) => e);
