@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { TenantConfig } from "../lib/config/schema";
-import { tenantObjects } from "../lib/tenancy";
+import { qdrantCollectionToken, tenantObjects } from "../lib/tenancy";
 import { PgTenant } from "./providers/postgres-tenant";
 import { QdrantCollection } from "./providers/qdrant-collection";
 import { RedisTenant } from "./providers/redis-tenant";
@@ -88,6 +88,8 @@ export class Tenants extends pulumi.ComponentResource {
           REDIS_KEY_PREFIX: `tenant:${t.name}:`,
           QDRANT_URL: args.qdrant.url,
           QDRANT_COLLECTION: o.qdrantCollection,
+          // A JWT for its own collection only (Qdrant's JWT RBAC), never the instance's API key.
+          QDRANT_API_KEY: pulumi.output(args.qdrant.apiKey).apply((key) => qdrantCollectionToken(key, o.qdrantCollection)),
           MODELS: t.models ? t.models.join(",") : "*",
         },
         // A deleted tenant's credentials: recoverable (soft delete) unless its data goes too.

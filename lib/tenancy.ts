@@ -1,6 +1,7 @@
 // Tenants of the public environment: validated names and the per-tenant objects derived from them (PostgreSQL role
 // and database, Redis ACL user and key space, Qdrant collection, Vault path). Identifiers are built only from
 // validated names, and quoted anyway where they reach SQL.
+import { createHmac } from "node:crypto";
 
 /** Names a tenant may not take: they collide with system objects or the platform's own names. */
 export const RESERVED_TENANT_NAMES = [
@@ -39,4 +40,14 @@ export function tenantObjects(name: string): TenantObjects {
     qdrantCollection: ident,
     vaultPath: `tenants/${name}`,
   };
+}
+
+/**
+ * A Qdrant JWT (JWT RBAC, QDRANT__SERVICE__JWT_RBAC=true) that reaches one collection only: HS256 signed with the
+ * instance's API key, claims `{ access: [{ collection, access }] }`, no expiry (it is rotated with the API key).
+ */
+export function qdrantCollectionToken(apiKey: string, collection: string, access: "r" | "rw" = "rw"): string {
+  const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const unsigned = `${part({ alg: "HS256", typ: "JWT" })}.${part({ access: [{ collection, access }] })}`;
+  return `${unsigned}.${createHmac("sha256", apiKey).update(unsigned).digest("base64url")}`;
 }

@@ -102,7 +102,7 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
       {
         name: "qdrant",
         image: (s.qdrant ?? SERVICE_DEFAULTS.qdrant).image,
-        environment: { QDRANT__TELEMETRY_DISABLED: "true", QDRANT__SERVICE__API_KEY: { secret: "qdrant-api-key" } },
+        environment: { QDRANT__TELEMETRY_DISABLED: "true", QDRANT__SERVICE__API_KEY: { secret: "qdrant-api-key" }, QDRANT__SERVICE__JWT_RBAC: "true" },
         // On the VM's address for the tenants' collections (created from the operator's machine): firewalled to the
         // management IP set like Ollama's port, and every request needs the API key.
         ports: [{ container: QDRANT_PORT, host: QDRANT_PORT, bind: vmIp }],
