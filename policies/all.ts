@@ -28,6 +28,7 @@ import { secretsAreSecret } from "./rules/secrets-are-secret";
 import { statefulGuestsProtected } from "./rules/stateful-guests-protected";
 import { storageOfOwnEnvironment } from "./rules/storage-of-own-environment";
 import { unknownGuestType } from "./rules/unknown-guest-type";
+import { vaultPathsOwnEnvironment } from "./rules/vault-paths-own-environment";
 import type { DocumentedPolicy, Rule } from "./support/policy";
 import { loadTopology, type Topology } from "./support/topology";
 
@@ -41,7 +42,7 @@ export const RULES: Rule[] = [
   // guests
   lxcUnprivileged, cloudInitKeysOnly, guestAgentTimeout,
   // data and secrets
-  secretsAreSecret, statefulGuestsProtected, backupCoverage, imagesPinned,
+  secretsAreSecret, vaultPathsOwnEnvironment, statefulGuestsProtected, backupCoverage, imagesPinned,
   // capacity
   modelFitsGpu, modelsFitTogether,
 ];

@@ -24,7 +24,11 @@ export function committedConfig(stack: "host" | "private" | "public"): RawConfig
 /** Stand-ins for the secrets a real deployment sets (`pulumi config set --secret`), by key. */
 export function dummySecrets(stack: "host" | "private" | "public"): Record<string, string> {
   return stack === "host"
-    ? { proxmoxApiToken: "root@pam!ai-dualstack=11111111-2222-3333-4444-555555555555", sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-HOST-KEY\n-----END OPENSSH PRIVATE KEY-----" }
+    ? {
+        proxmoxApiToken: "root@pam!ai-dualstack=11111111-2222-3333-4444-555555555555",
+        sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-HOST-KEY\n-----END OPENSSH PRIVATE KEY-----",
+        vaultToken: "hvs.test-host-admin-token-3f2a9c7e1b",
+      }
     : {
         proxmoxApiToken: `ai-${stack}@pve!deploy=99999999-8888-7777-6666-555555555555`,
         sshPrivateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-${stack.toUpperCase()}-KEY\n-----END OPENSSH PRIVATE KEY-----`,

@@ -64,7 +64,7 @@ describe("the pack", () => {
     }
     expect(policies.filter(isStackPolicy).map((p) => p.name).sort()).toEqual([
       "backup-coverage", "cluster-firewall-enabled", "data-services-own-environment", "gpu-single-environment", "guest-firewall-baseline", "models-fit-together",
-      "no-private-endpoint-in-public", "public-egress-restricted",
+      "no-private-endpoint-in-public", "public-egress-restricted", "vault-paths-own-environment",
     ]);
   });
 
@@ -132,6 +132,17 @@ describe("isolation rules", () => {
     expect(await mandatory(plan)).toEqual(["no-private-endpoint-in-public"]);
     // The private stack may mention its own addresses freely.
     expect(await mandatory(priv)).toEqual([]);
+  });
+});
+
+describe("Vault", () => {
+  it("vault-paths-own-environment: secrets under the environment's own mount; policies and AppRoles per environment", async () => {
+    const v = await violationsOf(mutate(pub, "public-tenants-acme-credentials", (r) => (r.inputs.mount = "kv-private")), "vault-paths-own-environment");
+    expect(v.map((x) => x.message)).toEqual(["public-tenants-acme-credentials writes kv-private/tenants/acme; the public environment may write only under kv-public/"]);
+    const glob = await violationsOf(mutate(host, "platform-vault-public-policy", (r) => ((r.inputs.object as any).policy += 'path "kv-*/data/*" { capabilities = ["read"] }\n')), "vault-paths-own-environment");
+    expect(glob.map((x) => x.message)).toEqual(['Vault policy ai-public reaches kv-*; it may reach only kv-public/ (no globs across mounts)']);
+    const role = await violationsOf(mutate(host, "platform-vault-private-approle", (r) => ((r.inputs.object as any).settings.token_policies = ["ai-private", "ai-public"])), "vault-paths-own-environment");
+    expect(role.map((x) => x.message)).toEqual(['Vault AppRole ai-private carries the policies ["ai-private","ai-public"]; expected only ["ai-private"]']);
   });
 });
 

@@ -68,7 +68,7 @@ describe("configurations that cross the line", () => {
     let out = "";
     const code = await main(["policy", "private", "--policy-config", join(dir, "levels.json")], { out: (t) => (out += t), err: () => {} });
     expect(code).toBe(0);
-    expect(out.trim()).toBe("28 policies: 0 mandatory and 0 advisory violation(s)");
+    expect(out.trim()).toBe("29 policies: 0 mandatory and 0 advisory violation(s)");
     let plain = "";
     await main(["policy", "host"], { out: (t) => (plain += t), err: () => {} });
     expect(plain).toContain("[advisory] backup-coverage: platform-security-ct (proxmoxve:index/containerLegacy:ContainerLegacy): ");
@@ -83,6 +83,6 @@ describe("configurations that cross the line", () => {
     let out = "";
     await main(["plan", "public"], { out: (t) => (out += t), err: () => {} });
     expect(out).toContain("Policies:\n");
-    expect(out).toContain("28 policies: 0 mandatory");
+    expect(out).toContain("29 policies: 0 mandatory");
   });
 });
