@@ -33,7 +33,8 @@ export class VaultSecrets extends pulumi.ComponentResource {
         caCert: args.vault.caCert,
         mount: args.vault.mount,
         path,
-        data: pulumi.secret(data),
+        // Each value secret, the map itself plain: its keys are known at preview (the provider's check needs them).
+        data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, pulumi.secret(v)])),
       }, { parent: this });
       this.paths.push(`${args.vault.mount}/${path}`);
     }

@@ -218,7 +218,15 @@ describe.each([["private", () => priv, ["services/open-webui-secret-key"]], ["pu
     expect(secrets.map((r) => (r.inputs as any).path).sort()).toEqual([...services, "data/postgres-admin", "data/redis-admin", "tls/ca", "tls/postgres"].sort());
     for (const r of secrets) {
       expect(r.inputs as any).toMatchObject({ address: "https://10.10.0.10:8200", mount: `kv-${env}`, appRole: "[secret]" });
-      expect(["[secret]", "(known after apply)"]).toContain((r.inputs as any).data);
+      // The map's keys known at preview (the provider's check needs them; the real engine caught an unknown map),
+      // every value secret or computed.
+      // (the recorder shows a map holding known secrets as one "[secret]").
+      const data = (r.inputs as any).data;
+      if (typeof data === "string") expect(data).toBe("[secret]");
+      else {
+        expect(Object.keys(data).length).toBeGreaterThan(0);
+        for (const v of Object.values(data)) expect(["[secret]", "(known after apply)"]).toContain(v);
+      }
       expect(r.options.additionalSecretOutputs).toEqual(expect.arrayContaining(["data", "appRole"]));
     }
     const installs = byType(plan().resources, "command:remote:Command").filter((r) => r.name.endsWith("-install"));
