@@ -76,10 +76,7 @@ export class Tenants extends pulumi.ComponentResource {
 
       // What the tenant's applications read: written once the objects exist, so that it never names missing ones.
       new VaultKvSecret(`${name}-${t.name}-credentials`, {
-        address: args.vault.address,
-        appRole: args.vault.appRole,
-        caCert: args.vault.caCert,
-        mount: args.vault.mount,
+        ...args.vault,
         path: o.vaultPath,
         data: {
           POSTGRES_URL: pulumi.interpolate`postgresql://${o.pgRole}:${pgPassword}@${args.postgres.host}:${args.postgres.port}/${o.pgDatabase}${args.postgres.caCert ? "?sslmode=verify-full" : ""}`,

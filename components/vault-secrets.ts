@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { VaultKvSecret } from "./providers/vault-kv";
 
-/** Where an environment writes its secrets: its KV v2 mount, with its own AppRole, trusting the platform CA. */
+/** Where an environment writes its secrets: its KV v2 mount, with its own AppRole, trusting the platform CA (the
+ * connection inputs of a VaultKvSecret, spread into each). */
 export interface VaultTarget {
   address: string;
   mount: string;
@@ -28,10 +29,7 @@ export class VaultSecrets extends pulumi.ComponentResource {
     this.paths = [];
     for (const [path, data] of Object.entries(args.secrets)) {
       new VaultKvSecret(`${name}-${path.replace(/[^a-z0-9]+/g, "-")}`, {
-        address: args.vault.address,
-        appRole: args.vault.appRole,
-        caCert: args.vault.caCert,
-        mount: args.vault.mount,
+        ...args.vault,
         path,
         // Each value secret, the map itself plain: its keys are known at preview (the provider's check needs them).
         data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, pulumi.secret(v)])),

@@ -34,4 +34,9 @@ export function vaultFailure(where: string, status: number, errors: string[] | u
 }
 
 /** Vault's URL as the providers accept it. */
-export const VAULT_ADDRESS = /^https?:\/\/[^\s/]+(:\d+)?\/?$/;
+const VAULT_ADDRESS = /^https?:\/\/[^\s/]+(:\d+)?\/?$/;
+
+/** The providers' check of the `address` input: a failure naming the expected form, or none. */
+export function addressFailures(address: unknown): { property: string; reason: string }[] {
+  return typeof address === "string" && VAULT_ADDRESS.test(address) ? [] : [{ property: "address", reason: `expected Vault's URL such as "https://10.10.0.10:8200", got ${JSON.stringify(address)}` }];
+}

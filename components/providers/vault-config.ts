@@ -9,7 +9,7 @@
 // Serialisation rules (DESIGN.md): nothing captured from module scope; the token comes from inputs marked secret.
 import * as pulumi from "@pulumi/pulumi";
 import type { VaultObject } from "../../lib/vault/access";
-import { VAULT_ADDRESS, vaultApi, vaultFailure, type VaultBody, type VaultConnection } from "./vault-api";
+import { addressFailures, vaultApi, vaultFailure, type VaultBody, type VaultConnection } from "./vault-api";
 
 export const VAULT_CONFIG_PROVIDER_VERSION = "1";
 
@@ -162,8 +162,7 @@ async function converge(i: VaultConfigInputs): Promise<VaultConfigState> {
 }
 
 function checkConnection(news: { address?: string; token?: string }): pulumi.dynamic.CheckFailure[] {
-  const failures: pulumi.dynamic.CheckFailure[] = [];
-  if (!VAULT_ADDRESS.test(news.address ?? "")) failures.push({ property: "address", reason: `expected Vault's URL such as "https://10.10.0.10:8200", got ${JSON.stringify(news.address)}` });
+  const failures: pulumi.dynamic.CheckFailure[] = addressFailures(news.address);
   if (!news.token) failures.push({ property: "token", reason: "expected the host stack's Vault token (secret config vaultToken)" });
   return failures;
 }

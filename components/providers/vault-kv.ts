@@ -5,7 +5,7 @@
 // Serialisation rules (DESIGN.md): nothing captured from module scope; the credentials (a token, or the environment's
 // AppRole, logged in once per operation) come from inputs marked secret.
 import * as pulumi from "@pulumi/pulumi";
-import { VAULT_ADDRESS, vaultApi, vaultFailure } from "./vault-api";
+import { addressFailures, vaultApi, vaultFailure } from "./vault-api";
 
 export const VAULT_KV_PROVIDER_VERSION = "1";
 
@@ -100,8 +100,7 @@ function drifted(declared: VaultKvInputs, recorded: VaultKvObserved | undefined,
 
 export const vaultKvProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: VaultKvInputs, news: VaultKvInputs) {
-    const failures: pulumi.dynamic.CheckFailure[] = [];
-    if (!VAULT_ADDRESS.test(news.address ?? "")) failures.push({ property: "address", reason: `expected Vault's URL such as "https://10.10.0.10:8200", got ${JSON.stringify(news.address)}` });
+    const failures: pulumi.dynamic.CheckFailure[] = addressFailures(news.address);
     try {
       checkPath(news);
     } catch (err) {

@@ -2,7 +2,7 @@
 // real tools: Redis is then started from the configuration the script wrote (ACL file and all) and the tenancy
 // provider works against it; the PostgreSQL script's administrator SQL runs in a real server.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis from "ioredis";
@@ -11,17 +11,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { redisTenantProvider } from "../../components/providers/redis-tenant";
 import { POSTGRES_ADMIN, renderPgHba, renderPostgresInstallScript, renderRedisInstallScript } from "../../lib/data-services";
 import { stdinBundle } from "../../lib/shell";
+import { pemBlock, stubTool } from "../helpers/script-stubs";
 import { freePort, pgBin, startPostgres, type Postgres } from "../helpers/servers";
 
-const pem = (kind: string, body: string) => `-----BEGIN ${kind}-----\n${Buffer.from(body).toString("base64")}\n-----END ${kind}-----\n`;
-const TLS = [pem("PRIVATE KEY", "pg-key"), pem("CERTIFICATE", "pg-cert"), pem("CERTIFICATE", "env-ca")];
+const TLS = [pemBlock("PRIVATE KEY", "pg-key"), pemBlock("CERTIFICATE", "pg-cert"), pemBlock("CERTIFICATE", "env-ca")];
 
 let dir: string;
 let bin: string;
-function stub(name: string, body: string) {
-  writeFileSync(join(bin, name), `#!/bin/bash\necho "${name} $*" >> "${dir}/calls.log"\n${body}\n`);
-  chmodSync(join(bin, name), 0o755);
-}
+const stub = (name: string, body: string) => stubTool(bin, `${dir}/calls.log`, name, body);
 const calls = () => readFileSync(join(dir, "calls.log"), "utf8").trim().split("\n");
 function run(script: string, stdin: string, env: Record<string, string> = {}) {
   const r = spawnSync("bash", ["--norc", "--noprofile", "-c", script], { input: stdin, encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ...env } });

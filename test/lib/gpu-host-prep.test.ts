@@ -1,11 +1,12 @@
 // The host-preparation scripts, run for real by /bin/sh and bash against a fake root (/etc, /sys, /proc) with the
 // system tools they call replaced by stubs that record their arguments.
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
+import { stubTool } from "../helpers/script-stubs";
 import { REBOOT_MARKER, renderPrepareScript, renderRebootScript, renderVerifyScript, renderWaitScript, vfioIds, type HostPrepInput } from "../../lib/gpu-host-prep";
 
 const GPUS: HostPrepInput["gpus"] = [
@@ -59,10 +60,7 @@ beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "hostprep-"));
   bin = join(root, "stub-bin");
   mkdirSync(bin);
-  for (const tool of ["proxmox-boot-tool", "update-grub", "update-initramfs", "systemd-run"]) {
-    writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> "$ROOT/calls.log"\n`);
-    chmodSync(join(bin, tool), 0o755);
-  }
+  for (const tool of ["proxmox-boot-tool", "update-grub", "update-initramfs", "systemd-run"]) stubTool(bin, "$ROOT/calls.log", tool);
   return () => rmSync(root, { recursive: true, force: true });
 });
 

@@ -1,13 +1,13 @@
 // Vault's install script, run for real by bash against a temporary root with apt-get, gpg, curl, chown and
 // systemctl replaced by stubs that record their arguments; and the rendered configuration.
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { pemBlock, stubTool } from "../helpers/script-stubs";
 import { auditLogPaths, HASHICORP_KEY_FINGERPRINTS, renderVaultConfig, renderVaultInstallScript, tlsBundle } from "../../lib/vault/server";
 
-const pemBlock = (kind: string, body: string) => `-----BEGIN ${kind}-----\n${Buffer.from(body).toString("base64")}\n-----END ${kind}-----\n`;
 const KEY = pemBlock("PRIVATE KEY", "vault-key-material");
 const CERT = pemBlock("CERTIFICATE", "vault-certificate");
 const CA = pemBlock("CERTIFICATE", "platform-ca");
@@ -16,10 +16,7 @@ const LAYOUT = { ip: "10.10.0.10", dataPath: "/var/lib/vault", nodeId: "platform
 let root: string;
 let bin: string;
 
-function stub(name: string, body: string) {
-  writeFileSync(join(bin, name), `#!/bin/bash\necho "${name} $*" >> "$ROOT/calls.log"\n${body}\n`);
-  chmodSync(join(bin, name), 0o755);
-}
+const stub = (name: string, body: string) => stubTool(bin, "$ROOT/calls.log", name, body);
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "vault-install-"));
