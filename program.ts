@@ -87,7 +87,7 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
     platformCaCert: host.getOutput("platformCaCert") as pulumi.Output<string>,
     sshPrivateKey: secrets.sshPrivateKey === undefined ? undefined : pulumi.secret(secrets.sshPrivateKey),
   }, { providers: [provider] });
-  return { gpuVm: environment.gpuVm, containers: environment.containers, ollamaUrl: environment.ollamaUrl, models: environment.models, capacity };
+  return { gpuVm: environment.gpuVm, containers: environment.containers, ollamaUrl: environment.ollamaUrl, models: environment.models, caCert: environment.caCert, capacity };
 }
 
 export async function runProgram(options: ProgramOptions = {}): Promise<Record<string, unknown>> {

@@ -2,7 +2,7 @@ import { ipOf } from "../lib/net";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { CapacityReport } from "../lib/capacity/report";
-import { OLLAMA_PORT, QDRANT_PORT, environmentStack } from "../lib/compose/services";
+import { OLLAMA_PORT, QDRANT_PORT, environmentStack, gatewayMaterial, gatewayRoutes } from "../lib/compose/services";
 import { publishedPortRules } from "../lib/compose/spec";
 import type { EnvironmentConfig } from "../lib/config/schema";
 import { ADMIN_USER } from "../lib/cloud-init";
@@ -50,6 +50,8 @@ export class AiEnvironment extends pulumi.ComponentResource {
   public readonly containers: Record<string, { vmId: number; hostname: string; address: string }>;
   public readonly ollamaUrl: string;
   public readonly models: string[];
+  /** The environment CA's certificate (PEM): what clients of its TLS services trust. */
+  public readonly caCert: pulumi.Output<string>;
 
   constructor(name: string, args: AiEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:environment:AiEnvironment", name, {}, opts);
@@ -90,10 +92,14 @@ export class AiEnvironment extends pulumi.ComponentResource {
     // Administrator passwords of the data services, generated here; the tenants' providers log in with them.
     const adminPassword = (service: string) => pulumi.secret(new random.RandomPassword(`${name}-${service}-admin-password`, { length: 40, special: false }, { parent: this }).result);
     const admins = { postgres: adminPassword("postgres"), redis: adminPassword("redis") };
-    // The environment's own CA: its services' certificates chain to it (PostgreSQL's, for a start).
+    // The environment's own CA: every service reached across the network has its own certificate from it —
+    // PostgreSQL and Redis in their LXCs, and each port the VM's TLS gateway serves (Qdrant, Chroma, the UI).
     const ca = new CertificateAuthority(`${name}-ca`, { commonName: `ai-dualstack ${env} CA` }, { parent: this });
     const pgIp = ipOf(c.containers.postgres.address);
+    const redisIp = ipOf(c.containers.redis.address);
     const pgCert = ca.issue("postgres", { commonName: `${env}-postgres`, ipAddresses: [pgIp], dnsNames: [`${env}-postgres`] });
+    const redisCert = ca.issue("redis", { commonName: `${env}-redis`, ipAddresses: [redisIp], dnsNames: [`${env}-redis`] });
+    const gatewayCerts = Object.fromEntries(gatewayRoutes(c).map((r) => [r.service, ca.issue(r.service, { commonName: `${env}-${r.service}`, ipAddresses: [vmIp], dnsNames: [`${env}-${r.service}`] })]));
 
     const fromOperators = (port: number, what: string): FirewallRule[] => [{ type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, proto: "tcp", dport: String(port), comment: `${what} from the ${MANAGEMENT_IPSET} IP set (tenant provisioning)` }];
     const installs = {
@@ -104,8 +110,8 @@ export class AiEnvironment extends pulumi.ComponentResource {
       },
       redis: {
         rules: fromOperators(REDIS_PORT, "Redis"),
-        script: renderRedisInstallScript({ ip: ipOf(c.containers.redis.address), configDir: "/etc/redis", dataDir: c.containers.redis.data?.path ?? "/var/lib/redis" }),
-        stdin: admins.redis.apply((pw) => stdinBundle({ secretLine: pw, pems: [] })),
+        script: renderRedisInstallScript({ ip: redisIp, configDir: "/etc/redis", dataDir: c.containers.redis.data?.path ?? "/var/lib/redis" }),
+        stdin: pulumi.all([admins.redis, redisCert.keyPem, redisCert.certPem, ca.certPem]).apply(([pw, key, crt, caPem]) => stdinBundle({ secretLine: pw, pems: [key, crt, caPem] })),
       },
     };
 
@@ -146,6 +152,10 @@ export class AiEnvironment extends pulumi.ComponentResource {
       env,
       stack: args.stack,
       publicServices: env === "public" ? ["ingress"] : [],
+      materials: Object.fromEntries(Object.entries(gatewayCerts).flatMap(([service, cert]) => [
+        [gatewayMaterial(service).cert, cert.certPem],
+        [gatewayMaterial(service).key, cert.keyPem],
+      ])),
     }, { parent: this, dependsOn: [vm] });
 
     this.ollamaUrl = `http://${vmIp}:${OLLAMA_PORT}`;
@@ -166,9 +176,9 @@ export class AiEnvironment extends pulumi.ComponentResource {
       secrets: {
         ...Object.fromEntries(Object.entries(services.secrets).map(([k, v]) => [`services/${k}`, { value: v }])),
         "data/postgres-admin": { user: DATA_ADMINS.postgres.user, password: admins.postgres, url: pgUrl(DATA_ADMINS.postgres.user, admins.postgres) },
-        "data/redis-admin": { user: "default", password: admins.redis, url: pulumi.interpolate`redis://default:${admins.redis}@${ipOf(c.containers.redis.address)}:${REDIS_PORT}/0` },
+        "data/redis-admin": { user: "default", password: admins.redis, url: pulumi.interpolate`rediss://default:${admins.redis}@${redisIp}:${REDIS_PORT}/0` },
         "tls/ca": { cert: ca.certPem },
-        "tls/postgres": { cert: pgCert.certPem, key: pgCert.keyPem },
+        ...Object.fromEntries(Object.entries({ postgres: pgCert, redis: redisCert, ...gatewayCerts }).map(([service, cert]) => [`tls/${service}`, { cert: cert.certPem, key: cert.keyPem }])),
       },
     }, { parent: this, dependsOn: ready });
 
@@ -176,13 +186,14 @@ export class AiEnvironment extends pulumi.ComponentResource {
       new Tenants(`${name}-tenants`, {
         tenants: c.tenants,
         postgres: { host: pgIp, port: DATA_ADMINS.postgres.port, user: DATA_ADMINS.postgres.user, password: admins.postgres, caCert: ca.certPem },
-        redis: { host: ipOf(c.containers.redis.address), port: DATA_ADMINS.redis.port, password: admins.redis },
-        qdrant: { url: `http://${vmIp}:${QDRANT_PORT}`, apiKey: services.secrets["qdrant-api-key"] },
+        redis: { host: redisIp, port: DATA_ADMINS.redis.port, password: admins.redis, caCert: ca.certPem },
+        qdrant: { url: `https://${vmIp}:${QDRANT_PORT}`, apiKey: services.secrets["qdrant-api-key"], caCert: ca.certPem },
         vault,
-      }, { parent: this, dependsOn: [services.containers.qdrant, ...ready] });
+      }, { parent: this, dependsOn: [services.containers.qdrant, services.containers.gateway, ...ready] });
     }
 
     this.gpuVm = { vmId: vm.vmId, name: vm.name, address: vm.address };
-    this.registerOutputs({ gpuVm: this.gpuVm, containers: this.containers, ollamaUrl: this.ollamaUrl, models: this.models });
+    this.caCert = ca.certPem;
+    this.registerOutputs({ gpuVm: this.gpuVm, containers: this.containers, ollamaUrl: this.ollamaUrl, models: this.models, caCert: this.caCert });
   }
 }

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { composeLabels, secretNames, validateStackSpec, type StackSpec } from "../lib/compose/spec";
+import { composeLabels, materialNames, secretNames, validateStackSpec, type StackSpec } from "../lib/compose/spec";
 import { dockerLabels, type GuestEnvironment } from "../lib/tags";
 
 export interface ComposeStackArgs {
@@ -12,6 +12,8 @@ export interface ComposeStackArgs {
   stack: string;
   /** Services that may publish on 0.0.0.0 (the public ingress). */
   publicServices?: string[];
+  /** Key material the services' files name (certificates and their keys), kept secret: every name the spec uses. */
+  materials?: Record<string, pulumi.Input<string>>;
 }
 
 const WAIT_TIMEOUT_SECONDS = 600;
@@ -33,6 +35,8 @@ export class ComposeStack extends pulumi.ComponentResource {
     super("dualstack:workload:ComposeStack", name, {}, opts);
     const spec = args.spec;
     const problems = validateStackSpec(spec, { publicBindAllowed: args.publicServices });
+    const missing = materialNames(spec).filter((m) => !(m in (args.materials ?? {})));
+    if (missing.length > 0) problems.push(`files need key material not given to the stack: ${missing.join(", ")}`);
     if (problems.length > 0) throw new Error(`compose stack ${spec.project}: ${problems.join("; ")}`);
 
     const provider = new docker.Provider(`${name}-engine`, {
@@ -79,7 +83,7 @@ export class ComposeStack extends pulumi.ComponentResource {
         envs: env,
         ports: s.ports.map((p) => ({ internal: p.container, external: p.host, ip: p.bind, protocol: p.protocol ?? "tcp" })),
         volumes: s.volumes.map((v) => ({ volumeName: volumes[v.volume].name, containerPath: v.path, readOnly: v.readOnly ?? false })),
-        uploads: (s.files ?? []).map((f) => ({ file: f.path, content: f.content })),
+        uploads: (s.files ?? []).map((f) => ({ file: f.path, content: "material" in f ? pulumi.secret(args.materials![f.material]) : f.content })),
         networksAdvanced: s.networks.map((n) => ({ name: networks[n].name, aliases: [s.name] })),
         healthcheck: s.healthcheck ? {
           tests: s.healthcheck.test,
@@ -103,7 +107,10 @@ export class ComposeStack extends pulumi.ComponentResource {
         dependsOn: deps,
         deleteBeforeReplace: true,
         // Declared secret as well: policies see secrets unwrapped and can only trust this declaration.
-        additionalSecretOutputs: Object.values(s.environment).some((v) => typeof v !== "string") ? ["envs"] : [],
+        additionalSecretOutputs: [
+          ...(Object.values(s.environment).some((v) => typeof v !== "string") ? ["envs"] : []),
+          ...((s.files ?? []).some((f) => "material" in f) ? ["uploads"] : []),
+        ],
       });
       this.digests[s.name] = image.repoDigest;
     }

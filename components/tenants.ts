@@ -13,9 +13,9 @@ export interface TenantsArgs {
   /** The environment's PostgreSQL, as its tenant administrator. */
   postgres: { host: string; port: number; user: string; password: pulumi.Input<string>; caCert?: pulumi.Input<string> };
   /** The environment's Redis, as its administrator. */
-  redis: { host: string; port: number; password: pulumi.Input<string> };
-  /** The environment's Qdrant REST address and API key. */
-  qdrant: { url: string; apiKey: pulumi.Input<string> };
+  redis: { host: string; port: number; password: pulumi.Input<string>; caCert?: pulumi.Input<string> };
+  /** The environment's Qdrant REST address (the gateway's, https) and API key. */
+  qdrant: { url: string; apiKey: pulumi.Input<string>; caCert?: pulumi.Input<string> };
   /** The environment's Vault mount and the AppRole it logs in with. */
   vault: VaultTarget;
 }
@@ -69,6 +69,7 @@ export class Tenants extends pulumi.ComponentResource {
         url: args.qdrant.url,
         apiKey: args.qdrant.apiKey,
         collection: o.qdrantCollection,
+        ...(args.qdrant.caCert ? { caCert: args.qdrant.caCert } : {}),
         vectorSize: t.vectors.size,
         distance: t.vectors.distance,
         onDelete: t.onDelete,
@@ -81,9 +82,11 @@ export class Tenants extends pulumi.ComponentResource {
         data: {
           POSTGRES_URL: pulumi.interpolate`postgresql://${o.pgRole}:${pgPassword}@${args.postgres.host}:${args.postgres.port}/${o.pgDatabase}${args.postgres.caCert ? "?sslmode=verify-full" : ""}`,
           ...(args.postgres.caCert ? { POSTGRES_CA_CERT: args.postgres.caCert } : {}),
-          REDIS_URL: pulumi.interpolate`redis://${o.redisUser}:${redisPassword}@${args.redis.host}:${args.redis.port}/0`,
+          REDIS_URL: pulumi.interpolate`${args.redis.caCert ? "rediss" : "redis"}://${o.redisUser}:${redisPassword}@${args.redis.host}:${args.redis.port}/0`,
+          ...(args.redis.caCert ? { REDIS_CA_CERT: args.redis.caCert } : {}),
           REDIS_KEY_PREFIX: `tenant:${t.name}:`,
           QDRANT_URL: args.qdrant.url,
+          ...(args.qdrant.caCert ? { QDRANT_CA_CERT: args.qdrant.caCert } : {}),
           QDRANT_COLLECTION: o.qdrantCollection,
           // A JWT for its own collection only (Qdrant's JWT RBAC), never the instance's API key.
           QDRANT_API_KEY: pulumi.output(args.qdrant.apiKey).apply((key) => qdrantCollectionToken(key, o.qdrantCollection)),

@@ -1,7 +1,7 @@
 // The environments' data services in their LXCs, as install scripts run over SSH: PostgreSQL (Debian's package,
 // TLS 1.3 only for remote clients with a certificate from the environment's CA, scram-sha-256, the administrator
-// role the tenancy logs in as) and Redis (Debian's package, an ACL file whose `default` user is the administrator,
-// persistence on). Passwords and keys come on standard input (lib/shell.ts), never in the script.
+// role the tenancy logs in as) and Redis (Debian's package, TLS 1.3 only with a certificate from the same CA, an ACL
+// file whose `default` user is the administrator, persistence on). Passwords and keys come on standard input (lib/shell.ts), never in the script.
 import { putFile, putPem, readStdinBundle, SCRIPT_PRELUDE } from "./shell";
 
 export const POSTGRES_PORT = 5432;
@@ -90,11 +90,24 @@ export interface RedisLayout {
   dataDir: string;
 }
 
-/** Our settings, included at the end of Debian's redis.conf (later directives win). */
+/** Where Redis's certificate, key and CA live in the container. */
+export const redisTlsDir = (l: RedisLayout) => `${l.configDir}/tls`;
+
+/**
+ * Our settings, included at the end of Debian's redis.conf (later directives win): no plain-text port at all, TLS 1.3
+ * on the Redis port (clients authenticate with their ACL password; no client certificates).
+ */
 export function renderRedisConfig(l: RedisLayout): string {
+  const tls = redisTlsDir(l);
   return `# Managed by ai-dualstack.
 bind 127.0.0.1 ${l.ip}
-port ${l.port ?? REDIS_PORT}
+port 0
+tls-port ${l.port ?? REDIS_PORT}
+tls-cert-file ${tls}/server.crt
+tls-key-file ${tls}/server.key
+tls-ca-cert-file ${tls}/ca.crt
+tls-auth-clients no
+tls-protocols "TLSv1.3"
 protected-mode yes
 aclfile ${l.configDir}/users.acl
 dir ${l.dataDir}
@@ -105,20 +118,22 @@ maxmemory-policy noeviction
 }
 
 /**
- * Redis: the package, our config included from redis.conf, and in users.acl the `default` user as the administrator
- * (password hash from stdin's first line) — other users (the tenants, saved by ACL SAVE) are kept as they are.
+ * Redis: the package, our config included from redis.conf, the TLS files, and in users.acl the `default` user as the
+ * administrator (password hash from stdin's first line) — other users (the tenants, saved by ACL SAVE) are kept as
+ * they are. Stdin: the administrator's password, then key, certificate, CA (PEM).
  */
 export function renderRedisInstallScript(l: RedisLayout): string {
   const acl = `${l.configDir}/users.acl`;
+  const tls = redisTlsDir(l);
   return `${SCRIPT_PRELUDE}
-${readStdinBundle({ secretLine: true, need: [] })}
+${readStdinBundle({ secretLine: true, need: ["PRIVATE KEY 1", "CERTIFICATE 1", "CERTIFICATE 2"] })}
 if ! command -v redis-server >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q redis-server
   changed=1
 fi
-${putFile(`${l.configDir}/ai-dualstack.conf`, "0640", "redis:redis", renderRedisConfig(l))}
+${putFile(`${l.configDir}/ai-dualstack.conf`, "0640", "redis:redis", renderRedisConfig(l))}${putPem("PRIVATE KEY", 1, `${tls}/server.key`, "0600", "redis:redis")}${putPem("CERTIFICATE", 1, `${tls}/server.crt`, "0644", "redis:redis")}${putPem("CERTIFICATE", 2, `${tls}/ca.crt`, "0644", "redis:redis")}
 # redis.conf ends by including ours.
 if ! grep -qx "include ${l.configDir}/ai-dualstack.conf" "$ROOT${l.configDir}/redis.conf" 2>/dev/null; then
   echo "include ${l.configDir}/ai-dualstack.conf" >> "$ROOT${l.configDir}/redis.conf"; changed=1
@@ -134,6 +149,6 @@ mkdir -p "$ROOT${l.dataDir}"; chown redis:redis "$ROOT${l.dataDir}"; chmod 0750 
 
 systemctl enable redis-server >/dev/null
 if [ "$changed" = 1 ]; then systemctl restart redis-server; else systemctl start redis-server; fi
-echo "redis: ready on ${l.ip}:${l.port ?? REDIS_PORT}"
+echo "redis: ready on ${l.ip}:${l.port ?? REDIS_PORT} (TLS)"
 `;
 }

@@ -113,8 +113,11 @@ export const qdrantCollectionProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: QdrantCollectionState, news: QdrantCollectionInputs) {
     // New vector parameters need a new collection: replacing deletes the old one first, which delete refuses while
     // it holds points (unless onDelete is "delete").
-    const replaces = (["url", "collection", "vectorSize", "distance"] as const).filter((k) => olds[k] !== news[k]);
-    const changed = (["onDelete", "apiKey", "providerVersion"] as const).filter((k) => olds[k] !== news[k]);
+    // The same server by another way (https through the gateway, another port) is an update, another host a new one.
+    const host = (url: string) => { try { return new URL(url).hostname; } catch { return url; } };
+    const replaces: string[] = (["collection", "vectorSize", "distance"] as const).filter((k) => olds[k] !== news[k]);
+    if (host(olds.url) !== host(news.url)) replaces.push("url");
+    const changed = (["url", "onDelete", "apiKey", "caCert", "providerVersion"] as const).filter((k) => olds[k] !== news[k] && !replaces.includes(k));
     return { changes: replaces.length > 0 || changed.length > 0 || drifted(news, olds.observed).length > 0, replaces, deleteBeforeReplace: true };
   },
 

@@ -14,6 +14,8 @@ export interface RedisAdmin {
   /** The admin's ACL user ("default" when only requirepass is set). */
   user?: string;
   password: string;
+  /** The environment CA (PEM): Redis speaks TLS only, and its certificate must chain to this. */
+  caCert?: string;
 }
 
 export interface RedisTenantInputs {
@@ -51,28 +53,37 @@ function aclRules(i: RedisTenantInputs): string[] {
 
 type RedisClient = import("ioredis").Redis;
 
-function client(admin: RedisAdmin): RedisClient {
+function client(admin: RedisAdmin): { c: RedisClient; lastError: () => string | undefined } {
   const mod = require("ioredis") as typeof import("ioredis");
   const Redis = ((mod as unknown as { default?: typeof import("ioredis").Redis }).default ?? mod.Redis) as typeof import("ioredis").Redis;
-  return new Redis({
+  let last: string | undefined;
+  const c = new Redis({
     host: admin.host,
     port: admin.port,
     username: admin.user,
     password: admin.password,
+    // Verified against the environment CA; the certificate names the container's address.
+    ...(admin.caCert ? { tls: { ca: admin.caCert, minVersion: "TLSv1.3" as const } } : {}),
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     connectTimeout: 10_000,
     retryStrategy: () => null,
-  }).on("error", () => undefined); // failures surface through the awaited calls
+  });
+  // Failures surface through the awaited calls, which only say "Connection is closed." for a TLS refusal: the
+  // connection's own error (an untrusted certificate, a refused port) is added to the message.
+  c.on("error", (err: Error) => (last = err.message));
+  return { c, lastError: () => last };
 }
 
 async function withClient<T>(i: { tenant: string; admin: RedisAdmin }, action: string, fn: (c: RedisClient) => Promise<T>): Promise<T> {
-  const c = client(i.admin);
+  const { c, lastError } = client(i.admin);
   try {
     await c.connect();
     return await fn(c);
   } catch (err) {
-    throw new Error(`Redis ${action} for tenant "${i.tenant}" on ${i.admin.host}:${i.admin.port} failed: ${(err as Error).message}`);
+    const cause = lastError();
+    const message = (err as Error).message + (cause && cause !== (err as Error).message ? ` (${cause})` : "");
+    throw new Error(`Redis ${action} for tenant "${i.tenant}" on ${i.admin.host}:${i.admin.port} failed: ${message}`);
   } finally {
     c.disconnect();
   }
@@ -203,7 +214,7 @@ export interface RedisTenantArgs {
   keyPattern: pulumi.Input<string>;
   password: pulumi.Input<string>;
   onDelete: pulumi.Input<"retain" | "delete">;
-  admin: pulumi.Input<{ host: pulumi.Input<string>; port: pulumi.Input<number>; user?: pulumi.Input<string>; password: pulumi.Input<string> }>;
+  admin: pulumi.Input<{ host: pulumi.Input<string>; port: pulumi.Input<number>; user?: pulumi.Input<string>; password: pulumi.Input<string>; caCert?: pulumi.Input<string> }>;
 }
 
 /** A tenant's Redis ACL user. Type token: pulumi-nodejs:dynamic/redis:Tenant. */

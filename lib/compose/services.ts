@@ -1,8 +1,9 @@
 // The compose stack of each environment, rendered from its config: Ollama (GPU) with every server setting explicit,
-// then the private assistant UI and Chroma, or the public chatbot, Qdrant and the TLS ingress.
+// then the private assistant UI and Chroma, or the public chatbot, Qdrant and the TLS ingress; in both, the TLS gateway
+// that serves every other published port with a certificate from the environment CA.
 import { ipOf } from "../net";
 import { SERVICE_DEFAULTS, type EnvironmentConfig, type OllamaConfig } from "../config/schema";
-import { renderCaddyfile } from "./caddyfile";
+import { renderCaddyfile, renderGatewayCaddyfile } from "./caddyfile";
 import type { ServiceSpec, StackSpec } from "./spec";
 
 export const OLLAMA_PORT = 11434;
@@ -63,6 +64,52 @@ function openWebui(name: string, image: string, vectorDb: ServiceSpec["environme
   };
 }
 
+/** A port the VM publishes to the operators' network, served by the TLS gateway with the service's own certificate. */
+export interface GatewayRoute {
+  service: string;
+  port: number;
+  upstream: string;
+}
+
+/** What each environment publishes on its VM's address besides Ollama: through the gateway, over TLS. */
+export function gatewayRoutes(config: EnvironmentConfig): GatewayRoute[] {
+  const s = config.services;
+  if (config.role === "private") {
+    return [
+      { service: "open-webui", port: (s.openWebui ?? SERVICE_DEFAULTS.openWebui).port, upstream: "open-webui:8080" },
+      { service: "chroma", port: (s.chroma ?? SERVICE_DEFAULTS.chroma).port, upstream: "chroma:8000" },
+    ];
+  }
+  return [{ service: "qdrant", port: QDRANT_PORT, upstream: `qdrant:${QDRANT_PORT}` }];
+}
+
+/** The key material names of a route's certificate, as ComposeStack's `materials` takes them. */
+export const gatewayMaterial = (service: string) => ({ cert: `tls-${service}-cert`, key: `tls-${service}-key` });
+
+function gatewayService(config: EnvironmentConfig, vmIp: string): ServiceSpec {
+  const routes = gatewayRoutes(config);
+  const dir = "/etc/caddy/tls";
+  return {
+    name: "gateway",
+    image: (config.services.gateway ?? SERVICE_DEFAULTS.gateway).image,
+    environment: {},
+    // The VM's own address only; the firewall admits the management IP set (publishedPortRules).
+    ports: routes.map((r) => ({ container: r.port, host: r.port, bind: vmIp })),
+    volumes: [],
+    files: [
+      { path: "/etc/caddy/Caddyfile", content: renderGatewayCaddyfile(routes.map((r) => ({ ...r, certFile: `${dir}/${r.service}.crt`, keyFile: `${dir}/${r.service}.key` }))) },
+      ...routes.flatMap((r) => [
+        { path: `${dir}/${r.service}.crt`, material: gatewayMaterial(r.service).cert },
+        { path: `${dir}/${r.service}.key`, material: gatewayMaterial(r.service).key },
+      ]),
+    ],
+    restart: "unless-stopped",
+    gpu: false,
+    dependsOnHealthy: [],
+    networks: ["ai"],
+  };
+}
+
 export function environmentStack(config: EnvironmentConfig, project: string): StackSpec {
   const vmIp = ipOf(config.gpuVm.address);
   const s = config.services;
@@ -79,16 +126,16 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
           name: "chroma",
           image: chroma.image,
           environment: { IS_PERSISTENT: "TRUE", ANONYMIZED_TELEMETRY: "FALSE" },
-          ports: [{ container: 8000, host: chroma.port, bind: vmIp }],
+          // Reached by the operators through the gateway (TLS), by the UI on the internal network.
+          ports: [],
           volumes: [{ volume: "chroma-data", path: "/data" }],
           restart: "unless-stopped",
           gpu: false,
           dependsOnHealthy: [],
           networks: ["ai"],
         },
-        openWebui("open-webui", ui.image, { VECTOR_DB: "chroma", CHROMA_HTTP_HOST: "chroma", CHROMA_HTTP_PORT: "8000" }, {
-          ports: [{ container: 8080, host: ui.port, bind: vmIp }],
-        }),
+        openWebui("open-webui", ui.image, { VECTOR_DB: "chroma", CHROMA_HTTP_HOST: "chroma", CHROMA_HTTP_PORT: "8000" }, {}),
+        gatewayService(config, vmIp),
       ],
     };
   }
@@ -103,9 +150,9 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
         name: "qdrant",
         image: (s.qdrant ?? SERVICE_DEFAULTS.qdrant).image,
         environment: { QDRANT__TELEMETRY_DISABLED: "true", QDRANT__SERVICE__API_KEY: { secret: "qdrant-api-key" }, QDRANT__SERVICE__JWT_RBAC: "true" },
-        // On the VM's address for the tenants' collections (created from the operator's machine): firewalled to the
-        // management IP set like Ollama's port, and every request needs the API key.
-        ports: [{ container: QDRANT_PORT, host: QDRANT_PORT, bind: vmIp }],
+        // Published through the gateway (TLS) for the tenants' collections, created from the operator's machine and
+        // used by the tenants' applications; every request needs the API key or a tenant's JWT.
+        ports: [],
         volumes: [{ volume: "qdrant-data", path: "/qdrant/storage" }],
         restart: "unless-stopped",
         gpu: false,
@@ -128,6 +175,7 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
         dependsOnHealthy: ["chatbot"],
         networks: ["edge"],
       },
+      gatewayService(config, vmIp),
     ],
   };
 }

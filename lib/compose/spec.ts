@@ -26,6 +26,9 @@ export interface Healthcheck {
   startPeriod: string;
 }
 
+/** A file's content: literal text, or the name of key material (a certificate or key) given to the stack. */
+export type ServiceFile = { path: string; content: string } | { path: string; material: string };
+
 export interface ServiceSpec {
   name: string;
   /** repository:tag; the digest it resolves to is kept in the state. */
@@ -34,8 +37,8 @@ export interface ServiceSpec {
   environment: Record<string, EnvValue>;
   ports: PortBinding[];
   volumes: VolumeMount[];
-  /** Files written into the container before it starts (configuration). */
-  files?: { path: string; content: string }[];
+  /** Files written into the container before it starts: configuration text, or key material the caller supplies. */
+  files?: ServiceFile[];
   healthcheck?: Healthcheck;
   restart: "unless-stopped" | "always" | "on-failure" | "no";
   gpu: boolean;
@@ -119,6 +122,11 @@ export function composeLabels(project: string, service: string, extra: Record<st
 /** The secrets a stack needs generated, by name. */
 export function secretNames(spec: StackSpec): string[] {
   return [...new Set(spec.services.flatMap((s) => Object.values(s.environment).flatMap((v) => (typeof v === "object" ? [v.secret] : []))))].sort();
+}
+
+/** The key material a stack's files need supplied (certificates and keys), by name. */
+export function materialNames(spec: StackSpec): string[] {
+  return [...new Set(spec.services.flatMap((s) => (s.files ?? []).flatMap((f) => ("material" in f ? [f.material] : []))))].sort();
 }
 
 /**

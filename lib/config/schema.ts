@@ -307,6 +307,7 @@ export const SERVICE_DEFAULTS = {
   qdrant: { image: "qdrant/qdrant:v1.15.4" },
   chatbot: { image: "ghcr.io/open-webui/open-webui:v0.8.12" },
   ingress: { image: "caddy:2.10.2-alpine" },
+  gateway: { image: "caddy:2.10.2-alpine" },
 } as const;
 /** The services of each environment's compose stack; images are config with pinned defaults. */
 const services = z.strictObject({
@@ -323,6 +324,8 @@ const services = z.strictObject({
     /** "internal": Caddy's own CA (ACME arrives with the service catalog). */
     tls: oneOf(["internal"]).default("internal"),
   }).optional(),
+  // both: the TLS gateway in front of every port the VM publishes to the operators (certificates from the env CA)
+  gateway: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.gateway.image) }).optional(),
 }).prefault({});
 export type ServicesConfig = z.infer<typeof services>;
 export const SERVICES_BY_ROLE = { private: ["openWebui", "chroma"], public: ["qdrant", "chatbot", "ingress"] } as const;

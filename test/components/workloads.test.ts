@@ -4,6 +4,7 @@ import { ModelDeployment } from "../../components/model-deployment";
 import { GPU_CATALOG } from "../../lib/capacity/catalog";
 import { capacityReport } from "../../lib/capacity/report";
 import { environmentStack } from "../../lib/compose/services";
+import { materialNames } from "../../lib/compose/spec";
 import { loadConfig } from "../../lib/config/load";
 import type { EnvironmentConfig } from "../../lib/config/schema";
 import { COMPUTED_MARK, PROVIDER_CODE_MARK, SECRET_MARK } from "../../ops/engine";
@@ -27,14 +28,19 @@ function env(stack: "private" | "public"): EnvironmentConfig {
 }
 
 describe("ComposeStack", () => {
-  const build = (stack: "private" | "public") => () =>
-    new ComposeStack(`${stack}-services`, {
-      spec: environmentStack(env(stack), stack),
+  const KEY_PEM = "-----BEGIN PRIVATE KEY-----\nkey-material-under-test\n-----END PRIVATE KEY-----\n";
+  const material = (m: string) => (m.endsWith("-key") ? KEY_PEM : `-----BEGIN CERTIFICATE-----\n${m}\n-----END CERTIFICATE-----\n`);
+  const build = (stack: "private" | "public") => () => {
+    const spec = environmentStack(env(stack), stack);
+    return new ComposeStack(`${stack}-services`, {
+      spec,
       dockerHost: `ssh://ops@10.${stack === "private" ? 20 : 30}.0.10`,
       env: stack,
       stack,
       publicServices: stack === "public" ? ["ingress"] : [],
+      materials: Object.fromEntries(materialNames(spec).map((m) => [m, material(m)])),
     });
+  };
 
   it("reaches the VM's engine over SSH and keeps every named volume on delete", async () => {
     const rs = await underMocks(build("private"));
@@ -47,7 +53,7 @@ describe("ComposeStack", () => {
 
   it("pulls images by tag and runs containers on the resolved digest, with Compose labels", async () => {
     const rs = await underMocks(build("private"));
-    expect(byType(rs, D.image).map((i) => (i.inputs as any).name).sort()).toEqual(["chromadb/chroma:1.0.20", "ghcr.io/open-webui/open-webui:v0.8.12", "ollama/ollama:0.18.2"]);
+    expect(byType(rs, D.image).map((i) => (i.inputs as any).name).sort()).toEqual(["caddy:2.10.2-alpine", "chromadb/chroma:1.0.20", "ghcr.io/open-webui/open-webui:v0.8.12", "ollama/ollama:0.18.2"]);
     const ollama = one(rs, D.container, "private-services-ollama").inputs as any;
     expect(ollama.image).toBe(COMPUTED_MARK); // the image's repoDigest
     expect(ollama).toMatchObject({ name: "private-ollama-1", gpus: "all", restart: "unless-stopped", wait: true, mustRun: true });
@@ -79,6 +85,27 @@ describe("ComposeStack", () => {
     for (const c of byType(rs, D.container).filter((c) => c.name !== "public-services-ingress")) {
       for (const p of (c.inputs as any).ports ?? []) expect(p.ip).toBe("10.30.0.10");
     }
+    // Qdrant itself publishes nothing: the gateway serves its port over TLS.
+    expect((one(rs, D.container, "public-services-qdrant").inputs as any).ports).toEqual([]);
+    expect((one(rs, D.container, "public-services-gateway").inputs as any).ports).toEqual([{ internal: 6333, external: 6333, ip: "10.30.0.10", protocol: "tcp" }]);
+  });
+
+  it("the gateway gets each service's certificate and key as secret files; the key never shows in plain text", async () => {
+    const rs = await underMocks(build("private"));
+    const gateway = one(rs, D.container, "private-services-gateway");
+    expect(gateway.options.additionalSecretOutputs).toEqual(["uploads"]);
+    // The list holds keys, so the engine keeps all of it secret (the files are listed in the spec test).
+    expect((gateway.inputs as any).uploads).toBe(SECRET_MARK);
+    expect((one(rs, D.container, "private-services-chroma").inputs as any).uploads).toEqual([]);
+    expect(JSON.stringify(rs)).not.toContain("key-material-under-test");
+    expect((gateway.inputs as any).ports.map((p: any) => `${p.ip}:${p.external}`)).toEqual(["10.20.0.10:3000", "10.20.0.10:8000"]);
+  });
+
+  it("refuses a stack whose files name key material it was not given", async () => {
+    const spec = environmentStack(env("private"), "private");
+    await expect(underMocks(() => new ComposeStack("bad", { spec, dockerHost: "ssh://ops@x", env: "private", stack: "private", materials: { "tls-chroma-cert": "x" } }))).rejects.toThrow(
+      "compose stack private: files need key material not given to the stack: tls-chroma-key, tls-open-webui-cert, tls-open-webui-key",
+    );
   });
 
   it("refuses an unsound spec before creating anything", async () => {

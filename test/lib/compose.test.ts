@@ -3,9 +3,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderCaddyfile } from "../../lib/compose/caddyfile";
-import { environmentStack, ollamaEnvironment } from "../../lib/compose/services";
-import { composeLabels, publishedPortRules, secretNames, validateStackSpec, type ServiceSpec, type StackSpec } from "../../lib/compose/spec";
+import { renderCaddyfile, renderGatewayCaddyfile } from "../../lib/compose/caddyfile";
+import { environmentStack, gatewayRoutes, ollamaEnvironment } from "../../lib/compose/services";
+import { composeLabels, materialNames, publishedPortRules, secretNames, validateStackSpec, type ServiceSpec, type StackSpec } from "../../lib/compose/spec";
 import { loadConfig } from "../../lib/config/load";
 import type { EnvironmentConfig } from "../../lib/config/schema";
 import { committedConfig } from "../helpers/config";
@@ -48,7 +48,7 @@ describe("environment stacks", () => {
   it("private: Ollama on the GPU with every server setting explicit, the UI and Chroma, nothing beyond the VM's address", () => {
     const spec = environmentStack(env("private"), "private");
     expect(validateStackSpec(spec)).toEqual([]);
-    expect(spec.services.map((s) => s.name)).toEqual(["ollama", "chroma", "open-webui"]);
+    expect(spec.services.map((s) => s.name)).toEqual(["ollama", "chroma", "open-webui", "gateway"]);
     const ollama = spec.services[0];
     expect(ollama).toMatchObject({ gpu: true, image: "ollama/ollama:0.18.2", volumes: [{ volume: "ollama-models", path: "/root/.ollama" }] });
     expect(ollama.environment).toEqual({
@@ -59,16 +59,27 @@ describe("environment stacks", () => {
     expect(spec.services[2].dependsOnHealthy).toEqual(["ollama"]);
     expect(spec.services[2].environment.WEBUI_SECRET_KEY).toEqual({ secret: "open-webui-secret-key" });
     expect(secretNames(spec)).toEqual(["open-webui-secret-key"]);
+    // The UI and Chroma leave the VM only through the TLS gateway, each with its own certificate.
+    const published = spec.services.flatMap((s) => s.ports.map((p) => `${s.name} ${p.bind}:${p.host}->${p.container}`));
+    expect(published).toEqual(["ollama 10.20.0.10:11434->11434", "gateway 10.20.0.10:3000->3000", "gateway 10.20.0.10:8000->8000"]);
+    const gateway = spec.services[3];
+    expect(gateway.files!.map((f) => f.path)).toEqual(["/etc/caddy/Caddyfile", "/etc/caddy/tls/open-webui.crt", "/etc/caddy/tls/open-webui.key", "/etc/caddy/tls/chroma.crt", "/etc/caddy/tls/chroma.key"]);
+    expect(materialNames(spec)).toEqual(["tls-chroma-cert", "tls-chroma-key", "tls-open-webui-cert", "tls-open-webui-key"]);
+    expect(gatewayRoutes(env("private"))).toEqual([
+      { service: "open-webui", port: 3000, upstream: "open-webui:8080" },
+      { service: "chroma", port: 8000, upstream: "chroma:8000" },
+    ]);
   });
 
   it("public: the ingress on 443 is the only port open beyond the VM; the chatbot sits behind it", () => {
     const spec = environmentStack(env("public"), "public");
     expect(validateStackSpec(spec, { publicBindAllowed: ["ingress"] })).toEqual([]);
     expect(validateStackSpec(spec)).toEqual(["service ingress: publishes 443 on every address; only the ingress may"]);
-    expect(spec.services.map((s) => s.name)).toEqual(["ollama", "qdrant", "chatbot", "ingress"]);
+    expect(spec.services.map((s) => s.name)).toEqual(["ollama", "qdrant", "chatbot", "ingress", "gateway"]);
     const published = spec.services.flatMap((s) => s.ports.map((p) => `${s.name} ${p.bind}:${p.host}`));
-    // Qdrant on the VM's address for the tenants' collections (firewalled to management, API key required).
-    expect(published).toEqual(["ollama 10.30.0.10:11434", "qdrant 10.30.0.10:6333", "ingress 0.0.0.0:443"]);
+    // Qdrant on the VM's address for the tenants' collections through the TLS gateway (firewalled to management).
+    expect(published).toEqual(["ollama 10.30.0.10:11434", "ingress 0.0.0.0:443", "gateway 10.30.0.10:6333"]);
+    expect(materialNames(spec)).toEqual(["tls-qdrant-cert", "tls-qdrant-key"]);
     expect(spec.services.find((s) => s.name === "chatbot")!.environment).toMatchObject({ VECTOR_DB: "qdrant", QDRANT_URI: "http://qdrant:6333", QDRANT_API_KEY: { secret: "qdrant-api-key" } });
     expect(spec.services.find((s) => s.name === "qdrant")!.environment).toMatchObject({ QDRANT__SERVICE__API_KEY: { secret: "qdrant-api-key" } });
     expect(secretNames(spec)).toEqual(["chatbot-secret-key", "qdrant-api-key"]);
@@ -77,7 +88,7 @@ describe("environment stacks", () => {
   });
 
   it("opens the VM-bound ports to the management IP set only", () => {
-    expect(publishedPortRules(environmentStack(env("private"), "private"), "10.20.0.10").map((r) => `${r.source} ${r.dport}`)).toEqual(["+management 11434", "+management 8000", "+management 3000"]);
+    expect(publishedPortRules(environmentStack(env("private"), "private"), "10.20.0.10").map((r) => `${r.source} ${r.dport}`)).toEqual(["+management 11434", "+management 3000", "+management 8000"]);
     expect(publishedPortRules(environmentStack(env("public"), "public"), "10.30.0.10").map((r) => `${r.source} ${r.dport}`)).toEqual(["+management 11434", "+management 6333"]);
   });
 
@@ -105,6 +116,22 @@ describe("ingress Caddyfile", () => {
     expect(r.error, "caddy is not installed: apt-get install caddy").toBeUndefined();
     expect(r.stdout + r.stderr).toContain("Valid configuration");
     expect(r.status).toBe(0);
+  });
+
+  it("the gateway's Caddyfile is valid for the real caddy (served for real in test/components/gateway-tls.test.ts)", () => {
+    const sites = [{ service: "qdrant", port: 6333, upstream: "qdrant:6333", certFile: "/etc/caddy/tls/qdrant.crt", keyFile: "/etc/caddy/tls/qdrant.key" }];
+    const text = renderGatewayCaddyfile(sites);
+    expect(text).toContain("https://:6333 {\n\ttls /etc/caddy/tls/qdrant.crt /etc/caddy/tls/qdrant.key {\n\t\tprotocols tls1.3");
+    // Parsed by the real caddy (validation would load the certificates, which the real-server test provides).
+    const dir = mkdtempSync(join(tmpdir(), "caddy-"));
+    writeFileSync(join(dir, "Caddyfile"), text);
+    const r = spawnSync("caddy", ["adapt", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).apps.http.servers.srv0.listen).toEqual([":6333"]);
+    expect(() => renderGatewayCaddyfile([])).toThrow(/no sites/);
+    expect(() => renderGatewayCaddyfile([...sites, { ...sites[0], service: "other" }])).toThrow(/port 6333 is used twice/);
+    expect(() => renderGatewayCaddyfile([{ ...sites[0], upstream: "qdrant:6333\n}" }])).toThrow(/invalid upstream/);
+    expect(() => renderGatewayCaddyfile([{ ...sites[0], keyFile: "/x y" }])).toThrow(/invalid file path/);
   });
 
   it("the check fails on a broken file, and the renderer refuses unsafe names", () => {

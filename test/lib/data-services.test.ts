@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { redisTenantProvider } from "../../components/providers/redis-tenant";
 import { POSTGRES_ADMIN, renderPgHba, renderPostgresInstallScript, renderRedisInstallScript } from "../../lib/data-services";
 import { stdinBundle } from "../../lib/shell";
+import { makeTestCa } from "../helpers/pki";
 import { pemBlock, stubTool } from "../helpers/script-stubs";
 import { freePort, pgBin, startPostgres, type Postgres } from "../helpers/servers";
 
@@ -35,18 +36,22 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("Redis install script", () => {
-  it("writes a configuration the real redis-server runs with: the admin password, tenants saved and kept across runs", async () => {
+  it("writes a configuration the real redis-server runs with: TLS only, the admin password, tenants saved and kept across runs", async () => {
     const layout = { ip: "127.0.0.2", port: await freePort(), configDir: join(dir, "etc-redis"), dataDir: join(dir, "data") };
+    const ca = makeTestCa();
+    const cert = ca.issue("test-redis", { ip: ["127.0.0.2"] });
+    const stdin = (password: string) => stdinBundle({ secretLine: password, pems: [cert.keyPem, cert.certPem, ca.certPem] });
     const script = renderRedisInstallScript(layout);
     expect(script).not.toContain("s3cret");
-    expect(run(script, stdinBundle({ secretLine: "admin-s3cret-0123456789", pems: [] }))).toMatchObject({ code: 0 });
+    expect(run(script, stdin("admin-s3cret-0123456789"))).toMatchObject({ code: 0 });
     expect(calls()).toContain("systemctl restart redis-server");
     expect(readFileSync(join(layout.configDir, "users.acl"), "utf8")).not.toContain("admin-s3cret");
+    expect(statSync(join(layout.configDir, "tls/server.key")).mode & 0o777).toBe(0o600);
 
     const start = () => spawn("/usr/bin/redis-server", [join(layout.configDir, "redis.conf")], { stdio: "ignore" });
     const connect = async (password: string, username?: string) => {
       for (let i = 0; ; i++) {
-        const c = new Redis({ host: "127.0.0.2", port: layout.port, username, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null }).on("error", () => undefined);
+        const c = new Redis({ host: "127.0.0.2", port: layout.port, username, password, tls: { ca: ca.certPem }, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null }).on("error", () => undefined);
         try {
           await c.connect();
           return c;
@@ -61,16 +66,22 @@ describe("Redis install script", () => {
     try {
       const admin = await connect("admin-s3cret-0123456789");
       expect(await admin.config("GET", "appendonly")).toEqual(["appendonly", "yes"]);
+      expect(await admin.config("GET", "port")).toEqual(["port", "0"]);
       admin.disconnect();
-      const tenant = { tenant: "acme", user: "tenant-acme", keyPattern: "tenant:acme:*", password: "pw-acme-0123456789abcdef", onDelete: "retain" as const, admin: { host: "127.0.0.2", port: layout.port, password: "admin-s3cret-0123456789" } };
+      const tenant = { tenant: "acme", user: "tenant-acme", keyPattern: "tenant:acme:*", password: "pw-acme-0123456789abcdef", onDelete: "retain" as const, admin: { host: "127.0.0.2", port: layout.port, password: "admin-s3cret-0123456789", caCert: ca.certPem } };
+      // Plain text gets no answer, and a server certificate from another CA is refused, with the reason.
+      await expect(redisTenantProvider.create({ ...tenant, admin: { ...tenant.admin, caCert: undefined } })).rejects.toThrow(/Redis create for tenant "acme" on 127.0.0.2/);
+      const other = makeTestCa("another CA");
+      await expect(redisTenantProvider.create({ ...tenant, admin: { ...tenant.admin, caCert: other.certPem } })).rejects.toThrow(/certificate/);
+      other.remove();
       await redisTenantProvider.create(tenant);
 
       // The same password again: nothing changes, the tenant stays.
       writeFileSync(join(dir, "calls.log"), "");
-      expect(run(script, stdinBundle({ secretLine: "admin-s3cret-0123456789", pems: [] })).code).toBe(0);
+      expect(run(script, stdin("admin-s3cret-0123456789")).code).toBe(0);
       expect(calls()).toContain("systemctl start redis-server");
       // A new admin password: the default user changes, the tenant is kept; after a restart both work.
-      expect(run(script, stdinBundle({ secretLine: "rotated-admin-0123456789", pems: [] })).code).toBe(0);
+      expect(run(script, stdin("rotated-admin-0123456789")).code).toBe(0);
       expect(calls()).toContain("systemctl restart redis-server");
       server.kill("SIGTERM");
       await new Promise((r) => server.once("exit", r));
@@ -83,13 +94,17 @@ describe("Redis install script", () => {
       t.disconnect();
     } finally {
       server.kill("SIGKILL");
+      ca.remove();
     }
   });
 
-  it("refuses to run without the password on stdin", () => {
+  it("refuses to run without the password on stdin, or without the TLS material", () => {
     const r = run(renderRedisInstallScript({ ip: "10.20.0.22", configDir: join(dir, "etc"), dataDir: join(dir, "data") }), "");
     expect(r.code).toBe(1);
     expect(r.out).toContain("stdin: expected the password on the first line");
+    const noTls = run(renderRedisInstallScript({ ip: "10.20.0.22", configDir: join(dir, "etc"), dataDir: join(dir, "data") }), stdinBundle({ secretLine: "admin-0123456789abcdef", pems: [] }));
+    expect(noTls.code).toBe(1);
+    expect(noTls.out).toContain("PRIVATE KEY 1 is missing");
   });
 });
 

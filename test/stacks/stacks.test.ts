@@ -96,8 +96,8 @@ describe.each([
   // public: + 16 for its two tenants (component, 2 × 6) and Qdrant's API key; both: + 2 data-service admin passwords,
   // the environment CA and PostgreSQL's certificate (6), the two data-service installs, and VaultSecrets (component,
   // 4 data/tls secrets and one per generated service secret: 1 private, 2 public)
-  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 57],
-  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 74],
+  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 71],
+  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 83],
 ] as const)("%s stack", (env, plan, bridge, mapping, pool, datastore, total) => {
   it("creates a GPU VM with its data holder and two data LXCs", () => {
     expect(count(plan(), T.vm)).toBe(2);
@@ -167,7 +167,7 @@ describe("AI workloads", () => {
     const vols = (plan: PlanResult) => byType(plan.resources, "docker:index/volume:Volume").map((v) => (v.inputs as any).name).sort();
     expect(vols(priv)).toEqual(["private_chroma-data", "private_ollama-models", "private_open-webui-data"]);
     expect(vols(pub)).toEqual(["public_chatbot-data", "public_ingress-data", "public_ollama-models", "public_qdrant-data"]);
-    expect(containers(pub).map((c) => c.name).sort()).toEqual(["public-chatbot-1", "public-ingress-1", "public-ollama-1", "public-qdrant-1"]);
+    expect(containers(pub).map((c) => c.name).sort()).toEqual(["public-chatbot-1", "public-gateway-1", "public-ingress-1", "public-ollama-1", "public-qdrant-1"]);
     expect(containers(pub).flatMap((c) => (c.ports ?? []).filter((p: any) => p.ip === "0.0.0.0").map((p: any) => `${c.name}:${p.external}`))).toEqual(["public-ingress-1:443"]);
   });
 
@@ -193,9 +193,12 @@ describe("tenants (public)", () => {
     const redis = of("pulumi-nodejs:dynamic/redis:Tenant");
     expect(redis.map((i) => [i.user, i.keyPattern, i.admin.host, i.admin.port])).toEqual([["tenant-acme", "tenant:acme:*", "10.30.0.22", 6379], ["tenant-globex", "tenant:globex:*", "10.30.0.22", 6379]]);
     expect(of("pulumi-nodejs:dynamic/qdrant:Collection").map((i) => [i.collection, i.vectorSize, i.distance, i.url, i.apiKey])).toEqual([
-      ["tenant_acme", 768, "Cosine", "http://10.30.0.10:6333", "(known after apply)"],
-      ["tenant_globex", 1024, "Cosine", "http://10.30.0.10:6333", "(known after apply)"],
+      ["tenant_acme", 768, "Cosine", "https://10.30.0.10:6333", "(known after apply)"],
+      ["tenant_globex", 1024, "Cosine", "https://10.30.0.10:6333", "(known after apply)"],
     ]);
+    // Redis and Qdrant (through the gateway) are reached with TLS, verified against the environment CA.
+    for (const i of of("pulumi-nodejs:dynamic/qdrant:Collection")) expect(i.caCert).toBe("(known after apply)");
+    for (const i of of("pulumi-nodejs:dynamic/redis:Tenant")) expect(i.admin).toMatchObject({ caCert: "(known after apply)" });
     const vault = byType(pub.resources, "pulumi-nodejs:dynamic/vault:KvSecret").filter((r) => (r.inputs as any).path.startsWith("tenants/"));
     expect(vault.map((r) => [(r.inputs as any).address, (r.inputs as any).mount, (r.inputs as any).path, (r.inputs as any).appRole, (r.inputs as any).data])).toEqual([
       ["https://10.10.0.10:8200", "kv-public", "tenants/acme", "[secret]", expect.objectContaining({ POSTGRES_URL: "(known after apply)", QDRANT_COLLECTION: "tenant_acme", REDIS_KEY_PREFIX: "tenant:acme:", MODELS: "*" })],
@@ -212,10 +215,14 @@ describe("tenants (public)", () => {
   });
 });
 
-describe.each([["private", () => priv, ["services/open-webui-secret-key"]], ["public", () => pub, ["services/chatbot-secret-key", "services/qdrant-api-key"]]] as const)("%s secrets and data services", (env, plan, services) => {
+describe.each([
+  ["private", () => priv, ["services/open-webui-secret-key", "tls/open-webui", "tls/chroma"]],
+  ["public", () => pub, ["services/chatbot-secret-key", "services/qdrant-api-key", "tls/qdrant"]],
+] as const)("%s secrets and data services", (env, plan, own) => {
   it("writes every generated credential and its TLS material to its own Vault mount, after the data services are installed", () => {
     const secrets = byType(plan().resources, "pulumi-nodejs:dynamic/vault:KvSecret").filter((r) => r.parent!.endsWith(`VaultSecrets::${env}-secrets`));
-    expect(secrets.map((r) => (r.inputs as any).path).sort()).toEqual([...services, "data/postgres-admin", "data/redis-admin", "tls/ca", "tls/postgres"].sort());
+    // A certificate per service reached across the network: the data LXCs' and each port of the VM's TLS gateway.
+    expect(secrets.map((r) => (r.inputs as any).path).sort()).toEqual([...own, "data/postgres-admin", "data/redis-admin", "tls/ca", "tls/postgres", "tls/redis"].sort());
     for (const r of secrets) {
       expect(r.inputs as any).toMatchObject({ address: "https://10.10.0.10:8200", mount: `kv-${env}`, appRole: "[secret]" });
       // The map's keys known at preview (the provider's check needs them; the real engine caught an unknown map),
