@@ -1,7 +1,7 @@
 // bench/tenants: what the tenancy providers cost against doing the same by hand, and how the public stack's offline
 // plan grows with tenants. Creates N tenants (default N = 1, 10, 100, 1000; BENCH_N="1,10" to choose) in a real
 // PostgreSQL and Redis started on loopback: through the providers' create (with their read-back and checks), then the
-// same objects through raw SQL / ACL commands on one connection; prints both times and the ratio per N, then the time
+// same objects through raw SQL / ACL commands on one connection (Redis with TLS as deployed, both ways); prints both times and the ratio per N, then the time
 // of `dualstack plan public` with N tenants in the config. Run: npm run bench:tenants
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +13,7 @@ import { pgTenantProvider, type PgTenantInputs } from "../components/providers/p
 import { redisTenantProvider, type RedisTenantInputs } from "../components/providers/redis-tenant";
 import { evaluateStack } from "../ops/engine";
 import { tenantObjects } from "../lib/tenancy";
+import { makeTestCa } from "../test/helpers/pki";
 import { startPostgres, startRedis, type Postgres, type Redis as RedisServer } from "../test/helpers/servers";
 
 const ROOT = join(__dirname, "..");
@@ -32,7 +33,7 @@ function pgInputs(pg: Postgres, name: string): PgTenantInputs {
 
 function redisInputs(r: RedisServer, name: string): RedisTenantInputs {
   const o = tenantObjects(name);
-  return { tenant: name, user: o.redisUser, keyPattern: o.redisKeyPattern, password: PASSWORD, onDelete: "delete", admin: { host: r.host, port: r.port, password: r.password } };
+  return { tenant: name, user: o.redisUser, keyPattern: o.redisKeyPattern, password: PASSWORD, onDelete: "delete", admin: { host: r.host, port: r.port, password: r.password, caCert: r.caCert } };
 }
 
 async function benchPostgres(pg: Postgres, n: number): Promise<[number, number]> {
@@ -63,7 +64,7 @@ async function benchRedis(r: RedisServer, n: number): Promise<[number, number]> 
   const viaProvider = await time(async () => {
     for (const name of names(n, "p")) await redisTenantProvider.create(redisInputs(r, name));
   });
-  const admin = new Redis({ host: r.host, port: r.port, password: r.password, lazyConnect: true });
+  const admin = new Redis({ host: r.host, port: r.port, password: r.password, lazyConnect: true, ...(r.caCert ? { tls: { ca: r.caCert } } : {}) });
   await admin.connect();
   const raw = await time(async () => {
     for (const name of names(n, "r")) {
@@ -91,7 +92,8 @@ async function planTime(n: number): Promise<number> {
 async function main() {
   const counts = (process.env.BENCH_N ?? "1,10,100,1000").split(",").map(Number);
   const pg = await startPostgres();
-  const redis = await startRedis();
+  const ca = makeTestCa("bench CA");
+  const redis = await startRedis({ tls: { caCert: ca.certPem, ...ca.issue("bench-redis", { ip: ["127.0.0.1"] }) } });
   const rows: string[] = [];
   try {
     rows.push(["N", "pg provider ms", "pg raw ms", "pg ratio", "redis provider ms", "redis raw ms", "redis ratio", "plan public ms"].join("\t"));
@@ -105,6 +107,7 @@ async function main() {
   } finally {
     pg.stop();
     await redis.stop();
+    ca.remove();
   }
   process.stdout.write(`${rows.join("\n")}\n`);
 }

@@ -68,10 +68,12 @@ export interface Redis {
   password: string;
   /** The ACL file ACL SAVE writes to. */
   aclFile: string;
+  /** With `tls`: the CA clients verify the server with (the server then has no plain-text port, as deployed). */
+  caCert?: string;
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<Redis> {
+export async function startRedis(options: { tls?: { caCert: string; certPem: string; keyPem: string } } = {}): Promise<Redis> {
   if (!existsSync("/usr/bin/redis-server")) throw new Error("redis-server is not installed: apt-get install redis-server (.ci/run does)");
   const dir = mkdtempSync(join(tmpdir(), "redis-"));
   const port = await freePort();
@@ -79,7 +81,16 @@ export async function startRedis(): Promise<Redis> {
   // As in the data LXC (lib/data-services.ts): an ACL file whose default user is the administrator.
   const aclFile = join(dir, "users.acl");
   writeFileSync(aclFile, `user default on sanitize-payload #${createHash("sha256").update(password).digest("hex")} ~* &* +@all\n`);
-  const child: ChildProcess = spawn("/usr/bin/redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--aclfile", aclFile], { stdio: "ignore" });
+  const tls = options.tls;
+  if (tls) {
+    writeFileSync(join(dir, "server.crt"), tls.certPem);
+    writeFileSync(join(dir, "server.key"), tls.keyPem, { mode: 0o600 });
+    writeFileSync(join(dir, "ca.crt"), tls.caCert);
+  }
+  const listen = tls
+    ? ["--port", "0", "--tls-port", String(port), "--tls-cert-file", join(dir, "server.crt"), "--tls-key-file", join(dir, "server.key"), "--tls-ca-cert-file", join(dir, "ca.crt"), "--tls-auth-clients", "no"]
+    : ["--port", String(port)];
+  const child: ChildProcess = spawn("/usr/bin/redis-server", [...listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--aclfile", aclFile], { stdio: "ignore" });
   // Wait until it accepts connections.
   const { connect } = await import("node:net");
   for (let i = 0; i < 100; i++) {
@@ -98,6 +109,7 @@ export async function startRedis(): Promise<Redis> {
     port,
     password,
     aclFile,
+    ...(tls ? { caCert: tls.caCert } : {}),
     stop: async () => {
       child.kill("SIGKILL");
       await new Promise((r) => child.once("exit", r));
