@@ -1,0 +1,285 @@
+// File-level backups with restic, for what image backups do not cover well: database dumps, Vault snapshots, Docker
+// volumes (model store, vector data). Each source is a stream — a command that writes the data to stdout and one
+// that reads it back — so a backup is `dump | restic backup --stdin` and a restore is `restic dump | load`, on
+// whichever machine holds the data (over SSH, or locally). Pure renderers: bash scripts and systemd units; the
+// restic password only ever sits in a root-only file, never in a script or a unit.
+import { SCRIPT_PRELUDE, putFile } from "../shell";
+
+export interface StreamSource {
+  /** Unique within its repository; the snapshot's tag: "postgres", "volume-qdrant-data". */
+  name: string;
+  /** Where the data is: "root@10.30.0.21" over SSH, or "local". */
+  host: string;
+  /** Writes the data to stdout, e.g. "runuser -u postgres -- pg_dumpall --clean --if-exists". */
+  dump: string;
+  /** Reads it back from stdin, e.g. "runuser -u postgres -- psql -X -q -d postgres". */
+  load: string;
+  /** The file name inside the snapshot: "postgres.sql". */
+  file: string;
+}
+
+export interface Retention {
+  daily: number;
+  weekly: number;
+  monthly: number;
+}
+
+export interface ResticRepository {
+  /** The repository's name (an environment, or "platform"): the snapshots' host and the units' suffix. */
+  name: string;
+  /** restic's repository location: "/srv/restic/public" or "sftp:…". */
+  location: string;
+  /** Root-only file holding the repository password. */
+  passwordFile: string;
+  /** SSH identity used to reach the sources (their authorized_keys restrict it). */
+  sshKey: string;
+  sources: StreamSource[];
+  retention: Retention;
+  /** systemd OnCalendar expressions. */
+  schedule: { backup: string; check: string; forget: string };
+  /** `check --read-data-subset` verifies 1/checkParts of the data each run, so all of it every checkParts runs. */
+  checkParts: number;
+  /** node exporter's textfile directory: the scripts leave their metrics there. */
+  metricsDir: string;
+}
+
+const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const HOST = /^(local|[a-z_][a-z0-9_-]*@[a-z0-9.-]+)$/;
+const FILE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const PATH = /^\/[A-Za-z0-9._/-]+$/;
+const CALENDAR = /^[A-Za-z0-9*:,./~ -]+$/;
+
+/** Problems with a repository definition; empty when it can be rendered. */
+export function repositoryProblems(r: ResticRepository): string[] {
+  const p: string[] = [];
+  if (!NAME.test(r.name)) p.push(`name: expected a lower-case name such as "public", got ${JSON.stringify(r.name)}`);
+  if (!/^(\/|sftp:|rest:)[A-Za-z0-9._/:@-]+$/.test(r.location)) p.push(`location: expected a path or sftp:/rest: URL, got ${JSON.stringify(r.location)}`);
+  for (const [k, v] of [["passwordFile", r.passwordFile], ["sshKey", r.sshKey], ["metricsDir", r.metricsDir]] as const) {
+    if (!PATH.test(v)) p.push(`${k}: expected an absolute path, got ${JSON.stringify(v)}`);
+  }
+  if (r.sources.length === 0) p.push("sources: expected at least one");
+  const seen = new Set<string>();
+  r.sources.forEach((s, i) => {
+    if (!NAME.test(s.name)) p.push(`sources[${i}].name: expected a lower-case name, got ${JSON.stringify(s.name)}`);
+    if (seen.has(s.name)) p.push(`sources[${i}].name: ${s.name} is defined twice`);
+    seen.add(s.name);
+    if (!HOST.test(s.host)) p.push(`sources[${i}].host: expected "local" or user@host, got ${JSON.stringify(s.host)}`);
+    if (!FILE.test(s.file)) p.push(`sources[${i}].file: expected a plain file name, got ${JSON.stringify(s.file)}`);
+    for (const k of ["dump", "load"] as const) if (!s[k].trim() || /[\n']/.test(s[k])) p.push(`sources[${i}].${k}: expected one command line without single quotes`);
+  });
+  for (const k of ["daily", "weekly", "monthly"] as const) {
+    const n = r.retention[k];
+    if (!Number.isInteger(n) || n < 0 || n > 1000) p.push(`retention.${k}: expected a whole number 0–1000, got ${n}`);
+  }
+  if (r.retention.daily + r.retention.weekly + r.retention.monthly === 0) p.push("retention: keeps nothing; expected at least one daily, weekly or monthly snapshot");
+  for (const [k, v] of Object.entries(r.schedule)) if (!CALENDAR.test(v)) p.push(`schedule.${k}: expected a systemd OnCalendar expression, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(r.checkParts) || r.checkParts < 1 || r.checkParts > 365) p.push(`checkParts: expected a whole number 1–365, got ${r.checkParts}`);
+  return p;
+}
+
+function assertSound(r: ResticRepository): void {
+  const p = repositoryProblems(r);
+  if (p.length > 0) throw new Error(`restic repository ${JSON.stringify(r.name)}: ${p.join("; ")}`);
+}
+
+/** The environment every script starts with: the repository, its password file, a cache under /var/cache. */
+function resticEnv(r: ResticRepository): string {
+  return `export RESTIC_REPOSITORY='${r.location}'
+export RESTIC_PASSWORD_FILE='${r.passwordFile}'
+export RESTIC_CACHE_DIR="\${RESTIC_CACHE_DIR:-/var/cache/restic}"
+[ -r "$RESTIC_PASSWORD_FILE" ] || { echo "restic ${r.name}: password file $RESTIC_PASSWORD_FILE is missing" >&2; exit 2; }
+SSH="\${AI_DUALSTACK_SSH:-ssh}"
+metrics='${r.metricsDir}'
+# metric FILE TEXT: writes a node-exporter textfile atomically.
+metric() { mkdir -p "$metrics"; printf '%s\\n' "$2" > "$metrics/.$1.tmp"; mv "$metrics/.$1.tmp" "$metrics/$1"; }
+# run_at HOST COMMAND: runs COMMAND where the data is.
+run_at() { if [ "$1" = local ]; then bash -c "$2"; else "$SSH" -i '${r.sshKey}' -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=15 "$1" "$2"; fi; }
+`;
+}
+
+/**
+ * Backup: the repository is initialised when it does not exist yet; then every source is streamed into its own
+ * snapshot (tag = source name). A source whose dump fails leaves no snapshot behind (a truncated stream would
+ * otherwise look like a good backup): the snapshot just written is forgotten, the others go on, and the script
+ * exits 1. Per source it leaves ai_dualstack_backup_success and …_last_success_timestamp_seconds for Prometheus.
+ */
+export function renderResticBackupScript(r: ResticRepository): string {
+  assertSound(r);
+  const repo = r.name;
+  return `#!/bin/bash
+# Managed by ai-dualstack: file-level backup of ${repo}.
+set -uo pipefail
+${resticEnv(r)}
+if ! restic cat config >/dev/null 2>&1; then
+  echo "restic ${repo}: initialising $RESTIC_REPOSITORY"
+  restic init || exit 1
+fi
+failed=0
+backup() { # NAME HOST FILE DUMP
+  local name="$1" host="$2" file="$3" dump="$4" out snap now prom last text
+  echo "restic ${repo}: $name from $host"
+  out="$(mktemp)"
+  run_at "$host" "$dump" | restic backup --stdin --stdin-filename "$file" --tag "$name" --host '${repo}' --json > "$out"
+  local status=("\${PIPESTATUS[@]}")
+  snap="$(sed -n 's/.*"snapshot_id":"\\([0-9a-f]*\\)".*/\\1/p' "$out" | tail -n 1)"
+  rm -f "$out"
+  prom="backup_${repo}_$name.prom"
+  last="$(sed -n 's/^ai_dualstack_backup_last_success_timestamp_seconds{[^}]*} //p' "$metrics/$prom" 2>/dev/null || true)"
+  if [ "\${status[0]}" -ne 0 ] || [ "\${status[1]}" -ne 0 ] || [ -z "$snap" ]; then
+    echo "restic ${repo}: $name FAILED (dump exit \${status[0]}, restic exit \${status[1]})" >&2
+    # A snapshot of a broken stream is no backup: forget it, so the last good one stays the latest.
+    if [ -n "$snap" ]; then restic forget "$snap" >/dev/null || echo "restic ${repo}: could not forget partial snapshot $snap" >&2; fi
+    failed=1
+    text="ai_dualstack_backup_success{repository=\\"${repo}\\",source=\\"$name\\"} 0"
+    [ -z "$last" ] || text="$text
+ai_dualstack_backup_last_success_timestamp_seconds{repository=\\"${repo}\\",source=\\"$name\\"} $last"
+    metric "$prom" "$text"
+    return
+  fi
+  now="$(date +%s)"
+  echo "restic ${repo}: $name -> snapshot $snap"
+  metric "$prom" "ai_dualstack_backup_success{repository=\\"${repo}\\",source=\\"$name\\"} 1
+ai_dualstack_backup_last_success_timestamp_seconds{repository=\\"${repo}\\",source=\\"$name\\"} $now"
+}
+${r.sources.map((s) => `backup '${s.name}' '${s.host}' '${s.file}' '${s.dump}'`).join("\n")}
+exit "$failed"
+`;
+}
+
+/**
+ * Verification: `restic check` with a rotating --read-data-subset (part k of checkParts by day of year), so the stored
+ * data itself, not only the structure, is read back over every cycle. Leaves ai_dualstack_restic_check_success.
+ */
+export function renderResticCheckScript(r: ResticRepository): string {
+  assertSound(r);
+  return `#!/bin/bash
+# Managed by ai-dualstack: verification of ${r.name}.
+set -uo pipefail
+${resticEnv(r)}
+part="\${AI_DUALSTACK_CHECK_PART:-$(( 10#$(date +%j) % ${r.checkParts} + 1 ))}"
+echo "restic ${r.name}: check, reading data part $part/${r.checkParts}"
+if restic check --read-data-subset="$part/${r.checkParts}"; then ok=1; else ok=0; fi
+metric "check_${r.name}.prom" "ai_dualstack_restic_check_success{repository=\\"${r.name}\\"} $ok
+ai_dualstack_restic_check_timestamp_seconds{repository=\\"${r.name}\\"} $(date +%s)"
+[ "$ok" = 1 ] || { echo "restic ${r.name}: CHECK FAILED" >&2; exit 1; }
+`;
+}
+
+/** Retention: forget per source (grouped by host and tag) and prune, in one locked run. */
+export function renderResticForgetScript(r: ResticRepository): string {
+  assertSound(r);
+  const keep = (["daily", "weekly", "monthly"] as const).filter((k) => r.retention[k] > 0).map((k) => `--keep-${k} ${r.retention[k]}`).join(" ");
+  return `#!/bin/bash
+# Managed by ai-dualstack: retention of ${r.name}.
+set -uo pipefail
+${resticEnv(r)}
+restic forget --host '${r.name}' --group-by host,tags ${keep} --prune
+`;
+}
+
+/**
+ * Restore: `restore SOURCE [SNAPSHOT] [--to HOST]` streams the source's file from a snapshot (default: its latest)
+ * into its load command, on its own host or another one (a rebuilt guest); `--list` shows the snapshots.
+ */
+export function renderResticRestoreScript(r: ResticRepository): string {
+  assertSound(r);
+  return `#!/bin/bash
+# Managed by ai-dualstack: restore from ${r.name}.
+set -uo pipefail
+${resticEnv(r)}
+usage() { echo "usage: $0 SOURCE [SNAPSHOT] [--to USER@HOST|local] | --list" >&2; echo "sources: ${r.sources.map((s) => s.name).join(" ")}" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+if [ "$1" = --list ]; then exec restic snapshots --host '${r.name}'; fi
+source="$1"; shift; snapshot=latest; to=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --to) [ $# -ge 2 ] || usage; to="$2"; shift 2 ;;
+    -*) usage ;;
+    *) snapshot="$1"; shift ;;
+  esac
+done
+case "$source" in
+${r.sources.map((s) => `  '${s.name}') host='${s.host}'; file='${s.file}'; load='${s.load}' ;;`).join("\n")}
+  *) echo "restic ${r.name}: unknown source $source" >&2; usage ;;
+esac
+[ "$snapshot" != latest ] || snapshot="$(restic snapshots --host '${r.name}' --tag "$source" --latest 1 --json | sed -n 's/.*"short_id":"\\([0-9a-f]*\\)".*/\\1/p' | tail -n 1)"
+[ -n "$snapshot" ] || { echo "restic ${r.name}: no snapshot of $source" >&2; exit 1; }
+echo "restic ${r.name}: restoring $source from snapshot $snapshot to \${to:-$host}"
+restic dump "$snapshot" "/$file" | run_at "\${to:-$host}" "$load"
+status=("\${PIPESTATUS[@]}")
+[ "\${status[0]}" -eq 0 ] && [ "\${status[1]}" -eq 0 ] || { echo "restic ${r.name}: restore of $source FAILED (dump exit \${status[0]}, load exit \${status[1]})" >&2; exit 1; }
+echo "restic ${r.name}: $source restored"
+`;
+}
+
+/** A oneshot service and its timer (Persistent: a missed run happens at boot). */
+export function renderSystemdPair(unit: string, description: string, exec: string, onCalendar: string): { service: string; timer: string } {
+  if (!/^[a-z0-9@._-]+$/.test(unit)) throw new Error(`renderSystemdPair: invalid unit name ${JSON.stringify(unit)}`);
+  if (!CALENDAR.test(onCalendar)) throw new Error(`renderSystemdPair: invalid OnCalendar ${JSON.stringify(onCalendar)}`);
+  return {
+    service: `[Unit]
+Description=${description}
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=${exec}
+Nice=10
+IOSchedulingClass=idle
+PrivateTmp=yes
+ProtectHome=read-only
+NoNewPrivileges=yes
+`,
+    timer: `[Unit]
+Description=${description} (schedule)
+
+[Timer]
+OnCalendar=${onCalendar}
+Persistent=true
+RandomizedDelaySec=10min
+
+[Install]
+WantedBy=timers.target
+`,
+  };
+}
+
+export const RESTIC_BIN_DIR = "/usr/local/sbin";
+
+/** Where each script lives and which timer runs it. */
+export function resticUnits(r: ResticRepository): { script: string; content: string; unit?: string; service?: string; timer?: string }[] {
+  const path = (what: string) => `${RESTIC_BIN_DIR}/ai-dualstack-restic-${what}-${r.name}`;
+  const timed = (what: "backup" | "check" | "forget", content: string, description: string) => {
+    const unit = `ai-dualstack-restic-${what}-${r.name}`;
+    return { script: path(what), content, unit, ...renderSystemdPair(unit, description, path(what), r.schedule[what]) };
+  };
+  return [
+    timed("backup", renderResticBackupScript(r), `ai-dualstack: restic backup of ${r.name}`),
+    timed("check", renderResticCheckScript(r), `ai-dualstack: restic check of ${r.name}`),
+    timed("forget", renderResticForgetScript(r), `ai-dualstack: restic retention of ${r.name}`),
+    { script: path("restore"), content: renderResticRestoreScript(r) },
+  ];
+}
+
+/**
+ * Installs restic, the repository's scripts and timers on a machine (run over SSH as root). Stdin: the repository
+ * password (first line); it goes to the password file, root-only.
+ */
+export function renderResticInstallScript(r: ResticRepository): string {
+  const units = resticUnits(r);
+  return `${SCRIPT_PRELUDE}
+secret="$(head -n 1)"
+[ -n "$secret" ] || { echo "stdin: expected the restic password on the first line" >&2; exit 1; }
+if ! command -v restic >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q restic
+fi
+pw="$(mktemp)"; printf '%s\\n' "$secret" > "$pw"; put ${r.passwordFile} 0600 root:root < "$pw"; rm -f "$pw"
+${units.map((u) => putFile(u.script, "0750", "root:root", u.content) + (u.unit ? putFile(`/etc/systemd/system/${u.unit}.service`, "0644", "root:root", u.service!) + putFile(`/etc/systemd/system/${u.unit}.timer`, "0644", "root:root", u.timer!) : "")).join("")}
+systemctl daemon-reload
+${units.filter((u) => u.unit).map((u) => `systemctl enable --now ${u.unit}.timer >/dev/null`).join("\n")}
+echo "restic ${r.name}: timers enabled (${units.filter((u) => u.unit).map((u) => u.unit).join(", ")})"
+`;
+}

@@ -1,0 +1,204 @@
+// The restic scripts the program renders, run by bash with the real restic (Debian's package) on a local repository:
+// a directory tree backed up as a stream, restored elsewhere and compared byte for byte; a failing source leaves no
+// snapshot; retention; a corrupted repository caught by the check; the install script in a temporary root.
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  renderResticBackupScript,
+  renderResticCheckScript,
+  renderResticForgetScript,
+  renderResticInstallScript,
+  renderResticRestoreScript,
+  repositoryProblems,
+  type ResticRepository,
+} from "../../lib/backup/restic";
+import { stubTool } from "../helpers/script-stubs";
+
+let dir: string;
+let repo: ResticRepository;
+
+function run(script: string, args: string[] = [], env: Record<string, string> = {}, stdin = "") {
+  const file = join(dir, `script-${Math.random().toString(36).slice(2)}.sh`);
+  writeFileSync(file, script, { mode: 0o700 });
+  const r = spawnSync("bash", [file, ...args], {
+    input: stdin,
+    encoding: "utf8",
+    env: { PATH: process.env.PATH, HOME: dir, RESTIC_CACHE_DIR: join(dir, "cache"), AI_DUALSTACK_SSH: join(dir, "fake-ssh"), ...env },
+  });
+  return { code: r.status, out: r.stdout + r.stderr };
+}
+
+const restic = (...args: string[]) =>
+  execFileSync("restic", ["-r", repo.location, "--password-file", repo.passwordFile, "--no-cache", ...args], { encoding: "utf8" });
+const snapshots = (tag?: string) => JSON.parse(restic("snapshots", "--json", ...(tag ? ["--tag", tag] : []))) as { short_id: string; tags: string[] }[];
+
+/** Every file under `root` with its mode and content hash, for byte-for-byte comparison. */
+function tree(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[relative(root, p)] = `${(statSync(p).mode & 0o777).toString(8)} ${readFileSync(p).toString("base64")}`;
+    }
+  };
+  walk(root);
+  return out;
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "restic-"));
+  const src = join(dir, "src");
+  mkdirSync(join(src, "models/blobs"), { recursive: true });
+  writeFileSync(join(src, "models/blobs/sha256-1"), randomBytes(3 * 1024 * 1024));
+  writeFileSync(join(src, "models/manifest.json"), JSON.stringify({ layers: ["sha256-1"] }));
+  writeFileSync(join(src, "secret.key"), "k", { mode: 0o600 });
+  writeFileSync(join(dir, "db.sql"), "CREATE TABLE t (x int);\n");
+  writeFileSync(join(dir, "pw"), "correct horse battery staple\n", { mode: 0o600 });
+  // SSH stand-in: runs the remote command here, as the real one runs it on the source host.
+  writeFileSync(join(dir, "fake-ssh"), `#!/bin/bash\necho "$*" >> "${dir}/ssh.log"\nexec bash -c "\${@: -1}"\n`);
+  chmodSync(join(dir, "fake-ssh"), 0o755);
+  repo = {
+    name: "public",
+    location: join(dir, "repo"),
+    passwordFile: join(dir, "pw"),
+    sshKey: "/root/.ssh/ai-dualstack-backup",
+    sources: [
+      { name: "volume-qdrant-data", host: "ops@10.30.0.10", dump: `tar -C ${src} -cf - .`, load: 'mkdir -p "$RESTORE_TO" && tar -C "$RESTORE_TO" -xf -', file: "qdrant-data.tar" },
+      { name: "postgres", host: "local", dump: `cat ${join(dir, "db.sql")}`, load: `cat > "$RESTORE_TO.sql"`, file: "postgres.sql" },
+    ],
+    retention: { daily: 7, weekly: 4, monthly: 6 },
+    schedule: { backup: "*-*-* 02:30", check: "*-*-* 05:00", forget: "Sun *-*-* 04:00" },
+    checkParts: 7,
+    metricsDir: join(dir, "metrics"),
+  };
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("restic backup and restore", () => {
+  it("initialises the repository, streams every source into its own snapshot and restores a tree byte for byte elsewhere", () => {
+    const b = run(renderResticBackupScript(repo));
+    expect(b.out).toContain("initialising");
+    expect(b.code).toBe(0);
+    expect(snapshots().map((s) => s.tags[0]).sort()).toEqual(["postgres", "volume-qdrant-data"]);
+    // Reached over SSH with the backup key, host keys checked.
+    expect(readFileSync(join(dir, "ssh.log"), "utf8")).toContain("-i /root/.ssh/ai-dualstack-backup -o BatchMode=yes -o StrictHostKeyChecking=yes");
+    expect(readFileSync(join(repo.metricsDir, "backup_public_postgres.prom"), "utf8")).toMatch(/^ai_dualstack_backup_success\{repository="public",source="postgres"\} 1\nai_dualstack_backup_last_success_timestamp_seconds\{repository="public",source="postgres"\} \d{10}\n$/);
+
+    const target = join(dir, "restored");
+    const r = run(renderResticRestoreScript(repo), ["volume-qdrant-data", "--to", "local"], { RESTORE_TO: target });
+    expect(r.out).toContain("volume-qdrant-data restored");
+    expect(r.code).toBe(0);
+    expect(tree(target)).toEqual(tree(join(dir, "src")));
+    expect(Object.keys(tree(target))).toHaveLength(3);
+
+    // A named snapshot, onto the source's own host (over SSH).
+    const snap = snapshots("postgres")[0].short_id;
+    expect(run(renderResticRestoreScript(repo), ["postgres", snap], { RESTORE_TO: join(dir, "again") }).code).toBe(0);
+    expect(readFileSync(join(dir, "again.sql"), "utf8")).toBe("CREATE TABLE t (x int);\n");
+  });
+
+  it("a failing source leaves no snapshot, keeps its last success time, and fails the run; the others are backed up", () => {
+    expect(run(renderResticBackupScript(repo)).code).toBe(0);
+    const before = readFileSync(join(repo.metricsDir, "backup_public_postgres.prom"), "utf8").split("\n")[1];
+    // The dump dies half way: restic would store the half as a good snapshot.
+    const broken = { ...repo, sources: repo.sources.map((s) => (s.name === "postgres" ? { ...s, dump: `head -c 100 ${join(dir, "db.sql")}; exit 3` } : s)) };
+    const b = run(renderResticBackupScript(broken));
+    expect(b.code).toBe(1);
+    expect(b.out).toContain("postgres FAILED (dump exit 3, restic exit 0)");
+    expect(snapshots("postgres")).toHaveLength(1);
+    expect(snapshots("volume-qdrant-data")).toHaveLength(2);
+    expect(readFileSync(join(repo.metricsDir, "backup_public_postgres.prom"), "utf8")).toBe(`ai_dualstack_backup_success{repository="public",source="postgres"} 0\n${before}\n`);
+    // Restoring "latest" still gives the last good dump.
+    expect(run(renderResticRestoreScript(repo), ["postgres", "--to", "local"], { RESTORE_TO: join(dir, "x") }).code).toBe(0);
+    expect(readFileSync(join(dir, "x.sql"), "utf8")).toBe("CREATE TABLE t (x int);\n");
+  });
+
+  it("retention forgets per source and prunes", () => {
+    for (let i = 0; i < 3; i++) expect(run(renderResticBackupScript(repo)).code).toBe(0);
+    expect(snapshots()).toHaveLength(6);
+    const f = run(renderResticForgetScript({ ...repo, retention: { daily: 1, weekly: 0, monthly: 0 } }));
+    expect(f.code).toBe(0);
+    expect(snapshots().map((s) => s.tags[0]).sort()).toEqual(["postgres", "volume-qdrant-data"]);
+  });
+
+  it("the check reads the data back and catches a corrupted pack file", () => {
+    expect(run(renderResticBackupScript(repo)).code).toBe(0);
+    const whole = { ...repo, checkParts: 1 };
+    expect(run(renderResticCheckScript(whole)).code).toBe(0);
+    expect(readFileSync(join(repo.metricsDir, "check_public.prom"), "utf8")).toContain('ai_dualstack_restic_check_success{repository="public"} 1');
+    // Flip bytes in the biggest pack file (the tree's data).
+    const packs: string[] = [];
+    const walk = (d: string) => readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(join(d, e.name)) : packs.push(join(d, e.name))));
+    walk(join(repo.location, "data"));
+    const biggest = packs.sort((a, b) => statSync(b).size - statSync(a).size)[0];
+    const bytes = readFileSync(biggest);
+    for (let i = 1000; i < 1100; i++) bytes[i] ^= 0xff;
+    writeFileSync(biggest, bytes);
+    const c = run(renderResticCheckScript(whole));
+    expect(c.code).toBe(1);
+    expect(c.out).toContain("CHECK FAILED");
+    expect(readFileSync(join(repo.metricsDir, "check_public.prom"), "utf8")).toContain('ai_dualstack_restic_check_success{repository="public"} 0');
+  });
+
+  it("refuses to run without its password file, and a wrong source name", () => {
+    expect(run(renderResticBackupScript({ ...repo, passwordFile: join(dir, "missing") })).code).toBe(2);
+    const r = run(renderResticRestoreScript(repo), ["ghost"]);
+    expect(r.code).toBe(2);
+    expect(r.out).toContain("unknown source ghost");
+  });
+});
+
+describe("restic repository definitions", () => {
+  it("names every problem by key", () => {
+    expect(repositoryProblems(repo)).toEqual([]);
+    const bad = { ...repo, name: "Public", retention: { daily: 0, weekly: 0, monthly: 0 }, sources: [repo.sources[0], { ...repo.sources[0], file: "../x", dump: "echo 'hi'" }] };
+    expect(repositoryProblems(bad)).toEqual([
+      'name: expected a lower-case name such as "public", got "Public"',
+      "sources[1].name: volume-qdrant-data is defined twice",
+      'sources[1].file: expected a plain file name, got "../x"',
+      "sources[1].dump: expected one command line without single quotes",
+      "retention: keeps nothing; expected at least one daily, weekly or monthly snapshot",
+    ]);
+    expect(() => renderResticBackupScript(bad)).toThrow(/^restic repository "Public": name: /);
+  });
+});
+
+describe("restic install script", () => {
+  it("writes the password root-only from stdin, the scripts and the timers, and enables the timers", () => {
+    const bin = join(dir, "stub-bin");
+    mkdirSync(bin);
+    writeFileSync(join(dir, "calls.log"), "");
+    for (const s of ["apt-get", "systemctl", "chown"]) stubTool(bin, join(dir, "calls.log"), s, "");
+    stubTool(bin, join(dir, "calls.log"), "restic", "");
+    const root = join(dir, "root");
+    const script = renderResticInstallScript({ ...repo, passwordFile: "/etc/ai-dualstack/restic-public.pw" });
+    expect(script).not.toContain("correct horse");
+    const r = spawnSync("bash", ["-c", script], { input: "correct horse battery staple\n", encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root } });
+    expect(r.status, r.stderr).toBe(0);
+    const pw = join(root, "etc/ai-dualstack/restic-public.pw");
+    expect(readFileSync(pw, "utf8")).toBe("correct horse battery staple\n");
+    expect(statSync(pw).mode & 0o777).toBe(0o600);
+    for (const what of ["backup", "check", "forget", "restore"]) expect(existsSync(join(root, `usr/local/sbin/ai-dualstack-restic-${what}-public`))).toBe(true);
+    expect(readFileSync(join(root, "etc/systemd/system/ai-dualstack-restic-backup-public.timer"), "utf8")).toContain("OnCalendar=*-*-* 02:30\nPersistent=true");
+    const calls = readFileSync(join(dir, "calls.log"), "utf8");
+    expect(calls).toContain("systemctl enable --now ai-dualstack-restic-check-public.timer");
+    expect(spawnSync("bash", ["-c", script], { input: "", encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root } }).stderr).toContain("expected the restic password");
+  });
+
+  it("the units pass systemd-analyze verify", () => {
+    const units = join(dir, "units");
+    mkdirSync(units);
+    const script = renderResticInstallScript(repo);
+    const unitFiles = [...script.matchAll(/put \/etc\/systemd\/system\/(\S+) 0644 root:root <<'AI_DUALSTACK_EOF'\n([\s\S]*?)AI_DUALSTACK_EOF/g)];
+    expect(unitFiles.map((m) => m[1])).toHaveLength(6);
+    for (const [, name, content] of unitFiles) writeFileSync(join(units, name), content.replace(/^ExecStart=.*$/m, "ExecStart=/bin/true"));
+    const r = spawnSync("systemd-analyze", ["verify", ...unitFiles.map((m) => join(units, m[1]))], { encoding: "utf8" });
+    expect(r.error, "systemd-analyze is not installed").toBeUndefined();
+    expect(r.stderr.split("\n").filter((l) => l.includes(units))).toEqual([]);
+  });
+});
