@@ -50,6 +50,8 @@ async function hostProgram(c: HostConfig, secrets: Record<string, string | undef
     stack: pulumi.getStack(),
     sshPrivateKey: pulumi.secret(secrets.sshPrivateKey ?? ""),
     vaultToken: secrets.vaultToken === undefined ? undefined : pulumi.secret(secrets.vaultToken),
+    pbsPassword: pulumi.secret(secrets.pbsPassword ?? ""),
+    pbsEncryptionKey: secrets.pbsEncryptionKey === undefined ? undefined : pulumi.secret(secrets.pbsEncryptionKey),
   }, { providers: [provider] });
   if (secrets.vaultToken === undefined) {
     pulumi.log.info("Vault is installed but not configured: initialise and unseal it (README, Vault), then set the secret config vaultToken and run `pulumi up` again");
@@ -60,6 +62,7 @@ async function hostProgram(c: HostConfig, secrets: Record<string, string | undef
     containers: platform.containers,
     platformCaCert: platform.caCert,
     ...(platform.vaultAppRoles ? { vaultAppRoles: platform.vaultAppRoles } : {}),
+    ...(platform.pbsEncryptionKey ? { pbsEncryptionKey: platform.pbsEncryptionKey } : {}),
   };
 }
 

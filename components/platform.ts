@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ENVIRONMENTS, type HostConfig } from "../lib/config/schema";
 import { datastoresFor, fileId, mirrorPoolOf, type EnvironmentSlice } from "../lib/environment-slice";
 import { ipOf } from "../lib/net";
+import { backupJobs } from "../lib/backup/jobs";
+import { Backups } from "./backups";
 import { CertificateAuthority } from "./certificate-authority";
 import { ProxmoxHost } from "./proxmox-host";
 import { ServiceContainer } from "./service-container";
@@ -14,6 +16,9 @@ export interface PlatformArgs {
   sshPrivateKey: pulumi.Input<string>;
   /** Vault's administrator token (secret config vaultToken); absent until Vault is initialised. */
   vaultToken?: pulumi.Input<string>;
+  /** The PBS user's password (secret config pbsPassword) and optionally its client encryption key. */
+  pbsPassword: pulumi.Input<string>;
+  pbsEncryptionKey?: pulumi.Input<string>;
 }
 
 type DownloadSpec = HostConfig["platform"]["lxcTemplate"];
@@ -46,6 +51,8 @@ export class Platform extends pulumi.ComponentResource {
   public readonly containers: Record<string, { vmId: number; address: string }>;
   /** The platform CA's certificate: Vault's (and the platform services') certificates chain to it. */
   public readonly caCert: pulumi.Output<string>;
+  /** The PBS encryption key Proxmox generated (secret), when none was configured. */
+  public readonly pbsEncryptionKey?: pulumi.Output<string>;
   /** Per environment its Vault AppRole credentials (secret), once Vault is set up. */
   public readonly vaultAppRoles?: pulumi.Output<Record<string, { roleId: string; secretId: string }>>;
 
@@ -106,6 +113,17 @@ export class Platform extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: [guests.security] });
     this.caCert = ca.certPem;
     this.vaultAppRoles = vault.appRoles;
+
+    // Image-level backups of every pool to the Proxmox Backup Server.
+    const backups = new Backups(`${name}-backups`, {
+      pbs: c.backup.pbs,
+      nodes: c.nodes.map((n) => n.name),
+      password: args.pbsPassword,
+      encryptionKey: args.pbsEncryptionKey,
+      jobs: backupJobs(c),
+      fleecing: c.backup.fleecing,
+    }, { parent: this, dependsOn: [host, pool] });
+    this.pbsEncryptionKey = backups.generatedEncryptionKey;
 
     this.environments = Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].slice]));
     this.tokens = pulumi.secret(pulumi.all(Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].token]))));

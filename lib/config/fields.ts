@@ -100,3 +100,9 @@ export const proxmoxEndpoint = pattern(
   /^https:\/\/[^\s/:]+:\d+\/?$/,
   "the Proxmox API URL with its port, such as \"https://192.0.2.10:8006/\"",
 );
+
+/** A systemd / Proxmox calendar event: "02:30", "*-*-* 02:30", "Sun 04:00", "mon..fri 01:00". */
+export const calendarEvent = pattern(/^[A-Za-z0-9*:,./~ -]{1,64}$/, "a calendar event such as \"*-*-* 02:30\" or \"Sun 04:00\"");
+
+/** A server's TLS certificate fingerprint as Proxmox shows it: 32 colon-separated hex bytes. */
+export const certFingerprint = pattern(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, "a SHA-256 certificate fingerprint such as \"AB:CD:…\" (32 hex bytes separated by colons)");

@@ -12,6 +12,8 @@ import {
   expecting,
   bool,
   bridgeName,
+  calendarEvent,
+  certFingerprint,
   cidr,
   duration,
   fileName,
@@ -203,6 +205,49 @@ const platformContainers = z.strictObject({
   backup: containerSpec,
 });
 
+const retention = (d: { daily: number; weekly: number; monthly: number }) =>
+  z.strictObject({
+    daily: wholeNumber(0, 1000, "daily snapshots kept").default(d.daily),
+    weekly: wholeNumber(0, 1000, "weekly snapshots kept").default(d.weekly),
+    monthly: wholeNumber(0, 1000, "monthly snapshots kept").default(d.monthly),
+  }).prefault({}).refine((r) => r.daily + r.weekly + r.monthly > 0, { error: () => "expected at least one daily, weekly or monthly backup kept" });
+
+export const BACKUP_DEFAULTS = {
+  schedule: "*-*-* 01:30",
+  retention: { daily: 7, weekly: 4, monthly: 6 },
+  restic: { backup: "*-*-* 02:30", check: "*-*-* 05:00", forget: "Sun *-*-* 04:00", checkParts: 7 },
+} as const;
+
+/** Image-level backups (vzdump to a Proxmox Backup Server) and file-level ones (restic in the backup LXC). */
+const backupConfig = z.strictObject({
+  pbs: z.strictObject({
+    /** The Proxmox storage id the datastore is attached as. */
+    storageId: label.default("pbs"),
+    server: z.union([ipv4, label], expecting("the Proxmox Backup Server's address or host name")),
+    datastore: pattern(/^[A-Za-z0-9_][A-Za-z0-9._-]{1,31}$/, "a PBS datastore name such as \"tank-backup\""),
+    /** A namespace per platform keeps this box's backups apart on a shared PBS. */
+    namespace: pattern(/^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*){0,7}$/, "a PBS namespace such as \"ai-dualstack\"").optional(),
+    /** The PBS user or API token (user@realm!token) with DatastoreBackup on the datastore (or namespace) only. */
+    username: pattern(/^[A-Za-z0-9._-]+@(pbs|pam)(![A-Za-z0-9._-]+)?$/, "a PBS user or token such as \"pve1@pbs!backup\""),
+    fingerprint: certFingerprint,
+  }),
+  /** When the vzdump jobs run (one per pool). */
+  schedule: calendarEvent.default(BACKUP_DEFAULTS.schedule),
+  mode: oneOf(["snapshot", "suspend", "stop"]).default("snapshot"),
+  retention: retention(BACKUP_DEFAULTS.retention),
+  /** Fleecing on the guests' own datastore: a slow backup target does not slow the guests' writes. */
+  fleecing: bool.default(true),
+  restic: z.strictObject({
+    backup: calendarEvent.default(BACKUP_DEFAULTS.restic.backup),
+    check: calendarEvent.default(BACKUP_DEFAULTS.restic.check),
+    forget: calendarEvent.default(BACKUP_DEFAULTS.restic.forget),
+    /** The check reads 1/checkParts of the data each run: all of it every checkParts days. */
+    checkParts: wholeNumber(1, 365, "runs per full read").default(BACKUP_DEFAULTS.restic.checkParts),
+    retention: retention(BACKUP_DEFAULTS.retention),
+  }).prefault({}),
+});
+export type BackupConfig = z.infer<typeof backupConfig>;
+
 const hostShape = z.strictObject({
   role: z.literal("host", { error: () => "expected \"host\"" }),
   proxmox,
@@ -225,6 +270,7 @@ const hostShape = z.strictObject({
       aptKeyFingerprints: z.array(pattern(/^[0-9A-F]{40}$/, "a 40-digit upper-case hex OpenPGP fingerprint")).min(1, { error: () => "expected at least one fingerprint" }).default([...VAULT_DEFAULTS.aptKeyFingerprints]),
     }).prefault({}),
   }),
+  backup: backupConfig,
 });
 
 const gpuVm = z.strictObject({
@@ -512,6 +558,10 @@ export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: 
       { key: "sshPrivateKey", required: true, form },
       // Vault's administrator token: absent until the initialisation ceremony (README, Vault); then the Vault setup runs.
       { key: "vaultToken", required: false, form: "Vault's administrator token (pulumi config set --secret vaultToken …)" },
+      // The PBS user's password or token secret; the client-side encryption key when you bring your own (else
+      // Proxmox generates one, exported as the secret output pbsEncryptionKey: keep it off the box).
+      { key: "pbsPassword", required: true, form: "the PBS user's password or API token secret (pulumi config set --secret pbsPassword …)" },
+      { key: "pbsEncryptionKey", required: false, form: "a PBS client encryption key (JSON, as proxmox-backup-client key create writes it)" },
     ];
   }
   return [

@@ -20,6 +20,7 @@ export const FIREWALL_RULES = "proxmoxve:firewall/rulesLegacy:RulesLegacy";
 export const SECURITY_GROUP = "proxmoxve:cluster/firewall/security/groupLegacy:GroupLegacy";
 export const CLUSTER_FIREWALL = "proxmoxve:cluster/firewallLegacy:FirewallLegacy";
 export const BACKUP_JOB = "proxmoxve:backup/job:Job";
+export const PBS_STORAGE = "proxmoxve:storage/pbs:Pbs";
 export const PROXMOX_PROVIDER = "pulumi:providers:proxmoxve";
 export const DOCKER_IMAGE = "docker:index/remoteImage:RemoteImage";
 export const DOCKER_CONTAINER = "docker:index/container:Container";

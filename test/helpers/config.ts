@@ -28,6 +28,7 @@ export function dummySecrets(stack: "host" | "private" | "public"): Record<strin
         proxmoxApiToken: "root@pam!ai-dualstack=11111111-2222-3333-4444-555555555555",
         sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-HOST-KEY\n-----END OPENSSH PRIVATE KEY-----",
         vaultToken: "hvs.test-host-admin-token-3f2a9c7e1b",
+        pbsPassword: "pbs-token-secret-5d0c7a9e-1f2b-4c3d-8e9f-0a1b2c3d4e5f",
       }
     : {
         proxmoxApiToken: `ai-${stack}@pve!deploy=99999999-8888-7777-6666-555555555555`,

@@ -116,7 +116,8 @@ describe("isolation rules", () => {
   it("storage-of-own-environment / pool-of-own-environment", async () => {
     expect(await mandatory(mutate(priv, "private-redis-ct", (r) => ((r.inputs.disk as any).datastoreId = "tank-public")))).toEqual(["storage-of-own-environment"]);
     expect(await mandatory(mutate(priv, vm(() => priv), (r) => ((r.inputs.disks as any)[1].datastoreId = "local-zfs")))).toEqual(["storage-of-own-environment"]);
-    expect(await mandatory(mutate(pub, "public-postgres-ct", (r) => (r.inputs.poolId = "ai-private")))).toEqual(["pool-of-own-environment"]);
+    // Outside its own pools it is outside the pools its environment's backups cover, too.
+    expect(await mandatory(mutate(pub, "public-postgres-ct", (r) => (r.inputs.poolId = "ai-private")))).toEqual(["backup-coverage", "pool-of-own-environment"]);
   });
 
   it("bind-mounts-confined: only from the environment's own tree, never system paths or the Docker socket", async () => {
@@ -266,11 +267,23 @@ describe("data and secrets rules", () => {
     expect(await mandatory(mutate(priv, vm(() => priv), (r) => delete r.inputs.deleteUnreferencedDisksOnDestroy))).toEqual(["stateful-guests-protected"]);
   });
 
-  it("backup-coverage (advisory): a job with retention covers a guest", async () => {
-    expect((await violationsOf(priv, "backup-coverage")).map((v) => v.enforcement)).toEqual(["advisory", "advisory", "advisory", "advisory"]);
-    const job = (pruneBackups?: Record<string, number>) => withResource(priv, { type: "proxmoxve:backup/job:Job", name: "nightly", inputs: { vmids: ["200", "201", "210"], pool: undefined, pruneBackups } });
-    expect((await violationsOf(job({ keepDaily: 7 }), "backup-coverage")).map((v) => v.message)).toEqual(["private-redis-ct (211) is covered by no backup job"]);
-    expect((await violationsOf(job(), "backup-coverage")).map((v) => v.message)).toContain("private-gpu-vm (200) is backed up without retention (pruneBackups)");
+  it("backup-coverage: every pool has a job with retention to an encrypted PBS storage; guests sit in covered pools", async () => {
+    expect(await violationsOf(host, "backup-coverage")).toEqual([]);
+    const without = (name: string): PlanResult => ({ ...host, resources: host.resources.filter((r) => r.name !== name) });
+    expect((await violationsOf(without("platform-backups-ai-dualstack-public"), "backup-coverage")).map((v) => v.message)).toEqual(["pool ai-public (public) is covered by no backup job"]);
+    const noRetention = mutate(host, "platform-backups-ai-dualstack-platform", (r) => (r.inputs.pruneBackups = {}));
+    expect((await violationsOf(noRetention, "backup-coverage")).map((v) => v.message)).toEqual([
+      "pool platform (platform) is backed up without retention (pruneBackups)",
+      ...["security", "cicd", "monitoring", "backup"].map((k, i) => `platform-${k}-ct (${110 + i}) is backed up without retention (pruneBackups)`),
+    ]);
+    const plain = mutate(host, "platform-backups-pbs", (r) => (delete r.inputs.generateEncryptionKey, delete r.inputs.encryptionKey));
+    expect((await violationsOf(plain, "backup-coverage")).map((v) => v.message)).toEqual(Array(3).fill("PBS storage pbs has no client-side encryption (encryptionKey or generateEncryptionKey)"));
+    const elsewhere = mutate(host, "platform-backups-ai-dualstack-private", (r) => (r.inputs.storage = "local"));
+    expect((await violationsOf(elsewhere, "backup-coverage")).map((v) => v.message)).toEqual(['backup job ai-dualstack-private writes to storage "local", which is no Proxmox Backup Server storage of this stack']);
+    // An environment's guest outside its pools is in no pool the platform backs up.
+    expect(await violationsOf(priv, "backup-coverage")).toEqual([]);
+    const stray = mutate(priv, "private-redis-ct", (r) => (r.inputs.poolId = "scratch"));
+    expect((await violationsOf(stray, "backup-coverage")).map((v) => v.message)).toEqual(['private-redis-ct is in pool "scratch", which no backup job covers (the platform backs up platform, ai-private, ai-public)']);
   });
 
   it("images-pinned: latest, no tag, or an unknown registry", async () => {

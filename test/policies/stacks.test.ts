@@ -64,14 +64,18 @@ describe("configurations that cross the line", () => {
 
   it("human output names rule, resource and level; --policy-config lowers a rule", async () => {
     const dir = mkdtempSync(join(tmpdir(), "pc-"));
-    writeFileSync(join(dir, "levels.json"), JSON.stringify({ "backup-coverage": "disabled" }));
+    // A privileged LXC, its rule lowered to advisory: reported, exit 0.
+    writeFileSync(join(dir, "Pulumi.host.yaml"), readFileSync(stackFile("host"), "utf8"));
+    writeFileSync(join(dir, "Pulumi.public.yaml"), readFileSync(stackFile("public"), "utf8").replace("      vmId: 310\n", "      vmId: 310\n      privileged: true\n"));
+    writeFileSync(join(dir, "levels.json"), JSON.stringify({ "lxc-unprivileged": "advisory" }));
     let out = "";
-    const code = await main(["policy", "private", "--policy-config", join(dir, "levels.json")], { out: (t) => (out += t), err: () => {} });
+    const code = await main(["policy", "public", "--config", join(dir, "Pulumi.public.yaml"), "--policy-config", join(dir, "levels.json")], { out: (t) => (out += t), err: () => {} });
     expect(code).toBe(0);
-    expect(out.trim()).toBe("29 policies: 0 mandatory and 0 advisory violation(s)");
+    expect(out).toContain("[advisory] lxc-unprivileged: public-postgres-ct (proxmoxve:index/containerLegacy:ContainerLegacy): ");
+    expect(out.trim().split("\n").at(-1)).toBe("29 policies: 0 mandatory and 1 advisory violation(s)");
     let plain = "";
-    await main(["policy", "host"], { out: (t) => (plain += t), err: () => {} });
-    expect(plain).toContain("[advisory] backup-coverage: platform-security-ct (proxmoxve:index/containerLegacy:ContainerLegacy): ");
+    expect(await main(["policy", "host"], { out: (t) => (plain += t), err: () => {} })).toBe(0);
+    expect(plain.trim()).toBe("29 policies: 0 mandatory and 0 advisory violation(s)");
     writeFileSync(join(dir, "bad.json"), JSON.stringify({ "no-such-rule": "mandatory", "nic-firewall-on": "sometimes" }));
     let err = "";
     expect(await main(["policy", "private", "--policy-config", join(dir, "bad.json")], { out: () => {}, err: (t) => (err += t) })).toBe(2);

@@ -30,7 +30,26 @@ describe("host stack", () => {
     expect(count(host, T.download)).toBe(5); // per environment a cloud image and an LXC template, plus the platform's template
     expect(count(host, T.ct)).toBe(4);
     expect(count(host, T.vm)).toBe(0);
-    expect(host.resources).toHaveLength(112); // 92 + the platform CA (3) and Vault (17)
+    expect(host.resources).toHaveLength(117); // 92 + the platform CA (3), Vault (17) and backups (5)
+  });
+
+  it("backs up every pool to the Proxmox Backup Server: client-side encrypted, certificate pinned, retention and fleecing", () => {
+    const pbs = one(host.resources, "proxmoxve:storage/pbs:Pbs", "platform-backups-pbs");
+    expect(pbs.inputs).toMatchObject({ resourceId: "pbs", server: "192.168.10.5", datastore: "ai-dualstack", namespace: "pve1", username: "pve1@pbs!backup", contents: ["backup"], nodes: ["pve1"], password: "[secret]" });
+    // Offline, an optional secret is a placeholder (encrypted or absent look alike): the configured-key path.
+    expect((pbs.inputs as any).encryptionKey).toBe("[secret]");
+    expect((pbs.inputs as any).fingerprint).toMatch(/^AB:CD/);
+    expect(pbs.options).toMatchObject({ protect: true });
+    expect(pbs.options.additionalSecretOutputs).toEqual(expect.arrayContaining(["password", "encryptionKey", "generatedEncryptionKey"]));
+    const jobs = byType(host.resources, "proxmoxve:backup/job:Job").map((j) => j.inputs as any);
+    expect(jobs.map((j) => [j.resourceId, j.pool, j.fleecing.storage])).toEqual([
+      ["ai-dualstack-platform", "platform", "tank-platform"],
+      ["ai-dualstack-private", "ai-private", "tank-private"],
+      ["ai-dualstack-public", "ai-public", "tank-public"],
+    ]);
+    for (const j of jobs) {
+      expect(j).toMatchObject({ storage: "pbs", schedule: "*-*-* 01:30", mode: "snapshot", compress: "zstd", pruneBackups: { "keep-daily": "7", "keep-weekly": "4", "keep-monthly": "6" }, fleecing: { enabled: true }, mailnotification: "failure" });
+    }
   });
 
   it("installs Vault in the security LXC with a certificate from the platform CA, the key on stdin only", () => {
