@@ -115,6 +115,8 @@ if ! restic cat config >/dev/null 2>&1; then
   restic init || exit 1
 fi
 failed=0
+help_success() { printf '%s\n' "# HELP ai_dualstack_backup_success Whether the last file-level backup of the source succeeded." "# TYPE ai_dualstack_backup_success gauge"; }
+help_last() { printf '%s\n' "# HELP ai_dualstack_backup_last_success_timestamp_seconds When the source was last backed up successfully." "# TYPE ai_dualstack_backup_last_success_timestamp_seconds gauge"; }
 backup() { # NAME HOST FILE DUMP
   local name="$1" host="$2" file="$3" dump="$4" out snap now prom last text
   echo "restic ${repo}: $name from $host"
@@ -130,15 +132,19 @@ backup() { # NAME HOST FILE DUMP
     # A snapshot of a broken stream is no backup: forget it, so the last good one stays the latest.
     if [ -n "$snap" ]; then restic forget "$snap" >/dev/null || echo "restic ${repo}: could not forget partial snapshot $snap" >&2; fi
     failed=1
-    text="ai_dualstack_backup_success{repository=\\"${repo}\\",source=\\"$name\\"} 0"
+    text="$(help_success)
+ai_dualstack_backup_success{repository=\\"${repo}\\",source=\\"$name\\"} 0"
     [ -z "$last" ] || text="$text
+$(help_last)
 ai_dualstack_backup_last_success_timestamp_seconds{repository=\\"${repo}\\",source=\\"$name\\"} $last"
     metric "$prom" "$text"
     return
   fi
   now="$(date +%s)"
   echo "restic ${repo}: $name -> snapshot $snap"
-  metric "$prom" "ai_dualstack_backup_success{repository=\\"${repo}\\",source=\\"$name\\"} 1
+  metric "$prom" "$(help_success)
+ai_dualstack_backup_success{repository=\\"${repo}\\",source=\\"$name\\"} 1
+$(help_last)
 ai_dualstack_backup_last_success_timestamp_seconds{repository=\\"${repo}\\",source=\\"$name\\"} $now"
 }
 ${r.sources.map((s) => `backup '${s.name}' '${s.host}' '${s.file}' '${s.dump}'`).join("\n")}
@@ -159,7 +165,11 @@ ${resticEnv(r)}
 part="\${AI_DUALSTACK_CHECK_PART:-$(( 10#$(date +%j) % ${r.checkParts} + 1 ))}"
 echo "restic ${r.name}: check, reading data part $part/${r.checkParts}"
 if restic check --read-data-subset="$part/${r.checkParts}"; then ok=1; else ok=0; fi
-metric "check_${r.name}.prom" "ai_dualstack_restic_check_success{repository=\\"${r.name}\\"} $ok
+metric "check_${r.name}.prom" "# HELP ai_dualstack_restic_check_success Whether the last restic check of the repository passed.
+# TYPE ai_dualstack_restic_check_success gauge
+ai_dualstack_restic_check_success{repository=\\"${r.name}\\"} $ok
+# HELP ai_dualstack_restic_check_timestamp_seconds When the repository was last checked.
+# TYPE ai_dualstack_restic_check_timestamp_seconds gauge
 ai_dualstack_restic_check_timestamp_seconds{repository=\\"${r.name}\\"} $(date +%s)"
 [ "$ok" = 1 ] || { echo "restic ${r.name}: CHECK FAILED" >&2; exit 1; }
 `;

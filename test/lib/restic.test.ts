@@ -36,6 +36,13 @@ const restic = (...args: string[]) =>
   execFileSync("restic", ["-r", repo.location, "--password-file", repo.passwordFile, "--no-cache", ...args], { encoding: "utf8" });
 const snapshots = (tag?: string) => JSON.parse(restic("snapshots", "--json", ...(tag ? ["--tag", tag] : []))) as { short_id: string; tags: string[] }[];
 
+/** The metrics the scripts leave, linted by the real promtool (Debian's prometheus package). */
+function promtoolMetrics(text: string) {
+  const r = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+  if (r.error) throw new Error("promtool is not installed: apt-get install prometheus (.ci/run does)");
+  return { code: r.status, out: r.stdout + r.stderr };
+}
+
 /** Every file under `root` with its mode and content hash, for byte-for-byte comparison. */
 function tree(root: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -87,7 +94,9 @@ describe("restic backup and restore", () => {
     expect(snapshots().map((s) => s.tags[0]).sort()).toEqual(["postgres", "volume-qdrant-data"]);
     // Reached over SSH with the backup key, host keys checked.
     expect(readFileSync(join(dir, "ssh.log"), "utf8")).toContain("-i /root/.ssh/ai-dualstack-backup -o BatchMode=yes -o StrictHostKeyChecking=yes");
-    expect(readFileSync(join(repo.metricsDir, "backup_public_postgres.prom"), "utf8")).toMatch(/^ai_dualstack_backup_success\{repository="public",source="postgres"\} 1\nai_dualstack_backup_last_success_timestamp_seconds\{repository="public",source="postgres"\} \d{10}\n$/);
+    const metrics = readFileSync(join(repo.metricsDir, "backup_public_postgres.prom"), "utf8");
+    expect(metrics).toMatch(/\nai_dualstack_backup_success\{repository="public",source="postgres"\} 1\n[^]*\nai_dualstack_backup_last_success_timestamp_seconds\{repository="public",source="postgres"\} \d{10}\n$/);
+    expect(promtoolMetrics(metrics)).toEqual({ code: 0, out: "" });
 
     const target = join(dir, "restored");
     const r = run(renderResticRestoreScript(repo), ["volume-qdrant-data", "--to", "local"], { RESTORE_TO: target });
@@ -104,7 +113,7 @@ describe("restic backup and restore", () => {
 
   it("a failing source leaves no snapshot, keeps its last success time, and fails the run; the others are backed up", () => {
     expect(run(renderResticBackupScript(repo)).code).toBe(0);
-    const before = readFileSync(join(repo.metricsDir, "backup_public_postgres.prom"), "utf8").split("\n")[1];
+    const before = readFileSync(join(repo.metricsDir, "backup_public_postgres.prom"), "utf8").split("\n").find((l) => l.startsWith("ai_dualstack_backup_last_success"));
     // The dump dies half way: restic would store the half as a good snapshot.
     const broken = { ...repo, sources: repo.sources.map((s) => (s.name === "postgres" ? { ...s, dump: `head -c 100 ${join(dir, "db.sql")}; exit 3` } : s)) };
     const b = run(renderResticBackupScript(broken));
@@ -112,7 +121,9 @@ describe("restic backup and restore", () => {
     expect(b.out).toContain("postgres FAILED (dump exit 3, restic exit 0)");
     expect(snapshots("postgres")).toHaveLength(1);
     expect(snapshots("volume-qdrant-data")).toHaveLength(2);
-    expect(readFileSync(join(repo.metricsDir, "backup_public_postgres.prom"), "utf8")).toBe(`ai_dualstack_backup_success{repository="public",source="postgres"} 0\n${before}\n`);
+    const failed = readFileSync(join(repo.metricsDir, "backup_public_postgres.prom"), "utf8");
+    expect(failed.split("\n").filter((l) => !l.startsWith("#"))).toEqual(['ai_dualstack_backup_success{repository="public",source="postgres"} 0', before, ""]);
+    expect(promtoolMetrics(failed)).toEqual({ code: 0, out: "" });
     // Restoring "latest" still gives the last good dump.
     expect(run(renderResticRestoreScript(repo), ["postgres", "--to", "local"], { RESTORE_TO: join(dir, "x") }).code).toBe(0);
     expect(readFileSync(join(dir, "x.sql"), "utf8")).toBe("CREATE TABLE t (x int);\n");
@@ -131,6 +142,7 @@ describe("restic backup and restore", () => {
     const whole = { ...repo, checkParts: 1 };
     expect(run(renderResticCheckScript(whole)).code).toBe(0);
     expect(readFileSync(join(repo.metricsDir, "check_public.prom"), "utf8")).toContain('ai_dualstack_restic_check_success{repository="public"} 1');
+    expect(promtoolMetrics(readFileSync(join(repo.metricsDir, "check_public.prom"), "utf8"))).toEqual({ code: 0, out: "" });
     // Flip bytes in the biggest pack file (the tree's data).
     const packs: string[] = [];
     const walk = (d: string) => readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(join(d, e.name)) : packs.push(join(d, e.name))));
