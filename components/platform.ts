@@ -5,6 +5,7 @@ import { datastoresFor, fileId, mirrorPoolOf, type EnvironmentSlice } from "../l
 import { ipOf } from "../lib/net";
 import { backupJobs } from "../lib/backup/jobs";
 import { Backups } from "./backups";
+import { Monitoring } from "./monitoring";
 import { CertificateAuthority } from "./certificate-authority";
 import { ProxmoxHost } from "./proxmox-host";
 import { ServiceContainer } from "./service-container";
@@ -124,6 +125,20 @@ export class Platform extends pulumi.ComponentResource {
       fleecing: c.backup.fleecing,
     }, { parent: this, dependsOn: [host, pool] });
     this.pbsEncryptionKey = backups.generatedEncryptionKey;
+
+    // Prometheus and its exporters, from the inventory: every platform guest is a target.
+    const monitoringSpec = c.platform.containers.monitoring;
+    new Monitoring(`${name}-monitoring`, {
+      ip: ipOf(monitoringSpec.address),
+      dataPath: monitoringSpec.data?.path ?? "/var/lib/prometheus",
+      connection: (ip) => ({ host: ip, user: "root", privateKey: args.sshPrivateKey }),
+      guests: Object.entries(c.platform.containers).map(([key, spec]) => ({ key, ip: ipOf(spec.address), env: "platform", stack: args.stack, service: PLATFORM_SERVICES[key as keyof typeof PLATFORM_SERVICES] })),
+      proxmoxNodes: c.nodes.map((n) => n.address),
+      tlsEndpoints: [vault.address.replace(/^https:\/\//, "")],
+      caCerts: [ca.certPem],
+      scrapeInterval: c.platform.monitoring.scrapeInterval,
+      retention: c.platform.monitoring.retention,
+    }, { parent: this, dependsOn: Object.values(guests) });
 
     this.environments = Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].slice]));
     this.tokens = pulumi.secret(pulumi.all(Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].token]))));

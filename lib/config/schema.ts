@@ -269,6 +269,11 @@ const hostShape = z.strictObject({
       /** The fingerprints HashiCorp's repository key may have (https://www.hashicorp.com/trust/security). */
       aptKeyFingerprints: z.array(pattern(/^[0-9A-F]{40}$/, "a 40-digit upper-case hex OpenPGP fingerprint")).min(1, { error: () => "expected at least one fingerprint" }).default([...VAULT_DEFAULTS.aptKeyFingerprints]),
     }).prefault({}),
+    /** Prometheus in the monitoring container. */
+    monitoring: z.strictObject({
+      scrapeInterval: duration.default("30s"),
+      retention: pattern(/^\d+(d|w|y)$/, "a retention such as \"30d\", \"8w\" or \"1y\"").default("30d"),
+    }).prefault({}),
   }),
   backup: backupConfig,
 });

@@ -180,3 +180,35 @@ describe("Ollama model probe", () => {
     expect(() => renderOllamaProbeScript({ url: "http://x:1", expected: ["a'b"], metricsDir: "/x" })).toThrow(/invalid model/);
   });
 });
+
+describe("monitoring install script", () => {
+  it("writes the configuration, rules, targets and CA bundle; promtool on the way checks it; restarts only on change", async () => {
+    const { renderMonitoringInstallScript } = await import("../../lib/monitoring/server");
+    const { stdinBundle } = await import("../../lib/shell");
+    const { pemBlock, stubTool } = await import("../helpers/script-stubs");
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    const log = join(dir, "calls.log");
+    writeFileSync(log, "");
+    for (const s of ["apt-get", "systemctl", "chown"]) stubTool(bin, log, s, "");
+    stubTool(bin, log, "dpkg-query", 'echo -n "install ok installed"');
+    const root = join(dir, "root");
+    const script = renderMonitoringInstallScript({
+      ...layout, dataDir: "/var/lib/monitoring",
+      targets: { "node-platform": [{ targets: ["10.10.0.10:9100"], labels: { env: "platform", stack: "host", service: "vault" } }] },
+    });
+    const run = () => spawnSync("bash", ["-c", script], { input: stdinBundle({ pems: [pemBlock("CERTIFICATE", "platform-ca")] }), encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root } });
+    const first = run();
+    expect(first.status, first.stderr).toBe(0);
+    expect(readFileSync(log, "utf8")).toContain("systemctl restart prometheus\n");
+    expect(JSON.parse(readFileSync(join(root, "etc/prometheus/targets/node-platform.json"), "utf8"))[0].labels.service).toBe("vault");
+    expect(readFileSync(join(root, "etc/ssl/ai-dualstack/cas.pem"), "utf8")).toBe(pemBlock("CERTIFICATE", "platform-ca"));
+    expect(readFileSync(join(root, "etc/default/prometheus"), "utf8")).toContain("--storage.tsdb.retention.time=30d");
+    // promtool checks the written file (the rules glob is absolute, so it finds none in this root).
+    expect(promtool(["check", "config", join(root, "etc/prometheus/prometheus.yml")]).code).toBe(0);
+    writeFileSync(log, "");
+    expect(run().status).toBe(0);
+    expect(readFileSync(log, "utf8")).toContain("systemctl start prometheus\n");
+    expect(readFileSync(log, "utf8")).not.toContain("systemctl restart");
+  });
+});

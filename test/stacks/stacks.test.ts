@@ -30,7 +30,7 @@ describe("host stack", () => {
     expect(count(host, T.download)).toBe(5); // per environment a cloud image and an LXC template, plus the platform's template
     expect(count(host, T.ct)).toBe(4);
     expect(count(host, T.vm)).toBe(0);
-    expect(host.resources).toHaveLength(117); // 92 + the platform CA (3), Vault (17) and backups (5)
+    expect(host.resources).toHaveLength(123); // 92 + the platform CA (3), Vault (17), backups (5), monitoring (6)
   });
 
   it("backs up every pool to the Proxmox Backup Server: client-side encrypted, certificate pinned, retention and fleecing", () => {
