@@ -1,0 +1,231 @@
+// `dualstack drill <stack> [--dry-run]`: the disaster-recovery drill. Preflight (image backups fresh, the restic
+// repository verified), an inventory of what must come back (models with their digests, vector collections with
+// their point counts, services healthy), a protected on-demand backup of every guest, destroy with everything
+// protected kept, rebuild, restore, verification against the inventory, and a report with the measured RTO and RPO.
+// Every step prints progress; the first failure stops the drill and says what state things were left in. Nothing
+// here deletes a backup or a protected resource: the drill's dependencies offer no such call.
+import type { PlanResult } from "./engine";
+import type { StackWorkspace } from "./workspace";
+
+const VM = "proxmoxve:index/vmLegacy:VmLegacy";
+const CT = "proxmoxve:index/containerLegacy:ContainerLegacy";
+const MODEL = "pulumi-nodejs:dynamic/ollama:Model";
+const COLLECTION = "pulumi-nodejs:dynamic/qdrant:Collection";
+
+export interface DrillGuest {
+  vmId: number;
+  name: string;
+  node: string;
+  kind: "vm" | "ct";
+  protectedInState: boolean;
+}
+
+/** What the drill works on, read from the stack's plan: known before anything is touched. */
+export interface DrillPlan {
+  stack: string;
+  guests: DrillGuest[];
+  models: string[];
+  collections: string[];
+  /** The restic repository holding the stack's file-level backups. */
+  resticRepository: string;
+  /** How old the newest image backup of a guest may be (the job runs daily). */
+  maxBackupAgeHours: number;
+}
+
+export function drillPlan(plan: PlanResult, maxBackupAgeHours = 26): DrillPlan {
+  const guests = plan.resources
+    .filter((r) => (r.type === VM || r.type === CT) && r.inputs.template !== true)
+    .map((r) => ({ vmId: Number(r.inputs.vmId), name: r.name, node: String(r.inputs.nodeName), kind: r.type === VM ? ("vm" as const) : ("ct" as const), protectedInState: r.options.protect }));
+  return {
+    stack: plan.stack,
+    guests,
+    models: plan.resources.filter((r) => r.type === MODEL).map((r) => String(r.inputs.name)),
+    collections: plan.resources.filter((r) => r.type === COLLECTION).map((r) => String(r.inputs.collection)),
+    resticRepository: plan.stack,
+    maxBackupAgeHours,
+  };
+}
+
+export interface BackupRef {
+  volid: string;
+  /** Seconds since the epoch. */
+  time: number;
+}
+
+/** What must come back after the rebuild. */
+export interface Inventory {
+  models: Record<string, string>; // name → digest
+  collections: Record<string, number>; // name → points
+  unhealthy: string[];
+}
+
+export interface DrillDeps {
+  workspace: StackWorkspace;
+  proxmox: {
+    latestBackup(guest: DrillGuest): Promise<BackupRef | undefined>;
+    /** vzdump with protected=1: pruning never removes it. */
+    protectedBackup(guest: DrillGuest): Promise<BackupRef>;
+    /** Restores a backup into the guest's VMID if it is missing after the rebuild (its data volumes were kept otherwise). */
+    restoreIfMissing(guest: DrillGuest, backup: BackupRef): Promise<"present" | "restored">;
+  };
+  restic: { check(repository: string): Promise<boolean> };
+  verify: { inventory(plan: DrillPlan): Promise<Inventory> };
+  now(): number;
+  log(line: string): void;
+}
+
+export interface DrillStepResult {
+  step: string;
+  status: "ok" | "failed" | "skipped";
+  seconds: number;
+  detail: string;
+}
+
+export interface DrillReport {
+  stack: string;
+  ok: boolean;
+  steps: DrillStepResult[];
+  /** Wall-clock seconds from the destroy to a verified rebuild. */
+  rtoSeconds?: number;
+  /** Age (seconds) of the backups the rebuild could fall back on, at the moment of the destroy. */
+  rpoSeconds?: number;
+  /** What state things were left in when the drill stopped. */
+  leftIn: string;
+}
+
+export const DRILL_STEPS = [
+  { step: "preflight-backups", what: "every guest has an image backup younger than the schedule allows" },
+  { step: "preflight-restic", what: "the stack's restic repository passes its check" },
+  { step: "inventory", what: "record the models with their digests, the collections with their point counts, the services' health" },
+  { step: "protected-backup", what: "a protected vzdump backup of every guest to the PBS storage (kept by pruning)" },
+  { step: "destroy", what: "pulumi destroy --exclude-protected: data disks, volumes, the storage and the protected guests stay" },
+  { step: "rebuild", what: "pulumi up" },
+  { step: "restore", what: "restore from the protected backups any guest the rebuild did not bring back with its data" },
+  { step: "verify", what: "the inventory again: every model with the same digest, every collection with at least its points, all services healthy" },
+] as const;
+
+/** The dry run: what the drill would do, step by step, for this stack; nothing is called. */
+export function renderDrillSteps(p: DrillPlan): string {
+  const lines = [`drill ${p.stack} (dry run: nothing is touched)`];
+  const guests = p.guests.map((g) => `${g.kind} ${g.vmId} ${g.name} on ${g.node}${g.protectedInState ? " (protected)" : ""}`);
+  const detail: Record<string, string[]> = {
+    "preflight-backups": guests.map((g) => `${g}: latest backup younger than ${p.maxBackupAgeHours} h`),
+    "preflight-restic": [`restic check of repository ${p.resticRepository} (ai-dualstack-restic-check-${p.resticRepository})`],
+    inventory: [`models: ${p.models.join(", ") || "none"}`, `collections: ${p.collections.join(", ") || "none"}`],
+    "protected-backup": guests.map((g) => `vzdump --protected 1 ${g.split(" ")[1]}`),
+    destroy: [`pulumi destroy --exclude-protected --stack ${p.stack}`],
+    rebuild: [`pulumi up --stack ${p.stack}`],
+    restore: guests.map((g) => `${g}: restore from its protected backup if missing`),
+    verify: [`${p.models.length} model digest(s), ${p.collections.length} collection count(s), service health`],
+  };
+  DRILL_STEPS.forEach((s, i) => {
+    lines.push(`${i + 1}. ${s.step}: ${s.what}`);
+    for (const d of detail[s.step]) lines.push(`     ${d}`);
+  });
+  lines.push("then: a report with RTO (destroy → verified) and RPO (age of the newest backups at the destroy)");
+  return `${lines.join("\n")}\n`;
+}
+
+class StepFailed extends Error {}
+
+/** Compares the inventory after the rebuild with the one before; the problems, empty when everything came back. */
+export function compareInventory(before: Inventory, after: Inventory): string[] {
+  const problems: string[] = [];
+  for (const [m, digest] of Object.entries(before.models)) {
+    if (!(m in after.models)) problems.push(`model ${m} is missing`);
+    else if (after.models[m] !== digest) problems.push(`model ${m} has digest ${after.models[m].slice(0, 12)}, expected ${digest.slice(0, 12)}`);
+  }
+  for (const [c, points] of Object.entries(before.collections)) {
+    if (!(c in after.collections)) problems.push(`collection ${c} is missing`);
+    else if (after.collections[c] < points) problems.push(`collection ${c} has ${after.collections[c]} point(s), had ${points}`);
+  }
+  for (const s of after.unhealthy) problems.push(`service ${s} is not healthy`);
+  return problems;
+}
+
+export async function runDrill(p: DrillPlan, d: DrillDeps): Promise<DrillReport> {
+  const steps: DrillStepResult[] = [];
+  let leftIn = "nothing changed";
+  let before: Inventory | undefined;
+  let destroyedAt: number | undefined;
+  let rpo: number | undefined;
+  const backups = new Map<number, BackupRef>();
+
+  const bodies: Record<(typeof DRILL_STEPS)[number]["step"], () => Promise<string>> = {
+    "preflight-backups": async () => {
+      const stale: string[] = [];
+      for (const g of p.guests) {
+        const b = await d.proxmox.latestBackup(g);
+        const age = b ? d.now() - b.time : Infinity;
+        if (age > p.maxBackupAgeHours * 3600) stale.push(`${g.name} (${g.vmId}): ${b ? `latest backup ${(age / 3600).toFixed(1)} h old` : "no backup"}`);
+      }
+      if (stale.length) throw new StepFailed(`backups too old: ${stale.join("; ")}`);
+      return `${p.guests.length} guest(s) backed up within ${p.maxBackupAgeHours} h`;
+    },
+    "preflight-restic": async () => {
+      if (!(await d.restic.check(p.resticRepository))) throw new StepFailed(`restic check of ${p.resticRepository} failed: do not destroy anything until it passes`);
+      return `repository ${p.resticRepository} verified`;
+    },
+    inventory: async () => {
+      before = await d.verify.inventory(p);
+      if (before.unhealthy.length) throw new StepFailed(`services unhealthy before the drill: ${before.unhealthy.join(", ")}`);
+      return `${Object.keys(before.models).length} model(s), ${Object.keys(before.collections).length} collection(s)`;
+    },
+    "protected-backup": async () => {
+      for (const g of p.guests) {
+        d.log(`  backing up ${g.name} (${g.vmId})`);
+        backups.set(g.vmId, await d.proxmox.protectedBackup(g));
+      }
+      leftIn = "protected backups taken; nothing destroyed";
+      return `${backups.size} protected backup(s)`;
+    },
+    destroy: async () => {
+      destroyedAt = d.now();
+      rpo = Math.max(0, ...[...backups.values()].map((b) => destroyedAt! - b.time));
+      leftIn = `stack ${p.stack} being destroyed (protected resources and backups kept); run pulumi up --stack ${p.stack} to rebuild`;
+      await d.workspace.destroyExcludingProtected(p.stack, d.log);
+      leftIn = `stack ${p.stack} destroyed except protected resources; backups kept; run pulumi up --stack ${p.stack} to rebuild`;
+      return "destroyed, protected resources kept";
+    },
+    rebuild: async () => {
+      await d.workspace.up(p.stack, d.log);
+      leftIn = `stack ${p.stack} rebuilt, not yet verified; backups kept`;
+      return "rebuilt";
+    },
+    restore: async () => {
+      const restored: string[] = [];
+      for (const g of p.guests) if ((await d.proxmox.restoreIfMissing(g, backups.get(g.vmId)!)) === "restored") restored.push(g.name);
+      return restored.length ? `restored: ${restored.join(", ")}` : "every guest came back with its data";
+    },
+    verify: async () => {
+      const after = await d.verify.inventory(p);
+      const problems = compareInventory(before!, after);
+      if (problems.length) throw new StepFailed(problems.join("; "));
+      leftIn = `stack ${p.stack} rebuilt and verified; protected backups kept`;
+      return "everything came back";
+    },
+  };
+
+  for (const { step } of DRILL_STEPS) {
+    const start = d.now();
+    d.log(`${step}…`);
+    try {
+      const detail = await bodies[step]();
+      steps.push({ step, status: "ok", seconds: d.now() - start, detail });
+      d.log(`${step}: ok (${detail})`);
+    } catch (err) {
+      const detail = (err as Error).message;
+      steps.push({ step, status: "failed", seconds: d.now() - start, detail });
+      d.log(`${step}: FAILED: ${detail}`);
+      for (const rest of DRILL_STEPS.slice(DRILL_STEPS.findIndex((s) => s.step === step) + 1)) steps.push({ step: rest.step, status: "skipped", seconds: 0, detail: "" });
+      return { stack: p.stack, ok: false, steps, rpoSeconds: rpo, leftIn };
+    }
+  }
+  return { stack: p.stack, ok: true, steps, rtoSeconds: d.now() - destroyedAt!, rpoSeconds: rpo, leftIn };
+}
+
+export function renderDrillReport(r: DrillReport): string {
+  const lines = r.steps.map((s) => `  ${s.status.padEnd(7)} ${s.step.padEnd(18)} ${s.seconds.toFixed(0).padStart(6)} s  ${s.detail}`);
+  const measured = [r.rtoSeconds !== undefined ? `RTO ${(r.rtoSeconds / 60).toFixed(1)} min` : undefined, r.rpoSeconds !== undefined ? `RPO ${(r.rpoSeconds / 60).toFixed(1)} min` : undefined].filter(Boolean).join(", ");
+  return `drill ${r.stack}: ${r.ok ? "PASSED" : "FAILED"}${measured ? ` (${measured})` : ""}\n${lines.join("\n")}\nleft in: ${r.leftIn}\n`;
+}

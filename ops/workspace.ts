@@ -1,0 +1,65 @@
+// The Pulumi engine operations the operator commands need, behind an interface so that drift and drill logic is
+// unit-tested with a scripted workspace; `automationWorkspace` is the real one (the Automation API over the
+// project's own directory and the Pulumi CLI on PATH).
+import type { EngineEvent } from "@pulumi/pulumi/automation";
+
+/** One resource the engine would change: what `refresh` found to differ from the state. */
+export interface ResourceChange {
+  urn: string;
+  type: string;
+  op: string;
+  /** The properties that differ (empty when the engine does not say, e.g. a resource gone). */
+  properties: string[];
+}
+
+export interface StackWorkspace {
+  /** `pulumi refresh --preview-only`: what a refresh would change, nothing written. */
+  refreshPreview(stack: string): Promise<ResourceChange[]>;
+  /** `pulumi destroy --exclude-protected`: protected resources (data, volumes, storage) stay. */
+  destroyExcludingProtected(stack: string, onProgress: (line: string) => void): Promise<void>;
+  /** `pulumi up --yes`. */
+  up(stack: string, onProgress: (line: string) => void): Promise<void>;
+  /** The stack's outputs (secrets stay secret). */
+  outputs(stack: string): Promise<Record<string, unknown>>;
+}
+
+/** The changes a stream of engine events announces (resource steps other than "same"). */
+export function changesFromEvents(events: EngineEvent[]): ResourceChange[] {
+  const out: ResourceChange[] = [];
+  for (const e of events) {
+    const m = e.resourcePreEvent?.metadata;
+    if (!m || m.op === "same" || m.type.startsWith("pulumi:pulumi:Stack") || m.type.startsWith("pulumi:providers:")) continue;
+    out.push({ urn: m.urn, type: m.type, op: m.op, properties: [...(m.diffs ?? m.keys ?? [])].sort() });
+  }
+  return out;
+}
+
+/** The real workspace: the project in `workDir`, the stacks as the operator's Pulumi login knows them. */
+export function automationWorkspace(workDir: string): StackWorkspace {
+  const select = async (stack: string) => {
+    const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+    return LocalWorkspace.selectStack({ stackName: stack, workDir });
+  };
+  const progress = (onProgress: (line: string) => void) => (e: EngineEvent) => {
+    const m = e.resourcePreEvent?.metadata;
+    if (m && m.op !== "same") onProgress(`  ${m.op} ${m.type} ${m.urn.split("::").at(-1)}`);
+  };
+  return {
+    async refreshPreview(stack) {
+      const s = await select(stack);
+      const events: EngineEvent[] = [];
+      await s.refresh({ previewOnly: true, onEvent: (e) => events.push(e) });
+      return changesFromEvents(events);
+    },
+    async destroyExcludingProtected(stack, onProgress) {
+      await (await select(stack)).destroy({ excludeProtected: true, onEvent: progress(onProgress) });
+    },
+    async up(stack, onProgress) {
+      await (await select(stack)).up({ onEvent: progress(onProgress) });
+    },
+    async outputs(stack) {
+      const o = await (await select(stack)).outputs();
+      return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
+    },
+  };
+}

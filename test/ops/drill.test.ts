@@ -1,0 +1,155 @@
+// Drift and the disaster-recovery drill against a scripted workspace and scripted Proxmox/restic/verification
+// dependencies: every step's order, the report (RTO/RPO), a failure stopping the drill with the state it left, and
+// the dry run for the shipped stacks (through the offline engine).
+import { beforeAll, describe, expect, it } from "vitest";
+import type { EngineEvent } from "@pulumi/pulumi/automation";
+import { main, type Deps } from "../../ops/cli";
+import { compareInventory, drillPlan, runDrill, type DrillDeps, type DrillPlan, type Inventory } from "../../ops/drill";
+import { changesFromEvents, type ResourceChange, type StackWorkspace } from "../../ops/workspace";
+import { evaluateStack, type PlanResult } from "../../ops/engine";
+
+function scriptedWorkspace(drift: ResourceChange[] = [], calls: string[] = []): StackWorkspace {
+  return {
+    refreshPreview: async (stack) => (calls.push(`refresh-preview ${stack}`), drift),
+    destroyExcludingProtected: async (stack, log) => (calls.push(`destroy --exclude-protected ${stack}`), log("  delete docker:index/container:Container public-services-chatbot")),
+    up: async (stack) => void calls.push(`up ${stack}`),
+    outputs: async () => ({}),
+  };
+}
+
+async function cli(argv: string[], deps: Deps) {
+  let out = "";
+  let err = "";
+  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) }, deps);
+  return { code, out, err };
+}
+
+describe("drift", () => {
+  it("reports the drifted resources and their properties; exit 3, or 0 without drift; --json", async () => {
+    const drift = [{ urn: "urn:pulumi:public::ai-dualstack::pulumi-nodejs:dynamic:Resource::public-tenants-acme-redis", type: "pulumi-nodejs:dynamic:Resource", op: "update", properties: ["observed"] }];
+    const calls: string[] = [];
+    const r = await cli(["drift", "public"], { workspace: scriptedWorkspace(drift, calls) });
+    expect(r).toMatchObject({ code: 3 });
+    expect(r.out).toBe("stack public: 1 resource(s) drifted\n  update   public-tenants-acme-redis (pulumi-nodejs:dynamic:Resource): observed\n");
+    expect(calls).toEqual(["refresh-preview public"]);
+    const clean = await cli(["drift", "private", "--json"], { workspace: scriptedWorkspace() });
+    expect(clean.code).toBe(0);
+    expect(JSON.parse(clean.out)).toEqual({ stack: "private", drifted: false, resources: [] });
+    expect((await cli(["drift", "no such"], { workspace: scriptedWorkspace() })).code).toBe(2);
+  });
+
+  it("reads changes from the engine's events: steps other than same, providers and the stack left out", () => {
+    const ev = (op: string, type: string, name: string, diffs?: string[]) => ({ sequence: 1, timestamp: 0, resourcePreEvent: { metadata: { op, urn: `urn:pulumi:s::p::${type}::${name}`, type, provider: "", diffs } } }) as unknown as EngineEvent;
+    expect(changesFromEvents([
+      ev("same", "proxmoxve:index/vmLegacy:VmLegacy", "vm"),
+      ev("update", "proxmoxve:index/vmLegacy:VmLegacy", "vm2", ["memory", "cpu"]),
+      ev("delete", "docker:index/container:Container", "gone"),
+      ev("update", "pulumi:providers:proxmoxve", "default"),
+      ev("same", "pulumi:pulumi:Stack", "s"),
+    ])).toEqual([
+      { urn: "urn:pulumi:s::p::proxmoxve:index/vmLegacy:VmLegacy::vm2", type: "proxmoxve:index/vmLegacy:VmLegacy", op: "update", properties: ["cpu", "memory"] },
+      { urn: "urn:pulumi:s::p::docker:index/container:Container::gone", type: "docker:index/container:Container", op: "delete", properties: [] },
+    ]);
+  });
+});
+
+describe("drill", () => {
+  let pub: PlanResult;
+  let plan: DrillPlan;
+  beforeAll(async () => {
+    pub = await evaluateStack("public");
+    plan = drillPlan(pub);
+  });
+
+  const NOW = 1_800_000_000;
+  const inventory: Inventory = { models: { "mistral:7b": "sha256:aaaa" }, collections: { tenant_acme: 10, tenant_globex: 0 }, unhealthy: [] };
+  function deps(over: Partial<DrillDeps> = {}, calls: string[] = []): DrillDeps {
+    let clock = NOW;
+    return {
+      workspace: scriptedWorkspace([], calls),
+      proxmox: {
+        latestBackup: async (g) => ({ volid: `pbs:backup/${g.vmId}/old`, time: NOW - 3600 }),
+        protectedBackup: async (g) => (calls.push(`protected-backup ${g.vmId}`), { volid: `pbs:backup/${g.vmId}/drill`, time: clock }),
+        restoreIfMissing: async (g) => (calls.push(`restore-if-missing ${g.vmId}`), "present"),
+      },
+      restic: { check: async (repo) => (calls.push(`restic-check ${repo}`), true) },
+      verify: { inventory: async () => inventory },
+      now: () => (clock += 60),
+      log: () => {},
+      ...over,
+    };
+  }
+
+  it("plans from the stack: its guests (the data holder too), models and tenants' collections", () => {
+    expect(plan.guests.map((g) => `${g.kind}:${g.vmId}`).sort()).toEqual(["ct:310", "ct:311", "vm:300", "vm:301"]);
+    expect(plan.models).toEqual(["mistral:7b"]);
+    expect(plan.collections).toEqual(["tenant_acme", "tenant_globex"]);
+  });
+
+  it("runs every step in order and reports RTO and RPO", async () => {
+    const calls: string[] = [];
+    const r = await runDrill(plan, deps({}, calls));
+    expect(r.ok).toBe(true);
+    expect(r.steps.map((s) => `${s.step}:${s.status}`)).toEqual(["preflight-backups:ok", "preflight-restic:ok", "inventory:ok", "protected-backup:ok", "destroy:ok", "rebuild:ok", "restore:ok", "verify:ok"]);
+    const ids = plan.guests.map((g) => g.vmId);
+    expect(calls).toEqual(["restic-check public", ...ids.map((id) => `protected-backup ${id}`), "destroy --exclude-protected public", "up public", ...ids.map((id) => `restore-if-missing ${id}`)]);
+    expect(r.rtoSeconds).toBeGreaterThan(0);
+    expect(r.rpoSeconds).toBeGreaterThan(0);
+    expect(r.leftIn).toBe("stack public rebuilt and verified; protected backups kept");
+  });
+
+  it("stops before touching anything when a backup is stale or the restic check fails", async () => {
+    const calls: string[] = [];
+    const stale = await runDrill(plan, deps({ proxmox: { ...deps().proxmox, latestBackup: async (g) => (g.vmId === 311 ? { volid: "x", time: NOW - 48 * 3600 } : { volid: "y", time: NOW }) } }, calls));
+    expect(stale.ok).toBe(false);
+    expect(stale.steps[0]).toMatchObject({ step: "preflight-backups", status: "failed" });
+    expect(stale.steps[0].detail).toMatch(/^backups too old: public-redis-ct \(311\): latest backup 48\.\d h old$/);
+    expect(stale.steps.slice(1).every((s) => s.status === "skipped")).toBe(true);
+    expect(stale.leftIn).toBe("nothing changed");
+    expect(calls).toEqual([]);
+    const failedCheck = await runDrill(plan, deps({ restic: { check: async () => false } }));
+    expect(failedCheck.steps[1]).toMatchObject({ status: "failed", detail: "restic check of public failed: do not destroy anything until it passes" });
+  });
+
+  it("a verification failure says what did not come back and what state things are in; backups are never deleted", async () => {
+    let n = 0;
+    const r = await runDrill(plan, deps({ verify: { inventory: async () => (n++ === 0 ? inventory : { ...inventory, models: { "mistral:7b": "sha256:bbbb" }, collections: { tenant_acme: 3 } }) } }));
+    expect(r.ok).toBe(false);
+    expect(r.steps.at(-1)).toMatchObject({ step: "verify", status: "failed" });
+    expect(r.steps.at(-1)!.detail).toBe("model mistral:7b has digest sha256:bbbb, expected sha256:aaaa; collection tenant_acme has 3 point(s), had 10; collection tenant_globex is missing");
+    expect(r.leftIn).toBe("stack public rebuilt, not yet verified; backups kept");
+  });
+
+  it("a failing rebuild leaves the stack destroyed with the way back", async () => {
+    const r = await runDrill(plan, deps({ workspace: { ...scriptedWorkspace(), up: async () => { throw new Error("proxmox: 500 Internal Server Error"); } } }));
+    expect(r.steps.find((s) => s.step === "rebuild")).toMatchObject({ status: "failed", detail: "proxmox: 500 Internal Server Error" });
+    expect(r.leftIn).toBe("stack public destroyed except protected resources; backups kept; run pulumi up --stack public to rebuild");
+  });
+
+  it("compares inventories: more points is fine, unhealthy services are not", () => {
+    expect(compareInventory(inventory, { ...inventory, collections: { tenant_acme: 11, tenant_globex: 0 } })).toEqual([]);
+    expect(compareInventory(inventory, { ...inventory, unhealthy: ["qdrant"] })).toEqual(["service qdrant is not healthy"]);
+  });
+
+  it("--dry-run prints the steps for the shipped stack and touches nothing", async () => {
+    const calls: string[] = [];
+    const r = await cli(["drill", "public", "--dry-run"], { workspace: scriptedWorkspace([], calls) });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("drill public (dry run: nothing is touched)\n1. preflight-backups:");
+    expect(r.out).toContain("     vzdump --protected 1 300\n");
+    expect(r.out).toContain("     pulumi destroy --exclude-protected --stack public\n");
+    expect(r.out).toContain("     collections: tenant_acme, tenant_globex\n");
+    expect(calls).toEqual([]);
+  });
+
+  it("the live drill with scripted dependencies prints the report; without them it says what is missing", async () => {
+    const d = deps();
+    const r = await cli(["drill", "public"], { workspace: d.workspace, drill: { proxmox: d.proxmox, restic: d.restic, verify: d.verify, now: d.now } });
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^drill public: PASSED \(RTO \d+\.\d min, RPO \d+\.\d min\)\n/);
+    expect(r.err).toContain("destroy…\n");
+    const none = await cli(["drill", "public"], { workspace: scriptedWorkspace() });
+    expect(none.code).toBe(1);
+    expect(none.err).toContain("--dry-run shows the steps");
+  });
+});
