@@ -12,6 +12,7 @@ import { PolicyConfigError, checkPolicyConfig, hasMandatory, renderViolations, r
 import { buildPolicies } from "../policies/all";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { benchModels, renderBench, type BenchClient } from "./bench";
 import { detectDrift, renderDrift } from "./drift";
 import { drillPlan, renderDrillReport, renderDrillSteps, runDrill, type DrillDeps } from "./drill";
 import { automationWorkspace, type StackWorkspace } from "./workspace";
@@ -20,6 +21,8 @@ import { automationWorkspace, type StackWorkspace } from "./workspace";
 export interface Deps {
   workspace?: StackWorkspace;
   drill?: Omit<DrillDeps, "workspace" | "log">;
+  /** The Ollama client for `bench`, given its URL. */
+  ollama?: (url: string) => BenchClient;
 }
 
 function readJson(file: string): unknown {
@@ -192,6 +195,26 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
       const report = await runDrill(plan, { ...deps.drill, workspace: workspace(), log: (line) => io.err(`${line}\n`) });
       io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderDrillReport(report));
       code = report.ok ? EXIT.ok : EXIT.failed;
+    });
+
+  program
+    .command("bench")
+    .description("measured decode tokens/s of each deployed model through the Ollama API, next to the planner's ceiling")
+    .argument("<stack>", "private or public")
+    .option("--url <url>", "Ollama's API (default: the stack's output ollamaUrl)")
+    .option("--tokens <n>", "tokens to generate per run", "128")
+    .option("--json", "print the rows as JSON")
+    .option("--config <file>", "a stack config file in the Pulumi.<stack>.yaml format instead of the committed one")
+    .action(async (stack: string, opts: { url?: string; tokens: string; json?: boolean; config?: string }) => {
+      checkStack(stack);
+      const tokens = wholeArg("tokens", opts.tokens, 1, 4096);
+      const capacity = (await evaluateStack(stack, { configFile: opts.config })).outputs.capacity?.value as CapacityReport | undefined;
+      if (!capacity) throw new ConfigError([`stack ${stack} deploys no models`]);
+      const url = opts.url ?? String((await workspace().outputs(stack)).ollamaUrl ?? "");
+      if (!/^https?:\/\/[^\s/]+$/.test(url)) throw new ConfigError([`--url: expected Ollama's URL such as "http://10.30.0.10:11434", got ${JSON.stringify(url)}`]);
+      const client = deps.ollama ? deps.ollama(url) : (new (require("ollama").Ollama)({ host: url }) as BenchClient);
+      const rows = await benchModels(client, capacity, { tokens });
+      io.out(opts.json ? `${JSON.stringify({ stack, url, rows }, null, 2)}\n` : renderBench(rows));
     });
 
   try {

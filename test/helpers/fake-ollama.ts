@@ -24,6 +24,8 @@ export interface Faults {
   pullEndsWithoutSuccess?: boolean;
   /** Fraction of a loaded model that sits in VRAM (1 = fully on the GPU). */
   vramFraction?: number;
+  /** Decode speed the stand-in reports for generations (tokens per second). */
+  decodeTokensPerSecond?: number;
 }
 
 export interface FakeOllama {
@@ -158,7 +160,11 @@ export async function startFakeOllama(faults: Faults = {}): Promise<FakeOllama> 
       if (!m) return json(res, 404, { error: `model '${model}' not found` });
       if (b.keep_alive === 0 || b.keep_alive === "0") state.loaded.delete(key);
       else state.loaded.add(key);
-      return json(res, 200, { model, created_at: "2026-11-21T10:00:00Z", response: "", done: true, done_reason: "load" });
+      if (!b.prompt) return json(res, 200, { model, created_at: "2026-11-21T10:00:00Z", response: "", done: true, done_reason: "load" });
+      // A generation: as many tokens as asked for, at the configured speed.
+      const count = Number(b.options?.num_predict ?? 128);
+      const tps = state.faults.decodeTokensPerSecond ?? 50;
+      return json(res, 200, { model, created_at: "2026-11-21T10:00:00Z", response: "x ".repeat(count), done: true, done_reason: "length", eval_count: count, eval_duration: Math.round((count / tps) * 1e9) });
     }
 
     if (path === "/api/ps") {

@@ -153,3 +153,28 @@ describe("drill", () => {
     expect(none.err).toContain("--dry-run shows the steps");
   });
 });
+
+describe("bench", () => {
+  it("measures each deployed model through the real Ollama client and puts it next to the planner's ceiling", async () => {
+    const { startFakeOllama, LIBRARY } = await import("../helpers/fake-ollama");
+    const ollama = await startFakeOllama({ decodeTokensPerSecond: 40 });
+    try {
+      ollama.models.set("mistral:7b", { ...LIBRARY["mistral:7b"], digest: "d" });
+      const r = await cli(["bench", "public", "--url", ollama.url, "--tokens", "64", "--json"], { workspace: scriptedWorkspace() });
+      expect(r.code, r.err).toBe(0);
+      const { rows } = JSON.parse(r.out);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ model: "mistral:7b", tokens: 192 });
+      expect(rows[0].tokensPerSecond).toBeCloseTo(40, 5);
+      expect(rows[0].ceilingTokensPerSecond).toBeGreaterThan(40);
+      expect(rows[0].ratio).toBeCloseTo(40 / rows[0].ceilingTokensPerSecond, 5);
+      // Warm-up first, then three measured runs with the fixed prompt.
+      expect(ollama.log.filter((l) => l.startsWith("POST /api/generate"))).toHaveLength(4);
+      const text = await cli(["bench", "public", "--url", ollama.url], { workspace: scriptedWorkspace() });
+      expect(text.out).toMatch(/^model\s+measured tok\/s\s+ceiling tok\/s\s+of ceiling\nmistral:7b\s+40\.0\s+\d+\s+\d+%\n$/);
+    } finally {
+      await ollama.close();
+    }
+    expect((await cli(["bench", "public", "--url", "ftp://x"], { workspace: scriptedWorkspace() })).code).toBe(2);
+  });
+});
