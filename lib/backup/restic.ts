@@ -31,7 +31,7 @@ export interface ResticRepository {
   location: string;
   /** Root-only file holding the repository password. */
   passwordFile: string;
-  /** SSH identity used to reach the sources (their authorized_keys restrict it). */
+  /** SSH identity used to reach remote sources, and an sftp repository. */
   sshKey: string;
   sources: StreamSource[];
   retention: Retention;
@@ -50,14 +50,14 @@ const PATH = /^\/[A-Za-z0-9._/-]+$/;
 const CALENDAR = /^[A-Za-z0-9*:,./~ -]+$/;
 
 /** Problems with a repository definition; empty when it can be rendered. */
-export function repositoryProblems(r: ResticRepository): string[] {
+export function repositoryProblems(r: ResticRepository, maintenanceOnly = false): string[] {
   const p: string[] = [];
   if (!NAME.test(r.name)) p.push(`name: expected a lower-case name such as "public", got ${JSON.stringify(r.name)}`);
   if (!/^(\/|sftp:|rest:)[A-Za-z0-9._/:@-]+$/.test(r.location)) p.push(`location: expected a path or sftp:/rest: URL, got ${JSON.stringify(r.location)}`);
   for (const [k, v] of [["passwordFile", r.passwordFile], ["sshKey", r.sshKey], ["metricsDir", r.metricsDir]] as const) {
     if (!PATH.test(v)) p.push(`${k}: expected an absolute path, got ${JSON.stringify(v)}`);
   }
-  if (r.sources.length === 0) p.push("sources: expected at least one");
+  if (r.sources.length === 0 && !maintenanceOnly) p.push("sources: expected at least one");
   const seen = new Set<string>();
   r.sources.forEach((s, i) => {
     if (!NAME.test(s.name)) p.push(`sources[${i}].name: expected a lower-case name, got ${JSON.stringify(s.name)}`);
@@ -77,14 +77,18 @@ export function repositoryProblems(r: ResticRepository): string[] {
   return p;
 }
 
-function assertSound(r: ResticRepository): void {
-  const p = repositoryProblems(r);
+function assertSound(r: ResticRepository, maintenanceOnly = false): void {
+  const p = repositoryProblems(r, maintenanceOnly);
   if (p.length > 0) throw new Error(`restic repository ${JSON.stringify(r.name)}: ${p.join("; ")}`);
 }
 
 /** The environment every script starts with: the repository, its password file, a cache under /var/cache. */
 function resticEnv(r: ResticRepository): string {
-  return `export RESTIC_REPOSITORY='${r.location}'
+  // An sftp repository (the backup LXC) is reached with the repository's own key, its host key learnt on first use.
+  const sftp = r.location.startsWith("sftp:")
+    ? `restic() { command restic -o sftp.command="ssh -i ${r.sshKey} -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=15 ${r.location.slice(5).split(":")[0]} -s sftp" "$@"; }\n`
+    : "";
+  return `${sftp}export RESTIC_REPOSITORY='${r.location}'
 export RESTIC_PASSWORD_FILE='${r.passwordFile}'
 export RESTIC_CACHE_DIR="\${RESTIC_CACHE_DIR:-/var/cache/restic}"
 [ -r "$RESTIC_PASSWORD_FILE" ] || { echo "restic ${r.name}: password file $RESTIC_PASSWORD_FILE is missing" >&2; exit 2; }
@@ -157,7 +161,7 @@ exit "$failed"
  * data itself, not only the structure, is read back over every cycle. Leaves ai_dualstack_restic_check_success.
  */
 export function renderResticCheckScript(r: ResticRepository): string {
-  assertSound(r);
+  assertSound(r, true);
   return `#!/bin/bash
 # Managed by ai-dualstack: verification of ${r.name}.
 set -uo pipefail
@@ -177,7 +181,7 @@ ai_dualstack_restic_check_timestamp_seconds{repository=\\"${r.name}\\"} $(date +
 
 /** Retention: forget per source (grouped by host and tag) and prune, in one locked run. */
 export function renderResticForgetScript(r: ResticRepository): string {
-  assertSound(r);
+  assertSound(r, true);
   const keep = (["daily", "weekly", "monthly"] as const).filter((k) => r.retention[k] > 0).map((k) => `--keep-${k} ${r.retention[k]}`).join(" ");
   return `#!/bin/bash
 # Managed by ai-dualstack: retention of ${r.name}.
@@ -223,7 +227,7 @@ echo "restic ${r.name}: $source restored"
 }
 
 /** A oneshot service and its timer (Persistent: a missed run happens at boot). */
-export function renderSystemdPair(unit: string, description: string, exec: string, onCalendar: string): { service: string; timer: string } {
+export function renderSystemdPair(unit: string, description: string, exec: string, onCalendar: string, user?: string): { service: string; timer: string } {
   if (!/^[a-z0-9@._-]+$/.test(unit)) throw new Error(`renderSystemdPair: invalid unit name ${JSON.stringify(unit)}`);
   if (!CALENDAR.test(onCalendar)) throw new Error(`renderSystemdPair: invalid OnCalendar ${JSON.stringify(onCalendar)}`);
   return {
@@ -235,7 +239,7 @@ After=network-online.target
 [Service]
 Type=oneshot
 ExecStart=${exec}
-Nice=10
+${user ? `User=${user}\n` : ""}Nice=10
 IOSchedulingClass=idle
 PrivateTmp=yes
 ProtectHome=read-only
@@ -257,18 +261,20 @@ WantedBy=timers.target
 
 export const RESTIC_BIN_DIR = "/usr/local/sbin";
 
-/** Where each script lives and which timer runs it. */
-export function resticUnits(r: ResticRepository): { script: string; content: string; unit?: string; service?: string; timer?: string }[] {
+/**
+ * Where each script lives and which timer runs it. A "client" backs its sources up and can restore them; the
+ * "server" (where the repository lives) checks and prunes it — clients never delete anything.
+ */
+export function resticUnits(r: ResticRepository, role: "client" | "server" | "both" = "both"): { script: string; content: string; unit?: string; service?: string; timer?: string }[] {
   const path = (what: string) => `${RESTIC_BIN_DIR}/ai-dualstack-restic-${what}-${r.name}`;
   const timed = (what: "backup" | "check" | "forget", content: string, description: string) => {
     const unit = `ai-dualstack-restic-${what}-${r.name}`;
-    return { script: path(what), content, unit, ...renderSystemdPair(unit, description, path(what), r.schedule[what]) };
+    // On the server the repository belongs to its sftp user: maintenance runs as that user, so files stay readable.
+    return { script: path(what), content, unit, ...renderSystemdPair(unit, description, path(what), r.schedule[what], role === "server" ? resticUser(r.name) : undefined) };
   };
   return [
-    timed("backup", renderResticBackupScript(r), `ai-dualstack: restic backup of ${r.name}`),
-    timed("check", renderResticCheckScript(r), `ai-dualstack: restic check of ${r.name}`),
-    timed("forget", renderResticForgetScript(r), `ai-dualstack: restic retention of ${r.name}`),
-    { script: path("restore"), content: renderResticRestoreScript(r) },
+    ...(role !== "server" ? [timed("backup", renderResticBackupScript(r), `ai-dualstack: restic backup of ${r.name}`), { script: path("restore"), content: renderResticRestoreScript(r) }] : []),
+    ...(role !== "client" ? [timed("check", renderResticCheckScript(r), `ai-dualstack: restic check of ${r.name}`), timed("forget", renderResticForgetScript(r), `ai-dualstack: restic retention of ${r.name}`)] : []),
   ];
 }
 
@@ -276,8 +282,8 @@ export function resticUnits(r: ResticRepository): { script: string; content: str
  * Installs restic, the repository's scripts and timers on a machine (run over SSH as root). Stdin: the repository
  * password (first line); it goes to the password file, root-only.
  */
-export function renderResticInstallScript(r: ResticRepository): string {
-  const units = resticUnits(r);
+export function renderResticInstallScript(r: ResticRepository, role: "client" | "server" | "both" = "both"): string {
+  const units = resticUnits(r, role);
   return `${SCRIPT_PRELUDE}
 secret="$(head -n 1)"
 [ -n "$secret" ] || { echo "stdin: expected the restic password on the first line" >&2; exit 1; }
@@ -291,5 +297,75 @@ ${units.map((u) => putFile(u.script, "0750", "root:root", u.content) + (u.unit ?
 systemctl daemon-reload
 ${units.filter((u) => u.unit).map((u) => `systemctl enable --now ${u.unit}.timer >/dev/null`).join("\n")}
 echo "restic ${r.name}: timers enabled (${units.filter((u) => u.unit).map((u) => u.unit).join(", ")})"
+`;
+}
+
+/** The sftp account an environment's clients reach its repository with, on the backup LXC. */
+export const resticUser = (repo: string) => `restic-${repo}`;
+
+export interface ResticServerRepo {
+  repository: ResticRepository;
+  /** The clients' SSH public key (OpenSSH format). */
+  clientKey: string;
+}
+
+/**
+ * The backup LXC as the repositories' home: per repository a chrooted sftp-only account (its clients can write
+ * backups, reach nothing else), the repository initialised under it, and the check and retention timers running as
+ * that account. Stdin: one password per repository, one per line, in the order given.
+ */
+export function renderResticServerScript(root: string, repos: ResticServerRepo[]): string {
+  if (!/^\/[A-Za-z0-9._/-]+$/.test(root)) throw new Error(`renderResticServerScript: invalid root ${JSON.stringify(root)}`);
+  for (const { repository: r, clientKey } of repos) {
+    const problems = repositoryProblems(r, true);
+    if (problems.length) throw new Error(`restic repository ${JSON.stringify(r.name)}: ${problems.join("; ")}`);
+    if (r.location !== `${root}/${r.name}/repo`) throw new Error(`restic repository ${r.name}: expected its location at ${root}/${r.name}/repo, got ${r.location}`);
+    if (!/^ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( [^\n']*)?$/.test(clientKey.trim())) throw new Error(`restic repository ${r.name}: the client key is not an OpenSSH public key`);
+  }
+  const sshd = repos.map(({ repository: r }) => `Match User ${resticUser(r.name)}
+  ChrootDirectory ${root}/${r.name}
+  ForceCommand internal-sftp -d /repo
+  AllowTcpForwarding no
+  X11Forwarding no
+  PermitTTY no
+  AuthenticationMethods publickey
+`).join("");
+  const perRepo = repos.map(({ repository: r, clientKey }, i) => {
+    const user = resticUser(r.name);
+    const units = resticUnits(r, "server");
+    return `# ${r.name}
+id -u ${user} >/dev/null 2>&1 || useradd --system --home-dir ${root}/${r.name} --shell /usr/sbin/nologin ${user}
+mkdir -p "$ROOT${root}/${r.name}/repo" "$ROOT/home/${user}/.ssh"
+chown root:root "$ROOT${root}/${r.name}"; chmod 0755 "$ROOT${root}/${r.name}"
+chown ${user}:${user} "$ROOT${root}/${r.name}/repo"; chmod 0700 "$ROOT${root}/${r.name}/repo"
+printf '%s\n' 'restrict ${clientKey.trim()}' > "$ROOT/home/${user}/.ssh/authorized_keys"
+chown -R ${user}:${user} "$ROOT/home/${user}"; chmod 0700 "$ROOT/home/${user}/.ssh"; chmod 0600 "$ROOT/home/${user}/.ssh/authorized_keys"
+pwf="$(mktemp)"; printf '%s\n' "$pw_${i}" > "$pwf"; chown ${user} "$pwf"
+if [ -f "$ROOT${r.location}/config" ]; then
+  # An existing repository is never initialised again, and its password file changes only for a password that opens it.
+  runuser -u ${user} -- restic -r "$ROOT${r.location}" --password-file "$pwf" --no-cache cat config >/dev/null 2>&1 \\
+    || { rm -f "$pwf"; echo "restic ${r.name}: the password given does not open the existing repository at ${r.location}; it is left as it is" >&2; exit 1; }
+else
+  runuser -u ${user} -- restic -r "$ROOT${r.location}" --password-file "$pwf" --no-cache init
+fi
+put ${r.passwordFile} 0400 ${user}:root < "$pwf"; rm -f "$pwf"
+${units.map((u) => putFile(u.script, "0755", "root:root", u.content) + putFile(`/etc/systemd/system/${u.unit}.service`, "0644", "root:root", u.service!) + putFile(`/etc/systemd/system/${u.unit}.timer`, "0644", "root:root", u.timer!)).join("")}`;
+  }).join("\n");
+  return `${SCRIPT_PRELUDE}
+bundle="$(mktemp)"; chmod 0600 "$bundle"; trap 'rm -f "$bundle"' EXIT; cat > "$bundle"
+# Every password first: nothing is written unless all are there.
+${repos.map(({ repository: r }, i) => `pw_${i}="$(sed -n '${i + 1}p' "$bundle")"
+[ -n "$pw_${i}" ] || { echo "stdin: expected the password of repository ${r.name} on line ${i + 1}" >&2; exit 1; }`).join("\n")}
+if ! command -v restic >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q restic openssh-server
+fi
+${putFile("/etc/ssh/sshd_config.d/ai-dualstack-restic.conf", "0644", "root:root", `# Managed by ai-dualstack: sftp-only, chrooted accounts for the environments' restic repositories.\n${sshd}`)}sshd_changed=$changed
+${perRepo}
+systemctl daemon-reload
+${repos.flatMap(({ repository: r }) => ["check", "forget"].map((w) => `systemctl enable --now ai-dualstack-restic-${w}-${r.name}.timer >/dev/null`)).join("\n")}
+if [ "$sshd_changed" = 1 ]; then sshd -t && systemctl reload ssh; fi
+echo "restic server: ${repos.map(({ repository: r }) => r.name).join(", ")} ready under ${root}"
 `;
 }

@@ -214,3 +214,58 @@ describe("restic install script", () => {
     expect(r.stderr.split("\n").filter((l) => l.includes(units))).toEqual([]);
   });
 });
+
+describe("restic server (the backup LXC)", () => {
+  it("creates a chrooted sftp account per repository, initialises the repository with its password, and its maintenance timers", async () => {
+    const { renderResticServerScript, resticUser } = await import("../../lib/backup/restic");
+    const bin = join(dir, "stub-bin");
+    mkdirSync(bin);
+    const log = join(dir, "calls.log");
+    writeFileSync(log, "");
+    for (const s of ["apt-get", "systemctl", "chown", "useradd", "sshd"]) stubTool(bin, log, s, "");
+    stubTool(bin, log, "id", "exit 1");
+    // runuser -u USER -- CMD…: runs CMD (as root here).
+    stubTool(bin, log, "runuser", 'shift 3; exec "$@"');
+    const root = join(dir, "root");
+    const repoOf = (name: string) => ({ ...repo, name, sources: [], location: `/srv/backup/restic/${name}/repo`, passwordFile: `/etc/ai-dualstack/restic-${name}.pw` });
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN0YWNrLWJhY2t1cC1rZXktbm90LXJlYWw= backup@private";
+    const script = renderResticServerScript("/srv/backup/restic", [{ repository: repoOf("private"), clientKey: key }, { repository: repoOf("public"), clientKey: key.replace("private", "public") }]);
+    const run = (stdin: string) => spawnSync("bash", ["-c", script], { input: stdin, encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root, HOME: dir, RESTIC_CACHE_DIR: join(dir, "cache") } });
+    const r = run("pw-private-0123456789\npw-public-0123456789\n");
+    expect(r.status, r.stderr).toBe(0);
+    expect(script).not.toContain("pw-private");
+    // The repositories answer to their own passwords only.
+    const cat = (name: string, pw: string) => spawnSync("restic", ["-r", join(root, `srv/backup/restic/${name}/repo`), "--no-cache", "cat", "config"], { env: { ...process.env, RESTIC_PASSWORD: pw } }).status;
+    expect(cat("private", "pw-private-0123456789")).toBe(0);
+    expect(cat("public", "pw-public-0123456789")).toBe(0);
+    expect(cat("public", "pw-private-0123456789")).not.toBe(0);
+    expect(readFileSync(join(root, "etc/ai-dualstack/restic-public.pw"), "utf8")).toBe("pw-public-0123456789\n");
+    expect(statSync(join(root, "etc/ai-dualstack/restic-public.pw")).mode & 0o777).toBe(0o400);
+    expect(readFileSync(join(root, `home/${resticUser("public")}/.ssh/authorized_keys`), "utf8")).toBe(`restrict ${key.replace("private", "public")}\n`);
+    const sshd = readFileSync(join(root, "etc/ssh/sshd_config.d/ai-dualstack-restic.conf"), "utf8");
+    expect(sshd).toContain("Match User restic-private\n  ChrootDirectory /srv/backup/restic/private\n  ForceCommand internal-sftp -d /repo\n");
+    // Maintenance only on the server, as the repository's account; no backup timer there.
+    expect(readFileSync(join(root, "etc/systemd/system/ai-dualstack-restic-forget-public.service"), "utf8")).toContain("User=restic-public\n");
+    expect(existsSync(join(root, "etc/systemd/system/ai-dualstack-restic-backup-public.timer"))).toBe(false);
+    const calls = readFileSync(log, "utf8");
+    expect(calls).toContain("systemctl enable --now ai-dualstack-restic-check-private.timer");
+    expect(calls).toContain("sshd -t");
+    // A second run initialises nothing again; a missing password stops before anything.
+    expect(run("pw-private-0123456789\npw-public-0123456789\n").status).toBe(0);
+    const missing = run("only-one-password-0123\n");
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("expected the password of repository public on line 2");
+    // A wrong password for an existing repository: refused, the repository untouched.
+    const wrong = run("pw-private-0123456789\nsomething-else-0123456\n");
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toContain("restic public: the password given does not open the existing repository at /srv/backup/restic/public/repo; it is left as it is");
+    expect(cat("public", "pw-public-0123456789")).toBe(0);
+    expect(readFileSync(join(root, "etc/ai-dualstack/restic-public.pw"), "utf8")).toBe("pw-public-0123456789\n");
+    expect(() => renderResticServerScript("/srv/backup/restic", [{ repository: repoOf("x"), clientKey: "not a key" }])).toThrow(/not an OpenSSH public key/);
+  });
+
+  it("a client of an sftp repository reaches it with its own key", async () => {
+    const script = renderResticBackupScript({ ...repo, location: "sftp:restic-public@10.10.0.13:/repo" });
+    expect(script).toContain('restic() { command restic -o sftp.command="ssh -i /root/.ssh/ai-dualstack-backup -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=15 restic-public@10.10.0.13 -s sftp" "$@"; }');
+  });
+});
