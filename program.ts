@@ -63,6 +63,7 @@ async function hostProgram(c: HostConfig, secrets: Record<string, string | undef
     platformCaCert: platform.caCert,
     ...(platform.vaultAppRoles ? { vaultAppRoles: platform.vaultAppRoles } : {}),
     ...(platform.pbsEncryptionKey ? { pbsEncryptionKey: platform.pbsEncryptionKey } : {}),
+    resticCredentials: platform.resticCredentials,
   };
 }
 
@@ -89,7 +90,11 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
     vaultAppRole: pulumi.secret({ roleId: secrets.vaultRoleId!, secretId: secrets.vaultSecretId! }),
     platformCaCert: host.getOutput("platformCaCert") as pulumi.Output<string>,
     sshPrivateKey: secrets.sshPrivateKey === undefined ? undefined : pulumi.secret(secrets.sshPrivateKey),
+    restic: secrets.resticPassword !== undefined && secrets.resticPrivateKey !== undefined ? pulumi.secret({ password: secrets.resticPassword, privateKey: secrets.resticPrivateKey }) : undefined,
   }, { providers: [provider] });
+  if (secrets.resticPassword === undefined || secrets.resticPrivateKey === undefined) {
+    pulumi.log.info("file-level backups are off: set the secret config resticPassword and resticPrivateKey from the host stack's resticCredentials output");
+  }
   return { gpuVm: environment.gpuVm, containers: environment.containers, ollamaUrl: environment.ollamaUrl, models: environment.models, caCert: environment.caCert, capacity };
 }
 

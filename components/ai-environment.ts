@@ -18,6 +18,8 @@ import * as command from "@pulumi/command";
 import { MANAGEMENT_IPSET, type FirewallRule } from "../lib/firewall";
 import { POSTGRES_ADMIN, POSTGRES_PORT, REDIS_PORT, renderPostgresInstallScript, renderRedisInstallScript } from "../lib/data-services";
 import { stdinBundle } from "../lib/shell";
+import { environmentSources, resticRepository } from "../lib/backup/plan";
+import { renderResticInstallScript } from "../lib/backup/restic";
 
 export interface AiEnvironmentArgs {
   config: EnvironmentConfig;
@@ -32,6 +34,8 @@ export interface AiEnvironmentArgs {
   platformCaCert?: pulumi.Input<string>;
   /** SSH to the data LXCs as root for their install scripts; the SSH agent when absent. */
   sshPrivateKey?: pulumi.Input<string>;
+  /** This environment's restic repository credentials (secret config); without them no file-level backups. */
+  restic?: pulumi.Input<{ password: string; privateKey: string }>;
 }
 
 /** The data services' administrators: the tenant provisioning logs in as these. */
@@ -157,6 +161,28 @@ export class AiEnvironment extends pulumi.ComponentResource {
         [gatewayMaterial(service).key, cert.keyPem],
       ])),
     }, { parent: this, dependsOn: [vm] });
+
+    // File-level backups: every machine streams its sources (volumes, the PostgreSQL dump, Redis's data) into the
+    // environment's restic repository on the backup LXC; check and retention run there.
+    if (args.restic !== undefined) {
+      const sources = environmentSources(c, args.stack, spec.volumes);
+      const stdin = pulumi.secret(pulumi.output(args.restic).apply((r) => stdinBundle({ secretLine: r.password, pems: [r.privateKey] })));
+      const ssh = (host: string, user: string) => ({ host, user, ...(args.sshPrivateKey ? { privateKey: args.sshPrivateKey } : {}) });
+      const machines = [
+        { key: "gpu-vm", connection: ssh(vmIp, ADMIN_USER), sudo: true, after: [services] as pulumi.Resource[] },
+        { key: "postgres", connection: ssh(pgIp, "root"), sudo: false, after: ready },
+        { key: "redis", connection: ssh(redisIp, "root"), sudo: false, after: ready },
+      ];
+      for (const m of machines) {
+        const script = renderResticInstallScript(resticRepository(env, slice.backup.repository, slice.backup.restic, sources[m.key]), "client");
+        new command.remote.Command(`${name}-${m.key}-restic`, {
+          connection: m.connection,
+          // The VM's admin user runs it through sudo; the script comes in a file so that stdin stays the secrets'.
+          create: m.sudo ? `f="$(mktemp)"\ncat > "$f" <<'AI_DUALSTACK_SCRIPT'\n${script}AI_DUALSTACK_SCRIPT\nsudo -n bash "$f"; rc=$?; rm -f "$f"; exit $rc\n` : script,
+          stdin,
+        }, { parent: this, dependsOn: m.after, additionalSecretOutputs: ["stdin"] });
+      }
+    }
 
     this.ollamaUrl = `http://${vmIp}:${OLLAMA_PORT}`;
     c.models.forEach((deployment, i) => {

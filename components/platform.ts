@@ -4,8 +4,10 @@ import { ENVIRONMENTS, type HostConfig } from "../lib/config/schema";
 import { datastoresFor, fileId, mirrorPoolOf, type EnvironmentSlice } from "../lib/environment-slice";
 import { ipOf } from "../lib/net";
 import { backupJobs } from "../lib/backup/jobs";
+import { RESTIC_SFTP_PORT } from "../lib/backup/restic";
 import { Backups } from "./backups";
 import { Monitoring } from "./monitoring";
+import { ResticServer, type ResticCredentials } from "./restic-server";
 import { CertificateAuthority } from "./certificate-authority";
 import { ProxmoxHost } from "./proxmox-host";
 import { ServiceContainer } from "./service-container";
@@ -52,6 +54,8 @@ export class Platform extends pulumi.ComponentResource {
   public readonly containers: Record<string, { vmId: number; address: string }>;
   /** The platform CA's certificate: Vault's (and the platform services') certificates chain to it. */
   public readonly caCert: pulumi.Output<string>;
+  /** Per environment the restic repository, password and client key (secret): each environment gets its own. */
+  public readonly resticCredentials: pulumi.Output<Record<string, ResticCredentials>>;
   /** The PBS encryption key Proxmox generated (secret), when none was configured. */
   public readonly pbsEncryptionKey?: pulumi.Output<string>;
   /** Per environment its Vault AppRole credentials (secret), once Vault is set up. */
@@ -94,6 +98,8 @@ export class Platform extends pulumi.ComponentResource {
         gateway: c.networks.services.gateway,
         nameservers: [c.networks.services.gateway],
         sshKeys: c.platform.sshKeys,
+        // The environments' restic clients reach their repositories over sftp (chrooted, key-only accounts).
+        rules: key === "backup" ? ENVIRONMENTS.map((env) => ({ type: "in" as const, action: "ACCEPT" as const, source: c.networks[env].cidr, proto: "tcp" as const, dport: String(RESTIC_SFTP_PORT), comment: `restic (sftp-only daemon) from the ${env} zone` })) : undefined,
       }, { parent: this, dependsOn: [host, template] });
       this.containers[key] = { vmId: spec.vmId, address: spec.address };
     }
@@ -126,6 +132,17 @@ export class Platform extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: [host, pool] });
     this.pbsEncryptionKey = backups.generatedEncryptionKey;
 
+    // File-level backups: the environments' restic repositories on the backup LXC.
+    const backupSpec = c.platform.containers.backup;
+    const restic = new ResticServer(`${name}-restic`, {
+      ip: ipOf(backupSpec.address),
+      dataPath: backupSpec.data?.path ?? "/srv/backup",
+      connection: { host: ipOf(backupSpec.address), user: "root", privateKey: args.sshPrivateKey },
+      repositories: ENVIRONMENTS,
+      backup: c.backup,
+    }, { parent: this, dependsOn: [guests.backup] });
+    this.resticCredentials = restic.credentials;
+
     // Prometheus and its exporters, from the inventory: every platform guest is a target.
     const monitoringSpec = c.platform.containers.monitoring;
     new Monitoring(`${name}-monitoring`, {
@@ -142,6 +159,6 @@ export class Platform extends pulumi.ComponentResource {
 
     this.environments = Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].slice]));
     this.tokens = pulumi.secret(pulumi.all(Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].token]))));
-    this.registerOutputs({ environments: this.environments, tokens: this.tokens, containers: this.containers, caCert: this.caCert, vaultAppRoles: this.vaultAppRoles });
+    this.registerOutputs({ resticCredentials: this.resticCredentials, environments: this.environments, tokens: this.tokens, containers: this.containers, caCert: this.caCert, vaultAppRoles: this.vaultAppRoles });
   }
 }

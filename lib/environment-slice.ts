@@ -3,7 +3,8 @@
 import type { GpuRef } from "./capacity/report";
 import { appRoleOf, kvMountOf } from "./vault/access";
 import { VAULT_PORT } from "./vault/server";
-import { catalogOf, type EnvironmentConfig, type EnvironmentName, type HostConfig } from "./config/schema";
+import { catalogOf, type BackupConfig, type EnvironmentConfig, type EnvironmentName, type HostConfig } from "./config/schema";
+import { resticRemote } from "./backup/plan";
 import { ipOf, isHostAddress, parseCidr, parseInterfaceAddress } from "./net";
 
 export interface EnvironmentSlice {
@@ -21,6 +22,8 @@ export interface EnvironmentSlice {
   operatorCidrs: string[];
   /** Vault in the platform's security LXC: this environment's KV v2 mount and the AppRole it logs in with. */
   vault: { address: string; mount: string; appRole: string };
+  /** This environment's restic repository on the platform's backup LXC, and the file-level backup settings. */
+  backup: { repository: string; restic: BackupConfig["restic"] };
 }
 
 /** The per-environment Vault objects the host sets up and the environment uses. */
@@ -66,6 +69,7 @@ export function environmentSlice(host: HostConfig, env: EnvironmentName, tokenId
     tokenId,
     operatorCidrs: [...host.networks.mgmt.adminCidrs],
     vault: vaultOf(host, env),
+    backup: { repository: resticRemote(env, ipOf(host.platform.containers.backup.address)), restic: host.backup.restic },
   };
 }
 

@@ -47,6 +47,11 @@ export interface PlanResult {
   outputs: Record<string, StackOutput>;
 }
 
+/** The outputs as a person may see them: secret ones as "[secret]" (the values stay for StackReferences only). */
+export function shownOutputs(plan: PlanResult): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(plan.outputs).map(([k, o]) => [k, o.secret ? SECRET_MARK : o.known ? o.value : COMPUTED_MARK]));
+}
+
 export interface EvaluateOptions {
   /** A config file in the Pulumi.<stack>.yaml format, instead of the committed one. */
   configFile?: string;

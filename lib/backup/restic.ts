@@ -3,7 +3,7 @@
 // that reads it back — so a backup is `dump | restic backup --stdin` and a restore is `restic dump | load`, on
 // whichever machine holds the data (over SSH, or locally). Pure renderers: bash scripts and systemd units; the
 // restic password only ever sits in a root-only file, never in a script or a unit.
-import { SCRIPT_PRELUDE, putFile } from "../shell";
+import { SCRIPT_PRELUDE, putFile, putPem, readStdinBundle } from "../shell";
 
 export interface StreamSource {
   /** Unique within its repository; the snapshot's tag: "postgres", "volume-qdrant-data". */
@@ -86,7 +86,7 @@ function assertSound(r: ResticRepository, maintenanceOnly = false): void {
 function resticEnv(r: ResticRepository): string {
   // An sftp repository (the backup LXC) is reached with the repository's own key, its host key learnt on first use.
   const sftp = r.location.startsWith("sftp:")
-    ? `restic() { command restic -o sftp.command="ssh -i ${r.sshKey} -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=15 ${r.location.slice(5).split(":")[0]} -s sftp" "$@"; }\n`
+    ? `restic() { command restic -o sftp.command="ssh -i ${r.sshKey} -p ${RESTIC_SFTP_PORT} -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=15 ${r.location.slice(5).split(":")[0]} -s sftp" "$@"; }\n`
     : "";
   return `${sftp}export RESTIC_REPOSITORY='${r.location}'
 export RESTIC_PASSWORD_FILE='${r.passwordFile}'
@@ -282,55 +282,83 @@ export function resticUnits(r: ResticRepository, role: "client" | "server" | "bo
  * Installs restic, the repository's scripts and timers on a machine (run over SSH as root). Stdin: the repository
  * password (first line); it goes to the password file, root-only.
  */
+/**
+ * Installs restic, the repository's scripts and timers on a machine (run over SSH as root). Stdin: the repository
+ * password (first line), then for an sftp repository the client's OpenSSH private key; both go to root-only files.
+ */
 export function renderResticInstallScript(r: ResticRepository, role: "client" | "server" | "both" = "both"): string {
   const units = resticUnits(r, role);
+  const sftp = r.location.startsWith("sftp:");
   return `${SCRIPT_PRELUDE}
-secret="$(head -n 1)"
-[ -n "$secret" ] || { echo "stdin: expected the restic password on the first line" >&2; exit 1; }
-if ! command -v restic >/dev/null 2>&1; then
+${readStdinBundle({ secretLine: true, need: sftp ? ["OPENSSH PRIVATE KEY 1"] : [] })}if ! command -v restic >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q restic
 fi
 pw="$(mktemp)"; printf '%s\\n' "$secret" > "$pw"; put ${r.passwordFile} 0600 root:root < "$pw"; rm -f "$pw"
-${units.map((u) => putFile(u.script, "0750", "root:root", u.content) + (u.unit ? putFile(`/etc/systemd/system/${u.unit}.service`, "0644", "root:root", u.service!) + putFile(`/etc/systemd/system/${u.unit}.timer`, "0644", "root:root", u.timer!) : "")).join("")}
+${sftp ? putPem("OPENSSH PRIVATE KEY", 1, r.sshKey, "0600", "root:root") : ""}${units.map((u) => putFile(u.script, "0750", "root:root", u.content) + (u.unit ? putFile(`/etc/systemd/system/${u.unit}.service`, "0644", "root:root", u.service!) + putFile(`/etc/systemd/system/${u.unit}.timer`, "0644", "root:root", u.timer!) : "")).join("")}
 systemctl daemon-reload
 ${units.filter((u) => u.unit).map((u) => `systemctl enable --now ${u.unit}.timer >/dev/null`).join("\n")}
 echo "restic ${r.name}: timers enabled (${units.filter((u) => u.unit).map((u) => u.unit).join(", ")})"
 `;
 }
 
+/** The port of the backup LXC's sftp-only SSH daemon (its own instance: the environments never reach the admin SSH). */
+export const RESTIC_SFTP_PORT = 2222;
+
 /** The sftp account an environment's clients reach its repository with, on the backup LXC. */
 export const resticUser = (repo: string) => `restic-${repo}`;
 
 export interface ResticServerRepo {
   repository: ResticRepository;
-  /** The clients' SSH public key (OpenSSH format). */
-  clientKey: string;
 }
 
 /**
  * The backup LXC as the repositories' home: per repository a chrooted sftp-only account (its clients can write
  * backups, reach nothing else), the repository initialised under it, and the check and retention timers running as
- * that account. Stdin: one password per repository, one per line, in the order given.
+ * that account. Stdin: per repository, in the order given, its password on one line and its clients' OpenSSH public
+ * key on the next (both known only at apply; neither is ever part of the script).
  */
 export function renderResticServerScript(root: string, repos: ResticServerRepo[]): string {
   if (!/^\/[A-Za-z0-9._/-]+$/.test(root)) throw new Error(`renderResticServerScript: invalid root ${JSON.stringify(root)}`);
-  for (const { repository: r, clientKey } of repos) {
+  for (const { repository: r } of repos) {
     const problems = repositoryProblems(r, true);
     if (problems.length) throw new Error(`restic repository ${JSON.stringify(r.name)}: ${problems.join("; ")}`);
     if (r.location !== `${root}/${r.name}/repo`) throw new Error(`restic repository ${r.name}: expected its location at ${root}/${r.name}/repo, got ${r.location}`);
-    if (!/^ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( [^\n']*)?$/.test(clientKey.trim())) throw new Error(`restic repository ${r.name}: the client key is not an OpenSSH public key`);
   }
-  const sshd = repos.map(({ repository: r }) => `Match User ${resticUser(r.name)}
+  const sshd = `# Managed by ai-dualstack: an SSH daemon of its own for the environments' restic repositories, sftp only.
+Port ${RESTIC_SFTP_PORT}
+HostKey /etc/ssh/ssh_host_ed25519_key
+PidFile /run/sshd-restic.pid
+PermitRootLogin no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AuthenticationMethods publickey
+AllowUsers ${repos.map(({ repository: r }) => resticUser(r.name)).join(" ")}
+Subsystem sftp internal-sftp
+AllowTcpForwarding no
+AllowAgentForwarding no
+X11Forwarding no
+PermitTTY no
+${repos.map(({ repository: r }) => `Match User ${resticUser(r.name)}
   ChrootDirectory ${root}/${r.name}
   ForceCommand internal-sftp -d /repo
-  AllowTcpForwarding no
-  X11Forwarding no
-  PermitTTY no
-  AuthenticationMethods publickey
-`).join("");
-  const perRepo = repos.map(({ repository: r, clientKey }, i) => {
+`).join("")}`;
+  const unit = `[Unit]
+Description=ai-dualstack: sftp-only SSH daemon for the restic repositories
+After=network.target
+
+[Service]
+ExecStartPre=/usr/sbin/sshd -t -f /etc/ssh/sshd_restic_config
+ExecStart=/usr/sbin/sshd -D -f /etc/ssh/sshd_restic_config
+ExecReload=/bin/kill -HUP $MAINPID
+Restart=on-failure
+RuntimeDirectory=sshd-restic
+
+[Install]
+WantedBy=multi-user.target
+`;
+  const perRepo = repos.map(({ repository: r }, i) => {
     const user = resticUser(r.name);
     const units = resticUnits(r, "server");
     return `# ${r.name}
@@ -338,7 +366,7 @@ id -u ${user} >/dev/null 2>&1 || useradd --system --home-dir ${root}/${r.name} -
 mkdir -p "$ROOT${root}/${r.name}/repo" "$ROOT/home/${user}/.ssh"
 chown root:root "$ROOT${root}/${r.name}"; chmod 0755 "$ROOT${root}/${r.name}"
 chown ${user}:${user} "$ROOT${root}/${r.name}/repo"; chmod 0700 "$ROOT${root}/${r.name}/repo"
-printf '%s\n' 'restrict ${clientKey.trim()}' > "$ROOT/home/${user}/.ssh/authorized_keys"
+printf 'restrict %s\n' "$key_${i}" > "$ROOT/home/${user}/.ssh/authorized_keys"
 chown -R ${user}:${user} "$ROOT/home/${user}"; chmod 0700 "$ROOT/home/${user}/.ssh"; chmod 0600 "$ROOT/home/${user}/.ssh/authorized_keys"
 pwf="$(mktemp)"; printf '%s\n' "$pw_${i}" > "$pwf"; chown ${user} "$pwf"
 if [ -f "$ROOT${r.location}/config" ]; then
@@ -354,18 +382,22 @@ ${units.map((u) => putFile(u.script, "0755", "root:root", u.content) + putFile(`
   return `${SCRIPT_PRELUDE}
 bundle="$(mktemp)"; chmod 0600 "$bundle"; trap 'rm -f "$bundle"' EXIT; cat > "$bundle"
 # Every password first: nothing is written unless all are there.
-${repos.map(({ repository: r }, i) => `pw_${i}="$(sed -n '${i + 1}p' "$bundle")"
-[ -n "$pw_${i}" ] || { echo "stdin: expected the password of repository ${r.name} on line ${i + 1}" >&2; exit 1; }`).join("\n")}
+${repos.map(({ repository: r }, i) => `pw_${i}="$(sed -n '${2 * i + 1}p' "$bundle")"
+[ -n "$pw_${i}" ] || { echo "stdin: expected the password of repository ${r.name} on line ${2 * i + 1}" >&2; exit 1; }
+key_${i}="$(sed -n '${2 * i + 2}p' "$bundle")"
+printf '%s\\n' "$key_${i}" | grep -Eq '^ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( [^ ]*)?$' || { echo "stdin: expected the OpenSSH public key of repository ${r.name}'s clients on line ${2 * i + 2}" >&2; exit 1; }`).join("\n")}
 if ! command -v restic >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q restic openssh-server
 fi
-${putFile("/etc/ssh/sshd_config.d/ai-dualstack-restic.conf", "0644", "root:root", `# Managed by ai-dualstack: sftp-only, chrooted accounts for the environments' restic repositories.\n${sshd}`)}sshd_changed=$changed
+${putFile("/etc/ssh/sshd_restic_config", "0644", "root:root", sshd)}${putFile("/etc/systemd/system/ai-dualstack-restic-sftp.service", "0644", "root:root", unit)}sshd_changed=$changed
 ${perRepo}
 systemctl daemon-reload
 ${repos.flatMap(({ repository: r }) => ["check", "forget"].map((w) => `systemctl enable --now ai-dualstack-restic-${w}-${r.name}.timer >/dev/null`)).join("\n")}
-if [ "$sshd_changed" = 1 ]; then sshd -t && systemctl reload ssh; fi
+systemctl enable ai-dualstack-restic-sftp.service >/dev/null
+sshd -t -f "$ROOT/etc/ssh/sshd_restic_config"
+if [ "$sshd_changed" = 1 ]; then systemctl restart ai-dualstack-restic-sftp.service; else systemctl start ai-dualstack-restic-sftp.service; fi
 echo "restic server: ${repos.map(({ repository: r }) => r.name).join(", ")} ready under ${root}"
 `;
 }

@@ -578,5 +578,8 @@ export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: 
     // The environment's AppRole in Vault (host stack output vaultAppRoles): every generated credential is written there.
     { key: "vaultRoleId", required: true, form: "this environment's Vault AppRole role_id (pulumi stack output --stack host --show-secrets vaultAppRoles)" },
     { key: "vaultSecretId", required: true, form: "this environment's Vault AppRole secret_id (pulumi stack output --stack host --show-secrets vaultAppRoles)" },
+    // The environment's restic repository (host stack output resticCredentials): without them no file-level backups.
+    { key: "resticPassword", required: false, form: "this environment's restic password (pulumi stack output --stack host --show-secrets resticCredentials)" },
+    { key: "resticPrivateKey", required: false, form: "this environment's restic client key (pulumi stack output --stack host --show-secrets resticCredentials)" },
   ];
 }

@@ -199,7 +199,7 @@ describe("restic install script", () => {
     expect(readFileSync(join(root, "etc/systemd/system/ai-dualstack-restic-backup-public.timer"), "utf8")).toContain("OnCalendar=*-*-* 02:30\nPersistent=true");
     const calls = readFileSync(join(dir, "calls.log"), "utf8");
     expect(calls).toContain("systemctl enable --now ai-dualstack-restic-check-public.timer");
-    expect(spawnSync("bash", ["-c", script], { input: "", encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root } }).stderr).toContain("expected the restic password");
+    expect(spawnSync("bash", ["-c", script], { input: "", encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root } }).stderr).toContain("stdin: expected the password on the first line");
   });
 
   it("the units pass systemd-analyze verify", () => {
@@ -229,9 +229,10 @@ describe("restic server (the backup LXC)", () => {
     const root = join(dir, "root");
     const repoOf = (name: string) => ({ ...repo, name, sources: [], location: `/srv/backup/restic/${name}/repo`, passwordFile: `/etc/ai-dualstack/restic-${name}.pw` });
     const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN0YWNrLWJhY2t1cC1rZXktbm90LXJlYWw= backup@private";
-    const script = renderResticServerScript("/srv/backup/restic", [{ repository: repoOf("private"), clientKey: key }, { repository: repoOf("public"), clientKey: key.replace("private", "public") }]);
+    const script = renderResticServerScript("/srv/backup/restic", [{ repository: repoOf("private") }, { repository: repoOf("public") }]);
+    const stdin = (pwPrivate: string, pwPublic: string) => `${pwPrivate}\n${key}\n${pwPublic}\n${key.replace("private", "public")}\n`;
     const run = (stdin: string) => spawnSync("bash", ["-c", script], { input: stdin, encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root, HOME: dir, RESTIC_CACHE_DIR: join(dir, "cache") } });
-    const r = run("pw-private-0123456789\npw-public-0123456789\n");
+    const r = run(stdin("pw-private-0123456789", "pw-public-0123456789"));
     expect(r.status, r.stderr).toBe(0);
     expect(script).not.toContain("pw-private");
     // The repositories answer to their own passwords only.
@@ -242,30 +243,35 @@ describe("restic server (the backup LXC)", () => {
     expect(readFileSync(join(root, "etc/ai-dualstack/restic-public.pw"), "utf8")).toBe("pw-public-0123456789\n");
     expect(statSync(join(root, "etc/ai-dualstack/restic-public.pw")).mode & 0o777).toBe(0o400);
     expect(readFileSync(join(root, `home/${resticUser("public")}/.ssh/authorized_keys`), "utf8")).toBe(`restrict ${key.replace("private", "public")}\n`);
-    const sshd = readFileSync(join(root, "etc/ssh/sshd_config.d/ai-dualstack-restic.conf"), "utf8");
+    const sshd = readFileSync(join(root, "etc/ssh/sshd_restic_config"), "utf8");
+    expect(sshd).toContain("Port 2222\n");
+    expect(sshd).toContain("AllowUsers restic-private restic-public\n");
     expect(sshd).toContain("Match User restic-private\n  ChrootDirectory /srv/backup/restic/private\n  ForceCommand internal-sftp -d /repo\n");
     // Maintenance only on the server, as the repository's account; no backup timer there.
     expect(readFileSync(join(root, "etc/systemd/system/ai-dualstack-restic-forget-public.service"), "utf8")).toContain("User=restic-public\n");
     expect(existsSync(join(root, "etc/systemd/system/ai-dualstack-restic-backup-public.timer"))).toBe(false);
     const calls = readFileSync(log, "utf8");
     expect(calls).toContain("systemctl enable --now ai-dualstack-restic-check-private.timer");
-    expect(calls).toContain("sshd -t");
+    expect(calls).toContain(`sshd -t -f ${root}/etc/ssh/sshd_restic_config`);
+    expect(calls).toContain("systemctl restart ai-dualstack-restic-sftp.service");
     // A second run initialises nothing again; a missing password stops before anything.
-    expect(run("pw-private-0123456789\npw-public-0123456789\n").status).toBe(0);
-    const missing = run("only-one-password-0123\n");
+    expect(run(stdin("pw-private-0123456789", "pw-public-0123456789")).status).toBe(0);
+    const missing = run(`only-one-password-0123\n${key}\n`);
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toContain("expected the password of repository public on line 2");
+    expect(missing.stderr).toContain("expected the password of repository public on line 3");
+    const badKey = run("pw-private-0123456789\nnot a key\n");
+    expect(badKey.stderr).toContain("expected the OpenSSH public key of repository private's clients on line 2");
     // A wrong password for an existing repository: refused, the repository untouched.
-    const wrong = run("pw-private-0123456789\nsomething-else-0123456\n");
+    const wrong = run(stdin("pw-private-0123456789", "something-else-0123456"));
     expect(wrong.status).toBe(1);
     expect(wrong.stderr).toContain("restic public: the password given does not open the existing repository at /srv/backup/restic/public/repo; it is left as it is");
     expect(cat("public", "pw-public-0123456789")).toBe(0);
     expect(readFileSync(join(root, "etc/ai-dualstack/restic-public.pw"), "utf8")).toBe("pw-public-0123456789\n");
-    expect(() => renderResticServerScript("/srv/backup/restic", [{ repository: repoOf("x"), clientKey: "not a key" }])).toThrow(/not an OpenSSH public key/);
+    expect(() => renderResticServerScript("/srv/backup/restic", [{ repository: { ...repoOf("x"), location: "/elsewhere/repo" } }])).toThrow(/expected its location at \/srv\/backup\/restic\/x\/repo/);
   });
 
   it("a client of an sftp repository reaches it with its own key", async () => {
     const script = renderResticBackupScript({ ...repo, location: "sftp:restic-public@10.10.0.13:/repo" });
-    expect(script).toContain('restic() { command restic -o sftp.command="ssh -i /root/.ssh/ai-dualstack-backup -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=15 restic-public@10.10.0.13 -s sftp" "$@"; }');
+    expect(script).toContain('restic() { command restic -o sftp.command="ssh -i /root/.ssh/ai-dualstack-backup -p 2222 -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=15 restic-public@10.10.0.13 -s sftp" "$@"; }');
   });
 });

@@ -30,7 +30,17 @@ describe("host stack", () => {
     expect(count(host, T.download)).toBe(5); // per environment a cloud image and an LXC template, plus the platform's template
     expect(count(host, T.ct)).toBe(4);
     expect(count(host, T.vm)).toBe(0);
-    expect(host.resources).toHaveLength(123); // 92 + the platform CA (3), Vault (17), backups (5), monitoring (6)
+    expect(host.resources).toHaveLength(129); // 92 + the platform CA (3), Vault (17), backups (5), monitoring (6), restic (6)
+  });
+
+  it("hosts the environments' restic repositories on the backup LXC: an sftp-only daemon on its own port, passwords and keys on stdin", () => {
+    const install = one(host.resources, "command:remote:Command", "platform-restic-install").inputs as any;
+    expect(install.stdin).toBe("(known after apply)");
+    expect(install.create).toContain("Port 2222\n");
+    expect(install.create).toContain("Match User restic-public\n  ChrootDirectory /srv/backup/restic/public\n");
+    expect(install.create).not.toMatch(/ssh-ed25519 AAAA/);
+    const rules = byType(host.resources, T.rules).find((r) => r.name === "platform-backup-firewall-rules")!.inputs as any;
+    expect(rules.rules.slice(1).map((r: any) => `${r.source} ${r.dport}`)).toEqual(["10.20.0.0/24 2222", "10.30.0.0/24 2222"]);
   });
 
   it("backs up every pool to the Proxmox Backup Server: client-side encrypted, certificate pinned, retention and fleecing", () => {
@@ -115,8 +125,8 @@ describe.each([
   // public: + 16 for its two tenants (component, 2 × 6) and Qdrant's API key; both: + 2 data-service admin passwords,
   // the environment CA and PostgreSQL's certificate (6), the two data-service installs, and VaultSecrets (component,
   // 4 data/tls secrets and one per generated service secret: 1 private, 2 public)
-  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 71],
-  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 83],
+  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 74],
+  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 86],
 ] as const)("%s stack", (env, plan, bridge, mapping, pool, datastore, total) => {
   it("creates a GPU VM with its data holder and two data LXCs", () => {
     expect(count(plan(), T.vm)).toBe(2);
@@ -261,6 +271,17 @@ describe.each([
       expect((i.inputs as any).stdin).toBe("(known after apply)"); // the password and keys, on stdin only
       expect((i.inputs as any).create).not.toMatch(/BEGIN [A-Z ]+-----\n[A-Za-z0-9+/]/);
     }
+    // File-level backups: each machine streams its own sources into the environment's repository (password and key on stdin).
+    const restic = byType(plan().resources, "command:remote:Command").filter((r) => r.name.endsWith("-restic"));
+    expect(restic.map((r) => r.name).sort()).toEqual([`${env}-gpu-vm-restic`, `${env}-postgres-restic`, `${env}-redis-restic`]);
+    for (const r of restic) {
+      expect((r.inputs as any).stdin).toBe("[secret]"); // from secret config, known at preview: shown only as secret
+      expect((r.inputs as any).create).toContain(`RESTIC_REPOSITORY='sftp:restic-${env}@10.10.0.13:/repo'`);
+      expect((r.inputs as any).create).not.toContain("ai-dualstack-restic-forget"); // retention runs on the server only
+    }
+    expect((one(plan().resources, "command:remote:Command", `${env}-postgres-restic`).inputs as any).create).toContain("pg_dumpall --clean --if-exists");
+    expect((one(plan().resources, "command:remote:Command", `${env}-gpu-vm-restic`).inputs as any).create).toContain(`tar -C /var/lib/docker/volumes/${env}_ollama-models/_data -cf - .`);
+    expect((one(plan().resources, "command:remote:Command", `${env}-gpu-vm-restic`).inputs as any).create).toContain('sudo -n bash "$f"');
     const component = one(plan().resources, "dualstack:security:VaultSecrets", `${env}-secrets`);
     expect(component.options.dependsOn).toEqual(expect.arrayContaining(installs.map((i) => i.urn)));
     const pgInstall = one(plan().resources, "command:remote:Command", `${env}-postgres-install`).inputs as any;

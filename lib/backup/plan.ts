@@ -1,0 +1,45 @@
+// The file-level backup plan: one restic repository per environment on the backup LXC, and what each environment's
+// guests stream into it. Pure data from the configs, for the host's ResticServer and the environments' clients.
+import type { BackupConfig, EnvironmentConfig } from "../config/schema";
+import { TEXTFILE_DIR } from "../monitoring/server";
+import { resticUser, type ResticRepository, type StreamSource } from "./restic";
+
+export const RESTIC_KEY_FILE = "/root/.ssh/ai-dualstack-restic";
+export const resticPasswordFile = (repo: string) => `/etc/ai-dualstack/restic-${repo}.pw`;
+
+/** The repository's directory on the backup LXC's data volume. */
+export const resticRoot = (backupDataPath: string) => `${backupDataPath}/restic`;
+
+/** How a client reaches its environment's repository: sftp to the chrooted account on the backup LXC. */
+export const resticRemote = (repo: string, backupIp: string) => `sftp:${resticUser(repo)}@${backupIp}:/repo`;
+
+export function resticRepository(name: string, location: string, restic: BackupConfig["restic"], sources: StreamSource[]): ResticRepository {
+  return {
+    name,
+    location,
+    passwordFile: resticPasswordFile(name),
+    sshKey: RESTIC_KEY_FILE,
+    sources,
+    retention: restic.retention,
+    schedule: { backup: restic.backup, check: restic.check, forget: restic.forget },
+    checkParts: restic.checkParts,
+    metricsDir: TEXTFILE_DIR,
+  };
+}
+
+/** What each of an environment's machines streams into the repository, by machine ("gpu-vm", "postgres", "redis"). */
+export function environmentSources(c: EnvironmentConfig, project: string, volumes: string[]): Record<string, StreamSource[]> {
+  const redisData = c.containers.redis.data?.path ?? "/var/lib/redis";
+  const volume = (v: string): StreamSource => ({
+    name: `volume-${v}`,
+    host: "local",
+    dump: `tar -C /var/lib/docker/volumes/${project}_${v}/_data -cf - .`,
+    load: `mkdir -p /var/lib/docker/volumes/${project}_${v}/_data && tar -C /var/lib/docker/volumes/${project}_${v}/_data -xpf -`,
+    file: `${v}.tar`,
+  });
+  return {
+    "gpu-vm": volumes.map(volume),
+    postgres: [{ name: "postgres", host: "local", dump: "runuser -u postgres -- pg_dumpall --clean --if-exists", load: "runuser -u postgres -- psql -X -q -d postgres", file: "postgres.sql" }],
+    redis: [{ name: "redis", host: "local", dump: `tar -C ${redisData} -cf - .`, load: `systemctl stop redis-server && tar -C ${redisData} -xpf - && chown -R redis:redis ${redisData} && systemctl start redis-server`, file: "redis.tar" }],
+  };
+}
