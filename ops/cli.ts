@@ -95,6 +95,7 @@ export interface Io {
 }
 
 const STACK_NAME = /^[A-Za-z0-9_.-]+$/;
+const CONFIG_OPTION = ["--config <file>", "a stack config file in the Pulumi.<stack>.yaml format instead of the committed one"] as const;
 
 export async function main(argv: string[], io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }, deps: Deps = {}): Promise<number> {
   const workspace = () => deps.workspace ?? automationWorkspace(join(__dirname, ".."));
@@ -113,9 +114,9 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     .argument("<stack>", "host, private or public (reads Pulumi.<stack>.yaml)")
     .option("--json", "print {stack, resources:[{urn,type,name,parent,inputs}]} with secrets redacted")
     .option("--diagram", "print a mermaid flowchart of the stack's topology")
-    .option("--config <file>", "a stack config file in the Pulumi.<stack>.yaml format instead of the committed one")
+    .option(...CONFIG_OPTION)
     .action(async (stack: string, opts: { json?: boolean; diagram?: boolean; config?: string }) => {
-      if (!STACK_NAME.test(stack)) throw new ConfigError([`stack: expected a stack name such as "host", "private" or "public", got ${JSON.stringify(stack)}`]);
+      checkStack(stack);
       const plan = await evaluateStack(stack, { configFile: opts.config });
       if (opts.json) {
         io.out(`${JSON.stringify({ ...planJson(plan), ...(opts.diagram ? { diagram: renderDiagram(plan) } : {}) }, null, 2)}\n`);
@@ -134,7 +135,7 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     .description("VRAM fit and decode tokens/s ceiling of every model deployment; exit 1 if one does not fit")
     .argument("[stack]", "private or public (reads Pulumi.<stack>.yaml)")
     .option("--json", "print the report as JSON")
-    .option("--config <file>", "a stack config file in the Pulumi.<stack>.yaml format instead of the committed one")
+    .option(...CONFIG_OPTION)
     .option("--model <name>", "ad hoc: a catalog model, e.g. qwen2.5:14b")
     .option("--gpu <id>", "ad hoc: a catalog GPU, e.g. rtx-3060-12gb")
     .option("--ctx <tokens>", "ad hoc: context length", "8192")
@@ -149,10 +150,10 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     .description("run every policy of the pack against a stack; exit 1 on a mandatory violation")
     .argument("<stack>", "host, private or public (reads Pulumi.<stack>.yaml)")
     .option("--json", "print {stack, violations:[{policy, enforcement, urn, message}]}")
-    .option("--config <file>", "a stack config file in the Pulumi.<stack>.yaml format instead of the committed one")
+    .option(...CONFIG_OPTION)
     .option("--policy-config <file>", "enforcement levels, as for `pulumi preview --policy-pack-config`")
     .action(async (stack: string, opts: { json?: boolean; config?: string; policyConfig?: string }) => {
-      if (!STACK_NAME.test(stack)) throw new ConfigError([`stack: expected a stack name such as "host", "private" or "public", got ${JSON.stringify(stack)}`]);
+      checkStack(stack);
       const policies = buildPolicies();
       const policyConfig = opts.policyConfig ? checkPolicyConfig(readJson(opts.policyConfig), policies) : {};
       const plan = await evaluateStack(stack, { configFile: opts.config });
@@ -179,7 +180,7 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     .argument("<stack>", "private or public")
     .option("--dry-run", "print the drill's steps for the stack; touch nothing")
     .option("--json", "print the report as JSON")
-    .option("--config <file>", "a stack config file in the Pulumi.<stack>.yaml format instead of the committed one")
+    .option(...CONFIG_OPTION)
     .action(async (stack: string, opts: { dryRun?: boolean; json?: boolean; config?: string }) => {
       checkStack(stack);
       const plan = drillPlan(await evaluateStack(stack, { configFile: opts.config }));
@@ -204,7 +205,7 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     .option("--url <url>", "Ollama's API (default: the stack's output ollamaUrl)")
     .option("--tokens <n>", "tokens to generate per run", "128")
     .option("--json", "print the rows as JSON")
-    .option("--config <file>", "a stack config file in the Pulumi.<stack>.yaml format instead of the committed one")
+    .option(...CONFIG_OPTION)
     .action(async (stack: string, opts: { url?: string; tokens: string; json?: boolean; config?: string }) => {
       checkStack(stack);
       const tokens = wholeArg("tokens", opts.tokens, 1, 4096);
