@@ -184,14 +184,15 @@ export class AiEnvironment extends pulumi.ComponentResource {
       }
     }
 
-    this.ollamaUrl = `http://${vmIp}:${OLLAMA_PORT}`;
+    this.ollamaUrl = `https://${vmIp}:${OLLAMA_PORT}`;
     c.models.forEach((deployment, i) => {
       new ModelDeployment(`${name}-model-${deployment.name.replace(/[^a-z0-9]+/g, "-")}`, {
         host: this.ollamaUrl,
+        caCert: ca.certPem,
         deployment,
         capacity: args.capacity.models[i],
         keepAlive: c.ollama.keepAlive,
-      }, { parent: this, dependsOn: [services.containers.ollama] });
+      }, { parent: this, dependsOn: [services.containers.ollama, services.containers.gateway] });
     });
     this.models = c.models.map((m) => m.name);
 

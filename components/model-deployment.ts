@@ -4,8 +4,10 @@ import type { ModelDeploymentConfig } from "../lib/config/schema";
 import { OllamaModel } from "./providers/ollama-model";
 
 export interface ModelDeploymentArgs {
-  /** The environment's Ollama API, e.g. "http://10.20.0.10:11434". */
+  /** The environment's Ollama API, e.g. "https://10.20.0.10:11434" (through the VM's TLS gateway). */
   host: pulumi.Input<string>;
+  /** The environment CA, which the gateway's certificate chains to. */
+  caCert?: pulumi.Input<string>;
   deployment: ModelDeploymentConfig;
   /** Its line of the capacity report: carried as an input so that policies can check the fit at preview. */
   capacity: ModelRow;
@@ -27,6 +29,7 @@ export class ModelDeployment extends pulumi.ComponentResource {
     const derived = d.from !== undefined;
     this.model = new OllamaModel(`${name}-model`, {
       host: args.host,
+      ...(args.caCert ? { caCert: args.caCert } : {}),
       name: d.name,
       from: d.from,
       parameters: derived ? { ...(d.parameters ?? {}), num_ctx: args.capacity.context } : undefined,

@@ -95,6 +95,15 @@ export interface Io {
 }
 
 const STACK_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** The ollama client; over https its certificate is verified against `ca` (the environment CA). */
+function ollamaClient(url: string, ca?: string): BenchClient {
+  const { Ollama } = require("ollama") as typeof import("ollama");
+  if (!ca || !url.startsWith("https:")) return new Ollama({ host: url });
+  const undici = require("undici") as typeof import("undici");
+  const dispatcher = new undici.Agent({ connect: { ca } });
+  return new Ollama({ host: url, fetch: ((input: unknown, init?: object) => undici.fetch(input as never, { ...init, dispatcher } as never)) as unknown as typeof fetch });
+}
 const CONFIG_OPTION = ["--config <file>", "a stack config file in the Pulumi.<stack>.yaml format instead of the committed one"] as const;
 
 export async function main(argv: string[], io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }, deps: Deps = {}): Promise<number> {
@@ -203,17 +212,20 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     .description("measured decode tokens/s of each deployed model through the Ollama API, next to the planner's ceiling")
     .argument("<stack>", "private or public")
     .option("--url <url>", "Ollama's API (default: the stack's output ollamaUrl)")
+    .option("--ca <file>", "the CA certificate the gateway's certificate chains to (default: the stack's output caCert)")
     .option("--tokens <n>", "tokens to generate per run", "128")
     .option("--json", "print the rows as JSON")
     .option(...CONFIG_OPTION)
-    .action(async (stack: string, opts: { url?: string; tokens: string; json?: boolean; config?: string }) => {
+    .action(async (stack: string, opts: { url?: string; ca?: string; tokens: string; json?: boolean; config?: string }) => {
       checkStack(stack);
       const tokens = wholeArg("tokens", opts.tokens, 1, 4096);
       const capacity = (await evaluateStack(stack, { configFile: opts.config })).outputs.capacity?.value as CapacityReport | undefined;
       if (!capacity) throw new ConfigError([`stack ${stack} deploys no models`]);
-      const url = opts.url ?? String((await workspace().outputs(stack)).ollamaUrl ?? "");
-      if (!/^https?:\/\/[^\s/]+$/.test(url)) throw new ConfigError([`--url: expected Ollama's URL such as "http://10.30.0.10:11434", got ${JSON.stringify(url)}`]);
-      const client = deps.ollama ? deps.ollama(url) : (new (require("ollama").Ollama)({ host: url }) as BenchClient);
+      const outputs = opts.url && (opts.ca || opts.url.startsWith("http:")) ? {} : await workspace().outputs(stack);
+      const url = opts.url ?? String(outputs.ollamaUrl ?? "");
+      if (!/^https?:\/\/[^\s/]+$/.test(url)) throw new ConfigError([`--url: expected Ollama's URL such as "https://10.30.0.10:11434", got ${JSON.stringify(url)}`]);
+      const ca = opts.ca ? readFileSync(opts.ca, "utf8") : typeof outputs.caCert === "string" ? outputs.caCert : undefined;
+      const client = deps.ollama ? deps.ollama(url) : ollamaClient(url, ca);
       const rows = await benchModels(client, capacity, { tokens });
       io.out(opts.json ? `${JSON.stringify({ stack, url, rows }, null, 2)}\n` : renderBench(rows));
     });

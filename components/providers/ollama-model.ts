@@ -10,8 +10,10 @@ import * as pulumi from "@pulumi/pulumi";
 export const OLLAMA_PROVIDER_VERSION = "1";
 
 export interface OllamaModelArgs {
-  /** The Ollama API, e.g. "http://10.20.0.10:11434". */
+  /** The Ollama API, e.g. "https://10.20.0.10:11434" (the VM's TLS gateway). */
   host: pulumi.Input<string>;
+  /** The CA the gateway's certificate chains to (the environment CA). */
+  caCert?: pulumi.Input<string>;
   name: pulumi.Input<string>;
   /** Derive `name` from this model (the server pulls it when missing). */
   from?: pulumi.Input<string>;
@@ -49,6 +51,8 @@ export interface ObservedModel {
 
 export interface ModelInputs {
   host: string;
+  /** The environment CA (PEM) when Ollama is reached through the VM's TLS gateway. */
+  caCert?: string;
   name: string;
   from?: string;
   parameters?: Record<string, number | string | boolean | string[]>;
@@ -93,13 +97,22 @@ function isNotFound(err: unknown): boolean {
   return e?.name === "ResponseError" && (e.status_code === 404 || /not found/i.test(e.error ?? ""));
 }
 
-/** A client whose every request can be aborted by `controller` (pull/create stall detection). */
-function client(host: string, controller?: AbortController) {
+/**
+ * A client for `target` (through the TLS gateway, its certificate verified against `caCert`, when one is given) whose
+ * every request can be aborted by `controller` (pull/create stall detection).
+ */
+function client(target: { host: string; caCert?: string }, controller?: AbortController) {
   const { Ollama } = require("ollama") as typeof import("ollama");
-  if (!controller) return new Ollama({ host });
+  let base: typeof fetch = fetch;
+  if (target.caCert) {
+    const undici = require("undici") as typeof import("undici");
+    const dispatcher = new undici.Agent({ connect: { ca: target.caCert } });
+    base = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => undici.fetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+  }
+  if (!controller) return new Ollama({ host: target.host, fetch: base });
   const abortable: typeof fetch = (input, init) =>
-    fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal });
-  return new Ollama({ host, fetch: abortable });
+    base(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal });
+  return new Ollama({ host: target.host, fetch: abortable });
 }
 
 /**
@@ -126,7 +139,7 @@ async function streamWithResume(
     }, Math.max(50, Math.min(1000, stallMs / 4)));
     let seen = "";
     try {
-      const stream = await start(client(inputs.host, controller));
+      const stream = await start(client(inputs, controller));
       for await (const p of stream) {
         const marker = `${p.status}|${p.digest}|${p.completed}`;
         if (marker !== seen) {
@@ -174,8 +187,9 @@ function sameName(a: string, b: string): boolean {
 }
 
 /** What the server has for `name`, or undefined when it has no such model. */
-async function observe(host: string, name: string): Promise<ObservedModel | undefined> {
-  const c = client(host);
+async function observe(target: { host: string; caCert?: string }, name: string): Promise<ObservedModel | undefined> {
+  const host = target.host;
+  const c = client(target);
   let listed;
   try {
     listed = (await c.list()).models.find((m) => sameName(m.name, name) || sameName(m.model, name));
@@ -209,7 +223,7 @@ async function observe(host: string, name: string): Promise<ObservedModel | unde
 
 /** Loads the model and keeps it loaded; with requireFullGpu, fails when part of it sits in system RAM. */
 async function warm(inputs: ModelInputs): Promise<void> {
-  const c = client(inputs.host);
+  const c = client(inputs);
   try {
     await c.generate({ model: inputs.name, prompt: "", keep_alive: inputs.keepAlive ?? "-1", stream: false });
   } catch (err) {
@@ -245,7 +259,7 @@ async function apply(inputs: ModelInputs): Promise<ModelState> {
   } else {
     await streamWithResume("pull", (c) => c.pull({ model: inputs.name, stream: true }) as Promise<AsyncIterable<Progress>>, inputs);
   }
-  const observed = await observe(inputs.host, inputs.name);
+  const observed = await observe(inputs, inputs.name);
   if (!observed) throw new Error(`ollama model "${inputs.name}" on ${inputs.host} is not listed after its ${inputs.from ? "create" : "pull"}`);
   if (inputs.digest && !inputs.from && observed.digest !== inputs.digest.replace(/^sha256:/, "")) {
     throw new Error(`ollama model "${inputs.name}" on ${inputs.host} has digest ${observed.digest}, but ${inputs.digest} is pinned: the tag has moved`);
@@ -302,7 +316,7 @@ export const ollamaModelProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async read(id: string, props: ModelState) {
-    const observed = await observe(props.host, props.name);
+    const observed = await observe(props, props.name);
     if (!observed) return { id: "", props: {} }; // deleted out of band: gone from the state after refresh
     return { id, props: { ...props, observed } };
   },
@@ -314,7 +328,7 @@ export const ollamaModelProvider: pulumi.dynamic.ResourceProvider = {
 
   async delete(_id: string, props: ModelState) {
     try {
-      await client(props.host).delete({ model: props.name });
+      await client(props).delete({ model: props.name });
     } catch (err) {
       if (!isNotFound(err)) throw describeError(err, props.name, props.host, "delete");
     }

@@ -63,7 +63,10 @@ export function renderGatewayCaddyfile(sites: GatewaySite[]): string {
       "\t\tprotocols tls1.3",
       "\t}",
       "\theader -Server",
-      `\treverse_proxy ${s.upstream}`,
+      // Streams (model pulls, generations) pass through as they come.
+      `\treverse_proxy ${s.upstream} {`,
+      "\t\tflush_interval -1",
+      "\t}",
       "}",
     ].join("\n");
   });

@@ -26,13 +26,13 @@ export function ollamaEnvironment(o: OllamaConfig): Record<string, string> {
 
 const healthcheck = (test: string[], startPeriod = "30s") => ({ test, interval: "30s", timeout: "10s", retries: 5, startPeriod });
 
-function ollamaService(o: OllamaConfig, vmIp: string): ServiceSpec {
+function ollamaService(o: OllamaConfig): ServiceSpec {
   return {
     name: "ollama",
     image: o.image,
     environment: ollamaEnvironment(o),
-    // On the VM's own address: the model deployments reach it from the management network (firewalled to it).
-    ports: [{ container: OLLAMA_PORT, host: OLLAMA_PORT, bind: vmIp }],
+    // Loopback only (the model probe); the model deployments reach it through the TLS gateway on the VM's address.
+    ports: [{ container: OLLAMA_PORT, host: OLLAMA_PORT, bind: "127.0.0.1" }],
     volumes: [{ volume: "ollama-models", path: "/root/.ollama" }],
     healthcheck: healthcheck(["CMD", "ollama", "list"]),
     restart: "unless-stopped",
@@ -71,16 +71,18 @@ export interface GatewayRoute {
   upstream: string;
 }
 
-/** What each environment publishes on its VM's address besides Ollama: through the gateway, over TLS. */
+/** What each environment publishes on its VM's address: all of it through the gateway, over TLS. */
 export function gatewayRoutes(config: EnvironmentConfig): GatewayRoute[] {
   const s = config.services;
+  const ollama: GatewayRoute = { service: "ollama", port: OLLAMA_PORT, upstream: `ollama:${OLLAMA_PORT}` };
   if (config.role === "private") {
     return [
+      ollama,
       { service: "open-webui", port: (s.openWebui ?? SERVICE_DEFAULTS.openWebui).port, upstream: "open-webui:8080" },
       { service: "chroma", port: (s.chroma ?? SERVICE_DEFAULTS.chroma).port, upstream: "chroma:8000" },
     ];
   }
-  return [{ service: "qdrant", port: QDRANT_PORT, upstream: `qdrant:${QDRANT_PORT}` }];
+  return [ollama, { service: "qdrant", port: QDRANT_PORT, upstream: `qdrant:${QDRANT_PORT}` }];
 }
 
 /** The key material names of a route's certificate, as ComposeStack's `materials` takes them. */
@@ -121,7 +123,7 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
       networks: [{ name: "ai", internal: false }],
       volumes: ["ollama-models", "open-webui-data", "chroma-data"],
       services: [
-        ollamaService(config.ollama, vmIp),
+        ollamaService(config.ollama),
         {
           name: "chroma",
           image: chroma.image,
@@ -145,7 +147,7 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
     networks: [{ name: "ai", internal: false }, { name: "edge", internal: false }],
     volumes: ["ollama-models", "qdrant-data", "chatbot-data", "ingress-data"],
     services: [
-      ollamaService(config.ollama, vmIp),
+      ollamaService(config.ollama),
       {
         name: "qdrant",
         image: (s.qdrant ?? SERVICE_DEFAULTS.qdrant).image,

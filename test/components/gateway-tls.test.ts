@@ -74,6 +74,23 @@ describe("TLS gateway", () => {
     expect(q.log.length).toBe(seen);
   });
 
+  it("serves Ollama too: a model pulled (a stream) and a stalled pull resumed through it, the CA verified", async () => {
+    const { ollamaModelProvider } = await import("../../components/providers/ollama-model");
+    const { startFakeOllama } = await import("../helpers/fake-ollama");
+    const ollama = await startFakeOllama({ stallPullAt: { fraction: 0.4, times: 1 } });
+    cleanup.push(() => ollama.close());
+    const ca = makeTestCa("test env CA");
+    cleanup.push(() => ca.remove());
+    const port = await freePort();
+    await startGateway(ca, [{ service: "ollama", port, upstream: new URL(ollama.url).host }]);
+    const host = `https://127.0.0.1:${port}`;
+    const { outs } = (await ollamaModelProvider.create({ host, caCert: ca.certPem, name: "mistral:7b", stallSeconds: 0.5, maxResumes: 2 })) as { outs: { observed: { size: number } } };
+    expect(outs.observed.size).toBe(4_113_301_824);
+    expect(ollama.pullAttempts.get("mistral:7b")).toBe(2);
+    // Without the CA the gateway's certificate is refused.
+    await expect(ollamaModelProvider.read!("x", { host, name: "mistral:7b" } as never)).rejects.toThrow(/cannot reach https:\/\/127\.0\.0\.1/);
+  });
+
   it("speaks TLS 1.3 only", async () => {
     const q = await startFakeQdrant();
     cleanup.push(() => q.close());

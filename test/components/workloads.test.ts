@@ -57,7 +57,8 @@ describe("ComposeStack", () => {
     const ollama = one(rs, D.container, "private-services-ollama").inputs as any;
     expect(ollama.image).toBe(COMPUTED_MARK); // the image's repoDigest
     expect(ollama).toMatchObject({ name: "private-ollama-1", gpus: "all", restart: "unless-stopped", wait: true, mustRun: true });
-    expect(ollama.ports).toEqual([{ internal: 11434, external: 11434, ip: "10.20.0.10", protocol: "tcp" }]);
+    // Loopback only: the gateway serves it on the VM's address over TLS.
+    expect(ollama.ports).toEqual([{ internal: 11434, external: 11434, ip: "127.0.0.1", protocol: "tcp" }]);
     expect(ollama.volumes).toEqual([{ volumeName: "private_ollama-models", containerPath: "/root/.ollama", readOnly: false }]);
     const labels = Object.fromEntries(ollama.labels.map((l: any) => [l.label, l.value]));
     expect(labels).toMatchObject({ "com.docker.compose.project": "private", "com.docker.compose.service": "ollama", env: "private", "managed-by": "ai-dualstack" });
@@ -83,11 +84,14 @@ describe("ComposeStack", () => {
     expect(ingress.uploads[0]).toMatchObject({ file: "/etc/caddy/Caddyfile" });
     expect(ingress.uploads[0].content).toContain("https://chat.example.org {");
     for (const c of byType(rs, D.container).filter((c) => c.name !== "public-services-ingress")) {
-      for (const p of (c.inputs as any).ports ?? []) expect(p.ip).toBe("10.30.0.10");
+      for (const p of (c.inputs as any).ports ?? []) expect(["10.30.0.10", "127.0.0.1"]).toContain(p.ip);
     }
     // Qdrant itself publishes nothing: the gateway serves its port over TLS.
     expect((one(rs, D.container, "public-services-qdrant").inputs as any).ports).toEqual([]);
-    expect((one(rs, D.container, "public-services-gateway").inputs as any).ports).toEqual([{ internal: 6333, external: 6333, ip: "10.30.0.10", protocol: "tcp" }]);
+    expect((one(rs, D.container, "public-services-gateway").inputs as any).ports).toEqual([
+      { internal: 11434, external: 11434, ip: "10.30.0.10", protocol: "tcp" },
+      { internal: 6333, external: 6333, ip: "10.30.0.10", protocol: "tcp" },
+    ]);
   });
 
   it("the gateway gets each service's certificate and key as secret files; the key never shows in plain text", async () => {
@@ -98,13 +102,13 @@ describe("ComposeStack", () => {
     expect((gateway.inputs as any).uploads).toBe(SECRET_MARK);
     expect((one(rs, D.container, "private-services-chroma").inputs as any).uploads).toEqual([]);
     expect(JSON.stringify(rs)).not.toContain("key-material-under-test");
-    expect((gateway.inputs as any).ports.map((p: any) => `${p.ip}:${p.external}`)).toEqual(["10.20.0.10:3000", "10.20.0.10:8000"]);
+    expect((gateway.inputs as any).ports.map((p: any) => `${p.ip}:${p.external}`)).toEqual(["10.20.0.10:11434", "10.20.0.10:3000", "10.20.0.10:8000"]);
   });
 
   it("refuses a stack whose files name key material it was not given", async () => {
     const spec = environmentStack(env("private"), "private");
     await expect(underMocks(() => new ComposeStack("bad", { spec, dockerHost: "ssh://ops@x", env: "private", stack: "private", materials: { "tls-chroma-cert": "x" } }))).rejects.toThrow(
-      "compose stack private: files need key material not given to the stack: tls-chroma-key, tls-open-webui-cert, tls-open-webui-key",
+      "compose stack private: files need key material not given to the stack: tls-chroma-key, tls-ollama-cert, tls-ollama-key, tls-open-webui-cert, tls-open-webui-key",
     );
   });
 

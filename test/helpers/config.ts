@@ -35,6 +35,8 @@ export function dummySecrets(stack: "host" | "private" | "public"): Record<strin
         sshPrivateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-${stack.toUpperCase()}-KEY\n-----END OPENSSH PRIVATE KEY-----`,
         vaultRoleId: `${stack}-role-id-0b0e2c5e-5a7f-4d4e-9f3a-1c2d3e4f5a6b`,
         vaultSecretId: `${stack}-secret-id-7c1d9e2f-0a3b-4c5d-8e6f-9a0b1c2d3e4f`,
+        resticPassword: `${stack}-restic-password-4e8d2c1b0a9f8e7d6c5b4a39`,
+        resticPrivateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-${stack.toUpperCase()}-RESTIC-CLIENT-KEY\n-----END OPENSSH PRIVATE KEY-----`,
       };
 }
 

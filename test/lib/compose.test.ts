@@ -55,17 +55,18 @@ describe("environment stacks", () => {
       OLLAMA_HOST: "0.0.0.0:11434", OLLAMA_CONTEXT_LENGTH: "8192", OLLAMA_NUM_PARALLEL: "1", OLLAMA_MAX_LOADED_MODELS: "2",
       OLLAMA_KV_CACHE_TYPE: "q8_0", OLLAMA_FLASH_ATTENTION: "1", OLLAMA_KEEP_ALIVE: "-1", OLLAMA_GPU_OVERHEAD: String(512 * 1024 ** 2), OLLAMA_MAX_QUEUE: "64",
     });
-    for (const p of spec.services.flatMap((s) => s.ports)) expect(p.bind).toBe("10.20.0.10");
+    for (const p of spec.services.flatMap((s) => s.ports)) expect(["10.20.0.10", "127.0.0.1"]).toContain(p.bind);
     expect(spec.services[2].dependsOnHealthy).toEqual(["ollama"]);
     expect(spec.services[2].environment.WEBUI_SECRET_KEY).toEqual({ secret: "open-webui-secret-key" });
     expect(secretNames(spec)).toEqual(["open-webui-secret-key"]);
     // The UI and Chroma leave the VM only through the TLS gateway, each with its own certificate.
     const published = spec.services.flatMap((s) => s.ports.map((p) => `${s.name} ${p.bind}:${p.host}->${p.container}`));
-    expect(published).toEqual(["ollama 10.20.0.10:11434->11434", "gateway 10.20.0.10:3000->3000", "gateway 10.20.0.10:8000->8000"]);
+    expect(published).toEqual(["ollama 127.0.0.1:11434->11434", "gateway 10.20.0.10:11434->11434", "gateway 10.20.0.10:3000->3000", "gateway 10.20.0.10:8000->8000"]);
     const gateway = spec.services[3];
-    expect(gateway.files!.map((f) => f.path)).toEqual(["/etc/caddy/Caddyfile", "/etc/caddy/tls/open-webui.crt", "/etc/caddy/tls/open-webui.key", "/etc/caddy/tls/chroma.crt", "/etc/caddy/tls/chroma.key"]);
-    expect(materialNames(spec)).toEqual(["tls-chroma-cert", "tls-chroma-key", "tls-open-webui-cert", "tls-open-webui-key"]);
+    expect(gateway.files!.map((f) => f.path)).toEqual(["/etc/caddy/Caddyfile", "/etc/caddy/tls/ollama.crt", "/etc/caddy/tls/ollama.key", "/etc/caddy/tls/open-webui.crt", "/etc/caddy/tls/open-webui.key", "/etc/caddy/tls/chroma.crt", "/etc/caddy/tls/chroma.key"]);
+    expect(materialNames(spec)).toEqual(["tls-chroma-cert", "tls-chroma-key", "tls-ollama-cert", "tls-ollama-key", "tls-open-webui-cert", "tls-open-webui-key"]);
     expect(gatewayRoutes(env("private"))).toEqual([
+      { service: "ollama", port: 11434, upstream: "ollama:11434" },
       { service: "open-webui", port: 3000, upstream: "open-webui:8080" },
       { service: "chroma", port: 8000, upstream: "chroma:8000" },
     ]);
@@ -78,8 +79,8 @@ describe("environment stacks", () => {
     expect(spec.services.map((s) => s.name)).toEqual(["ollama", "qdrant", "chatbot", "ingress", "gateway"]);
     const published = spec.services.flatMap((s) => s.ports.map((p) => `${s.name} ${p.bind}:${p.host}`));
     // Qdrant on the VM's address for the tenants' collections through the TLS gateway (firewalled to management).
-    expect(published).toEqual(["ollama 10.30.0.10:11434", "ingress 0.0.0.0:443", "gateway 10.30.0.10:6333"]);
-    expect(materialNames(spec)).toEqual(["tls-qdrant-cert", "tls-qdrant-key"]);
+    expect(published).toEqual(["ollama 127.0.0.1:11434", "ingress 0.0.0.0:443", "gateway 10.30.0.10:11434", "gateway 10.30.0.10:6333"]);
+    expect(materialNames(spec)).toEqual(["tls-ollama-cert", "tls-ollama-key", "tls-qdrant-cert", "tls-qdrant-key"]);
     expect(spec.services.find((s) => s.name === "chatbot")!.environment).toMatchObject({ VECTOR_DB: "qdrant", QDRANT_URI: "http://qdrant:6333", QDRANT_API_KEY: { secret: "qdrant-api-key" } });
     expect(spec.services.find((s) => s.name === "qdrant")!.environment).toMatchObject({ QDRANT__SERVICE__API_KEY: { secret: "qdrant-api-key" } });
     expect(secretNames(spec)).toEqual(["chatbot-secret-key", "qdrant-api-key"]);
@@ -122,6 +123,7 @@ describe("ingress Caddyfile", () => {
     const sites = [{ service: "qdrant", port: 6333, upstream: "qdrant:6333", certFile: "/etc/caddy/tls/qdrant.crt", keyFile: "/etc/caddy/tls/qdrant.key" }];
     const text = renderGatewayCaddyfile(sites);
     expect(text).toContain("https://:6333 {\n\ttls /etc/caddy/tls/qdrant.crt /etc/caddy/tls/qdrant.key {\n\t\tprotocols tls1.3");
+    expect(text).toContain("\treverse_proxy qdrant:6333 {\n\t\tflush_interval -1\n\t}");
     // Parsed by the real caddy (validation would load the certificates, which the real-server test provides).
     const dir = mkdtempSync(join(tmpdir(), "caddy-"));
     writeFileSync(join(dir, "Caddyfile"), text);

@@ -12,7 +12,7 @@ beforeAll(() => {
 
 describe("dynamic providers serialise in a plain node process and work once revived", () => {
   it.each([
-    ["ollama", ['require("@pulumi/pulumi")', 'require("ollama")']],
+    ["ollama", ['require("@pulumi/pulumi")', 'require("ollama")', 'require("undici")']],
     ["postgres", ['require("pg")']],
     ["redis", ['require("ioredis")', 'require("node:crypto")']],
     ["vault", ['require("node:crypto")', 'require("node:http")', 'require("node:https")']],

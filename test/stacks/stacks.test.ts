@@ -125,8 +125,8 @@ describe.each([
   // public: + 16 for its two tenants (component, 2 × 6) and Qdrant's API key; both: + 2 data-service admin passwords,
   // the environment CA and PostgreSQL's certificate (6), the two data-service installs, and VaultSecrets (component,
   // 4 data/tls secrets and one per generated service secret: 1 private, 2 public)
-  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 74],
-  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 86],
+  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 78],
+  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 90],
 ] as const)("%s stack", (env, plan, bridge, mapping, pool, datastore, total) => {
   it("creates a GPU VM with its data holder and two data LXCs", () => {
     expect(count(plan(), T.vm)).toBe(2);
@@ -174,7 +174,7 @@ describe("AI workloads", () => {
       ["second-brain:32b", "qwen2.5:32b", "qwen2.5:32b", true],
     ]);
     expect(priv.outputs.capacity.value).toMatchObject({ gpu: { catalog: "rtx-5090" }, fits: true });
-    for (const m of models(priv)) expect(m.host).toBe("http://10.20.0.10:11434");
+    for (const m of models(priv)) expect(m).toMatchObject({ host: "https://10.20.0.10:11434", caCert: "(known after apply)" }); // through the TLS gateway
   });
 
   it("public deploys mistral:7b on the RTX 3060, and it fits", () => {
@@ -245,8 +245,8 @@ describe("tenants (public)", () => {
 });
 
 describe.each([
-  ["private", () => priv, ["services/open-webui-secret-key", "tls/open-webui", "tls/chroma"]],
-  ["public", () => pub, ["services/chatbot-secret-key", "services/qdrant-api-key", "tls/qdrant"]],
+  ["private", () => priv, ["services/open-webui-secret-key", "tls/ollama", "tls/open-webui", "tls/chroma"]],
+  ["public", () => pub, ["services/chatbot-secret-key", "services/qdrant-api-key", "tls/ollama", "tls/qdrant"]],
 ] as const)("%s secrets and data services", (env, plan, own) => {
   it("writes every generated credential and its TLS material to its own Vault mount, after the data services are installed", () => {
     const secrets = byType(plan().resources, "pulumi-nodejs:dynamic/vault:KvSecret").filter((r) => r.parent!.endsWith(`VaultSecrets::${env}-secrets`));
