@@ -1,5 +1,6 @@
 // Firewall rules as plain data: the cluster's own rules, one security group per guest zone, and the per-guest
 // options. Shapes match the provider's RulesLegacyRule / OptionsLegacy arguments.
+import { RESTIC_SFTP_PORT } from "./backup/restic";
 import type { NetworksConfig } from "./config/schema";
 
 export interface FirewallRule {
@@ -76,6 +77,7 @@ export function securityGroups(networks: NetworksConfig): Record<string, Firewal
       { type: "out", action: "ACCEPT", proto: "tcp", dport: "443", comment: "HTTPS egress (package mirrors, model registry)" },
       { type: "out", action: "ACCEPT", dest: networks.public.cidr, comment: "traffic within the public zone" },
       { type: "out", action: "ACCEPT", dest: networks.services.cidr, proto: "tcp", dport: "8200", comment: "Vault in the services zone" },
+      { type: "out", action: "ACCEPT", dest: networks.services.cidr, proto: "tcp", dport: String(RESTIC_SFTP_PORT), comment: "restic repositories (sftp-only daemon) in the services zone" },
     ],
   };
 }

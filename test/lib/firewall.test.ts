@@ -31,12 +31,13 @@ describe("firewall rules", () => {
     expect(priv.slice(firstZoneRule, firstZoneRule + 4).map((r) => `${r.action} ${r.dport ?? "*"}`)).toEqual(["DROP 22", "DROP 8006", "DROP 3128", "ACCEPT *"]);
   });
 
-  it("public guests drop outbound except DNS, NTP, HTTPS, their zone and Vault", () => {
+  it("public guests drop outbound except DNS, NTP, HTTPS, their zone, Vault and the restic repositories", () => {
     expect(guestFirewallOptions("public")).toMatchObject({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", macfilter: true, ipfilter: true });
     expect(guestFirewallOptions("private")).toMatchObject({ inputPolicy: "DROP", outputPolicy: "ACCEPT", macfilter: true, ipfilter: true });
     const out = securityGroups(networks)["sg-public"].filter((r) => r.type === "out");
-    expect(out.map((r) => `${r.proto ?? "any"}/${r.dport ?? "*"}`).sort()).toEqual(["any/*", "tcp/443", "tcp/53", "tcp/8200", "udp/123", "udp/53"]);
+    expect(out.map((r) => `${r.proto ?? "any"}/${r.dport ?? "*"}`).sort()).toEqual(["any/*", "tcp/2222", "tcp/443", "tcp/53", "tcp/8200", "udp/123", "udp/53"]);
     expect(out.find((r) => !r.proto)?.dest).toBe(networks.public.cidr);
+    expect(out.find((r) => r.dport === "2222")?.dest).toBe(networks.services.cidr);
   });
 
   it("a guest's rules are its zone's security group", () => {
