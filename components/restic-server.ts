@@ -42,7 +42,7 @@ export class ResticServer extends pulumi.ComponentResource {
     new command.remote.Command(`${name}-install`, {
       connection: args.connection,
       // Known at preview: the plan shows it.
-      create: renderResticServerScript(root, per.map((p) => ({ repository: resticRepository(p.repo, `${root}/${p.repo}/repo`, args.backup.restic, []) }))),
+      create: renderResticServerScript(root, per.map((p) => resticRepository(p.repo, `${root}/${p.repo}/repo`, args.backup.restic, []))),
       // Per repository its password and its clients' public key, one per line, in the repositories' order.
       stdin: pulumi.secret(pulumi.all(per.map((p) => pulumi.all([p.password, p.key.publicKeyOpenssh]))).apply((pairs) => pairs.map(([pw, key]) => `${pw}\n${key.trim()}\n`).join(""))),
     }, { parent: this, additionalSecretOutputs: ["stdin"] });

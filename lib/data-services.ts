@@ -2,7 +2,7 @@
 // TLS 1.3 only for remote clients with a certificate from the environment's CA, scram-sha-256, the administrator
 // role the tenancy logs in as) and Redis (Debian's package, TLS 1.3 only with a certificate from the same CA, an ACL
 // file whose `default` user is the administrator, persistence on). Passwords and keys come on standard input (lib/shell.ts), never in the script.
-import { putFile, putPem, readStdinBundle, SCRIPT_PRELUDE } from "./shell";
+import { aptInstallUnless, hasCommand, putFile, putPem, readStdinBundle, SCRIPT_PRELUDE } from "./shell";
 
 export const POSTGRES_PORT = 5432;
 export const REDIS_PORT = 6379;
@@ -57,13 +57,7 @@ export function renderPostgresInstallScript(l: PostgresLayout): string {
   return `${SCRIPT_PRELUDE}
 ${readStdinBundle({ secretLine: true, need: ["PRIVATE KEY 1", "CERTIFICATE 1", "CERTIFICATE 2"] })}
 # 1. The package (Debian's: the cluster lands on the data volume mounted at /var/lib/postgresql).
-if ! command -v pg_lsclusters >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q postgresql
-  changed=1
-fi
-version="$(ls "$ROOT/etc/postgresql" | grep -E '^[0-9]+$' | sort -n | tail -n 1 || true)"
+${aptInstallUnless(hasCommand("pg_lsclusters"), ["postgresql"], { changed: true })}version="$(ls "$ROOT/etc/postgresql" | grep -E '^[0-9]+$' | sort -n | tail -n 1 || true)"
 [ -n "$version" ] || { echo "no PostgreSQL cluster under /etc/postgresql" >&2; exit 1; }
 conf="/etc/postgresql/$version/main"
 
@@ -127,13 +121,7 @@ export function renderRedisInstallScript(l: RedisLayout): string {
   const tls = redisTlsDir(l);
   return `${SCRIPT_PRELUDE}
 ${readStdinBundle({ secretLine: true, need: ["PRIVATE KEY 1", "CERTIFICATE 1", "CERTIFICATE 2"] })}
-if ! command -v redis-server >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q redis-server
-  changed=1
-fi
-${putFile(`${l.configDir}/ai-dualstack.conf`, "0640", "redis:redis", renderRedisConfig(l))}${putPem("PRIVATE KEY", 1, `${tls}/server.key`, "0600", "redis:redis")}${putPem("CERTIFICATE", 1, `${tls}/server.crt`, "0644", "redis:redis")}${putPem("CERTIFICATE", 2, `${tls}/ca.crt`, "0644", "redis:redis")}
+${aptInstallUnless(hasCommand("redis-server"), ["redis-server"], { changed: true })}${putFile(`${l.configDir}/ai-dualstack.conf`, "0640", "redis:redis", renderRedisConfig(l))}${putPem("PRIVATE KEY", 1, `${tls}/server.key`, "0600", "redis:redis")}${putPem("CERTIFICATE", 1, `${tls}/server.crt`, "0644", "redis:redis")}${putPem("CERTIFICATE", 2, `${tls}/ca.crt`, "0644", "redis:redis")}
 # redis.conf ends by including ours.
 if ! grep -qx "include ${l.configDir}/ai-dualstack.conf" "$ROOT${l.configDir}/redis.conf" 2>/dev/null; then
   echo "include ${l.configDir}/ai-dualstack.conf" >> "$ROOT${l.configDir}/redis.conf"; changed=1

@@ -16,6 +16,22 @@ put() {
 }
 `;
 
+/** A shell test that a command is on PATH. */
+export const hasCommand = (command: string) => `command -v ${command} >/dev/null 2>&1`;
+
+/** A shell test that a Debian package is installed. */
+export const hasPackage = (pkg: string) => `dpkg-query -W -f='\${Status}' ${pkg} 2>/dev/null | grep -q "install ok installed"`;
+
+/** Installs Debian packages unless `check` (a shell test) passes; with `changed`, marks the run as a change. */
+export function aptInstallUnless(check: string, packages: string[], opts: { noRecommends?: boolean; changed?: boolean } = {}): string {
+  return `if ! ${check}; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q ${opts.noRecommends ? "--no-install-recommends " : ""}${packages.join(" ")}
+${opts.changed ? "  changed=1\n" : ""}fi
+`;
+}
+
 /** `put` of a literal content, as a here-document (the content must not hold secrets). */
 export function putFile(file: string, mode: string, owner: string, content: string): string {
   return `put ${file} ${mode} ${owner} <<'AI_DUALSTACK_EOF'\n${content.endsWith("\n") ? content : `${content}\n`}AI_DUALSTACK_EOF\n`;

@@ -3,7 +3,7 @@
 // that reads it back — so a backup is `dump | restic backup --stdin` and a restore is `restic dump | load`, on
 // whichever machine holds the data (over SSH, or locally). Pure renderers: bash scripts and systemd units; the
 // restic password only ever sits in a root-only file, never in a script or a unit.
-import { SCRIPT_PRELUDE, putFile, putPem, readStdinBundle } from "../shell";
+import { SCRIPT_PRELUDE, aptInstallUnless, hasCommand, putFile, putPem, readStdinBundle } from "../shell";
 
 export interface StreamSource {
   /** Unique within its repository; the snapshot's tag: "postgres", "volume-qdrant-data". */
@@ -261,11 +261,22 @@ WantedBy=timers.target
 
 export const RESTIC_BIN_DIR = "/usr/local/sbin";
 
+type ResticUnit = { script: string; content: string; unit?: string; service?: string; timer?: string };
+
+/** Writes each script (with `mode`) and, for a timed one, its service and timer. */
+function putUnits(units: ResticUnit[], mode: string): string {
+  return units.map((u) => putFile(u.script, mode, "root:root", u.content) + (u.unit ? putFile(`/etc/systemd/system/${u.unit}.service`, "0644", "root:root", u.service!) + putFile(`/etc/systemd/system/${u.unit}.timer`, "0644", "root:root", u.timer!) : "")).join("");
+}
+
+function enableTimers(units: ResticUnit[]): string {
+  return units.flatMap((u) => (u.unit ? [`systemctl enable --now ${u.unit}.timer >/dev/null`] : [])).join("\n");
+}
+
 /**
  * Where each script lives and which timer runs it. A "client" backs its sources up and can restore them; the
  * "server" (where the repository lives) checks and prunes it — clients never delete anything.
  */
-export function resticUnits(r: ResticRepository, role: "client" | "server" | "both" = "both"): { script: string; content: string; unit?: string; service?: string; timer?: string }[] {
+export function resticUnits(r: ResticRepository, role: "client" | "server" | "both" = "both"): ResticUnit[] {
   const path = (what: string) => `${RESTIC_BIN_DIR}/ai-dualstack-restic-${what}-${r.name}`;
   const timed = (what: "backup" | "check" | "forget", content: string, description: string) => {
     const unit = `ai-dualstack-restic-${what}-${r.name}`;
@@ -280,26 +291,17 @@ export function resticUnits(r: ResticRepository, role: "client" | "server" | "bo
 
 /**
  * Installs restic, the repository's scripts and timers on a machine (run over SSH as root). Stdin: the repository
- * password (first line); it goes to the password file, root-only.
- */
-/**
- * Installs restic, the repository's scripts and timers on a machine (run over SSH as root). Stdin: the repository
  * password (first line), then for an sftp repository the client's OpenSSH private key; both go to root-only files.
  */
 export function renderResticInstallScript(r: ResticRepository, role: "client" | "server" | "both" = "both"): string {
   const units = resticUnits(r, role);
   const sftp = r.location.startsWith("sftp:");
   return `${SCRIPT_PRELUDE}
-${readStdinBundle({ secretLine: true, need: sftp ? ["OPENSSH PRIVATE KEY 1"] : [] })}if ! command -v restic >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q restic
-fi
-pw="$(mktemp)"; printf '%s\\n' "$secret" > "$pw"; put ${r.passwordFile} 0600 root:root < "$pw"; rm -f "$pw"
-${sftp ? putPem("OPENSSH PRIVATE KEY", 1, r.sshKey, "0600", "root:root") : ""}${units.map((u) => putFile(u.script, "0750", "root:root", u.content) + (u.unit ? putFile(`/etc/systemd/system/${u.unit}.service`, "0644", "root:root", u.service!) + putFile(`/etc/systemd/system/${u.unit}.timer`, "0644", "root:root", u.timer!) : "")).join("")}
+${readStdinBundle({ secretLine: true, need: sftp ? ["OPENSSH PRIVATE KEY 1"] : [] })}${aptInstallUnless(hasCommand("restic"), ["restic"])}pw="$(mktemp)"; printf '%s\\n' "$secret" > "$pw"; put ${r.passwordFile} 0600 root:root < "$pw"; rm -f "$pw"
+${sftp ? putPem("OPENSSH PRIVATE KEY", 1, r.sshKey, "0600", "root:root") : ""}${putUnits(units, "0750")}
 systemctl daemon-reload
-${units.filter((u) => u.unit).map((u) => `systemctl enable --now ${u.unit}.timer >/dev/null`).join("\n")}
-echo "restic ${r.name}: timers enabled (${units.filter((u) => u.unit).map((u) => u.unit).join(", ")})"
+${enableTimers(units)}
+echo "restic ${r.name}: timers enabled (${units.flatMap((u) => (u.unit ? [u.unit] : [])).join(", ")})"
 `;
 }
 
@@ -309,21 +311,16 @@ export const RESTIC_SFTP_PORT = 2222;
 /** The sftp account an environment's clients reach its repository with, on the backup LXC. */
 export const resticUser = (repo: string) => `restic-${repo}`;
 
-export interface ResticServerRepo {
-  repository: ResticRepository;
-}
-
 /**
  * The backup LXC as the repositories' home: per repository a chrooted sftp-only account (its clients can write
  * backups, reach nothing else), the repository initialised under it, and the check and retention timers running as
  * that account. Stdin: per repository, in the order given, its password on one line and its clients' OpenSSH public
  * key on the next (both known only at apply; neither is ever part of the script).
  */
-export function renderResticServerScript(root: string, repos: ResticServerRepo[]): string {
+export function renderResticServerScript(root: string, repos: ResticRepository[]): string {
   if (!/^\/[A-Za-z0-9._/-]+$/.test(root)) throw new Error(`renderResticServerScript: invalid root ${JSON.stringify(root)}`);
-  for (const { repository: r } of repos) {
-    const problems = repositoryProblems(r, true);
-    if (problems.length) throw new Error(`restic repository ${JSON.stringify(r.name)}: ${problems.join("; ")}`);
+  for (const r of repos) {
+    assertSound(r, true);
     if (r.location !== `${root}/${r.name}/repo`) throw new Error(`restic repository ${r.name}: expected its location at ${root}/${r.name}/repo, got ${r.location}`);
   }
   const sshd = `# Managed by ai-dualstack: an SSH daemon of its own for the environments' restic repositories, sftp only.
@@ -334,13 +331,13 @@ PermitRootLogin no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 AuthenticationMethods publickey
-AllowUsers ${repos.map(({ repository: r }) => resticUser(r.name)).join(" ")}
+AllowUsers ${repos.map((r) => resticUser(r.name)).join(" ")}
 Subsystem sftp internal-sftp
 AllowTcpForwarding no
 AllowAgentForwarding no
 X11Forwarding no
 PermitTTY no
-${repos.map(({ repository: r }) => `Match User ${resticUser(r.name)}
+${repos.map((r) => `Match User ${resticUser(r.name)}
   ChrootDirectory ${root}/${r.name}
   ForceCommand internal-sftp -d /repo
 `).join("")}`;
@@ -358,7 +355,7 @@ RuntimeDirectory=sshd-restic
 [Install]
 WantedBy=multi-user.target
 `;
-  const perRepo = repos.map(({ repository: r }, i) => {
+  const perRepo = repos.map((r, i) => {
     const user = resticUser(r.name);
     const units = resticUnits(r, "server");
     return `# ${r.name}
@@ -377,27 +374,22 @@ else
   runuser -u ${user} -- restic -r "$ROOT${r.location}" --password-file "$pwf" --no-cache init
 fi
 put ${r.passwordFile} 0400 ${user}:root < "$pwf"; rm -f "$pwf"
-${units.map((u) => putFile(u.script, "0755", "root:root", u.content) + putFile(`/etc/systemd/system/${u.unit}.service`, "0644", "root:root", u.service!) + putFile(`/etc/systemd/system/${u.unit}.timer`, "0644", "root:root", u.timer!)).join("")}`;
+${putUnits(units, "0755")}`;
   }).join("\n");
   return `${SCRIPT_PRELUDE}
 bundle="$(mktemp)"; chmod 0600 "$bundle"; trap 'rm -f "$bundle"' EXIT; cat > "$bundle"
 # Every password first: nothing is written unless all are there.
-${repos.map(({ repository: r }, i) => `pw_${i}="$(sed -n '${2 * i + 1}p' "$bundle")"
+${repos.map((r, i) => `pw_${i}="$(sed -n '${2 * i + 1}p' "$bundle")"
 [ -n "$pw_${i}" ] || { echo "stdin: expected the password of repository ${r.name} on line ${2 * i + 1}" >&2; exit 1; }
 key_${i}="$(sed -n '${2 * i + 2}p' "$bundle")"
 printf '%s\\n' "$key_${i}" | grep -Eq '^ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( [^ ]*)?$' || { echo "stdin: expected the OpenSSH public key of repository ${r.name}'s clients on line ${2 * i + 2}" >&2; exit 1; }`).join("\n")}
-if ! command -v restic >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q restic openssh-server
-fi
-${putFile("/etc/ssh/sshd_restic_config", "0644", "root:root", sshd)}${putFile("/etc/systemd/system/ai-dualstack-restic-sftp.service", "0644", "root:root", unit)}sshd_changed=$changed
+${aptInstallUnless(hasCommand("restic"), ["restic", "openssh-server"])}${putFile("/etc/ssh/sshd_restic_config", "0644", "root:root", sshd)}${putFile("/etc/systemd/system/ai-dualstack-restic-sftp.service", "0644", "root:root", unit)}sshd_changed=$changed
 ${perRepo}
 systemctl daemon-reload
-${repos.flatMap(({ repository: r }) => ["check", "forget"].map((w) => `systemctl enable --now ai-dualstack-restic-${w}-${r.name}.timer >/dev/null`)).join("\n")}
+${repos.map((r) => enableTimers(resticUnits(r, "server"))).join("\n")}
 systemctl enable ai-dualstack-restic-sftp.service >/dev/null
 sshd -t -f "$ROOT/etc/ssh/sshd_restic_config"
 if [ "$sshd_changed" = 1 ]; then systemctl restart ai-dualstack-restic-sftp.service; else systemctl start ai-dualstack-restic-sftp.service; fi
-echo "restic server: ${repos.map(({ repository: r }) => r.name).join(", ")} ready under ${root}"
+echo "restic server: ${repos.map((r) => r.name).join(", ")} ready under ${root}"
 `;
 }

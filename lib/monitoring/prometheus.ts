@@ -23,7 +23,6 @@ export interface PrometheusLayout {
   proxmoxNodes: string[];
   /** https endpoints whose certificates are watched for expiry ("10.10.0.10:8200"). */
   tlsEndpoints: string[];
-  retention: string;
 }
 
 /** The scrape jobs: every one reads its targets from files, except the local services. */

@@ -50,16 +50,20 @@ async function startGateway(ca: TestCa, routes: { service: string; port: number;
   for (const r of routes) await listening(r.port);
 }
 
+/** A fresh environment CA and a gateway serving `service` on a free port in front of `upstreamUrl`. */
+async function gatewayFor(service: string, upstreamUrl: string): Promise<{ ca: TestCa; port: number; url: string }> {
+  const ca = makeTestCa("test env CA");
+  cleanup.push(() => ca.remove());
+  const port = await freePort();
+  await startGateway(ca, [{ service, port, upstream: new URL(upstreamUrl).host }]);
+  return { ca, port, url: `https://127.0.0.1:${port}` };
+}
+
 describe("TLS gateway", () => {
   it("serves Qdrant over TLS 1.3 with the environment CA's certificate; the tenancy provider works through it", async () => {
     const q: FakeQdrant = await startFakeQdrant();
     cleanup.push(() => q.close());
-    const ca = makeTestCa("test env CA");
-    cleanup.push(() => ca.remove());
-    const port = await freePort();
-    await startGateway(ca, [{ service: "qdrant", port, upstream: new URL(q.url).host }]);
-
-    const url = `https://127.0.0.1:${port}`;
+    const { ca, url } = await gatewayFor("qdrant", q.url);
     const inputs = { tenant: "acme", url, apiKey: q.apiKey, caCert: ca.certPem, collection: "tenant_acme", vectorSize: 4, distance: "Cosine" as const, onDelete: "retain" as const };
     const { outs } = (await p.create(inputs)) as { outs: QdrantCollectionState };
     expect(outs.observed).toEqual({ exists: true, vectorSize: 4, distance: "Cosine", points: 0 });
@@ -79,11 +83,7 @@ describe("TLS gateway", () => {
     const { startFakeOllama } = await import("../helpers/fake-ollama");
     const ollama = await startFakeOllama({ stallPullAt: { fraction: 0.4, times: 1 } });
     cleanup.push(() => ollama.close());
-    const ca = makeTestCa("test env CA");
-    cleanup.push(() => ca.remove());
-    const port = await freePort();
-    await startGateway(ca, [{ service: "ollama", port, upstream: new URL(ollama.url).host }]);
-    const host = `https://127.0.0.1:${port}`;
+    const { ca, url: host } = await gatewayFor("ollama", ollama.url);
     const { outs } = (await ollamaModelProvider.create({ host, caCert: ca.certPem, name: "mistral:7b", stallSeconds: 0.5, maxResumes: 2 })) as { outs: { observed: { size: number } } };
     expect(outs.observed.size).toBe(4_113_301_824);
     expect(ollama.pullAttempts.get("mistral:7b")).toBe(2);
@@ -94,10 +94,7 @@ describe("TLS gateway", () => {
   it("speaks TLS 1.3 only", async () => {
     const q = await startFakeQdrant();
     cleanup.push(() => q.close());
-    const ca = makeTestCa();
-    cleanup.push(() => ca.remove());
-    const port = await freePort();
-    await startGateway(ca, [{ service: "qdrant", port, upstream: new URL(q.url).host }]);
+    const { ca, port } = await gatewayFor("qdrant", q.url);
     const tls = await import("node:tls");
     const handshake = (maxVersion: "TLSv1.2" | "TLSv1.3") => new Promise<string>((resolve, reject) => {
       const s = tls.connect({ host: "127.0.0.1", port, ca: ca.certPem, maxVersion }, () => {

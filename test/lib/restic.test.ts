@@ -229,7 +229,7 @@ describe("restic server (the backup LXC)", () => {
     const root = join(dir, "root");
     const repoOf = (name: string) => ({ ...repo, name, sources: [], location: `/srv/backup/restic/${name}/repo`, passwordFile: `/etc/ai-dualstack/restic-${name}.pw` });
     const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN0YWNrLWJhY2t1cC1rZXktbm90LXJlYWw= backup@private";
-    const script = renderResticServerScript("/srv/backup/restic", [{ repository: repoOf("private") }, { repository: repoOf("public") }]);
+    const script = renderResticServerScript("/srv/backup/restic", [repoOf("private"), repoOf("public")]);
     const stdin = (pwPrivate: string, pwPublic: string) => `${pwPrivate}\n${key}\n${pwPublic}\n${key.replace("private", "public")}\n`;
     const run = (stdin: string) => spawnSync("bash", ["-c", script], { input: stdin, encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root, HOME: dir, RESTIC_CACHE_DIR: join(dir, "cache") } });
     const r = run(stdin("pw-private-0123456789", "pw-public-0123456789"));
@@ -267,7 +267,7 @@ describe("restic server (the backup LXC)", () => {
     expect(wrong.stderr).toContain("restic public: the password given does not open the existing repository at /srv/backup/restic/public/repo; it is left as it is");
     expect(cat("public", "pw-public-0123456789")).toBe(0);
     expect(readFileSync(join(root, "etc/ai-dualstack/restic-public.pw"), "utf8")).toBe("pw-public-0123456789\n");
-    expect(() => renderResticServerScript("/srv/backup/restic", [{ repository: { ...repoOf("x"), location: "/elsewhere/repo" } }])).toThrow(/expected its location at \/srv\/backup\/restic\/x\/repo/);
+    expect(() => renderResticServerScript("/srv/backup/restic", [{ ...repoOf("x"), location: "/elsewhere/repo" }])).toThrow(/expected its location at \/srv\/backup\/restic\/x\/repo/);
   });
 
   it("a client of an sftp repository reaches it with its own key", async () => {
