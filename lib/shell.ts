@@ -63,3 +63,6 @@ done
 export function putPem(kind: string, n: number, file: string, mode: string, owner: string): string {
   return `part="$(mktemp)"; pem "${kind}" ${n} > "$part"; put ${file} ${mode} ${owner} < "$part"; rm -f "$part"\n`;
 }
+
+/** Indents every non-empty line of a shell fragment (for a fragment placed inside an if/fi block). */
+export const indent = (fragment: string, by = "  ") => fragment.replace(/^(?=.)/gm, by);

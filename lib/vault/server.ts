@@ -4,7 +4,8 @@
 // Every path the script writes is prefixed with $ROOT (empty on a real container) so that tests run the very same
 // script against a temporary directory with stand-ins for apt-get and systemctl.
 
-import { putFile, putPem, readStdinBundle, SCRIPT_PRELUDE, stdinBundle } from "../shell";
+import { renderAddAptRepository } from "../apt-repo";
+import { indent, putFile, putPem, readStdinBundle, SCRIPT_PRELUDE, stdinBundle } from "../shell";
 
 export const VAULT_PORT = 8200;
 export const VAULT_CLUSTER_PORT = 8201;
@@ -97,20 +98,7 @@ export function renderVaultInstallScript(i: VaultInstallInput): string {
 if ! vault version 2>/dev/null | grep -q "^Vault v${i.version} "; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q ca-certificates curl gpg
-  keyring="$ROOT/usr/share/keyrings/hashicorp-archive-keyring.gpg"
-  curl -fsSL https://apt.releases.hashicorp.com/gpg | gpg --batch --yes --dearmor -o "$keyring"
-  # Exactly one primary key, and its fingerprint one of the accepted ones.
-  primary="$(gpg --batch --no-default-keyring --keyring "$keyring" --with-colons --fingerprint | awk -F: '$1 == "pub" { n++; want = 1; next } $1 == "fpr" && want { print $10; want = 0 } END { if (n != 1) print "more-than-one-key" }')"
-  case " ${i.aptKeyFingerprints.join(" ")} " in
-    *" $primary "*) ;;
-    *) rm -f "$keyring"
-       echo "HashiCorp's apt key has the fingerprint $primary, not one of ${i.aptKeyFingerprints.join(", ")}: refusing to install" >&2
-       exit 1 ;;
-  esac
-  . "$ROOT/etc/os-release"
-  echo "deb [signed-by=/usr/share/keyrings/hashicorp-archive-keyring.gpg] https://apt.releases.hashicorp.com $VERSION_CODENAME main" > "$ROOT/etc/apt/sources.list.d/hashicorp.list"
-  apt-get update -q
+${indent(renderAddAptRepository({ name: "hashicorp", publisher: "HashiCorp", keyUrl: "https://apt.releases.hashicorp.com/gpg", source: "https://apt.releases.hashicorp.com $VERSION_CODENAME main", fingerprints: i.aptKeyFingerprints }))}  apt-get update -q
   apt-mark unhold vault >/dev/null 2>&1 || true
   apt-get install -y -q --allow-downgrades "vault=${i.version}-1"
   apt-mark hold vault
