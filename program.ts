@@ -64,6 +64,8 @@ async function hostProgram(c: HostConfig, secrets: Record<string, string | undef
     ...(platform.vaultAppRoles ? { vaultAppRoles: platform.vaultAppRoles } : {}),
     ...(platform.pbsEncryptionKey ? { pbsEncryptionKey: platform.pbsEncryptionKey } : {}),
     resticCredentials: platform.resticCredentials,
+    grafanaUrl: platform.grafanaUrl,
+    grafanaAdminPassword: platform.grafanaAdminPassword,
   };
 }
 

@@ -17,7 +17,8 @@ import { VaultSecrets, type VaultTarget } from "./vault-secrets";
 import * as command from "@pulumi/command";
 import { MANAGEMENT_IPSET, type FirewallRule } from "../lib/firewall";
 import { POSTGRES_ADMIN, POSTGRES_PORT, REDIS_PORT, renderPostgresInstallScript, renderRedisInstallScript } from "../lib/data-services";
-import { stdinBundle } from "../lib/shell";
+import { stdinBundle, viaSudo } from "../lib/shell";
+import { renderTelemetryInstallScript } from "../lib/monitoring/telemetry";
 import { environmentSources, resticRepository } from "../lib/backup/plan";
 import { renderResticInstallScript } from "../lib/backup/restic";
 
@@ -178,9 +179,26 @@ export class AiEnvironment extends pulumi.ComponentResource {
         new command.remote.Command(`${name}-${m.key}-restic`, {
           connection: m.connection,
           // The VM's admin user runs it through sudo; the script comes in a file so that stdin stays the secrets'.
-          create: m.sudo ? `f="$(mktemp)"\ncat > "$f" <<'AI_DUALSTACK_SCRIPT'\n${script}AI_DUALSTACK_SCRIPT\nsudo -n bash "$f"; rc=$?; rm -f "$f"; exit $rc\n` : script,
+          create: m.sudo ? viaSudo(script) : script,
           stdin,
         }, { parent: this, dependsOn: m.after, additionalSecretOutputs: ["stdin"] });
+      }
+    }
+
+    // Telemetry on every guest: node exporter and Alloy (logs to this environment's port of the log gateway); on the
+    // VM also cAdvisor and the model probe. The monitoring container finds the guests through the Proxmox API.
+    if (args.platformCaCert !== undefined) {
+      const m = slice.monitoring;
+      const ssh = (host: string, user: string) => ({ host, user, ...(args.sshPrivateKey ? { privateKey: args.sshPrivateKey } : {}) });
+      const telemetry = (host: string, ip: string, extra: { docker: boolean; probe?: { url: string; expected: string[] } }) =>
+        renderTelemetryInstallScript({ tenant: env, host, ip, pushUrl: m.logPushUrl, alloyVersion: m.alloyVersion, aptKeyFingerprints: m.aptKeyFingerprints, ...extra });
+      const guests = [
+        { key: "gpu-vm", connection: ssh(vmIp, ADMIN_USER), script: viaSudo(telemetry(`${env}-gpu`, vmIp, { docker: true, probe: { url: `http://127.0.0.1:${OLLAMA_PORT}`, expected: c.models.filter((d) => d.warm).map((d) => d.name) } })), after: [services] as pulumi.Resource[] },
+        { key: "postgres", connection: ssh(pgIp, "root"), script: telemetry(`${env}-postgres`, pgIp, { docker: false }), after: ready },
+        { key: "redis", connection: ssh(redisIp, "root"), script: telemetry(`${env}-redis`, redisIp, { docker: false }), after: ready },
+      ];
+      for (const g of guests) {
+        new command.remote.Command(`${name}-${g.key}-telemetry`, { connection: g.connection, create: g.script, stdin: args.platformCaCert }, { parent: this, dependsOn: g.after });
       }
     }
 

@@ -5,6 +5,8 @@ import { CLUSTER_FIREWALL, MANAGEMENT_IPSET, clusterRules, securityGroups } from
 
 export interface ClusterFirewallArgs {
   networks: NetworksConfig;
+  /** The monitoring container's address: it scrapes the host's and the guests' exporters. */
+  monitoringIp: string;
 }
 
 /**
@@ -21,16 +23,16 @@ export class ClusterFirewall extends pulumi.ComponentResource {
       comment: "admin access to SSH and the Proxmox API/UI (ai-dualstack)",
       cidrs: args.networks.mgmt.adminCidrs.map((c) => ({ name: c, comment: "admin network" })),
     }, { parent: this });
-    const groups = Object.entries(securityGroups(args.networks)).map(([groupName, rules]) =>
+    const groups = Object.entries(securityGroups(args.networks, args.monitoringIp)).map(([groupName, rules]) =>
       new proxmoxve.cluster.firewall.security.GroupLegacy(`${name}-${groupName}`, {
         name: groupName,
         comment: `ai-dualstack ${groupName}`,
         rules,
       }, { parent: this, dependsOn: [ipset] }));
     // Rules first, then the firewall itself: enabling DROP before the admin rules exist would lock us out.
-    const rules = new proxmoxve.firewall.RulesLegacy(`${name}-rules`, { rules: clusterRules() }, { parent: this, dependsOn: [ipset] });
+    const rules = new proxmoxve.firewall.RulesLegacy(`${name}-rules`, { rules: clusterRules(args.monitoringIp) }, { parent: this, dependsOn: [ipset] });
     new proxmoxve.cluster.FirewallLegacy(`${name}-options`, { ...CLUSTER_FIREWALL }, { parent: this, dependsOn: [rules, ...groups] });
-    this.securityGroups = Object.keys(securityGroups(args.networks));
+    this.securityGroups = Object.keys(securityGroups(args.networks, args.monitoringIp));
     this.registerOutputs({ securityGroups: this.securityGroups });
   }
 }

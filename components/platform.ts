@@ -58,6 +58,9 @@ export class Platform extends pulumi.ComponentResource {
   public readonly resticCredentials: pulumi.Output<Record<string, ResticCredentials>>;
   /** The PBS encryption key Proxmox generated (secret), when none was configured. */
   public readonly pbsEncryptionKey?: pulumi.Output<string>;
+  /** Grafana (TLS, platform CA) and its admin password (secret). */
+  public readonly grafanaUrl: string;
+  public readonly grafanaAdminPassword: pulumi.Output<string>;
   /** Per environment its Vault AppRole credentials (secret), once Vault is set up. */
   public readonly vaultAppRoles?: pulumi.Output<Record<string, { roleId: string; secretId: string }>>;
 
@@ -143,19 +146,24 @@ export class Platform extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: [guests.backup] });
     this.resticCredentials = restic.credentials;
 
-    // Prometheus and its exporters, from the inventory: every platform guest is a target.
+    // Prometheus, Loki, Grafana and the exporters, from the inventory: every platform guest and node is a target,
+    // the environments' guests are discovered from the Proxmox API.
     const monitoringSpec = c.platform.containers.monitoring;
-    new Monitoring(`${name}-monitoring`, {
+    const monitoring = new Monitoring(`${name}-monitoring`, {
       ip: ipOf(monitoringSpec.address),
-      dataPath: monitoringSpec.data?.path ?? "/var/lib/prometheus",
+      vmId: monitoringSpec.vmId,
+      dataPath: monitoringSpec.data?.path ?? "/var/lib/monitoring",
       connection: (ip) => ({ host: ip, user: "root", privateKey: args.sshPrivateKey }),
-      guests: Object.entries(c.platform.containers).map(([key, spec]) => ({ key, ip: ipOf(spec.address), env: "platform", stack: args.stack, service: PLATFORM_SERVICES[key as keyof typeof PLATFORM_SERVICES] })),
-      proxmoxNodes: c.nodes.map((n) => n.address),
+      guests: Object.entries(c.platform.containers).map(([key, spec]) => ({ key, hostname: `platform-${key}`, ip: ipOf(spec.address), stack: args.stack, service: PLATFORM_SERVICES[key as keyof typeof PLATFORM_SERVICES] })),
+      nodes: c.nodes.map((n) => ({ name: n.name, address: n.address })),
+      platformNode: c.platform.node,
       tlsEndpoints: [vault.address.replace(/^https:\/\//, "")],
+      ca,
       caCerts: [ca.certPem],
-      scrapeInterval: c.platform.monitoring.scrapeInterval,
-      retention: c.platform.monitoring.retention,
+      settings: c.platform.monitoring,
     }, { parent: this, dependsOn: Object.values(guests) });
+    this.grafanaUrl = monitoring.grafanaUrl;
+    this.grafanaAdminPassword = monitoring.grafanaAdminPassword;
 
     this.environments = Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].slice]));
     this.tokens = pulumi.secret(pulumi.all(Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].token]))));

@@ -1,5 +1,6 @@
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { ipOf } from "../lib/net";
 import { ENVIRONMENTS, type EnvironmentName, type HostConfig } from "../lib/config/schema";
 import { datastoresFor, environmentSlice, mirrorPoolOf, type EnvironmentSlice } from "../lib/environment-slice";
 import { ClusterFirewall } from "./cluster-firewall";
@@ -64,7 +65,7 @@ export class ProxmoxHost extends pulumi.ComponentResource {
         }, { parent: this }));
       }
     }
-    readiness.push(new ClusterFirewall(`${name}-firewall`, { networks: c.networks }, { parent: this }));
+    readiness.push(new ClusterFirewall(`${name}-firewall`, { networks: c.networks, monitoringIp: ipOf(c.platform.containers.monitoring.address) }, { parent: this }));
 
     const environments = {} as ProxmoxHost["environments"];
     for (const env of ENVIRONMENTS) {

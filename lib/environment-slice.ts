@@ -5,6 +5,7 @@ import { appRoleOf, kvMountOf } from "./vault/access";
 import { VAULT_PORT } from "./vault/server";
 import { catalogOf, type BackupConfig, type EnvironmentConfig, type EnvironmentName, type HostConfig } from "./config/schema";
 import { resticRemote } from "./backup/plan";
+import { LOG_GATEWAY_PORTS, LOKI_PUSH_PATH } from "./monitoring/loki";
 import { ipOf, isHostAddress, parseCidr, parseInterfaceAddress } from "./net";
 
 export interface EnvironmentSlice {
@@ -24,11 +25,20 @@ export interface EnvironmentSlice {
   vault: { address: string; mount: string; appRole: string };
   /** This environment's restic repository on the platform's backup LXC, and the file-level backup settings. */
   backup: { repository: string; restic: BackupConfig["restic"] };
+  /** Where this environment's guests push their logs (its port of the log gateway) and the log agent to install. */
+  monitoring: { address: string; logPushUrl: string; alloyVersion: string; aptKeyFingerprints: string[] };
 }
 
 /** The per-environment Vault objects the host sets up and the environment uses. */
 export function vaultOf(host: HostConfig, env: EnvironmentName): EnvironmentSlice["vault"] {
   return { address: vaultAddressOf(host), mount: kvMountOf(env), appRole: appRoleOf(env) };
+}
+
+/** The monitoring container as an environment sees it: its log gateway port and the log agent's version. */
+export function monitoringOf(host: HostConfig, env: EnvironmentName): EnvironmentSlice["monitoring"] {
+  const address = ipOf(host.platform.containers.monitoring.address);
+  const m = host.platform.monitoring;
+  return { address, logPushUrl: `https://${address}:${LOG_GATEWAY_PORTS[env]}${LOKI_PUSH_PATH}`, alloyVersion: m.alloyVersion, aptKeyFingerprints: [...m.aptKeyFingerprints] };
 }
 
 /** Vault's address: the security container's IP, port 8200. */
@@ -70,6 +80,7 @@ export function environmentSlice(host: HostConfig, env: EnvironmentName, tokenId
     operatorCidrs: [...host.networks.mgmt.adminCidrs],
     vault: vaultOf(host, env),
     backup: { repository: resticRemote(env, ipOf(host.platform.containers.backup.address)), restic: host.backup.restic },
+    monitoring: monitoringOf(host, env),
   };
 }
 

@@ -1,6 +1,8 @@
 // Firewall rules as plain data: the cluster's own rules, one security group per guest zone, and the per-guest
 // options. Shapes match the provider's RulesLegacyRule / OptionsLegacy arguments.
 import { RESTIC_SFTP_PORT } from "./backup/restic";
+import { LOG_GATEWAY_PORTS } from "./monitoring/loki";
+import { EXPORTER_PORTS, SCRAPED_PORTS } from "./monitoring/prometheus";
 import type { NetworksConfig } from "./config/schema";
 
 export interface FirewallRule {
@@ -24,8 +26,8 @@ export const ADMIN_PORTS = ["22", "8006", "3128"] as const;
 
 export const securityGroupName = (zone: GuestZone) => `sg-${zone}`;
 
-/** Rules on the host itself (datacenter level): admin ports from the management IP set only. */
-export function clusterRules(): FirewallRule[] {
+/** Rules on the host itself (datacenter level): admin ports from the management IP set only; its exporters from the monitoring container. */
+export function clusterRules(monitoringIp: string): FirewallRule[] {
   return [
     ...ADMIN_PORTS.map((port): FirewallRule => ({
       type: "in",
@@ -36,6 +38,7 @@ export function clusterRules(): FirewallRule[] {
       comment: `admin access to ${port} from the ${MANAGEMENT_IPSET} IP set`,
     })),
     { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, macro: "Ping", comment: "ping from the management IP set" },
+    { type: "in", action: "ACCEPT", source: monitoringIp, proto: "tcp", dport: `${EXPORTER_PORTS.node},${EXPORTER_PORTS.pve}`, comment: "node and pve exporters from the monitoring container" },
   ];
 }
 
@@ -46,13 +49,14 @@ export const CLUSTER_FIREWALL = { enabled: true, inputPolicy: "DROP", outputPoli
  * One security group per guest zone. Guests accept SSH from the management IP set and traffic from their own zone;
  * public guests also accept HTTPS (the ingress) from anywhere and may send only DNS, NTP and HTTPS out.
  */
-export function securityGroups(networks: NetworksConfig): Record<string, FirewallRule[]> {
+export function securityGroups(networks: NetworksConfig, monitoringIp: string): Record<string, FirewallRule[]> {
   const common = (zone: GuestZone): FirewallRule[] => [
     { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, proto: "tcp", dport: "22", comment: "SSH from the management IP set" },
     // First match wins: admin ports are dropped from the zone before the rest of its traffic is accepted.
     ...ADMIN_PORTS.map((port): FirewallRule => ({ type: "in", action: "DROP", source: networks[zone].cidr, proto: "tcp", dport: port, comment: `no admin access (${port}) from within the ${zone} zone` })),
     { type: "in", action: "ACCEPT", source: networks[zone].cidr, comment: `traffic from the ${zone} zone` },
     { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, macro: "Ping", comment: "ping from the management IP set" },
+    { type: "in", action: "ACCEPT", source: monitoringIp, proto: "tcp", dport: SCRAPED_PORTS.join(","), comment: "exporters scraped by the monitoring container" },
   ];
   const gw = networks.public.gateway;
   return {
@@ -63,6 +67,10 @@ export function securityGroups(networks: NetworksConfig): Record<string, Firewal
       // The environments reach platform services (Vault, metrics push, backups) through their gateways.
       { type: "in", action: "ACCEPT", source: networks.private.cidr, proto: "tcp", dport: "8200", comment: "Vault from the private zone" },
       { type: "in", action: "ACCEPT", source: networks.public.cidr, proto: "tcp", dport: "8200", comment: "Vault from the public zone" },
+      // Each environment pushes its logs to its own port of the log gateway (which sets the tenant by port).
+      { type: "in", action: "ACCEPT", dest: monitoringIp, source: networks.private.cidr, proto: "tcp", dport: String(LOG_GATEWAY_PORTS.private), comment: "log pushes from the private zone" },
+      { type: "in", action: "ACCEPT", dest: monitoringIp, source: networks.public.cidr, proto: "tcp", dport: String(LOG_GATEWAY_PORTS.public), comment: "log pushes from the public zone" },
+      { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, dest: monitoringIp, proto: "tcp", dport: "3000,9090,9093", comment: "Grafana, Prometheus and Alertmanager from the management IP set" },
     ],
     [securityGroupName("private")]: [
       ...common("private"),
@@ -78,6 +86,7 @@ export function securityGroups(networks: NetworksConfig): Record<string, Firewal
       { type: "out", action: "ACCEPT", dest: networks.public.cidr, comment: "traffic within the public zone" },
       { type: "out", action: "ACCEPT", dest: networks.services.cidr, proto: "tcp", dport: "8200", comment: "Vault in the services zone" },
       { type: "out", action: "ACCEPT", dest: networks.services.cidr, proto: "tcp", dport: String(RESTIC_SFTP_PORT), comment: "restic repositories (sftp-only daemon) in the services zone" },
+      { type: "out", action: "ACCEPT", dest: monitoringIp, proto: "tcp", dport: String(LOG_GATEWAY_PORTS.public), comment: "logs to the public port of the log gateway" },
     ],
   };
 }

@@ -66,3 +66,6 @@ export function putPem(kind: string, n: number, file: string, mode: string, owne
 
 /** Indents every non-empty line of a shell fragment (for a fragment placed inside an if/fi block). */
 export const indent = (fragment: string, by = "  ") => fragment.replace(/^(?=.)/gm, by);
+
+/** Runs a script through `sudo -n bash` from a temp file, so that stdin stays the script's (secrets, PEM blocks). */
+export const viaSudo = (script: string) => `f="$(mktemp)"\ncat > "$f" <<'AI_DUALSTACK_SCRIPT'\n${script}AI_DUALSTACK_SCRIPT\nsudo -n bash "$f"; rc=$?; rm -f "$f"; exit $rc\n`;

@@ -1,7 +1,7 @@
 // The file-level backup plan: one restic repository per environment on the backup LXC, and what each environment's
 // guests stream into it. Pure data from the configs, for the host's ResticServer and the environments' clients.
 import type { BackupConfig, EnvironmentConfig } from "../config/schema";
-import { TEXTFILE_DIR } from "../monitoring/server";
+import { TEXTFILE_DIR } from "../monitoring/telemetry";
 import { resticUser, type ResticRepository, type StreamSource } from "./restic";
 
 export const RESTIC_KEY_FILE = "/root/.ssh/ai-dualstack-restic";

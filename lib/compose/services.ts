@@ -1,10 +1,11 @@
 // The compose stack of each environment, rendered from its config: Ollama (GPU) with every server setting explicit,
 // then the private assistant UI and Chroma, or the public chatbot, Qdrant and the TLS ingress; in both, the TLS gateway
-// that serves every other published port with a certificate from the environment CA.
+// that serves every other published port with a certificate from the environment CA, and the GPU's exporter.
 import { ipOf } from "../net";
 import { SERVICE_DEFAULTS, type EnvironmentConfig, type OllamaConfig } from "../config/schema";
 import { renderCaddyfile, renderGatewayCaddyfile } from "./caddyfile";
 import type { ServiceSpec, StackSpec } from "./spec";
+import { EXPORTER_PORTS } from "../monitoring/prometheus";
 
 export const OLLAMA_PORT = 11434;
 export const QDRANT_PORT = 6333;
@@ -112,6 +113,21 @@ function gatewayService(config: EnvironmentConfig, vmIp: string): ServiceSpec {
   };
 }
 
+/** NVIDIA's DCGM exporter: the GPU's metrics on the VM's address, for the monitoring container (firewall). */
+function gpuExporterService(config: EnvironmentConfig, vmIp: string): ServiceSpec {
+  return {
+    name: "gpu-exporter",
+    image: (config.services.gpuExporter ?? SERVICE_DEFAULTS.gpuExporter).image,
+    environment: { DCGM_EXPORTER_LISTEN: `:${EXPORTER_PORTS.dcgm}` },
+    ports: [{ container: EXPORTER_PORTS.dcgm, host: EXPORTER_PORTS.dcgm, bind: vmIp }],
+    volumes: [],
+    restart: "unless-stopped",
+    gpu: true,
+    dependsOnHealthy: [],
+    networks: ["ai"],
+  };
+}
+
 export function environmentStack(config: EnvironmentConfig, project: string): StackSpec {
   const vmIp = ipOf(config.gpuVm.address);
   const s = config.services;
@@ -138,6 +154,7 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
         },
         openWebui("open-webui", ui.image, { VECTOR_DB: "chroma", CHROMA_HTTP_HOST: "chroma", CHROMA_HTTP_PORT: "8000" }, {}),
         gatewayService(config, vmIp),
+        gpuExporterService(config, vmIp),
       ],
     };
   }
@@ -178,6 +195,7 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
         networks: ["edge"],
       },
       gatewayService(config, vmIp),
+      gpuExporterService(config, vmIp),
     ],
   };
 }

@@ -106,3 +106,13 @@ export const calendarEvent = pattern(/^[A-Za-z0-9*:,./~ -]{1,64}$/, "a calendar 
 
 /** A server's TLS certificate fingerprint as Proxmox shows it: 32 colon-separated hex bytes. */
 export const certFingerprint = pattern(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, "a SHA-256 certificate fingerprint such as \"AB:CD:…\" (32 hex bytes separated by colons)");
+
+/** A Prometheus-style retention: "30d", "8w", "1y". */
+export const retentionPeriod = pattern(/^\d+(d|w|y)$/, "a retention such as \"30d\", \"8w\" or \"1y\"");
+
+/** A Debian package version as apt pins it: "13.2.2", "1.21.4-1". */
+export const packageVersion = pattern(/^[0-9][A-Za-z0-9.+~-]*$/, "a package version such as \"13.2.2\" or \"1.21.4-1\"");
+
+/** OpenPGP fingerprints a repository key may have, with their default. */
+export const fingerprints = (defaults: readonly string[]) =>
+  z.array(pattern(/^[0-9A-F]{40}$/, "a 40-digit upper-case hex OpenPGP fingerprint")).min(1, { error: () => "expected at least one fingerprint" }).default([...defaults]);

@@ -5,10 +5,15 @@ import { z } from "zod";
 import { mergeCatalog, type Catalog } from "../capacity/catalog";
 import { tenantNameProblem } from "../tenancy";
 import { HASHICORP_KEY_FINGERPRINTS } from "../vault/server";
+import { GRAFANA_KEY_FINGERPRINTS } from "../monitoring/grafana";
 
 const VAULT_DEFAULTS = { version: "1.21.4", aptKeyFingerprints: HASHICORP_KEY_FINGERPRINTS } as const;
+const MONITORING_DEFAULTS = { grafanaVersion: "13.2.2", lokiVersion: "3.7.8", alloyVersion: "1.21.2", pveExporterVersion: "3.10.2", aptKeyFingerprints: GRAFANA_KEY_FINGERPRINTS } as const;
 import { cidrsOverlap, isHostAddress, parseCidr, parseInterfaceAddress, parseIpv4 } from "../net";
 import {
+  retentionPeriod,
+  packageVersion,
+  fingerprints,
   expecting,
   bool,
   bridgeName,
@@ -267,12 +272,22 @@ const hostShape = z.strictObject({
       /** The package version from HashiCorp's apt repository. */
       version: pattern(/^\d+\.\d+\.\d+$/, "a Vault version such as \"1.21.4\"").default(VAULT_DEFAULTS.version),
       /** The fingerprints HashiCorp's repository key may have (https://www.hashicorp.com/trust/security). */
-      aptKeyFingerprints: z.array(pattern(/^[0-9A-F]{40}$/, "a 40-digit upper-case hex OpenPGP fingerprint")).min(1, { error: () => "expected at least one fingerprint" }).default([...VAULT_DEFAULTS.aptKeyFingerprints]),
+      aptKeyFingerprints: fingerprints(VAULT_DEFAULTS.aptKeyFingerprints),
     }).prefault({}),
     /** Prometheus in the monitoring container. */
     monitoring: z.strictObject({
       scrapeInterval: duration.default("30s"),
-      retention: pattern(/^\d+(d|w|y)$/, "a retention such as \"30d\", \"8w\" or \"1y\"").default("30d"),
+      retention: retentionPeriod.default("30d"),
+      /** How long Loki keeps the logs. */
+      logRetention: retentionPeriod.default("31d"),
+      /** Package versions from Grafana's apt repository (`apt-cache policy grafana loki alloy` shows them). */
+      grafanaVersion: packageVersion.default(MONITORING_DEFAULTS.grafanaVersion),
+      lokiVersion: packageVersion.default(MONITORING_DEFAULTS.lokiVersion),
+      alloyVersion: packageVersion.default(MONITORING_DEFAULTS.alloyVersion),
+      /** The fingerprints Grafana's repository key may have (https://apt.grafana.com). */
+      aptKeyFingerprints: fingerprints(MONITORING_DEFAULTS.aptKeyFingerprints),
+      /** prometheus-pve-exporter's version on PyPI, installed in a venv on each node. */
+      pveExporterVersion: pattern(/^\d+\.\d+\.\d+$/, "a PyPI version such as \"3.10.2\"").default(MONITORING_DEFAULTS.pveExporterVersion),
     }).prefault({}),
   }),
   backup: backupConfig,
@@ -359,6 +374,7 @@ export const SERVICE_DEFAULTS = {
   chatbot: { image: "ghcr.io/open-webui/open-webui:v0.8.12" },
   ingress: { image: "caddy:2.10.2-alpine" },
   gateway: { image: "caddy:2.10.2-alpine" },
+  gpuExporter: { image: "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-ubuntu22.04" },
 } as const;
 /** The services of each environment's compose stack; images are config with pinned defaults. */
 const services = z.strictObject({
@@ -377,6 +393,8 @@ const services = z.strictObject({
   }).optional(),
   // both: the TLS gateway in front of every port the VM publishes to the operators (certificates from the env CA)
   gateway: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.gateway.image) }).optional(),
+  // both: NVIDIA's DCGM exporter (GPU temperature, power, VRAM), scraped by the monitoring container
+  gpuExporter: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.gpuExporter.image) }).optional(),
 }).prefault({});
 export type ServicesConfig = z.infer<typeof services>;
 export const SERVICES_BY_ROLE = { private: ["openWebui", "chroma"], public: ["qdrant", "chatbot", "ingress"] } as const;

@@ -8,7 +8,10 @@ export const PROMETHEUS_DIR = "/etc/prometheus";
 export const TARGETS_DIR = `${PROMETHEUS_DIR}/targets`;
 
 /** Exporter ports (Debian's packages and the GPU exporter's defaults). */
-export const EXPORTER_PORTS = { node: 9100, dcgm: 9400, pve: 9221, blackbox: 9115, alertmanager: 9093, prometheus: 9090 } as const;
+export const EXPORTER_PORTS = { node: 9100, dcgm: 9400, cadvisor: 9338, pve: 9221, blackbox: 9115, alertmanager: 9093, prometheus: 9090 } as const;
+
+/** The ports on the guests that the monitoring container scrapes (node exporter, DCGM exporter, cAdvisor). */
+export const SCRAPED_PORTS = [EXPORTER_PORTS.node, EXPORTER_PORTS.dcgm, EXPORTER_PORTS.cadvisor] as const;
 
 /** One file_sd group: the targets and the labels they carry (env, stack, service, …). */
 export interface TargetGroup {
@@ -40,16 +43,16 @@ export function renderPrometheusConfig(l: PrometheusLayout): string {
       { job_name: "gpu", file_sd_configs: fileSd("gpu") },
       // Containers (cAdvisor-style metrics from each Docker engine's exporter).
       { job_name: "containers", file_sd_configs: fileSd("containers") },
-      // The Proxmox host through prometheus-pve-exporter, running here with a read-only (PVEAuditor) token.
+      // Each Proxmox node through its own prometheus-pve-exporter (read-only PVEAuditor token), asked about itself.
       {
         job_name: "proxmox",
         metrics_path: "/pve",
         params: { module: ["default"], cluster: ["1"], node: ["1"] },
-        static_configs: [{ targets: l.proxmoxNodes }],
+        static_configs: [{ targets: l.proxmoxNodes, labels: { env: "platform", service: "proxmox" } }],
         relabel_configs: [
           { source_labels: ["__address__"], target_label: "__param_target" },
           { source_labels: ["__param_target"], target_label: "instance" },
-          { target_label: "__address__", replacement: `127.0.0.1:${EXPORTER_PORTS.pve}` },
+          { source_labels: ["__param_target"], target_label: "__address__", replacement: `$1:${EXPORTER_PORTS.pve}` },
         ],
       },
       // Certificate expiry of every TLS endpoint, through the blackbox exporter.
@@ -120,6 +123,7 @@ export function alertRules(t: AlertThresholds = DEFAULT_THRESHOLDS): { name: str
       name: "availability",
       rules: [
         rule("TargetDown", "up == 0", "5m", "page", "{{ $labels.job }} target {{ $labels.instance }} is down", "Prometheus has not scraped {{ $labels.instance }} ({{ $labels.env }}) for 5 minutes."),
+        rule("DiscoveryFailing", "ai_dualstack_discovery_success == 0 or time() - ai_dualstack_discovery_timestamp_seconds > 600", "10m", "ticket", "guest discovery on {{ $labels.instance }} is failing", "The environments' scrape targets are no longer updated from the Proxmox API: see journalctl -u ai-dualstack-discovery on the node."),
       ],
     },
     {

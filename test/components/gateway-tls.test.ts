@@ -1,15 +1,14 @@
 // The environments' TLS gateway for real: the Caddyfile the program renders, run by the real caddy with certificates
 // from a real CA, in front of the local Qdrant stand-in; the tenancy's Qdrant provider then works through it with
 // the environment CA, and refuses a gateway whose certificate chains elsewhere.
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { qdrantCollectionProvider as p, type QdrantCollectionState } from "../../components/providers/qdrant-collection";
 import { renderGatewayCaddyfile } from "../../lib/compose/caddyfile";
 import { startFakeQdrant, type FakeQdrant } from "../helpers/fake-qdrant";
+import { startCaddy } from "../helpers/caddy";
 import { makeTestCa, type TestCa } from "../helpers/pki";
 import { freePort } from "../helpers/servers";
 
@@ -18,18 +17,6 @@ afterEach(async () => {
   for (const c of cleanup.reverse()) await c();
   cleanup = [];
 });
-
-async function listening(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, "127.0.0.1", () => (s.destroy(), resolve(true)));
-      s.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
 
 /** caddy running the gateway for `routes`, each with a certificate for 127.0.0.1 from `ca`. */
 async function startGateway(ca: TestCa, routes: { service: string; port: number; upstream: string }[]): Promise<void> {
@@ -40,14 +27,11 @@ async function startGateway(ca: TestCa, routes: { service: string; port: number;
     writeFileSync(join(dir, `${r.service}.key`), cert.keyPem, { mode: 0o600 });
     return { ...r, certFile: join(dir, `${r.service}.crt`), keyFile: join(dir, `${r.service}.key`) };
   });
-  writeFileSync(join(dir, "Caddyfile"), renderGatewayCaddyfile(sites));
-  const caddy: ChildProcess = spawn("caddy", ["run", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"], { stdio: "ignore", env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
+  const stop = await startCaddy(dir, renderGatewayCaddyfile(sites), routes.map((r) => r.port));
   cleanup.push(async () => {
-    caddy.kill("SIGKILL");
-    await new Promise((r) => caddy.once("exit", r));
+    await stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  for (const r of routes) await listening(r.port);
 }
 
 /** A fresh environment CA and a gateway serving `service` on a free port in front of `upstreamUrl`. */

@@ -91,7 +91,7 @@ describe("EnvironmentAccess", () => {
 
 describe("ClusterFirewall", () => {
   it("the admin rules and groups exist before the firewall is switched on with DROP", async () => {
-    const rs = await underMocks(() => new ClusterFirewall("cluster-firewall", { networks: host.networks }));
+    const rs = await underMocks(() => new ClusterFirewall("cluster-firewall", { networks: host.networks, monitoringIp: "10.10.0.12" }));
     const fw = one(rs, T.clusterFirewall);
     expect(fw.inputs).toMatchObject({ enabled: true, inputPolicy: "DROP" });
     const rules = one(rs, T.rules);

@@ -53,7 +53,7 @@ describe("ComposeStack", () => {
 
   it("pulls images by tag and runs containers on the resolved digest, with Compose labels", async () => {
     const rs = await underMocks(build("private"));
-    expect(byType(rs, D.image).map((i) => (i.inputs as any).name).sort()).toEqual(["caddy:2.10.2-alpine", "chromadb/chroma:1.0.20", "ghcr.io/open-webui/open-webui:v0.8.12", "ollama/ollama:0.18.2"]);
+    expect(byType(rs, D.image).map((i) => (i.inputs as any).name).sort()).toEqual(["caddy:2.10.2-alpine", "chromadb/chroma:1.0.20", "ghcr.io/open-webui/open-webui:v0.8.12", "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-ubuntu22.04", "ollama/ollama:0.18.2"]);
     const ollama = one(rs, D.container, "private-services-ollama").inputs as any;
     expect(ollama.image).toBe(COMPUTED_MARK); // the image's repoDigest
     expect(ollama).toMatchObject({ name: "private-ollama-1", gpus: "all", restart: "unless-stopped", wait: true, mustRun: true });

@@ -47,7 +47,7 @@ describe("the host state for StackReferences", () => {
     const host = await evaluateStack("host");
     const exported = { version: 3, deployment: { manifest: { version: "v3.248.0" }, secrets_providers: { type: "passphrase" } } };
     const { deployment, unknown } = hostStateFrom(exported, host, "ai-dualstack");
-    expect(unknown).toEqual(["platformCaCert", "resticCredentials", "tokens", "vaultAppRoles"]);
+    expect(unknown).toEqual(["grafanaAdminPassword", "platformCaCert", "resticCredentials", "tokens", "vaultAppRoles"]);
     const root = deployment.deployment.resources![0] as { urn: string; outputs: Record<string, any> };
     expect(root.urn).toBe("urn:pulumi:host::ai-dualstack::pulumi:pulumi:Stack::ai-dualstack-host");
     expect(root.outputs.environments.private.pool).toBe("ai-private");

@@ -48,7 +48,7 @@ describe("environment stacks", () => {
   it("private: Ollama on the GPU with every server setting explicit, the UI and Chroma, nothing beyond the VM's address", () => {
     const spec = environmentStack(env("private"), "private");
     expect(validateStackSpec(spec)).toEqual([]);
-    expect(spec.services.map((s) => s.name)).toEqual(["ollama", "chroma", "open-webui", "gateway"]);
+    expect(spec.services.map((s) => s.name)).toEqual(["ollama", "chroma", "open-webui", "gateway", "gpu-exporter"]);
     const ollama = spec.services[0];
     expect(ollama).toMatchObject({ gpu: true, image: "ollama/ollama:0.18.2", volumes: [{ volume: "ollama-models", path: "/root/.ollama" }] });
     expect(ollama.environment).toEqual({
@@ -61,7 +61,7 @@ describe("environment stacks", () => {
     expect(secretNames(spec)).toEqual(["open-webui-secret-key"]);
     // The UI and Chroma leave the VM only through the TLS gateway, each with its own certificate.
     const published = spec.services.flatMap((s) => s.ports.map((p) => `${s.name} ${p.bind}:${p.host}->${p.container}`));
-    expect(published).toEqual(["ollama 127.0.0.1:11434->11434", "gateway 10.20.0.10:11434->11434", "gateway 10.20.0.10:3000->3000", "gateway 10.20.0.10:8000->8000"]);
+    expect(published).toEqual(["ollama 127.0.0.1:11434->11434", "gateway 10.20.0.10:11434->11434", "gateway 10.20.0.10:3000->3000", "gateway 10.20.0.10:8000->8000", "gpu-exporter 10.20.0.10:9400->9400"]);
     const gateway = spec.services[3];
     expect(gateway.files!.map((f) => f.path)).toEqual(["/etc/caddy/Caddyfile", "/etc/caddy/tls/ollama.crt", "/etc/caddy/tls/ollama.key", "/etc/caddy/tls/open-webui.crt", "/etc/caddy/tls/open-webui.key", "/etc/caddy/tls/chroma.crt", "/etc/caddy/tls/chroma.key"]);
     expect(materialNames(spec)).toEqual(["tls-chroma-cert", "tls-chroma-key", "tls-ollama-cert", "tls-ollama-key", "tls-open-webui-cert", "tls-open-webui-key"]);
@@ -76,10 +76,10 @@ describe("environment stacks", () => {
     const spec = environmentStack(env("public"), "public");
     expect(validateStackSpec(spec, { publicBindAllowed: ["ingress"] })).toEqual([]);
     expect(validateStackSpec(spec)).toEqual(["service ingress: publishes 443 on every address; only the ingress may"]);
-    expect(spec.services.map((s) => s.name)).toEqual(["ollama", "qdrant", "chatbot", "ingress", "gateway"]);
+    expect(spec.services.map((s) => s.name)).toEqual(["ollama", "qdrant", "chatbot", "ingress", "gateway", "gpu-exporter"]);
     const published = spec.services.flatMap((s) => s.ports.map((p) => `${s.name} ${p.bind}:${p.host}`));
     // Qdrant on the VM's address for the tenants' collections through the TLS gateway (firewalled to management).
-    expect(published).toEqual(["ollama 127.0.0.1:11434", "ingress 0.0.0.0:443", "gateway 10.30.0.10:11434", "gateway 10.30.0.10:6333"]);
+    expect(published).toEqual(["ollama 127.0.0.1:11434", "ingress 0.0.0.0:443", "gateway 10.30.0.10:11434", "gateway 10.30.0.10:6333", "gpu-exporter 10.30.0.10:9400"]);
     expect(materialNames(spec)).toEqual(["tls-ollama-cert", "tls-ollama-key", "tls-qdrant-cert", "tls-qdrant-key"]);
     expect(spec.services.find((s) => s.name === "chatbot")!.environment).toMatchObject({ VECTOR_DB: "qdrant", QDRANT_URI: "http://qdrant:6333", QDRANT_API_KEY: { secret: "qdrant-api-key" } });
     expect(spec.services.find((s) => s.name === "qdrant")!.environment).toMatchObject({ QDRANT__SERVICE__API_KEY: { secret: "qdrant-api-key" } });
@@ -89,8 +89,8 @@ describe("environment stacks", () => {
   });
 
   it("opens the VM-bound ports to the management IP set only", () => {
-    expect(publishedPortRules(environmentStack(env("private"), "private"), "10.20.0.10").map((r) => `${r.source} ${r.dport}`)).toEqual(["+management 11434", "+management 3000", "+management 8000"]);
-    expect(publishedPortRules(environmentStack(env("public"), "public"), "10.30.0.10").map((r) => `${r.source} ${r.dport}`)).toEqual(["+management 11434", "+management 6333"]);
+    expect(publishedPortRules(environmentStack(env("private"), "private"), "10.20.0.10").map((r) => `${r.source} ${r.dport}`)).toEqual(["+management 11434", "+management 3000", "+management 8000", "+management 9400"]);
+    expect(publishedPortRules(environmentStack(env("public"), "public"), "10.30.0.10").map((r) => `${r.source} ${r.dport}`)).toEqual(["+management 11434", "+management 6333", "+management 9400"]);
   });
 
   it("labels containers as Compose does", () => {

@@ -25,6 +25,7 @@ describe("the host → environment slice", () => {
       operatorCidrs: ["192.168.10.0/28"],
       vault: { address: "https://10.10.0.10:8200", mount: "kv-private", appRole: "ai-private" },
       // Its restic repository and the file-level schedule; nothing of the PBS (the host's own business).
+      monitoring: { address: "10.10.0.12", logPushUrl: "https://10.10.0.12:3102/loki/api/v1/push", alloyVersion: "1.21.2", aptKeyFingerprints: ["B53AE77BADB630A683046005963FA27710458545"] },
       backup: {
         repository: "sftp:restic-private@10.10.0.13:/repo",
         restic: { backup: "*-*-* 02:30", check: "*-*-* 05:00", forget: "Sun *-*-* 04:00", checkParts: 7, retention: { daily: 7, weekly: 4, monthly: 6 } },

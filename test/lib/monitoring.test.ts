@@ -3,7 +3,7 @@
 // local Ollama stand-in and its output passes `promtool check metrics`; the backup metrics the restic scripts write
 // are read by the same rules.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -61,7 +61,7 @@ describe("alert rules", () => {
     const r = promtool(["check", "rules", "rules.yml"]);
     expect(r.code, r.out).toBe(0);
     expect(alertRules().flatMap((g) => g.rules.map((x) => x.alert))).toEqual([
-      "TargetDown", "DiskFilling", "GpuTemperatureHigh", "GpuVramNearlyFull", "ModelNotLoaded", "ModelOnCpu", "OllamaProbeFailing",
+      "TargetDown", "DiscoveryFailing", "DiskFilling", "GpuTemperatureHigh", "GpuVramNearlyFull", "ModelNotLoaded", "ModelOnCpu", "OllamaProbeFailing",
       "BackupFailed", "BackupTooOld", "ResticCheckFailed", "ResticCheckTooOld", "CertificateExpiringSoon",
     ]);
   });
@@ -182,33 +182,63 @@ describe("Ollama model probe", () => {
 });
 
 describe("monitoring install script", () => {
-  it("writes the configuration, rules, targets and CA bundle; promtool on the way checks it; restarts only on change", async () => {
-    const { renderMonitoringInstallScript } = await import("../../lib/monitoring/server");
-    const { stdinBundle } = await import("../../lib/shell");
+  it("writes the configuration, rules, targets, CA bundle, Loki, the log gateway and Grafana; checks them; restarts only on change", async () => {
+    const { monitoringBundle, renderMonitoringInstallScript } = await import("../../lib/monitoring/server");
     const { pemBlock, stubTool } = await import("../helpers/script-stubs");
     const bin = join(dir, "bin");
     mkdirSync(bin);
     const log = join(dir, "calls.log");
     writeFileSync(log, "");
-    for (const s of ["apt-get", "systemctl", "chown"]) stubTool(bin, log, s, "");
-    stubTool(bin, log, "dpkg-query", 'echo -n "install ok installed"');
+    for (const s of ["apt-get", "apt-mark", "systemctl", "chown", "loki", "caddy", "curl", "gpg"]) stubTool(bin, log, s, "");
+    // Installed, at the pinned versions: nothing to install.
+    stubTool(bin, log, "dpkg-query", 'case "$*" in *Version*grafana*) echo -n 13.2.2 ;; *Version*loki*) echo -n 3.7.8 ;; *) echo -n "install ok installed" ;; esac');
     const root = join(dir, "root");
     const script = renderMonitoringInstallScript({
-      ...layout, dataDir: "/var/lib/monitoring",
+      ...layout, ip: "10.10.0.12", dataDir: "/var/lib/monitoring", logRetention: "31d",
+      versions: { grafana: "13.2.2", loki: "3.7.8" }, aptKeyFingerprints: ["B53AE77BADB630A683046005963FA27710458545"],
       targets: { "node-platform": [{ targets: ["10.10.0.10:9100"], labels: { env: "platform", stack: "host", service: "vault" } }] },
     });
-    const run = () => spawnSync("bash", ["-c", script], { input: stdinBundle({ pems: [pemBlock("CERTIFICATE", "platform-ca")] }), encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root } });
+    const stdin = monitoringBundle({
+      grafanaPassword: "grafana-admin-secret",
+      grafana: { keyPem: pemBlock("PRIVATE KEY", "grafana-key"), certPem: pemBlock("CERTIFICATE", "grafana-cert") },
+      logGateway: { keyPem: pemBlock("PRIVATE KEY", "gateway-key"), certPem: pemBlock("CERTIFICATE", "gateway-cert") },
+      caCerts: [pemBlock("CERTIFICATE", "platform-ca"), pemBlock("CERTIFICATE", "private-ca")],
+    });
+    const run = () => spawnSync("bash", ["-c", script], { input: stdin, encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root } });
     const first = run();
     expect(first.status, first.stderr).toBe(0);
-    expect(readFileSync(log, "utf8")).toContain("systemctl restart prometheus\n");
+    const calls = readFileSync(log, "utf8");
+    for (const unit of ["prometheus", "loki", "caddy", "grafana-server"]) expect(calls).toContain(`systemctl restart ${unit}\n`);
+    expect(calls).not.toContain("apt-get install");
+    expect(calls).toContain("loki -config.file=");
+    expect(calls).toContain("caddy validate --adapter caddyfile");
     expect(JSON.parse(readFileSync(join(root, "etc/prometheus/targets/node-platform.json"), "utf8"))[0].labels.service).toBe("vault");
-    expect(readFileSync(join(root, "etc/ssl/ai-dualstack/cas.pem"), "utf8")).toBe(pemBlock("CERTIFICATE", "platform-ca"));
+    // The blackbox exporter trusts the CAs only (not the services' own certificates).
+    expect(readFileSync(join(root, "etc/ssl/ai-dualstack/cas.pem"), "utf8")).toBe(pemBlock("CERTIFICATE", "platform-ca") + pemBlock("CERTIFICATE", "private-ca"));
+    expect(readFileSync(join(root, "etc/grafana/tls/grafana.key"), "utf8")).toBe(pemBlock("PRIVATE KEY", "grafana-key"));
+    expect(readFileSync(join(root, "etc/caddy/tls/logs.crt"), "utf8")).toBe(pemBlock("CERTIFICATE", "gateway-cert"));
+    expect(readFileSync(join(root, "etc/grafana/admin-password"), "utf8")).toBe("grafana-admin-secret");
+    expect(statSync(join(root, "etc/grafana/admin-password")).mode & 0o777).toBe(0o640);
+    expect(script).not.toContain("grafana-admin-secret");
     expect(readFileSync(join(root, "etc/default/prometheus"), "utf8")).toContain("--storage.tsdb.retention.time=30d");
+    expect(readFileSync(join(root, "etc/loki/config.yml"), "utf8")).toContain("retention_period: 744h");
+    expect(readdirSync(join(root, "var/lib/grafana-dashboards/ai-dualstack")).sort()).toEqual(["ai-dualstack-backups.json", "ai-dualstack-gpus.json", "ai-dualstack-host.json", "ai-dualstack-logs.json", "ai-dualstack-models.json"]);
     // promtool checks the written file (the rules glob is absolute, so it finds none in this root).
     expect(promtool(["check", "config", join(root, "etc/prometheus/prometheus.yml")]).code).toBe(0);
     writeFileSync(log, "");
     expect(run().status).toBe(0);
     expect(readFileSync(log, "utf8")).toContain("systemctl start prometheus\n");
     expect(readFileSync(log, "utf8")).not.toContain("systemctl restart");
+  });
+
+  it("refuses a bundle without the certificates, before writing anything", async () => {
+    const { renderMonitoringInstallScript } = await import("../../lib/monitoring/server");
+    const { stdinBundle } = await import("../../lib/shell");
+    const root = join(dir, "root");
+    const script = renderMonitoringInstallScript({ ...layout, ip: "10.10.0.12", dataDir: "/d", logRetention: "31d", versions: { grafana: "1.0.0", loki: "1.0.0" }, aptKeyFingerprints: ["B53AE77BADB630A683046005963FA27710458545"], targets: {} });
+    const r = spawnSync("bash", ["-c", script], { input: stdinBundle({ secretLine: "pw", pems: [] }), encoding: "utf8", env: { PATH: process.env.PATH, ROOT: root } });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("PRIVATE KEY 1 is missing");
+    expect(existsSync(join(root, "etc"))).toBe(false);
   });
 });

@@ -24,13 +24,16 @@ describe("host stack", () => {
     expect(count(host, T.zfspool)).toBe(3); // private, public, platform datasets on tank
     expect(count(host, T.bridge)).toBe(3); // services, private, public
     expect(count(host, T.pci)).toBe(2);
-    expect(count(host, T.token)).toBe(2);
+    expect(count(host, T.token)).toBe(3); // the environments' deploy tokens and the read-only monitoring token
     expect(count(host, T.pool)).toBe(3);
     expect(count(host, T.clusterFirewall)).toBe(1);
     expect(count(host, T.download)).toBe(5); // per environment a cloud image and an LXC template, plus the platform's template
     expect(count(host, T.ct)).toBe(4);
     expect(count(host, T.vm)).toBe(0);
-    expect(host.resources).toHaveLength(129); // 92 + the platform CA (3), Vault (17), backups (5), monitoring (6), restic (6)
+    // 92 + the platform CA (3), Vault (17), backups (5), restic (6), monitoring (17: component, telemetry on the 4
+    // containers, the read-only user, token and ACL, the node's exporters and discovery, Grafana's password, the
+    // Grafana and log-gateway certificates (2 × key, request, certificate), the install)
+    expect(host.resources).toHaveLength(140);
   });
 
   it("hosts the environments' restic repositories on the backup LXC: an sftp-only daemon on its own port, passwords and keys on stdin", () => {
@@ -124,9 +127,10 @@ describe("host stack", () => {
 describe.each([
   // public: + 16 for its two tenants (component, 2 × 6) and Qdrant's API key; both: + 2 data-service admin passwords,
   // the environment CA and PostgreSQL's certificate (6), the two data-service installs, and VaultSecrets (component,
-  // 4 data/tls secrets and one per generated service secret: 1 private, 2 public)
-  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 78],
-  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 90],
+  // 4 data/tls secrets and one per generated service secret: 1 private, 2 public); + 5 for monitoring (the DCGM
+  // exporter's image and container, telemetry on the VM and the two data LXCs)
+  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 83],
+  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 95],
 ] as const)("%s stack", (env, plan, bridge, mapping, pool, datastore, total) => {
   it("creates a GPU VM with its data holder and two data LXCs", () => {
     expect(count(plan(), T.vm)).toBe(2);
@@ -196,7 +200,7 @@ describe("AI workloads", () => {
     const vols = (plan: PlanResult) => byType(plan.resources, "docker:index/volume:Volume").map((v) => (v.inputs as any).name).sort();
     expect(vols(priv)).toEqual(["private_chroma-data", "private_ollama-models", "private_open-webui-data"]);
     expect(vols(pub)).toEqual(["public_chatbot-data", "public_ingress-data", "public_ollama-models", "public_qdrant-data"]);
-    expect(containers(pub).map((c) => c.name).sort()).toEqual(["public-chatbot-1", "public-gateway-1", "public-ingress-1", "public-ollama-1", "public-qdrant-1"]);
+    expect(containers(pub).map((c) => c.name).sort()).toEqual(["public-chatbot-1", "public-gateway-1", "public-gpu-exporter-1", "public-ingress-1", "public-ollama-1", "public-qdrant-1"]);
     expect(containers(pub).flatMap((c) => (c.ports ?? []).filter((p: any) => p.ip === "0.0.0.0").map((p: any) => `${c.name}:${p.external}`))).toEqual(["public-ingress-1:443"]);
   });
 
@@ -205,6 +209,7 @@ describe("AI workloads", () => {
     expect(rules.rules.slice(1)).toEqual([
       expect.objectContaining({ type: "in", action: "ACCEPT", source: "+management", proto: "tcp", dport: "11434" }),
       expect.objectContaining({ type: "in", action: "ACCEPT", source: "+management", proto: "tcp", dport: "6333" }),
+      expect.objectContaining({ type: "in", action: "ACCEPT", source: "+management", proto: "tcp", dport: "9400" }),
     ]);
   });
 });

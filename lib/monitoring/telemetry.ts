@@ -1,0 +1,63 @@
+// What every guest runs for the monitoring LXC: node exporter (Debian/Ubuntu package, with the textfile directory the
+// model probe and the restic scripts write to), Grafana Alloy shipping its logs to the environment's log gateway,
+// and where Docker runs cAdvisor for container metrics. GPU VMs also get the model probe on a timer. The scripts are
+// idempotent and restart only what changed. Stdin: the platform CA certificate (the log gateway's), PEM.
+import { SCRIPT_PRELUDE, aptInstallUnless, hasPackage, putFile, putPem, readStdinBundle } from "../shell";
+import { renderAlloyConfig } from "./alloy";
+import { grafanaAptRepository, pinnedInstall } from "./grafana";
+import type { LogTenant } from "./loki";
+import { renderOllamaProbeScript, type OllamaProbe } from "./ollama-probe";
+import { EXPORTER_PORTS } from "./prometheus";
+
+export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
+const ALLOY_CA = "/etc/alloy/ai-dualstack-ca.pem";
+const PROBE = "/usr/local/lib/ai-dualstack/ollama-probe";
+
+export interface GuestTelemetry {
+  tenant: LogTenant;
+  /** The guest's name in the logs: "private-gpu". */
+  host: string;
+  /** The guest's own address: cAdvisor listens there only. */
+  ip: string;
+  /** The environment's log gateway push URL. */
+  pushUrl: string;
+  alloyVersion: string;
+  aptKeyFingerprints: readonly string[];
+  /** The guest runs Docker: container logs and cAdvisor. */
+  docker: boolean;
+  /** The model probe (GPU VMs): its URL and the models deployed warm. */
+  probe?: Omit<OllamaProbe, "metricsDir">;
+}
+
+export function renderTelemetryInstallScript(t: GuestTelemetry): string {
+  if (!/^[0-9.]+$/.test(t.ip)) throw new Error(`renderTelemetryInstallScript: invalid address ${JSON.stringify(t.ip)}`);
+  const alloy = renderAlloyConfig({ pushUrl: t.pushUrl, caFile: ALLOY_CA, env: t.tenant, host: t.host, docker: t.docker });
+  const cadvisor = t.docker ? `
+# 3. cAdvisor: per-container CPU, memory, I/O; on the guest's own address only (the firewall admits the monitoring LXC).
+${aptInstallUnless(hasPackage("cadvisor"), ["cadvisor"], { noRecommends: true })}${putFile("/etc/systemd/system/cadvisor.service.d/ai-dualstack.conf", "0644", "root:root", `[Service]\nExecStart=\nExecStart=/usr/bin/cadvisor -listen_ip=${t.ip} -port=${EXPORTER_PORTS.cadvisor} -docker_only=true -store_container_labels=false -whitelisted_container_labels=com.docker.compose.service,com.docker.compose.project\n`)}cadvisor_changed=$changed; changed=0
+# Alloy reads the containers' output through the Docker socket.
+getent group docker >/dev/null && usermod -aG docker alloy
+` : "cadvisor_changed=0\n";
+  const probe = t.probe ? `
+# 4. The model probe, every 30 s.
+${putFile(PROBE, "0755", "root:root", renderOllamaProbeScript({ ...t.probe, metricsDir: TEXTFILE_DIR }))}${putFile("/etc/systemd/system/ai-dualstack-ollama-probe.service", "0644", "root:root", `[Unit]\nDescription=ai-dualstack: Ollama's loaded models for Prometheus\n\n[Service]\nType=oneshot\nExecStart=${PROBE}\n`)}${putFile("/etc/systemd/system/ai-dualstack-ollama-probe.timer", "0644", "root:root", "[Unit]\nDescription=ai-dualstack: Ollama model probe\n\n[Timer]\nOnBootSec=1min\nOnUnitActiveSec=30s\nAccuracySec=5s\n\n[Install]\nWantedBy=timers.target\n")}systemctl daemon-reload
+systemctl enable --now ai-dualstack-ollama-probe.timer >/dev/null
+` : "";
+  return `${SCRIPT_PRELUDE}
+${readStdinBundle({ need: ["CERTIFICATE 1"] })}
+# 1. node exporter, with the textfile directory for the probes and backup scripts.
+${aptInstallUnless(hasPackage("prometheus-node-exporter"), ["prometheus-node-exporter"], { noRecommends: true })}mkdir -p "$ROOT${TEXTFILE_DIR}"
+systemctl enable --now prometheus-node-exporter >/dev/null
+
+# 2. Grafana Alloy (Grafana's repository, its key checked), shipping the journal${t.docker ? " and the containers' output" : ""}.
+${pinnedInstall(grafanaAptRepository(t.aptKeyFingerprints), { alloy: t.alloyVersion })}${putPem("CERTIFICATE", 1, ALLOY_CA, "0644", "root:root")}${putFile("/etc/alloy/config.alloy", "0644", "root:root", alloy)}usermod -aG systemd-journal alloy
+alloy_changed=$changed; changed=0
+${cadvisor}${probe}
+systemctl daemon-reload
+systemctl enable alloy >/dev/null
+if [ "$alloy_changed" = 1 ]; then systemctl restart alloy; else systemctl start alloy; fi
+${t.docker ? `systemctl enable cadvisor >/dev/null
+if [ "$cadvisor_changed" = 1 ]; then systemctl restart cadvisor; else systemctl start cadvisor; fi
+` : ""}echo "telemetry: node exporter, alloy${t.docker ? ", cadvisor" : ""}${t.probe ? ", model probe" : ""} ready"
+`;
+}
