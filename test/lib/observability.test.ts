@@ -73,15 +73,6 @@ describe("dashboards", () => {
     }
   });
 
-  it("log queries are stream selectors with a non-empty matcher, as Loki requires", () => {
-    const logQueries = panels.flatMap((p) => p.queries).filter((q) => isLogQuery(q.expr)).map((q) => expand(q.expr));
-    expect(logQueries.length).toBeGreaterThanOrEqual(4);
-    for (const q of logQueries) {
-      const selector = /\{([^}]*)\}/.exec(q)![1];
-      const matchers = selector.split(",").map((m) => m.trim());
-      expect(matchers.some((m) => /^[a-z_]+(=|=~)"(?!\.\*")[^"]+"$/.test(m)), q).toBe(true);
-    }
-  });
 });
 
 describe("Grafana and Loki configuration", () => {
