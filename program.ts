@@ -97,7 +97,10 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
   if (secrets.resticPassword === undefined || secrets.resticPrivateKey === undefined) {
     pulumi.log.info("file-level backups are off: set the secret config resticPassword and resticPrivateKey from the host stack's resticCredentials output");
   }
-  return { gpuVm: environment.gpuVm, containers: environment.containers, ollamaUrl: environment.ollamaUrl, models: environment.models, caCert: environment.caCert, capacity };
+  return {
+    gpuVm: environment.gpuVm, containers: environment.containers, ollamaUrl: environment.ollamaUrl, models: environment.models, caCert: environment.caCert,
+    gateways: environment.gateways, ...(environment.qdrantApiKey ? { qdrantApiKey: environment.qdrantApiKey } : {}), capacity,
+  };
 }
 
 export async function runProgram(options: ProgramOptions = {}): Promise<Record<string, unknown>> {

@@ -57,6 +57,10 @@ export class AiEnvironment extends pulumi.ComponentResource {
   public readonly models: string[];
   /** The environment CA's certificate (PEM): what clients of its TLS services trust. */
   public readonly caCert: pulumi.Output<string>;
+  /** Every service the VM's TLS gateway serves, by name: "qdrant" → "https://10.30.0.10:6333". */
+  public readonly gateways: Record<string, string>;
+  /** Qdrant's API key (secret; public only): the drill counts the collections with it. */
+  public readonly qdrantApiKey?: pulumi.Output<string>;
 
   constructor(name: string, args: AiEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:environment:AiEnvironment", name, {}, opts);
@@ -239,6 +243,9 @@ export class AiEnvironment extends pulumi.ComponentResource {
 
     this.gpuVm = { vmId: vm.vmId, name: vm.name, address: vm.address };
     this.caCert = ca.certPem;
-    this.registerOutputs({ gpuVm: this.gpuVm, containers: this.containers, ollamaUrl: this.ollamaUrl, models: this.models, caCert: this.caCert });
+    this.gateways = Object.fromEntries(gatewayRoutes(c).map((r) => [r.service, `https://${vmIp}:${r.port}`]));
+    const qdrantKey = services.secrets["qdrant-api-key"];
+    this.qdrantApiKey = qdrantKey === undefined ? undefined : pulumi.secret(qdrantKey);
+    this.registerOutputs({ gpuVm: this.gpuVm, containers: this.containers, ollamaUrl: this.ollamaUrl, models: this.models, caCert: this.caCert, gateways: this.gateways, qdrantApiKey: this.qdrantApiKey });
   }
 }

@@ -4,9 +4,9 @@ import { Command, CommanderError } from "commander";
 import { CatalogError, lookupGpu, lookupModel, mergeCatalog } from "../lib/capacity/catalog";
 import { KV_BYTES_PER_ELEMENT, estimateModel, type KvCacheType } from "../lib/capacity/planner";
 import { renderCapacityTable, type CapacityReport } from "../lib/capacity/report";
-import { ConfigError } from "../lib/config/load";
+import { ConfigError, loadConfig } from "../lib/config/load";
 import { renderDiagram } from "./diagram";
-import { StackFileError, evaluateStack } from "./engine";
+import { StackFileError, evaluateStack, readStackFile } from "./engine";
 import { planJson, renderCounts, renderTree } from "./plan-view";
 import { PolicyConfigError, checkPolicyConfig, hasMandatory, renderViolations, runPolicies } from "./policy-runner";
 import { buildPolicies } from "../policies/all";
@@ -16,6 +16,11 @@ import { benchModels, renderBench, type BenchClient } from "./bench";
 import { detectDrift, renderDrift } from "./drift";
 import { drillPlan, renderDrillReport, renderDrillSteps, runDrill, type DrillDeps } from "./drill";
 import { automationWorkspace, type StackWorkspace } from "./workspace";
+import { liveDrillDeps, type LiveDrillOptions } from "./drill-live";
+import { ProxmoxApi, ProxmoxApiError, TOKEN_FORM } from "./proxmox-api";
+import type { EnvironmentConfig, HostConfig } from "../lib/config/schema";
+import { ipOf } from "../lib/net";
+import { DEFAULT_THRESHOLDS, EXPORTER_PORTS } from "../lib/monitoring/prometheus";
 
 /** What the commands that act on real stacks use; tests give scripted ones. */
 export interface Deps {
@@ -105,6 +110,38 @@ function ollamaClient(url: string, ca?: string): BenchClient {
   return new Ollama({ host: url, fetch: ((input: unknown, init?: object) => undici.fetch(input as never, { ...init, dispatcher } as never)) as unknown as typeof fetch });
 }
 const CONFIG_OPTION = ["--config <file>", "a stack config file in the Pulumi.<stack>.yaml format instead of the committed one"] as const;
+const LIVE_OPTIONS = [
+  ["--host-config <file>", "the host stack's config file (PBS storage, monitoring) instead of the committed one"],
+  ["--proxmox-ca <file>", "the CA certificate of the Proxmox API (/etc/pve/pve-root-ca.pem); the system's roots by default"],
+  ["--prometheus <url>", "Prometheus (default: the monitoring container's, from the host config)"],
+] as const;
+
+interface LiveOptions {
+  config?: string;
+  hostConfig?: string;
+  proxmoxCa?: string;
+  prometheus?: string;
+}
+
+/** The environment's and the host's config, for the commands that act on the real Proxmox. */
+function liveConfig(stack: string, opts: LiveOptions): { env: EnvironmentConfig; host: HostConfig } {
+  const projectDir = join(__dirname, "..");
+  const env = loadConfig(readStackFile(opts.config ?? join(projectDir, `Pulumi.${stack}.yaml`)), { offline: true });
+  if (env.role === "host") throw new ConfigError([`stack: ${stack} is the host stack; give an environment stack (private, public)`]);
+  const hostStack = env.config.hostStack.split("/").at(-1)!;
+  const host = loadConfig(readStackFile(opts.hostConfig ?? join(projectDir, `Pulumi.${hostStack}.yaml`)), { offline: true });
+  if (host.role !== "host") throw new ConfigError([`--host-config: expected the host stack's config (role: host), got role ${host.role}`]);
+  return { env: env.config, host: host.config };
+}
+
+/** The Proxmox API with the operator's token (DUALSTACK_PROXMOX_TOKEN): never from a file in the repository. */
+function proxmoxApi(env: EnvironmentConfig, opts: LiveOptions): ProxmoxApi {
+  const token = process.env.DUALSTACK_PROXMOX_TOKEN;
+  if (!token || !TOKEN_FORM.test(token)) {
+    throw new ConfigError([`DUALSTACK_PROXMOX_TOKEN: expected an API token (user@realm!name=secret) that may back up and restore the stack's guests, got ${token ? "something else (not shown)" : "nothing"}`]);
+  }
+  return new ProxmoxApi({ endpoint: env.proxmox.endpoint, token, insecure: env.proxmox.insecure, caCert: opts.proxmoxCa ? readFileSync(opts.proxmoxCa, "utf8") : undefined });
+}
 
 export async function main(argv: string[], io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }, deps: Deps = {}): Promise<number> {
   const workspace = () => deps.workspace ?? automationWorkspace(join(__dirname, ".."));
@@ -190,21 +227,68 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     .option("--dry-run", "print the drill's steps for the stack; touch nothing")
     .option("--json", "print the report as JSON")
     .option(...CONFIG_OPTION)
-    .action(async (stack: string, opts: { dryRun?: boolean; json?: boolean; config?: string }) => {
+    .option(...LIVE_OPTIONS[0]).option(...LIVE_OPTIONS[1]).option(...LIVE_OPTIONS[2])
+    .action(async (stack: string, opts: { dryRun?: boolean; json?: boolean } & LiveOptions) => {
       checkStack(stack);
       const plan = drillPlan(await evaluateStack(stack, { configFile: opts.config }));
       if (opts.dryRun) {
         io.out(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderDrillSteps(plan));
         return;
       }
-      if (!deps.drill) {
-        io.err("drill: the live drill's Proxmox, restic and verification adapters are not built yet (see the issue notes); --dry-run shows the steps\n");
-        code = EXIT.failed;
-        return;
-      }
-      const report = await runDrill(plan, { ...deps.drill, workspace: workspace(), log: (line) => io.err(`${line}\n`) });
+      const log = (line: string) => io.err(`${line}\n`);
+      const drill = deps.drill ?? await (async () => {
+        const { env, host } = liveConfig(stack, opts);
+        const outputs = await workspace().outputs(stack);
+        const gateways = (outputs.gateways ?? {}) as Record<string, string>;
+        const caCert = typeof outputs.caCert === "string" ? outputs.caCert : undefined;
+        const qdrantKey = gateways.qdrant ? await workspace().secretOutput(stack, "qdrantApiKey") : undefined;
+        if (typeof outputs.ollamaUrl !== "string") throw new ConfigError([`stack ${stack}: no ollamaUrl output; run pulumi up first`]);
+        const live: LiveDrillOptions = {
+          api: proxmoxApi(env, opts),
+          backupStorage: host.backup.pbs.storageId,
+          restoreStorage: (g) => g.datastore,
+          prometheusUrl: opts.prometheus ?? `http://${ipOf(host.platform.containers.monitoring.address)}:${EXPORTER_PORTS.prometheus}`,
+          checkMaxAgeHours: DEFAULT_THRESHOLDS.checkMaxAgeHours,
+          verify: {
+            ollamaUrl: outputs.ollamaUrl, caCert, services: gateways,
+            ...(gateways.qdrant && qdrantKey ? { qdrant: { url: gateways.qdrant, apiKey: qdrantKey } } : {}),
+            ...(gateways.chroma ? { chroma: { url: gateways.chroma } } : {}),
+          },
+          log,
+        };
+        return liveDrillDeps(live);
+      })();
+      const report = await runDrill(plan, { ...drill, workspace: workspace(), log });
       io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderDrillReport(report));
       code = report.ok ? EXIT.ok : EXIT.failed;
+    });
+
+  program
+    .command("backup")
+    .description("a protected backup of every guest of the stack to the PBS storage, now (pruning never removes it)")
+    .argument("<stack>", "private or public")
+    .option("--json", "print the backups as JSON")
+    .option(...CONFIG_OPTION)
+    .option(...LIVE_OPTIONS[0]).option(...LIVE_OPTIONS[1])
+    .action(async (stack: string, opts: { json?: boolean } & LiveOptions) => {
+      checkStack(stack);
+      const plan = drillPlan(await evaluateStack(stack, { configFile: opts.config }));
+      const { env, host } = liveConfig(stack, opts);
+      const api = proxmoxApi(env, opts);
+      const done: { vmId: number; name: string; volid: string }[] = [];
+      for (const g of plan.guests) {
+        io.err(`backing up ${g.name} (${g.vmId}) to ${host.backup.pbs.storageId}…\n`);
+        try {
+          const b = await api.protectedBackup(g.node, host.backup.pbs.storageId, g.vmId, `ai-dualstack on demand: ${g.name}`, (line) => io.err(`${line}\n`));
+          done.push({ vmId: g.vmId, name: g.name, volid: b.volid });
+        } catch (err) {
+          if (!(err instanceof ProxmoxApiError)) throw err;
+          io.err(`backup: ${g.name} (${g.vmId}): ${err.message}; ${done.length} of ${plan.guests.length} guest(s) backed up, nothing deleted\n`);
+          code = EXIT.failed;
+          break;
+        }
+      }
+      io.out(opts.json ? `${JSON.stringify({ stack, storage: host.backup.pbs.storageId, backups: done }, null, 2)}\n` : done.map((b) => `${b.name} (${b.vmId}): ${b.volid} (protected)\n`).join(""));
     });
 
   program
@@ -242,6 +326,9 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     } else if (err instanceof StackFileError || err instanceof PolicyConfigError) {
       io.err(`error: ${err.message}\n`);
       code = EXIT.invalidInput;
+    } else if (err instanceof ProxmoxApiError) {
+      io.err(`error: ${err.message}\n`);
+      code = EXIT.failed;
     } else {
       throw err;
     }

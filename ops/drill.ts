@@ -18,6 +18,8 @@ export interface DrillGuest {
   node: string;
   kind: "vm" | "ct";
   protectedInState: boolean;
+  /** Where its disks live (a restore puts them back there). */
+  datastore: string;
 }
 
 /** What the drill works on, read from the stack's plan: known before anything is touched. */
@@ -35,7 +37,10 @@ export interface DrillPlan {
 export function drillPlan(plan: PlanResult, maxBackupAgeHours = 26): DrillPlan {
   const guests = plan.resources
     .filter((r) => (r.type === VM || r.type === CT) && r.inputs.template !== true)
-    .map((r) => ({ vmId: Number(r.inputs.vmId), name: r.name, node: String(r.inputs.nodeName), kind: r.type === VM ? ("vm" as const) : ("ct" as const), protectedInState: r.options.protect }));
+    .map((r) => ({
+      vmId: Number(r.inputs.vmId), name: r.name, node: String(r.inputs.nodeName), kind: r.type === VM ? ("vm" as const) : ("ct" as const), protectedInState: r.options.protect,
+      datastore: String((r.inputs.disks as { datastoreId?: string }[] | undefined)?.[0]?.datastoreId ?? (r.inputs.disk as { datastoreId?: string } | undefined)?.datastoreId ?? ""),
+    }));
   return {
     stack: plan.stack,
     guests,

@@ -21,6 +21,8 @@ export interface StackWorkspace {
   up(stack: string, onProgress: (line: string) => void): Promise<void>;
   /** The stack's outputs (secrets stay secret). */
   outputs(stack: string): Promise<Record<string, unknown>>;
+  /** One secret output in the clear, for a command that must use it (never printed). */
+  secretOutput(stack: string, name: string): Promise<string | undefined>;
 }
 
 /** The changes a stream of engine events announces (resource steps other than "same"). */
@@ -60,6 +62,10 @@ export function automationWorkspace(workDir: string): StackWorkspace {
     async outputs(stack) {
       const o = await (await select(stack)).outputs();
       return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
+    },
+    async secretOutput(stack, name) {
+      const v = (await (await select(stack)).outputs())[name]?.value;
+      return typeof v === "string" ? v : undefined;
     },
   };
 }

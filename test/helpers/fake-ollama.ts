@@ -136,6 +136,9 @@ export async function startFakeOllama(faults: Faults = {}): Promise<FakeOllama> 
       return res.end();
     }
 
+    if (path === "/api/version") {
+      return json(res, 200, { version: "0.18.2" });
+    }
     if (path === "/api/tags") {
       return json(res, 200, {
         models: [...state.models.entries()].map(([name, m]) => ({

@@ -38,7 +38,10 @@ export async function startFakeQdrant(): Promise<FakeQdrant> {
         f.times--;
         return error(f.status, f.error);
       }
+      // Health endpoints need no key, as in Qdrant.
+      if (url === "/readyz" && req.method === "GET") return send(200, "all shards are ready");
       if (req.headers["api-key"] !== apiKey) return error(401, "Invalid api-key");
+      if (url === "/collections" && req.method === "GET") return send(200, { result: { collections: [...state.collections!.keys()].map((name) => ({ name })) }, status: "ok" });
       const m = /^\/collections\/([^/]+)(\/points\/count)?$/.exec(url);
       if (!m) return error(404, `Not found: ${url}`);
       const [name, count] = [m[1], m[2]];

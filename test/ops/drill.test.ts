@@ -14,6 +14,7 @@ function scriptedWorkspace(drift: ResourceChange[] = [], calls: string[] = []): 
     destroyExcludingProtected: async (stack, log) => (calls.push(`destroy --exclude-protected ${stack}`), log("  delete docker:index/container:Container public-services-chatbot")),
     up: async (stack) => void calls.push(`up ${stack}`),
     outputs: async () => ({}),
+    secretOutput: async () => undefined,
   };
 }
 

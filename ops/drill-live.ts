@@ -1,0 +1,135 @@
+// The live drill's dependencies (ops/drill.ts DrillDeps): Proxmox through its API (backups in the PBS storage,
+// protected vzdump, restore), the restic verification as Prometheus last saw it, and the inventory through each
+// environment's TLS gateway (Ollama's models and digests, Qdrant's and Chroma's collections and their exact counts,
+// the services' health endpoints). Everything is reached with the credentials the operator gives; nothing here
+// deletes anything.
+import type { Dispatcher } from "undici";
+import type { DrillDeps, DrillGuest, DrillPlan, Inventory } from "./drill";
+import type { ProxmoxApi } from "./proxmox-api";
+
+/** What each service behind a gateway answers when healthy (Qdrant's and Chroma's need no key). */
+export const HEALTH_PATHS: Record<string, string> = {
+  ollama: "/api/version",
+  qdrant: "/readyz",
+  chroma: "/api/v2/heartbeat",
+  "open-webui": "/health",
+};
+
+export interface VerifyTargets {
+  ollamaUrl: string;
+  /** The environment CA (PEM): every gateway's certificate chains to it. */
+  caCert?: string;
+  qdrant?: { url: string; apiKey: string };
+  chroma?: { url: string };
+  /** The gateway's services and their base URLs ("qdrant" → "https://10.30.0.10:6333"). */
+  services: Record<string, string>;
+}
+
+export interface LiveDrillOptions {
+  api: ProxmoxApi;
+  /** The PBS storage the vzdump jobs write to (host config backup.pbs.storageId). */
+  backupStorage: string;
+  /** Where the guests' disks go on a restore (the environment's guest datastore). */
+  restoreStorage: (guest: DrillGuest) => string;
+  /** Prometheus in the monitoring container, and how old the last restic check may be. */
+  prometheusUrl: string;
+  checkMaxAgeHours: number;
+  verify: VerifyTargets;
+  log: (line: string) => void;
+}
+
+function caFetch(ca: string | undefined): (url: string, init?: RequestInit) => Promise<Response> {
+  if (!ca) return (url, init) => fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+  const undici = require("undici") as typeof import("undici");
+  const dispatcher: Dispatcher = new undici.Agent({ connect: { ca } });
+  return (url, init) => undici.fetch(url, { ...(init as object), dispatcher, signal: AbortSignal.timeout(30_000) } as never) as unknown as Promise<Response>;
+}
+
+async function json<T>(res: Response, what: string): Promise<T> {
+  if (!res.ok) throw new Error(`${what}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+  return (await res.json()) as T;
+}
+
+/** The inventory: every model with its digest, every collection with its exact count, the unhealthy services. */
+export async function takeInventory(t: VerifyTargets): Promise<Inventory> {
+  const get = caFetch(t.caCert);
+  const tags = await json<{ models: { name: string; digest: string }[] }>(await get(`${t.ollamaUrl}/api/tags`), "Ollama's model list");
+  const models = Object.fromEntries(tags.models.map((m) => [m.name, m.digest]));
+  const collections: Record<string, number> = {};
+  if (t.qdrant) {
+    const headers = { "api-key": t.qdrant.apiKey, "content-type": "application/json" };
+    const list = await json<{ result: { collections: { name: string }[] } }>(await get(`${t.qdrant.url}/collections`, { headers }), "Qdrant's collections");
+    for (const { name } of list.result.collections) {
+      const r = await json<{ result: { count: number } }>(await get(`${t.qdrant.url}/collections/${encodeURIComponent(name)}/points/count`, { method: "POST", headers, body: JSON.stringify({ exact: true }) }), `Qdrant's count of ${name}`);
+      collections[`qdrant/${name}`] = r.result.count;
+    }
+  }
+  if (t.chroma) {
+    const base = `${t.chroma.url}/api/v2/tenants/default_tenant/databases/default_database/collections`;
+    const list = await json<{ id: string; name: string }[]>(await get(base), "Chroma's collections");
+    for (const c of list) collections[`chroma/${c.name}`] = await json<number>(await get(`${base}/${c.id}/count`), `Chroma's count of ${c.name}`);
+  }
+  const unhealthy: string[] = [];
+  for (const [service, url] of Object.entries(t.services)) {
+    const path = HEALTH_PATHS[service];
+    if (!path) continue;
+    try {
+      const res = await get(`${url}${path}`);
+      await res.arrayBuffer();
+      if (!res.ok) unhealthy.push(`${service} (HTTP ${res.status})`);
+    } catch (err) {
+      unhealthy.push(`${service} (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})`);
+    }
+  }
+  return { models, collections, unhealthy };
+}
+
+/** The restic check of `repository` as Prometheus last saw it: passed, and recent enough. */
+export async function resticCheckPassed(prometheusUrl: string, repository: string, maxAgeHours: number, now: number): Promise<{ ok: boolean; detail: string }> {
+  const q = async (expr: string) => {
+    const res = await fetch(`${prometheusUrl}/api/v1/query?${new URLSearchParams({ query: expr })}`, { signal: AbortSignal.timeout(30_000) });
+    const body = await json<{ data: { result: { value: [number, string] }[] } }>(res, "Prometheus");
+    return body.data.result.map((r) => Number(r.value[1]));
+  };
+  const sel = `{repository="${repository.replace(/["\\]/g, "")}"}`;
+  const [success] = await q(`max(ai_dualstack_restic_check_success${sel})`);
+  const [at] = await q(`max(ai_dualstack_restic_check_timestamp_seconds${sel})`);
+  if (success === undefined || at === undefined) return { ok: false, detail: `Prometheus has no restic check of ${repository}` };
+  const age = (now - at) / 3600;
+  if (success !== 1) return { ok: false, detail: `the last restic check of ${repository} failed` };
+  if (age > maxAgeHours) return { ok: false, detail: `the last restic check of ${repository} is ${age.toFixed(1)} h old (at most ${maxAgeHours} h)` };
+  return { ok: true, detail: `checked ${age.toFixed(1)} h ago` };
+}
+
+/** DrillDeps without the workspace and the log, on the real systems. */
+export function liveDrillDeps(o: LiveDrillOptions): Omit<DrillDeps, "workspace" | "log"> {
+  const kind = (g: DrillGuest) => (g.kind === "vm" ? "qemu" : "lxc") as "qemu" | "lxc";
+  const now = () => Math.floor(Date.now() / 1000);
+  return {
+    now,
+    proxmox: {
+      latestBackup: async (g) => {
+        const [b] = await o.api.backups(g.node, o.backupStorage, g.vmId);
+        return b ? { volid: b.volid, time: b.ctime } : undefined;
+      },
+      protectedBackup: async (g) => {
+        const b = await o.api.protectedBackup(g.node, o.backupStorage, g.vmId, `ai-dualstack drill: ${g.name}`, o.log);
+        return { volid: b.volid, time: b.ctime };
+      },
+      restoreIfMissing: async (g, backup) => {
+        if (await o.api.exists(g.node, kind(g), g.vmId)) return "present";
+        o.log(`  restoring ${g.name} (${g.vmId}) from ${backup.volid}`);
+        await o.api.restore(g.node, kind(g), g.vmId, backup.volid, o.restoreStorage(g), o.log);
+        return "restored";
+      },
+    },
+    restic: {
+      check: async (repository) => {
+        const r = await resticCheckPassed(o.prometheusUrl, repository, o.checkMaxAgeHours, now());
+        o.log(`  restic: ${r.detail}`);
+        return r.ok;
+      },
+    },
+    verify: { inventory: (_plan: DrillPlan) => takeInventory(o.verify) },
+  };
+}

@@ -1,0 +1,127 @@
+// A small client of the Proxmox VE REST API for the operator commands (`dualstack backup`, the drill): API token
+// authentication, the node's certificate verified (a CA file, or the system's roots unless the stack says
+// insecure), asynchronous tasks awaited. Errors name the call and Proxmox's message, never the token.
+import type { Dispatcher } from "undici";
+
+export class ProxmoxApiError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+export interface ProxmoxApiOptions {
+  /** "https://192.168.10.2:8006/" (the stack's proxmox.endpoint). */
+  endpoint: string;
+  /** "user@realm!name=secret". */
+  token: string;
+  /** PEM of the CA the node's certificate chains to; the system's roots when absent. */
+  caCert?: string;
+  insecure?: boolean;
+  /** How long a task may run before the call gives up (the task goes on in Proxmox). */
+  taskTimeoutSeconds?: number;
+  /** The longest wait between two polls of a task (they start at 250 ms and double). */
+  pollMilliseconds?: number;
+}
+
+export const TOKEN_FORM = /^[^@\s]+@[^!\s]+![^=\s]+=\S+$/;
+
+export interface ProxmoxBackup {
+  volid: string;
+  vmid: number;
+  /** Seconds since the epoch. */
+  ctime: number;
+  protected: boolean;
+}
+
+export class ProxmoxApi {
+  private readonly base: string;
+  private readonly dispatcher: Dispatcher;
+
+  constructor(private readonly o: ProxmoxApiOptions) {
+    if (!/^https:\/\/[^\s/]+\/?$/.test(o.endpoint)) throw new ProxmoxApiError(`proxmox endpoint: expected "https://host:8006/", got ${JSON.stringify(o.endpoint)}`, 0);
+    if (!TOKEN_FORM.test(o.token)) throw new ProxmoxApiError("proxmox token: expected user@realm!name=secret", 0);
+    this.base = `${o.endpoint.replace(/\/$/, "")}/api2/json`;
+    const undici = require("undici") as typeof import("undici");
+    this.dispatcher = new undici.Agent({ connect: { ...(o.caCert ? { ca: o.caCert } : {}), rejectUnauthorized: !o.insecure } });
+  }
+
+  async call<T>(method: "GET" | "POST", path: string, params: Record<string, string | number> = {}): Promise<T> {
+    const undici = require("undici") as typeof import("undici");
+    const query = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]));
+    const url = `${this.base}${path}${method === "GET" && query.size ? `?${query}` : ""}`;
+    let res;
+    try {
+      res = await undici.fetch(url, {
+        method,
+        dispatcher: this.dispatcher,
+        headers: { Authorization: `PVEAPIToken=${this.o.token}`, ...(method === "POST" ? { "Content-Type": "application/x-www-form-urlencoded" } : {}) },
+        body: method === "POST" ? query.toString() : undefined,
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new ProxmoxApiError(`${method} ${path}: cannot reach ${this.o.endpoint} (${cause?.code ?? cause?.message ?? (err as Error).message})`, 0);
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      // Proxmox puts the reason in the status text, or in {errors} for parameter errors.
+      let detail = res.statusText;
+      try {
+        const body = JSON.parse(text) as { message?: string; errors?: Record<string, string> };
+        detail = body.errors ? Object.entries(body.errors).map(([k, v]) => `${k}: ${v.trim()}`).join("; ") : (body.message ?? detail).trim();
+      } catch { /* not JSON */ }
+      throw new ProxmoxApiError(`${method} ${path}: ${res.status} ${detail}`, res.status);
+    }
+    return (JSON.parse(text) as { data: T }).data;
+  }
+
+  /** Waits for a task (its UPID) to stop; throws with its exit status unless it is OK. */
+  async waitTask(node: string, upid: string, onProgress?: (line: string) => void): Promise<void> {
+    const deadline = Date.now() + (this.o.taskTimeoutSeconds ?? 6 * 3600) * 1000;
+    for (let poll = 0; ; poll++) {
+      const s = await this.call<{ status: string; exitstatus?: string }>("GET", `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`);
+      if (s.status === "stopped") {
+        if (s.exitstatus !== "OK") throw new ProxmoxApiError(`task ${upid} failed: ${s.exitstatus ?? "no exit status"}`, 0);
+        return;
+      }
+      if (Date.now() > deadline) throw new ProxmoxApiError(`task ${upid} still running after ${this.o.taskTimeoutSeconds ?? 6 * 3600} s (it goes on in Proxmox)`, 0);
+      onProgress?.(`  task ${upid.split(":").slice(5, 7).join(" ")} running`);
+      // Short tasks are seen finished soon; long ones (a VM's backup) are asked every few seconds.
+      await new Promise((r) => setTimeout(r, Math.min(this.o.pollMilliseconds ?? 5000, 250 * 2 ** poll)));
+    }
+  }
+
+  /** The backups of one guest in a backup storage, newest first. */
+  async backups(node: string, storage: string, vmid: number): Promise<ProxmoxBackup[]> {
+    const items = await this.call<{ volid: string; vmid?: number; ctime: number; protected?: number | boolean }[]>("GET", `/nodes/${node}/storage/${storage}/content`, { content: "backup", vmid });
+    return items.filter((b) => Number(b.vmid) === vmid).map((b) => ({ volid: b.volid, vmid, ctime: Number(b.ctime), protected: Boolean(Number(b.protected ?? 0)) })).sort((a, b) => b.ctime - a.ctime);
+  }
+
+  /** vzdump of one guest to `storage`, marked protected (pruning never removes it); the new backup. */
+  async protectedBackup(node: string, storage: string, vmid: number, notes: string, onProgress?: (line: string) => void): Promise<ProxmoxBackup> {
+    const started = Math.floor(Date.now() / 1000);
+    const upid = await this.call<string>("POST", `/nodes/${node}/vzdump`, { vmid, storage, mode: "snapshot", protected: 1, "notes-template": notes, remove: 0 });
+    await this.waitTask(node, upid, onProgress);
+    const fresh = (await this.backups(node, storage, vmid)).find((b) => b.ctime >= started - 60);
+    if (!fresh) throw new ProxmoxApiError(`vzdump of ${vmid} finished but no new backup is listed in ${storage}`, 0);
+    return fresh;
+  }
+
+  /** Whether a guest exists (its config is readable). */
+  async exists(node: string, kind: "qemu" | "lxc", vmid: number): Promise<boolean> {
+    try {
+      await this.call("GET", `/nodes/${node}/${kind}/${vmid}/status/current`);
+      return true;
+    } catch (err) {
+      if (err instanceof ProxmoxApiError && err.status === 500 && /does not exist/.test(err.message)) return false;
+      throw err;
+    }
+  }
+
+  /** Restores a backup into `vmid` (which must not exist), its disks on `storage`. */
+  async restore(node: string, kind: "qemu" | "lxc", vmid: number, volid: string, storage: string, onProgress?: (line: string) => void): Promise<void> {
+    const upid = kind === "qemu"
+      ? await this.call<string>("POST", `/nodes/${node}/qemu`, { vmid, archive: volid, storage, unique: 0 })
+      : await this.call<string>("POST", `/nodes/${node}/lxc`, { vmid, ostemplate: volid, restore: 1, storage, unprivileged: 1 });
+    await this.waitTask(node, upid, onProgress);
+  }
+}

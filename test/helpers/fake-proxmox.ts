@@ -1,0 +1,106 @@
+// A stand-in for the parts of the Proxmox VE API the operator commands use (no real Proxmox runs here), over HTTPS
+// with a certificate from a test CA: backup listing in a storage, vzdump (protected), tasks, guest status, restore.
+// Behaviour follows the API documentation: UPIDs for asynchronous calls, 500 "does not exist" for a missing guest,
+// 401 for a wrong token, {errors} for bad parameters.
+import { createServer, type Server } from "node:https";
+import type { TestCa } from "./pki";
+
+export interface FakeGuest {
+  node: string;
+  kind: "qemu" | "lxc";
+}
+
+export interface FakeBackup {
+  volid: string;
+  vmid: number;
+  ctime: number;
+  protected: number;
+  storage: string;
+}
+
+export interface FakeProxmox {
+  url: string;
+  token: string;
+  guests: Map<number, FakeGuest>;
+  backups: FakeBackup[];
+  log: string[];
+  /** vzdump of these VMIDs fails (the task ends with an error). */
+  failBackupOf: Set<number>;
+  close(): Promise<void>;
+}
+
+export async function startFakeProxmox(ca: TestCa, guests: Record<number, FakeGuest>): Promise<FakeProxmox> {
+  const cert = ca.issue("proxmox", { ip: ["127.0.0.1"] });
+  const token = "root@pam!drill=6f1c2b7e-0000-4000-8000-000000000001";
+  const tasks = new Map<string, { polls: number; exitstatus: string; then: () => void }>();
+  let seq = 0;
+  const state = { guests: new Map(Object.entries(guests).map(([k, v]) => [Number(k), v])), backups: [] as FakeBackup[], log: [] as string[], failBackupOf: new Set<number>() };
+  const task = (node: string, type: string, id: number, exitstatus: string, then: () => void) => {
+    const upid = `UPID:${node}:0000${(++seq).toString(16)}:00000000:${Math.floor(Date.now() / 1000).toString(16).toUpperCase()}:${type}:${id}:root@pam!drill:`;
+    tasks.set(upid, { polls: 0, exitstatus, then });
+    return upid;
+  };
+  const server: Server = createServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
+    let raw = "";
+    req.on("data", (d) => (raw += d));
+    req.on("end", () => {
+      const send = (status: number, body: unknown, statusText?: string) => {
+        res.writeHead(status, statusText ?? "", { "content-type": "application/json" });
+        res.end(JSON.stringify(body));
+      };
+      const url = new URL(req.url ?? "/", "https://x");
+      state.log.push(`${req.method} ${url.pathname}${url.search}`);
+      if (req.headers.authorization !== `PVEAPIToken=${token}`) return send(401, { data: null }, "authentication failure");
+      const form = new URLSearchParams(raw);
+      const p = url.pathname.replace(/^\/api2\/json/, "");
+      let m: RegExpExecArray | null;
+      if ((m = /^\/nodes\/([^/]+)\/storage\/([^/]+)\/content$/.exec(p)) && req.method === "GET") {
+        const vmid = Number(url.searchParams.get("vmid"));
+        return send(200, { data: state.backups.filter((b) => b.storage === m![2] && (!vmid || b.vmid === vmid)).map(({ storage: _s, ...b }) => ({ ...b, content: "backup", format: "pbs-vm" })) });
+      }
+      if ((m = /^\/nodes\/([^/]+)\/vzdump$/.exec(p)) && req.method === "POST") {
+        const vmid = Number(form.get("vmid"));
+        const storage = form.get("storage");
+        if (!vmid || !storage) return send(400, { data: null, errors: { ...(vmid ? {} : { vmid: "property is missing and it is not optional" }), ...(storage ? {} : { storage: "property is missing and it is not optional" }) } });
+        const node = m[1];
+        const fails = state.failBackupOf.has(vmid) || !state.guests.has(vmid);
+        return send(200, { data: task(node, "vzdump", vmid, fails ? "job errors" : "OK", () => {
+          if (fails) return;
+          const ctime = Math.floor(Date.now() / 1000);
+          state.backups.push({ volid: `${storage}:backup/${state.guests.get(vmid)!.kind === "qemu" ? "vm" : "ct"}/${vmid}/${new Date(ctime * 1000).toISOString().replace(/\.\d+Z$/, "Z")}`, vmid, ctime, protected: Number(form.get("protected") ?? 0), storage });
+        }) });
+      }
+      if ((m = /^\/nodes\/([^/]+)\/tasks\/([^/]+)\/status$/.exec(p)) && req.method === "GET") {
+        const t = tasks.get(decodeURIComponent(m[2]));
+        if (!t) return send(500, { data: null }, "no such task");
+        // Running on the first poll, stopped on the second.
+        if (t.polls++ === 0) return send(200, { data: { status: "running" } });
+        if (t.polls === 2) t.then();
+        return send(200, { data: { status: "stopped", exitstatus: t.exitstatus } });
+      }
+      if ((m = /^\/nodes\/([^/]+)\/(qemu|lxc)\/(\d+)\/status\/current$/.exec(p)) && req.method === "GET") {
+        const vmid = Number(m[3]);
+        const g = state.guests.get(vmid);
+        if (!g || g.kind !== m[2]) return send(500, { data: null }, `Configuration file 'nodes/${m[1]}/${m[2] === "qemu" ? "qemu-server" : "lxc"}/${vmid}.conf' does not exist`);
+        return send(200, { data: { vmid, status: "running" } });
+      }
+      if ((m = /^\/nodes\/([^/]+)\/(qemu|lxc)$/.exec(p)) && req.method === "POST") {
+        const vmid = Number(form.get("vmid"));
+        const archive = form.get(m[2] === "qemu" ? "archive" : "ostemplate");
+        if (state.guests.has(vmid)) return send(500, { data: null }, `unable to restore VM ${vmid} - VM ${vmid} already exists on node '${m[1]}'`);
+        if (!state.backups.some((b) => b.volid === archive)) return send(500, { data: null }, `volume '${archive}' does not exist`);
+        const node = m[1];
+        const kind = m[2] as "qemu" | "lxc";
+        return send(200, { data: task(node, kind === "qemu" ? "qmrestore" : "vzrestore", vmid, "OK", () => state.guests.set(vmid, { node, kind })) });
+      }
+      send(501, { data: null }, `Method '${req.method} ${p}' not implemented`);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as { port: number };
+  return Object.assign(state, {
+    url: `https://127.0.0.1:${port}/`,
+    token,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  });
+}
