@@ -143,15 +143,15 @@ describe("drill", () => {
     expect(calls).toEqual([]);
   });
 
-  it("the live drill with scripted dependencies prints the report; without them it says what is missing", async () => {
+  it("the live drill with scripted dependencies prints the report; on a stack never deployed it says so", async () => {
     const d = deps();
     const r = await cli(["drill", "public"], { workspace: d.workspace, drill: { proxmox: d.proxmox, restic: d.restic, verify: d.verify, now: d.now } });
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^drill public: PASSED \(RTO \d+\.\d min, RPO \d+\.\d min\)\n/);
     expect(r.err).toContain("destroy…\n");
     const none = await cli(["drill", "public"], { workspace: scriptedWorkspace() });
-    expect(none.code).toBe(1);
-    expect(none.err).toContain("--dry-run shows the steps");
+    expect(none.code).toBe(2);
+    expect(none.err).toContain("stack public: no ollamaUrl output; run pulumi up first");
   });
 });
 
