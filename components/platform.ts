@@ -4,7 +4,11 @@ import { ENVIRONMENTS, type HostConfig } from "../lib/config/schema";
 import { datastoresFor, fileId, mirrorPoolOf, type EnvironmentSlice } from "../lib/environment-slice";
 import { ipOf } from "../lib/net";
 import { backupJobs } from "../lib/backup/jobs";
-import { RESTIC_SFTP_PORT } from "../lib/backup/restic";
+import { RESTIC_SFTP_PORT, renderResticInstallScript } from "../lib/backup/restic";
+import { resticRemote, resticRepository } from "../lib/backup/plan";
+import { VAULT_SNAPSHOT_SOURCE } from "../lib/vault/snapshot";
+import { stdinBundle } from "../lib/shell";
+import * as command from "@pulumi/command";
 import { Backups } from "./backups";
 import { Monitoring } from "./monitoring";
 import { ResticServer, type ResticCredentials } from "./restic-server";
@@ -141,10 +145,19 @@ export class Platform extends pulumi.ComponentResource {
       ip: ipOf(backupSpec.address),
       dataPath: backupSpec.data?.path ?? "/srv/backup",
       connection: { host: ipOf(backupSpec.address), user: "root", privateKey: args.sshPrivateKey },
-      repositories: ENVIRONMENTS,
+      repositories: [...ENVIRONMENTS, "platform"],
       backup: c.backup,
     }, { parent: this, dependsOn: [guests.backup] });
     this.resticCredentials = restic.credentials;
+    // Vault's raft snapshots into the platform's repository, streamed by the security LXC (once Vault is set up).
+    if (vault.snapshotInstall) {
+      const repo = resticRepository("platform", resticRemote("platform", ipOf(backupSpec.address)), c.backup.restic, [VAULT_SNAPSHOT_SOURCE]);
+      new command.remote.Command(`${name}-vault-restic`, {
+        connection: { host: ipOf(security.address), user: "root", privateKey: args.sshPrivateKey },
+        create: renderResticInstallScript(repo, "client"),
+        stdin: pulumi.secret(restic.credentials.apply((creds) => stdinBundle({ secretLine: creds.platform.password, pems: [creds.platform.privateKey] }))),
+      }, { parent: this, dependsOn: [vault.snapshotInstall, restic], additionalSecretOutputs: ["stdin"] });
+    }
 
     // Prometheus, Loki, Grafana and the exporters, from the inventory: every platform guest and node is a target,
     // the environments' guests are discovered from the Proxmox API.

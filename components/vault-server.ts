@@ -5,6 +5,7 @@ import { appRoleOf, vaultObjects } from "../lib/vault/access";
 import { auditLogPaths, renderVaultInstallScript, tlsBundle, VAULT_PORT } from "../lib/vault/server";
 import type { CertificateAuthority } from "./certificate-authority";
 import { VaultAppRoleCredentials, VaultConfigObject } from "./providers/vault-config";
+import { SNAPSHOT_APPROLE, renderSnapshotInstallScript } from "../lib/vault/snapshot";
 
 export interface VaultServerArgs {
   /** The security container's IP address and hostname. */
@@ -37,6 +38,8 @@ export class VaultServer extends pulumi.ComponentResource {
   public readonly address: string;
   /** Per environment its AppRole's role_id and SecretID (secret); undefined until the token is configured. */
   public readonly appRoles?: pulumi.Output<Record<string, { roleId: string; secretId: string }>>;
+  /** The snapshot scripts and their AppRole on the security LXC (once the token is configured): restic streams them. */
+  public readonly snapshotInstall?: command.remote.Command;
 
   constructor(name: string, args: VaultServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:security:VaultServer", name, {}, opts);
@@ -57,7 +60,7 @@ export class VaultServer extends pulumi.ComponentResource {
       const connection = { address: this.address, token: pulumi.secret(args.token), caCert: args.ca.certPem };
       const objects: Record<string, VaultConfigObject> = {};
       let previous: pulumi.Resource = install;
-      for (const { key, object } of vaultObjects(args.environments, auditLogPaths(args.dataPath), args.operatorCidrs)) {
+      for (const { key, object } of vaultObjects(args.environments, auditLogPaths(args.dataPath), args.operatorCidrs, args.ip)) {
         // In order: audit first (Vault logs everything after), the auth method before its roles.
         previous = objects[key] = new VaultConfigObject(`${name}-${key}`, { ...connection, object }, { parent: this, dependsOn: [previous] });
       }
@@ -65,6 +68,13 @@ export class VaultServer extends pulumi.ComponentResource {
         ...connection, role: appRoleOf(env),
       }, { parent: this, dependsOn: [objects[`${env}-approle`]] })] as const);
       this.appRoles = pulumi.secret(pulumi.all(Object.fromEntries(credentials.map(([env, c]) => [env, { roleId: c.roleId, secretId: c.secretId }]))));
+      // Raft snapshots for the platform's restic repository, taken on the security LXC itself.
+      const snapshot = new VaultAppRoleCredentials(`${name}-snapshot-approle-credentials`, { ...connection, role: SNAPSHOT_APPROLE }, { parent: this, dependsOn: [objects["snapshot-approle"]] });
+      this.snapshotInstall = new command.remote.Command(`${name}-snapshots`, {
+        connection: args.connection,
+        create: renderSnapshotInstallScript(args.ip),
+        stdin: pulumi.secret(pulumi.interpolate`${snapshot.roleId}\n${snapshot.secretId}\n`),
+      }, { parent: this, dependsOn: [install], additionalSecretOutputs: ["stdin"] });
     }
     this.registerOutputs({ address: this.address, appRoles: this.appRoles });
   }

@@ -3,6 +3,7 @@
 // one AppRole per environment bound to that policy, and the administrator policy the program itself runs with once
 // the root token is revoked. The dynamic provider (components/providers/vault-config.ts) writes these objects.
 import type { EnvironmentName } from "../config/schema";
+import { SNAPSHOT_APPROLE, SNAPSHOT_POLICY, snapshotAppRoleSettings, snapshotPolicy } from "./snapshot";
 
 export const kvMountOf = (env: EnvironmentName) => `kv-${env}`;
 export const policyOf = (env: EnvironmentName) => `ai-${env}`;
@@ -58,6 +59,11 @@ export function adminPolicy(envs: readonly EnvironmentName[]): string {
   path("sys/auth", ["read"]);
   path("sys/auth/approle", ["create", "update", "sudo"]);
   path("sys/policies/acl/" + ADMIN_POLICY, ["read"]);
+  // The snapshot AppRole of the backups (lib/vault/snapshot.ts).
+  path(`sys/policies/acl/${SNAPSHOT_POLICY}`, ["create", "read", "update", "delete"]);
+  path(`auth/approle/role/${SNAPSHOT_APPROLE}`, ["create", "read", "update", "delete"]);
+  path(`auth/approle/role/${SNAPSHOT_APPROLE}/role-id`, ["read"]);
+  path(`auth/approle/role/${SNAPSHOT_APPROLE}/secret-id`, ["create", "update"]);
   for (const env of envs) {
     path(`sys/mounts/${kvMountOf(env)}`, ["create", "read", "update"]);
     path(`${kvMountOf(env)}/config`, ["create", "read", "update"]);
@@ -85,10 +91,12 @@ export function appRoleSettings(env: EnvironmentName, operatorCidrs: string[]): 
 }
 
 /** Everything the host stack declares in Vault, in the order it is written. */
-export function vaultObjects(envs: readonly EnvironmentName[], audits: { name: string; path: string }[], operatorCidrs: string[]): { key: string; object: VaultObject }[] {
+export function vaultObjects(envs: readonly EnvironmentName[], audits: { name: string; path: string }[], operatorCidrs: string[], vaultIp: string): { key: string; object: VaultObject }[] {
   const out: { key: string; object: VaultObject }[] = audits.map((a) => ({ key: `audit-${a.name}`, object: { kind: "audit", path: a.name, type: "file", options: { file_path: a.path, mode: "0600" } } }));
   out.push({ key: "policy-admin", object: { kind: "policy", name: ADMIN_POLICY, policy: adminPolicy(envs) } });
   out.push({ key: "auth-approle", object: { kind: "auth", path: "approle", type: "approle", description: "environment stacks (ai-dualstack)" } });
+  out.push({ key: "snapshot-policy", object: { kind: "policy", name: SNAPSHOT_POLICY, policy: snapshotPolicy() } });
+  out.push({ key: "snapshot-approle", object: { kind: "approle", name: SNAPSHOT_APPROLE, settings: snapshotAppRoleSettings(vaultIp) } });
   for (const env of envs) {
     out.push({ key: `${env}-mount`, object: { kind: "kv-mount", path: kvMountOf(env), description: `secrets of the ${env} environment (ai-dualstack)`, maxVersions: KV_MAX_VERSIONS } });
     out.push({ key: `${env}-policy`, object: { kind: "policy", name: policyOf(env), policy: environmentPolicy(env) } });

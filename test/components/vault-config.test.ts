@@ -19,7 +19,7 @@ afterEach(async () => {
   vault = undefined;
 });
 
-const OBJECTS = vaultObjects(["private", "public"], auditLogPaths("/var/lib/vault"), ["192.168.10.0/28"]);
+const OBJECTS = vaultObjects(["private", "public"], auditLogPaths("/var/lib/vault"), ["192.168.10.0/28"], "10.10.0.10");
 const objectOf = (key: string) => OBJECTS.find((o) => o.key === key)!.object;
 const inputs = (v: FakeVault, object: VaultObject): VaultConfigInputs => ({ address: v.url, token: v.token, object });
 

@@ -98,10 +98,15 @@ describe("alert rules", () => {
             { series: 'ai_dualstack_restic_check_success{repository="public"}', values: "0x20" },
             { series: 'ai_dualstack_restic_check_timestamp_seconds{repository="public"}', values: "0+60x20" },
             { series: 'probe_ssl_earliest_cert_expiry{instance="10.10.0.10:8200"}', values: `${10 * 86400}x120` },
+            // The discovery on the node: failing from the 5th minute on.
+            { series: 'ai_dualstack_discovery_success{instance="192.168.10.2:9100"}', values: "1 1 1 1 1 0x30" },
+            { series: 'ai_dualstack_discovery_timestamp_seconds{instance="192.168.10.2:9100"}', values: "0+60x4 240x30" },
             { series: 'probe_ssl_earliest_cert_expiry{instance="10.30.0.10:6333"}', values: `${300 * 86400}x120` },
           ],
           alert_rule_test: [
             { eval_time: "10m", alertname: "TargetDown", exp_alerts: [{ exp_labels: { severity: "page", job: "node", instance: "10.30.0.10:9100", env: "public" }, exp_annotations: { summary: "node target 10.30.0.10:9100 is down", description: "Prometheus has not scraped 10.30.0.10:9100 (public) for 5 minutes." } }] },
+            { eval_time: "10m", alertname: "DiscoveryFailing", exp_alerts: [] },
+            { eval_time: "16m", alertname: "DiscoveryFailing", exp_alerts: [{ exp_labels: { severity: "ticket", instance: "192.168.10.2:9100" }, exp_annotations: { summary: "guest discovery on 192.168.10.2:9100 is failing", description: "The environments' scrape targets are no longer updated from the Proxmox API: see journalctl -u ai-dualstack-discovery on the node." } }] },
             { eval_time: "15m", alertname: "GpuTemperatureHigh", exp_alerts: [{ exp_labels: { severity: "page", gpu: "0", instance: "10.20.0.10:9400" }, exp_annotations: { summary: `GPU 0 on 10.20.0.10:9400 at ${t.gpuTemperatureC + 5} °C`, description: `Above ${t.gpuTemperatureC} °C for 10 minutes: check airflow and the power limit.` } }] },
             { eval_time: "16m", alertname: "GpuVramNearlyFull", exp_alerts: [{ exp_labels: { severity: "ticket", gpu: "0", instance: "10.20.0.10:9400" }, exp_annotations: { summary: "VRAM of GPU 0 on 10.20.0.10:9400 nearly full", description: "A model load or a longer context may spill to the CPU." } }] },
             { eval_time: "5m", alertname: "ModelNotLoaded", exp_alerts: [] },

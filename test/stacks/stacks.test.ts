@@ -30,10 +30,11 @@ describe("host stack", () => {
     expect(count(host, T.download)).toBe(5); // per environment a cloud image and an LXC template, plus the platform's template
     expect(count(host, T.ct)).toBe(4);
     expect(count(host, T.vm)).toBe(0);
-    // 92 + the platform CA (3), Vault (17), backups (5), restic (6), monitoring (17: component, telemetry on the 4
-    // containers, the read-only user, token and ACL, the node's exporters and discovery, Grafana's password, the
-    // Grafana and log-gateway certificates (2 × key, request, certificate), the install)
-    expect(host.resources).toHaveLength(140);
+    // 92 + the platform CA (3), Vault (17, + 4 for its snapshots: policy, AppRole, credentials, scripts), backups (5),
+    // restic (8: the platform's repository too, + its client on the security LXC), monitoring (17: component,
+    // telemetry on the 4 containers, the read-only user, token and ACL, the node's exporters and discovery, Grafana's
+    // password, the Grafana and log-gateway certificates (2 × key, request, certificate), the install)
+    expect(host.resources).toHaveLength(147);
   });
 
   it("hosts the environments' restic repositories on the backup LXC: an sftp-only daemon on its own port, passwords and keys on stdin", () => {
@@ -83,7 +84,7 @@ describe("host stack", () => {
     const objects = byType(host.resources, "pulumi-nodejs:dynamic/vault:ConfigObject");
     const described = objects.map((r) => { const o = (r.inputs as any).object; return `${o.kind}:${o.name ?? o.path}`; });
     expect(described).toEqual([
-      "audit:file-system", "audit:file-data", "policy:dualstack-admin", "auth:approle",
+      "audit:file-system", "audit:file-data", "policy:dualstack-admin", "auth:approle", "policy:dualstack-snapshot", "approle:dualstack-snapshot",
       "kv-mount:kv-private", "policy:ai-private", "approle:ai-private",
       "kv-mount:kv-public", "policy:ai-public", "approle:ai-public",
     ]);
@@ -97,8 +98,17 @@ describe("host stack", () => {
     expect(role).toMatchObject({ token_policies: ["ai-public"], token_type: "batch", secret_id_bound_cidrs: ["192.168.10.0/28"] });
     const mount = one(host.resources, "pulumi-nodejs:dynamic/vault:ConfigObject", "platform-vault-public-mount");
     expect(mount.options).toMatchObject({ protect: true, retainOnDelete: true });
-    expect(byType(host.resources, "pulumi-nodejs:dynamic/vault:AppRoleCredentials")).toHaveLength(2);
+    expect(byType(host.resources, "pulumi-nodejs:dynamic/vault:AppRoleCredentials")).toHaveLength(3);
     expect(host.outputs.vaultAppRoles.secret).toBe(true);
+    // The snapshot AppRole reads raft snapshots only, from the security LXC only; restic streams them to the
+    // platform's repository.
+    const snap = (one(host.resources, "pulumi-nodejs:dynamic/vault:ConfigObject", "platform-vault-snapshot-approle").inputs as any).object.settings;
+    expect(snap).toMatchObject({ token_policies: ["dualstack-snapshot"], secret_id_bound_cidrs: ["10.10.0.10/32"], token_bound_cidrs: ["10.10.0.10/32"] });
+    expect((one(host.resources, "pulumi-nodejs:dynamic/vault:ConfigObject", "platform-vault-snapshot-policy").inputs as any).object.policy).toContain('path "sys/storage/raft/snapshot" {\n  capabilities = ["read"]');
+    const client = one(host.resources, "command:remote:Command", "platform-vault-restic").inputs as any;
+    expect(client.create).toContain("sftp:restic-platform@10.10.0.13:/repo");
+    expect(client.create).toContain("/usr/local/sbin/ai-dualstack-vault-snapshot");
+    expect(client.stdin).toBe("(known after apply)");
   });
 
   it("parents every resource under the stack, through its components", () => {
