@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The integration suite needs the real servers scripts/*.sh build: `npm run test:integration`.
+    exclude: ["test/integration/**", "**/node_modules/**"],
     // Pulumi's runtime keeps global state (the mock monitor, the root stack): one file per worker process.
     pool: "forks",
     testTimeout: 60_000,

@@ -18,12 +18,15 @@ export interface RunResult {
 export class Workspace {
   readonly dir: string;
   readonly project: string;
-  private readonly env: NodeJS.ProcessEnv;
+  /** Where the Pulumi project runs: the copy's root, or `program` inside it. */
+  readonly programDir: string;
+  readonly env: NodeJS.ProcessEnv;
 
-  /** root: the project checkout; toolchain: the directory holding `pulumi` and its language host. */
-  constructor(root: string, toolchain: string) {
+  /** root: the project checkout; toolchain: the directory holding `pulumi` and its language host; program: a Pulumi project inside the checkout. */
+  constructor(root: string, toolchain: string, program = ".") {
     this.dir = mkdtempSync(join(tmpdir(), "ai-dualstack-engine-"));
     this.project = join(this.dir, "project");
+    this.programDir = join(this.project, program);
     const files = spawnSync("git", ["ls-files", "-z"], { cwd: root, encoding: "utf8" });
     if (files.status !== 0) throw new Error(`git ls-files failed in ${root}: ${files.stderr}`);
     for (const file of files.stdout.split("\0").filter(Boolean)) {
@@ -57,7 +60,7 @@ export class Workspace {
   /** Runs `pulumi args…` in the project copy; stdout and stderr together, in order. */
   pulumi(args: string[], input?: string): RunResult {
     const r = spawnSync("pulumi", [...args, "--non-interactive"], {
-      cwd: this.project,
+      cwd: this.programDir,
       env: this.env,
       input,
       encoding: "utf8",
@@ -76,7 +79,7 @@ export class Workspace {
   }
 
   file(name: string): string {
-    return join(this.project, name);
+    return join(this.programDir, name);
   }
 
   remove(): void {

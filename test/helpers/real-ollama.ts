@@ -1,0 +1,159 @@
+// The real servers of the integration tests, started on loopback by the tests themselves: Ollama (built from its Go
+// module by scripts/ollama.sh), a local image registry it pulls models from (Debian's docker-registry, TLS with a
+// test CA), and a TCP relay between them that can stall a transfer, so the pull path, its progress and its resume
+// are the real ones.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, connect, type Socket } from "node:net";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import type { TestCa } from "./pki";
+import { freePort } from "./servers";
+
+/** A binary on PATH, or where a scripts/*.sh build caches it (`<name>-<version>/bin/<name>`). */
+export function cachedBinary(name: string, version: string, script: string): string {
+  for (const dir of (process.env.PATH ?? "").split(":")) if (dir && existsSync(join(dir, name)) && !dir.startsWith("/usr")) return join(dir, name);
+  const cached = join(process.env.AI_DUALSTACK_CACHE ?? join(homedir(), ".cache/ai-dualstack"), `${name}-${version}`, "bin", name);
+  if (existsSync(cached)) return cached;
+  throw new Error(`${name} ${version} is not built: run ${script} (.ci/run does)`);
+}
+
+export const OLLAMA_VERSION = /"ollama\/ollama:([0-9.]+)"/.exec(readFileSync(join(__dirname, "../../lib/config/schema.ts"), "utf8"))![1];
+
+async function waitFor(url: string, child: ChildProcess, what: string, init?: RequestInit & { dispatcher?: unknown }): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    try {
+      const undici = require("undici") as typeof import("undici");
+      const res = await undici.fetch(url, init as never);
+      if (res.status < 500) return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} did not answer at ${url} in 30 s`);
+}
+
+const stopper = (child: ChildProcess) => () => new Promise<void>((r) => {
+  if (child.exitCode !== null) return r();
+  child.once("exit", () => r());
+  child.kill("SIGTERM");
+  setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+});
+
+export interface RealOllama {
+  url: string;
+  log: () => string;
+  stop(): Promise<void>;
+}
+
+/** `ollama serve` with its models in `dir`, trusting `caFile` (the registry's CA) for pulls and pushes. */
+export async function startOllama(dir: string, caFile?: string): Promise<RealOllama> {
+  const port = await freePort();
+  mkdirSync(join(dir, "models"), { recursive: true });
+  const logFile = join(dir, "ollama.log");
+  writeFileSync(logFile, "");
+  const child = spawn(cachedBinary("ollama", OLLAMA_VERSION, "scripts/ollama.sh"), ["serve"], {
+    env: {
+      PATH: process.env.PATH, HOME: dir, OLLAMA_HOST: `127.0.0.1:${port}`, OLLAMA_MODELS: join(dir, "models"),
+      OLLAMA_NOPRUNE: "1", OLLAMA_KEEP_ALIVE: "5m", OLLAMA_NUM_PARALLEL: "1", OLLAMA_CONTEXT_LENGTH: "256",
+      ...(caFile ? { SSL_CERT_FILE: caFile } : {}),
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  child.stderr!.on("data", (d) => writeFileSync(logFile, d, { flag: "a" }));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/api/version`, child, "ollama");
+  return { url, log: () => readFileSync(logFile, "utf8"), stop: stopper(child) };
+}
+
+export interface RealRegistry {
+  /** host:port, as a model name's registry part. */
+  host: string;
+  stop(): Promise<void>;
+}
+
+/** Debian's docker-registry (distribution) over TLS with a certificate for 127.0.0.1 from `ca`. */
+export async function startRegistry(dir: string, ca: TestCa): Promise<RealRegistry> {
+  const port = await freePort();
+  const cert = ca.issue("registry", { ip: ["127.0.0.1"], dns: ["localhost"] });
+  writeFileSync(join(dir, "registry.crt"), cert.certPem);
+  writeFileSync(join(dir, "registry.key"), cert.keyPem, { mode: 0o600 });
+  writeFileSync(join(dir, "registry.yml"), stringify({
+    version: 0.1,
+    log: { level: "warn" },
+    storage: { filesystem: { rootdirectory: join(dir, "registry") }, delete: { enabled: true } },
+    http: { addr: `127.0.0.1:${port}`, tls: { certificate: join(dir, "registry.crt"), key: join(dir, "registry.key") } },
+  }));
+  const child = spawn("docker-registry", ["serve", join(dir, "registry.yml")], { stdio: "ignore" });
+  const undici = require("undici") as typeof import("undici");
+  await waitFor(`https://127.0.0.1:${port}/v2/`, child, "docker-registry", { dispatcher: new undici.Agent({ connect: { ca: ca.certPem } }) });
+  return { host: `127.0.0.1:${port}`, stop: stopper(child) };
+}
+
+export interface Relay {
+  host: string;
+  /** Connections accepted so far. */
+  connections: number;
+  /** The next connection that has carried `afterBytes` from the upstream stops forwarding (a stalled transfer). */
+  stallOnce(afterBytes: number): void;
+  close(): Promise<void>;
+}
+
+/** A TCP relay to `upstream` (host:port); TLS passes through it untouched. */
+export async function startRelay(upstream: string): Promise<Relay> {
+  const [uh, up] = upstream.split(":");
+  let stall: number | undefined;
+  const sockets = new Set<Socket>();
+  const state = { connections: 0 };
+  const server = createServer((client) => {
+    state.connections++;
+    const server = connect(Number(up), uh);
+    sockets.add(client).add(server);
+    let carried = 0;
+    let stalled = false;
+    const armed = stall;
+    server.on("data", (d) => {
+      if (stalled) return;
+      carried += d.length;
+      if (armed !== undefined && stall === armed && carried > armed) {
+        stall = undefined;
+        stalled = true;
+        server.pause();
+        return; // hold the connection open, silent: the client sees no progress
+      }
+      client.write(d);
+    });
+    client.on("data", (d) => server.write(d));
+    const end = () => { client.destroy(); server.destroy(); };
+    client.on("error", end).on("close", end);
+    server.on("error", end).on("close", () => { if (!stalled) client.end(); });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return Object.assign(state, {
+    host: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    stallOnce: (afterBytes: number) => { stall = afterBytes; },
+    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+  });
+}
+
+/**
+ * Publishes a tiny model the way an operator would: its GGUF as a blob, a model made from it, pushed by Ollama to the
+ * registry, then removed locally (so a pull is a real pull). The model's name on the registry.
+ */
+export async function publishTinyModel(ollama: RealOllama, registry: RealRegistry, gguf: { gguf: Buffer; digest: string }, name = "library/tiny:latest"): Promise<string> {
+  const call = async (path: string, body: unknown, method = "POST") => {
+    const res = await fetch(`${ollama.url}${path}`, { method, body: JSON.stringify(body) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : {};
+  };
+  const blob = await fetch(`${ollama.url}/api/blobs/${gguf.digest}`, { method: "POST", body: gguf.gguf });
+  if (blob.status !== 201 && blob.status !== 200) throw new Error(`blob upload: ${blob.status} ${await blob.text()}`);
+  const published = `${registry.host}/${name}`;
+  await call("/api/create", { model: published, files: { "tiny.gguf": gguf.digest }, stream: false });
+  const pushed = await call("/api/push", { model: published, stream: false });
+  if (pushed.status !== "success") throw new Error(`push: ${JSON.stringify(pushed)}`);
+  await call("/api/delete", { model: published }, "DELETE");
+  return published;
+}

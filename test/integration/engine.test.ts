@@ -1,0 +1,163 @@
+// `pulumi up` for real: the integration program (test/integration/program: the project's ModelDeployment,
+// VaultSecrets and Tenants, unchanged) under the real engine (scripts/pulumi-toolchain.sh) with a local backend,
+// against the real Ollama (and its registry), Vault, PostgreSQL and Redis started here (Qdrant is the stand-in).
+// A second up changes nothing; out-of-band changes are what `dualstack drift` reports; the drill destroys and
+// rebuilds it with its RTO measured; destroy removes what it should and keeps what a tenant still holds.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { appRoleCredentialsProvider, vaultConfigProvider, type AppRoleCredentialsState } from "../../components/providers/vault-config";
+import { appRoleOf, vaultObjects } from "../../lib/vault/access";
+import { detectDrift } from "../../ops/drift";
+import { renderDrillReport, runDrill, type DrillPlan } from "../../ops/drill";
+import { takeInventory } from "../../ops/drill-live";
+import { automationWorkspace } from "../../ops/workspace";
+import { Workspace } from "../engine/workspace";
+import { startFakeQdrant, type FakeQdrant } from "../helpers/fake-qdrant";
+import { tinyLlamaGguf } from "../helpers/gguf";
+import { makeTestCa, type TestCa } from "../helpers/pki";
+import { publishTinyModel, startOllama, startRegistry, type RealOllama, type RealRegistry } from "../helpers/real-ollama";
+import { startVault, type RealVault } from "../helpers/real-vault";
+import { startPostgres, startRedis, type Postgres, type Redis } from "../helpers/servers";
+
+const ROOT = resolve(__dirname, "..", "..");
+const STACK = "it";
+let dir: string;
+let ca: TestCa;
+let registry: RealRegistry;
+let ollama: RealOllama;
+let vault: RealVault;
+let pg: Postgres;
+let redis: Redis;
+let qdrant: FakeQdrant;
+let ws: Workspace;
+let model: string;
+const savedEnv = { ...process.env };
+
+const psql = (sql: string) => execFileSync("psql", ["-X", "-q", "-t", "-A", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-c", sql], { env: { ...process.env, PGPASSWORD: pg.password }, encoding: "utf8" }).trim();
+const ollamaNames = async () => ((await (await fetch(`${ollama.url}/api/tags`)).json()) as { models: { name: string }[] }).models.map((m) => m.name).sort();
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "engine-it-"));
+  ca = makeTestCa("test CA");
+  mkdirSync(join(dir, "ollama"));
+  mkdirSync(join(dir, "vault"));
+  execFileSync("bash", ["-c", `cat > ${join(dir, "ca.pem")}`], { input: ca.certPem });
+  registry = await startRegistry(dir, ca);
+  ollama = await startOllama(join(dir, "ollama"), join(dir, "ca.pem"));
+  model = await publishTinyModel(ollama, registry, tinyLlamaGguf(11));
+  vault = await startVault(join(dir, "vault"), ca);
+  const connection = { address: vault.address, token: vault.rootToken, caCert: ca.certPem };
+  for (const { object } of vaultObjects(["private", "public"], [{ name: "file-test", path: join(dir, "audit.log") }], ["127.0.0.0/8"], "127.0.0.1")) await vaultConfigProvider.create!({ ...connection, object });
+  const approle = (await appRoleCredentialsProvider.create!({ ...connection, role: appRoleOf("public") })).outs as AppRoleCredentialsState;
+  pg = await startPostgres();
+  const redisCert = ca.issue("redis", { ip: ["127.0.0.1"] });
+  redis = await startRedis({ tls: { caCert: ca.certPem, certPem: redisCert.certPem, keyPem: redisCert.keyPem } });
+  qdrant = await startFakeQdrant();
+
+  const toolchain = execFileSync("bash", [join(ROOT, "scripts", "pulumi-toolchain.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop()!;
+  ws = new Workspace(ROOT, toolchain, "test/integration/program");
+  ws.must(["stack", "init", STACK, "--secrets-provider", "passphrase"]);
+  const set = (key: string, value: string, secret = false) => ws.must(["config", "set", "--stack", STACK, ...(secret ? ["--secret"] : []), `it:${key}`], value);
+  set("ollamaUrl", ollama.url);
+  set("model", model);
+  set("vaultAddress", vault.address);
+  set("vaultCaCert", ca.certPem);
+  set("vaultAppRole", JSON.stringify({ roleId: approle.roleId, secretId: approle.secretId }), true);
+  set("appSecret", "app-secret-value", true);
+  set("pgPort", String(pg.port));
+  set("pgUser", pg.user);
+  set("pgPassword", pg.password, true);
+  set("redisPort", String(redis.port));
+  set("redisPassword", redis.password, true);
+  set("redisCaCert", ca.certPem);
+  set("qdrantUrl", qdrant.url);
+  set("qdrantApiKey", qdrant.apiKey, true);
+  // The Automation API (drift, the drill) runs the same CLI with the same backend.
+  Object.assign(process.env, ws.env);
+}, 600_000);
+
+afterAll(async () => {
+  process.env = savedEnv;
+  if (ws && !process.env.KEEP_ENGINE_WORKSPACE) ws.remove();
+  await qdrant?.close();
+  await redis?.stop();
+  pg?.stop();
+  await vault?.stop();
+  await ollama?.stop();
+  await registry?.stop();
+  ca?.remove();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("pulumi up against the real servers", () => {
+  it("creates the models, the secrets and a tenant; a second up changes nothing", () => {
+    const up = ws.pulumi(["up", "--stack", STACK, "--yes", "--skip-preview"]);
+    expect(up.code, up.out).toBe(0);
+    return (async () => {
+      expect(await ollamaNames()).toEqual([model, "tiny-assistant:latest"].sort());
+      expect((await vault.call("GET", "kv-public/data/services/app", vault.rootToken)).body.data.data).toEqual({ value: "app-secret-value" });
+      expect(psql("SELECT rolname FROM pg_roles WHERE rolname LIKE 'tenant_acme%'")).toBe("tenant_acme");
+      expect(qdrant.collections.has("tenant_acme")).toBe(true);
+      const again = ws.pulumi(["preview", "--stack", STACK, "--expect-no-changes", "--diff"]);
+      expect(again.code, again.out).toBe(0);
+      // No secret in the clear in the state.
+      const state = ws.must(["stack", "export", "--stack", STACK]);
+      for (const needle of ["app-secret-value", pg.password, redis.password, qdrant.apiKey]) expect(state).not.toContain(needle);
+    })();
+  });
+
+  it("out-of-band changes (a model deleted, a secret overwritten, a tenant's role dropped) are what dualstack drift reports; up repairs them", async () => {
+    await fetch(`${ollama.url}/api/delete`, { method: "DELETE", body: JSON.stringify({ model: "tiny-assistant:latest" }) });
+    await vault.call("POST", "kv-public/data/services/app", vault.rootToken, { data: { value: "overwritten" } });
+    psql("REASSIGN OWNED BY tenant_acme TO admin; DROP OWNED BY tenant_acme; DROP ROLE tenant_acme");
+    const report = await detectDrift(automationWorkspace(ws.programDir), STACK);
+    expect(report.drifted).toBe(true);
+    const names = report.resources.map((r) => r.urn.split("::").at(-1)).sort();
+    expect(names).toEqual(expect.arrayContaining(["model-1", "secrets-services-app", "tenants-acme-postgres"].map((n) => expect.stringContaining(n))));
+    const up = ws.pulumi(["up", "--stack", STACK, "--yes", "--skip-preview", "--refresh"]);
+    expect(up.code, up.out).toBe(0);
+    expect(await ollamaNames()).toContain("tiny-assistant:latest");
+    expect((await vault.call("GET", "kv-public/data/services/app", vault.rootToken)).body.data.data).toEqual({ value: "app-secret-value" });
+    expect(psql("SELECT count(*) FROM pg_roles WHERE rolname = 'tenant_acme'")).toBe("1");
+    expect((await detectDrift(automationWorkspace(ws.programDir), STACK)).drifted).toBe(false);
+  });
+
+  it("the drill on this testbed: destroy (protected kept), rebuild, the inventory verified; RTO measured", async () => {
+    const plan: DrillPlan = { stack: STACK, guests: [], models: [model, "tiny-assistant:latest"], collections: ["tenant_acme"], resticRepository: STACK, maxBackupAgeHours: 26 };
+    const lines: string[] = [];
+    const targets = { ollamaUrl: ollama.url, services: { ollama: ollama.url, qdrant: qdrant.url }, qdrant: { url: qdrant.url, apiKey: qdrant.apiKey } };
+    const report = await runDrill(plan, {
+      workspace: automationWorkspace(ws.programDir),
+      // No guests on this testbed (no Proxmox here): the image-backup steps have nothing to do.
+      proxmox: { latestBackup: async () => undefined, protectedBackup: async () => { throw new Error("no guests"); }, restoreIfMissing: async () => "present" },
+      restic: { check: async () => true },
+      verify: { inventory: () => takeInventory(targets) },
+      now: () => Date.now() / 1000,
+      log: (l) => lines.push(l),
+    });
+    process.stdout.write(renderDrillReport(report));
+    expect(report.ok, renderDrillReport(report)).toBe(true);
+    expect(report.rtoSeconds).toBeGreaterThan(0);
+    expect(lines.some((l) => l.includes("delete"))).toBe(true);
+    expect(await ollamaNames()).toEqual([model, "tiny-assistant:latest"].sort());
+  });
+
+  it("destroy refuses to drop a tenant that still holds data, and removes everything once it is empty", async () => {
+    execFileSync("psql", ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "tenant_acme", "-c", "CREATE TABLE orders (id int); INSERT INTO orders VALUES (1)"], { env: { ...process.env, PGPASSWORD: pg.password } });
+    const refused = ws.pulumi(["destroy", "--stack", STACK, "--yes", "--skip-preview"]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.out).toMatch(/tenant_acme|acme/);
+    expect(psql("SELECT count(*) FROM pg_database WHERE datname = 'tenant_acme'")).toBe("1");
+    execFileSync("psql", ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "tenant_acme", "-c", "DROP TABLE orders"], { env: { ...process.env, PGPASSWORD: pg.password } });
+    const destroy = ws.pulumi(["destroy", "--stack", STACK, "--yes", "--skip-preview"]);
+    expect(destroy.code, destroy.out).toBe(0);
+    expect(await ollamaNames()).toEqual([]);
+    expect(psql("SELECT count(*) FROM pg_database WHERE datname = 'tenant_acme'")).toBe("0");
+    // The service secret: soft-deleted, its versions kept (recoverable).
+    const meta = await vault.call("GET", "kv-public/metadata/services/app", vault.rootToken);
+    expect(meta.status).toBe(200);
+  });
+});

@@ -1,0 +1,49 @@
+// The integration program: the project's components and dynamic providers, unchanged, pointed at the real servers
+// the integration test starts on loopback (Ollama with its registry, Vault, PostgreSQL, Redis; Qdrant is the
+// stand-in). Stack config (namespace "it") carries the addresses and credentials.
+import * as pulumi from "@pulumi/pulumi";
+import { ModelDeployment } from "../../../components/model-deployment";
+import { Tenants } from "../../../components/tenants";
+import { VaultSecrets } from "../../../components/vault-secrets";
+import type { ModelRow } from "../../../lib/capacity/report";
+import type { ModelDeploymentConfig, TenantConfig } from "../../../lib/config/schema";
+
+/** The tiny model's capacity row: what the policy pack would check at preview (it fits anything). */
+function tinyRow(name: string, context: number): ModelRow {
+  return {
+    name, catalogModel: "tiny", context, parallel: 1, kvCacheType: "f16", layers: 2, kvHeads: 4, headDim: 16,
+    gpu: "cpu", gpuOverheadBytes: 0, maxLoaded: 1,
+    weightsBytes: 500_000, kvBytes: 2 * 2 * 4 * 16 * context * 2, graphBytes: 1_000_000, modelBytes: 1_600_000, totalBytes: 2_000_000,
+    vramBytes: 8 * 1024 ** 3, fits: true, ceilingTokensPerSecond: 1000,
+  };
+}
+
+export = async () => {
+  const c = new pulumi.Config("it");
+  const ollamaUrl = c.require("ollamaUrl");
+  const base = c.require("model");
+  const deployments: ModelDeploymentConfig[] = [
+    { name: base, warm: false } as ModelDeploymentConfig,
+    { name: "tiny-assistant:latest", from: base, parameters: { temperature: 0 }, system: "Answer briefly.", warm: false } as ModelDeploymentConfig,
+  ];
+  const models = deployments.map((d, i) => new ModelDeployment(`model-${i}`, { host: ollamaUrl, deployment: d, capacity: tinyRow(d.name, 256), keepAlive: "5m", stallSeconds: 60 }));
+
+  const vault = {
+    address: c.require("vaultAddress"),
+    mount: "kv-public",
+    appRole: c.requireSecretObject<{ roleId: string; secretId: string }>("vaultAppRole"),
+    caCert: c.require("vaultCaCert"),
+  };
+  new VaultSecrets("secrets", { vault, secrets: { "services/app": { value: c.requireSecret("appSecret") } } });
+
+  const tenants: TenantConfig[] = [{ name: "acme", maxDbConnections: 5, onDelete: "retain", vectors: { size: 4, distance: "Cosine" } }];
+  new Tenants("tenants", {
+    tenants,
+    postgres: { host: "127.0.0.1", port: c.requireNumber("pgPort"), user: c.require("pgUser"), password: c.requireSecret("pgPassword") },
+    redis: { host: "127.0.0.1", port: c.requireNumber("redisPort"), password: c.requireSecret("redisPassword"), caCert: c.require("redisCaCert") },
+    qdrant: { url: c.require("qdrantUrl"), apiKey: c.requireSecret("qdrantApiKey") },
+    vault,
+  }, { dependsOn: models });
+
+  return { models: deployments.map((d) => d.name) };
+};
