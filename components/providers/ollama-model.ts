@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 
 /** Bump when the provider's behaviour changes: `update` and `delete` run the copy stored in the state. */
-export const OLLAMA_PROVIDER_VERSION = "1";
+export const OLLAMA_PROVIDER_VERSION = "2";
 
 export interface OllamaModelArgs {
   /** The Ollama API, e.g. "https://10.20.0.10:11434" (the VM's TLS gateway). */
@@ -28,7 +28,7 @@ export interface OllamaModelArgs {
   keepAlive?: pulumi.Input<string>;
   /** With `warm`: fail unless the loaded model is entirely in VRAM (size_vram == size). */
   requireFullGpu?: pulumi.Input<boolean>;
-  /** Abort and resume a pull or create that brings no new progress for this long. */
+  /** Abort and resume (re-attach to) a pull or create that brings no new progress for this long. */
   stallSeconds?: pulumi.Input<number>;
   /** How many times a stalled stream is resumed before the deployment fails. */
   maxResumes?: pulumi.Input<number>;
@@ -118,6 +118,11 @@ function client(target: { host: string; caCert?: string }, controller?: AbortCon
 /**
  * Runs a streaming pull or create, aborting and resuming (Ollama resumes partial downloads) whenever the stream
  * brings no new progress for `stallSeconds`. A stream that ends without "success" is an error.
+ * What the real server does (found against it, test/integration/ollama.test.ts): a pull's download runs on the
+ * server independently of the request, and a new pull of the same blob joins it, so a resume re-attaches to the
+ * server's download rather than restarting it. Ollama retries a part itself when its connection fails, and after
+ * 30 s without bytes, but that retry goes over the same HTTP/2 connection: a connection that merely hangs is not
+ * recovered until something resets it. The deployment then fails after its resumes, naming the stall.
  */
 async function streamWithResume(
   action: "pull" | "create",
@@ -230,7 +235,15 @@ async function warm(inputs: ModelInputs): Promise<void> {
     throw describeError(err, inputs.name, inputs.host, "load");
   }
   if (!inputs.requireFullGpu) return;
-  const loaded = (await c.ps()).models.find((m) => sameName(m.name, inputs.name) || sameName(m.model, inputs.name));
+  const running = (await c.ps()).models;
+  // Models that share their weights (a derived model and its base) share one runner, which /api/ps lists under
+  // the name that loaded it first: the runner holding our weights is ours too.
+  const weights = async (name: string) => /^FROM\s+\S*(sha256[-:][0-9a-f]{64})/m.exec((await c.show({ model: name })).modelfile ?? "")?.[1];
+  let loaded = running.find((m) => sameName(m.name, inputs.name) || sameName(m.model, inputs.name));
+  if (!loaded) {
+    const ours = await weights(inputs.name);
+    for (const m of running) if (ours && (await weights(m.name)) === ours) loaded = m;
+  }
   if (!loaded) throw new Error(`ollama model "${inputs.name}" on ${inputs.host} is not loaded after warm-up`);
   if (loaded.size_vram < loaded.size) {
     const gib = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GiB`;

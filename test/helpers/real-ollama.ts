@@ -9,6 +9,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import type { TestCa } from "./pki";
+import { startCaddy } from "./caddy";
 import { freePort } from "./servers";
 
 /** A binary on PATH, or where a scripts/*.sh build caches it (`<name>-<version>/bin/<name>`). */
@@ -56,7 +57,7 @@ export async function startOllama(dir: string, caFile?: string): Promise<RealOll
   const child = spawn(cachedBinary("ollama", OLLAMA_VERSION, "scripts/ollama.sh"), ["serve"], {
     env: {
       PATH: process.env.PATH, HOME: dir, OLLAMA_HOST: `127.0.0.1:${port}`, OLLAMA_MODELS: join(dir, "models"),
-      OLLAMA_NOPRUNE: "1", OLLAMA_KEEP_ALIVE: "5m", OLLAMA_NUM_PARALLEL: "1", OLLAMA_CONTEXT_LENGTH: "256",
+      OLLAMA_KEEP_ALIVE: "5m", OLLAMA_NUM_PARALLEL: "1", OLLAMA_CONTEXT_LENGTH: "256",
       ...(caFile ? { SSL_CERT_FILE: caFile } : {}),
     },
     stdio: ["ignore", "ignore", "pipe"],
@@ -70,57 +71,91 @@ export async function startOllama(dir: string, caFile?: string): Promise<RealOll
 export interface RealRegistry {
   /** host:port, as a model name's registry part. */
   host: string;
+  /** Where the registry keeps its blobs (served by the blob server it redirects to). */
+  root: string;
   stop(): Promise<void>;
 }
 
-/** Debian's docker-registry (distribution) over TLS with a certificate for 127.0.0.1 from `ca`. */
-export async function startRegistry(dir: string, ca: TestCa): Promise<RealRegistry> {
+/**
+ * Debian's docker-registry (distribution) over TLS with a certificate for 127.0.0.1 from `ca`. Blob downloads are
+ * redirected to `blobBase` (as Ollama's own registry redirects them to its CDN, and as Ollama's downloader requires:
+ * it follows redirects within the registry's host name and wants the first one to another): a file server over the
+ * registry's storage, named "localhost", which the test starts (startBlobServer), behind a relay if it likes.
+ */
+export async function startRegistry(dir: string, ca: TestCa, blobBase: string): Promise<RealRegistry> {
   const port = await freePort();
   const cert = ca.issue("registry", { ip: ["127.0.0.1"], dns: ["localhost"] });
   writeFileSync(join(dir, "registry.crt"), cert.certPem);
   writeFileSync(join(dir, "registry.key"), cert.keyPem, { mode: 0o600 });
+  const root = join(dir, "registry");
+  mkdirSync(root, { recursive: true });
   writeFileSync(join(dir, "registry.yml"), stringify({
     version: 0.1,
     log: { level: "warn" },
-    storage: { filesystem: { rootdirectory: join(dir, "registry") }, delete: { enabled: true } },
+    storage: { filesystem: { rootdirectory: root }, delete: { enabled: true } },
+    middleware: { storage: [{ name: "redirect", options: { baseurl: blobBase } }] },
     http: { addr: `127.0.0.1:${port}`, tls: { certificate: join(dir, "registry.crt"), key: join(dir, "registry.key") } },
   }));
   const child = spawn("docker-registry", ["serve", join(dir, "registry.yml")], { stdio: "ignore" });
   const undici = require("undici") as typeof import("undici");
   await waitFor(`https://127.0.0.1:${port}/v2/`, child, "docker-registry", { dispatcher: new undici.Agent({ connect: { ca: ca.certPem } }) });
-  return { host: `127.0.0.1:${port}`, stop: stopper(child) };
+  return { host: `127.0.0.1:${port}`, root, stop: stopper(child) };
+}
+
+/** The real caddy serving `root` over TLS (a certificate for 127.0.0.1 from `ca`) on a free port. */
+export async function startBlobServer(dir: string, root: string, ca: TestCa): Promise<{ host: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const cert = ca.issue("blobs", { ip: ["127.0.0.1"], dns: ["localhost"] });
+  const work = join(dir, "blob-server");
+  mkdirSync(work, { recursive: true });
+  writeFileSync(join(work, "blobs.crt"), cert.certPem);
+  writeFileSync(join(work, "blobs.key"), cert.keyPem, { mode: 0o600 });
+  const caddyfile = ["{", "\tadmin off", "\tauto_https off", "}", "", `https://:${port} {`, `\ttls ${join(work, "blobs.crt")} ${join(work, "blobs.key")}`, `\troot * ${root}`, "\tfile_server", "}", ""].join("\n");
+  const stop = await startCaddy(work, caddyfile, [port]);
+  return { host: `127.0.0.1:${port}`, stop };
 }
 
 export interface Relay {
   host: string;
   /** Connections accepted so far. */
   connections: number;
-  /** The next connection that has carried `afterBytes` from the upstream stops forwarding (a stalled transfer). */
-  stallOnce(afterBytes: number): void;
+  /** Transfers stalled so far. */
+  stalls: number;
+  /**
+   * Once `afterBytes` more bytes have come from the upstream (on whichever connection), that connection goes silent;
+   * with `resetAfterMs`, it is then reset (as a middlebox dropping a dead flow does), else it stays silent.
+   */
+  stallOnce(afterBytes: number, resetAfterMs?: number): void;
+  /** Resets every silent connection now. */
+  resetStalled(): void;
   close(): Promise<void>;
 }
 
 /** A TCP relay to `upstream` (host:port); TLS passes through it untouched. */
 export async function startRelay(upstream: string): Promise<Relay> {
   const [uh, up] = upstream.split(":");
-  let stall: number | undefined;
   const sockets = new Set<Socket>();
-  const state = { connections: 0 };
+  const state = { connections: 0, stalls: 0, remaining: undefined as number | undefined, resetAfterMs: undefined as number | undefined };
+  const silent = new Set<() => void>();
   const server = createServer((client) => {
     state.connections++;
     const server = connect(Number(up), uh);
     sockets.add(client).add(server);
-    let carried = 0;
     let stalled = false;
-    const armed = stall;
     server.on("data", (d) => {
       if (stalled) return;
-      carried += d.length;
-      if (armed !== undefined && stall === armed && carried > armed) {
-        stall = undefined;
-        stalled = true;
-        server.pause();
-        return; // hold the connection open, silent: the client sees no progress
+      if (state.remaining !== undefined) {
+        state.remaining -= d.length;
+        if (state.remaining < 0) {
+          state.remaining = undefined;
+          state.stalls++;
+          stalled = true;
+          server.pause();
+          const reset = () => { silent.delete(reset); client.resetAndDestroy(); server.destroy(); };
+          silent.add(reset);
+          if (state.resetAfterMs !== undefined) setTimeout(reset, state.resetAfterMs).unref();
+          return; // the connection stays open and silent: the client sees no progress
+        }
       }
       client.write(d);
     });
@@ -132,7 +167,8 @@ export async function startRelay(upstream: string): Promise<Relay> {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return Object.assign(state, {
     host: `127.0.0.1:${(server.address() as { port: number }).port}`,
-    stallOnce: (afterBytes: number) => { stall = afterBytes; },
+    stallOnce: (afterBytes: number, resetAfterMs?: number) => { state.remaining = afterBytes; state.resetAfterMs = resetAfterMs; },
+    resetStalled: () => { for (const reset of [...silent]) reset(); },
     close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
   });
 }

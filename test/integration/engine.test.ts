@@ -18,7 +18,7 @@ import { Workspace } from "../engine/workspace";
 import { startFakeQdrant, type FakeQdrant } from "../helpers/fake-qdrant";
 import { tinyLlamaGguf } from "../helpers/gguf";
 import { makeTestCa, type TestCa } from "../helpers/pki";
-import { publishTinyModel, startOllama, startRegistry, type RealOllama, type RealRegistry } from "../helpers/real-ollama";
+import { publishTinyModel, startBlobServer, startOllama, startRegistry, type RealOllama, type RealRegistry } from "../helpers/real-ollama";
 import { startVault, type RealVault } from "../helpers/real-vault";
 import { startPostgres, startRedis, type Postgres, type Redis } from "../helpers/servers";
 
@@ -27,6 +27,7 @@ const STACK = "it";
 let dir: string;
 let ca: TestCa;
 let registry: RealRegistry;
+let blobs: { host: string; stop: () => Promise<void> };
 let ollama: RealOllama;
 let vault: RealVault;
 let pg: Postgres;
@@ -45,7 +46,9 @@ beforeAll(async () => {
   mkdirSync(join(dir, "ollama"));
   mkdirSync(join(dir, "vault"));
   execFileSync("bash", ["-c", `cat > ${join(dir, "ca.pem")}`], { input: ca.certPem });
-  registry = await startRegistry(dir, ca);
+  mkdirSync(join(dir, "registry"));
+  blobs = await startBlobServer(dir, join(dir, "registry"), ca);
+  registry = await startRegistry(dir, ca, `https://${blobs.host.replace("127.0.0.1", "localhost")}`);
   ollama = await startOllama(join(dir, "ollama"), join(dir, "ca.pem"));
   model = await publishTinyModel(ollama, registry, tinyLlamaGguf(11));
   vault = await startVault(join(dir, "vault"), ca);
@@ -88,6 +91,7 @@ afterAll(async () => {
   await vault?.stop();
   await ollama?.stop();
   await registry?.stop();
+  await blobs?.stop();
   ca?.remove();
   rmSync(dir, { recursive: true, force: true });
 });
