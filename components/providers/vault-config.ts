@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { VaultObject } from "../../lib/vault/access";
 import { addressFailures, vaultApi, vaultFailure, type VaultBody, type VaultConnection } from "./vault-api";
 
-export const VAULT_CONFIG_PROVIDER_VERSION = "1";
+export const VAULT_CONFIG_PROVIDER_VERSION = "2";
 
 export interface VaultConfigInputs extends VaultConnection {
   token: string;
@@ -104,7 +104,10 @@ async function observe(i: VaultConfigInputs, call: Call): Promise<Record<string,
       const r = await call("GET", `auth/approle/role/${o.name}`);
       if (r.status === 404) return null;
       const live = payload(r.body);
-      return Object.fromEntries(Object.keys(o.settings).map((k) => [k, live[k]]));
+      // Vault reads a single-address CIDR back as the bare address ("10.10.0.10/32" → "10.10.0.10"): the real server
+      // showed it (test/integration/vault.test.ts). Read back in the declared form.
+      const cidrs = (v: unknown) => (Array.isArray(v) ? v.map((c) => (typeof c === "string" && !c.includes("/") ? `${c}/32` : c)) : v);
+      return Object.fromEntries(Object.keys(o.settings).map((k) => [k, k.endsWith("_cidrs") ? cidrs(live[k]) : live[k]]));
     }
   }
 }
