@@ -25,13 +25,26 @@ export interface StackWorkspace {
   secretOutput(stack: string, name: string): Promise<string | undefined>;
 }
 
-/** The changes a stream of engine events announces (resource steps other than "same"). */
+/** The top-level outputs that differ between two states of a resource. */
+function changedOutputs(before: Record<string, unknown> | undefined, after: Record<string, unknown> | undefined): string[] {
+  if (!before || !after) return [];
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+}
+
+/**
+ * The changes a stream of engine events announces (resource steps other than "same"). A refresh announces every
+ * resource with op "refresh" before it reads it, and says what it found in the outputs event that follows ("same",
+ * "update", "delete"): that one counts when the stream has it (the real engine showed it, test/integration).
+ */
 export function changesFromEvents(events: EngineEvent[]): ResourceChange[] {
+  const outcomes = events.filter((e) => e.resOutputsEvent).map((e) => e.resOutputsEvent!.metadata);
+  const steps = outcomes.length > 0 ? outcomes : events.filter((e) => e.resourcePreEvent).map((e) => e.resourcePreEvent!.metadata);
   const out: ResourceChange[] = [];
-  for (const e of events) {
-    const m = e.resourcePreEvent?.metadata;
-    if (!m || m.op === "same" || m.type.startsWith("pulumi:pulumi:Stack") || m.type.startsWith("pulumi:providers:")) continue;
-    out.push({ urn: m.urn, type: m.type, op: m.op, properties: [...(m.diffs ?? m.keys ?? [])].sort() });
+  for (const m of steps) {
+    if (m.op === "same" || m.op === "refresh" || m.type.startsWith("pulumi:pulumi:Stack") || m.type.startsWith("pulumi:providers:")) continue;
+    const properties = m.diffs ?? m.keys ?? changedOutputs(m.old?.outputs, m.new?.outputs);
+    out.push({ urn: m.urn, type: m.type, op: m.op, properties: [...properties].sort() });
   }
   return out;
 }

@@ -307,7 +307,7 @@ export const ollamaModelProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: ModelInputs, news: ModelInputs) {
     const failures: pulumi.dynamic.CheckFailure[] = [];
     if (typeof news.host !== "string" || !/^https?:\/\/[^\s/]+(:\d+)?\/?$/.test(news.host)) failures.push({ property: "host", reason: `expected an http(s) URL such as "http://10.20.0.10:11434", got ${JSON.stringify(news.host)}` });
-    const nameRe = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)?(:[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
+    const nameRe = /^([a-z0-9][a-z0-9.-]*(:\d{1,5})?\/)?[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)?(:[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
     if (typeof news.name !== "string" || !nameRe.test(news.name)) failures.push({ property: "name", reason: `expected an Ollama model name such as "qwen2.5:14b", got ${JSON.stringify(news.name)}` });
     if (news.from !== undefined && (typeof news.from !== "string" || !nameRe.test(news.from))) failures.push({ property: "from", reason: `expected an Ollama model name, got ${JSON.stringify(news.from)}` });
     if (news.stallSeconds !== undefined && !(Number(news.stallSeconds) > 0)) failures.push({ property: "stallSeconds", reason: "expected a positive number of seconds" });

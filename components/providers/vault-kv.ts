@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { addressFailures, vaultApi, vaultFailure } from "./vault-api";
 
-export const VAULT_KV_PROVIDER_VERSION = "1";
+export const VAULT_KV_PROVIDER_VERSION = "2";
 
 export interface VaultKvInputs {
   /** Vault's address, e.g. "https://10.10.0.10:8200". */
@@ -121,8 +121,19 @@ export const vaultKvProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: VaultKvInputs) {
-    // cas 0: create only; an existing secret is never silently overwritten.
-    const outs = await write(inputs, await tokenFor(inputs), 0);
+    // Create only: a live secret is never silently overwritten. A secret whose latest version was deleted (a soft
+    // delete, as on destroy) or destroyed gets a new version on top, its history kept: check-and-set against that
+    // version (cas 0 fails there; the real Vault showed it when a stack was destroyed and rebuilt).
+    checkPath(inputs);
+    const token = await tokenFor(inputs);
+    const meta = await vault(inputs, token, "GET", "metadata");
+    const m = meta.status === 404 ? undefined : (meta.body.data as { current_version?: number; versions?: Record<string, { deletion_time?: string; destroyed?: boolean }> } | undefined);
+    const current = m?.current_version ?? 0;
+    const latest = m?.versions?.[String(current)];
+    if (current > 0 && latest && !latest.destroyed && !latest.deletion_time) {
+      throw new Error(`Vault ${inputs.mount}/${inputs.path} at ${inputs.address} already holds a secret (version ${current}): import it into the stack, or delete it in Vault first; it is not overwritten`);
+    }
+    const outs = await write(inputs, token, current);
     return { id: `${inputs.mount}/${inputs.path}@${inputs.address}`, outs };
   },
 

@@ -102,7 +102,7 @@ const zfsMirror = z.strictObject({
 
 const catalogId = pattern(/^[a-z0-9][a-z0-9.-]{0,62}$/, "a catalog id such as \"rtx-5090\"");
 /** Ollama model names: "qwen2.5:14b", "library/mistral:7b", "second-brain:latest". */
-export const modelName = pattern(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)?(:[A-Za-z0-9][A-Za-z0-9._-]*)?$/, "an Ollama model name such as \"qwen2.5:14b\"");
+export const modelName = pattern(/^([a-z0-9][a-z0-9.-]*(:\d{1,5})?\/)?[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)?(:[A-Za-z0-9][A-Za-z0-9._-]*)?$/, "an Ollama model name such as \"qwen2.5:14b\" (a registry may prefix it: \"mirror.lan:5000/library/qwen2.5:14b\")");
 
 /** User additions to the GPU and model catalog (lib/capacity/catalog.ts); theirs win over the built-in entries. */
 const catalogExtension = z

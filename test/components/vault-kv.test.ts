@@ -26,8 +26,17 @@ describe("Vault KV secret", () => {
     vault = await startFakeVault();
     vault.overwrite("kv-public/services/chatbot", { other: "x" });
     const err = await p.create(inputs(vault)).catch((e) => e);
-    expect(err.message).toBe(`Vault POST kv-public/services/chatbot at ${vault.url} failed: check-and-set parameter did not match the current version (HTTP 400)`);
+    expect(err.message).toBe(`Vault kv-public/services/chatbot at ${vault.url} already holds a secret (version 1): import it into the stack, or delete it in Vault first; it is not overwritten`);
     expect(err.message).not.toContain(SECRET);
+    expect(vault.secrets.get("kv-public/services/chatbot")!.at(-1)!.data).toEqual({ other: "x" });
+  });
+
+  it("a secret deleted softly (a destroyed stack) is created again as a new version on top, its history kept", async () => {
+    vault = await startFakeVault();
+    const { id, outs } = (await p.create(inputs(vault))) as { id: string; outs: VaultKvState };
+    await p.delete!(id, outs);
+    const again = (await p.create(inputs(vault))) as { outs: VaultKvState };
+    expect(again.outs.observed.version).toBe(2);
   });
 
   it("refresh finds a secret overwritten or deleted behind Pulumi's back; update restores it with CAS", async () => {
@@ -73,7 +82,7 @@ describe("Vault KV secret", () => {
   it("names Vault's error on a denied token or a 5xx, never the value", async () => {
     vault = await startFakeVault();
     const denied = await p.create(inputs(vault, { token: "wrong" })).catch((e) => e);
-    expect(denied.message).toBe(`Vault POST kv-public/services/chatbot at ${vault.url} failed: permission denied (HTTP 403)`);
+    expect(denied.message).toBe(`Vault GET kv-public/services/chatbot at ${vault.url} failed: permission denied (HTTP 403)`);
     vault.fault = { match: "/data/", status: 503, errors: ["Vault is sealed"], times: 1 };
     const sealed = await p.create(inputs(vault)).catch((e) => e);
     expect(sealed.message).toBe(`Vault POST kv-public/services/chatbot at ${vault.url} failed: Vault is sealed (HTTP 503)`);
@@ -83,7 +92,7 @@ describe("Vault KV secret", () => {
   it("says Vault cannot be reached when the connection is refused", async () => {
     const port = await freePort();
     const err = await p.create({ address: `http://127.0.0.1:${port}`, token: "t", mount: "kv-public", path: "a", data: { k: "v" } }).catch((e) => e);
-    expect(err.message).toBe(`Vault POST kv-public/a at http://127.0.0.1:${port}: cannot reach Vault (ECONNREFUSED)`);
+    expect(err.message).toBe(`Vault GET kv-public/a at http://127.0.0.1:${port}: cannot reach Vault (ECONNREFUSED)`);
   });
 
   it("refuses paths that escape the mount, before any request", async () => {

@@ -1,7 +1,7 @@
 // A throwaway Pulumi workspace for the real-engine test: a copy of the project's tracked files (so that `pulumi
 // config set` never rewrites the committed stack files), the project's node_modules linked in, a local file backend,
 // the passphrase secrets provider, automatic plugin downloads off, and stand-in provider plugins on PATH.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -69,6 +69,18 @@ export class Workspace {
     });
     if (r.error) throw r.error;
     return { code: r.status ?? 1, out: `${r.stdout}${r.stderr}` };
+  }
+
+  /** pulumi(), without blocking this process (servers the test runs in-process keep answering). */
+  pulumiAsync(args: string[]): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn("pulumi", [...args, "--non-interactive"], { cwd: this.programDir, env: this.env, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code: code ?? 1, out }));
+    });
   }
 
   /** Like pulumi(), but a failure throws with the command's output. */

@@ -101,6 +101,10 @@ export async function startFakeVault(mounts: string[] = ["kv-public", "kv-privat
         secrets.delete(key);
         return send(204);
       }
+      if (m[2] === "metadata" && req.method === "GET") {
+        if (versions.length === 0) return send(404, { errors: [] });
+        return send(200, { data: { current_version: versions.length, versions: Object.fromEntries(versions.map((v, i) => [String(i + 1), { created_time: v.created_time, deletion_time: v.deletion_time, destroyed: v.destroyed }])) } });
+      }
       send(405, { errors: ["unsupported operation"] });
     });
   });

@@ -39,6 +39,17 @@ describe("drift", () => {
     expect((await cli(["drift", "no such"], { workspace: scriptedWorkspace() })).code).toBe(2);
   });
 
+  it("a refresh's outcome is in its outputs events (the real engine announces every resource as \"refresh\" first)", () => {
+    const pre = (name: string) => ({ sequence: 1, timestamp: 0, resourcePreEvent: { metadata: { op: "refresh", urn: `urn:pulumi:s::p::t::${name}`, type: "t", provider: "" } } }) as unknown as EngineEvent;
+    const outcome = (op: string, name: string, old?: object, now?: object) => ({ sequence: 2, timestamp: 0, resOutputsEvent: { metadata: { op, urn: `urn:pulumi:s::p::t::${name}`, type: "t", provider: "", old: old && { outputs: old }, new: now && { outputs: now } } } }) as unknown as EngineEvent;
+    expect(changesFromEvents([
+      pre("a"), pre("b"), pre("c"),
+      outcome("same", "a", { x: 1 }, { x: 1 }),
+      outcome("update", "b", { observed: { v: 1 }, name: "n" }, { observed: { v: 2 }, name: "n" }),
+      outcome("delete", "c"),
+    ]).map((c) => `${c.op} ${c.urn.split("::").at(-1)} ${c.properties.join(",")}`)).toEqual(["update b observed", "delete c "]);
+  });
+
   it("reads changes from the engine's events: steps other than same, providers and the stack left out", () => {
     const ev = (op: string, type: string, name: string, diffs?: string[]) => ({ sequence: 1, timestamp: 0, resourcePreEvent: { metadata: { op, urn: `urn:pulumi:s::p::${type}::${name}`, type, provider: "", diffs } } }) as unknown as EngineEvent;
     expect(changesFromEvents([
