@@ -159,11 +159,15 @@ async function streamWithResume(
       }
       throw new Error("the stream ended without success");
     } catch (err) {
-      if (!stalled) throw describeError(err, inputs.name, inputs.host, action);
+      // The server's own download was torn down under this request (a connection reset on its side: the real
+      // server answers "context canceled" or "unexpected EOF"): transient, resumed like a stall.
+      const interrupted = !stalled && /context canceled|unexpected EOF|connection reset/i.test(String((err as { error?: string; message?: string })?.error ?? (err as Error)?.message ?? ""));
+      if (!stalled && !interrupted) throw describeError(err, inputs.name, inputs.host, action);
       if (attempt >= maxResumes) {
+        if (interrupted) throw describeError(err, inputs.name, inputs.host, action);
         throw new Error(`ollama ${action} of model "${inputs.name}" on ${inputs.host} stalled: no progress for ${stallMs / 1000} s, after ${maxResumes} resume(s)`);
       }
-      log(`ollama ${action} ${inputs.name}: no progress for ${stallMs / 1000} s, resuming (${attempt + 1}/${maxResumes})`);
+      log(`ollama ${action} ${inputs.name}: ${interrupted ? "interrupted on the server" : `no progress for ${stallMs / 1000} s`}, resuming (${attempt + 1}/${maxResumes})`);
     } finally {
       clearInterval(timer);
     }

@@ -29,6 +29,16 @@ describe("pull", () => {
     expect(fake.pullAttempts.get("qwen2.5:14b")).toBe(3);
   });
 
+  it("a pull the server reports as interrupted (its download torn down: \"context canceled\") is resumed too", async () => {
+    fake = await startFakeOllama();
+    fake.faults.status = { path: "/api/pull", code: 500, message: "context canceled", times: 1 };
+    const { outs } = await create({ host: fake.url, name: "mistral:7b", stallSeconds: 5, maxResumes: 2 });
+    expect(outs.observed.size).toBe(4_113_301_824);
+    // Other server errors are not retried.
+    fake.faults.status = { path: "/api/pull", code: 500, message: "pull model manifest: file does not exist", times: 1 };
+    await expect(create({ host: fake.url, name: "qwen2.5:14b", stallSeconds: 5, maxResumes: 2 })).rejects.toThrow(/file does not exist \(HTTP 500\)/);
+  });
+
   it("fails after the allowed resumes, naming the model, the server and the stall", async () => {
     fake = await startFakeOllama({ stallPullAt: { fraction: 0.2, times: 10 } });
     await expect(create({ host: fake.url, name: "mistral:7b", stallSeconds: 0.2, maxResumes: 1 })).rejects.toThrow(
