@@ -2,7 +2,7 @@
 // TLS 1.3 only for remote clients with a certificate from the environment's CA, scram-sha-256, the administrator
 // role the tenancy logs in as) and Redis (Debian's package, TLS 1.3 only with a certificate from the same CA, an ACL
 // file whose `default` user is the administrator, persistence on). Passwords and keys come on standard input (lib/shell.ts), never in the script.
-import { aptInstallUnless, hasCommand, putFile, putPem, readStdinBundle, SCRIPT_PRELUDE } from "./shell";
+import { aptInstallUnless, enableAndStart, hasCommand, putFile, putPem, readStdinBundle, SCRIPT_PRELUDE } from "./shell";
 
 export const POSTGRES_PORT = 5432;
 export const REDIS_PORT = 6379;
@@ -64,9 +64,7 @@ conf="/etc/postgresql/$version/main"
 # 2. Configuration and TLS files.
 ${putFile("$conf/conf.d/ai-dualstack.conf", "0644", "postgres:postgres", renderPostgresConf(l, tlsDir))}${putFile("$conf/pg_hba.conf", "0640", "postgres:postgres", renderPgHba(l))}${putPem("PRIVATE KEY", 1, `${tlsDir}/server.key`, "0600", "postgres:postgres")}${putPem("CERTIFICATE", 1, `${tlsDir}/server.crt`, "0644", "postgres:postgres")}${putPem("CERTIFICATE", 2, `${tlsDir}/ca.crt`, "0644", "postgres:postgres")}
 # 3. The service, restarted only when something changed.
-systemctl enable postgresql >/dev/null
-if [ "$changed" = 1 ]; then systemctl restart postgresql; else systemctl start postgresql; fi
-
+${enableAndStart("postgresql")}
 # 4. The administrator role (the password through the environment, read by psql's \\getenv).
 export AI_DUALSTACK_ADMIN_PASSWORD="$secret"
 runuser -u postgres -- psql -X -q -d postgres <<'AI_DUALSTACK_SQL'
@@ -135,8 +133,6 @@ if [ -f "$ROOT${acl}" ]; then grep -v '^user default ' "$ROOT${acl}" >> "$users"
 put ${acl} 0640 redis:redis < "$users"; rm -f "$users"
 mkdir -p "$ROOT${l.dataDir}"; chown redis:redis "$ROOT${l.dataDir}"; chmod 0750 "$ROOT${l.dataDir}"
 
-systemctl enable redis-server >/dev/null
-if [ "$changed" = 1 ]; then systemctl restart redis-server; else systemctl start redis-server; fi
-echo "redis: ready on ${l.ip}:${l.port ?? REDIS_PORT} (TLS)"
+${enableAndStart("redis-server")}echo "redis: ready on ${l.ip}:${l.port ?? REDIS_PORT} (TLS)"
 `;
 }

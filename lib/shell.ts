@@ -69,3 +69,7 @@ export const indent = (fragment: string, by = "  ") => fragment.replace(/^(?=.)/
 
 /** Runs a script through `sudo -n bash` from a temp file, so that stdin stays the script's (secrets, PEM blocks). */
 export const viaSudo = (script: string) => `f="$(mktemp)"\ncat > "$f" <<'AI_DUALSTACK_SCRIPT'\n${script}AI_DUALSTACK_SCRIPT\nsudo -n bash "$f"; rc=$?; rm -f "$f"; exit $rc\n`;
+
+/** Enables a unit and starts it; restarts it instead when the shell variable `changedVar` is 1 (its files changed). */
+export const enableAndStart = (unit: string, changedVar = "changed") =>
+  `systemctl enable ${unit} >/dev/null\nif [ "$${changedVar}" = 1 ]; then systemctl restart ${unit}; else systemctl start ${unit}; fi\n`;

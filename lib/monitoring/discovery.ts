@@ -6,7 +6,7 @@
 //   stack knowing the environment stacks. The platform's own guests are written by the program (node-platform.json).
 // - prometheus-pve-exporter (PyPI, pinned, in a venv) with a read-only PVEAuditor token, and node exporter, for
 //   the host's own metrics; the firewall admits their ports from the monitoring container only.
-import { SCRIPT_PRELUDE, aptInstallUnless, hasPackage, putFile, readStdinBundle } from "../shell";
+import { SCRIPT_PRELUDE, aptInstallUnless, enableAndStart, hasPackage, putFile, readStdinBundle } from "../shell";
 import { EXPORTER_PORTS, TARGETS_DIR } from "./prometheus";
 import { MANAGED_BY, ENV_TAG_PREFIX } from "../tags";
 import { TEXTFILE_DIR } from "./telemetry";
@@ -151,9 +151,7 @@ missing=""
 for p in prometheus-node-exporter jq python3-venv; do ${hasPackage('"$p"')} || missing="$missing $p"; done
 ${aptInstallUnless('[ -z "$missing" ]', ["$missing"], { noRecommends: true })}mkdir -p "$ROOT${TEXTFILE_DIR}"
 ${putFile("/etc/default/prometheus-node-exporter", "0644", "root:root", `# Managed by ai-dualstack.\nARGS="--web.listen-address=${h.address}:${EXPORTER_PORTS.node} --collector.textfile.directory=${TEXTFILE_DIR}"\n`)}node_changed=$changed; changed=0
-systemctl enable prometheus-node-exporter >/dev/null
-if [ "$node_changed" = 1 ]; then systemctl restart prometheus-node-exporter; else systemctl start prometheus-node-exporter; fi
-
+${enableAndStart("prometheus-node-exporter", "node_changed")}
 # 2. prometheus-pve-exporter ${h.pveExporterVersion} in its own venv, as its own user.
 id pve-exporter >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin pve-exporter
 if [ "$("$ROOT${PVE_EXPORTER_DIR}/bin/pip" show prometheus-pve-exporter 2>/dev/null | sed -n 's/^Version: //p')" != "${h.pveExporterVersion}" ]; then
@@ -167,9 +165,7 @@ part="$(mktemp)"; printf 'default:\\n  user: "%s"\\n  token_name: "%s"\\n  token
 put ${PVE_EXPORTER_CONFIG} 0600 pve-exporter:root < "$part"; rm -f "$part"
 ${putFile("/etc/systemd/system/ai-dualstack-pve-exporter.service", "0644", "root:root", unit)}pve_changed=$changed; changed=0
 systemctl daemon-reload
-systemctl enable ai-dualstack-pve-exporter >/dev/null
-if [ "$pve_changed" = 1 ]; then systemctl restart ai-dualstack-pve-exporter; else systemctl start ai-dualstack-pve-exporter; fi
-${discovery}
+${enableAndStart("ai-dualstack-pve-exporter", "pve_changed")}${discovery}
 echo "host monitoring: node exporter, pve exporter${h.discovery ? ", guest discovery" : ""} ready on ${h.address}"
 `;
 }

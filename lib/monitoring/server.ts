@@ -4,7 +4,7 @@
 // configuration is checked by its own tool before a restart, and only what changed restarts.
 // Stdin (monitoringBundle): Grafana's admin password, then Grafana's key and certificate, the log gateway's key and
 // certificate, then the CA certificates the blackbox exporter trusts.
-import { SCRIPT_PRELUDE, aptInstallUnless, hasPackage, putFile, putPem, readStdinBundle, stdinBundle } from "../shell";
+import { SCRIPT_PRELUDE, aptInstallUnless, enableAndStart, hasPackage, putFile, putPem, readStdinBundle, stdinBundle } from "../shell";
 import { DASHBOARDS, renderDashboard } from "./dashboards";
 import { GRAFANA_DASHBOARDS_DIR, GRAFANA_DIR, grafanaAptRepository, pinnedInstall, renderDashboardProvider, renderDatasources, renderGrafanaIni } from "./grafana";
 import { LOKI_PORT, renderLogGatewayCaddyfile, renderLokiConfig } from "./loki";
@@ -73,14 +73,8 @@ promtool check config "$ROOT${PROMETHEUS_DIR}/prometheus.yml" >/dev/null
 loki -config.file="$ROOT/etc/loki/config.yml" -verify-config >/dev/null
 caddy validate --adapter caddyfile --config "$ROOT/etc/caddy/Caddyfile" >/dev/null
 
-restart_if() { systemctl enable "$2" >/dev/null; if [ "$1" = 1 ]; then systemctl restart "$2"; else systemctl start "$2"; fi; }
-restart_if "$prom_changed" prometheus
-restart_if "$blackbox_changed" prometheus-blackbox-exporter
-restart_if "$loki_changed" loki
-restart_if "$caddy_changed" caddy
-restart_if "$grafana_changed" grafana-server
-restart_if 0 prometheus-alertmanager
-restart_if 0 prometheus-node-exporter
+${enableAndStart("prometheus", "prom_changed")}${enableAndStart("prometheus-blackbox-exporter", "blackbox_changed")}${enableAndStart("loki", "loki_changed")}${enableAndStart("caddy", "caddy_changed")}${enableAndStart("grafana-server", "grafana_changed")}systemctl enable prometheus-alertmanager prometheus-node-exporter >/dev/null
+systemctl start prometheus-alertmanager prometheus-node-exporter
 echo "monitoring: prometheus, alertmanager, exporters, loki, the log gateway and grafana ready"
 `;
 }

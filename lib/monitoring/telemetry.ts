@@ -2,7 +2,7 @@
 // model probe and the restic scripts write to), Grafana Alloy shipping its logs to the environment's log gateway,
 // and where Docker runs cAdvisor for container metrics. GPU VMs also get the model probe on a timer. The scripts are
 // idempotent and restart only what changed. Stdin: the platform CA certificate (the log gateway's), PEM.
-import { SCRIPT_PRELUDE, aptInstallUnless, hasPackage, putFile, putPem, readStdinBundle } from "../shell";
+import { SCRIPT_PRELUDE, aptInstallUnless, enableAndStart, hasPackage, putFile, putPem, readStdinBundle } from "../shell";
 import { renderAlloyConfig } from "./alloy";
 import { grafanaAptRepository, pinnedInstall } from "./grafana";
 import type { LogTenant } from "./loki";
@@ -54,10 +54,6 @@ ${pinnedInstall(grafanaAptRepository(t.aptKeyFingerprints), { alloy: t.alloyVers
 alloy_changed=$changed; changed=0
 ${cadvisor}${probe}
 systemctl daemon-reload
-systemctl enable alloy >/dev/null
-if [ "$alloy_changed" = 1 ]; then systemctl restart alloy; else systemctl start alloy; fi
-${t.docker ? `systemctl enable cadvisor >/dev/null
-if [ "$cadvisor_changed" = 1 ]; then systemctl restart cadvisor; else systemctl start cadvisor; fi
-` : ""}echo "telemetry: node exporter, alloy${t.docker ? ", cadvisor" : ""}${t.probe ? ", model probe" : ""} ready"
+${enableAndStart("alloy", "alloy_changed")}${t.docker ? `${enableAndStart("cadvisor", "cadvisor_changed")}` : ""}echo "telemetry: node exporter, alloy${t.docker ? ", cadvisor" : ""}${t.probe ? ", model probe" : ""} ready"
 `;
 }

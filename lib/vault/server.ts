@@ -5,7 +5,7 @@
 // script against a temporary directory with stand-ins for apt-get and systemctl.
 
 import { renderAddAptRepository } from "../apt-repo";
-import { indent, putFile, putPem, readStdinBundle, SCRIPT_PRELUDE, stdinBundle } from "../shell";
+import { enableAndStart, indent, putFile, putPem, readStdinBundle, SCRIPT_PRELUDE, stdinBundle } from "../shell";
 
 export const VAULT_PORT = 8200;
 export const VAULT_CLUSTER_PORT = 8201;
@@ -114,9 +114,7 @@ done
 
 # 4. The service: restarted only when something changed (a restart seals Vault: unseal again afterwards).
 systemctl daemon-reload
-systemctl enable vault >/dev/null
-if [ "$changed" = 1 ]; then systemctl restart vault; else systemctl start vault; fi
-
+${enableAndStart("vault")}
 # 5. Health: 200 unsealed, 429 standby, 501 not initialised, 503 sealed.
 code=000
 for _ in $(seq 1 30); do
