@@ -1,6 +1,7 @@
 // A third-party apt repository (HashiCorp's for Vault, Grafana's for Grafana, Loki and Alloy) added by an install
 // script only after its signing key has been checked: the downloaded key must hold exactly one primary key and its
 // fingerprint must be one of those the operator accepts (config), or nothing is installed.
+import { indent } from "./shell";
 
 export interface AptRepository {
   /** The keyring and list file name: "hashicorp", "grafana". */
@@ -40,5 +41,21 @@ case " ${r.fingerprints.join(" ")} " in
 esac
 . "$ROOT/etc/os-release"
 echo "deb [signed-by=${keyring}] ${r.source}" > "$ROOT/etc/apt/sources.list.d/${r.name}.list"
+`;
+}
+
+/** Packages from a third-party repository, pinned and held; `changed=1` when anything was installed. */
+export function pinnedInstall(repository: AptRepository, packages: Record<string, string>): string {
+  const wanted = Object.entries(packages).map(([p, v]) => `${p}=${v}`);
+  const check = Object.entries(packages).map(([p, v]) => `[ "$(dpkg-query -W -f='\${Version}' ${p} 2>/dev/null)" = "${v}" ]`).join(" && ");
+  return `if ! { ${check}; }; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+${indent(renderAddAptRepository(repository))}  apt-get update -q
+  apt-mark unhold ${Object.keys(packages).join(" ")} >/dev/null 2>&1 || true
+  apt-get install -y -q --no-install-recommends --allow-downgrades ${wanted.join(" ")}
+  apt-mark hold ${Object.keys(packages).join(" ")} >/dev/null
+  changed=1
+fi
 `;
 }

@@ -2,8 +2,7 @@
 // anonymous access, no phoning home; the admin password read from a file the install script writes from stdin) and
 // its provisioning files (data sources and the dashboards folder). Pure renderers.
 import { stringify } from "yaml";
-import { renderAddAptRepository, type AptRepository } from "../apt-repo";
-import { indent } from "../shell";
+import type { AptRepository } from "../apt-repo";
 import { LOG_TENANTS, LOKI_PORT } from "./loki";
 import { EXPORTER_PORTS } from "./prometheus";
 
@@ -71,19 +70,3 @@ export const GRAFANA_KEY_FINGERPRINTS = ["B53AE77BADB630A683046005963FA277104585
 export const grafanaAptRepository = (fingerprints: readonly string[]): AptRepository => ({
   name: "grafana", publisher: "Grafana Labs", keyUrl: "https://apt.grafana.com/gpg-full.key", source: "https://apt.grafana.com stable main", fingerprints,
 });
-
-/** Packages from a third-party repository, pinned and held; `changed=1` when anything was installed. */
-export function pinnedInstall(repository: AptRepository, packages: Record<string, string>): string {
-  const wanted = Object.entries(packages).map(([p, v]) => `${p}=${v}`);
-  const check = Object.entries(packages).map(([p, v]) => `[ "$(dpkg-query -W -f='\${Version}' ${p} 2>/dev/null)" = "${v}" ]`).join(" && ");
-  return `if ! { ${check}; }; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-${indent(renderAddAptRepository(repository))}  apt-get update -q
-  apt-mark unhold ${Object.keys(packages).join(" ")} >/dev/null 2>&1 || true
-  apt-get install -y -q --no-install-recommends --allow-downgrades ${wanted.join(" ")}
-  apt-mark hold ${Object.keys(packages).join(" ")} >/dev/null
-  changed=1
-fi
-`;
-}

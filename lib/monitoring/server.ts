@@ -6,7 +6,8 @@
 // certificate, then the CA certificates the blackbox exporter trusts.
 import { SCRIPT_PRELUDE, aptInstallUnless, enableAndStart, hasPackage, putFile, putPem, readStdinBundle, stdinBundle } from "../shell";
 import { DASHBOARDS, renderDashboard } from "./dashboards";
-import { GRAFANA_DASHBOARDS_DIR, GRAFANA_DIR, grafanaAptRepository, pinnedInstall, renderDashboardProvider, renderDatasources, renderGrafanaIni } from "./grafana";
+import { pinnedInstall } from "../apt-repo";
+import { GRAFANA_DASHBOARDS_DIR, GRAFANA_DIR, grafanaAptRepository, renderDashboardProvider, renderDatasources, renderGrafanaIni } from "./grafana";
 import { LOKI_PORT, renderLogGatewayCaddyfile, renderLokiConfig } from "./loki";
 import { PROMETHEUS_DIR, TARGETS_DIR, renderAlertRules, renderBlackboxConfig, renderPrometheusConfig, renderTargets, type PrometheusLayout, type TargetGroup } from "./prometheus";
 

@@ -4,7 +4,8 @@
 // idempotent and restart only what changed. Stdin: the platform CA certificate (the log gateway's), PEM.
 import { SCRIPT_PRELUDE, aptInstallUnless, enableAndStart, hasPackage, putFile, putPem, readStdinBundle } from "../shell";
 import { renderAlloyConfig } from "./alloy";
-import { grafanaAptRepository, pinnedInstall } from "./grafana";
+import { pinnedInstall } from "../apt-repo";
+import { grafanaAptRepository } from "./grafana";
 import type { LogTenant } from "./loki";
 import { renderOllamaProbeScript, type OllamaProbe } from "./ollama-probe";
 import { EXPORTER_PORTS } from "./prometheus";
