@@ -40,7 +40,7 @@ set -euo pipefail
 state="\${AI_DUALSTACK_DISCOVERY_STATE:-/var/lib/ai-dualstack/discovery}"
 metrics="\${AI_DUALSTACK_METRICS_DIR:-${metricsDir}}"
 mkdir -p "$state" "$metrics"
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+work="$(mktemp -d)"
 record() {
   tmp="$(mktemp "$metrics/.discovery.XXXXXX")"
   {
