@@ -8,7 +8,9 @@ import { HASHICORP_KEY_FINGERPRINTS } from "../vault/server";
 import { GRAFANA_KEY_FINGERPRINTS } from "../monitoring/grafana";
 
 const VAULT_DEFAULTS = { version: "1.21.4", aptKeyFingerprints: HASHICORP_KEY_FINGERPRINTS } as const;
-const MONITORING_DEFAULTS = { grafanaVersion: "13.2.2", lokiVersion: "3.7.8", alloyVersion: "1.21.2", pveExporterVersion: "3.10.2", aptKeyFingerprints: GRAFANA_KEY_FINGERPRINTS } as const;
+/** The Ollama image the environments run (scripts/ollama.sh builds the same version for the integration tests). */
+export const OLLAMA_IMAGE = "ollama/ollama:0.18.2";
+export const MONITORING_DEFAULTS = { grafanaVersion: "13.2.2", lokiVersion: "3.7.8", alloyVersion: "1.21.2", pveExporterVersion: "3.10.2", aptKeyFingerprints: GRAFANA_KEY_FINGERPRINTS } as const;
 import { cidrsOverlap, isHostAddress, parseCidr, parseInterfaceAddress, parseIpv4 } from "../net";
 import {
   retentionPeriod,
@@ -320,7 +322,7 @@ export const imageRef = pattern(/^[a-z0-9][a-z0-9_.-]*(:\d+)?(\/[a-z0-9._-]+)*:[
 
 /** Ollama server settings, all explicit: its defaults depend on VRAM and silently truncate prompts. */
 const ollama = z.strictObject({
-  image: imageRef.default("ollama/ollama:0.18.2"),
+  image: imageRef.default(OLLAMA_IMAGE),
   /** OLLAMA_CONTEXT_LENGTH: the context every request gets unless its model bakes another num_ctx. */
   contextLength: wholeNumber(512, 1_048_576, "tokens"),
   numParallel: wholeNumber(1, 64, "OLLAMA_NUM_PARALLEL").default(1),

@@ -1,22 +1,16 @@
 // The real Grafana Loki (built from the Go module proxy by scripts/loki.sh, cached under ~/.cache), started by the
 // tests on loopback ports with the configuration the program renders.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { renderLokiConfig } from "../../lib/monitoring/loki";
 import { freePort } from "./servers";
+import { cachedBinary } from "./binaries";
+import { MONITORING_DEFAULTS } from "../../lib/config/schema";
 
-/** The loki binary: on PATH, or where scripts/loki.sh caches it. */
-export function lokiBinary(): string {
-  for (const dir of (process.env.PATH ?? "").split(":")) if (dir && existsSync(join(dir, "loki"))) return join(dir, "loki");
-  const schema = readFileSync(join(__dirname, "../../lib/config/schema.ts"), "utf8");
-  const version = /lokiVersion: "([0-9.]+)"/.exec(schema)?.[1];
-  const cached = join(process.env.AI_DUALSTACK_CACHE ?? join(homedir(), ".cache/ai-dualstack"), `loki-${version}`, "bin/loki");
-  if (existsSync(cached)) return cached;
-  throw new Error("loki is not built: run scripts/loki.sh (.ci/run does)");
-}
+/** The loki binary scripts/loki.sh builds, at the version the monitoring container installs. */
+export const lokiBinary = () => cachedBinary("loki", MONITORING_DEFAULTS.lokiVersion, "scripts/loki.sh");
 
 export interface RunningLoki {
   url: string;

@@ -3,24 +3,17 @@
 // test CA), and a TCP relay between them that can stall a transfer, so the pull path, its progress and its resume
 // are the real ones.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Socket } from "node:net";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import type { TestCa } from "./pki";
 import { startCaddy } from "./caddy";
 import { freePort } from "./servers";
+import { cachedBinary } from "./binaries";
+import { OLLAMA_IMAGE } from "../../lib/config/schema";
 
-/** A binary on PATH, or where a scripts/*.sh build caches it (`<name>-<version>/bin/<name>`). */
-export function cachedBinary(name: string, version: string, script: string): string {
-  for (const dir of (process.env.PATH ?? "").split(":")) if (dir && existsSync(join(dir, name)) && !dir.startsWith("/usr")) return join(dir, name);
-  const cached = join(process.env.AI_DUALSTACK_CACHE ?? join(homedir(), ".cache/ai-dualstack"), `${name}-${version}`, "bin", name);
-  if (existsSync(cached)) return cached;
-  throw new Error(`${name} ${version} is not built: run ${script} (.ci/run does)`);
-}
-
-export const OLLAMA_VERSION = /"ollama\/ollama:([0-9.]+)"/.exec(readFileSync(join(__dirname, "../../lib/config/schema.ts"), "utf8"))![1];
+export const OLLAMA_VERSION = OLLAMA_IMAGE.split(":")[1];
 
 async function waitFor(url: string, child: ChildProcess, what: string, init?: RequestInit & { dispatcher?: unknown }): Promise<void> {
   for (let i = 0; i < 150; i++) {

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderVaultConfig, tlsFiles } from "../../lib/vault/server";
 import type { TestCa } from "./pki";
-import { cachedBinary } from "./real-ollama";
+import { cachedBinary } from "./binaries";
 import { freePort } from "./servers";
 
 export const VAULT_VERSION = "1.21.0";
