@@ -18,6 +18,7 @@ import { drillPlan, renderDrillReport, renderDrillSteps, runDrill, type DrillDep
 import { automationWorkspace, type StackWorkspace } from "./workspace";
 import { liveDrillDeps, type LiveDrillOptions } from "./drill-live";
 import { ProxmoxApi, ProxmoxApiError, TOKEN_FORM } from "./proxmox-api";
+import { tlsFetch } from "./tls-fetch";
 import type { EnvironmentConfig, HostConfig } from "../lib/config/schema";
 import { ipOf } from "../lib/net";
 import { DEFAULT_THRESHOLDS, EXPORTER_PORTS } from "../lib/monitoring/prometheus";
@@ -105,9 +106,7 @@ const STACK_NAME = /^[A-Za-z0-9_.-]+$/;
 function ollamaClient(url: string, ca?: string): BenchClient {
   const { Ollama } = require("ollama") as typeof import("ollama");
   if (!ca || !url.startsWith("https:")) return new Ollama({ host: url });
-  const undici = require("undici") as typeof import("undici");
-  const dispatcher = new undici.Agent({ connect: { ca } });
-  return new Ollama({ host: url, fetch: ((input: unknown, init?: object) => undici.fetch(input as never, { ...init, dispatcher } as never)) as unknown as typeof fetch });
+  return new Ollama({ host: url, fetch: tlsFetch({ ca }) });
 }
 const CONFIG_OPTION = ["--config <file>", "a stack config file in the Pulumi.<stack>.yaml format instead of the committed one"] as const;
 const LIVE_OPTIONS = [

@@ -3,9 +3,9 @@
 // environment's TLS gateway (Ollama's models and digests, Qdrant's and Chroma's collections and their exact counts,
 // the services' health endpoints). Everything is reached with the credentials the operator gives; nothing here
 // deletes anything.
-import type { Dispatcher } from "undici";
 import type { DrillDeps, DrillGuest, DrillPlan, Inventory } from "./drill";
 import type { ProxmoxApi } from "./proxmox-api";
+import { tlsFetch } from "./tls-fetch";
 
 /** What each service behind a gateway answers when healthy (Qdrant's and Chroma's need no key). */
 export const HEALTH_PATHS: Record<string, string> = {
@@ -38,11 +38,10 @@ export interface LiveDrillOptions {
   log: (line: string) => void;
 }
 
+/** Through the gateways: their certificates checked against the environment CA; every call bounded to 30 s. */
 function caFetch(ca: string | undefined): (url: string, init?: RequestInit) => Promise<Response> {
-  if (!ca) return (url, init) => fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
-  const undici = require("undici") as typeof import("undici");
-  const dispatcher: Dispatcher = new undici.Agent({ connect: { ca } });
-  return (url, init) => undici.fetch(url, { ...(init as object), dispatcher, signal: AbortSignal.timeout(30_000) } as never) as unknown as Promise<Response>;
+  const base = tlsFetch({ ca });
+  return (url, init) => base(url, { ...init, signal: AbortSignal.timeout(30_000) });
 }
 
 async function json<T>(res: Response, what: string): Promise<T> {

@@ -1,7 +1,7 @@
 // A small client of the Proxmox VE REST API for the operator commands (`dualstack backup`, the drill): API token
 // authentication, the node's certificate verified (a CA file, or the system's roots unless the stack says
 // insecure), asynchronous tasks awaited. Errors name the call and Proxmox's message, never the token.
-import type { Dispatcher } from "undici";
+import { tlsFetch } from "./tls-fetch";
 
 export class ProxmoxApiError extends Error {
   constructor(message: string, readonly status: number) {
@@ -35,25 +35,22 @@ export interface ProxmoxBackup {
 
 export class ProxmoxApi {
   private readonly base: string;
-  private readonly dispatcher: Dispatcher;
+  private readonly fetch: typeof fetch;
 
   constructor(private readonly o: ProxmoxApiOptions) {
     if (!/^https:\/\/[^\s/]+\/?$/.test(o.endpoint)) throw new ProxmoxApiError(`proxmox endpoint: expected "https://host:8006/", got ${JSON.stringify(o.endpoint)}`, 0);
     if (!TOKEN_FORM.test(o.token)) throw new ProxmoxApiError("proxmox token: expected user@realm!name=secret", 0);
     this.base = `${o.endpoint.replace(/\/$/, "")}/api2/json`;
-    const undici = require("undici") as typeof import("undici");
-    this.dispatcher = new undici.Agent({ connect: { ...(o.caCert ? { ca: o.caCert } : {}), rejectUnauthorized: !o.insecure } });
+    this.fetch = tlsFetch({ ca: o.caCert, insecure: o.insecure });
   }
 
   async call<T>(method: "GET" | "POST", path: string, params: Record<string, string | number> = {}): Promise<T> {
-    const undici = require("undici") as typeof import("undici");
     const query = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]));
     const url = `${this.base}${path}${method === "GET" && query.size ? `?${query}` : ""}`;
     let res;
     try {
-      res = await undici.fetch(url, {
+      res = await this.fetch(url, {
         method,
-        dispatcher: this.dispatcher,
         headers: { Authorization: `PVEAPIToken=${this.o.token}`, ...(method === "POST" ? { "Content-Type": "application/x-www-form-urlencoded" } : {}) },
         body: method === "POST" ? query.toString() : undefined,
       });
