@@ -7,6 +7,9 @@ import { Platform } from "./components/platform";
 import { capacityReport, renderCapacityTable } from "./lib/capacity/report";
 import { ConfigError, loadConfig, type StackConfig } from "./lib/config/load";
 import type { EnvironmentConfig, HostConfig } from "./lib/config/schema";
+import { environmentCatalog, environmentStack } from "./lib/compose/services";
+import { validateStackSpec } from "./lib/compose/spec";
+import { buildContextProblem } from "./components/build-context";
 import { checkAgainstSlice, checkToken, type EnvironmentSlice } from "./lib/environment-slice";
 
 export interface ProgramOptions {
@@ -66,6 +69,7 @@ async function hostProgram(c: HostConfig, secrets: Record<string, string | undef
     resticCredentials: platform.resticCredentials,
     grafanaUrl: platform.grafanaUrl,
     grafanaAdminPassword: platform.grafanaAdminPassword,
+    ...(platform.gitea ? { gitea: platform.gitea } : {}),
   };
 }
 
@@ -78,11 +82,18 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
   const problems = checkAgainstSlice(c, slice, c.hostStack);
   // The offline engine has only a placeholder token, whose identity it cannot check.
   if (slice && !offline) problems.push(...checkToken(secrets.proxmoxApiToken!, slice));
+  // What Compose itself would refuse (two services on one port), and build contexts that are not there.
+  const spec = environmentStack(c, pulumi.getStack());
+  problems.push(...validateStackSpec(spec, { publicBindAllowed: env === "public" ? ["ingress"] : [] }).map((p) => `ai-dualstack:services: ${p}`));
+  for (const s of spec.services) {
+    const problem = s.build ? buildContextProblem(s.build.context, s.build.dockerfile) : undefined;
+    if (problem) problems.push(`ai-dualstack:services: ${s.name}: build context ${problem}`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const provider = new proxmoxve.Provider("proxmox", providerArgs(c, secrets.proxmoxApiToken!, secrets.sshPrivateKey, slice!.nodes));
-  const capacity = capacityReport(c, slice!.gpu);
+  const capacity = capacityReport(c, slice!.gpu, { reservedVramMiB: environmentCatalog(c, pulumi.getStack()).reservedVramMiB, services: spec.services });
   if (!capacity.fits) {
-    pulumi.log.warn(`models do not fit the ${slice!.gpu.catalog} (${slice!.gpu.name}):\n${renderCapacityTable(capacity)}`);
+    pulumi.log.warn(`the environment does not fit the ${slice!.gpu.catalog} (${slice!.gpu.name}) or its VM:\n${renderCapacityTable(capacity)}`);
   }
   const environment = new AiEnvironment(env, {
     config: c,
@@ -93,6 +104,8 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
     platformCaCert: host.getOutput("platformCaCert") as pulumi.Output<string>,
     sshPrivateKey: secrets.sshPrivateKey === undefined ? undefined : pulumi.secret(secrets.sshPrivateKey),
     restic: secrets.resticPassword !== undefined && secrets.resticPrivateKey !== undefined ? pulumi.secret({ password: secrets.resticPassword, privateKey: secrets.resticPrivateKey }) : undefined,
+    rcloneConfig: secrets.rcloneConfig === undefined ? undefined : pulumi.secret(secrets.rcloneConfig),
+    oauth2ClientSecret: secrets.oauth2ClientSecret === undefined ? undefined : pulumi.secret(secrets.oauth2ClientSecret),
   }, { providers: [provider] });
   if (secrets.resticPassword === undefined || secrets.resticPrivateKey === undefined) {
     pulumi.log.info("file-level backups are off: set the secret config resticPassword and resticPrivateKey from the host stack's resticCredentials output");

@@ -2,7 +2,12 @@ import { ipOf } from "../lib/net";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { CapacityReport } from "../lib/capacity/report";
-import { OLLAMA_PORT, QDRANT_PORT, environmentStack, gatewayMaterial, gatewayRoutes } from "../lib/compose/services";
+import { OLLAMA_PORT, QDRANT_PORT, environmentCatalog, environmentStack, gatewayMaterial, gatewayRoutes } from "../lib/compose/services";
+import { fillTemplate } from "../lib/compose/spec";
+import { CA_MATERIAL } from "../lib/catalog/types";
+import { RCLONE_CONFIG_MATERIAL } from "../lib/catalog/object-storage";
+import { EXTERNAL_CLIENT_SECRET } from "../lib/catalog/identity";
+import { ServiceDependencies } from "./service-dependencies";
 import { publishedPortRules } from "../lib/compose/spec";
 import type { EnvironmentConfig } from "../lib/config/schema";
 import { ADMIN_USER } from "../lib/cloud-init";
@@ -37,6 +42,9 @@ export interface AiEnvironmentArgs {
   sshPrivateKey?: pulumi.Input<string>;
   /** This environment's restic repository credentials (secret config); without them no file-level backups. */
   restic?: pulumi.Input<{ password: string; privateKey: string }>;
+  /** The catalog's secret config: Rclone's remotes (rclone.conf) and another OIDC provider's client secret. */
+  rcloneConfig?: pulumi.Input<string>;
+  oauth2ClientSecret?: pulumi.Input<string>;
 }
 
 /** The data services' administrators: the tenant provisioning logs in as these. */
@@ -154,6 +162,15 @@ export class AiEnvironment extends pulumi.ComponentResource {
       }, { parent: this, dependsOn: [guest.container], additionalSecretOutputs: ["stdin"] }));
       this.containers[key] = { vmId: spec.vmId, hostname, address: spec.address };
     }
+    // The catalog's services get their own database and Redis user before they start.
+    const catalog = environmentCatalog(c, args.stack);
+    const deps = new ServiceDependencies(`${name}-catalog`, {
+      databases: catalog.databases,
+      redisUsers: catalog.redisUsers,
+      postgres: { host: pgIp, port: DATA_ADMINS.postgres.port, user: DATA_ADMINS.postgres.user, password: admins.postgres, caCert: ca.certPem },
+      redis: { host: redisIp, port: DATA_ADMINS.redis.port, password: admins.redis, caCert: ca.certPem },
+    }, { parent: this, dependsOn: ready });
+
     // The AI services in the GPU VM, through its Docker engine over SSH.
     const services = new ComposeStack(`${name}-services`, {
       spec,
@@ -161,11 +178,20 @@ export class AiEnvironment extends pulumi.ComponentResource {
       env,
       stack: args.stack,
       publicServices: env === "public" ? ["ingress"] : [],
-      materials: Object.fromEntries(Object.entries(gatewayCerts).flatMap(([service, cert]) => [
-        [gatewayMaterial(service).cert, cert.certPem],
-        [gatewayMaterial(service).key, cert.keyPem],
-      ])),
-    }, { parent: this, dependsOn: [vm] });
+      materials: {
+        ...Object.fromEntries(Object.entries(gatewayCerts).flatMap(([service, cert]) => [
+          [gatewayMaterial(service).cert, cert.certPem],
+          [gatewayMaterial(service).key, cert.keyPem],
+        ])),
+        // The environment CA: what the catalog's services verify PostgreSQL and Redis with.
+        [CA_MATERIAL]: ca.certPem,
+        ...(args.rcloneConfig !== undefined ? { [RCLONE_CONFIG_MATERIAL]: args.rcloneConfig } : {}),
+      },
+      secretValues: {
+        ...deps.secretValues,
+        ...(args.oauth2ClientSecret !== undefined ? { [EXTERNAL_CLIENT_SECRET]: args.oauth2ClientSecret } : {}),
+      },
+    }, { parent: this, dependsOn: [vm, ...deps.resources] });
 
     // File-level backups: every machine streams its sources (volumes, the PostgreSQL dump, Redis's data) into the
     // environment's restic repository on the backup LXC; check and retention run there.
@@ -194,10 +220,10 @@ export class AiEnvironment extends pulumi.ComponentResource {
     if (args.platformCaCert !== undefined) {
       const m = slice.monitoring;
       const ssh = (host: string, user: string) => ({ host, user, ...(args.sshPrivateKey ? { privateKey: args.sshPrivateKey } : {}) });
-      const telemetry = (host: string, ip: string, extra: { docker: boolean; probe?: { url: string; expected: string[] } }) =>
+      const telemetry = (host: string, ip: string, extra: { docker: boolean; composeProject?: string; probe?: { url: string; expected: string[] } }) =>
         renderTelemetryInstallScript({ tenant: env, host, ip, pushUrl: m.logPushUrl, alloyVersion: m.alloyVersion, aptKeyFingerprints: m.aptKeyFingerprints, ...extra });
       const guests = [
-        { key: "gpu-vm", connection: ssh(vmIp, ADMIN_USER), script: viaSudo(telemetry(`${env}-gpu`, vmIp, { docker: true, probe: { url: `http://127.0.0.1:${OLLAMA_PORT}`, expected: c.models.filter((d) => d.warm).map((d) => d.name) } })), after: [services] as pulumi.Resource[] },
+        { key: "gpu-vm", connection: ssh(vmIp, ADMIN_USER), script: viaSudo(telemetry(`${env}-gpu`, vmIp, { docker: true, composeProject: args.stack, probe: { url: `http://127.0.0.1:${OLLAMA_PORT}`, expected: c.models.filter((d) => d.warm).map((d) => d.name) } })), after: [services] as pulumi.Resource[] },
         { key: "postgres", connection: ssh(pgIp, "root"), script: telemetry(`${env}-postgres`, pgIp, { docker: false }), after: ready },
         { key: "redis", connection: ssh(redisIp, "root"), script: telemetry(`${env}-redis`, redisIp, { docker: false }), after: ready },
       ];
@@ -227,9 +253,12 @@ export class AiEnvironment extends pulumi.ComponentResource {
         "data/postgres-admin": { user: DATA_ADMINS.postgres.user, password: admins.postgres, url: pgUrl(DATA_ADMINS.postgres.user, admins.postgres) },
         "data/redis-admin": { user: "default", password: admins.redis, url: pulumi.interpolate`rediss://default:${admins.redis}@${redisIp}:${REDIS_PORT}/0` },
         "tls/ca": { cert: ca.certPem },
+        // Each catalog service's credentials and endpoints, for its operators and its other clients.
+        ...Object.fromEntries(Object.entries(catalog.vaultByEntry).map(([key, record]) => [`catalog/${key}`, Object.fromEntries(Object.entries(record).map(([k, v]) => [k,
+          typeof v === "string" ? v : pulumi.secret(pulumi.all(services.secrets).apply((values) => fillTemplate(v.template, values)))]))])),
         ...Object.fromEntries(Object.entries({ postgres: pgCert, redis: redisCert, ...gatewayCerts }).map(([service, cert]) => [`tls/${service}`, { cert: cert.certPem, key: cert.keyPem }])),
       },
-    }, { parent: this, dependsOn: ready });
+    }, { parent: this, dependsOn: [...ready, ...deps.resources] });
 
     if (c.tenants.length > 0) {
       new Tenants(`${name}-tenants`, {

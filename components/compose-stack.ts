@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { composeLabels, materialNames, secretNames, validateStackSpec, type StackSpec } from "../lib/compose/spec";
+import { composeLabels, fillTemplate, hasSecretEnvironment, hasSecretFiles, materialNames, secretNames, validateStackSpec, type EnvValue, type StackSpec } from "../lib/compose/spec";
+import { buildTriggers } from "./build-context";
 import { dockerLabels, type GuestEnvironment } from "../lib/tags";
 
 export interface ComposeStackArgs {
@@ -14,6 +15,8 @@ export interface ComposeStackArgs {
   publicServices?: string[];
   /** Key material the services' files name (certificates and their keys), kept secret: every name the spec uses. */
   materials?: Record<string, pulumi.Input<string>>;
+  /** Secrets made elsewhere (a service's database password), by the name its templates use; the rest are generated. */
+  secretValues?: Record<string, pulumi.Input<string>>;
 }
 
 const WAIT_TIMEOUT_SECONDS = 600;
@@ -56,35 +59,50 @@ export class ComposeStack extends pulumi.ComponentResource {
       name: `${spec.project}_${v}`,
       labels: labels({ "com.docker.compose.project": spec.project, "com.docker.compose.volume": v }),
     }, { ...child, retainOnDelete: true, protect: true })]));
-    const images = Object.fromEntries([...new Set(spec.services.map((s) => s.image))].map((image) => [image, new docker.RemoteImage(`${name}-img-${image.replace(/[^a-z0-9]+/gi, "-")}`, {
+    // Pulled by tag, or built on the engine from a directory of this repository (rebuilt when a file in it changes).
+    const images = Object.fromEntries([...new Map(spec.services.map((s) => [s.image, s.build])).entries()].map(([image, build]) => [image, new docker.RemoteImage(`${name}-img-${image.replace(/[^a-z0-9]+/gi, "-")}`, {
       name: image,
       keepLocally: true,
+      ...(build ? {
+        build: { context: build.context, dockerfile: build.dockerfile ?? "Dockerfile", buildArgs: build.args, tags: [image], labels: dockerLabels(args.env, args.stack) },
+        triggers: buildTriggers(build.context),
+      } : {}),
     }, child)]));
-    const secrets = Object.fromEntries(secretNames(spec).map((secret) => [secret, new random.RandomPassword(`${name}-${secret}`, {
-      length: 48,
-      special: false,
-    }, { parent: this })]));
-
-    this.secrets = Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, pulumi.secret(v.result)]));
+    const given = args.secretValues ?? {};
+    // Generated: 48 alphanumerics (32 for names ending in -32: cookie secrets), or 32 random bytes in hex for names
+    // ending in -hex (encryption keys).
+    const generated = (secret: string): pulumi.Output<string> => secret.endsWith("-hex")
+      ? new random.RandomId(`${name}-${secret}`, { byteLength: 32 }, { parent: this }).hex
+      : new random.RandomPassword(`${name}-${secret}`, { length: secret.endsWith("-32") ? 32 : 48, special: false }, { parent: this }).result;
+    this.secrets = Object.fromEntries(secretNames(spec).map((secret) => [secret, pulumi.secret(secret in given ? pulumi.output(given[secret]) : generated(secret))]));
+    const all = pulumi.all(this.secrets);
+    const value = (k: string, v: EnvValue): pulumi.Output<string> =>
+      // Secret whatever the engine does with additionalSecretOutputs: the whole env list is then stored encrypted.
+      typeof v === "string" ? pulumi.output(`${k}=${v}`)
+        : "secret" in v ? pulumi.interpolate`${k}=${this.secrets[v.secret]}`
+          : pulumi.secret(all.apply((values) => `${k}=${fillTemplate(v.template, values)}`));
     this.containers = {};
     this.digests = {};
     for (const s of spec.services) {
-      const env = Object.entries(s.environment).map(([k, v]) =>
-        // Secret whatever the engine does with additionalSecretOutputs: the whole env list is then stored encrypted.
-        typeof v === "string" ? pulumi.output(`${k}=${v}`) : pulumi.interpolate`${k}=${pulumi.secret(secrets[v.secret].result)}`);
+      const env = Object.entries(s.environment).map(([k, v]) => value(k, v));
       const image = images[s.image];
       const deps = s.dependsOnHealthy.map((d) => this.containers[d]).filter(Boolean);
       this.containers[s.name] = new docker.Container(`${name}-${s.name}`, {
         name: `${spec.project}-${s.name}-1`,
         hostname: s.name,
-        // The digest resolved at pull time, kept in the state: a moved tag is a visible change, not a silent one.
-        image: image.repoDigest,
+        // The digest resolved at pull time, kept in the state: a moved tag is a visible change, not a silent one. A
+        // built image has no registry digest: its image id changes with every rebuild instead.
+        image: s.build ? image.imageId : image.repoDigest,
+        entrypoints: s.entrypoint,
         command: s.command,
         envs: env,
         ports: s.ports.map((p) => ({ internal: p.container, external: p.host, ip: p.bind, protocol: p.protocol ?? "tcp" })),
         volumes: s.volumes.map((v) => ({ volumeName: volumes[v.volume].name, containerPath: v.path, readOnly: v.readOnly ?? false })),
-        uploads: (s.files ?? []).map((f) => ({ file: f.path, content: "material" in f ? pulumi.secret(args.materials![f.material]) : f.content })),
-        networksAdvanced: s.networks.map((n) => ({ name: networks[n].name, aliases: [s.name] })),
+        uploads: (s.files ?? []).map((f) => ({
+          file: f.path,
+          content: "material" in f ? pulumi.secret(args.materials![f.material]) : "template" in f ? pulumi.secret(all.apply((values) => fillTemplate(f.template, values))) : f.content,
+        })),
+        networksAdvanced: s.networks.map((n) => ({ name: networks[n].name, aliases: [s.name, ...(s.aliases ?? [])] })),
         healthcheck: s.healthcheck ? {
           tests: s.healthcheck.test,
           interval: s.healthcheck.interval,
@@ -92,24 +110,32 @@ export class ComposeStack extends pulumi.ComponentResource {
           retries: s.healthcheck.retries,
           startPeriod: s.healthcheck.startPeriod,
         } : undefined,
-        // Wait for healthy before the stack goes on (dependents, model deployments).
+        // Wait for healthy before the stack goes on (dependents, model deployments); a setup job runs once.
         wait: s.healthcheck !== undefined,
         waitTimeout: WAIT_TIMEOUT_SECONDS,
         restart: s.restart,
         gpus: s.gpu ? "all" : undefined,
+        memory: s.memoryMiB,
+        cpus: s.cpus === undefined ? undefined : String(s.cpus),
+        shmSize: s.shmSizeMiB,
+        mounts: s.dockerSocket ? [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }] : undefined,
         labels: labels(composeLabels(spec.project, s.name)),
         logDriver: "json-file",
         logOpts: { "max-size": "50m", "max-file": "3" },
         securityOpts: ["no-new-privileges:true"],
-        mustRun: true,
+        mustRun: !s.oneShot,
+        // A setup job: attached until it exits (a non-zero exit fails the update), its output kept.
+        ...(s.oneShot ? { attach: true, logs: true } : {}),
       }, {
         ...child,
         dependsOn: deps,
         deleteBeforeReplace: true,
         // Declared secret as well: policies see secrets unwrapped and can only trust this declaration.
         additionalSecretOutputs: [
-          ...(Object.values(s.environment).some((v) => typeof v !== "string") ? ["envs"] : []),
-          ...((s.files ?? []).some((f) => "material" in f) ? ["uploads"] : []),
+          ...(hasSecretEnvironment(s) ? ["envs"] : []),
+          ...(hasSecretFiles(s) ? ["uploads"] : []),
+          // A setup job's output may echo what it was given.
+          ...(s.oneShot ? ["containerLogs"] : []),
         ],
       });
       this.digests[s.name] = image.repoDigest;

@@ -5,7 +5,13 @@ import { datastoresFor, fileId, mirrorPoolOf, type EnvironmentSlice } from "../l
 import { ipOf } from "../lib/net";
 import { backupJobs } from "../lib/backup/jobs";
 import { RESTIC_SFTP_PORT, renderResticInstallScript } from "../lib/backup/restic";
-import { resticRemote, resticRepository } from "../lib/backup/plan";
+import { resticRemote, resticRepository, volumeSource } from "../lib/backup/plan";
+import { resolveCatalog } from "../lib/catalog/resolve";
+import { GITEA_TLS } from "../lib/catalog/gitea";
+import { CA_MATERIAL } from "../lib/catalog/types";
+import { publishedPortRules, type StackSpec } from "../lib/compose/spec";
+import { renderDockerEngineScript } from "../lib/docker-engine";
+import { ComposeStack } from "./compose-stack";
 import { VAULT_SNAPSHOT_SOURCE } from "../lib/vault/snapshot";
 import { stdinBundle } from "../lib/shell";
 import * as command from "@pulumi/command";
@@ -43,6 +49,9 @@ function download(name: string, nodeName: string, datastoreId: string, contentTy
   }, opts);
 }
 
+/** The compose project of the cicd container (Gitea and its runner). */
+const CICD_PROJECT = "cicd";
+
 /** The services each platform container runs, by its config key. */
 export const PLATFORM_SERVICES = { security: "vault", cicd: "gitea", monitoring: "prometheus", backup: "restic" } as const;
 
@@ -67,6 +76,8 @@ export class Platform extends pulumi.ComponentResource {
   public readonly grafanaAdminPassword: pulumi.Output<string>;
   /** Per environment its Vault AppRole credentials (secret), once Vault is set up. */
   public readonly vaultAppRoles?: pulumi.Output<Record<string, { roleId: string; secretId: string }>>;
+  /** Gitea's URL and its administrator's credentials (secret), when services.gitea is enabled. */
+  public readonly gitea?: { url: string; admin: pulumi.Output<{ user: string; password: string }> };
 
   constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:platform:Platform", name, {}, opts);
@@ -85,6 +96,11 @@ export class Platform extends pulumi.ComponentResource {
     const platformStores = datastoresFor(mirrorPoolOf(c, c.platform.mirror), "platform");
     const pool = new proxmoxve.PoolLegacy(`${name}-pool`, { poolId: c.platform.pool, comment: "ai-dualstack platform services" }, { parent: this, protect: true });
     const template = download(`${name}-${c.platform.node}-lxc-template`, c.platform.node, platformStores.files, "vztmpl", c.platform.lxcTemplate, { parent: this, dependsOn: [host] });
+
+    // The catalog's platform services: Gitea and its runner in Docker in the cicd container, on its own address.
+    const cicdIp = ipOf(c.platform.containers.cicd.address);
+    const cicdPlan = c.services.gitea ? resolveCatalog({ gitea: c.services.gitea }, { env: "host", project: CICD_PROJECT, guestIp: cicdIp, publicHostnames: [] }) : undefined;
+    const cicdSpec: StackSpec | undefined = cicdPlan && { project: CICD_PROJECT, networks: [{ name: "ai", internal: false }], volumes: cicdPlan.volumes, services: cicdPlan.services };
 
     this.containers = {};
     const guests: Record<string, ServiceContainer> = {};
@@ -106,7 +122,8 @@ export class Platform extends pulumi.ComponentResource {
         nameservers: [c.networks.services.gateway],
         sshKeys: c.platform.sshKeys,
         // The environments' restic clients reach their repositories over sftp (chrooted, key-only accounts).
-        rules: key === "backup" ? ENVIRONMENTS.map((env) => ({ type: "in" as const, action: "ACCEPT" as const, source: c.networks[env].cidr, proto: "tcp" as const, dport: String(RESTIC_SFTP_PORT), comment: `restic (sftp-only daemon) from the ${env} zone` })) : undefined,
+        rules: key === "backup" ? ENVIRONMENTS.map((env) => ({ type: "in" as const, action: "ACCEPT" as const, source: c.networks[env].cidr, proto: "tcp" as const, dport: String(RESTIC_SFTP_PORT), comment: `restic (sftp-only daemon) from the ${env} zone` }))
+          : key === "cicd" && cicdSpec ? publishedPortRules(cicdSpec, cicdIp) : undefined,
       }, { parent: this, dependsOn: [host, template] });
       this.containers[key] = { vmId: spec.vmId, address: spec.address };
     }
@@ -177,6 +194,30 @@ export class Platform extends pulumi.ComponentResource {
     }, { parent: this, dependsOn: Object.values(guests) });
     this.grafanaUrl = monitoring.grafanaUrl;
     this.grafanaAdminPassword = monitoring.grafanaAdminPassword;
+
+    if (cicdSpec) {
+      const root = { host: cicdIp, user: "root", privateKey: args.sshPrivateKey };
+      const engine = new command.remote.Command(`${name}-cicd-docker`, { connection: root, create: renderDockerEngineScript(CICD_PROJECT) }, { parent: this, dependsOn: [guests.cicd] });
+      const cert = ca.issue("gitea", { commonName: "platform-cicd", ipAddresses: [cicdIp], dnsNames: ["gitea", "platform-cicd"] });
+      const cicd = new ComposeStack(`${name}-cicd`, {
+        spec: cicdSpec,
+        dockerHost: `ssh://root@${cicdIp}`,
+        env: "platform",
+        stack: args.stack,
+        materials: { [GITEA_TLS.cert]: cert.certPem, [GITEA_TLS.key]: cert.keyPem, [CA_MATERIAL]: ca.certPem },
+      }, { parent: this, dependsOn: [engine] });
+      // Its repositories, issues and runner state into the platform's restic repository.
+      const repo = resticRepository("platform", resticRemote("platform", ipOf(backupSpec.address)), c.backup.restic, cicdSpec.volumes.map((v) => volumeSource(CICD_PROJECT, v)));
+      new command.remote.Command(`${name}-cicd-restic`, {
+        connection: root,
+        create: renderResticInstallScript(repo, "client"),
+        stdin: pulumi.secret(restic.credentials.apply((creds) => stdinBundle({ secretLine: creds.platform.password, pems: [creds.platform.privateKey] }))),
+      }, { parent: this, dependsOn: [cicd, restic], additionalSecretOutputs: ["stdin"] });
+      this.gitea = {
+        url: `https://${cicdIp}:${c.services.gitea!.httpsPort}/`,
+        admin: pulumi.secret(cicd.secrets["gitea-admin-password"].apply((password) => ({ user: "ops", password }))),
+      };
+    }
 
     this.environments = Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].slice]));
     this.tokens = pulumi.secret(pulumi.all(Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].token]))));

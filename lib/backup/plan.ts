@@ -28,17 +28,19 @@ export function resticRepository(name: string, location: string, restic: BackupC
 }
 
 /** What each of an environment's machines streams into the repository, by machine ("gpu-vm", "postgres", "redis"). */
+/** A compose project's named volume as a stream source (Docker's volume directory, as a tar). */
+export const volumeSource = (project: string, v: string): StreamSource => ({
+  name: `volume-${v}`,
+  host: "local",
+  dump: `tar -C /var/lib/docker/volumes/${project}_${v}/_data -cf - .`,
+  load: `mkdir -p /var/lib/docker/volumes/${project}_${v}/_data && tar -C /var/lib/docker/volumes/${project}_${v}/_data -xpf -`,
+  file: `${v}.tar`,
+});
+
 export function environmentSources(c: EnvironmentConfig, project: string, volumes: string[]): Record<string, StreamSource[]> {
   const redisData = c.containers.redis.data?.path ?? "/var/lib/redis";
-  const volume = (v: string): StreamSource => ({
-    name: `volume-${v}`,
-    host: "local",
-    dump: `tar -C /var/lib/docker/volumes/${project}_${v}/_data -cf - .`,
-    load: `mkdir -p /var/lib/docker/volumes/${project}_${v}/_data && tar -C /var/lib/docker/volumes/${project}_${v}/_data -xpf -`,
-    file: `${v}.tar`,
-  });
   return {
-    "gpu-vm": volumes.map(volume),
+    "gpu-vm": volumes.map((v) => volumeSource(project, v)),
     postgres: [{ name: "postgres", host: "local", dump: "runuser -u postgres -- pg_dumpall --clean --if-exists", load: "runuser -u postgres -- psql -X -q -d postgres", file: "postgres.sql" }],
     redis: [{ name: "redis", host: "local", dump: `tar -C ${redisData} -cf - .`, load: `systemctl stop redis-server && tar -C ${redisData} -xpf - && chown -R redis:redis ${redisData} && systemctl start redis-server`, file: "redis.tar" }],
   };

@@ -2,7 +2,11 @@
 // ceiling, and the co-resident total. Plain data (exported by the environment stacks) plus a text table.
 import { catalogModelOf, catalogOf, type EnvironmentConfig } from "../config/schema";
 import { lookupModel, type GpuFacts } from "./catalog";
-import { coResidency, estimateModel, type CoResidency, type KvCacheType, type ModelEstimate } from "./planner";
+import { RUNTIME_RESERVE_BYTES, coResidency, estimateModel, type CoResidency, type KvCacheType, type ModelEstimate } from "./planner";
+import { estimateVllm, type VllmEstimate } from "./vllm";
+import { memoryReport, type MemoryReport } from "./services";
+import { servedNameOf, vllmFactsOf } from "../catalog/gpu-workloads";
+import type { ServiceSpec } from "../compose/spec";
 
 export interface GpuRef extends GpuFacts {
   /** The catalog id, e.g. "rtx-5090". */
@@ -28,13 +32,34 @@ export interface CapacityReport {
   gpu: { catalog: string; name: string; vramBytes: number; bandwidthBytesPerSecond: number };
   models: ModelRow[];
   coResident: CoResidency;
-  /** Every model fits alone and the worst co-resident set fits. */
+  /** Which runtime owns the GPU: Ollama, or vLLM (Ollama then serves from the CPU). */
+  runtime: "ollama" | "vllm";
+  /** VRAM kept for the GPU's other users (the notebook's budget): added to Ollama's overhead, outside vLLM's share. */
+  reservedVramBytes: number;
+  vllm?: VllmEstimate & { model: string; servedName: string };
+  /** The VM's memory against its services (when the services are known). */
+  memory?: MemoryReport;
+  /** Every model fits alone, the worst co-resident set fits, vLLM fits, and the services fit the VM's memory. */
   fits: boolean;
 }
 
-export function capacityReport(config: Pick<EnvironmentConfig, "ollama" | "models" | "catalog">, gpu: GpuRef): CapacityReport {
+export interface CapacityInput extends Pick<EnvironmentConfig, "ollama" | "models" | "catalog"> {
+  services?: EnvironmentConfig["services"];
+  gpuVm?: Pick<EnvironmentConfig["gpuVm"], "memoryGiB">;
+}
+
+/** What the rest of the GPU keeps: the catalog's GPU-sharing entries' budgets (lib/catalog/resolve.ts). */
+export interface CapacityExtras {
+  reservedVramMiB?: number;
+  /** The VM's compose services, for the memory check. */
+  services?: Pick<ServiceSpec, "name" | "memoryMiB">[];
+}
+
+export function capacityReport(config: CapacityInput, gpu: GpuRef, extras: CapacityExtras = {}): CapacityReport {
   const catalog = catalogOf(config.catalog);
-  const overhead = config.ollama.gpuOverheadMiB * 1024 ** 2;
+  const reservedVramBytes = (extras.reservedVramMiB ?? 0) * 1024 ** 2;
+  // Ollama leaves the reservation free: it is part of the overhead it is started with (OLLAMA_GPU_OVERHEAD).
+  const overhead = config.ollama.gpuOverheadMiB * 1024 ** 2 + reservedVramBytes;
   const models = config.models.map((m): ModelRow => {
     const catalogModel = catalogModelOf(m);
     const shape = { context: m.context ?? config.ollama.contextLength, parallel: config.ollama.numParallel, kvCacheType: config.ollama.kvCacheType };
@@ -53,13 +78,33 @@ export function capacityReport(config: Pick<EnvironmentConfig, "ollama" | "model
     };
   });
   const coResident = coResidency(models, gpu, config.ollama.maxLoadedModels, overhead);
+  const v = config.services?.vllm;
+  const vfacts = v ? vllmFactsOf(v) : undefined;
+  const vllm = v && vfacts ? {
+    model: v.model,
+    servedName: servedNameOf(v),
+    ...estimateVllm(vfacts.weightsBytes, lookupModel(catalog, vfacts.architecture), gpu, {
+      gpuMemoryUtilization: v.gpuMemoryUtilization, maxModelLen: v.maxModelLen, maxNumSeqs: v.maxNumSeqs, kvCacheDtype: v.kvCacheDtype, reservedBytes: reservedVramBytes,
+    }),
+  } : undefined;
+  // With vLLM on the GPU, Ollama's loaded models live in the VM's memory.
+  const ollamaCpu = v ? coResident.worstCaseBytes - RUNTIME_SHARED(overhead) : undefined;
+  const memory = extras.services && config.gpuVm ? memoryReport(config.gpuVm.memoryGiB, extras.services, ollamaCpu) : undefined;
+  const gpuFits = v ? (vllm?.fits ?? false) : models.every((m) => m.fits) && coResident.worstCaseFits;
   return {
     gpu: { catalog: gpu.catalog, name: gpu.name, vramBytes: gpu.vramBytes, bandwidthBytesPerSecond: gpu.bandwidthBytesPerSecond },
     models,
     coResident,
-    fits: models.every((m) => m.fits) && coResident.worstCaseFits,
+    runtime: v ? "vllm" : "ollama",
+    reservedVramBytes,
+    ...(vllm ? { vllm } : {}),
+    ...(memory ? { memory } : {}),
+    fits: gpuFits && (memory?.fits ?? true),
   };
 }
+
+/** What coResidency adds once per GPU (runtime reserve and overhead): not model memory. */
+const RUNTIME_SHARED = (overhead: number) => RUNTIME_RESERVE_BYTES + overhead;
 
 const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 
@@ -77,6 +122,14 @@ export function renderCapacityTable(report: CapacityReport): string {
     line(header),
     ...rows.map(line),
     `co-resident (up to ${co.maxLoaded} loaded): ${gib(co.worstCaseBytes)} of ${gib(co.vramBytes)} — ${co.worstCaseFits ? "fits" : "DOES NOT FIT"}` +
-      (report.models.length > co.maxLoaded ? `; all ${report.models.length} together would need ${gib(co.totalBytes)}` : ""),
+      (report.models.length > co.maxLoaded ? `; all ${report.models.length} together would need ${gib(co.totalBytes)}` : "") +
+      (report.runtime === "vllm" ? " (Ollama serves from the CPU: vLLM owns the GPU)" : "") +
+      (report.reservedVramBytes > 0 ? `; ${gib(report.reservedVramBytes)} kept for the notebooks` : ""),
+    ...(report.vllm ? [
+      `vLLM ${report.vllm.model} as ${report.vllm.servedName}: share ${gib(report.vllm.budgetBytes)}, weights ${gib(report.vllm.weightsBytes)}, overheads ${gib(report.vllm.overheadBytes)}, KV cache ${gib(report.vllm.kvBytes)} = ${report.vllm.kvTokens} tokens (${report.vllm.concurrency.toFixed(1)} full-length sequences) — ${report.vllm.fits ? "fits" : `DOES NOT FIT: ${report.vllm.problems.join("; ")}`}, ≤ ${report.vllm.ceilingTokensPerSecond.toFixed(0)} tok/s`,
+    ] : []),
+    ...(report.memory ? [
+      `VM memory: ${gib(report.memory.totalBytes)} of ${gib(report.memory.vmBytes)} (OS ${gib(report.memory.baseBytes)}; ${report.memory.rows.filter((r) => r.kind === "limit").length} services with limits ${gib(report.memory.rows.filter((r) => r.kind === "limit").reduce((a, r) => a + r.bytes, 0))}) — ${report.memory.fits ? "fits" : "DOES NOT FIT"}`,
+    ] : []),
   ].join("\n");
 }

@@ -1,34 +1,95 @@
-// The public ingress's Caddyfile: TLS on 443 for one hostname, proxied to the chatbot; nothing else is served.
+// The public ingress's Caddyfile: TLS on 443 for each public host name (the chatbot's and the catalog's), each proxied
+// to its service; sites marked auth ask the OAuth2 proxy first (forward_auth): a browser without a session is sent to
+// sign in, an API client's bearer JWT is checked. Certificates from Caddy's internal CA, or from an ACME CA.
 
-export interface IngressInput {
+export interface IngressSite {
   hostname: string;
-  tls: "internal";
   upstream: string;
+  /** Behind the OAuth2 proxy. */
+  auth?: boolean;
+  /** Paths refused with 404 (admin consoles kept to the operators' gateway). */
+  deny?: string[];
 }
 
+export interface IngressInput {
+  sites: IngressSite[];
+  tls: "internal" | "acme";
+  /** The ACME account's e-mail (tls: acme). */
+  acmeEmail?: string;
+  /** Another ACME directory (staging). */
+  acmeCa?: string;
+  /** The OAuth2 proxy ("oauth2-proxy:4180"), when any site needs it. */
+  authUpstream?: string;
+}
+
+const HOST = /^[a-z0-9.-]+$/;
+const UPSTREAM = /^[a-z0-9.-]+:\d+$/;
+const PATH = /^\/[A-Za-z0-9._~/-]*\*?$/;
+
 export function renderCaddyfile(input: IngressInput): string {
-  if (!/^[a-z0-9.-]+$/.test(input.hostname)) throw new Error(`renderCaddyfile: invalid hostname ${JSON.stringify(input.hostname)}`);
-  if (!/^[a-z0-9.-]+:\d+$/.test(input.upstream)) throw new Error(`renderCaddyfile: invalid upstream ${JSON.stringify(input.upstream)}`);
-  return [
-    "# Managed by ai-dualstack: the only published port of the public environment.",
+  if (input.sites.length === 0) throw new Error("renderCaddyfile: no sites");
+  const seen = new Set<string>();
+  for (const s of input.sites) {
+    if (!HOST.test(s.hostname)) throw new Error(`renderCaddyfile: invalid hostname ${JSON.stringify(s.hostname)}`);
+    if (seen.has(s.hostname)) throw new Error(`renderCaddyfile: ${s.hostname} is served twice`);
+    seen.add(s.hostname);
+    if (!UPSTREAM.test(s.upstream)) throw new Error(`renderCaddyfile: invalid upstream ${JSON.stringify(s.upstream)}`);
+    for (const d of s.deny ?? []) if (!PATH.test(d)) throw new Error(`renderCaddyfile: invalid path ${JSON.stringify(d)}`);
+    if (s.auth && !input.authUpstream) throw new Error(`renderCaddyfile: ${s.hostname} needs the OAuth2 proxy, which is not given`);
+  }
+  if (input.authUpstream && !UPSTREAM.test(input.authUpstream)) throw new Error(`renderCaddyfile: invalid OAuth2 proxy ${JSON.stringify(input.authUpstream)}`);
+  if (input.tls === "acme" && !(input.acmeEmail && /^[^\s@{}]+@[^\s@{}]+$/.test(input.acmeEmail))) throw new Error("renderCaddyfile: tls acme needs the account's e-mail address");
+  if (input.acmeCa && !/^https:\/\/[^\s{}]+$/.test(input.acmeCa)) throw new Error(`renderCaddyfile: invalid ACME directory ${JSON.stringify(input.acmeCa)}`);
+
+  const global = [
     "{",
     "\tadmin off",
+    // Only 443 is published: no HTTP->HTTPS redirect listener, and ACME answers the TLS-ALPN challenge on 443.
     "\tauto_https disable_redirects",
+    ...(input.tls === "acme" ? [`\temail ${input.acmeEmail}`, ...(input.acmeCa ? [`\tacme_ca ${input.acmeCa}`] : []), "\tcert_issuer acme {", "\t\tdisable_http_challenge", "\t}"] : []),
     "}",
-    "",
-    `https://${input.hostname} {`,
-    `\ttls ${input.tls}`,
-    "\tencode zstd gzip",
-    "\theader {",
-    '\t\tStrict-Transport-Security "max-age=31536000"',
-    "\t\tX-Content-Type-Options nosniff",
-    "\t\tReferrer-Policy no-referrer",
-    "\t\t-Server",
-    "\t}",
-    `\treverse_proxy ${input.upstream}`,
-    "}",
-    "",
-  ].join("\n");
+  ];
+  const site = (s: IngressSite) => {
+    const proxy = [`reverse_proxy ${s.upstream}`];
+    const body = s.auth ? [
+      "handle /oauth2/* {",
+      `\treverse_proxy ${input.authUpstream} {`,
+      "\t\theader_up X-Real-IP {remote_host}",
+      "\t\theader_up X-Forwarded-Uri {uri}",
+      "\t}",
+      "}",
+      "handle {",
+      `\tforward_auth ${input.authUpstream} {`,
+      "\t\turi /oauth2/auth",
+      "\t\theader_up X-Real-IP {remote_host}",
+      "\t\tcopy_headers X-Auth-Request-User X-Auth-Request-Email X-Auth-Request-Preferred-Username",
+      "\t\t@unauthorized status 401",
+      "\t\thandle_response @unauthorized {",
+      // API clients (a bearer token) get the 401; browsers go to sign in.
+      "\t\t\t@api header Authorization Bearer*",
+      "\t\t\trespond @api 401",
+      "\t\t\tredir * /oauth2/sign_in?rd={scheme}://{host}{uri}",
+      "\t\t}",
+      "\t}",
+      ...proxy.map((l) => `\t${l}`),
+      "}",
+    ] : proxy;
+    return [
+      `https://${s.hostname} {`,
+      ...(input.tls === "internal" ? ["\ttls internal"] : []),
+      "\tencode zstd gzip",
+      "\theader {",
+      '\t\tStrict-Transport-Security "max-age=31536000"',
+      "\t\tX-Content-Type-Options nosniff",
+      "\t\tReferrer-Policy no-referrer",
+      "\t\t-Server",
+      "\t}",
+      ...(s.deny ?? []).map((d) => `\trespond ${d} 404`),
+      ...body.map((l) => `\t${l}`),
+      "}",
+    ].join("\n");
+  };
+  return ["# Managed by ai-dualstack: the only published port of the public environment.", ...global, "", input.sites.map(site).join("\n\n"), ""].join("\n");
 }
 
 /** One TLS site of an environment's gateway: a published port, the internal service behind it, its certificate. */

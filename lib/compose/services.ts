@@ -6,6 +6,12 @@ import { SERVICE_DEFAULTS, type EnvironmentConfig, type OllamaConfig } from "../
 import { renderCaddyfile, renderGatewayCaddyfile } from "./caddyfile";
 import type { ServiceSpec, StackSpec } from "./spec";
 import { EXPORTER_PORTS } from "../monitoring/prometheus";
+import { POSTGRES_PORT, REDIS_PORT } from "../data-services";
+import { resolveCatalog, catalogHostnames, enabledEntries, type CatalogPlan } from "../catalog/resolve";
+import { CA_FILE } from "../catalog/types";
+import { VECTOR_DBS, VECTOR_DB_OF } from "../catalog/vector-dbs";
+import { servedNameOf, VLLM_PORT } from "../catalog/gpu-workloads";
+import { OAUTH2_PROXY } from "../catalog/identity";
 
 export const OLLAMA_PORT = 11434;
 export const QDRANT_PORT = 6333;
@@ -27,7 +33,7 @@ export function ollamaEnvironment(o: OllamaConfig): Record<string, string> {
 
 const healthcheck = (test: string[], startPeriod = "30s") => ({ test, interval: "30s", timeout: "10s", retries: 5, startPeriod });
 
-function ollamaService(o: OllamaConfig): ServiceSpec {
+function ollamaService(o: OllamaConfig, gpu: boolean): ServiceSpec {
   return {
     name: "ollama",
     image: o.image,
@@ -37,7 +43,8 @@ function ollamaService(o: OllamaConfig): ServiceSpec {
     volumes: [{ volume: "ollama-models", path: "/root/.ollama" }],
     healthcheck: healthcheck(["CMD", "ollama", "list"]),
     restart: "unless-stopped",
-    gpu: true,
+    // One runtime owns the GPU: with vLLM enabled, Ollama serves from the CPU.
+    gpu,
     dependsOnHealthy: [],
     networks: ["ai"],
   };
@@ -76,14 +83,32 @@ export interface GatewayRoute {
 export function gatewayRoutes(config: EnvironmentConfig): GatewayRoute[] {
   const s = config.services;
   const ollama: GatewayRoute = { service: "ollama", port: OLLAMA_PORT, upstream: `ollama:${OLLAMA_PORT}` };
-  if (config.role === "private") {
-    return [
-      ollama,
-      { service: "open-webui", port: (s.openWebui ?? SERVICE_DEFAULTS.openWebui).port, upstream: "open-webui:8080" },
-      { service: "chroma", port: (s.chroma ?? SERVICE_DEFAULTS.chroma).port, upstream: "chroma:8000" },
-    ];
-  }
-  return [ollama, { service: "qdrant", port: QDRANT_PORT, upstream: `qdrant:${QDRANT_PORT}` }];
+  const core = config.role === "private" ? [
+    ollama,
+    { service: "open-webui", port: (s.openWebui ?? SERVICE_DEFAULTS.openWebui).port, upstream: "open-webui:8080" },
+    { service: "chroma", port: (s.chroma ?? SERVICE_DEFAULTS.chroma).port, upstream: "chroma:8000" },
+  ] : [ollama, { service: "qdrant", port: QDRANT_PORT, upstream: `qdrant:${QDRANT_PORT}` }];
+  return [...core, ...environmentCatalog(config, "").routes];
+}
+
+/** The catalog services of an environment, rendered against what the environment provides. */
+export function environmentCatalog(config: EnvironmentConfig, project: string): CatalogPlan {
+  const vmIp = ipOf(config.gpuVm.address);
+  const v = config.services.vllm;
+  const chat = config.models[0].name;
+  const embedding = config.models.find((m) => /embed/.test(m.name))?.name ?? chat;
+  return resolveCatalog(enabledEntries(config.services), {
+    env: config.role,
+    project,
+    guestIp: vmIp,
+    postgres: { host: ipOf(config.containers.postgres.address), port: POSTGRES_PORT, caFile: CA_FILE },
+    redis: { host: ipOf(config.containers.redis.address), port: REDIS_PORT, caFile: CA_FILE },
+    llm: v
+      ? { runtime: "vllm", openaiBaseUrl: `http://vllm:${VLLM_PORT}/v1`, ollamaBaseUrl: `http://ollama:${OLLAMA_PORT}`, model: servedNameOf(v), embeddingModel: embedding }
+      : { runtime: "ollama", openaiBaseUrl: `http://ollama:${OLLAMA_PORT}/v1`, ollamaBaseUrl: `http://ollama:${OLLAMA_PORT}`, model: chat, embeddingModel: embedding },
+    vectorDb: VECTOR_DBS[VECTOR_DB_OF[config.role]],
+    publicHostnames: [...(config.services.ingress ? [config.services.ingress.hostname] : []), ...catalogHostnames(enabledEntries(config.services))],
+  });
 }
 
 /** The key material names of a route's certificate, as ComposeStack's `materials` takes them. */
@@ -129,8 +154,17 @@ function gpuExporterService(config: EnvironmentConfig, vmIp: string): ServiceSpe
 }
 
 export function environmentStack(config: EnvironmentConfig, project: string): StackSpec {
+  const catalog = environmentCatalog(config, project);
+  const core = coreStack(config, project, catalog.reservedVramMiB);
+  return { ...core, volumes: [...core.volumes, ...catalog.volumes], services: [...core.services, ...catalog.services] };
+}
+
+function coreStack(config: EnvironmentConfig, project: string, reservedVramMiB: number): StackSpec {
   const vmIp = ipOf(config.gpuVm.address);
   const s = config.services;
+  const ollamaOnGpu = s.vllm === undefined;
+  // Ollama leaves the VRAM the notebooks keep (its overhead), as the capacity planner counts it.
+  const ollama = { ...config.ollama, gpuOverheadMiB: config.ollama.gpuOverheadMiB + reservedVramMiB };
   if (config.role === "private") {
     const ui = s.openWebui ?? SERVICE_DEFAULTS.openWebui;
     const chroma = s.chroma ?? SERVICE_DEFAULTS.chroma;
@@ -139,7 +173,7 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
       networks: [{ name: "ai", internal: false }],
       volumes: ["ollama-models", "open-webui-data", "chroma-data"],
       services: [
-        ollamaService(config.ollama),
+        ollamaService(ollama, ollamaOnGpu),
         {
           name: "chroma",
           image: chroma.image,
@@ -164,7 +198,7 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
     networks: [{ name: "ai", internal: false }, { name: "edge", internal: false }],
     volumes: ["ollama-models", "qdrant-data", "chatbot-data", "ingress-data"],
     services: [
-      ollamaService(config.ollama),
+      ollamaService(ollama, ollamaOnGpu),
       {
         name: "qdrant",
         image: (s.qdrant ?? SERVICE_DEFAULTS.qdrant).image,
@@ -188,7 +222,7 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
         // The only published port of the public environment, on every address.
         ports: [{ container: 443, host: 443, bind: "0.0.0.0" }],
         volumes: [{ volume: "ingress-data", path: "/data" }],
-        files: [{ path: "/etc/caddy/Caddyfile", content: renderCaddyfile({ hostname: ingress.hostname, tls: ingress.tls, upstream: "chatbot:8080" }) }],
+        files: [{ path: "/etc/caddy/Caddyfile", content: renderCaddyfile(ingressInput(config)) }],
         restart: "unless-stopped",
         gpu: false,
         dependsOnHealthy: ["chatbot"],
@@ -197,5 +231,18 @@ export function environmentStack(config: EnvironmentConfig, project: string): St
       gatewayService(config, vmIp),
       gpuExporterService(config, vmIp),
     ],
+  };
+}
+
+/** What the public ingress serves: the chatbot under its host name, then every public site of the catalog. */
+export function ingressInput(config: EnvironmentConfig): Parameters<typeof renderCaddyfile>[0] {
+  const ingress = config.services.ingress!;
+  const sites = [{ hostname: ingress.hostname, upstream: "chatbot:8080", auth: ingress.auth }, ...environmentCatalog(config, "").sites];
+  return {
+    sites,
+    tls: ingress.tls,
+    acmeEmail: ingress.acmeEmail,
+    acmeCa: ingress.acmeCa,
+    authUpstream: config.services.oauth2Proxy ? `${OAUTH2_PROXY.service}:${OAUTH2_PROXY.port}` : undefined,
   };
 }

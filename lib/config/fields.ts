@@ -116,3 +116,12 @@ export const packageVersion = pattern(/^[0-9][A-Za-z0-9.+~-]*$/, "a package vers
 /** OpenPGP fingerprints a repository key may have, with their default. */
 export const fingerprints = (defaults: readonly string[]) =>
   z.array(pattern(/^[0-9A-F]{40}$/, "a 40-digit upper-case hex OpenPGP fingerprint")).min(1, { error: () => "expected at least one fingerprint" }).default([...defaults]);
+
+/** A container image with an explicit version tag (never :latest). */
+export const imageRef = pattern(/^[a-z0-9][a-z0-9_.-]*(:\d+)?(\/[a-z0-9._-]+)*:[A-Za-z0-9._-]+$/, "an image with an explicit tag such as \"ollama/ollama:0.18.2\"")
+  .refine((v) => !v.endsWith(":latest"), { error: () => "expected an explicit version tag, not :latest" });
+
+export const hostPort = wholeNumber(1024, 65_535, "a TCP port");
+
+/** A public DNS name: "chat.example.org". */
+export const dnsName = pattern(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a DNS name such as \"chat.example.org\"");

@@ -173,7 +173,7 @@ export function loadConfig(raw: RawConfig, options: LoadOptions = {}): StackConf
   }
 
   // Secret keys come out of the data before validation, so that no error message can echo them.
-  const declared = secretKeysFor(role, data as { proxmox?: { ssh?: { agent?: boolean } } });
+  const declared = secretKeysFor(role, data as Parameters<typeof secretKeysFor>[1]);
   const secrets: Secrets = {};
   for (const { key, required, form } of declared) {
     const entry = secretValues.get(key);

@@ -6,11 +6,17 @@ import { mergeCatalog, type Catalog } from "../capacity/catalog";
 import { tenantNameProblem } from "../tenancy";
 import { HASHICORP_KEY_FINGERPRINTS } from "../vault/server";
 import { GRAFANA_KEY_FINGERPRINTS } from "../monitoring/grafana";
+import * as catalog from "../catalog/index";
+import { catalogHostnames, catalogProblems, enabledEntries } from "../catalog/resolve";
+import { ENVIRONMENT_NEEDS } from "../catalog/types";
+import { vllmFactsOf } from "../catalog/gpu-workloads";
+import { rcloneNeedsConfig } from "../catalog/object-storage";
 
 const VAULT_DEFAULTS = { version: "1.21.4", aptKeyFingerprints: HASHICORP_KEY_FINGERPRINTS } as const;
 /** The Ollama image the environments run (scripts/ollama.sh builds the same version for the integration tests). */
 export const OLLAMA_IMAGE = "ollama/ollama:0.18.2";
 export const MONITORING_DEFAULTS = { grafanaVersion: "13.2.2", lokiVersion: "3.7.8", alloyVersion: "1.21.2", pveExporterVersion: "3.10.2", aptKeyFingerprints: GRAFANA_KEY_FINGERPRINTS } as const;
+export { imageRef } from "./fields";
 import { cidrsOverlap, isHostAddress, parseCidr, parseInterfaceAddress, parseIpv4 } from "../net";
 import {
   retentionPeriod,
@@ -23,8 +29,11 @@ import {
   certFingerprint,
   cidr,
   duration,
+  dnsName,
   fileName,
+  hostPort,
   httpsUrl,
+  imageRef,
   interfaceAddress,
   interfaceName,
   ipv4,
@@ -293,6 +302,8 @@ const hostShape = z.strictObject({
     }).prefault({}),
   }),
   backup: backupConfig,
+  /** The service catalog's platform entries (Gitea with its runner, in the cicd container). */
+  services: z.strictObject({ gitea: catalog.gitea.schema.optional() }).prefault({}),
 });
 
 const gpuVm = z.strictObject({
@@ -316,9 +327,6 @@ const gpuVm = z.strictObject({
 });
 export type GpuVmConfig = z.infer<typeof gpuVm>;
 
-/** A container image with an explicit version tag (never :latest). */
-export const imageRef = pattern(/^[a-z0-9][a-z0-9_.-]*(:\d+)?(\/[a-z0-9._-]+)*:[A-Za-z0-9._-]+$/, "an image with an explicit tag such as \"ollama/ollama:0.18.2\"")
-  .refine((v) => !v.endsWith(":latest"), { error: () => "expected an explicit version tag, not :latest" });
 
 /** Ollama server settings, all explicit: its defaults depend on VRAM and silently truncate prompts. */
 const ollama = z.strictObject({
@@ -367,7 +375,6 @@ const modelDeployment = z.strictObject({
 });
 export type ModelDeploymentConfig = z.infer<typeof modelDeployment>;
 
-const hostPort = wholeNumber(1024, 65_535, "a TCP port");
 /** Pinned defaults of the environment services (the schema and the compose renderer both use them). */
 export const SERVICE_DEFAULTS = {
   openWebui: { image: "ghcr.io/open-webui/open-webui:v0.8.12", port: 3000 },
@@ -388,15 +395,41 @@ const services = z.strictObject({
   chatbot: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.chatbot.image) }).optional(),
   ingress: z.strictObject({
     image: imageRef.default(SERVICE_DEFAULTS.ingress.image),
-    /** The public name the ingress serves. */
-    hostname: pattern(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a DNS name such as \"chat.example.org\""),
-    /** "internal": Caddy's own CA (ACME arrives with the service catalog). */
-    tls: oneOf(["internal"]).default("internal"),
+    /** The public name the chatbot is served under; catalog services add their own. */
+    hostname: dnsName,
+    /** "internal": Caddy's own CA (tests, private DNS); "acme": certificates from Let's Encrypt (TLS-ALPN on 443). */
+    tls: oneOf(["internal", "acme"]).default("internal"),
+    /** The account e-mail the ACME CA writes to about expiring certificates (required with acme). */
+    acmeEmail: z.email({ error: () => "expected an e-mail address such as \"ops@example.org\"" }).optional(),
+    /** Another ACME directory (Let's Encrypt's staging one while testing). */
+    acmeCa: httpsUrl.optional(),
+    /** Put the chatbot behind the OAuth2 proxy as well (it has its own sign-in otherwise). */
+    auth: bool.default(false),
   }).optional(),
   // both: the TLS gateway in front of every port the VM publishes to the operators (certificates from the env CA)
   gateway: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.gateway.image) }).optional(),
   // both: NVIDIA's DCGM exporter (GPU temperature, power, VRAM), scraped by the monitoring container
   gpuExporter: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.gpuExporter.image) }).optional(),
+  // The service catalog (lib/catalog): each enabled by its key, placed and wired by the catalog.
+  vllm: catalog.vllm.schema.optional(),
+  langflow: catalog.langflow.schema.optional(),
+  apps: catalog.apps.schema.optional(),
+  streamlit: catalog.streamlit.schema.optional(),
+  oauth2Proxy: catalog.oauth2Proxy.schema.optional(),
+  rag: catalog.rag.schema.optional(),
+  unstructured: catalog.unstructured.schema.optional(),
+  workers: catalog.workers.schema.optional(),
+  jupyter: catalog.jupyter.schema.optional(),
+  langfuse: catalog.langfuse.schema.optional(),
+  prefect: catalog.prefect.schema.optional(),
+  keycloak: catalog.keycloak.schema.optional(),
+  agent: catalog.agent.schema.optional(),
+  neo4j: catalog.neo4j.schema.optional(),
+  zep: catalog.zep.schema.optional(),
+  minio: catalog.minio.schema.optional(),
+  rclone: catalog.rclone.schema.optional(),
+  // host only: its presence here is a placement error the catalog names
+  gitea: catalog.gitea.schema.optional(),
 }).prefault({});
 export type ServicesConfig = z.infer<typeof services>;
 export const SERVICES_BY_ROLE = { private: ["openWebui", "chroma"], public: ["qdrant", "chatbot", "ingress"] } as const;
@@ -515,6 +548,10 @@ export const hostConfigSchema = hostShape.superRefine((c, ctx) => {
     checkAddressInZone(ctx, spec.address, c.networks.services.cidr, ["platform", "containers", name, "address"], "services");
   }
   checkGuestIds(ctx, Object.entries(c.platform.containers).map(([n, s]) => [`platform.containers.${n}.vmId`, s.vmId]));
+  for (const [path, message] of catalogProblems("host", enabledEntries(c.services), new Set())) issue(ctx, ["services", ...path], message);
+  if (c.services.gitea && !(["nesting", "keyctl"] as const).every((f) => c.platform.containers.cicd.features.includes(f))) {
+    issue(ctx, ["platform", "containers", "cicd", "features"], "expected [nesting, keyctl]: Gitea and its runner run in Docker inside the cicd container");
+  }
   if (!c.platform.containers.security.data) {
     issue(ctx, ["platform", "containers", "security", "data"], "expected a data volume such as { path: /var/lib/vault, sizeGiB: 20 }: Vault's raft storage and second audit log live there");
   }
@@ -522,6 +559,27 @@ export const hostConfigSchema = hostShape.superRefine((c, ctx) => {
 
 export function catalogModelOf(m: ModelDeploymentConfig): string {
   return m.catalogModel ?? m.from ?? m.name;
+}
+
+/** The catalog's placement and dependency rules, and what its entries share with the core services. */
+function checkCatalog(c: z.infer<typeof environmentShape>, ctx: Ctx, models: Catalog) {
+  const enabled = enabledEntries(c.services);
+  for (const [path, message] of catalogProblems(c.role, enabled, new Set(ENVIRONMENT_NEEDS))) issue(ctx, ["services", ...path], message);
+  const v = c.services.vllm;
+  if (v) {
+    const facts = vllmFactsOf(v);
+    if (facts && !models.models[facts.architecture]) issue(ctx, ["services", "vllm", "architecture"], `expected a model catalog entry with ${v.model}'s architecture (${Object.keys(models.models).sort().join(", ")}), got "${facts.architecture}"`);
+    // One runtime owns a GPU: with vLLM on it, Ollama runs on the CPU and cannot hold a model warm on the GPU.
+    c.models.forEach((m, i) => {
+      if (m.warm) issue(ctx, ["models", i, "warm"], "vLLM owns the GPU (services.vllm): Ollama runs on the CPU, so no model can be kept warm on the GPU; set warm: false or remove services.vllm");
+    });
+  }
+  const ingress = c.services.ingress;
+  if (ingress?.tls === "acme" && !ingress.acmeEmail) issue(ctx, ["services", "ingress", "acmeEmail"], "expected the ACME account's e-mail address with tls: acme");
+  if (ingress?.acmeCa && ingress.tls !== "acme") issue(ctx, ["services", "ingress", "acmeCa"], "acmeCa is used with tls: acme only");
+  if (ingress?.auth && !c.services.oauth2Proxy) issue(ctx, ["services", "ingress", "auth"], "needs services.oauth2Proxy (the OAuth2 proxy at the ingress); enable it with `oauth2Proxy: {}`");
+  const names = [...(ingress ? [ingress.hostname] : []), ...catalogHostnames(enabled)];
+  checkUnique(ctx, names, (n) => n, () => ["services"], "public host name");
 }
 
 export const environmentConfigSchema = environmentShape.superRefine((c, ctx) => {
@@ -559,6 +617,7 @@ export const environmentConfigSchema = environmentShape.superRefine((c, ctx) => 
       issue(ctx, ["models", i], "parameters, system, template and context are baked into a derived model: set `from` as well");
     }
   });
+  checkCatalog(c, ctx, catalog);
   if (c.gpuVm.hugepages !== "none") {
     issue(ctx, ["gpuVm", "hugepages"], `expected "none": Proxmox accepts hugepages only from root@pam, and environment stacks deploy with their own least-privilege API token`);
   }
@@ -574,7 +633,7 @@ export type HostConfig = z.infer<typeof hostConfigSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
 
 /** Config keys that must be Pulumi secrets, per role, and whether they are required. */
-export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: boolean } } }): { key: string; required: boolean; form: string }[] {
+export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: boolean } }; services?: Partial<Pick<ServicesConfig, "rclone" | "oauth2Proxy">> }): { key: string; required: boolean; form: string }[] {
   const form = "an OpenSSH private key (pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519)";
   if (role === "host") {
     return [
@@ -601,5 +660,8 @@ export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: 
     // The environment's restic repository (host stack output resticCredentials): without them no file-level backups.
     { key: "resticPassword", required: false, form: "this environment's restic password (pulumi stack output --stack host --show-secrets resticCredentials)" },
     { key: "resticPrivateKey", required: false, form: "this environment's restic client key (pulumi stack output --stack host --show-secrets resticCredentials)" },
+    // The service catalog's: remotes of Rclone's jobs beyond MinIO, and another OIDC provider's client secret.
+    { key: "rcloneConfig", required: rcloneNeedsConfig(parsed.services?.rclone), form: "an rclone.conf with the remotes services.rclone's jobs name (pulumi config set --secret rcloneConfig < rclone.conf)" },
+    { key: "oauth2ClientSecret", required: parsed.services?.oauth2Proxy?.issuerUrl !== undefined, form: "the OIDC client secret of services.oauth2Proxy.issuerUrl's client (pulumi config set --secret oauth2ClientSecret …)" },
   ];
 }

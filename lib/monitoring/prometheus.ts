@@ -152,6 +152,14 @@ export function alertRules(t: AlertThresholds = DEFAULT_THRESHOLDS): { name: str
       ],
     },
     {
+      name: "services",
+      rules: [
+        rule("ServiceDown", "ai_dualstack_service_up == 0", "5m", "page", "{{ $labels.service }} is down on {{ $labels.instance }}", "Its container is not running (or a setup job failed): docker compose -p <project> ps and logs on the guest."),
+        rule("ServiceUnhealthy", "ai_dualstack_service_healthy == 0 and on (instance, service) ai_dualstack_service_up == 1", "10m", "page", "{{ $labels.service }} fails its healthcheck on {{ $labels.instance }}", "The container runs but its healthcheck fails: docker inspect shows the last checks' output."),
+        rule("ServiceProbeFailing", "ai_dualstack_service_probe_success == 0", "10m", "ticket", "the service probe cannot ask Docker on {{ $labels.instance }}", "The timer runs but Docker did not answer."),
+      ],
+    },
+    {
       name: "backups",
       rules: [
         rule("BackupFailed", "ai_dualstack_backup_success == 0", "0m", "page", "backup of {{ $labels.source }} ({{ $labels.repository }}) failed", "The last run of the restic backup failed; the previous snapshot is still the latest."),

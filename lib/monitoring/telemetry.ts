@@ -9,6 +9,7 @@ import { grafanaAptRepository } from "./grafana";
 import type { LogTenant } from "./loki";
 import { renderOllamaProbeScript, type OllamaProbe } from "./ollama-probe";
 import { EXPORTER_PORTS } from "./prometheus";
+import { SERVICE_PROBE, renderServiceProbeScript, serviceProbeUnits } from "./service-probe";
 
 export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
 const ALLOY_CA = "/etc/alloy/ai-dualstack-ca.pem";
@@ -28,6 +29,8 @@ export interface GuestTelemetry {
   docker: boolean;
   /** The model probe (GPU VMs): its URL and the models deployed warm. */
   probe?: Omit<OllamaProbe, "metricsDir">;
+  /** The compose project whose containers' health the service probe reports (guests that run Docker). */
+  composeProject?: string;
 }
 
 export function renderTelemetryInstallScript(t: GuestTelemetry): string {
@@ -44,6 +47,12 @@ getent group docker >/dev/null && usermod -aG docker alloy
 ${putFile(PROBE, "0755", "root:root", renderOllamaProbeScript({ ...t.probe, metricsDir: TEXTFILE_DIR }))}${putFile("/etc/systemd/system/ai-dualstack-ollama-probe.service", "0644", "root:root", `[Unit]\nDescription=ai-dualstack: Ollama's loaded models for Prometheus\n\n[Service]\nType=oneshot\nExecStart=${PROBE}\n`)}${putFile("/etc/systemd/system/ai-dualstack-ollama-probe.timer", "0644", "root:root", "[Unit]\nDescription=ai-dualstack: Ollama model probe\n\n[Timer]\nOnBootSec=1min\nOnUnitActiveSec=30s\nAccuracySec=5s\n\n[Install]\nWantedBy=timers.target\n")}systemctl daemon-reload
 systemctl enable --now ai-dualstack-ollama-probe.timer >/dev/null
 ` : "";
+  const units = serviceProbeUnits();
+  const services = t.composeProject ? `
+# 5. The service probe: the compose services' state and health, every 30 s.
+${putFile(SERVICE_PROBE, "0755", "root:root", renderServiceProbeScript({ project: t.composeProject, metricsDir: TEXTFILE_DIR }))}${putFile(units.service.path, "0644", "root:root", units.service.content)}${putFile(units.timer.path, "0644", "root:root", units.timer.content)}systemctl daemon-reload
+systemctl enable --now ai-dualstack-service-probe.timer >/dev/null
+` : "";
   return `${SCRIPT_PRELUDE}
 ${readStdinBundle({ need: ["CERTIFICATE 1"] })}
 # 1. node exporter, with the textfile directory for the probes and backup scripts.
@@ -53,8 +62,8 @@ systemctl enable --now prometheus-node-exporter >/dev/null
 # 2. Grafana Alloy (Grafana's repository, its key checked), shipping the journal${t.docker ? " and the containers' output" : ""}.
 ${pinnedInstall(grafanaAptRepository(t.aptKeyFingerprints), { alloy: t.alloyVersion })}${putPem("CERTIFICATE", 1, ALLOY_CA, "0644", "root:root")}${putFile("/etc/alloy/config.alloy", "0644", "root:root", alloy)}usermod -aG systemd-journal alloy
 alloy_changed=$changed; changed=0
-${cadvisor}${probe}
+${cadvisor}${probe}${services}
 systemctl daemon-reload
-${enableAndStart("alloy", "alloy_changed")}${t.docker ? `${enableAndStart("cadvisor", "cadvisor_changed")}` : ""}echo "telemetry: node exporter, alloy${t.docker ? ", cadvisor" : ""}${t.probe ? ", model probe" : ""} ready"
+${enableAndStart("alloy", "alloy_changed")}${t.docker ? `${enableAndStart("cadvisor", "cadvisor_changed")}` : ""}echo "telemetry: node exporter, alloy${t.docker ? ", cadvisor" : ""}${t.probe ? ", model probe" : ""}${t.composeProject ? ", service probe" : ""} ready"
 `;
 }

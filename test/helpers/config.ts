@@ -37,6 +37,8 @@ export function dummySecrets(stack: "host" | "private" | "public"): Record<strin
         vaultSecretId: `${stack}-secret-id-7c1d9e2f-0a3b-4c5d-8e6f-9a0b1c2d3e4f`,
         resticPassword: `${stack}-restic-password-4e8d2c1b0a9f8e7d6c5b4a39`,
         resticPrivateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-${stack.toUpperCase()}-RESTIC-CLIENT-KEY\n-----END OPENSSH PRIVATE KEY-----`,
+        rcloneConfig: `[offsite]\ntype = sftp\nhost = offsite.example.org\nuser = ${stack}-sync\npass = ${stack}-rclone-obscured-pass-7d1e0c9b\n`,
+        oauth2ClientSecret: `${stack}-oidc-client-secret-2b7f5e1a9c3d`,
       };
 }
 

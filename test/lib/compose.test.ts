@@ -110,7 +110,7 @@ describe("ingress Caddyfile", () => {
   };
 
   it("is valid for the real caddy, and serves only the configured hostname over TLS", () => {
-    const text = renderCaddyfile({ hostname: "chat.example.org", tls: "internal", upstream: "chatbot:8080" });
+    const text = renderCaddyfile({ sites: [{ hostname: "chat.example.org", upstream: "chatbot:8080" }], tls: "internal" });
     expect(text).toContain("https://chat.example.org {");
     expect(text).toContain("admin off");
     const r = validate(text);
@@ -138,6 +138,6 @@ describe("ingress Caddyfile", () => {
 
   it("the check fails on a broken file, and the renderer refuses unsafe names", () => {
     expect(validate("https://x.example.org {\n\ttls bogus-mode extra\n\treverse_proxy\n").status).not.toBe(0);
-    expect(() => renderCaddyfile({ hostname: "x.org }\n:80 {", tls: "internal", upstream: "a:1" })).toThrow(/invalid hostname/);
+    expect(() => renderCaddyfile({ sites: [{ hostname: "x.org }\n:80 {", upstream: "a:1" }], tls: "internal" })).toThrow(/invalid hostname/);
   });
 });
