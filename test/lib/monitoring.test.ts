@@ -61,7 +61,7 @@ describe("alert rules", () => {
     const r = promtool(["check", "rules", "rules.yml"]);
     expect(r.code, r.out).toBe(0);
     expect(alertRules().flatMap((g) => g.rules.map((x) => x.alert))).toEqual([
-      "TargetDown", "DiscoveryFailing", "DiskFilling", "GpuTemperatureHigh", "GpuVramNearlyFull", "ModelNotLoaded", "ModelOnCpu", "OllamaProbeFailing",
+      "TargetDown", "DiscoveryFailing", "DiskFilling", "GpuTemperatureHigh", "GpuVramNearlyFull", "ModelNotLoaded", "ModelOnCpu", "OllamaProbeFailing", "ServiceDown", "ServiceUnhealthy", "ServiceProbeFailing",
       "BackupFailed", "BackupTooOld", "ResticCheckFailed", "ResticCheckTooOld", "CertificateExpiringSoon",
     ]);
   });

@@ -290,7 +290,7 @@ describe("data and secrets rules", () => {
     const image = (name: string) => mutate(pub, "public-services-img-qdrant-qdrant-v1-15-4", (r) => (r.inputs.name = name));
     expect(await mandatory(image("qdrant/qdrant:latest"))).toEqual(["images-pinned"]);
     expect(await mandatory(image("qdrant/qdrant"))).toEqual(["images-pinned"]);
-    expect(await mandatory(image("quay.io/qdrant/qdrant:v1.15.4"))).toEqual(["images-pinned"]);
+    expect(await mandatory(image("registry.example.org/qdrant/qdrant:v1.15.4"))).toEqual(["images-pinned"]);
     expect(await mandatory(image("qdrant/qdrant@sha256:" + "a".repeat(64)))).toEqual([]);
     expect(await mandatory(image("localhost:5000/qdrant:v1"))).toEqual(["images-pinned"]);
   });

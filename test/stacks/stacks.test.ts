@@ -139,8 +139,8 @@ describe.each([
   // the environment CA and PostgreSQL's certificate (6), the two data-service installs, and VaultSecrets (component,
   // 4 data/tls secrets and one per generated service secret: 1 private, 2 public); + 5 for monitoring (the DCGM
   // exporter's image and container, telemetry on the VM and the two data LXCs)
-  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 83],
-  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 95],
+  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 84],
+  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 96],
 ] as const)("%s stack", (env, plan, bridge, mapping, pool, datastore, total) => {
   it("creates a GPU VM with its data holder and two data LXCs", () => {
     expect(count(plan(), T.vm)).toBe(2);
