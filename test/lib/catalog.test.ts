@@ -52,7 +52,7 @@ describe("catalog config", () => {
     expect(problemsOf(withServices("private", { apps: { api: { build: { context: "../etc" } } } }))[0]).toMatch(/services\.apps\.api\.build\.context: expected a directory of this repository/);
     expect(problemsOf(withServices("private", { apps: { api: { image: "ghcr.io/a/b:1", hostname: "x.example.org" } } }))[0]).toMatch(/apps\.api\.hostname: only the public environment serves the internet/);
     expect(problemsOf(withServices("host", { gitea: {} }))).toEqual([]);
-    expect(problemsOf(edit(withServices("host", { gitea: {} }), "platform", ["containers", "cicd", "features"], ["nesting"]))).toEqual(["ai-dualstack:platform.containers.cicd.features: expected [nesting, keyctl]: Gitea and its runner run in Docker inside the cicd container"]);
+    expect(problemsOf(edit(withServices("host", { gitea: {} }), "platform", ["containers", "cicd", "features"], ["nesting"]))).toEqual(["ai-dualstack:platform.containers.cicd.features: expected [nesting, keyctl]: Gitea and its runner run in Docker inside the cicd container, got [\"nesting\"]"]);
   });
 
   it("vLLM owns the GPU: a warm Ollama model is refused, and an unknown checkpoint needs its facts", () => {
