@@ -4,8 +4,8 @@
 import { z } from "zod";
 import { bool, hostPort, imageRef, oneOf, pattern, wholeNumber } from "../config/fields";
 import type { EnvValue, ServiceSpec } from "../compose/spec";
-import { build, command, cpus, healthPath, hostname, memoryMiB, plainEnvironment, serviceName, version } from "./fields";
-import { CA_FILE, caFile, healthcheck, httpCheck, redisUrl, type CatalogEntry, type CatalogEnv, type EnvironmentNeed, type Need, type Rendered, type ServiceContext } from "./types";
+import { build, command, healthPath, hostname, plainEnvironment, serviceName, version, limits } from "./fields";
+import { SERVICE_BASE, CA_FILE, caFile, healthcheck, httpCheck, redisUrl, type CatalogEntry, type CatalogEnv, type EnvironmentNeed, type Need, type Rendered, type ServiceContext } from "./types";
 import { vaultOf, wiringEnvironment } from "./wiring";
 
 const APP_NEEDS = ["postgres", "redis", "vectorDb", "llm"] as const;
@@ -32,8 +32,7 @@ function appShape(d: { port: number; health: string; needs: (typeof APP_NEEDS)[n
     gatewayPort: hostPort.optional(),
     /** A directory kept in a volume (and backed up). */
     dataPath: dataPath.optional(),
-    memoryMiB: memoryMiB(d.memoryMiB),
-    cpus: cpus(1),
+    ...limits(d.memoryMiB, 1),
   };
 }
 const appSchema = (d: Parameters<typeof appShape>[0]) => z.strictObject(appShape(d));
@@ -63,18 +62,15 @@ function renderApp(service: string, c: AppConfig, ctx: ServiceContext, extra: Re
   if (clash.length > 0) throw new Error(`${service}: environment sets ${clash.join(", ")}, which the catalog wires`);
   const volume = `${service}-data`;
   const spec: ServiceSpec = {
+    ...SERVICE_BASE,
     name: service,
     image: c.image ?? `ai-dualstack/${service}:${c.version}`,
     ...(c.build ? { build: { context: c.build.context, dockerfile: c.build.dockerfile, args: c.build.args } } : {}),
     ...(c.command ? { command: c.command } : {}),
     environment: { ...wiring, ...c.environment, PORT: String(c.port) },
-    ports: [],
     volumes: c.dataPath ? [{ volume, path: c.dataPath }] : [],
     files: c.needs.some((n) => n === "postgres" || n === "redis") ? [caFile] : [],
     healthcheck: httpCheck("python", `http://localhost:${c.port}${c.health}`),
-    restart: "unless-stopped",
-    gpu: false,
-    dependsOnHealthy: [],
     networks: c.hostname ? ["ai", "edge"] : ["ai"],
     memoryMiB: c.memoryMiB,
     cpus: c.cpus,
@@ -175,8 +171,7 @@ const workerSchema = z.strictObject({
   /** More than the broker: the worker's own database, vector DB or model endpoint. */
   needs: z.array(oneOf(APP_NEEDS)).default(["redis"]),
   environment: plainEnvironment,
-  memoryMiB: memoryMiB(1024),
-  cpus: cpus(1),
+  ...limits(1024, 1),
 });
 const workersSchema = z.record(serviceName, workerSchema);
 
@@ -195,20 +190,16 @@ function renderWorker(name: string, c: z.infer<typeof workerSchema>, ctx: Servic
   };
   return {
     services: [{
+      ...SERVICE_BASE,
       name: service,
       image: c.image ?? `ai-dualstack/${service}:${c.version}`,
       ...(c.build ? { build: { context: c.build.context, dockerfile: c.build.dockerfile, args: c.build.args } } : {}),
       command: ["celery", "-A", c.app, "worker", "--loglevel=INFO", `--concurrency=${c.concurrency}`, "-Q", c.queues.join(","), "-n", `${service}@%h`],
       environment: { ...wiring, ...c.environment },
-      ports: [],
       volumes: [],
       files: [caFile],
       // Answers a ping through the broker: the worker is up and the broker reachable.
       healthcheck: healthcheck(["CMD-SHELL", `celery -A ${c.app} inspect ping -d ${service}@$(hostname) --timeout 10 | grep -q pong`], "60s"),
-      restart: "unless-stopped",
-      gpu: false,
-      dependsOnHealthy: [],
-      networks: ["ai"],
       memoryMiB: c.memoryMiB,
       cpus: c.cpus,
     }],

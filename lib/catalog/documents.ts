@@ -2,15 +2,14 @@
 // internal network only.
 import { z } from "zod";
 import { hostPort } from "../config/fields";
-import { cpus, image, memoryMiB } from "./fields";
-import { httpCheck, type CatalogEntry } from "./types";
+import { image, limits } from "./fields";
+import { SERVICE_BASE, httpCheck, type CatalogEntry } from "./types";
 
 const schema = z.strictObject({
   image: image("quay.io/unstructured-io/unstructured-api:0.0.82"),
   /** Published to the operators through the TLS gateway as well, when set. */
   gatewayPort: hostPort.optional(),
-  memoryMiB: memoryMiB(4096),
-  cpus: cpus(2),
+  ...limits(4096, 2),
 });
 
 export const unstructured: CatalogEntry<z.infer<typeof schema>> = {
@@ -22,16 +21,12 @@ export const unstructured: CatalogEntry<z.infer<typeof schema>> = {
   needs: () => [],
   render: (c) => ({
     services: [{
+      ...SERVICE_BASE,
       name: "unstructured",
       image: c.image,
       environment: { UNSTRUCTURED_API_KEY: { secret: "unstructured-api-key" }, SCARF_NO_ANALYTICS: "true", DO_NOT_TRACK: "true" },
-      ports: [],
       volumes: [],
       healthcheck: httpCheck("python", "http://localhost:8000/healthcheck", "120s"),
-      restart: "unless-stopped",
-      gpu: false,
-      dependsOnHealthy: [],
-      networks: ["ai"],
       memoryMiB: c.memoryMiB,
       cpus: c.cpus,
     }],

@@ -6,6 +6,8 @@ import { bool, dnsName, expecting, hostPort, imageRef, pattern, wholeNumber } fr
 export const image = (pinned: string) => imageRef.default(pinned);
 export const memoryMiB = (d: number) => wholeNumber(64, 1_048_576, "MiB").default(d);
 export const cpus = (d: number) => z.number(expecting("a number of CPU cores from 0.1 to 256")).min(0.1, expecting("a number of CPU cores from 0.1 to 256")).max(256, expecting("a number of CPU cores from 0.1 to 256")).default(d);
+/** A service's memory and CPU limits, with its defaults. */
+export const limits = (mib: number, cores: number) => ({ memoryMiB: memoryMiB(mib), cpus: cpus(cores) });
 /** The port the guest's TLS gateway publishes it on, to the operators' network. */
 export const gatewayPort = (d: number) => hostPort.default(d);
 export const hostname = dnsName;

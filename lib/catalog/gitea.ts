@@ -6,7 +6,7 @@ import { z } from "zod";
 import { bool, hostPort } from "../config/fields";
 import { cpus, image, memoryMiB } from "./fields";
 import type { ServiceSpec } from "../compose/spec";
-import { CA_FILE, CA_MATERIAL, healthcheck, type CatalogEntry } from "./types";
+import { SERVICE_BASE, CA_FILE, CA_MATERIAL, healthcheck, type CatalogEntry } from "./types";
 
 const schema = z.strictObject({
   image: image("gitea/gitea:1.24.6"),
@@ -40,7 +40,7 @@ export const gitea: CatalogEntry<GiteaConfig> = {
       `if su-exec git gitea --config ${cfg} admin user list --admin | awk 'NR>1 {print $2}' | grep -qx ${ADMIN}; then echo "gitea: administrator ${ADMIN} exists"; exit 0; fi`,
       `su-exec git gitea --config ${cfg} admin user create --admin --username ${ADMIN} --email ${ADMIN}@localhost --password "$GITEA_ADMIN_PASSWORD" --must-change-password=false`,
     ].join("\n");
-    const base = { restart: "unless-stopped" as const, gpu: false, networks: ["ai"] };
+    const base = SERVICE_BASE;
     const services: ServiceSpec[] = [
         {
           ...base,

@@ -3,8 +3,8 @@
 import { z } from "zod";
 import { expecting, imageRef, oneOf, pattern, wholeNumber } from "../config/fields";
 import { VLLM_MODELS } from "../capacity/vllm";
-import { build, cpus, gatewayPort, image, memoryMiB, version } from "./fields";
-import { httpCheck, type CatalogEntry } from "./types";
+import { build, gatewayPort, image, version, limits } from "./fields";
+import { SERVICE_BASE, httpCheck, type CatalogEntry } from "./types";
 import { llmEnvironment, VLLM_API_KEY } from "./wiring";
 
 export const VLLM_PORT = 8000;
@@ -25,8 +25,7 @@ const vllmSchema = z.strictObject({
   maxNumSeqs: wholeNumber(1, 1024, "sequences").default(16),
   kvCacheDtype: oneOf(["auto", "fp8"]).default("auto"),
   gatewayPort: gatewayPort(8001),
-  memoryMiB: memoryMiB(16_384),
-  cpus: cpus(4),
+  ...limits(16_384, 4),
 });
 export type VllmConfig = z.infer<typeof vllmSchema>;
 
@@ -50,6 +49,7 @@ export const vllm: CatalogEntry<VllmConfig> = {
   check: (c) => (vllmFactsOf(c) ? [] : [[["weightsGiB"], `${c.model} is not in the planner's list (${Object.keys(VLLM_MODELS).join(", ")}): set weightsGiB and architecture`]]),
   render: (c) => ({
     services: [{
+      ...SERVICE_BASE,
       name: "vllm",
       image: c.image,
       command: [
@@ -58,14 +58,10 @@ export const vllm: CatalogEntry<VllmConfig> = {
         "--max-num-seqs", String(c.maxNumSeqs), "--kv-cache-dtype", c.kvCacheDtype,
       ],
       environment: { VLLM_API_KEY: { secret: VLLM_API_KEY }, VLLM_NO_USAGE_STATS: "1", DO_NOT_TRACK: "1", HF_HUB_DISABLE_TELEMETRY: "1" },
-      ports: [],
       volumes: [{ volume: "vllm-cache", path: "/root/.cache/huggingface" }],
       // The first start downloads the checkpoint.
       healthcheck: httpCheck("python", `http://localhost:${VLLM_PORT}/health`, "900s"),
-      restart: "unless-stopped",
       gpu: true,
-      dependsOnHealthy: [],
-      networks: ["ai"],
       memoryMiB: c.memoryMiB,
       cpus: c.cpus,
       shmSizeMiB: 2048,
@@ -87,8 +83,7 @@ const jupyterSchema = z.strictObject({
   gatewayPort: gatewayPort(8888),
   /** The VRAM the notebooks may use: the serving runtime leaves it free (Ollama's overhead, vLLM's share). */
   vramMiB: wholeNumber(0, 1_048_576, "MiB").default(8192),
-  memoryMiB: memoryMiB(16_384),
-  cpus: cpus(4),
+  ...limits(16_384, 4),
 });
 
 /** Tier 2: JupyterLab with GPU access (private), token-protected, behind the TLS gateway. */
@@ -102,6 +97,7 @@ export const jupyter: CatalogEntry<z.infer<typeof jupyterSchema>> = {
   vramMiB: (c) => c.vramMiB,
   render: (c, ctx) => ({
     services: [{
+      ...SERVICE_BASE,
       name: "jupyter",
       image: c.image ?? `ai-dualstack/jupyter:${c.version}`,
       ...(c.image ? {} : { build: { context: c.build.context, dockerfile: c.build.dockerfile, args: c.build.args } }),
@@ -114,13 +110,9 @@ export const jupyter: CatalogEntry<z.infer<typeof jupyterSchema>> = {
         DO_NOT_TRACK: "1",
         ...llmEnvironment(ctx),
       },
-      ports: [],
       volumes: [{ volume: "jupyter-work", path: "/home/jovyan/work" }],
       healthcheck: httpCheck("python", "http://localhost:8888/api", "120s"),
-      restart: "unless-stopped",
       gpu: true,
-      dependsOnHealthy: [],
-      networks: ["ai"],
       memoryMiB: c.memoryMiB,
       cpus: c.cpus,
       shmSizeMiB: 4096,

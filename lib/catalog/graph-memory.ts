@@ -3,8 +3,8 @@
 // temporal knowledge graph it was built on, ships a REST server image, which this entry runs on Neo4j with the
 // environment's own models through their OpenAI-compatible API.
 import { z } from "zod";
-import { cpus, gatewayPort, image, memoryMiB } from "./fields";
-import { httpCheck, type CatalogEntry } from "./types";
+import { gatewayPort, image, limits } from "./fields";
+import { SERVICE_BASE, httpCheck, type CatalogEntry } from "./types";
 import { llmEnvironment } from "./wiring";
 
 const neo4jSchema = z.strictObject({
@@ -13,8 +13,7 @@ const neo4jSchema = z.strictObject({
   gatewayPort: gatewayPort(7474),
   heapMiB: z.number().int().min(256).max(262_144).default(1024),
   pageCacheMiB: z.number().int().min(128).max(1_048_576).default(1024),
-  memoryMiB: memoryMiB(4096),
-  cpus: cpus(2),
+  ...limits(4096, 2),
 });
 
 export const neo4j: CatalogEntry<z.infer<typeof neo4jSchema>> = {
@@ -27,6 +26,7 @@ export const neo4j: CatalogEntry<z.infer<typeof neo4jSchema>> = {
   check: (c) => (c.heapMiB + c.pageCacheMiB + 512 > c.memoryMiB ? [[["memoryMiB"], `expected at least heapMiB + pageCacheMiB + 512 = ${c.heapMiB + c.pageCacheMiB + 512} MiB`]] : []),
   render: (c) => ({
     services: [{
+      ...SERVICE_BASE,
       name: "neo4j",
       image: c.image,
       environment: {
@@ -36,13 +36,8 @@ export const neo4j: CatalogEntry<z.infer<typeof neo4jSchema>> = {
         NEO4J_server_memory_pagecache_size: `${c.pageCacheMiB}m`,
         NEO4J_dbms_usage__report_enabled: "false",
       },
-      ports: [],
       volumes: [{ volume: "neo4j-data", path: "/data" }],
       healthcheck: httpCheck("bash", "http://127.0.0.1:7474/", "90s"),
-      restart: "unless-stopped",
-      gpu: false,
-      dependsOnHealthy: [],
-      networks: ["ai"],
       memoryMiB: c.memoryMiB,
       cpus: c.cpus,
     }],
@@ -56,8 +51,7 @@ export const neo4j: CatalogEntry<z.infer<typeof neo4jSchema>> = {
 const zepSchema = z.strictObject({
   image: image("zepai/graphiti:0.22.0"),
   gatewayPort: gatewayPort(8003),
-  memoryMiB: memoryMiB(1024),
-  cpus: cpus(1),
+  ...limits(1024, 1),
 });
 
 export const zep: CatalogEntry<z.infer<typeof zepSchema>> = {
@@ -71,6 +65,7 @@ export const zep: CatalogEntry<z.infer<typeof zepSchema>> = {
     const llm = llmEnvironment(ctx);
     return {
       services: [{
+        ...SERVICE_BASE,
         name: "zep",
         image: c.image,
         environment: {
@@ -83,13 +78,8 @@ export const zep: CatalogEntry<z.infer<typeof zepSchema>> = {
           NEO4J_PASSWORD: { secret: "neo4j-password" },
           PORT: "8000",
         },
-        ports: [],
-        volumes: [],
         healthcheck: httpCheck("python", "http://localhost:8000/healthcheck", "60s"),
-        restart: "unless-stopped",
-        gpu: false,
         dependsOnHealthy: ["neo4j"],
-        networks: ["ai"],
         memoryMiB: c.memoryMiB,
         cpus: c.cpus,
       }],

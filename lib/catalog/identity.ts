@@ -4,8 +4,8 @@
 import { z } from "zod";
 import type { EnvValue } from "../compose/spec";
 import { httpsUrl, pattern } from "../config/fields";
-import { cpus, gatewayPort, hostname, image, memoryMiB } from "./fields";
-import { httpCheck, pgUrl, caFile, type CatalogEntry, type ServiceContext } from "./types";
+import { gatewayPort, hostname, image, limits } from "./fields";
+import { SERVICE_BASE, httpCheck, pgUrl, caFile, type CatalogEntry, type ServiceContext } from "./types";
 
 const realmName = pattern(/^[a-z][a-z0-9-]{0,62}$/, "a realm name such as \"ai-dualstack\"");
 const keycloakSchema = z.strictObject({
@@ -15,8 +15,7 @@ const keycloakSchema = z.strictObject({
   realm: realmName.default("ai-dualstack"),
   /** The admin console, for the operators only, through the TLS gateway. */
   gatewayPort: gatewayPort(8443),
-  memoryMiB: memoryMiB(2048),
-  cpus: cpus(2),
+  ...limits(2048, 2),
 });
 type KeycloakConfig = z.infer<typeof keycloakSchema>;
 
@@ -65,6 +64,7 @@ export const keycloak: CatalogEntry<KeycloakConfig> = {
     const db = ctx.postgres!("keycloak");
     return {
       services: [{
+        ...SERVICE_BASE,
         name: "keycloak",
         image: c.image,
         command: ["start", "--import-realm"],
@@ -83,13 +83,8 @@ export const keycloak: CatalogEntry<KeycloakConfig> = {
           KC_BOOTSTRAP_ADMIN_USERNAME: "admin",
           KC_BOOTSTRAP_ADMIN_PASSWORD: { secret: "keycloak-admin-password" },
         },
-        ports: [],
-        volumes: [],
         files: [caFile, { path: `/opt/keycloak/data/import/${c.realm}.json`, template: renderRealm(c.realm, ctx.publicHostnames) }],
         healthcheck: httpCheck("bash", "http://127.0.0.1:9000/health/ready", "120s"),
-        restart: "unless-stopped",
-        gpu: false,
-        dependsOnHealthy: [],
         networks: ["ai", "edge"],
         memoryMiB: c.memoryMiB,
         cpus: c.cpus,
@@ -115,8 +110,7 @@ const oauth2Schema = z.strictObject({
   clientId: pattern(/^[A-Za-z0-9._:-]{1,128}$/, "an OIDC client id such as \"ingress\"").default(INGRESS_CLIENT),
   /** Who may sign in, by e-mail domain ("*": everyone the provider knows). */
   emailDomains: z.array(pattern(/^(\*|[a-z0-9.-]+)$/, "an e-mail domain such as \"example.org\", or \"*\"")).min(1).default(["*"]),
-  memoryMiB: memoryMiB(256),
-  cpus: cpus(0.5),
+  ...limits(256, 0.5),
 });
 type OAuth2Config = z.infer<typeof oauth2Schema>;
 /** The client secret of another provider (secret config oauth2ClientSecret), given to the stack under this name. */
@@ -154,6 +148,7 @@ export const oauth2Proxy: CatalogEntry<OAuth2Config> = {
     const domains = [...new Set(ctx.publicHostnames.map((h) => `.${h.split(".").slice(-2).join(".")}`))];
     return {
       services: [{
+        ...SERVICE_BASE,
         name: OAUTH2_PROXY.service,
         image: c.image,
         environment: {
@@ -173,11 +168,7 @@ export const oauth2Proxy: CatalogEntry<OAuth2Config> = {
           OAUTH2_PROXY_WHITELIST_DOMAINS: domains.join(","),
           OAUTH2_PROXY_COOKIE_DOMAINS: domains.join(","),
         },
-        ports: [],
-        volumes: [],
         // A static binary without a shell: no healthcheck can run inside; the service probe reports it running.
-        restart: "unless-stopped",
-        gpu: false,
         dependsOnHealthy: ctx.enabled.keycloak && !c.issuerUrl ? ["keycloak"] : [],
         networks: ["ai", "edge"],
         memoryMiB: c.memoryMiB,

@@ -1,15 +1,14 @@
 // LangFlow, visual prototyping of LLM flows (private): its flows in the environment's PostgreSQL, its models from the
 // environment's runtime, sign-in required (no auto-login), its superuser's password generated and kept in Vault.
 import { z } from "zod";
-import { caFile, httpCheck, pgUrl, type CatalogEntry } from "./types";
-import { cpus, gatewayPort, image, memoryMiB } from "./fields";
+import { SERVICE_BASE, caFile, httpCheck, pgUrl, type CatalogEntry } from "./types";
+import { gatewayPort, image, limits } from "./fields";
 import { llmEnvironment } from "./wiring";
 
 const schema = z.strictObject({
   image: image("langflowai/langflow:1.6.4"),
   gatewayPort: gatewayPort(7860),
-  memoryMiB: memoryMiB(4096),
-  cpus: cpus(2),
+  ...limits(4096, 2),
 });
 
 export const langflow: CatalogEntry<z.infer<typeof schema>> = {
@@ -23,6 +22,7 @@ export const langflow: CatalogEntry<z.infer<typeof schema>> = {
     const db = ctx.postgres!("langflow");
     return {
       services: [{
+        ...SERVICE_BASE,
         name: "langflow",
         image: c.image,
         environment: {
@@ -38,14 +38,9 @@ export const langflow: CatalogEntry<z.infer<typeof schema>> = {
           DO_NOT_TRACK: "true",
           ...llmEnvironment(ctx),
         },
-        ports: [],
         volumes: [{ volume: "langflow-data", path: "/app/langflow" }],
         files: [caFile],
         healthcheck: httpCheck("python", "http://localhost:7860/health", "120s"),
-        restart: "unless-stopped",
-        gpu: false,
-        dependsOnHealthy: [],
-        networks: ["ai"],
         memoryMiB: c.memoryMiB,
         cpus: c.cpus,
       }],

@@ -8,7 +8,7 @@ import type { EnvValue, ServiceSpec } from "../compose/spec";
 import { bool } from "../config/fields";
 import { cpus, gatewayPort, hostname, image, memoryMiB } from "./fields";
 import { minioUser } from "./object-storage";
-import { caFile, healthcheck, httpCheck, pgUrl, type CatalogEntry } from "./types";
+import { SERVICE_BASE, caFile, healthcheck, httpCheck, pgUrl, type CatalogEntry } from "./types";
 
 const schema = z.strictObject({
   image: image("langfuse/langfuse:3.124.1"),
@@ -81,7 +81,7 @@ export const langfuse: CatalogEntry<LangfuseConfig> = {
       LANGFUSE_INIT_USER_NAME: "admin",
       LANGFUSE_INIT_USER_PASSWORD: { secret: "langfuse-admin-password" },
     };
-    const base = { ports: [], restart: "unless-stopped" as const, gpu: false, networks: ["ai"] };
+    const base = SERVICE_BASE;
     const services: ServiceSpec[] = [
       {
         ...base,
@@ -113,7 +113,6 @@ export const langfuse: CatalogEntry<LangfuseConfig> = {
         name: "langfuse-worker",
         image: c.workerImage,
         environment: common,
-        volumes: [],
         files: [caFile],
         healthcheck: httpCheck("wget", "http://localhost:3030/api/health", "120s"),
         dependsOnHealthy: ["langfuse-clickhouse", "langfuse-redis", "minio-setup"],
@@ -125,7 +124,6 @@ export const langfuse: CatalogEntry<LangfuseConfig> = {
         name: "langfuse-web",
         image: c.image,
         environment: { ...common, ...init },
-        volumes: [],
         files: [caFile],
         healthcheck: httpCheck("wget", "http://localhost:3000/api/public/health", "120s"),
         dependsOnHealthy: ["langfuse-clickhouse", "langfuse-redis", "minio-setup"],

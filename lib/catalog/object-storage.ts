@@ -3,8 +3,8 @@
 import { z } from "zod";
 import type { ServiceSpec } from "../compose/spec";
 import { duration, oneOf, pattern } from "../config/fields";
-import { cpus, gatewayPort, image, memoryMiB } from "./fields";
-import { healthcheck, httpCheck, type CatalogEntry, type ServiceContext } from "./types";
+import { gatewayPort, image, limits } from "./fields";
+import { SERVICE_BASE, healthcheck, httpCheck, type CatalogEntry, type ServiceContext } from "./types";
 
 /** A consumer's MinIO credentials: its user name and the compose secret holding its key. */
 export const minioUser = (consumer: string) => ({ user: consumer, secret: `minio-user-${consumer}` });
@@ -17,8 +17,7 @@ const minioSchema = z.strictObject({
   buckets: z.array(bucketName).default([]),
   apiPort: gatewayPort(9000),
   consolePort: gatewayPort(9001),
-  memoryMiB: memoryMiB(2048),
-  cpus: cpus(2),
+  ...limits(2048, 2),
 });
 type MinioConfig = z.infer<typeof minioSchema>;
 
@@ -33,8 +32,7 @@ const jobSchema = z.strictObject({
 const rcloneSchema = z.strictObject({
   image: image("rclone/rclone:1.71.1"),
   jobs: z.array(jobSchema).min(1, { error: () => "expected at least one job such as { name: offsite, from: \"minio:documents\", to: \"offsite:documents\" }" }),
-  memoryMiB: memoryMiB(512),
-  cpus: cpus(1),
+  ...limits(512, 1),
 });
 export type RcloneConfig = z.infer<typeof rcloneSchema>;
 
@@ -89,21 +87,18 @@ export const minio: CatalogEntry<MinioConfig> = {
     ].join("\n");
     const services: ServiceSpec[] = [
         {
+          ...SERVICE_BASE,
           name: "minio",
           image: c.image,
           command: ["server", "/data", "--console-address", ":9001"],
           environment: { MINIO_ROOT_USER: "admin", MINIO_ROOT_PASSWORD: { secret: "minio-root-password" }, MINIO_BROWSER_REDIRECT_URL: `https://${ctx.guestIp}:${c.consolePort}` },
-          ports: [],
           volumes: [{ volume: "minio-data", path: "/data" }],
           healthcheck: httpCheck("curl", "http://localhost:9000/minio/health/live", "30s"),
-          restart: "unless-stopped",
-          gpu: false,
-          dependsOnHealthy: [],
-          networks: ["ai"],
           memoryMiB: c.memoryMiB,
           cpus: c.cpus,
         },
         {
+          ...SERVICE_BASE,
           name: "minio-setup",
           image: c.mcImage,
           entrypoint: ["/bin/sh", "/setup/setup.sh"],
@@ -111,14 +106,10 @@ export const minio: CatalogEntry<MinioConfig> = {
             MC_HOST_local: { template: "http://admin:{{minio-root-password}}@minio:9000" },
             ...Object.fromEntries(users.map((u) => [envName(u.user), { secret: minioUser(u.user).secret }])),
           },
-          ports: [],
-          volumes: [],
           files: [{ path: "/setup/setup.sh", content: script }, ...users.map((u) => ({ path: `/setup/${u.user}.json`, content: policy(u.buckets) }))],
           restart: "no",
           oneShot: true,
-          gpu: false,
           dependsOnHealthy: ["minio"],
-          networks: ["ai"],
           memoryMiB: 128,
           cpus: 0.5,
         },
@@ -179,6 +170,7 @@ export const rclone: CatalogEntry<RcloneConfig> = {
     const needsConfig = rcloneNeedsConfig(c);
     return {
       services: [{
+        ...SERVICE_BASE,
         name: "rclone",
         image: c.image,
         entrypoint: ["/bin/sh", "/etc/ai-dualstack/sync.sh"],
@@ -190,7 +182,6 @@ export const rclone: CatalogEntry<RcloneConfig> = {
           RCLONE_CONFIG_MINIO_ACCESS_KEY_ID: s3.user,
           RCLONE_CONFIG_MINIO_SECRET_ACCESS_KEY: { secret: s3.secret },
         },
-        ports: [],
         volumes: [{ volume: "rclone-state", path: STATE }],
         files: [
           { path: "/etc/ai-dualstack/sync.sh", content: renderSyncScript(c) },
@@ -198,11 +189,8 @@ export const rclone: CatalogEntry<RcloneConfig> = {
           ...(needsConfig ? [{ path: "/config/rclone/rclone.conf", material: RCLONE_CONFIG_MATERIAL }] : [{ path: "/config/rclone/rclone.conf", content: "# Managed by ai-dualstack: the minio remote comes from the environment.\n" }]),
         ],
         healthcheck: healthcheck(["CMD", "/bin/sh", "/etc/ai-dualstack/health.sh"], "300s"),
-        restart: "unless-stopped",
-        gpu: false,
         // Its MinIO user exists once the setup job has run.
         dependsOnHealthy: usesMinio(c) ? ["minio-setup"] : [],
-        networks: ["ai"],
         memoryMiB: c.memoryMiB,
         cpus: c.cpus,
       }],

@@ -3,7 +3,7 @@
 import { z } from "zod";
 import type { ServiceSpec } from "../compose/spec";
 import { pattern } from "../config/fields";
-import { CA_FILE, caFile, httpCheck, pgUrl, type CatalogEntry } from "./types";
+import { SERVICE_BASE, CA_FILE, caFile, httpCheck, pgUrl, type CatalogEntry } from "./types";
 import { cpus, gatewayPort, image, memoryMiB } from "./fields";
 import { llmEnvironment } from "./wiring";
 
@@ -29,6 +29,7 @@ export const prefect: CatalogEntry<z.infer<typeof schema>> = {
     const auth = { template: "admin:{{prefect-auth-password}}" };
     const services: ServiceSpec[] = [
         {
+          ...SERVICE_BASE,
           name: "prefect-server",
           image: c.image,
           command: ["prefect", "server", "start", "--host", "0.0.0.0", "--port", "4200"],
@@ -40,18 +41,13 @@ export const prefect: CatalogEntry<z.infer<typeof schema>> = {
             PREFECT_UI_API_URL: `https://${ctx.guestIp}:${c.gatewayPort}/api`,
             PREFECT_SERVER_ANALYTICS_ENABLED: "false",
           },
-          ports: [],
-          volumes: [],
           files: [caFile],
           healthcheck: httpCheck("python", "http://localhost:4200/api/health", "90s"),
-          restart: "unless-stopped",
-          gpu: false,
-          dependsOnHealthy: [],
-          networks: ["ai"],
           memoryMiB: c.memoryMiB,
           cpus: c.cpus,
         },
         {
+          ...SERVICE_BASE,
           name: "prefect-worker",
           image: c.image,
           command: ["prefect", "worker", "start", "--pool", c.pool, "--type", "process", "--with-healthcheck"],
@@ -62,13 +58,8 @@ export const prefect: CatalogEntry<z.infer<typeof schema>> = {
             PREFECT_WORKER_WEBSERVER_PORT: "8080",
             ...llmEnvironment(ctx),
           },
-          ports: [],
-          volumes: [],
           healthcheck: httpCheck("python", "http://127.0.0.1:8080/health", "90s"),
-          restart: "unless-stopped",
-          gpu: false,
           dependsOnHealthy: ["prefect-server"],
-          networks: ["ai"],
           memoryMiB: c.workerMemoryMiB,
           cpus: c.cpus,
         },

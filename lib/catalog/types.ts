@@ -126,6 +126,9 @@ export interface CatalogEntry<C = Record<string, unknown>> {
   vramMiB?: (config: C) => number;
 }
 
+/** What a catalog service is unless it says otherwise: restarted unless stopped, no GPU, no published port, on the internal network. */
+export const SERVICE_BASE = { ports: [], volumes: [], restart: "unless-stopped", gpu: false, dependsOnHealthy: [], networks: ["ai"] } satisfies Partial<ServiceSpec>;
+
 export const healthcheck = (test: string[], startPeriod = "60s") => ({ test, interval: "30s", timeout: "10s", retries: 5, startPeriod });
 /** An HTTP check with what the image has: curl, wget, or bash's /dev/tcp when it has neither. */
 export const httpCheck = (tool: "curl" | "wget" | "python" | "bash", url: string, startPeriod?: string) => {
