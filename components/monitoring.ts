@@ -18,6 +18,9 @@ export interface MonitoredGuest {
   ip: string;
   stack: string;
   service: string;
+  /** The compose project the guest runs in Docker (the cicd container with Gitea): its containers' logs, cAdvisor
+   * and the service probe; set up once Docker is there (`after`). */
+  compose?: { project: string; after: pulumi.Resource };
 }
 
 export interface MonitoringArgs {
@@ -63,9 +66,9 @@ export class Monitoring extends pulumi.ComponentResource {
     // Every platform guest: node exporter and Alloy, pushing to the platform's port of the log gateway.
     const exporters = args.guests.map((g) => new command.remote.Command(`${name}-${g.key}-telemetry`, {
       connection: args.connection(g.ip),
-      create: renderTelemetryInstallScript({ tenant: "platform", host: g.hostname, ip: g.ip, pushUrl: this.logPushUrls.platform, alloyVersion: s.alloyVersion, aptKeyFingerprints: s.aptKeyFingerprints, docker: false }),
+      create: renderTelemetryInstallScript({ tenant: "platform", host: g.hostname, ip: g.ip, pushUrl: this.logPushUrls.platform, alloyVersion: s.alloyVersion, aptKeyFingerprints: s.aptKeyFingerprints, docker: g.compose !== undefined, cadvisor: false, composeProject: g.compose?.project }),
       stdin: args.ca.certPem,
-    }, { parent: this }));
+    }, { parent: this, dependsOn: g.compose ? [g.compose.after] : [] }));
 
     // The nodes: node exporter, prometheus-pve-exporter with a read-only token, the discovery on the platform's node.
     const user = new proxmoxve.UserLegacy(`${name}-pve-user`, { userId: MONITORING_USER, comment: "ai-dualstack monitoring (read-only)", enabled: true }, { parent: this });

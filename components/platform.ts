@@ -176,6 +176,11 @@ export class Platform extends pulumi.ComponentResource {
       }, { parent: this, dependsOn: [vault.snapshotInstall, restic], additionalSecretOutputs: ["stdin"] });
     }
 
+    const cicdEngine = cicdSpec && new command.remote.Command(`${name}-cicd-docker`, {
+      connection: { host: cicdIp, user: "root", privateKey: args.sshPrivateKey },
+      create: renderDockerEngineScript(),
+    }, { parent: this, dependsOn: [guests.cicd] });
+
     // Prometheus, Loki, Grafana and the exporters, from the inventory: every platform guest and node is a target,
     // the environments' guests are discovered from the Proxmox API.
     const monitoringSpec = c.platform.containers.monitoring;
@@ -184,7 +189,10 @@ export class Platform extends pulumi.ComponentResource {
       vmId: monitoringSpec.vmId,
       dataPath: monitoringSpec.data?.path ?? "/var/lib/monitoring",
       connection: (ip) => ({ host: ip, user: "root", privateKey: args.sshPrivateKey }),
-      guests: Object.entries(c.platform.containers).map(([key, spec]) => ({ key, hostname: `platform-${key}`, ip: ipOf(spec.address), stack: args.stack, service: PLATFORM_SERVICES[key as keyof typeof PLATFORM_SERVICES] })),
+      guests: Object.entries(c.platform.containers).map(([key, spec]) => ({
+        key, hostname: `platform-${key}`, ip: ipOf(spec.address), stack: args.stack, service: PLATFORM_SERVICES[key as keyof typeof PLATFORM_SERVICES],
+        ...(key === "cicd" && cicdEngine ? { compose: { project: CICD_PROJECT, after: cicdEngine } } : {}),
+      })),
       nodes: c.nodes.map((n) => ({ name: n.name, address: n.address })),
       platformNode: c.platform.node,
       tlsEndpoints: [vault.address.replace(/^https:\/\//, "")],
@@ -197,7 +205,6 @@ export class Platform extends pulumi.ComponentResource {
 
     if (cicdSpec) {
       const root = { host: cicdIp, user: "root", privateKey: args.sshPrivateKey };
-      const engine = new command.remote.Command(`${name}-cicd-docker`, { connection: root, create: renderDockerEngineScript(CICD_PROJECT) }, { parent: this, dependsOn: [guests.cicd] });
       const cert = ca.issue("gitea", { commonName: "platform-cicd", ipAddresses: [cicdIp], dnsNames: ["gitea", "platform-cicd"] });
       const cicd = new ComposeStack(`${name}-cicd`, {
         spec: cicdSpec,
@@ -205,7 +212,7 @@ export class Platform extends pulumi.ComponentResource {
         env: "platform",
         stack: args.stack,
         materials: { [GITEA_TLS.cert]: cert.certPem, [GITEA_TLS.key]: cert.keyPem, [CA_MATERIAL]: ca.certPem },
-      }, { parent: this, dependsOn: [engine] });
+      }, { parent: this, dependsOn: [cicdEngine!] });
       // Its repositories, issues and runner state into the platform's restic repository.
       const repo = resticRepository("platform", resticRemote("platform", ipOf(backupSpec.address)), c.backup.restic, cicdSpec.volumes.map((v) => volumeSource(CICD_PROJECT, v)));
       new command.remote.Command(`${name}-cicd-restic`, {

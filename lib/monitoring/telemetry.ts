@@ -27,6 +27,8 @@ export interface GuestTelemetry {
   aptKeyFingerprints: readonly string[];
   /** The guest runs Docker: container logs and cAdvisor. */
   docker: boolean;
+  /** cAdvisor where Docker runs (default); off where nothing scrapes it (a platform container). */
+  cadvisor?: boolean;
   /** The model probe (GPU VMs): its URL and the models deployed warm. */
   probe?: Omit<OllamaProbe, "metricsDir">;
   /** The compose project whose containers' health the service probe reports (guests that run Docker). */
@@ -36,12 +38,14 @@ export interface GuestTelemetry {
 export function renderTelemetryInstallScript(t: GuestTelemetry): string {
   if (!/^[0-9.]+$/.test(t.ip)) throw new Error(`renderTelemetryInstallScript: invalid address ${JSON.stringify(t.ip)}`);
   const alloy = renderAlloyConfig({ pushUrl: t.pushUrl, caFile: ALLOY_CA, env: t.tenant, host: t.host, docker: t.docker });
-  const cadvisor = t.docker ? `
+  const withCadvisor = t.docker && t.cadvisor !== false;
+  const cadvisor = withCadvisor ? `
 # 3. cAdvisor: per-container CPU, memory, I/O; on the guest's own address only (the firewall admits the monitoring LXC).
 ${aptInstallUnless(hasPackage("cadvisor"), ["cadvisor"], { noRecommends: true })}${putFile("/etc/systemd/system/cadvisor.service.d/ai-dualstack.conf", "0644", "root:root", `[Service]\nExecStart=\nExecStart=/usr/bin/cadvisor -listen_ip=${t.ip} -port=${EXPORTER_PORTS.cadvisor} -docker_only=true -store_container_labels=false -whitelisted_container_labels=com.docker.compose.service,com.docker.compose.project\n`)}cadvisor_changed=$changed; changed=0
-# Alloy reads the containers' output through the Docker socket.
-getent group docker >/dev/null && usermod -aG docker alloy
 ` : "cadvisor_changed=0\n";
+  const dockerLogs = t.docker ? `# Alloy reads the containers' output through the Docker socket.
+getent group docker >/dev/null && usermod -aG docker alloy
+` : "";
   const probe = t.probe ? `
 # 4. The model probe, every 30 s.
 ${putFile(PROBE, "0755", "root:root", renderOllamaProbeScript({ ...t.probe, metricsDir: TEXTFILE_DIR }))}${putFile("/etc/systemd/system/ai-dualstack-ollama-probe.service", "0644", "root:root", `[Unit]\nDescription=ai-dualstack: Ollama's loaded models for Prometheus\n\n[Service]\nType=oneshot\nExecStart=${PROBE}\n`)}${putFile("/etc/systemd/system/ai-dualstack-ollama-probe.timer", "0644", "root:root", "[Unit]\nDescription=ai-dualstack: Ollama model probe\n\n[Timer]\nOnBootSec=1min\nOnUnitActiveSec=30s\nAccuracySec=5s\n\n[Install]\nWantedBy=timers.target\n")}systemctl daemon-reload
@@ -62,8 +66,8 @@ systemctl enable --now prometheus-node-exporter >/dev/null
 # 2. Grafana Alloy (Grafana's repository, its key checked), shipping the journal${t.docker ? " and the containers' output" : ""}.
 ${pinnedInstall(grafanaAptRepository(t.aptKeyFingerprints), { alloy: t.alloyVersion })}${putPem("CERTIFICATE", 1, ALLOY_CA, "0644", "root:root")}${putFile("/etc/alloy/config.alloy", "0644", "root:root", alloy)}usermod -aG systemd-journal alloy
 alloy_changed=$changed; changed=0
-${cadvisor}${probe}${services}
+${cadvisor}${dockerLogs}${probe}${services}
 systemctl daemon-reload
-${enableAndStart("alloy", "alloy_changed")}${t.docker ? `${enableAndStart("cadvisor", "cadvisor_changed")}` : ""}echo "telemetry: node exporter, alloy${t.docker ? ", cadvisor" : ""}${t.probe ? ", model probe" : ""}${t.composeProject ? ", service probe" : ""} ready"
+${enableAndStart("alloy", "alloy_changed")}${withCadvisor ? `${enableAndStart("cadvisor", "cadvisor_changed")}` : ""}echo "telemetry: node exporter, alloy${withCadvisor ? ", cadvisor" : ""}${t.probe ? ", model probe" : ""}${t.composeProject ? ", service probe" : ""} ready"
 `;
 }

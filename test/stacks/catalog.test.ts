@@ -73,7 +73,9 @@ describe("each entry's wiring", () => {
     const volumes = plan.resources.filter((r) => r.type === "docker:index/volume:Volume").map((r) => String(r.inputs.name));
     for (const v of volumes) expect(restic).toContain(`volume-${v.split("_").slice(1).join("_")}`);
     for (const v of volumes) expect(plan.resources.find((r) => r.inputs.name === v)!.options).toMatchObject({ protect: true, retainOnDelete: true });
-    expect(script(plan, env === "host" ? "-cicd-docker" : "-gpu-vm-telemetry")).toContain("ai-dualstack-service-probe.timer");
+    const telemetry = script(plan, env === "host" ? "-cicd-telemetry" : "-gpu-vm-telemetry");
+    expect(telemetry).toContain("ai-dualstack-service-probe.timer");
+    expect(telemetry).toContain(`label=com.docker.compose.project=${env === "host" ? "cicd" : env}`);
   });
 
   it("every database and Redis user a service asked for is created in its environment's data services, kept on delete", () => {
