@@ -4,7 +4,7 @@ import { ModelDeployment } from "../../components/model-deployment";
 import { GPU_CATALOG } from "../../lib/capacity/catalog";
 import { capacityReport } from "../../lib/capacity/report";
 import { environmentStack } from "../../lib/compose/services";
-import { materialNames } from "../../lib/compose/spec";
+import { materialNames, type StackSpec } from "../../lib/compose/spec";
 import { loadConfig } from "../../lib/config/load";
 import type { EnvironmentConfig } from "../../lib/config/schema";
 import { COMPUTED_MARK, PROVIDER_CODE_MARK, SECRET_MARK } from "../../ops/engine";
@@ -117,6 +117,59 @@ describe("ComposeStack", () => {
     await expect(underMocks(() => new ComposeStack("bad", { spec, dockerHost: "ssh://ops@x", env: "public", stack: "public" }))).rejects.toThrow(
       "compose stack public: service ingress: publishes 443 on every address; only the ingress may",
     );
+  });
+});
+
+describe("ComposeStack: what the catalog's services use", () => {
+  const GIVEN = "given-database-password-under-test";
+  const spec: StackSpec = {
+    project: "private",
+    networks: [{ name: "ai", internal: false }],
+    volumes: ["app-data"],
+    services: [
+      {
+        name: "setup", image: "minio/mc:RELEASE.2025-04-16T18-13-26Z", entrypoint: ["/bin/sh", "/setup.sh"], environment: { MC_HOST_local: { template: "http://admin:{{root-password}}@minio:9000" } },
+        ports: [], volumes: [], files: [{ path: "/setup.sh", content: "mc ready local\n" }], restart: "no", oneShot: true, gpu: false, dependsOnHealthy: [], networks: ["ai"], memoryMiB: 128,
+      },
+      {
+        name: "app", image: "ai-dualstack/app:1.0.0", build: { context: "apps/example", dockerfile: "Dockerfile", args: {} },
+        environment: { DATABASE_URL: { template: "postgresql://svc_app:{{pg-app-password}}@10.20.0.21:5432/svc_app" }, ENCRYPTION_KEY: { secret: "app-key-hex" }, COOKIE_SECRET: { secret: "cookie-32" }, LOG_LEVEL: "info" },
+        ports: [], volumes: [{ volume: "app-data", path: "/data" }], files: [{ path: "/etc/app.conf", template: "password {{pg-app-password}}\n" }],
+        healthcheck: { test: ["CMD", "true"], interval: "30s", timeout: "10s", retries: 3, startPeriod: "10s" },
+        restart: "unless-stopped", gpu: false, dependsOnHealthy: ["setup"], networks: ["ai"], memoryMiB: 512, cpus: 1.5, shmSizeMiB: 256,
+      },
+    ],
+  };
+  const build = () => new ComposeStack("cat", { spec, dockerHost: "ssh://ops@10.20.0.10", env: "private", stack: "private", secretValues: { "pg-app-password": GIVEN } });
+
+  it("builds an image from its context on the engine, rebuilt when the context changes, and runs it with its limits", async () => {
+    const rs = await underMocks(build);
+    const image = one(rs, D.image, "cat-img-ai-dualstack-app-1-0-0").inputs as any;
+    expect(image.build).toMatchObject({ context: "apps/example", dockerfile: "Dockerfile", tags: ["ai-dualstack/app:1.0.0"] });
+    expect(image.triggers["context-sha256"]).toMatch(/^[0-9a-f]{64}$/);
+    const app = one(rs, D.container, "cat-app").inputs as any;
+    expect(app).toMatchObject({ memory: 512, cpus: "1.5", shmSize: 256, mustRun: true });
+  });
+
+  it("fills templates from given and generated secrets, all of them secret, and generates keys of the form their names ask", async () => {
+    const rs = await underMocks(build);
+    expect(JSON.stringify(rs)).not.toContain(GIVEN);
+    const app = one(rs, D.container, "cat-app");
+    // One secret value makes the whole list secret: nothing of it is stored in plain text.
+    expect((app.inputs as any).envs).toBe(SECRET_MARK);
+    expect((app.inputs as any).uploads).toBe(SECRET_MARK);
+    expect(app.options.additionalSecretOutputs).toEqual(expect.arrayContaining(["envs", "uploads"]));
+    // The given password is not generated again; the hex key is 32 random bytes; the cookie secret 32 characters.
+    expect(byType(rs, D.password).map((p) => [p.name, (p.inputs as any).length]).sort()).toEqual([["cat-cookie-32", 32], ["cat-root-password", 48]]);
+    expect(one(rs, "random:index/randomId:RandomId").inputs).toMatchObject({ byteLength: 32 });
+  });
+
+  it("runs a setup job once, attached until it exits, its output kept secret, before what depends on it", async () => {
+    const rs = await underMocks(build);
+    const setup = one(rs, D.container, "cat-setup");
+    expect(setup.inputs).toMatchObject({ mustRun: false, attach: true, logs: true, restart: "no", entrypoints: ["/bin/sh", "/setup.sh"] });
+    expect(setup.options.additionalSecretOutputs).toContain("containerLogs");
+    expect(one(rs, D.container, "cat-app").options.dependsOn.some((d) => d.endsWith("cat-setup"))).toBe(true);
   });
 });
 
