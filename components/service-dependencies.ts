@@ -41,10 +41,12 @@ export class ServiceDependencies extends pulumi.ComponentResource {
         database: d.database,
         password: pw,
         connectionLimit: args.connectionLimit ?? 50,
-        // A service's database outlives the service's removal from the config; drop it by hand if it must go.
         onDelete: "retain",
+        // Removing the service from the config leaves its database in PostgreSQL (out of the state, never dropped);
+        // enabling it again takes it over with a new password.
+        adoptExisting: true,
         admin: args.postgres,
-      }, child));
+      }, { ...child, retainOnDelete: true }));
       this.secretValues[d.passwordSecret] = pw;
     }
     for (const consumer of args.redisUsers) {
@@ -56,8 +58,9 @@ export class ServiceDependencies extends pulumi.ComponentResource {
         keyPattern: `${r.keyPrefix}*`,
         password: pw,
         onDelete: "retain",
+        adoptExisting: true,
         admin: args.redis,
-      }, child));
+      }, { ...child, retainOnDelete: true }));
       this.secretValues[r.passwordSecret] = pw;
     }
     this.registerOutputs({});

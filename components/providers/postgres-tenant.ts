@@ -27,6 +27,8 @@ export interface PgTenantInputs {
   connectionLimit: number;
   onDelete: "retain" | "delete";
   admin: PgAdmin;
+  /** Take over a role and database of this name that already exist (a catalog service's, kept when it was removed). */
+  adoptExisting?: boolean;
   providerVersion?: string;
 }
 
@@ -126,7 +128,7 @@ async function converge(i: PgTenantInputs, creating: boolean): Promise<PgTenantS
   try {
     const role = admin.escapeIdentifier(i.role);
     const exists = (await admin.query("select 1 from pg_roles where rolname = $1", [i.role])).rowCount === 1;
-    if (exists && creating) throw new Error(`role ${i.role} already exists; import it or remove it first`);
+    if (exists && creating && !i.adoptExisting) throw new Error(`role ${i.role} already exists; import it or remove it first`);
     const limit = Math.trunc(i.connectionLimit);
     if (!exists) {
       await admin.query(`create role ${role} login password ${admin.escapeLiteral(i.password)} connection limit ${limit}`);
@@ -238,6 +240,7 @@ export interface PgTenantArgs {
   connectionLimit: pulumi.Input<number>;
   onDelete: pulumi.Input<"retain" | "delete">;
   admin: pulumi.Input<{ host: pulumi.Input<string>; port: pulumi.Input<number>; user: pulumi.Input<string>; password: pulumi.Input<string> }>;
+  adoptExisting?: pulumi.Input<boolean>;
 }
 
 /** A tenant's database and login role. Type token: pulumi-nodejs:dynamic/postgres:Tenant. */

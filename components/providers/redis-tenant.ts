@@ -25,6 +25,8 @@ export interface RedisTenantInputs {
   password: string;
   onDelete: "retain" | "delete";
   admin: RedisAdmin;
+  /** Take over an ACL user of this name that already exists (a catalog service's, kept when it was removed). */
+  adoptExisting?: boolean;
   providerVersion?: string;
 }
 
@@ -173,7 +175,7 @@ export const redisTenantProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(inputs: RedisTenantInputs) {
     const exists = await withClient(inputs, "create", async (c) => (await c.call("ACL", "GETUSER", inputs.user)) !== null);
-    if (exists) throw new Error(`Redis create for tenant "${inputs.tenant}" on ${inputs.admin.host}:${inputs.admin.port} failed: user ${inputs.user} already exists; import it or remove it first`);
+    if (exists && !inputs.adoptExisting) throw new Error(`Redis create for tenant "${inputs.tenant}" on ${inputs.admin.host}:${inputs.admin.port} failed: user ${inputs.user} already exists; import it or remove it first`);
     return { id: `${inputs.user}@${inputs.admin.host}:${inputs.admin.port}`, outs: await apply(inputs) };
   },
 
@@ -215,6 +217,7 @@ export interface RedisTenantArgs {
   password: pulumi.Input<string>;
   onDelete: pulumi.Input<"retain" | "delete">;
   admin: pulumi.Input<{ host: pulumi.Input<string>; port: pulumi.Input<number>; user?: pulumi.Input<string>; password: pulumi.Input<string>; caCert?: pulumi.Input<string> }>;
+  adoptExisting?: pulumi.Input<boolean>;
 }
 
 /** A tenant's Redis ACL user. Type token: pulumi-nodejs:dynamic/redis:Tenant. */

@@ -78,6 +78,17 @@ describe("PostgreSQL tenant", () => {
     expect((await sql("select 1 from pg_roles where rolname = 'tenant_hooli'")).rowCount).toBe(0);
   });
 
+  it("adopts an existing role and database when told to (a catalog service enabled again), with the new password", async () => {
+    const first = inputs("hooli");
+    await p.create(first);
+    await sql("create table kept (id int); insert into kept values (7)", "tenant_hooli", { user: "tenant_hooli", password: first.password });
+    await expect(p.create({ ...first, password: "pw-second-0123456789abcdef" })).rejects.toThrow(/already exists/);
+    const again = { ...first, password: "pw-second-0123456789abcdef", adoptExisting: true };
+    const { outs } = (await p.create(again)) as { outs: PgTenantState };
+    expect(outs.observed).toMatchObject({ passwordWorks: true, tables: 1 });
+    expect((await sql("select id from kept", "tenant_hooli", { user: "tenant_hooli", password: again.password })).rows).toEqual([{ id: 7 }]);
+  });
+
   it("refuses hostile names and never runs them as SQL", async () => {
     expect(() => tenantObjects("acme; drop table x")).toThrow(/lower-case DNS label/);
     const hostile = { ...inputs("evil"), role: 'x"; drop database postgres; --', database: "tenant_evil" };

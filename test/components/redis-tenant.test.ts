@@ -42,6 +42,21 @@ describe("Redis tenant", () => {
     }
   });
 
+  it("adopts an existing user when told to (a catalog service enabled again), with the new password", async () => {
+    const first = inputs("hooli");
+    await p.create(first);
+    await expect(p.create({ ...first, password: "pw-second-0123456789abcdef" })).rejects.toThrow(/already exists/);
+    const again = { ...first, password: "pw-second-0123456789abcdef", adoptExisting: true };
+    const { outs } = (await p.create(again)) as { outs: RedisTenantState };
+    expect(outs.observed).toMatchObject({ exists: true, passwordMatches: true });
+    const c = as(again);
+    try {
+      await c.set("tenant:hooli:x", "1");
+    } finally {
+      c.disconnect();
+    }
+  });
+
   it("read reports drift: password changed, patterns widened, user removed; update restores", async () => {
     const i = inputs("initech");
     const { id, outs } = (await p.create(i)) as { id: string; outs: RedisTenantState };

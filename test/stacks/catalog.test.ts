@@ -79,9 +79,12 @@ describe("each entry's wiring", () => {
   });
 
   it("every database and Redis user a service asked for is created in its environment's data services, kept on delete", () => {
-    const pg = planOf("private", 2).resources.filter((r) => r.type === "pulumi-nodejs:dynamic/postgres:Tenant").map((r) => r.inputs);
+    const pgResources = planOf("private", 2).resources.filter((r) => r.type === "pulumi-nodejs:dynamic/postgres:Tenant");
+    const pg = pgResources.map((r) => r.inputs);
     expect(pg.map((p) => p.database).sort()).toEqual(["svc_langfuse", "svc_prefect", "svc_rag"]);
-    for (const p of pg) expect(p).toMatchObject({ onDelete: "retain", admin: { host: "10.20.0.21", port: 5432 } });
+    for (const p of pg) expect(p).toMatchObject({ onDelete: "retain", adoptExisting: true, admin: { host: "10.20.0.21", port: 5432 } });
+    // A service removed from the config leaves its data where it is.
+    for (const r of pgResources) expect(r.options.retainOnDelete).toBe(true);
     const redis = planOf("private", 2).resources.filter((r) => r.type === "pulumi-nodejs:dynamic/redis:Tenant").map((r) => r.inputs);
     expect(redis.map((r) => [r.user, r.keyPattern])).toEqual([["svc-worker-ingest", "svc:worker-ingest:*"]]);
     expect(planOf("public", 2).resources.filter((r) => r.type === "pulumi-nodejs:dynamic/postgres:Tenant").map((r) => r.inputs.database).sort()).toEqual(["svc_keycloak", "svc_langfuse", "svc_prefect", "tenant_acme", "tenant_globex"]);
