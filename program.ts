@@ -9,7 +9,7 @@ import { ConfigError, loadConfig, type StackConfig } from "./lib/config/load";
 import type { EnvironmentConfig, HostConfig } from "./lib/config/schema";
 import { environmentCatalog, environmentStack } from "./lib/compose/services";
 import { validateStackSpec } from "./lib/compose/spec";
-import { buildContextProblem } from "./components/build-context";
+import { buildContextProblem } from "./lib/build-context";
 import { checkAgainstSlice, checkToken, type EnvironmentSlice } from "./lib/environment-slice";
 
 export interface ProgramOptions {
@@ -70,6 +70,8 @@ async function hostProgram(c: HostConfig, secrets: Record<string, string | undef
     grafanaUrl: platform.grafanaUrl,
     grafanaAdminPassword: platform.grafanaAdminPassword,
     ...(platform.gitea ? { gitea: platform.gitea } : {}),
+    // The platform has no Vault AppRole of its own: Gitea's credentials are this stack's secret output.
+    catalog: { backups: true, credentials: "stack output gitea (secret)", entries: platform.catalog },
   };
 }
 
@@ -113,6 +115,7 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
   return {
     gpuVm: environment.gpuVm, containers: environment.containers, ollamaUrl: environment.ollamaUrl, models: environment.models, caCert: environment.caCert,
     gateways: environment.gateways, ...(environment.qdrantApiKey ? { qdrantApiKey: environment.qdrantApiKey } : {}), capacity,
+    catalog: { vaultMount: slice!.vault.mount, backups: secrets.resticPassword !== undefined, entries: environmentCatalog(c, pulumi.getStack()).entries },
   };
 }
 

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { composeLabels, fillTemplate, hasSecretEnvironment, hasSecretFiles, materialNames, secretNames, validateStackSpec, type EnvValue, type StackSpec } from "../lib/compose/spec";
-import { buildTriggers } from "./build-context";
+import { buildTriggers } from "../lib/build-context";
 import { dockerLabels, type GuestEnvironment } from "../lib/tags";
 
 export interface ComposeStackArgs {

@@ -6,7 +6,7 @@ import { ipOf } from "../lib/net";
 import { backupJobs } from "../lib/backup/jobs";
 import { RESTIC_SFTP_PORT, renderResticInstallScript } from "../lib/backup/restic";
 import { resticRemote, resticRepository, volumeSource } from "../lib/backup/plan";
-import { resolveCatalog } from "../lib/catalog/resolve";
+import { resolveCatalog, type EntryPlan } from "../lib/catalog/resolve";
 import { GITEA_TLS } from "../lib/catalog/gitea";
 import { CA_MATERIAL } from "../lib/catalog/types";
 import { publishedPortRules, type StackSpec } from "../lib/compose/spec";
@@ -76,6 +76,8 @@ export class Platform extends pulumi.ComponentResource {
   public readonly grafanaAdminPassword: pulumi.Output<string>;
   /** Per environment its Vault AppRole credentials (secret), once Vault is set up. */
   public readonly vaultAppRoles?: pulumi.Output<Record<string, { roleId: string; secretId: string }>>;
+  /** The catalog's platform entries (plain data for `dualstack plan`). */
+  public readonly catalog: EntryPlan[];
   /** Gitea's URL and its administrator's credentials (secret), when services.gitea is enabled. */
   public readonly gitea?: { url: string; admin: pulumi.Output<{ user: string; password: string }> };
 
@@ -102,6 +104,7 @@ export class Platform extends pulumi.ComponentResource {
     const cicdPlan = c.services.gitea ? resolveCatalog({ gitea: c.services.gitea }, { env: "host", project: CICD_PROJECT, guestIp: cicdIp, publicHostnames: [] }) : undefined;
     const cicdSpec: StackSpec | undefined = cicdPlan && { project: CICD_PROJECT, networks: [{ name: "ai", internal: false }], volumes: cicdPlan.volumes, services: cicdPlan.services };
 
+    this.catalog = cicdPlan?.entries ?? [];
     this.containers = {};
     const guests: Record<string, ServiceContainer> = {};
     for (const [key, spec] of Object.entries(c.platform.containers)) {

@@ -10,6 +10,7 @@ import { StackFileError, evaluateStack, readStackFile } from "./engine";
 import { planJson, renderCounts, renderTree } from "./plan-view";
 import { PolicyConfigError, checkPolicyConfig, hasMandatory, renderViolations, runPolicies } from "./policy-runner";
 import { buildPolicies } from "../policies/all";
+import { renderCatalogTable, type EntryPlan } from "../lib/catalog/resolve";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { benchModels, renderBench, type BenchClient } from "./bench";
@@ -171,7 +172,9 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
         const capacity = plan.outputs.capacity?.value as CapacityReport | undefined;
         const policies = buildPolicies();
         const verdicts = renderViolations(await runPolicies(plan, policies), policies.length);
-        io.out(`${renderTree(plan)}\n\n${renderCounts(plan)}\n${capacity ? `\nCapacity:\n${renderCapacityTable(capacity)}\n` : ""}\nPolicies:\n${verdicts}\n`);
+        const catalog = plan.outputs.catalog?.value as (Parameters<typeof renderCatalogTable>[1] & { entries: EntryPlan[] }) | undefined;
+        const catalogText = catalog && catalog.entries.length > 0 ? `\nService catalog:\n${renderCatalogTable(catalog.entries, catalog)}\n` : "";
+        io.out(`${renderTree(plan)}\n\n${renderCounts(plan)}\n${capacity ? `\nCapacity:\n${renderCapacityTable(capacity)}\n` : ""}${catalogText}\nPolicies:\n${verdicts}\n`);
       }
     });
 

@@ -88,7 +88,8 @@ export const langfuse: CatalogEntry<LangfuseConfig> = {
         name: "langfuse-clickhouse",
         image: c.clickhouseImage,
         environment: { CLICKHOUSE_DB: "default", CLICKHOUSE_USER: "langfuse", CLICKHOUSE_PASSWORD: { secret: "langfuse-clickhouse-password" } },
-        volumes: [{ volume: "langfuse-clickhouse-data", path: "/var/lib/clickhouse" }, { volume: "langfuse-clickhouse-logs", path: "/var/log/clickhouse-server" }],
+        // Its logs go to the container's output (Alloy ships them); only the data is kept and backed up.
+        volumes: [{ volume: "langfuse-clickhouse-data", path: "/var/lib/clickhouse" }],
         healthcheck: httpCheck("wget", "http://localhost:8123/ping", "60s"),
         dependsOnHealthy: [],
         memoryMiB: c.clickhouseMemoryMiB,
@@ -134,7 +135,7 @@ export const langfuse: CatalogEntry<LangfuseConfig> = {
     ];
     return {
       services,
-      volumes: ["langfuse-clickhouse-data", "langfuse-clickhouse-logs", "langfuse-redis-data"],
+      volumes: ["langfuse-clickhouse-data", "langfuse-redis-data"],
       routes: [{ service: "langfuse", port: c.gatewayPort, upstream: "langfuse-web:3000" }],
       sites: c.hostname ? [{ service: "langfuse", hostname: c.hostname, upstream: "langfuse-web:3000", auth: c.auth }] : [],
       vault: {

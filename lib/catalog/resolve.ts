@@ -62,7 +62,16 @@ export interface EntryPlan {
   title: string;
   tier: 1 | 2 | 3;
   services: string[];
+  /** Services with a healthcheck (the others: the probe reports them running or not). */
+  checked: string[];
   volumes: string[];
+  databases: string[];
+  redisUsers: string[];
+  /** Ports the guest's TLS gateway publishes for it, and the public names the ingress serves it under. */
+  gatewayPorts: number[];
+  hostnames: string[];
+  /** Whether it has a credentials record in Vault (catalog/<key>). */
+  vault: boolean;
 }
 
 export interface CatalogPlan extends Rendered {
@@ -80,19 +89,27 @@ export interface CatalogPlan extends Rendered {
 export function resolveCatalog(enabled: Record<string, unknown>, base: CatalogBase): CatalogPlan {
   const databases = new Set<string>();
   const redisUsers = new Set<string>();
+  // What the entry being rendered asked for.
+  let asked = { databases: new Set<string>(), redisUsers: new Set<string>() };
   const ctx: ServiceContext = {
     ...base,
     enabled,
     postgres: base.postgres ? (consumer): PostgresWiring => {
       databases.add(consumer);
+      asked.databases.add(consumer);
       return { ...base.postgres!, ...serviceDatabase(consumer) };
     } : undefined,
     redis: base.redis ? (consumer): RedisWiring => {
       redisUsers.add(consumer);
+      asked.redisUsers.add(consumer);
       return { ...base.redis!, ...serviceRedisUser(consumer) };
     } : undefined,
   };
-  const parts = Object.entries(enabled).map(([key, config]) => ({ key, entry: CATALOG_BY_KEY[key], config, rendered: CATALOG_BY_KEY[key].render(config, ctx) }));
+  const parts = Object.entries(enabled).map(([key, config]) => {
+    asked = { databases: new Set(), redisUsers: new Set() };
+    const rendered = CATALOG_BY_KEY[key].render(config, ctx);
+    return { key, entry: CATALOG_BY_KEY[key], config, rendered, asked };
+  });
   return {
     services: parts.flatMap((p) => p.rendered.services),
     volumes: [...new Set(parts.flatMap((p) => p.rendered.volumes))],
@@ -100,7 +117,19 @@ export function resolveCatalog(enabled: Record<string, unknown>, base: CatalogBa
     sites: parts.flatMap((p) => p.rendered.sites),
     vault: {},
     vaultByEntry: Object.fromEntries(parts.filter((p) => Object.keys(p.rendered.vault).length > 0).map((p) => [p.key, p.rendered.vault])),
-    entries: parts.map((p) => ({ key: p.key, title: p.entry.title, tier: p.entry.tier, services: p.rendered.services.map((s) => s.name), volumes: p.rendered.volumes })),
+    entries: parts.map((p) => ({
+      key: p.key,
+      title: p.entry.title,
+      tier: p.entry.tier,
+      services: p.rendered.services.map((s) => s.name),
+      checked: p.rendered.services.filter((s) => s.healthcheck).map((s) => s.name),
+      volumes: p.rendered.volumes,
+      databases: [...p.asked.databases].map((c) => serviceDatabase(c).database).sort(),
+      redisUsers: [...p.asked.redisUsers].map((c) => serviceRedisUser(c).user).sort(),
+      gatewayPorts: p.rendered.routes.map((r) => r.port),
+      hostnames: p.rendered.sites.map((x) => x.hostname),
+      vault: Object.keys(p.rendered.vault).length > 0,
+    })),
     databases: [...databases].sort(),
     redisUsers: [...redisUsers].sort(),
     reservedVramMiB: parts.reduce((sum, p) => sum + (p.entry.vramMiB?.(p.config) ?? 0), 0),
@@ -110,4 +139,23 @@ export function resolveCatalog(enabled: Record<string, unknown>, base: CatalogBa
 /** The public host names the enabled entries serve. */
 export function catalogHostnames(enabled: Record<string, unknown>): string[] {
   return Object.entries(enabled).flatMap(([key, config]) => CATALOG_BY_KEY[key].sitesOf?.(config) ?? []);
+}
+
+/** The catalog part of `dualstack plan`: each entry, what it runs and how it is wired, backed up and watched. */
+export function renderCatalogTable(entries: EntryPlan[], where: { vaultMount?: string; backups: boolean; credentials?: string }): string {
+  if (entries.length === 0) return "no catalog services enabled";
+  return entries.map((e) => {
+    const lines = [
+      `tier ${e.tier}  ${e.key} — ${e.title}`,
+      `  runs         ${e.services.join(", ")}${e.checked.length < e.services.length ? ` (healthchecks: ${e.checked.join(", ") || "none"})` : " (each with a healthcheck)"}`,
+      ...(e.databases.length ? [`  PostgreSQL   ${e.databases.join(", ")} (own database and login role, TLS verify-full)`] : []),
+      ...(e.redisUsers.length ? [`  Redis        ${e.redisUsers.join(", ")} (own ACL user, own key prefix)`] : []),
+      ...(where.credentials ? [`  credentials  ${where.credentials}`] : e.vault ? [`  Vault        ${where.vaultMount}/catalog/${e.key}`] : []),
+      ...(e.gatewayPorts.length ? [`  operators    TLS gateway port ${e.gatewayPorts.join(", ")}`] : []),
+      ...(e.hostnames.length ? [`  public       https://${e.hostnames.join(", https://")}`] : []),
+      `  backups      ${e.volumes.length ? `${e.volumes.join(", ")} → restic${where.backups ? "" : " (off: no restic credentials)"}` : "no volumes"}${e.databases.length ? "; databases in the PostgreSQL dump" : ""}`,
+      "  monitoring   service probe (ServiceDown, ServiceUnhealthy)",
+    ];
+    return lines.join("\n");
+  }).join("\n");
 }

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CATALOG, CATALOG_BY_KEY } from "../../lib/catalog/index";
+import { renderCatalogTable, type EntryPlan } from "../../lib/catalog/resolve";
 import type { CapacityReport } from "../../lib/capacity/report";
 import { evaluateStack, type PlanResult, type PlannedResource } from "../../ops/engine";
 import { runPolicies } from "../../ops/policy-runner";
@@ -112,6 +113,18 @@ describe("each entry's wiring", () => {
     expect(sites).toContain("respond /admin/* 404");
   });
 
+  it.each([1, 2, 3] as const)("public tier %s: every service the ingress proxies to shares its network", (tier) => {
+    const cs = containers(planOf("public", tier));
+    const ingress = cs.find((c) => c.name.endsWith("-ingress"))!;
+    const text = String((ingress.inputs.uploads as { content: string }[])[0].content);
+    const upstreams = [...text.matchAll(/(?:reverse_proxy|forward_auth) ([a-z0-9-]+):\d+/g)].map((m) => m[1]);
+    expect(upstreams.length).toBeGreaterThan(1);
+    for (const u of new Set(upstreams)) {
+      const c = cs.find((x) => x.name.endsWith(`-services-${u}`));
+      expect((c?.inputs.networksAdvanced as { name: string }[] | undefined)?.map((n) => n.name), u).toContain("public_edge");
+    }
+  });
+
   it("with vLLM on the GPU, Ollama's container gets none", () => {
     const gpus = (plan: PlanResult, service: string) => containers(plan).find((c) => c.name.endsWith(`-${service}`))?.inputs.gpus;
     expect(gpus(planOf("private", 1), "vllm")).toBe("all");
@@ -129,6 +142,12 @@ describe("the every-tier examples", () => {
     expect((await runPolicies(plan)).filter((v) => v.enforcement === "mandatory")).toEqual([]);
     const env = stack === "host" ? "host" : stack;
     for (const e of CATALOG.filter((x) => x.environments.includes(env))) expect(entryServices(plan, e.key).length, e.key).toBeGreaterThan(0);
+    // What `dualstack plan` prints about the catalog: every entry of the environment, wired.
+    const catalog = plan.outputs.catalog.value as { entries: EntryPlan[]; vaultMount?: string; backups: boolean };
+    expect(catalog.entries.map((e) => e.key).sort()).toEqual(CATALOG.filter((x) => x.environments.includes(env)).map((x) => x.key).sort());
+    const text = renderCatalogTable(catalog.entries, catalog);
+    if (stack === "private") expect(text).toContain("PostgreSQL   svc_langfuse (own database and login role, TLS verify-full)\n  Vault        kv-private/catalog/langfuse");
+    if (stack === "host") expect(text).toContain("credentials  stack output gitea (secret)");
   }, 300_000);
 });
 
