@@ -72,7 +72,8 @@ export class ComposeStack extends pulumi.ComponentResource {
     // Generated: 48 alphanumerics (32 for names ending in -32: cookie secrets), or 32 random bytes in hex for names
     // ending in -hex (encryption keys).
     const generated = (secret: string): pulumi.Output<string> => secret.endsWith("-hex")
-      ? new random.RandomId(`${name}-${secret}`, { byteLength: 32 }, { parent: this }).hex
+      // RandomId's outputs are not secret by default: declared here, so the state holds them encrypted.
+      ? new random.RandomId(`${name}-${secret}`, { byteLength: 32 }, { parent: this, additionalSecretOutputs: ["hex", "b64Std", "b64Url", "dec"] }).hex
       : new random.RandomPassword(`${name}-${secret}`, { length: secret.endsWith("-32") ? 32 : 48, special: false }, { parent: this }).result;
     this.secrets = Object.fromEntries(secretNames(spec).map((secret) => [secret, pulumi.secret(secret in given ? pulumi.output(given[secret]) : generated(secret))]));
     const all = pulumi.all(this.secrets);

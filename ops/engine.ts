@@ -68,6 +68,7 @@ export interface EvaluateOptions {
 /** Generated secrets by resource type: the output properties that carry them. */
 const GENERATED_OUTPUTS: Record<string, string[]> = {
   "random:index/randomPassword:RandomPassword": ["result"],
+  "random:index/randomId:RandomId": ["hex", "b64Std", "b64Url", "dec"],
   "tls:index/privateKey:PrivateKey": ["privateKeyPem", "privateKeyOpenssh", "privateKeyPemPkcs8"],
 };
 

@@ -162,7 +162,9 @@ describe("ComposeStack: what the catalog's services use", () => {
     expect(app.options.additionalSecretOutputs).toEqual(expect.arrayContaining(["envs", "uploads"]));
     // The given password is not generated again; the hex key is 32 random bytes; the cookie secret 32 characters.
     expect(byType(rs, D.password).map((p) => [p.name, (p.inputs as any).length]).sort()).toEqual([["cat-cookie-32", 32], ["cat-root-password", 48]]);
-    expect(one(rs, "random:index/randomId:RandomId").inputs).toMatchObject({ byteLength: 32 });
+    const key = one(rs, "random:index/randomId:RandomId");
+    expect(key.inputs).toMatchObject({ byteLength: 32 });
+    expect(key.options.additionalSecretOutputs).toEqual(["hex", "b64Std", "b64Url", "dec"]);
   });
 
   it("runs a setup job once, attached until it exits, its output kept secret, before what depends on it", async () => {
