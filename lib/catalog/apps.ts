@@ -6,7 +6,7 @@ import { bool, hostPort, imageRef, oneOf, pattern, wholeNumber } from "../config
 import type { EnvValue, ServiceSpec } from "../compose/spec";
 import { build, command, healthPath, hostname, plainEnvironment, serviceName, version, limits } from "./fields";
 import { SERVICE_BASE, CA_FILE, caFile, healthcheck, httpCheck, redisUrl, type CatalogEntry, type CatalogEnv, type EnvironmentNeed, type Need, type Rendered, type ServiceContext } from "./types";
-import { vaultOf, wiringEnvironment } from "./wiring";
+import { WIRING_KEYS, vaultOf, wiringEnvironment } from "./wiring";
 
 const APP_NEEDS = ["postgres", "redis", "vectorDb", "llm"] as const;
 const dataPath = pattern(/^\/(?!$)(?!(etc|proc|sys|dev|run|boot|bin|sbin|lib|usr)(\/|$))[A-Za-z0-9._/-]+$/, "an absolute path inside the container such as \"/app/data\" (not a system directory)");
@@ -52,14 +52,14 @@ function appChecks(c: AppConfig, env: CatalogEnv): [string[], string][] {
   if (!c.image === !c.build) problems.push([[c.image ? "build" : "image"], "expected exactly one of image (a registry image) or build (a directory of this repository with a Dockerfile)"]);
   if (c.hostname && env !== "public") problems.push([["hostname"], `only the public environment serves the internet; reach a ${env} app through gatewayPort`]);
   if (c.auth && !c.hostname) problems.push([["auth"], "auth guards a public site: set hostname as well"]);
+  const wired = new Set(["PORT", ...c.needs.flatMap((n) => WIRING_KEYS[n])]);
+  for (const key of Object.keys(c.environment).filter((k) => wired.has(k))) problems.push([["environment", key], `${key} is set by the catalog's wiring (needs: [${c.needs.join(", ")}]); leave it out`]);
   return problems;
 }
 
 /** One app as a compose service: `extra` adds preset wiring (the RAG service's document API, the agent's memory). */
 function renderApp(service: string, c: AppConfig, ctx: ServiceContext, extra: Record<string, EnvValue> = {}): Rendered {
   const wiring = { ...wiringEnvironment(c.needs, ctx, service), ...extra };
-  const clash = Object.keys(c.environment).filter((k) => k in wiring);
-  if (clash.length > 0) throw new Error(`${service}: environment sets ${clash.join(", ")}, which the catalog wires`);
   const volume = `${service}-data`;
   const spec: ServiceSpec = {
     ...SERVICE_BASE,
@@ -117,7 +117,7 @@ export const streamlit: CatalogEntry<z.infer<typeof streamlitSchema>> = {
   schema: streamlitSchema,
   needs: appNeeds,
   check: (c, { env }) => [...appChecks(c, env), ...(c.hostname ? [] : [[["hostname"], "expected the public name the demo is served under, such as \"demo.example.org\""]] as [string[], string][])],
-  render: (c, ctx) => renderApp("streamlit", { ...c, command: c.command ?? undefined }, ctx, {
+  render: (c, ctx) => renderApp("streamlit", c, ctx, {
     STREAMLIT_SERVER_PORT: String(c.port),
     STREAMLIT_SERVER_ADDRESS: "0.0.0.0",
     STREAMLIT_SERVER_HEADLESS: "true",

@@ -39,6 +39,15 @@ export function llmEnvironment(ctx: ServiceContext): Record<string, EnvValue> {
   };
 }
 
+/** The variables each need sets (an app's own environment may not set them as well). */
+export const WIRING_KEYS: Record<EnvironmentNeed, string[]> = {
+  postgres: ["DATABASE_URL", "PGSSLROOTCERT"],
+  redis: ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_CA_CERT"],
+  llm: ["OPENAI_BASE_URL", "OPENAI_API_BASE", "OPENAI_API_KEY", "LLM_MODEL", "EMBEDDING_MODEL", "OLLAMA_BASE_URL", "OLLAMA_HOST"],
+  vectorDb: ["VECTOR_DB", "VECTOR_DB_URL", "CHROMA_HOST", "CHROMA_PORT", "CHROMA_URL", "QDRANT_URL", "QDRANT_API_KEY"],
+  gpu: [],
+};
+
 /** vLLM's API key (a compose secret): its clients in the environment get it as OPENAI_API_KEY. */
 export const VLLM_API_KEY = "vllm-api-key";
 

@@ -51,6 +51,9 @@ describe("catalog config", () => {
     expect(problemsOf(withServices("private", { apps: { api: {} } }))).toEqual(["ai-dualstack:services.apps.api.image: expected exactly one of image (a registry image) or build (a directory of this repository with a Dockerfile), got nothing (the key is required)"]);
     expect(problemsOf(withServices("private", { apps: { api: { build: { context: "../etc" } } } }))[0]).toMatch(/services\.apps\.api\.build\.context: expected a directory of this repository/);
     expect(problemsOf(withServices("private", { apps: { api: { image: "ghcr.io/a/b:1", hostname: "x.example.org" } } }))[0]).toMatch(/apps\.api\.hostname: only the public environment serves the internet/);
+    expect(problemsOf(withServices("private", { apps: { api: { image: "ghcr.io/a/b:1", needs: ["postgres"], environment: { DATABASE_URL: "postgres://elsewhere", LOG_LEVEL: "debug" } } } }))).toEqual([
+      "ai-dualstack:services.apps.api.environment.DATABASE_URL: DATABASE_URL is set by the catalog's wiring (needs: [postgres]); leave it out",
+    ]);
     expect(problemsOf(withServices("host", { gitea: {} }))).toEqual([]);
     expect(problemsOf(edit(withServices("host", { gitea: {} }), "platform", ["containers", "cicd", "features"], ["nesting"]))).toEqual(["ai-dualstack:platform.containers.cicd.features: expected [nesting, keyctl]: Gitea and its runner run in Docker inside the cicd container, got [\"nesting\"]"]);
   });
