@@ -103,7 +103,7 @@ export class ComposeStack extends pulumi.ComponentResource {
           file: f.path,
           content: "material" in f ? pulumi.secret(args.materials![f.material]) : "template" in f ? pulumi.secret(all.apply((values) => fillTemplate(f.template, values))) : f.content,
         })),
-        networksAdvanced: s.networks.map((n) => ({ name: networks[n].name, aliases: [s.name, ...(s.aliases ?? [])] })),
+        networksAdvanced: s.networks.map((n) => ({ name: networks[n].name, aliases: [s.name] })),
         healthcheck: s.healthcheck ? {
           tests: s.healthcheck.test,
           interval: s.healthcheck.interval,
