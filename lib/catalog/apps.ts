@@ -3,9 +3,9 @@
 // the catalog wires it to its environment, checks its health, keeps its data and publishes it where it belongs.
 import { z } from "zod";
 import { bool, hostPort, imageRef, oneOf, pattern, wholeNumber } from "../config/fields";
-import type { EnvValue, ServiceSpec } from "../compose/spec";
+import { healthcheck, type EnvValue, type ServiceSpec } from "../compose/spec";
 import { build, command, healthPath, hostname, plainEnvironment, serviceName, version, limits } from "./fields";
-import { SERVICE_BASE, CA_FILE, caFile, healthcheck, httpCheck, redisUrl, type CatalogEntry, type CatalogEnv, type EnvironmentNeed, type Need, type Rendered, type ServiceContext } from "./types";
+import { SERVICE_BASE, CA_FILE, caFile, httpCheck, redisUrl, type CatalogEntry, type CatalogEnv, type EnvironmentNeed, type Need, type Rendered, type ServiceContext } from "./types";
 import { WIRING_KEYS, vaultOf, wiringEnvironment } from "./wiring";
 
 const APP_NEEDS = ["postgres", "redis", "vectorDb", "llm"] as const;

@@ -5,8 +5,8 @@
 import { z } from "zod";
 import { bool, hostPort } from "../config/fields";
 import { cpus, image, memoryMiB } from "./fields";
-import type { ServiceSpec } from "../compose/spec";
-import { SERVICE_BASE, CA_FILE, CA_MATERIAL, healthcheck, type CatalogEntry } from "./types";
+import { healthcheck, type ServiceSpec } from "../compose/spec";
+import { SERVICE_BASE, CA_FILE, CA_MATERIAL, type CatalogEntry } from "./types";
 
 const schema = z.strictObject({
   image: image("gitea/gitea:1.24.6"),

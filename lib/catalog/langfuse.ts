@@ -4,11 +4,11 @@
 // Redis holds the tenants' key spaces. Sign-up is off; the first organisation, project, API keys and admin user are
 // created headlessly and kept in Vault.
 import { z } from "zod";
-import type { EnvValue, ServiceSpec } from "../compose/spec";
+import { healthcheck, type EnvValue, type ServiceSpec } from "../compose/spec";
 import { bool } from "../config/fields";
 import { cpus, gatewayPort, hostname, image, memoryMiB } from "./fields";
 import { minioUser } from "./object-storage";
-import { SERVICE_BASE, caFile, healthcheck, httpCheck, pgUrl, type CatalogEntry } from "./types";
+import { SERVICE_BASE, caFile, httpCheck, pgUrl, type CatalogEntry } from "./types";
 
 const schema = z.strictObject({
   image: image("langfuse/langfuse:3.124.1"),

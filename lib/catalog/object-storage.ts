@@ -1,10 +1,10 @@
 // MinIO object storage with a user and policy per consumer (Langfuse's event bucket, Rclone's jobs, your buckets),
 // created by a one-shot setup job; Rclone sync jobs between MinIO and remotes of your own (off-site copies).
 import { z } from "zod";
-import type { ServiceSpec } from "../compose/spec";
+import { healthcheck, type ServiceSpec } from "../compose/spec";
 import { duration, oneOf, pattern } from "../config/fields";
 import { gatewayPort, image, limits } from "./fields";
-import { SERVICE_BASE, healthcheck, httpCheck, type CatalogEntry, type ServiceContext } from "./types";
+import { SERVICE_BASE, httpCheck, type CatalogEntry, type ServiceContext } from "./types";
 
 /** A consumer's MinIO credentials: its user name and the compose secret holding its key. */
 export const minioUser = (consumer: string) => ({ user: consumer, secret: `minio-user-${consumer}` });

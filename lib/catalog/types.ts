@@ -2,7 +2,7 @@
 // where it may run, what it needs from its environment, and how it renders into compose services. Entries are plain
 // data and functions; lib/catalog/resolve.ts checks dependencies and assembles them, components realise them.
 import type { z } from "zod";
-import type { ServiceSpec } from "../compose/spec";
+import { healthcheck, type ServiceSpec } from "../compose/spec";
 
 export type CatalogEnv = "private" | "public" | "host";
 
@@ -129,9 +129,8 @@ export interface CatalogEntry<C = Record<string, unknown>> {
 /** What a catalog service is unless it says otherwise: restarted unless stopped, no GPU, no published port, on the internal network. */
 export const SERVICE_BASE = { ports: [], volumes: [], restart: "unless-stopped", gpu: false, dependsOnHealthy: [], networks: ["ai"] } satisfies Partial<ServiceSpec>;
 
-export const healthcheck = (test: string[], startPeriod = "60s") => ({ test, interval: "30s", timeout: "10s", retries: 5, startPeriod });
 /** An HTTP check with what the image has: curl, wget, or bash's /dev/tcp when it has neither. */
-export const httpCheck = (tool: "curl" | "wget" | "python" | "bash", url: string, startPeriod?: string) => {
+export const httpCheck = (tool: "curl" | "wget" | "python" | "bash", url: string, startPeriod = "60s") => {
   const u = new URL(url);
   const test = tool === "curl" ? ["CMD", "curl", "-fsS", "-o", "/dev/null", url]
     : tool === "wget" ? ["CMD", "wget", "-q", "-O", "/dev/null", url]

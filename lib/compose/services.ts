@@ -4,7 +4,7 @@
 import { ipOf } from "../net";
 import { SERVICE_DEFAULTS, type EnvironmentConfig, type OllamaConfig } from "../config/schema";
 import { renderCaddyfile, renderGatewayCaddyfile } from "./caddyfile";
-import type { ServiceSpec, StackSpec } from "./spec";
+import { healthcheck, type ServiceSpec, type StackSpec } from "./spec";
 import { EXPORTER_PORTS } from "../monitoring/prometheus";
 import { POSTGRES_PORT, REDIS_PORT } from "../data-services";
 import { resolveCatalog, catalogHostnames, enabledEntries, type CatalogPlan } from "../catalog/resolve";
@@ -31,7 +31,6 @@ export function ollamaEnvironment(o: OllamaConfig): Record<string, string> {
   };
 }
 
-const healthcheck = (test: string[], startPeriod = "30s") => ({ test, interval: "30s", timeout: "10s", retries: 5, startPeriod });
 
 function ollamaService(o: OllamaConfig, gpu: boolean): ServiceSpec {
   return {

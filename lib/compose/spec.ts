@@ -42,6 +42,9 @@ export interface Healthcheck {
   startPeriod: string;
 }
 
+/** A healthcheck every 30 s (10 s timeout, 5 retries) after a start period. */
+export const healthcheck = (test: string[], startPeriod = "30s"): Healthcheck => ({ test, interval: "30s", timeout: "10s", retries: 5, startPeriod });
+
 /**
  * A file's content: literal text, the name of key material (a certificate or key) given to the stack, or a template
  * over the stack's secrets (a realm import that carries a client secret).
