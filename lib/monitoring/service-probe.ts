@@ -47,10 +47,3 @@ mv "$tmp" "$out"
 trap - EXIT
 `;
 }
-
-export function serviceProbeUnits(): { service: { path: string; content: string }; timer: { path: string; content: string } } {
-  return {
-    service: { path: "/etc/systemd/system/ai-dualstack-service-probe.service", content: `[Unit]\nDescription=ai-dualstack: compose services' health for Prometheus\n\n[Service]\nType=oneshot\nExecStart=${SERVICE_PROBE}\n` },
-    timer: { path: "/etc/systemd/system/ai-dualstack-service-probe.timer", content: "[Unit]\nDescription=ai-dualstack: service probe\n\n[Timer]\nOnBootSec=1min\nOnUnitActiveSec=30s\nAccuracySec=5s\n\n[Install]\nWantedBy=timers.target\n" },
-  };
-}

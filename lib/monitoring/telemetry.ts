@@ -9,7 +9,7 @@ import { grafanaAptRepository } from "./grafana";
 import type { LogTenant } from "./loki";
 import { renderOllamaProbeScript, type OllamaProbe } from "./ollama-probe";
 import { EXPORTER_PORTS } from "./prometheus";
-import { SERVICE_PROBE, renderServiceProbeScript, serviceProbeUnits } from "./service-probe";
+import { SERVICE_PROBE, renderServiceProbeScript } from "./service-probe";
 
 export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
 const ALLOY_CA = "/etc/alloy/ai-dualstack-ca.pem";
@@ -35,6 +35,13 @@ export interface GuestTelemetry {
   composeProject?: string;
 }
 
+/** A probe script run every 30 s by a systemd timer (its output is for node exporter's textfile collector). */
+function probeOnTimer(p: { unit: string; path: string; script: string; service: string; timer: string }): string {
+  return `${putFile(p.path, "0755", "root:root", p.script)}${putFile(`/etc/systemd/system/${p.unit}.service`, "0644", "root:root", `[Unit]\nDescription=ai-dualstack: ${p.service}\n\n[Service]\nType=oneshot\nExecStart=${p.path}\n`)}${putFile(`/etc/systemd/system/${p.unit}.timer`, "0644", "root:root", `[Unit]\nDescription=ai-dualstack: ${p.timer}\n\n[Timer]\nOnBootSec=1min\nOnUnitActiveSec=30s\nAccuracySec=5s\n\n[Install]\nWantedBy=timers.target\n`)}systemctl daemon-reload
+systemctl enable --now ${p.unit}.timer >/dev/null
+`;
+}
+
 export function renderTelemetryInstallScript(t: GuestTelemetry): string {
   if (!/^[0-9.]+$/.test(t.ip)) throw new Error(`renderTelemetryInstallScript: invalid address ${JSON.stringify(t.ip)}`);
   const alloy = renderAlloyConfig({ pushUrl: t.pushUrl, caFile: ALLOY_CA, env: t.tenant, host: t.host, docker: t.docker });
@@ -48,15 +55,10 @@ getent group docker >/dev/null && usermod -aG docker alloy
 ` : "";
   const probe = t.probe ? `
 # 4. The model probe, every 30 s.
-${putFile(PROBE, "0755", "root:root", renderOllamaProbeScript({ ...t.probe, metricsDir: TEXTFILE_DIR }))}${putFile("/etc/systemd/system/ai-dualstack-ollama-probe.service", "0644", "root:root", `[Unit]\nDescription=ai-dualstack: Ollama's loaded models for Prometheus\n\n[Service]\nType=oneshot\nExecStart=${PROBE}\n`)}${putFile("/etc/systemd/system/ai-dualstack-ollama-probe.timer", "0644", "root:root", "[Unit]\nDescription=ai-dualstack: Ollama model probe\n\n[Timer]\nOnBootSec=1min\nOnUnitActiveSec=30s\nAccuracySec=5s\n\n[Install]\nWantedBy=timers.target\n")}systemctl daemon-reload
-systemctl enable --now ai-dualstack-ollama-probe.timer >/dev/null
-` : "";
-  const units = serviceProbeUnits();
+${probeOnTimer({ unit: "ai-dualstack-ollama-probe", path: PROBE, script: renderOllamaProbeScript({ ...t.probe, metricsDir: TEXTFILE_DIR }), service: "Ollama's loaded models for Prometheus", timer: "Ollama model probe" })}` : "";
   const services = t.composeProject ? `
 # 5. The service probe: the compose services' state and health, every 30 s.
-${putFile(SERVICE_PROBE, "0755", "root:root", renderServiceProbeScript({ project: t.composeProject, metricsDir: TEXTFILE_DIR }))}${putFile(units.service.path, "0644", "root:root", units.service.content)}${putFile(units.timer.path, "0644", "root:root", units.timer.content)}systemctl daemon-reload
-systemctl enable --now ai-dualstack-service-probe.timer >/dev/null
-` : "";
+${probeOnTimer({ unit: "ai-dualstack-service-probe", path: SERVICE_PROBE, script: renderServiceProbeScript({ project: t.composeProject, metricsDir: TEXTFILE_DIR }), service: "compose services' health for Prometheus", timer: "service probe" })}` : "";
   return `${SCRIPT_PRELUDE}
 ${readStdinBundle({ need: ["CERTIFICATE 1"] })}
 # 1. node exporter, with the textfile directory for the probes and backup scripts.

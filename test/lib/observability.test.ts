@@ -292,7 +292,7 @@ describe("node and guest install scripts", () => {
     for (const s of ["apt-get", "apt-mark", "systemctl", "chown", "usermod", "getent"]) stubTool(bin, log, s, "");
     stubTool(bin, log, "dpkg-query", 'case "$*" in *Version*alloy*) echo -n 1.21.2 ;; *) echo -n "install ok installed" ;; esac');
     const root = join(dir, "root");
-    const script = renderTelemetryInstallScript({ tenant: "private", host: "private-gpu", ip: "10.20.0.10", pushUrl: "https://10.10.0.12:3102/loki/api/v1/push", alloyVersion: "1.21.2", aptKeyFingerprints: ["B53AE77BADB630A683046005963FA27710458545"], docker: true, probe: { url: "http://127.0.0.1:11434", expected: ["qwen2.5:32b"] } });
+    const script = renderTelemetryInstallScript({ tenant: "private", host: "private-gpu", ip: "10.20.0.10", pushUrl: "https://10.10.0.12:3102/loki/api/v1/push", alloyVersion: "1.21.2", aptKeyFingerprints: ["B53AE77BADB630A683046005963FA27710458545"], docker: true, composeProject: "private", probe: { url: "http://127.0.0.1:11434", expected: ["qwen2.5:32b"] } });
     const r = spawnSync("bash", ["-c", script], { input: pemBlock("CERTIFICATE", "platform-ca"), encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root } });
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(join(root, "etc/alloy/ai-dualstack-ca.pem"), "utf8")).toBe(pemBlock("CERTIFICATE", "platform-ca"));
@@ -301,11 +301,12 @@ describe("node and guest install scripts", () => {
     expect(readFileSync(join(root, "usr/local/lib/ai-dualstack/ollama-probe"), "utf8")).toContain("qwen2.5:32b");
     const calls = readFileSync(log, "utf8");
     expect(calls).not.toContain("apt-get install");
-    for (const c of ["systemctl restart alloy", "systemctl restart cadvisor", "systemctl enable --now ai-dualstack-ollama-probe.timer"]) expect(calls).toContain(c);
-    // systemd accepts the probe's units.
-    const units = ["ai-dualstack-ollama-probe.service", "ai-dualstack-ollama-probe.timer"].map((u) => join(root, "etc/systemd/system", u));
+    for (const c of ["systemctl restart alloy", "systemctl restart cadvisor", "systemctl enable --now ai-dualstack-ollama-probe.timer", "systemctl enable --now ai-dualstack-service-probe.timer"]) expect(calls).toContain(c);
+    expect(readFileSync(join(root, "usr/local/lib/ai-dualstack/service-probe"), "utf8")).toContain("label=com.docker.compose.project=private");
+    // systemd accepts the probes' units.
+    const units = ["ollama", "service"].flatMap((p) => [`ai-dualstack-${p}-probe.service`, `ai-dualstack-${p}-probe.timer`]).map((u) => join(root, "etc/systemd/system", u));
     const verify = spawnSync("systemd-analyze", ["verify", ...units], { encoding: "utf8", env: { ...process.env, SYSTEMD_LOG_LEVEL: "err" } });
-    expect(verify.stderr.split("\n").filter((l) => /ai-dualstack-ollama-probe/.test(l) && !/ExecStart|executable|not found|No such file/i.test(l))).toEqual([]);
+    expect(verify.stderr.split("\n").filter((l) => /ai-dualstack-(ollama|service)-probe/.test(l) && !/ExecStart|executable|not found|No such file/i.test(l))).toEqual([]);
   });
 
   it("an Alloy from the repository at another version is installed only after the key's fingerprint is checked", () => {
