@@ -85,7 +85,8 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
   // The offline engine has only a placeholder token, whose identity it cannot check.
   if (slice && !offline) problems.push(...checkToken(secrets.proxmoxApiToken!, slice));
   // What Compose itself would refuse (two services on one port), and build contexts that are not there.
-  const spec = environmentStack(c, pulumi.getStack());
+  const catalog = environmentCatalog(c, pulumi.getStack());
+  const spec = environmentStack(c, pulumi.getStack(), catalog);
   problems.push(...validateStackSpec(spec, { publicBindAllowed: env === "public" ? ["ingress"] : [] }).map((p) => `ai-dualstack:services: ${p}`));
   for (const s of spec.services) {
     const problem = s.build ? buildContextProblem(s.build.context, s.build.dockerfile) : undefined;
@@ -93,7 +94,7 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const provider = new proxmoxve.Provider("proxmox", providerArgs(c, secrets.proxmoxApiToken!, secrets.sshPrivateKey, slice!.nodes));
-  const capacity = capacityReport(c, slice!.gpu, { reservedVramMiB: environmentCatalog(c, pulumi.getStack()).reservedVramMiB, services: spec.services });
+  const capacity = capacityReport(c, slice!.gpu, { reservedVramMiB: catalog.reservedVramMiB, services: spec.services });
   if (!capacity.fits) {
     pulumi.log.warn(`the environment does not fit the ${slice!.gpu.catalog} (${slice!.gpu.name}) or its VM:\n${renderCapacityTable(capacity)}`);
   }
@@ -115,7 +116,7 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
   return {
     gpuVm: environment.gpuVm, containers: environment.containers, ollamaUrl: environment.ollamaUrl, models: environment.models, caCert: environment.caCert,
     gateways: environment.gateways, ...(environment.qdrantApiKey ? { qdrantApiKey: environment.qdrantApiKey } : {}), capacity,
-    catalog: { vaultMount: slice!.vault.mount, backups: secrets.resticPassword !== undefined, entries: environmentCatalog(c, pulumi.getStack()).entries },
+    catalog: { vaultMount: slice!.vault.mount, backups: secrets.resticPassword !== undefined, entries: catalog.entries },
   };
 }
 

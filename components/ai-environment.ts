@@ -77,7 +77,9 @@ export class AiEnvironment extends pulumi.ComponentResource {
     const nameservers = c.gpuVm.nameservers;
 
     const vmIp = ipOf(c.gpuVm.address);
-    const spec = environmentStack(c, args.stack);
+    // The catalog's services, rendered once: the compose stack, the gateway's routes and the databases they need.
+    const catalog = environmentCatalog(c, args.stack);
+    const spec = environmentStack(c, args.stack, catalog);
     const vm = new GpuVm(`${name}-gpu`, {
       nodeName: c.node,
       env,
@@ -116,7 +118,7 @@ export class AiEnvironment extends pulumi.ComponentResource {
     const redisIp = ipOf(c.containers.redis.address);
     const pgCert = ca.issue("postgres", { commonName: `${env}-postgres`, ipAddresses: [pgIp], dnsNames: [`${env}-postgres`] });
     const redisCert = ca.issue("redis", { commonName: `${env}-redis`, ipAddresses: [redisIp], dnsNames: [`${env}-redis`] });
-    const gatewayCerts = Object.fromEntries(gatewayRoutes(c).map((r) => [r.service, ca.issue(r.service, { commonName: `${env}-${r.service}`, ipAddresses: [vmIp], dnsNames: [`${env}-${r.service}`] })]));
+    const gatewayCerts = Object.fromEntries(gatewayRoutes(c, catalog).map((r) => [r.service, ca.issue(r.service, { commonName: `${env}-${r.service}`, ipAddresses: [vmIp], dnsNames: [`${env}-${r.service}`] })]));
 
     const fromOperators = (port: number, what: string): FirewallRule[] => [{ type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, proto: "tcp", dport: String(port), comment: `${what} from the ${MANAGEMENT_IPSET} IP set (tenant provisioning)` }];
     const installs = {
@@ -163,7 +165,6 @@ export class AiEnvironment extends pulumi.ComponentResource {
       this.containers[key] = { vmId: spec.vmId, hostname, address: spec.address };
     }
     // The catalog's services get their own database and Redis user before they start.
-    const catalog = environmentCatalog(c, args.stack);
     const deps = new ServiceDependencies(`${name}-catalog`, {
       databases: catalog.databases,
       redisUsers: catalog.redisUsers,
@@ -272,7 +273,7 @@ export class AiEnvironment extends pulumi.ComponentResource {
 
     this.gpuVm = { vmId: vm.vmId, name: vm.name, address: vm.address };
     this.caCert = ca.certPem;
-    this.gateways = Object.fromEntries(gatewayRoutes(c).map((r) => [r.service, `https://${vmIp}:${r.port}`]));
+    this.gateways = Object.fromEntries(gatewayRoutes(c, catalog).map((r) => [r.service, `https://${vmIp}:${r.port}`]));
     const qdrantKey = services.secrets["qdrant-api-key"];
     this.qdrantApiKey = qdrantKey === undefined ? undefined : pulumi.secret(qdrantKey);
     this.registerOutputs({ gpuVm: this.gpuVm, containers: this.containers, ollamaUrl: this.ollamaUrl, models: this.models, caCert: this.caCert, gateways: this.gateways, qdrantApiKey: this.qdrantApiKey });

@@ -74,7 +74,7 @@ export interface EntryPlan {
   vault: boolean;
 }
 
-export interface CatalogPlan extends Rendered {
+export interface CatalogPlan extends Omit<Rendered, "vault"> {
   entries: EntryPlan[];
   /** Consumers that asked for a database / a Redis user (the component creates them). */
   databases: string[];
@@ -115,7 +115,6 @@ export function resolveCatalog(enabled: Record<string, unknown>, base: CatalogBa
     volumes: [...new Set(parts.flatMap((p) => p.rendered.volumes))],
     routes: parts.flatMap((p) => p.rendered.routes),
     sites: parts.flatMap((p) => p.rendered.sites),
-    vault: {},
     vaultByEntry: Object.fromEntries(parts.filter((p) => Object.keys(p.rendered.vault).length > 0).map((p) => [p.key, p.rendered.vault])),
     entries: parts.map((p) => ({
       key: p.key,

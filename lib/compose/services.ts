@@ -79,7 +79,7 @@ export interface GatewayRoute {
 }
 
 /** What each environment publishes on its VM's address: all of it through the gateway, over TLS. */
-export function gatewayRoutes(config: EnvironmentConfig): GatewayRoute[] {
+export function gatewayRoutes(config: EnvironmentConfig, catalog: Pick<CatalogPlan, "routes"> = environmentCatalog(config, "")): GatewayRoute[] {
   const s = config.services;
   const ollama: GatewayRoute = { service: "ollama", port: OLLAMA_PORT, upstream: `ollama:${OLLAMA_PORT}` };
   const core = config.role === "private" ? [
@@ -87,7 +87,7 @@ export function gatewayRoutes(config: EnvironmentConfig): GatewayRoute[] {
     { service: "open-webui", port: (s.openWebui ?? SERVICE_DEFAULTS.openWebui).port, upstream: "open-webui:8080" },
     { service: "chroma", port: (s.chroma ?? SERVICE_DEFAULTS.chroma).port, upstream: "chroma:8000" },
   ] : [ollama, { service: "qdrant", port: QDRANT_PORT, upstream: `qdrant:${QDRANT_PORT}` }];
-  return [...core, ...environmentCatalog(config, "").routes];
+  return [...core, ...catalog.routes];
 }
 
 /** The catalog services of an environment, rendered against what the environment provides. */
@@ -96,7 +96,8 @@ export function environmentCatalog(config: EnvironmentConfig, project: string): 
   const v = config.services.vllm;
   const chat = config.models[0].name;
   const embedding = config.models.find((m) => /embed/.test(m.name))?.name ?? chat;
-  return resolveCatalog(enabledEntries(config.services), {
+  const enabled = enabledEntries(config.services);
+  return resolveCatalog(enabled, {
     env: config.role,
     project,
     guestIp: vmIp,
@@ -106,15 +107,15 @@ export function environmentCatalog(config: EnvironmentConfig, project: string): 
       ? { runtime: "vllm", openaiBaseUrl: `http://vllm:${VLLM_PORT}/v1`, ollamaBaseUrl: `http://ollama:${OLLAMA_PORT}`, model: servedNameOf(v), embeddingModel: embedding }
       : { runtime: "ollama", openaiBaseUrl: `http://ollama:${OLLAMA_PORT}/v1`, ollamaBaseUrl: `http://ollama:${OLLAMA_PORT}`, model: chat, embeddingModel: embedding },
     vectorDb: VECTOR_DBS[VECTOR_DB_OF[config.role]],
-    publicHostnames: [...(config.services.ingress ? [config.services.ingress.hostname] : []), ...catalogHostnames(enabledEntries(config.services))],
+    publicHostnames: [...(config.services.ingress ? [config.services.ingress.hostname] : []), ...catalogHostnames(enabled)],
   });
 }
 
 /** The key material names of a route's certificate, as ComposeStack's `materials` takes them. */
 export const gatewayMaterial = (service: string) => ({ cert: `tls-${service}-cert`, key: `tls-${service}-key` });
 
-function gatewayService(config: EnvironmentConfig, vmIp: string): ServiceSpec {
-  const routes = gatewayRoutes(config);
+function gatewayService(config: EnvironmentConfig, vmIp: string, catalog: CatalogPlan): ServiceSpec {
+  const routes = gatewayRoutes(config, catalog);
   const dir = "/etc/caddy/tls";
   return {
     name: "gateway",
@@ -152,18 +153,18 @@ function gpuExporterService(config: EnvironmentConfig, vmIp: string): ServiceSpe
   };
 }
 
-export function environmentStack(config: EnvironmentConfig, project: string): StackSpec {
-  const catalog = environmentCatalog(config, project);
-  const core = coreStack(config, project, catalog.reservedVramMiB);
+/** The environment's compose stack: its core services, then the catalog's (computed here unless the caller has it). */
+export function environmentStack(config: EnvironmentConfig, project: string, catalog: CatalogPlan = environmentCatalog(config, project)): StackSpec {
+  const core = coreStack(config, project, catalog);
   return { ...core, volumes: [...core.volumes, ...catalog.volumes], services: [...core.services, ...catalog.services] };
 }
 
-function coreStack(config: EnvironmentConfig, project: string, reservedVramMiB: number): StackSpec {
+function coreStack(config: EnvironmentConfig, project: string, catalog: CatalogPlan): StackSpec {
   const vmIp = ipOf(config.gpuVm.address);
   const s = config.services;
   const ollamaOnGpu = s.vllm === undefined;
   // Ollama leaves the VRAM the notebooks keep (its overhead), as the capacity planner counts it.
-  const ollama = { ...config.ollama, gpuOverheadMiB: config.ollama.gpuOverheadMiB + reservedVramMiB };
+  const ollama = { ...config.ollama, gpuOverheadMiB: config.ollama.gpuOverheadMiB + catalog.reservedVramMiB };
   if (config.role === "private") {
     const ui = s.openWebui ?? SERVICE_DEFAULTS.openWebui;
     const chroma = s.chroma ?? SERVICE_DEFAULTS.chroma;
@@ -186,7 +187,7 @@ function coreStack(config: EnvironmentConfig, project: string, reservedVramMiB: 
           networks: ["ai"],
         },
         openWebui("open-webui", ui.image, { VECTOR_DB: "chroma", CHROMA_HTTP_HOST: "chroma", CHROMA_HTTP_PORT: "8000" }, {}),
-        gatewayService(config, vmIp),
+        gatewayService(config, vmIp, catalog),
         gpuExporterService(config, vmIp),
       ],
     };
@@ -221,22 +222,22 @@ function coreStack(config: EnvironmentConfig, project: string, reservedVramMiB: 
         // The only published port of the public environment, on every address.
         ports: [{ container: 443, host: 443, bind: "0.0.0.0" }],
         volumes: [{ volume: "ingress-data", path: "/data" }],
-        files: [{ path: "/etc/caddy/Caddyfile", content: renderCaddyfile(ingressInput(config)) }],
+        files: [{ path: "/etc/caddy/Caddyfile", content: renderCaddyfile(ingressInput(config, catalog)) }],
         restart: "unless-stopped",
         gpu: false,
         dependsOnHealthy: ["chatbot"],
         networks: ["edge"],
       },
-      gatewayService(config, vmIp),
+      gatewayService(config, vmIp, catalog),
       gpuExporterService(config, vmIp),
     ],
   };
 }
 
 /** What the public ingress serves: the chatbot under its host name, then every public site of the catalog. */
-export function ingressInput(config: EnvironmentConfig): Parameters<typeof renderCaddyfile>[0] {
+export function ingressInput(config: EnvironmentConfig, catalog: Pick<CatalogPlan, "sites"> = environmentCatalog(config, "")): Parameters<typeof renderCaddyfile>[0] {
   const ingress = config.services.ingress!;
-  const sites = [{ hostname: ingress.hostname, upstream: "chatbot:8080", auth: ingress.auth }, ...environmentCatalog(config, "").sites];
+  const sites = [{ hostname: ingress.hostname, upstream: "chatbot:8080", auth: ingress.auth }, ...catalog.sites];
   return {
     sites,
     tls: ingress.tls,
