@@ -2,6 +2,7 @@
 // LlamaIndex and OpenAI client libraries read, so that an app built on them needs no glue of its own.
 import type { EnvValue } from "../compose/spec";
 import { CA_FILE, pgUrl, redisUrl, type EnvironmentNeed, type ServiceContext, type VaultRecord } from "./types";
+import { VECTOR_DBS } from "./vector-dbs";
 
 /** The wiring a need contributes, for `consumer` (its database and Redis user are its own). */
 export function wiringEnvironment(needs: readonly EnvironmentNeed[], ctx: ServiceContext, consumer: string): Record<string, EnvValue> {
@@ -44,7 +45,8 @@ export const WIRING_KEYS: Record<EnvironmentNeed, string[]> = {
   postgres: ["DATABASE_URL", "PGSSLROOTCERT"],
   redis: ["REDIS_URL", "REDIS_KEY_PREFIX", "REDIS_CA_CERT"],
   llm: ["OPENAI_BASE_URL", "OPENAI_API_BASE", "OPENAI_API_KEY", "LLM_MODEL", "EMBEDDING_MODEL", "OLLAMA_BASE_URL", "OLLAMA_HOST"],
-  vectorDb: ["VECTOR_DB", "VECTOR_DB_URL", "CHROMA_HOST", "CHROMA_PORT", "CHROMA_URL", "QDRANT_URL", "QDRANT_API_KEY"],
+  // Whichever store fills the slot (a store added to VECTOR_DBS adds its names here too).
+  vectorDb: ["VECTOR_DB", "VECTOR_DB_URL", ...new Set(Object.values(VECTOR_DBS).flatMap((v) => Object.keys(v.environment)))],
   gpu: [],
 };
 

@@ -14,6 +14,8 @@ import { renderSyncHealth, renderSyncScript } from "../../lib/catalog/object-sto
 import { estimateVllm } from "../../lib/capacity/vllm";
 import { GPU_CATALOG, MODEL_CATALOG } from "../../lib/capacity/catalog";
 import { renderRealm } from "../../lib/catalog/identity";
+import { ENVIRONMENT_NEEDS } from "../../lib/catalog/types";
+import { WIRING_KEYS } from "../../lib/catalog/wiring";
 import type { EnvironmentConfig } from "../../lib/config/schema";
 import { DELETE, committedConfig, edit } from "../helpers/config";
 
@@ -103,6 +105,20 @@ describe("catalog wiring", () => {
       REDIS_URL: { template: "rediss://svc-app-api:{{redis-app-api-password}}@10.30.0.22:6379/0" },
       REDIS_KEY_PREFIX: "svc:app-api:",
     });
+  });
+
+  it("the wiring sets only the names WIRING_KEYS lists for each need (what an app's own environment may not set)", () => {
+    for (const [stack, extra] of [["private", {}], ["public", { vllm: { model: "TheBloke/Mistral-7B-Instruct-v0.2-AWQ" } }]] as const) {
+      let raw = withServices(stack, { ...extra, apps: Object.fromEntries(ENVIRONMENT_NEEDS.filter((n) => n !== "gpu").map((n) => [n.toLowerCase(), { image: "ghcr.io/example/api:1.0.0", needs: [n] }])) });
+      if ("vllm" in extra) raw = edit(raw, "models", [0, "warm"], false);
+      const spec = environmentStack(loadConfig(raw, { offline: true }).config as EnvironmentConfig, stack);
+      for (const need of ENVIRONMENT_NEEDS.filter((n) => n !== "gpu")) {
+        const app = spec.services.find((s) => s.name === `app-${need.toLowerCase()}`)!;
+        const wired = Object.keys(app.environment).filter((k) => k !== "PORT");
+        expect(wired.length, need).toBeGreaterThan(0);
+        expect(WIRING_KEYS[need], `${stack} ${need}`).toEqual(expect.arrayContaining(wired));
+      }
+    }
   });
 
   it("templates fill from the secrets and refuse an unknown name", () => {
