@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CATALOG, CATALOG_BY_KEY } from "../../lib/catalog/index";
+import { CATALOG } from "../../lib/catalog/index";
 import { renderCatalogTable, type EntryPlan } from "../../lib/catalog/resolve";
 import type { CapacityReport } from "../../lib/capacity/report";
 import { evaluateStack, type PlanResult, type PlannedResource } from "../../ops/engine";
@@ -151,9 +151,11 @@ describe("the every-tier examples", () => {
   }, 300_000);
 });
 
-/** The containers an entry renders in a plan, found by the service names its entry plan lists. */
+/** The containers an entry runs in a plan: the services its entry lists in the stack's catalog output, every one found. */
 function entryServices(plan: PlanResult, key: string): PlannedResource[] {
-  const prefix: Record<string, string> = { apps: "app-", workers: "worker-", oauth2Proxy: "oauth2-proxy", langfuse: "langfuse-", minio: "minio", gitea: "gitea", prefect: "prefect-" };
-  const p = prefix[key] ?? CATALOG_BY_KEY[key].key;
-  return containers(plan).filter((c) => c.name.split("-services-").pop()!.startsWith(p) || c.name.split("-cicd-").pop()!.startsWith(p));
+  const entry = (plan.outputs.catalog.value as { entries: EntryPlan[] }).entries.find((e) => e.key === key);
+  if (!entry) return [];
+  const found = entry.services.map((s) => containers(plan).find((c) => c.name.endsWith(`-services-${s}`) || c.name.endsWith(`-cicd-${s}`)));
+  expect(found.every(Boolean), `${key}: ${entry.services.join(", ")}`).toBe(true);
+  return found as PlannedResource[];
 }
