@@ -66,6 +66,8 @@ export interface CoResidency {
   maxLoaded: number;
   /** The largest set of `maxLoaded` models, which is the one that must fit. */
   worstCaseBytes: number;
+  /** What the runtime needs once, whatever it loads: its reserve and the configured overhead. */
+  sharedBytes: number;
   worstCaseFits: boolean;
 }
 
@@ -81,5 +83,6 @@ export function coResidency(estimates: ModelEstimate[], gpu: GpuFacts, maxLoaded
     maxLoaded,
     worstCaseBytes,
     worstCaseFits: worstCaseBytes <= gpu.vramBytes,
+    sharedBytes: shared,
   };
 }

@@ -2,7 +2,7 @@
 // ceiling, and the co-resident total. Plain data (exported by the environment stacks) plus a text table.
 import { catalogModelOf, catalogOf, type EnvironmentConfig } from "../config/schema";
 import { lookupModel, type GpuFacts } from "./catalog";
-import { RUNTIME_RESERVE_BYTES, coResidency, estimateModel, type CoResidency, type KvCacheType, type ModelEstimate } from "./planner";
+import { coResidency, estimateModel, type CoResidency, type KvCacheType, type ModelEstimate } from "./planner";
 import { estimateVllm, type VllmEstimate } from "./vllm";
 import { memoryReport, type MemoryReport } from "./services";
 import { servedNameOf, vllmFactsOf } from "../catalog/gpu-workloads";
@@ -88,7 +88,7 @@ export function capacityReport(config: CapacityInput, gpu: GpuRef, extras: Capac
     }),
   } : undefined;
   // With vLLM on the GPU, Ollama's loaded models live in the VM's memory.
-  const ollamaCpu = v ? coResident.worstCaseBytes - RUNTIME_SHARED(overhead) : undefined;
+  const ollamaCpu = v ? coResident.worstCaseBytes - coResident.sharedBytes : undefined;
   const memory = extras.services && config.gpuVm ? memoryReport(config.gpuVm.memoryGiB, extras.services, ollamaCpu) : undefined;
   const gpuFits = v ? (vllm?.fits ?? false) : models.every((m) => m.fits) && coResident.worstCaseFits;
   return {
@@ -103,8 +103,6 @@ export function capacityReport(config: CapacityInput, gpu: GpuRef, extras: Capac
   };
 }
 
-/** What coResidency adds once per GPU (runtime reserve and overhead): not model memory. */
-const RUNTIME_SHARED = (overhead: number) => RUNTIME_RESERVE_BYTES + overhead;
 
 const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 
