@@ -5,7 +5,7 @@ import { z } from "zod";
 import { bool, hostPort, imageRef, oneOf, pattern, wholeNumber } from "../config/fields";
 import { healthcheck, type EnvValue, type ServiceSpec } from "../compose/spec";
 import { build, command, healthPath, hostname, plainEnvironment, serviceName, version, limits } from "./fields";
-import { SERVICE_BASE, CA_FILE, caFile, httpCheck, redisUrl, type CatalogEntry, type CatalogEnv, type EnvironmentNeed, type Need, type Rendered, type ServiceContext } from "./types";
+import { SERVICE_BASE, CA_FILE, caFile, httpCheck, redisUrl, type CatalogEntry, type CatalogEnv, type EnvironmentNeed, type Need, mergeRendered, type Rendered, type ServiceContext } from "./types";
 import { WIRING_KEYS, vaultOf, wiringEnvironment } from "./wiring";
 
 const APP_NEEDS = ["postgres", "redis", "vectorDb", "llm"] as const;
@@ -84,13 +84,6 @@ function renderApp(service: string, c: AppConfig, ctx: ServiceContext, extra: Re
   };
 }
 
-const merge = (parts: Rendered[]): Rendered => ({
-  services: parts.flatMap((p) => p.services),
-  volumes: parts.flatMap((p) => p.volumes),
-  routes: parts.flatMap((p) => p.routes),
-  sites: parts.flatMap((p) => p.sites),
-  vault: Object.assign({}, ...parts.map((p) => p.vault)),
-});
 const prefixed = (path: string[], problems: [string[], string][]) => problems.map(([p, m]): [string[], string] => [[...path, ...p], m]);
 
 const appsSchema = z.record(serviceName, appSchema(APP_DEFAULTS));
@@ -103,62 +96,75 @@ export const apps: CatalogEntry<z.infer<typeof appsSchema>> = {
   schema: appsSchema,
   needs: (c) => Object.values(c).flatMap(appNeeds),
   check: (c, { env }) => Object.entries(c).flatMap(([name, app]) => prefixed([name], appChecks(app, env))),
-  render: (c, ctx) => merge(Object.entries(c).map(([name, app]) => renderApp(`app-${name}`, app, ctx))),
+  render: (c, ctx) => mergeRendered(Object.entries(c).map(([name, app]) => renderApp(`app-${name}`, app, ctx))),
   sitesOf: (c) => Object.values(c).flatMap((a) => (a.hostname ? [a.hostname] : [])),
 };
 
-const streamlitSchema = appSchema({ port: 8501, health: "/_stcore/health", needs: ["llm"], memoryMiB: 1024, auth: false });
+/** An app with a preset: its own key and defaults, what else it needs, and the wiring it adds to the app's. */
+function appEntry(o: {
+  key: string;
+  title: string;
+  tier: 1 | 2 | 3;
+  environments: readonly CatalogEnv[];
+  defaults: Parameters<typeof appShape>[0];
+  needs?: Need[];
+  /** Served publicly only: a host name is required. */
+  requireHostname?: string;
+  extra?: (c: AppConfig, ctx: ServiceContext) => Record<string, EnvValue>;
+}): CatalogEntry<AppConfig> {
+  return {
+    key: o.key,
+    title: o.title,
+    tier: o.tier,
+    environments: o.environments,
+    schema: appSchema(o.defaults),
+    needs: (c) => [...appNeeds(c), ...(o.needs ?? [])],
+    check: (c, { env }) => [...appChecks(c, env), ...(o.requireHostname && !c.hostname ? [[["hostname"], o.requireHostname] as [string[], string]] : [])],
+    render: (c, ctx) => renderApp(o.key, c, ctx, o.extra?.(c, ctx)),
+    sitesOf: (c) => (c.hostname ? [c.hostname] : []),
+  };
+}
+
 /** Tier 1: a Streamlit demo app (public proof of concept). */
-export const streamlit: CatalogEntry<z.infer<typeof streamlitSchema>> = {
+export const streamlit = appEntry({
   key: "streamlit",
   title: "Streamlit demo app",
   tier: 1,
   environments: ["public"],
-  schema: streamlitSchema,
-  needs: appNeeds,
-  check: (c, { env }) => [...appChecks(c, env), ...(c.hostname ? [] : [[["hostname"], "expected the public name the demo is served under, such as \"demo.example.org\""]] as [string[], string][])],
-  render: (c, ctx) => renderApp("streamlit", c, ctx, {
+  defaults: { port: 8501, health: "/_stcore/health", needs: ["llm"], memoryMiB: 1024, auth: false },
+  requireHostname: "expected the public name the demo is served under, such as \"demo.example.org\"",
+  extra: (c) => ({
     STREAMLIT_SERVER_PORT: String(c.port),
     STREAMLIT_SERVER_ADDRESS: "0.0.0.0",
     STREAMLIT_SERVER_HEADLESS: "true",
     STREAMLIT_BROWSER_GATHER_USAGE_STATS: "false",
   }),
-  sitesOf: (c) => (c.hostname ? [c.hostname] : []),
-};
+});
 
-const agentSchema = appSchema({ port: 8000, health: "/health", needs: ["llm", "vectorDb", "redis"], memoryMiB: 2048, auth: true });
 /** Tier 3: the CrewAI/LangGraph agent service behind the agentic chatbot, wired to memory when it is there. */
-export const agent: CatalogEntry<z.infer<typeof agentSchema>> = {
+export const agent = appEntry({
   key: "agent",
   title: "CrewAI / LangGraph agent service",
   tier: 3,
   environments: ["public"],
-  schema: agentSchema,
-  needs: appNeeds,
-  check: (c, { env }) => appChecks(c, env),
-  render: (c, ctx) => renderApp("agent", c, ctx, {
+  defaults: { port: 8000, health: "/health", needs: ["llm", "vectorDb", "redis"], memoryMiB: 2048, auth: true },
+  extra: (_c, ctx) => ({
     ...("zep" in ctx.enabled ? { ZEP_API_URL: "http://zep:8000", GRAPHITI_URL: "http://zep:8000" } : {}),
     ...("neo4j" in ctx.enabled ? { NEO4J_URI: "bolt://neo4j:7687", NEO4J_USERNAME: "neo4j", NEO4J_PASSWORD: { secret: "neo4j-password" } } : {}),
     ...("langfuse" in ctx.enabled ? { LANGFUSE_HOST: "http://langfuse-web:3000", LANGFUSE_PUBLIC_KEY: "pk-lf-ai-dualstack", LANGFUSE_SECRET_KEY: { template: "sk-lf-{{langfuse-project-secret}}" } } : {}),
   }),
-  sitesOf: (c) => (c.hostname ? [c.hostname] : []),
-};
+});
 
-const ragSchema = appSchema({ port: 8000, health: "/health", needs: ["llm", "vectorDb", "postgres"], memoryMiB: 2048, auth: false });
 /** Tier 2: the LlamaIndex/LangChain RAG and document-analysis service, with the Unstructured API for parsing. */
-export const rag: CatalogEntry<z.infer<typeof ragSchema>> = {
+export const rag = appEntry({
   key: "rag",
   title: "LlamaIndex / LangChain RAG and document analysis",
   tier: 2,
   environments: ["private"],
-  schema: ragSchema,
-  needs: (c) => [...appNeeds(c), { what: "unstructured", why: "documents are parsed by the Unstructured API" }],
-  check: (c, { env }) => appChecks(c, env),
-  render: (c, ctx) => renderApp("rag", c, ctx, {
-    UNSTRUCTURED_API_URL: "http://unstructured:8000/general/v0/general",
-    UNSTRUCTURED_API_KEY: { secret: "unstructured-api-key" },
-  }),
-};
+  defaults: { port: 8000, health: "/health", needs: ["llm", "vectorDb", "postgres"], memoryMiB: 2048, auth: false },
+  needs: [{ what: "unstructured", why: "documents are parsed by the Unstructured API" }],
+  extra: () => ({ UNSTRUCTURED_API_URL: "http://unstructured:8000/general/v0/general", UNSTRUCTURED_API_KEY: { secret: "unstructured-api-key" } }),
+});
 
 const workerSchema = z.strictObject({
   image: imageRef.optional(),
@@ -219,5 +225,5 @@ export const workers: CatalogEntry<z.infer<typeof workersSchema>> = {
   schema: workersSchema,
   needs: (c) => Object.values(c).flatMap((w) => [{ what: "redis", why: "Redis is the Celery broker" }, ...w.needs.map((n) => ({ what: n, why: `the worker asks for it (needs: [${w.needs.join(", ")}])` }))]),
   check: (c) => Object.entries(c).flatMap(([name, w]) => (!w.image === !w.build ? [[[name, w.image ? "build" : "image"], "expected exactly one of image or build"] as [string[], string]] : [])),
-  render: (c, ctx) => merge(Object.entries(c).map(([name, w]) => renderWorker(name, w, ctx))),
+  render: (c, ctx) => mergeRendered(Object.entries(c).map(([name, w]) => renderWorker(name, w, ctx))),
 };

@@ -2,7 +2,7 @@
 // config error naming it), then the entries rendered against their environment, with the databases and Redis users
 // they asked for recorded so that the component creates exactly those.
 import { CATALOG, CATALOG_BY_KEY } from "./index";
-import { ENVIRONMENT_NEEDS, type CatalogEnv, type EnvironmentNeed, type PostgresWiring, type RedisWiring, type Rendered, type ServiceContext } from "./types";
+import { ENVIRONMENT_NEEDS, mergeRendered, type CatalogEnv, type EnvironmentNeed, type PostgresWiring, type RedisWiring, type Rendered, type ServiceContext } from "./types";
 
 export type Problem = [(string | number)[], string];
 
@@ -110,11 +110,9 @@ export function resolveCatalog(enabled: Record<string, unknown>, base: CatalogBa
     const rendered = CATALOG_BY_KEY[key].render(config, ctx);
     return { key, entry: CATALOG_BY_KEY[key], config, rendered, asked };
   });
+  const { vault: _merged, ...all } = mergeRendered(parts.map((p) => p.rendered));
   return {
-    services: parts.flatMap((p) => p.rendered.services),
-    volumes: [...new Set(parts.flatMap((p) => p.rendered.volumes))],
-    routes: parts.flatMap((p) => p.rendered.routes),
-    sites: parts.flatMap((p) => p.rendered.sites),
+    ...all,
     vaultByEntry: Object.fromEntries(parts.filter((p) => Object.keys(p.rendered.vault).length > 0).map((p) => [p.key, p.rendered.vault])),
     entries: parts.map((p) => ({
       key: p.key,

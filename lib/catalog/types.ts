@@ -106,6 +106,15 @@ export interface Rendered {
   vault: VaultRecord;
 }
 
+/** Several renderings as one (an entry's instances, or every entry of an environment). */
+export const mergeRendered = (parts: Rendered[]): Rendered => ({
+  services: parts.flatMap((p) => p.services),
+  volumes: [...new Set(parts.flatMap((p) => p.volumes))],
+  routes: parts.flatMap((p) => p.routes),
+  sites: parts.flatMap((p) => p.sites),
+  vault: Object.assign({}, ...parts.map((p) => p.vault)),
+});
+
 export interface CatalogEntry<C = Record<string, unknown>> {
   /** The config key under ai-dualstack:services. */
   key: string;
