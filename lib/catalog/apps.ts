@@ -5,7 +5,7 @@ import { z } from "zod";
 import { bool, hostPort, imageRef, oneOf, pattern, wholeNumber } from "../config/fields";
 import { healthcheck, type EnvValue, type ServiceSpec } from "../compose/spec";
 import { build, command, healthPath, hostname, plainEnvironment, serviceName, version, limits } from "./fields";
-import { SERVICE_BASE, CA_FILE, caFile, httpCheck, redisUrl, type CatalogEntry, type CatalogEnv, type EnvironmentNeed, type Need, mergeRendered, type Rendered, type ServiceContext } from "./types";
+import { SERVICE_BASE, CA_FILE, caFile, httpCheck, redisUrl, type CatalogEntry, type CatalogEnv, type EnvironmentNeed, type Need, imageSource, imageSourceProblems, mergeRendered, type Rendered, type ServiceContext } from "./types";
 import { WIRING_KEYS, vaultOf, wiringEnvironment } from "./wiring";
 
 const APP_NEEDS = ["postgres", "redis", "vectorDb", "llm"] as const;
@@ -49,7 +49,7 @@ function appNeeds(c: AppConfig): Need[] {
 
 function appChecks(c: AppConfig, env: CatalogEnv): [string[], string][] {
   const problems: [string[], string][] = [];
-  if (!c.image === !c.build) problems.push([[c.image ? "build" : "image"], "expected exactly one of image (a registry image) or build (a directory of this repository with a Dockerfile)"]);
+  problems.push(...imageSourceProblems(c));
   if (c.hostname && env !== "public") problems.push([["hostname"], `only the public environment serves the internet; reach a ${env} app through gatewayPort`]);
   if (c.auth && !c.hostname) problems.push([["auth"], "auth guards a public site: set hostname as well"]);
   const wired = new Set(["PORT", ...c.needs.flatMap((n) => WIRING_KEYS[n])]);
@@ -64,8 +64,7 @@ function renderApp(service: string, c: AppConfig, ctx: ServiceContext, extra: Re
   const spec: ServiceSpec = {
     ...SERVICE_BASE,
     name: service,
-    image: c.image ?? `ai-dualstack/${service}:${c.version}`,
-    ...(c.build ? { build: { context: c.build.context, dockerfile: c.build.dockerfile, args: c.build.args } } : {}),
+    ...imageSource(service, c),
     ...(c.command ? { command: c.command } : {}),
     environment: { ...wiring, ...c.environment, PORT: String(c.port) },
     volumes: c.dataPath ? [{ volume, path: c.dataPath }] : [],
@@ -198,8 +197,7 @@ function renderWorker(name: string, c: z.infer<typeof workerSchema>, ctx: Servic
     services: [{
       ...SERVICE_BASE,
       name: service,
-      image: c.image ?? `ai-dualstack/${service}:${c.version}`,
-      ...(c.build ? { build: { context: c.build.context, dockerfile: c.build.dockerfile, args: c.build.args } } : {}),
+      ...imageSource(service, c),
       command: ["celery", "-A", c.app, "worker", "--loglevel=INFO", `--concurrency=${c.concurrency}`, "-Q", c.queues.join(","), "-n", `${service}@%h`],
       environment: { ...wiring, ...c.environment },
       volumes: [],
@@ -224,6 +222,6 @@ export const workers: CatalogEntry<z.infer<typeof workersSchema>> = {
   environments: ["private", "public"],
   schema: workersSchema,
   needs: (c) => Object.values(c).flatMap((w) => [{ what: "redis", why: "Redis is the Celery broker" }, ...w.needs.map((n) => ({ what: n, why: `the worker asks for it (needs: [${w.needs.join(", ")}])` }))]),
-  check: (c) => Object.entries(c).flatMap(([name, w]) => (!w.image === !w.build ? [[[name, w.image ? "build" : "image"], "expected exactly one of image or build"] as [string[], string]] : [])),
+  check: (c) => Object.entries(c).flatMap(([name, w]) => prefixed([name], imageSourceProblems(w))),
   render: (c, ctx) => mergeRendered(Object.entries(c).map(([name, w]) => renderWorker(name, w, ctx))),
 };

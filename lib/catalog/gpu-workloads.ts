@@ -4,7 +4,7 @@ import { z } from "zod";
 import { expecting, imageRef, oneOf, pattern, wholeNumber } from "../config/fields";
 import { VLLM_MODELS } from "../capacity/vllm";
 import { build, gatewayPort, image, version, limits } from "./fields";
-import { SERVICE_BASE, httpCheck, type CatalogEntry } from "./types";
+import { SERVICE_BASE, httpCheck, imageSource, type CatalogEntry } from "./types";
 import { llmEnvironment, VLLM_API_KEY } from "./wiring";
 
 export const VLLM_PORT = 8000;
@@ -99,8 +99,8 @@ export const jupyter: CatalogEntry<z.infer<typeof jupyterSchema>> = {
     services: [{
       ...SERVICE_BASE,
       name: "jupyter",
-      image: c.image ?? `ai-dualstack/jupyter:${c.version}`,
-      ...(c.image ? {} : { build: { context: c.build.context, dockerfile: c.build.dockerfile, args: c.build.args } }),
+      // Your image, if given, else the one built from apps/jupyter.
+      ...imageSource("jupyter", c),
       environment: {
         JUPYTER_TOKEN: { secret: "jupyter-token" },
         // PyTorch's caching allocator stays within the budget the planner reserved.

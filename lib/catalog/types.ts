@@ -106,6 +106,17 @@ export interface Rendered {
   vault: VaultRecord;
 }
 
+/** Where a service's image comes from: a registry image, else one built from `build` as ai-dualstack/<service>:<version>. */
+export function imageSource(service: string, c: { image?: string; build?: { context: string; dockerfile: string; args: Record<string, string> }; version: string }): Pick<ServiceSpec, "image" | "build"> {
+  if (c.image || !c.build) return { image: c.image ?? `ai-dualstack/${service}:${c.version}` };
+  return { image: `ai-dualstack/${service}:${c.version}`, build: { context: c.build.context, dockerfile: c.build.dockerfile, args: c.build.args } };
+}
+
+/** An app's or worker's image: exactly one of a registry image or a build context. */
+export function imageSourceProblems(c: { image?: string; build?: unknown }): [string[], string][] {
+  return !c.image === !c.build ? [[[c.image ? "build" : "image"], "expected exactly one of image (a registry image) or build (a directory of this repository with a Dockerfile)"]] : [];
+}
+
 /** Several renderings as one (an entry's instances, or every entry of an environment). */
 export const mergeRendered = (parts: Rendered[]): Rendered => ({
   services: parts.flatMap((p) => p.services),
