@@ -103,7 +103,6 @@ export function capacityReport(config: CapacityInput, gpu: GpuRef, extras: Capac
   };
 }
 
-
 const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 
 export function renderCapacityTable(report: CapacityReport): string {

@@ -21,11 +21,12 @@ const minioSchema = z.strictObject({
 });
 type MinioConfig = z.infer<typeof minioSchema>;
 
+/** remote:path — "minio:<bucket>/<prefix>" or a remote of your rclone.conf (secret config rcloneConfig). */
+const location = (example: string) => pattern(/^[A-Za-z0-9_-]+:[A-Za-z0-9._/-]*$/, `an rclone location such as "${example}"`);
 const jobSchema = z.strictObject({
   name: pattern(/^[a-z][a-z0-9-]{0,30}$/, "a job name such as \"offsite-documents\""),
-  /** remote:path — "minio:<bucket>/<prefix>" or a remote of your rclone.conf (secret config rcloneConfig). */
-  from: pattern(/^[A-Za-z0-9_-]+:[A-Za-z0-9._/-]*$/, "an rclone location such as \"minio:documents\""),
-  to: pattern(/^[A-Za-z0-9_-]+:[A-Za-z0-9._/-]*$/, "an rclone location such as \"offsite:ai-dualstack/documents\""),
+  from: location("minio:documents"),
+  to: location("offsite:ai-dualstack/documents"),
   mode: oneOf(["sync", "copy"]).default("copy"),
   every: duration.default("6h"),
 });
@@ -44,7 +45,7 @@ export const RCLONE_CONFIG_MATERIAL = "rclone-config";
 const usesMinio = (c: RcloneConfig) => c.jobs.some((j) => [j.from, j.to].some((l) => remoteOf(l) === "minio"));
 
 /** Who gets a MinIO user, with which buckets: the consumers enabled beside it. */
-function consumers(c: MinioConfig, ctx: Pick<ServiceContext, "enabled">): { user: string; buckets: string[] }[] {
+function consumers(ctx: Pick<ServiceContext, "enabled">): { user: string; buckets: string[] }[] {
   const out: { user: string; buckets: string[] }[] = [];
   if ("langfuse" in ctx.enabled) out.push({ user: "langfuse", buckets: ["langfuse"] });
   const rclone = ctx.enabled.rclone as RcloneConfig | undefined;
@@ -68,7 +69,7 @@ export const minio: CatalogEntry<MinioConfig> = {
   schema: minioSchema,
   needs: () => [],
   render: (c, ctx) => {
-    const users = consumers(c, ctx);
+    const users = consumers(ctx);
     const buckets = [...new Set([...c.buckets, ...users.flatMap((u) => u.buckets)])].sort();
     const envName = (user: string) => `MINIO_USER_${user.toUpperCase().replace(/-/g, "_")}`;
     const script = [
