@@ -3,19 +3,20 @@
 # (SERVICE_DEFAULTS in lib/config/schema.ts), into ~/.cache/ai-dualstack/ollama-<version>/bin/ollama (idempotent).
 # The integration tests run it on loopback. The module zip leaves out llama.cpp's vendor/ headers: nlohmann/json and
 # stb_image come from Debian (nlohmann-json3-dev, libstb-dev), miniaudio (audio inputs only) from a stand-in in
-# scripts/ollama-vendor. Needs gcc and g++. Prints the directory to put on PATH.
+# scripts/ollama-vendor. Needs gcc and g++. Prints the directory to put on PATH (with --check, only that, exit 1
+# when it is not built).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 version="$(sed -n 's|.*"ollama/ollama:\([0-9.]*\)".*|\1|p' "$root/lib/config/schema.ts" | head -n 1)"
 [ -n "$version" ] || { echo "scripts/ollama.sh: no ollama image default in lib/config/schema.ts" >&2; exit 2; }
-cache="${AI_DUALSTACK_CACHE:-$HOME/.cache/ai-dualstack}/ollama-$version"
-bin="$cache/bin"
-if [ -x "$bin/ollama" ]; then echo "ollama $version: cached" >&2; echo "$bin"; exit 0; fi
+# shellcheck source=lib/cache.sh
+. "$here/lib/cache.sh"
+cache_init ollama "$version" "$@"
 for h in /usr/include/nlohmann/json_fwd.hpp /usr/include/stb/stb_image.h; do
   [ -f "$h" ] || { echo "scripts/ollama.sh: $h is missing: apt-get install nlohmann-json3-dev libstb-dev" >&2; exit 2; }
 done
-export GOFLAGS="-mod=mod" GOTOOLCHAIN=local CGO_ENABLED=1
+export CGO_ENABLED=1
 start=$(date +%s)
 work="$(mktemp -d)"; trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 cp -r "$(go mod download -json "github.com/ollama/ollama@v$version" | jq -r .Dir)" "$work/ollama"
@@ -25,8 +26,6 @@ mkdir -p "$vendor/stb"
 cp -r /usr/include/nlohmann "$vendor/nlohmann"
 cp /usr/include/stb/stb_image.h "$vendor/stb/"
 cp -r "$here/ollama-vendor/miniaudio" "$vendor/miniaudio"
-mkdir -p "$bin"
 (cd "$work/ollama" && go build -trimpath -ldflags "-s -w -X=github.com/ollama/ollama/version.Version=$version" -o "$bin/ollama.part" .)
 mv "$bin/ollama.part" "$bin/ollama"
-echo "ollama $version: built in $(( $(date +%s) - start )) s, $(du -h "$bin/ollama" | cut -f1)" | tee -a "$cache/build.log" >&2
-echo "$bin"
+built ollama "$version" "$start"

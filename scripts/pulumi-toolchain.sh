@@ -4,15 +4,25 @@
 #   pulumi                          the CLI (scripts/pulumi-toolchain/cli: a wrapper module around pkg/v3)
 #   pulumi-language-nodejs          the Node.js language host (scripts/pulumi-toolchain/language-nodejs)
 #   pulumi-resource-pulumi-nodejs   the dynamic-provider launcher shipped in the sdk/v3 module
-# Prints the directory to put on PATH as its last line. Timings and sizes go to <dir>/build.log.
+# Prints the directory to put on PATH as its last line (with --check, only that, exit 1 when not all are built). Timings and sizes go to <dir>/build.log.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 version="$(node -p 'require(process.argv[1]).packages["node_modules/@pulumi/pulumi"].version' "$root/package-lock.json")"
 cache="${AI_DUALSTACK_CACHE:-$HOME/.cache/ai-dualstack}/pulumi-$version"
 bin="$cache/bin"
-mkdir -p "$bin"
 log="$cache/build.log"
+
+fresh() { # name, module dir: built after its go.mod and go.sum last changed
+  [ -x "$bin/$1" ] && [ "$bin/$1" -nt "$2/go.mod" ] && [ "$bin/$1" -nt "$2/go.sum" ]
+}
+if [ "${1:-}" = --check ]; then # print the directory when everything is built, else exit 1 (ops/prerequisites.js)
+  fresh pulumi "$here/pulumi-toolchain/cli" && fresh pulumi-language-nodejs "$here/pulumi-toolchain/language-nodejs" &&
+    [ -x "$bin/pulumi-resource-pulumi-nodejs" ] && echo "$bin" && exit 0
+  exit 1
+fi
+command -v go >/dev/null || { echo "pulumi-toolchain: Go is needed to build it (https://go.dev/doc/install)" >&2; exit 2; }
+mkdir -p "$bin"
 
 # pkg/v3's go.mod is not in the checksum database (sum.golang.org answers 404 for it); the committed go.sum files
 # pin every module's hash instead.
@@ -29,7 +39,7 @@ need_version() { # module dir: check that its go.mod requires this version
 
 build() { # name, module dir, package
   local name="$1" dir="$2" pkg="$3" start end
-  if [ -x "$bin/$name" ] && [ "$bin/$name" -nt "$dir/go.mod" ] && [ "$bin/$name" -nt "$dir/go.sum" ]; then
+  if fresh "$name" "$dir"; then
     echo "$name: cached" >&2
     return
   fi

@@ -5,13 +5,12 @@
 # The version is 1.21.0, not the 1.21.4 the security LXC installs: from 1.21.1 on, the release branch builds
 # against an sdk/ that no published sdk module version matches (the proxy has main's tags only), so 1.21.4 does not
 # compile from the proxy; 1.21.0's sdk v0.20.0 does. The HTTP API the program uses is the same.
-# Prints the directory to put on PATH.
+# Prints the directory to put on PATH (with --check, only that, exit 1 when it is not built).
 set -euo pipefail
 version=1.21.0
-cache="${AI_DUALSTACK_CACHE:-$HOME/.cache/ai-dualstack}/vault-$version"
-bin="$cache/bin"
-if [ -x "$bin/vault" ]; then echo "vault $version: cached" >&2; echo "$bin"; exit 0; fi
-export GOFLAGS="-mod=mod" GOTOOLCHAIN=local
+# shellcheck source=lib/cache.sh
+. "$(dirname "$0")/lib/cache.sh"
+cache_init vault "$version" "$@"
 start=$(date +%s)
 work="$(mktemp -d)"; trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 src="$(go mod download -json "github.com/hashicorp/vault@v$version" | jq -r .Dir)"
@@ -25,8 +24,6 @@ sed -n 's|^replace github.com/hashicorp/vault/\([^ ]*\) => ./\1$|\1|p' go.mod | 
   cp -r "$(go mod download -json "github.com/hashicorp/vault/$sub@$want" | jq -r .Dir)" "./$sub"
   chmod -R u+w "./$sub"
 done
-mkdir -p "$bin"
 go build -trimpath -ldflags "-s -w" -o "$bin/vault.part" .
 mv "$bin/vault.part" "$bin/vault"
-echo "vault $version: built in $(( $(date +%s) - start )) s, $(du -h "$bin/vault" | cut -f1)" | tee -a "$cache/build.log" >&2
-echo "$bin"
+built vault "$version" "$start"
