@@ -2,6 +2,9 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    // The suite's name in ops/prerequisites.js: test/helpers/tools-present.ts checks its tools before anything runs.
+    name: "unit",
+    globalSetup: ["test/helpers/tools-present.ts"],
     include: ["test/**/*.test.ts"],
     // The integration suite needs the real servers scripts/*.sh build: `npm run test:integration`.
     exclude: ["test/integration/**", "**/node_modules/**"],

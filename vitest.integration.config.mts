@@ -4,6 +4,9 @@ import { defineConfig } from "vitest/config";
 // registry, …) that scripts/*.sh build and the tests start on loopback.
 export default defineConfig({
   test: {
+    // The suite's name in ops/prerequisites.js: test/helpers/tools-present.ts checks its tools before anything runs.
+    name: "integration",
+    globalSetup: ["test/helpers/tools-present.ts"],
     include: ["test/integration/**/*.test.ts"],
     pool: "forks",
     fileParallelism: false,

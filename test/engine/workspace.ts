@@ -1,12 +1,13 @@
 // A throwaway Pulumi workspace for the real-engine test: a copy of the project's tracked files (so that `pulumi
 // config set` never rewrites the committed stack files), the project's node_modules linked in, a local file backend,
 // the passphrase secrets provider, automatic plugin downloads off, and stand-in provider plugins on PATH.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
 import { STANDIN_PACKAGES } from "./standin-provider";
+import { run, tool } from "../helpers/process";
 
 export const PASSPHRASE = "engine-test-passphrase";
 
@@ -23,11 +24,11 @@ export class Workspace {
   readonly env: NodeJS.ProcessEnv;
 
   /** root: the project checkout; toolchain: the directory holding `pulumi` and its language host; program: a Pulumi project inside the checkout. */
-  constructor(root: string, toolchain: string, program = ".") {
+  constructor(root: string, readonly toolchain: string, program = ".") {
     this.dir = mkdtempSync(join(tmpdir(), "ai-dualstack-engine-"));
     this.project = join(this.dir, "project");
     this.programDir = join(this.project, program);
-    const files = spawnSync("git", ["ls-files", "-z"], { cwd: root, encoding: "utf8" });
+    const files = spawnSync(tool("git"), ["ls-files", "-z"], { cwd: root, encoding: "utf8" });
     if (files.status !== 0) throw new Error(`git ls-files failed in ${root}: ${files.stderr}`);
     for (const file of files.stdout.split("\0").filter(Boolean)) {
       mkdirSync(dirname(join(this.project, file)), { recursive: true });
@@ -72,15 +73,9 @@ export class Workspace {
   }
 
   /** pulumi(), without blocking this process (servers the test runs in-process keep answering). */
-  pulumiAsync(args: string[]): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn("pulumi", [...args, "--non-interactive"], { cwd: this.programDir, env: this.env, stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.stderr.on("data", (d) => (out += d));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code: code ?? 1, out }));
-    });
+  async pulumiAsync(args: string[]): Promise<RunResult> {
+    const r = await run(join(this.toolchain, "pulumi"), [...args, "--non-interactive"], { cwd: this.programDir, env: this.env, timeoutMs: 20 * 60_000 });
+    return { code: r.code ?? 1, out: r.all };
   }
 
   /** Like pulumi(), but a failure throws with the command's output. */

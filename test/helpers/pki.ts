@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { tool } from "./process";
 
 export interface TestCa {
   certPem: string;
@@ -15,7 +16,7 @@ export interface TestCa {
 
 export function makeTestCa(commonName = "test CA"): TestCa {
   const dir = mkdtempSync(join(tmpdir(), "pki-"));
-  const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const openssl = (args: string[]) => execFileSync(tool("openssl"), args, { cwd: dir, stdio: "pipe" });
   const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
   openssl(["req", "-x509", ...ecKey, "-keyout", "ca.key", "-out", "ca.crt", "-subj", `/CN=${commonName}`, "-days", "2",
     "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);

@@ -2,7 +2,6 @@
 // module by scripts/ollama.sh), a local image registry it pulls models from (Debian's docker-registry, TLS with a
 // test CA), and a TCP relay between them that can stall a transfer, so the pull path, its progress and its resume
 // are the real ones.
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Socket } from "node:net";
 import { join } from "node:path";
@@ -10,30 +9,11 @@ import { stringify } from "yaml";
 import type { TestCa } from "./pki";
 import { startCaddy } from "./caddy";
 import { freePort } from "./servers";
-import { cachedBinary } from "./binaries";
-import { OLLAMA_IMAGE } from "../../lib/config/schema";
+import { answers, startProcess } from "./process";
+import { Agent, fetch as undiciFetch, type Dispatcher } from "undici";
 
-export const OLLAMA_VERSION = OLLAMA_IMAGE.split(":")[1];
-
-async function waitFor(url: string, child: ChildProcess, what: string, init?: RequestInit & { dispatcher?: unknown }): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
-    try {
-      const undici = require("undici") as typeof import("undici");
-      const res = await undici.fetch(url, init as never);
-      if (res.status < 500) return;
-    } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what} did not answer at ${url} in 30 s`);
-}
-
-const stopper = (child: ChildProcess) => () => new Promise<void>((r) => {
-  if (child.exitCode !== null) return r();
-  child.once("exit", () => r());
-  child.kill("SIGTERM");
-  setTimeout(() => child.kill("SIGKILL"), 5000).unref();
-});
+/** One attempt at `url` with undici (a dispatcher trusting the test CA, say): true when it answers below 500. */
+const answersVia = (url: string, init?: { dispatcher?: Dispatcher }) => () => answers(url, { fetchFn: (u) => undiciFetch(u, init) });
 
 export interface RealOllama {
   url: string;
@@ -47,18 +27,18 @@ export async function startOllama(dir: string, caFile?: string): Promise<RealOll
   mkdirSync(join(dir, "models"), { recursive: true });
   const logFile = join(dir, "ollama.log");
   writeFileSync(logFile, "");
-  const child = spawn(cachedBinary("ollama", OLLAMA_VERSION, "scripts/ollama.sh"), ["serve"], {
+  const url = `http://127.0.0.1:${port}`;
+  const ollama = await startProcess("ollama", ["serve"], {
     env: {
       PATH: process.env.PATH, HOME: dir, OLLAMA_HOST: `127.0.0.1:${port}`, OLLAMA_MODELS: join(dir, "models"),
       OLLAMA_KEEP_ALIVE: "5m", OLLAMA_NUM_PARALLEL: "1", OLLAMA_CONTEXT_LENGTH: "256",
       ...(caFile ? { SSL_CERT_FILE: caFile } : {}),
     },
-    stdio: ["ignore", "ignore", "pipe"],
+    ready: answersVia(`${url}/api/version`),
+    onOutput: (d) => writeFileSync(logFile, d, { flag: "a" }),
+    stopSignal: "SIGTERM",
   });
-  child.stderr!.on("data", (d) => writeFileSync(logFile, d, { flag: "a" }));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/api/version`, child, "ollama");
-  return { url, log: () => readFileSync(logFile, "utf8"), stop: stopper(child) };
+  return { url, log: () => readFileSync(logFile, "utf8"), stop: () => ollama.stop() };
 }
 
 export interface RealRegistry {
@@ -89,10 +69,11 @@ export async function startRegistry(dir: string, ca: TestCa, blobBase: string): 
     middleware: { storage: [{ name: "redirect", options: { baseurl: blobBase } }] },
     http: { addr: `127.0.0.1:${port}`, tls: { certificate: join(dir, "registry.crt"), key: join(dir, "registry.key") } },
   }));
-  const child = spawn("docker-registry", ["serve", join(dir, "registry.yml")], { stdio: "ignore" });
-  const undici = require("undici") as typeof import("undici");
-  await waitFor(`https://127.0.0.1:${port}/v2/`, child, "docker-registry", { dispatcher: new undici.Agent({ connect: { ca: ca.certPem } }) });
-  return { host: `127.0.0.1:${port}`, root, stop: stopper(child) };
+  const registry = await startProcess("docker-registry", ["serve", join(dir, "registry.yml")], {
+    ready: answersVia(`https://127.0.0.1:${port}/v2/`, { dispatcher: new Agent({ connect: { ca: ca.certPem } }) }),
+    stopSignal: "SIGTERM",
+  });
+  return { host: `127.0.0.1:${port}`, root, stop: () => registry.stop() };
 }
 
 /** The real caddy serving `root` over TLS (a certificate for 127.0.0.1 from `ca`) on a free port. */

@@ -1,11 +1,12 @@
 // Real PostgreSQL and Redis servers for the tests, started on loopback with random ports in temporary directories
 // and removed afterwards. Debian's packages: postgresql (initdb runs as the postgres user) and redis-server.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { accepts, startProcess, tool } from "./process";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -17,11 +18,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export function pgBin(tool: string): string {
-  const versions = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql").sort() : [];
-  const bin = versions.map((v) => join("/usr/lib/postgresql", v, "bin", tool)).reverse().find(existsSync);
-  if (!bin) throw new Error(`PostgreSQL's ${tool} is not installed: apt-get install postgresql (.ci/run does)`);
-  return bin;
+/** A PostgreSQL server program (initdb, pg_ctl, psql…) of the newest version installed. */
+export function pgBin(program: string): string {
+  return join(dirname(tool("initdb")), program);
 }
 
 export interface Postgres {
@@ -43,7 +42,7 @@ export async function startPostgres(): Promise<Postgres> {
   writeFileSync(pwfile, password);
   chownSync(pwfile, uid, gid);
   const data = join(dir, "data");
-  const asPostgres = (tool: string, args: string[]) => execFileSync("runuser", ["-u", "postgres", "--", pgBin(tool), ...args], { stdio: "pipe" });
+  const asPostgres = (program: string, args: string[]) => execFileSync("runuser", ["-u", "postgres", "--", pgBin(program), ...args], { stdio: "pipe", timeout: 90_000 });
   asPostgres("initdb", ["-D", data, "-U", "admin", "-A", "scram-sha-256", `--pwfile=${pwfile}`, "--no-sync"]);
   const port = await freePort();
   asPostgres("pg_ctl", ["-D", data, "-w", "-l", join(dir, "log"), "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]);
@@ -74,7 +73,6 @@ export interface Redis {
 }
 
 export async function startRedis(options: { tls?: { caCert: string; certPem: string; keyPem: string } } = {}): Promise<Redis> {
-  if (!existsSync("/usr/bin/redis-server")) throw new Error("redis-server is not installed: apt-get install redis-server (.ci/run does)");
   const dir = mkdtempSync(join(tmpdir(), "redis-"));
   const port = await freePort();
   const password = `admin-${Math.random().toString(36).slice(2)}`;
@@ -90,20 +88,7 @@ export async function startRedis(options: { tls?: { caCert: string; certPem: str
   const listen = tls
     ? ["--port", "0", "--tls-port", String(port), "--tls-cert-file", join(dir, "server.crt"), "--tls-key-file", join(dir, "server.key"), "--tls-ca-cert-file", join(dir, "ca.crt"), "--tls-auth-clients", "no"]
     : ["--port", String(port)];
-  const child: ChildProcess = spawn("/usr/bin/redis-server", [...listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--aclfile", aclFile], { stdio: "ignore" });
-  // Wait until it accepts connections.
-  const { connect } = await import("node:net");
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const sock = connect(port, "127.0.0.1", () => {
-        sock.destroy();
-        resolve(true);
-      });
-      sock.on("error", () => resolve(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const server = await startProcess("redis-server", [...listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--aclfile", aclFile], { ready: () => accepts(port), readyTimeoutMs: 10_000 });
   return {
     host: "127.0.0.1",
     port,
@@ -111,8 +96,7 @@ export async function startRedis(options: { tls?: { caCert: string; certPem: str
     aclFile,
     ...(tls ? { caCert: tls.caCert } : {}),
     stop: async () => {
-      child.kill("SIGKILL");
-      await new Promise((r) => child.once("exit", r));
+      await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -21,6 +21,7 @@ import { makeTestCa, type TestCa } from "../helpers/pki";
 import { publishTinyModel, startBlobServer, startOllama, startRegistry, type RealOllama, type RealRegistry } from "../helpers/real-ollama";
 import { startVault, type RealVault } from "../helpers/real-vault";
 import { startPostgres, startRedis, type Postgres, type Redis } from "../helpers/servers";
+import { tool } from "../helpers/process";
 
 const ROOT = resolve(__dirname, "..", "..");
 const STACK = "it";
@@ -37,7 +38,7 @@ let ws: Workspace;
 let model: string;
 const savedEnv = { ...process.env };
 
-const psql = (sql: string) => execFileSync("psql", ["-X", "-q", "-t", "-A", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-c", sql], { env: { ...process.env, PGPASSWORD: pg.password }, encoding: "utf8" }).trim();
+const psql = (sql: string) => execFileSync(tool("psql"), ["-X", "-q", "-t", "-A", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-c", sql], { env: { ...process.env, PGPASSWORD: pg.password }, encoding: "utf8" }).trim();
 const ollamaNames = async () => ((await (await fetch(`${ollama.url}/api/tags`)).json()) as { models: { name: string }[] }).models.map((m) => m.name).sort();
 
 beforeAll(async () => {
@@ -152,12 +153,12 @@ describe("pulumi up against the real servers", () => {
   });
 
   it("destroy refuses to drop a tenant that still holds data, and removes everything once it is empty", async () => {
-    execFileSync("psql", ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "tenant_acme", "-c", "CREATE TABLE orders (id int); INSERT INTO orders VALUES (1)"], { env: { ...process.env, PGPASSWORD: pg.password } });
+    execFileSync(tool("psql"), ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "tenant_acme", "-c", "CREATE TABLE orders (id int); INSERT INTO orders VALUES (1)"], { env: { ...process.env, PGPASSWORD: pg.password } });
     const refused = await ws.pulumiAsync(["destroy", "--stack", STACK, "--yes", "--skip-preview"]);
     expect(refused.code).not.toBe(0);
     expect(refused.out).toMatch(/tenant_acme|acme/);
     expect(psql("SELECT count(*) FROM pg_database WHERE datname = 'tenant_acme'")).toBe("1");
-    execFileSync("psql", ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "tenant_acme", "-c", "DROP TABLE orders"], { env: { ...process.env, PGPASSWORD: pg.password } });
+    execFileSync(tool("psql"), ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "tenant_acme", "-c", "DROP TABLE orders"], { env: { ...process.env, PGPASSWORD: pg.password } });
     const destroy = await ws.pulumiAsync(["destroy", "--stack", STACK, "--yes", "--skip-preview"]);
     expect(destroy.code, destroy.out).toBe(0);
     expect(await ollamaNames()).toEqual([]);

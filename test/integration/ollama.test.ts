@@ -2,7 +2,7 @@
 // GGUF model made by the test tooling is created and pushed by Ollama itself, then the provider pulls it through a
 // relay (progress, a stalled transfer resumed), derives a model with baked parameters, reads what the server has,
 // and deletes; the model probe reads the real /api/ps.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import { renderOllamaProbeScript } from "../../lib/monitoring/ollama-probe";
 import { tinyLlamaGguf } from "../helpers/gguf";
 import { makeTestCa, type TestCa } from "../helpers/pki";
 import { publishTinyModel, startBlobServer, startOllama, startRegistry, startRelay, type RealOllama, type RealRegistry, type Relay } from "../helpers/real-ollama";
+import { run, tool } from "../helpers/process";
 
 let dir: string;
 let ca: TestCa;
@@ -116,15 +117,15 @@ describe("the model provider against the real Ollama", () => {
     mkdirSync(metricsDir, { recursive: true });
     // The base shares the derived model's weights, so its runner: /api/ps lists that runner once, and the probe must
     // still report the base (deployed warm) as loaded.
-    const probe = spawn("bash", ["-c", renderOllamaProbeScript({ url: ollama.url, expected: ["tiny-assistant:latest", viaRelay()], metricsDir })], { stdio: "ignore" });
-    expect(await new Promise((r) => probe.on("exit", r))).toBe(0);
+    const probe = await run("bash", ["-c", renderOllamaProbeScript({ url: ollama.url, expected: ["tiny-assistant:latest", viaRelay()], metricsDir })]);
+    expect(probe.code, probe.stderr).toBe(0);
     const metrics = readFileSync(join(metricsDir, "ollama.prom"), "utf8");
     expect(metrics).toContain("ai_dualstack_ollama_up 1\n");
     expect(metrics).toContain('ai_dualstack_ollama_model_loaded{model="tiny-assistant:latest"} 1\n');
     expect(metrics).toContain('ai_dualstack_ollama_model_vram_ratio{model="tiny-assistant:latest"} 0\n');
     expect(metrics).toContain(`ai_dualstack_ollama_model_loaded{model="${viaRelay()}"} 1\n`);
     expect(metrics).toContain(`ai_dualstack_ollama_model_vram_ratio{model="${viaRelay()}"} 0\n`);
-    expect(spawnSync("promtool", ["check", "metrics"], { input: metrics }).status).toBe(0);
+    expect(spawnSync(tool("promtool"), ["check", "metrics"], { input: metrics }).status).toBe(0);
 
     // Warm with the full-GPU requirement: on this CPU-only machine the deployment must fail, and say why.
     await expect(p.create({ host: ollama.url, name: "tiny-warm:latest", from: viaRelay(), warm: true, requireFullGpu: true, keepAlive: "1m", stallSeconds: 20 })).rejects.toThrow(/fell back to the CPU: 0.00 GiB of 0.00 GiB in VRAM \(0%\)/);

@@ -18,6 +18,7 @@ import { ENVIRONMENT_NEEDS } from "../../lib/catalog/types";
 import { WIRING_KEYS } from "../../lib/catalog/wiring";
 import type { EnvironmentConfig } from "../../lib/config/schema";
 import { DELETE, committedConfig, edit } from "../helpers/config";
+import { tool } from "../helpers/process";
 
 function problemsOf(raw: RawConfig): string[] {
   try {
@@ -138,7 +139,7 @@ describe("the public ingress with catalog sites", () => {
   const caddy = (text: string, cmd: "validate" | "adapt") => {
     const dir = mkdtempSync(join(tmpdir(), "caddy-"));
     writeFileSync(join(dir, "Caddyfile"), text);
-    return spawnSync("caddy", [cmd, "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"], { encoding: "utf8" });
+    return spawnSync(tool("caddy"), [cmd, "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"], { encoding: "utf8" });
   };
 
   it("OAuth2-protected sites and ACME certificates are valid for the real caddy", () => {
@@ -187,7 +188,7 @@ describe("the service probe", () => {
     expect(out).toContain('ai_dualstack_service_up{service="minio-setup"} 1');
     expect(out).toContain('ai_dualstack_service_up{service="zep"} 0');
     expect(out).toContain("ai_dualstack_service_probe_success 1");
-    const lint = spawnSync("promtool", ["check", "metrics"], { input: out, encoding: "utf8" });
+    const lint = spawnSync(tool("promtool"), ["check", "metrics"], { input: out, encoding: "utf8" });
     expect(lint.status, lint.stdout + lint.stderr).toBe(0);
     // Docker not answering: the probe says so instead of reporting every service down.
     writeFileSync(join(bin, "docker"), "#!/bin/bash\nexit 1\n");

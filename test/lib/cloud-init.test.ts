@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { contentHash, dockerDaemonConfig, renderGpuVmUserData, snippetFileName } from "../../lib/cloud-init";
+import { tool } from "../helpers/process";
 
 const input = {
   hostname: "private-gpu",
@@ -20,7 +21,7 @@ function schemaCheck(content: string) {
   const dir = mkdtempSync(join(tmpdir(), "cloud-init-"));
   const file = join(dir, "user-data.yaml");
   writeFileSync(file, content);
-  return spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+  return spawnSync(tool("cloud-init"), ["schema", "--config-file", file], { encoding: "utf8" });
 }
 
 describe("GPU VM user-data", () => {
@@ -66,7 +67,7 @@ describe("GPU VM user-data", () => {
 
   it("is valid for the real cloud-init schema, with no deprecations", () => {
     try {
-      execFileSync("cloud-init", ["--version"]);
+      execFileSync(tool("cloud-init"), ["--version"]);
     } catch {
       throw new Error("cloud-init is not installed: `apt-get install cloud-init` (this test checks user-data with the real tool; .ci/run installs it)");
     }

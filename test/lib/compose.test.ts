@@ -9,6 +9,7 @@ import { composeLabels, materialNames, publishedPortRules, secretNames, validate
 import { loadConfig } from "../../lib/config/load";
 import type { EnvironmentConfig } from "../../lib/config/schema";
 import { committedConfig } from "../helpers/config";
+import { tool } from "../helpers/process";
 
 function env(stack: "private" | "public"): EnvironmentConfig {
   const loaded = loadConfig(committedConfig(stack));
@@ -106,7 +107,7 @@ describe("ingress Caddyfile", () => {
   const validate = (text: string) => {
     const dir = mkdtempSync(join(tmpdir(), "caddy-"));
     writeFileSync(join(dir, "Caddyfile"), text);
-    return spawnSync("caddy", ["validate", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"], { encoding: "utf8" });
+    return spawnSync(tool("caddy"), ["validate", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"], { encoding: "utf8" });
   };
 
   it("is valid for the real caddy, and serves only the configured hostname over TLS", () => {
@@ -127,7 +128,7 @@ describe("ingress Caddyfile", () => {
     // Parsed by the real caddy (validation would load the certificates, which the real-server test provides).
     const dir = mkdtempSync(join(tmpdir(), "caddy-"));
     writeFileSync(join(dir, "Caddyfile"), text);
-    const r = spawnSync("caddy", ["adapt", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"], { encoding: "utf8" });
+    const r = spawnSync(tool("caddy"), ["adapt", "--config", join(dir, "Caddyfile"), "--adapter", "caddyfile"], { encoding: "utf8" });
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).apps.http.servers.srv0.listen).toEqual([":6333"]);
     expect(() => renderGatewayCaddyfile([])).toThrow(/no sites/);

@@ -1,7 +1,7 @@
 // The data services' install scripts, run by bash with apt-get, systemctl and chown replaced by stubs, against the
 // real tools: Redis is then started from the configuration the script wrote (ACL file and all) and the tenancy
 // provider works against it; the PostgreSQL script's administrator SQL runs in a real server.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import { stdinBundle } from "../../lib/shell";
 import { makeTestCa } from "../helpers/pki";
 import { pemBlock, stubTool } from "../helpers/script-stubs";
 import { freePort, pgBin, startPostgres, type Postgres } from "../helpers/servers";
+import { accepts, startProcess } from "../helpers/process";
 
 const TLS = [pemBlock("PRIVATE KEY", "pg-key"), pemBlock("CERTIFICATE", "pg-cert"), pemBlock("CERTIFICATE", "env-ca")];
 
@@ -48,7 +49,8 @@ describe("Redis install script", () => {
     expect(readFileSync(join(layout.configDir, "users.acl"), "utf8")).not.toContain("admin-s3cret");
     expect(statSync(join(layout.configDir, "tls/server.key")).mode & 0o777).toBe(0o600);
 
-    const start = () => spawn("/usr/bin/redis-server", [join(layout.configDir, "redis.conf")], { stdio: "ignore" });
+    // Ready once it listens on its TLS port; SIGTERM (a clean shutdown, as systemctl restart does) stops it.
+    const start = () => startProcess("redis-server", [join(layout.configDir, "redis.conf")], { ready: () => accepts(layout.port, "127.0.0.2"), stopSignal: "SIGTERM" });
     const connect = async (password: string, username?: string) => {
       for (let i = 0; ; i++) {
         const c = new Redis({ host: "127.0.0.2", port: layout.port, username, password, tls: { ca: ca.certPem }, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null }).on("error", () => undefined);
@@ -62,7 +64,7 @@ describe("Redis install script", () => {
         }
       }
     };
-    let server = start();
+    let server = await start();
     try {
       const admin = await connect("admin-s3cret-0123456789");
       expect(await admin.config("GET", "appendonly")).toEqual(["appendonly", "yes"]);
@@ -83,9 +85,8 @@ describe("Redis install script", () => {
       // A new admin password: the default user changes, the tenant is kept; after a restart both work.
       expect(run(script, stdin("rotated-admin-0123456789")).code).toBe(0);
       expect(calls()).toContain("systemctl restart redis-server");
-      server.kill("SIGTERM");
-      await new Promise((r) => server.once("exit", r));
-      server = start();
+      await server.stop();
+      server = await start();
       const rotated = await connect("rotated-admin-0123456789");
       await expect(rotated.call("AUTH", "default", "admin-s3cret-0123456789")).rejects.toThrow(/WRONGPASS/);
       rotated.disconnect();
@@ -93,7 +94,7 @@ describe("Redis install script", () => {
       await t.set("tenant:acme:x", "1");
       t.disconnect();
     } finally {
-      server.kill("SIGKILL");
+      await server.stop();
       ca.remove();
     }
   });

@@ -1,6 +1,7 @@
 // The host-preparation scripts, run for real by /bin/sh and bash against a fake root (/etc, /sys, /proc) with the
 // system tools they call replaced by stubs that record their arguments.
 import { spawnSync } from "node:child_process";
+import { run as runAsync } from "../helpers/process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -179,13 +180,7 @@ describe("wait", () => {
     let server = await listen(0);
     const port = (server.address() as { port: number }).port;
     const started = Date.now();
-    const child = new Promise<{ code: number | null; out: string }>((resolve) => {
-      const { spawn } = require("node:child_process") as typeof import("node:child_process");
-      const p = spawn("bash", ["--norc", "--noprofile", "-c", renderWaitScript()], { env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), SETTLE: "0", REBOOT_STATUS: "REBOOTING" } });
-      let out = "";
-      p.stdout.on("data", (d) => (out += d));
-      p.on("close", (code) => resolve({ code, out }));
-    });
+    const child = runAsync("bash", ["--norc", "--noprofile", "-c", renderWaitScript()], { env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), SETTLE: "0", REBOOT_STATUS: "REBOOTING" }, timeoutMs: 25_000 });
     await new Promise((r) => setTimeout(r, 1500));
     await new Promise((r) => server.close(r)); // the host goes down…
     await new Promise((r) => setTimeout(r, 3000));
@@ -193,7 +188,7 @@ describe("wait", () => {
     const result = await child;
     server.close();
     expect(result.code).toBe(0);
-    expect(result.out).toContain("127.0.0.1 is back");
+    expect(result.stdout).toContain("127.0.0.1 is back");
     expect(Date.now() - started).toBeGreaterThan(4000);
   }, 30_000);
 });

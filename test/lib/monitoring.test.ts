@@ -2,7 +2,7 @@
 // Prometheus configuration and the rules, and runs the alert rules' unit tests; the model probe runs against the
 // local Ollama stand-in and its output passes `promtool check metrics`; the backup metrics the restic scripts write
 // are read by the same rules.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { stringify } from "yaml";
 import { renderOllamaProbeScript } from "../../lib/monitoring/ollama-probe";
 import { DEFAULT_THRESHOLDS, alertRules, renderAlertRules, renderBlackboxConfig, renderPrometheusConfig, renderTargets } from "../../lib/monitoring/prometheus";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama";
+import { run, tool } from "../helpers/process";
 
 let dir: string;
 beforeEach(() => {
@@ -19,7 +20,7 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function promtool(args: string[], input?: string) {
-  const r = spawnSync("promtool", args, { cwd: dir, encoding: "utf8", input });
+  const r = spawnSync(tool("promtool"), args, { cwd: dir, encoding: "utf8", input });
   if (r.error) throw new Error("promtool is not installed: apt-get install prometheus (.ci/run does)");
   return { code: r.status, out: r.stdout + r.stderr };
 }
@@ -149,10 +150,7 @@ describe("Ollama model probe", () => {
   const probe = async (url: string, expected: string[]) => {
     const metricsDir = join(dir, "textfile");
     mkdirSync(metricsDir, { recursive: true });
-    const child = spawn("bash", ["-c", renderOllamaProbeScript({ url, expected, metricsDir })], { stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    child.stderr.on("data", (d) => (err += d));
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const { code, stderr: err } = await run("bash", ["-c", renderOllamaProbeScript({ url, expected, metricsDir })]);
     return { code, err, text: (() => { try { return readFileSync(join(metricsDir, "ollama.prom"), "utf8"); } catch { return ""; } })() };
   };
 

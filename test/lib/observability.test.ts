@@ -2,7 +2,7 @@
 // parser (promtool); the log gateway runs in the real caddy in front of a Loki stand-in (push only, tenant by
 // port); the discovery script runs with real jq against a pvesh stand-in, and the real Prometheus reads the target
 // files it writes.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import { request } from "node:https";
@@ -21,6 +21,8 @@ import { startCaddy } from "../helpers/caddy";
 import { makeTestCa } from "../helpers/pki";
 import { pemBlock, stubTool } from "../helpers/script-stubs";
 import { freePort } from "../helpers/servers";
+import { tool } from "../helpers/process";
+import { startPrometheus } from "../helpers/prometheus";
 
 let dir: string;
 let cleanup: (() => void | Promise<void>)[] = [];
@@ -44,10 +46,10 @@ describe("dashboards", () => {
     expect(queries.length).toBeGreaterThan(25);
     const rules = (exprs: string[]) => ({ groups: [{ name: "dashboards", rules: exprs.map((e, i) => ({ record: `dashboard:query_${i}`, expr: expand(e) })) }] });
     writeFileSync(join(dir, "queries.yml"), JSON.stringify(rules(queries.map((q) => q.expr))));
-    const r = spawnSync("promtool", ["check", "rules", join(dir, "queries.yml")], { encoding: "utf8" });
+    const r = spawnSync(tool("promtool"), ["check", "rules", join(dir, "queries.yml")], { encoding: "utf8" });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     writeFileSync(join(dir, "broken.yml"), JSON.stringify(rules(["sum by (instance (up)"])));
-    expect(spawnSync("promtool", ["check", "rules", join(dir, "broken.yml")]).status).not.toBe(0);
+    expect(spawnSync(tool("promtool"), ["check", "rules", join(dir, "broken.yml")]).status).not.toBe(0);
   });
 
   it("cover the host, the GPUs, the models, the backups and the logs; each is valid Grafana JSON on the provisioned data sources", () => {
@@ -211,7 +213,7 @@ describe("guest discovery (real jq, pvesh stand-in, real Prometheus reading the 
     expect(readFileSync(join(dir, "metrics/ai-dualstack-discovery.prom"), "utf8")).toContain("ai_dualstack_discovery_success 1\n");
     expect(readFileSync(join(dir, "metrics/ai-dualstack-discovery.prom"), "utf8")).toContain("ai_dualstack_discovery_targets 3\n");
     // promtool accepts the discovery's own metrics.
-    expect(spawnSync("promtool", ["check", "metrics"], { input: readFileSync(join(dir, "metrics/ai-dualstack-discovery.prom")), encoding: "utf8" }).status).toBe(0);
+    expect(spawnSync(tool("promtool"), ["check", "metrics"], { input: readFileSync(join(dir, "metrics/ai-dualstack-discovery.prom")), encoding: "utf8" }).status).toBe(0);
 
     // Nothing changed: nothing pushed again.
     writeFileSync(log, "");
@@ -232,19 +234,17 @@ describe("guest discovery (real jq, pvesh stand-in, real Prometheus reading the 
   it("the real Prometheus reads the discovered files and labels the targets by environment", async () => {
     const { run, container } = setup();
     expect(run().status).toBe(0);
-    const port = await freePort();
     const targetsDir = join(container, "etc/prometheus/targets");
-    writeFileSync(join(dir, "prometheus.yml"), JSON.stringify({
+    const prom = await startPrometheus(dir, {
       global: { scrape_interval: "1h" },
       scrape_configs: ["node", "gpu", "containers"].map((job) => ({ job_name: job, file_sd_configs: [{ files: [`${targetsDir}/${job}-*.json`] }] })),
-    }));
-    const prom = spawn("prometheus", [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "tsdb")}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: "ignore" });
-    cleanup.push(() => new Promise<void>((r) => { prom.once("exit", () => r()); prom.kill("SIGKILL"); }));
+    });
+    cleanup.push(() => prom.stop());
     let active: { labels: Record<string, string> }[] = [];
     for (let i = 0; i < 100 && active.length < 7; i++) {
       await new Promise((r) => setTimeout(r, 200));
       try {
-        const res = await fetch(`http://127.0.0.1:${port}/api/v1/targets`);
+        const res = await fetch(`${prom.url}/api/v1/targets`);
         active = ((await res.json()) as { data: { activeTargets: typeof active } }).data.activeTargets;
       } catch { /* not up yet */ }
     }
@@ -305,7 +305,7 @@ describe("node and guest install scripts", () => {
     expect(readFileSync(join(root, "usr/local/lib/ai-dualstack/service-probe"), "utf8")).toContain("label=com.docker.compose.project=private");
     // systemd accepts the probes' units.
     const units = ["ollama", "service"].flatMap((p) => [`ai-dualstack-${p}-probe.service`, `ai-dualstack-${p}-probe.timer`]).map((u) => join(root, "etc/systemd/system", u));
-    const verify = spawnSync("systemd-analyze", ["verify", ...units], { encoding: "utf8", env: { ...process.env, SYSTEMD_LOG_LEVEL: "err" } });
+    const verify = spawnSync(tool("systemd-analyze"), ["verify", ...units], { encoding: "utf8", env: { ...process.env, SYSTEMD_LOG_LEVEL: "err" } });
     expect(verify.stderr.split("\n").filter((l) => /ai-dualstack-(ollama|service)-probe/.test(l) && !/ExecStart|executable|not found|No such file/i.test(l))).toEqual([]);
   });
 

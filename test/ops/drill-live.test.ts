@@ -2,7 +2,6 @@
 // stand-in over HTTPS (a test CA; no real Proxmox runs here), the real Prometheus scraping the restic metrics, the
 // Ollama and Qdrant stand-ins for the inventory, and a scripted engine whose destroy takes the unprotected guests
 // (and, out of band, one protected container) away and whose up brings the unprotected ones back.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -16,7 +15,7 @@ import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama";
 import { startFakeProxmox, type FakeProxmox } from "../helpers/fake-proxmox";
 import { startFakeQdrant, type FakeQdrant } from "../helpers/fake-qdrant";
 import { makeTestCa, type TestCa } from "../helpers/pki";
-import { freePort } from "../helpers/servers";
+import { startPrometheus } from "../helpers/prometheus";
 
 let dir: string;
 let plan: DrillPlan;
@@ -24,19 +23,20 @@ let ca: TestCa;
 let prometheus: { url: string; metrics: { text: string }; stop: () => Promise<void> };
 
 /** The real Prometheus, scraping every second a metrics page the test writes (as node exporter's textfile would). */
-async function startPrometheus(workDir: string) {
+async function startScrapingPrometheus(workDir: string) {
   const metrics = { text: "" };
   const page: Server = createServer((_req, res) => res.end(metrics.text));
   await new Promise<void>((r) => page.listen(0, "127.0.0.1", r));
   const pagePort = (page.address() as { port: number }).port;
-  const port = await freePort();
-  writeFileSync(join(workDir, "prometheus.yml"), JSON.stringify({ global: { scrape_interval: "1s" }, scrape_configs: [{ job_name: "node", static_configs: [{ targets: [`127.0.0.1:${pagePort}`] }] }] }));
-  const child = spawn("prometheus", [`--config.file=${join(workDir, "prometheus.yml")}`, `--storage.tsdb.path=${join(workDir, "tsdb")}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: "ignore" });
+  const prom = await startPrometheus(workDir, { global: { scrape_interval: "1s" }, scrape_configs: [{ job_name: "node", static_configs: [{ targets: [`127.0.0.1:${pagePort}`] }] }] }).catch((err) => {
+    page.close();
+    throw err;
+  });
   const stop = async () => {
-    await new Promise<void>((r) => { child.once("exit", () => r()); child.kill("SIGKILL"); });
+    await prom.stop();
     await new Promise<void>((r) => page.close(() => r()));
   };
-  return { url: `http://127.0.0.1:${port}`, metrics, stop };
+  return { url: prom.url, metrics, stop };
 }
 
 /** Waits until Prometheus's last scrape shows `expr` with `value`. */
@@ -65,7 +65,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "drill-live-"));
   ca = makeTestCa("test Proxmox CA");
   writeFileSync(join(dir, "pve-ca.pem"), ca.certPem);
-  prometheus = await startPrometheus(dir);
+  prometheus = await startScrapingPrometheus(dir);
 }, 60_000);
 afterAll(async () => {
   await prometheus?.stop();
@@ -132,7 +132,7 @@ describe("dualstack drill (live adapters)", () => {
     await until('ai_dualstack_restic_check_success{repository="public"}', "1");
     const calls: string[] = [];
     const lost = plan.guests.find((g) => g.kind === "ct")!;
-    const r = await cli(args("drill", "public", "--json"), { workspace: engine(calls, lost.vmId) });
+    const r = await cli(args("drill", "public", "--yes", "--json"), { workspace: engine(calls, lost.vmId) });
     expect(r.code, r.err + r.out).toBe(0);
     const report = JSON.parse(r.out);
     expect(report.ok).toBe(true);
@@ -160,7 +160,7 @@ describe("dualstack drill (live adapters)", () => {
     prometheus.metrics.text = resticMetrics(0, 600);
     await until('ai_dualstack_restic_check_success{repository="public"}', "0");
     const calls: string[] = [];
-    const r = await cli(args("drill", "public"), { workspace: engine(calls) });
+    const r = await cli(args("drill", "public", "--yes"), { workspace: engine(calls) });
     expect(r.code).toBe(1);
     expect(r.out).toContain("drill public: FAILED");
     expect(r.out).toContain("failed  preflight-restic");
@@ -174,7 +174,7 @@ describe("dualstack drill (live adapters)", () => {
     await until('ai_dualstack_restic_check_success{repository="public"}', "1");
     proxmox.failBackupOf.add(plan.guests[1].vmId);
     const calls: string[] = [];
-    const r = await cli(args("drill", "public"), { workspace: engine(calls) });
+    const r = await cli(args("drill", "public", "--yes"), { workspace: engine(calls) });
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/failed\s+protected-backup .*task UPID:pve1:.*failed: job errors/);
     expect(r.out).toContain("left in: nothing changed");
@@ -184,12 +184,12 @@ describe("dualstack drill (live adapters)", () => {
   it("a wrong token is refused by the API, stops at the preflight, and is never shown; no token at all is an input error", async () => {
     prometheus.metrics.text = resticMetrics(1, 60);
     process.env.DUALSTACK_PROXMOX_TOKEN = "root@pam!drill=wrong-secret-value";
-    const r = await cli(args("drill", "public"), { workspace: engine([]) });
+    const r = await cli(args("drill", "public", "--yes"), { workspace: engine([]) });
     expect(r.code).toBe(1);
     expect(r.out).toContain("401 authentication failure");
     expect(r.out + r.err).not.toContain("wrong-secret-value");
     delete process.env.DUALSTACK_PROXMOX_TOKEN;
-    const none = await cli(args("drill", "public"), { workspace: engine([]) });
+    const none = await cli(args("drill", "public", "--yes"), { workspace: engine([]) });
     expect(none.code).toBe(2);
     expect(none.err).toContain("DUALSTACK_PROXMOX_TOKEN: expected an API token (user@realm!name=secret)");
   });

@@ -1,18 +1,17 @@
 // The operator's CI in the repository (Gitea Actions, GitHub-compatible syntax): checked by the real actionlint
-// (built from the Go module proxy by .ci/run), and what each workflow promises.
+// (built from the Go module proxy by scripts/actionlint.sh), and what each workflow promises.
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { tool } from "../helpers/process";
 
 const ROOT = join(__dirname, "../..");
 const files = [".gitea/workflows/preview.yml", ".gitea/workflows/drift.yml"].map((f) => join(ROOT, f));
 const actionlint = (paths: string[]) => {
-  const bin = process.env.ACTIONLINT ?? [join(homedir(), "go/bin/actionlint"), "actionlint"].find((b) => spawnSync(b, ["-version"]).status === 0);
-  if (!bin) throw new Error("actionlint is not installed: go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.7 (.ci/run does)");
-  const r = spawnSync(bin, ["-no-color", ...paths], { encoding: "utf8" });
+  const r = spawnSync(tool("actionlint"), ["-no-color", ...paths], { encoding: "utf8" });
   return { code: r.status, out: r.stdout + r.stderr };
 };
 
