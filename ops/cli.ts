@@ -16,10 +16,13 @@ import { join } from "node:path";
 import { benchModels, renderBench, type BenchClient } from "./bench";
 import { detectDrift, renderDrift } from "./drift";
 import { drillPlan, renderDrillReport, renderDrillSteps, runDrill, type DrillDeps } from "./drill";
-import { automationWorkspace, type StackWorkspace } from "./workspace";
+import { PulumiCommandError, automationWorkspace, type StackWorkspace } from "./workspace";
 import { liveDrillDeps, type LiveDrillOptions } from "./drill-live";
 import { ProxmoxApi, ProxmoxApiError, TOKEN_FORM } from "./proxmox-api";
 import { tlsFetch } from "./tls-fetch";
+import { version as VERSION } from "../package.json";
+import { PrerequisiteError } from "./prerequisites";
+import { renderDoctor, runDoctor, type Exec } from "./doctor";
 import type { EnvironmentConfig, HostConfig } from "../lib/config/schema";
 import { ipOf } from "../lib/net";
 import { DEFAULT_THRESHOLDS, EXPORTER_PORTS } from "../lib/monitoring/prometheus";
@@ -30,6 +33,17 @@ export interface Deps {
   drill?: Omit<DrillDeps, "workspace" | "log">;
   /** The Ollama client for `bench`, given its URL. */
   ollama?: (url: string) => BenchClient;
+  /** How `doctor` runs programs (pulumi version, plugin ls, whoami). */
+  exec?: Exec;
+}
+
+/** A file an option names; one it cannot read is an argument error naming the option. */
+function readArgFile(option: string, file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ArgumentError(`${option}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
 function readJson(file: string): unknown {
@@ -41,6 +55,12 @@ function readJson(file: string): unknown {
 }
 
 export const EXIT = { ok: 0, failed: 1, invalidInput: 2, drift: 3 } as const;
+
+/** A bad command-line argument: `error: …`, exit 2 (the config's problems are ConfigError's "invalid configuration"). */
+export class ArgumentError extends Error {
+  override name = "ArgumentError";
+}
+
 
 interface CapacityOptions {
   json?: boolean;
@@ -54,21 +74,21 @@ interface CapacityOptions {
 
 function wholeArg(name: string, value: string, min: number, max: number): number {
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new ConfigError([`--${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`]);
+    throw new ArgumentError(`--${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
   return Number(value);
 }
 
 function adHocCapacity(opts: CapacityOptions, io: Io): number {
-  if (!opts.model || !opts.gpu) throw new ConfigError(["capacity: give a stack (private, public), or --model and --gpu for an ad-hoc answer"]);
-  if (!(opts.kv in KV_BYTES_PER_ELEMENT)) throw new ConfigError([`--kv: expected one of f16, q8_0, q4_0, got ${JSON.stringify(opts.kv)}`]);
+  if (!opts.model || !opts.gpu) throw new ArgumentError("capacity: give a stack (private, public), or --model and --gpu for an ad-hoc answer");
+  if (!(opts.kv in KV_BYTES_PER_ELEMENT)) throw new ArgumentError(`--kv: expected one of f16, q8_0, q4_0, got ${JSON.stringify(opts.kv)}`);
   const catalog = mergeCatalog();
   let gpu, model;
   try {
     gpu = lookupGpu(catalog, opts.gpu);
     model = lookupModel(catalog, opts.model);
   } catch (err) {
-    if (err instanceof CatalogError) throw new ConfigError([err.message]);
+    if (err instanceof CatalogError) throw new ArgumentError(err.message);
     throw err;
   }
   const shape = { context: wholeArg("ctx", opts.ctx, 1, 10_485_760), parallel: wholeArg("parallel", opts.parallel, 1, 256), kvCacheType: opts.kv as KvCacheType };
@@ -85,7 +105,7 @@ function adHocCapacity(opts: CapacityOptions, io: Io): number {
 }
 
 async function stackCapacity(stack: string, opts: CapacityOptions, io: Io): Promise<number> {
-  if (!STACK_NAME.test(stack)) throw new ConfigError([`stack: expected a stack name such as "private" or "public", got ${JSON.stringify(stack)}`]);
+  if (!STACK_NAME.test(stack)) throw new ArgumentError(`stack: expected a stack name such as "private" or "public", got ${JSON.stringify(stack)}`);
   const plan = await evaluateStack(stack, { configFile: opts.config });
   const report = plan.outputs.capacity?.value as CapacityReport | undefined;
   if (!report) {
@@ -99,13 +119,32 @@ async function stackCapacity(stack: string, opts: CapacityOptions, io: Io): Prom
 export interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Asks the operator at a terminal; absent when there is none (a pipe, CI): then nothing may ask. */
+  ask?: (question: string) => Promise<string>;
+}
+
+/** The process's own streams; `ask` only when both stdin and stderr are a terminal. */
+function processIo(): Io {
+  const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+  if (process.stdin.isTTY && process.stderr.isTTY) {
+    io.ask = async (question) => {
+      const { createInterface } = await import("node:readline/promises");
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await rl.question(question);
+      } finally {
+        rl.close();
+      }
+    };
+  }
+  return io;
 }
 
 const STACK_NAME = /^[A-Za-z0-9_.-]+$/;
 
 /** The ollama client; over https its certificate is verified against `ca` (the environment CA). */
-function ollamaClient(url: string, ca?: string): BenchClient {
-  const { Ollama } = require("ollama") as typeof import("ollama");
+async function ollamaClient(url: string, ca?: string): Promise<BenchClient> {
+  const { Ollama } = await import("ollama");
   if (!ca || !url.startsWith("https:")) return new Ollama({ host: url });
   return new Ollama({ host: url, fetch: tlsFetch({ ca }) });
 }
@@ -127,7 +166,7 @@ interface LiveOptions {
 function liveConfig(stack: string, opts: LiveOptions): { env: EnvironmentConfig; host: HostConfig } {
   const projectDir = join(__dirname, "..");
   const env = loadConfig(readStackFile(opts.config ?? join(projectDir, `Pulumi.${stack}.yaml`)), { offline: true });
-  if (env.role === "host") throw new ConfigError([`stack: ${stack} is the host stack; give an environment stack (private, public)`]);
+  if (env.role === "host") throw new ArgumentError(`stack: ${stack} is the host stack; give an environment stack (private, public)`);
   const hostStack = env.config.hostStack.split("/").at(-1)!;
   const host = loadConfig(readStackFile(opts.hostConfig ?? join(projectDir, `Pulumi.${hostStack}.yaml`)), { offline: true });
   if (host.role !== "host") throw new ConfigError([`--host-config: expected the host stack's config (role: host), got role ${host.role}`]);
@@ -138,19 +177,21 @@ function liveConfig(stack: string, opts: LiveOptions): { env: EnvironmentConfig;
 function proxmoxApi(env: EnvironmentConfig, opts: LiveOptions): ProxmoxApi {
   const token = process.env.DUALSTACK_PROXMOX_TOKEN;
   if (!token || !TOKEN_FORM.test(token)) {
-    throw new ConfigError([`DUALSTACK_PROXMOX_TOKEN: expected an API token (user@realm!name=secret) that may back up and restore the stack's guests, got ${token ? "something else (not shown)" : "nothing"}`]);
+    throw new PrerequisiteError(`DUALSTACK_PROXMOX_TOKEN: expected an API token (user@realm!name=secret) that may back up and restore the stack's guests, got ${token ? "something else (not shown)" : "nothing"}`);
   }
-  return new ProxmoxApi({ endpoint: env.proxmox.endpoint, token, insecure: env.proxmox.insecure, caCert: opts.proxmoxCa ? readFileSync(opts.proxmoxCa, "utf8") : undefined });
+  return new ProxmoxApi({ endpoint: env.proxmox.endpoint, token, insecure: env.proxmox.insecure, caCert: opts.proxmoxCa ? readArgFile("--proxmox-ca", opts.proxmoxCa) : undefined });
 }
 
-export async function main(argv: string[], io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }, deps: Deps = {}): Promise<number> {
+export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}): Promise<number> {
   const workspace = () => deps.workspace ?? automationWorkspace(join(__dirname, ".."));
   const checkStack = (stack: string) => {
-    if (!STACK_NAME.test(stack)) throw new ConfigError([`stack: expected a stack name such as "host", "private" or "public", got ${JSON.stringify(stack)}`]);
+    if (!STACK_NAME.test(stack)) throw new ArgumentError(`stack: expected a stack name such as "host", "private" or "public", got ${JSON.stringify(stack)}`);
   };
   let code: number = EXIT.ok;
   const program = new Command("dualstack")
     .description("Operate ai-dualstack: one Proxmox VE host, two isolated AI environments")
+    .version(VERSION, "-V, --version", "print the version of ai-dualstack")
+    .option("--debug", "on an internal error, print where it happened (the stack trace)")
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
 
@@ -227,15 +268,23 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     .description("disaster-recovery drill: fresh protected backups, destroy (data kept), rebuild, restore, verify, RTO/RPO")
     .argument("<stack>", "private or public")
     .option("--dry-run", "print the drill's steps for the stack; touch nothing")
+    .option("--yes", "run without asking (needed where there is no terminal to ask at)")
     .option("--json", "print the report as JSON")
     .option(...CONFIG_OPTION)
     .option(...LIVE_OPTIONS[0]).option(...LIVE_OPTIONS[1]).option(...LIVE_OPTIONS[2])
-    .action(async (stack: string, opts: { dryRun?: boolean; json?: boolean } & LiveOptions) => {
+    .action(async (stack: string, opts: { dryRun?: boolean; yes?: boolean; json?: boolean } & LiveOptions) => {
       checkStack(stack);
       const plan = drillPlan(await evaluateStack(stack, { configFile: opts.config }));
       if (opts.dryRun) {
         io.out(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderDrillSteps(plan));
         return;
+      }
+      if (!opts.yes) {
+        // The drill destroys and rebuilds: the operator says so, by name, before anything is touched.
+        if (!io.ask) throw new ArgumentError(`drill ${stack} destroys the stack's unprotected resources and rebuilds them: give --yes to run it without a terminal (nothing was touched)`);
+        io.err(renderDrillSteps(plan).replace(" (dry run: nothing is touched)", ""));
+        const answer = (await io.ask(`This destroys and rebuilds stack ${stack}. Type its name to go on: `)).trim();
+        if (answer !== stack) throw new ArgumentError(`drill: ${answer ? `"${answer}" is not ${stack}` : "no answer"}; nothing was touched`);
       }
       const log = (line: string) => io.err(`${line}\n`);
       const drill = deps.drill ?? await (async () => {
@@ -244,7 +293,7 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
         const gateways = (outputs.gateways ?? {}) as Record<string, string>;
         const caCert = typeof outputs.caCert === "string" ? outputs.caCert : undefined;
         const qdrantKey = gateways.qdrant ? await workspace().secretOutput(stack, "qdrantApiKey") : undefined;
-        if (typeof outputs.ollamaUrl !== "string") throw new ConfigError([`stack ${stack}: no ollamaUrl output; run pulumi up first`]);
+        if (typeof outputs.ollamaUrl !== "string") throw new PrerequisiteError(`stack ${stack}: no ollamaUrl output; run pulumi up --stack ${stack} first`);
         const live: LiveDrillOptions = {
           api: proxmoxApi(env, opts),
           backupStorage: host.backup.pbs.storageId,
@@ -306,14 +355,24 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
       checkStack(stack);
       const tokens = wholeArg("tokens", opts.tokens, 1, 4096);
       const capacity = (await evaluateStack(stack, { configFile: opts.config })).outputs.capacity?.value as CapacityReport | undefined;
-      if (!capacity) throw new ConfigError([`stack ${stack} deploys no models`]);
+      if (!capacity) throw new ArgumentError(`stack ${stack} deploys no models`);
       const outputs = opts.url && (opts.ca || opts.url.startsWith("http:")) ? {} : await workspace().outputs(stack);
       const url = opts.url ?? String(outputs.ollamaUrl ?? "");
-      if (!/^https?:\/\/[^\s/]+$/.test(url)) throw new ConfigError([`--url: expected Ollama's URL such as "https://10.30.0.10:11434", got ${JSON.stringify(url)}`]);
-      const ca = opts.ca ? readFileSync(opts.ca, "utf8") : typeof outputs.caCert === "string" ? outputs.caCert : undefined;
-      const client = deps.ollama ? deps.ollama(url) : ollamaClient(url, ca);
+      if (!/^https?:\/\/[^\s/]+$/.test(url)) throw new ArgumentError(`--url: expected Ollama's URL such as "https://10.30.0.10:11434", got ${JSON.stringify(url)}`);
+      const ca = opts.ca ? readArgFile("--ca", opts.ca) : typeof outputs.caCert === "string" ? outputs.caCert : undefined;
+      const client = deps.ollama ? deps.ollama(url) : await ollamaClient(url, ca);
       const rows = await benchModels(client, capacity, { tokens });
       io.out(opts.json ? `${JSON.stringify({ stack, url, rows }, null, 2)}\n` : renderBench(rows));
+    });
+
+  program
+    .command("doctor")
+    .description("what each verb and test suite needs on this machine, and whether it is there; exit 0 when plan, policy and capacity can run")
+    .option("--json", "print {ok, checks:[{check, status, detail, neededBy}]}")
+    .action((opts: { json?: boolean }) => {
+      const report = runDoctor(join(__dirname, ".."), deps.exec);
+      io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctor(report));
+      code = report.ok ? EXIT.ok : EXIT.failed;
     });
 
   try {
@@ -325,10 +384,13 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
     } else if (err instanceof ConfigError) {
       io.err(`${err.message}\n`);
       code = EXIT.invalidInput;
-    } else if (err instanceof StackFileError || err instanceof PolicyConfigError) {
+    } else if (err instanceof StackFileError || err instanceof PolicyConfigError || err instanceof ArgumentError || err instanceof PrerequisiteError) {
       io.err(`error: ${err.message}\n`);
       code = EXIT.invalidInput;
     } else if (err instanceof ProxmoxApiError) {
+      io.err(`error: ${err.message}\n`);
+      code = EXIT.failed;
+    } else if (err instanceof PulumiCommandError) {
       io.err(`error: ${err.message}\n`);
       code = EXIT.failed;
     } else {
@@ -338,12 +400,30 @@ export async function main(argv: string[], io: Io = { out: (t) => process.stdout
   return code;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err) => {
-      process.stderr.write(`dualstack: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exit(1);
-    },
-  );
+/** Resolves once everything written to `stream` so far has reached the file, pipe or terminal behind it. */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => (stream.destroyed || !stream.writable ? resolve() : stream.write("", () => resolve())));
 }
+
+/**
+ * The process entry (`npm run dualstack`, the package bin): runs main, then exits with its code once stdout and
+ * stderr have drained (a pipe would otherwise be cut at its buffer, 64 KiB). An internal error is one line, its
+ * stack only with --debug.
+ */
+export async function run(argv: string[], deps: Deps = {}): Promise<never> {
+  // A reader that goes away (`| head`) ends the output, not the command with a stack trace.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", (err: NodeJS.ErrnoException) => err.code === "EPIPE" || process.stderr.write(`dualstack: ${err.message}\n`));
+  let code: number;
+  try {
+    code = await main(argv, processIo(), deps);
+  } catch (err) {
+    const detail = argv.includes("--debug") && err instanceof Error ? err.stack : `${err instanceof Error ? err.message : String(err)} (--debug shows where)`;
+    process.stderr.write(`dualstack: internal error: ${detail}\n`);
+    code = EXIT.failed;
+  }
+  await drained(process.stdout);
+  await drained(process.stderr);
+  process.exit(code);
+}
+
+if (require.main === module) void run(process.argv.slice(2));

@@ -76,13 +76,39 @@ export class StackFileError extends Error {}
 
 const PROJECT_DIR = resolve(__dirname, "..");
 
+/**
+ * The file's text; a StackFileError naming the line and column of the first byte that is not UTF-8 (a Latin-1 "ê",
+ * say), which a lenient decoder would turn into U+FFFD and deploy.
+ */
+export function decodeUtf8(file: string, bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    // Byte by byte: `at` is where the sequence the decoder refused began (a lead byte whose continuation is wrong).
+    const stream = new TextDecoder("utf-8", { fatal: true });
+    let at = 0;
+    try {
+      for (let i = 0; i < bytes.length; i++) if (stream.decode(bytes.subarray(i, i + 1), { stream: true }) !== "") at = i + 1;
+      stream.decode();
+    } catch {
+      /* refused */
+    }
+    const lineStart = at === 0 ? 0 : bytes.lastIndexOf(0x0a, at - 1) + 1;
+    const line = bytes.subarray(0, lineStart).filter((b) => b === 0x0a).length + 1;
+    const column = new TextDecoder("utf-8").decode(bytes.subarray(lineStart, at)).length + 1;
+    const byte = at < bytes.length ? `byte 0x${bytes[at].toString(16).padStart(2, "0")}` : "a character cut short at the end";
+    throw new StackFileError(`${file}:${line}:${column}: not valid UTF-8 (${byte}); save the file as UTF-8`);
+  }
+}
+
 /** Reads a Pulumi.<stack>.yaml file into the raw config map; `secure:` values become secret placeholders. */
 export function readStackFile(file: string): RawConfig {
   if (!existsSync(file)) throw new StackFileError(`no stack config file at ${file}`);
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(file, "utf8"));
+    doc = parseYaml(decodeUtf8(file, readFileSync(file)));
   } catch (err) {
+    if (err instanceof StackFileError) throw err;
     throw new StackFileError(`${file}: not valid YAML: ${(err as Error).message}`);
   }
   const config = (doc as { config?: unknown } | null)?.config;
@@ -151,6 +177,8 @@ export function recordRegistrations(): PlannedResource[] {
   const recorded: PlannedResource[] = [];
   const monitor = settings.getMonitor();
   // Wraps one monitor method so that each answered request is recorded as `toRecord` describes it.
+  // The monitor's requests and responses are generated protobuf classes the SDK does not export types for.
+  /* eslint-disable @typescript-eslint/no-explicit-any */
   const wrap = (method: "registerResource" | "readResource", toRecord: (req: any, urn: string) => PlannedResource) => {
     const original = monitor[method].bind(monitor);
     monitor[method] = (req: any, callback: (err: unknown, resp: any) => void) => {
@@ -160,6 +188,7 @@ export function recordRegistrations(): PlannedResource[] {
       });
     };
   };
+  /* eslint-enable @typescript-eslint/no-explicit-any */
   wrap("registerResource", (req, urn) => ({
     urn,
     type: req.getType(),

@@ -1,7 +1,8 @@
 // The Pulumi engine operations the operator commands need, behind an interface so that drift and drill logic is
 // unit-tested with a scripted workspace; `automationWorkspace` is the real one (the Automation API over the
 // project's own directory and the Pulumi CLI on PATH).
-import type { EngineEvent } from "@pulumi/pulumi/automation";
+import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { PrerequisiteError, onPath } from "./prerequisites";
 
 /** One resource the engine would change: what `refresh` found to differ from the state. */
 export interface ResourceChange {
@@ -49,36 +50,50 @@ export function changesFromEvents(events: EngineEvent[]): ResourceChange[] {
   return out;
 }
 
+/** A `pulumi` command that ran and failed (no such stack, not logged in, an update that failed): its own words. */
+export class PulumiCommandError extends Error {
+  override name = "PulumiCommandError";
+}
+
+/** The Automation API's CommandError as the CLI reports it: the command's error lines, not its whole output. */
+function pulumiFailure(err: unknown, CommandError: typeof import("@pulumi/pulumi/automation").CommandError): unknown {
+  if (!(err instanceof CommandError)) return err;
+  const lines = err.message.split("\n").filter((l) => /^\s*error:/.test(l)).map((l) => l.trim());
+  return new PulumiCommandError(`pulumi failed: ${lines.length ? lines.join("; ") : err.message.trim().split("\n").slice(-3).join(" ")}`);
+}
+
 /** The real workspace: the project in `workDir`, the stacks as the operator's Pulumi login knows them. */
 export function automationWorkspace(workDir: string): StackWorkspace {
-  const select = async (stack: string) => {
-    const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
-    return LocalWorkspace.selectStack({ stackName: stack, workDir });
+  /** Runs `fn` on the selected stack; a failed pulumi command becomes a PulumiCommandError. */
+  const onStack = async <T>(stack: string, fn: (s: Stack) => Promise<T>): Promise<T> => {
+    if (!onPath("pulumi")) {
+      throw new PrerequisiteError("the Pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/); `dualstack doctor` lists what the live commands need");
+    }
+    const { LocalWorkspace, CommandError } = await import("@pulumi/pulumi/automation");
+    try {
+      return await fn(await LocalWorkspace.selectStack({ stackName: stack, workDir }));
+    } catch (err) {
+      throw pulumiFailure(err, CommandError);
+    }
   };
   const progress = (onProgress: (line: string) => void) => (e: EngineEvent) => {
     const m = e.resourcePreEvent?.metadata;
     if (m && m.op !== "same") onProgress(`  ${m.op} ${m.type} ${m.urn.split("::").at(-1)}`);
   };
   return {
-    async refreshPreview(stack) {
-      const s = await select(stack);
-      const events: EngineEvent[] = [];
-      await s.refresh({ previewOnly: true, onEvent: (e) => events.push(e) });
-      return changesFromEvents(events);
-    },
-    async destroyExcludingProtected(stack, onProgress) {
-      await (await select(stack)).destroy({ excludeProtected: true, onEvent: progress(onProgress) });
-    },
-    async up(stack, onProgress) {
-      await (await select(stack)).up({ onEvent: progress(onProgress) });
-    },
-    async outputs(stack) {
-      const o = await (await select(stack)).outputs();
-      return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
-    },
-    async secretOutput(stack, name) {
-      const v = (await (await select(stack)).outputs())[name]?.value;
-      return typeof v === "string" ? v : undefined;
-    },
+    refreshPreview: (stack) =>
+      onStack(stack, async (s) => {
+        const events: EngineEvent[] = [];
+        await s.refresh({ previewOnly: true, onEvent: (e) => events.push(e) });
+        return changesFromEvents(events);
+      }),
+    destroyExcludingProtected: (stack, onProgress) => onStack(stack, async (s) => void (await s.destroy({ excludeProtected: true, onEvent: progress(onProgress) }))),
+    up: (stack, onProgress) => onStack(stack, async (s) => void (await s.up({ onEvent: progress(onProgress) }))),
+    outputs: (stack) => onStack(stack, async (s) => Object.fromEntries(Object.entries(await s.outputs()).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]))),
+    secretOutput: (stack, name) =>
+      onStack(stack, async (s) => {
+        const v = (await s.outputs())[name]?.value;
+        return typeof v === "string" ? v : undefined;
+      }),
   };
 }

@@ -1,6 +1,6 @@
 // `dualstack plan` as a user runs it: through main() for most checks, and once through the package bin.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -62,7 +62,7 @@ describe("dualstack plan", () => {
   it.each([
     ["a wrong type", (t: string) => t.replace("memoryGiB: 64", "memoryGiB: lots"), "ai-dualstack:gpuVm.memoryGiB: expected a whole number"],
     ["an unknown key", (t: string) => t.replace("cores: 16", "coers: 16"), "ai-dualstack:gpuVm.coers: unknown key"],
-    ["a missing required key", (t: string) => t.replace(/  ai-dualstack:node: pve1\n/, ""), "ai-dualstack:node: expected a lower-case DNS label"],
+    ["a missing required key", (t: string) => t.replace(/ {2}ai-dualstack:node: pve1\n/, ""), "ai-dualstack:node: expected a lower-case DNS label"],
     ["an out-of-range value", (t: string) => t.replace("vmId: 200", "vmId: 7"), "ai-dualstack:gpuVm.vmId: expected a whole number from 100"],
   ])("--config with %s exits 2 naming the key, with no stack trace", async (_what, edit, message) => {
     const r = await dualstack("plan", "private", "--config", withConfig("private", edit));
@@ -151,5 +151,77 @@ describe("dualstack capacity", () => {
   it("plan shows the same table", async () => {
     const r = await dualstack("plan", "public");
     expect(r.out).toContain("Capacity:\nGPU rtx-3060-12gb");
+  });
+});
+
+describe("the CLI's edges", () => {
+  const bin = join(ROOT, "ops/bin/dualstack.js");
+
+  it("nothing it prints is cut, whatever stdout is: a slow pipe gets the whole plan --json, as a file does", () => {
+    const dir = mkdtempSync(join(tmpdir(), "out-"));
+    const toFile = spawnSync("bash", ["-c", `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} plan host --json > ${dir}/plan.json`], { cwd: ROOT, timeout: 60_000 });
+    expect(toFile.status).toBe(0);
+    const size = statSync(join(dir, "plan.json")).size;
+    expect(size).toBeGreaterThan(65_536 * 2);
+    // The reader starts late, so the pipe's buffer is full while the CLI finishes; before, it exited with 128 KiB of
+    // the output written and the rest lost.
+    const piped = spawnSync("bash", ["-c", `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} plan host --json | (sleep 2; wc -c)`], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    expect(Number(piped.stdout.trim())).toBe(size);
+  }, 90_000);
+
+  it("a stack file that is not UTF-8 is refused with exit 2, naming the file, line and column", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "enc-"));
+    const file = join(dir, "Pulumi.private.yaml");
+    const text = readFileSync(stackFile("private"), "utf8").replace("ai-dualstack:role: private", "ai-dualstack:role: private\n  # caf\u00e9");
+    writeFileSync(file, Buffer.from(text, "latin1"));
+    writeFileSync(join(dir, "Pulumi.host.yaml"), readFileSync(stackFile("host")));
+    const line = text.split("\n").findIndex((l) => l.includes("caf")) + 1;
+    const r = await dualstack("plan", "private", "--config", file);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`error: ${file}:${line}:8: not valid UTF-8 (byte 0xe9); save the file as UTF-8\n`);
+    // A valid UTF-8 é in the same place is fine.
+    writeFileSync(file, text);
+    expect((await dualstack("plan", "private", "--config", file)).code).toBe(0);
+  });
+
+  it("drift, drill and bench without the Pulumi CLI say what to install: exit 2, one line, no stack trace", async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = mkdtempSync(join(tmpdir(), "nopath-"));
+    try {
+      for (const args of [["drift", "host"], ["drill", "public", "--yes"], ["bench", "public"]]) {
+        const r = await dualstack(...args);
+        expect(r.code, args.join(" ")).toBe(2);
+        expect(r.err).toMatch(/^error: the Pulumi CLI is not on PATH: install it \(https:\/\/www\.pulumi\.com\/docs\/install\/\).*\n$/);
+      }
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
+  it("an internal error is one line, its stack trace only with --debug; exit 1", () => {
+    const script = (debug: boolean) =>
+      `require("tsx/cjs"); require(${JSON.stringify(join(ROOT, "ops/cli.ts"))}).run(["drift", "host"${debug ? ', "--debug"' : ""}], { workspace: { refreshPreview: async () => { throw new Error("the engine fell over"); } } });`;
+    const plain = spawnSync(process.execPath, ["-e", script(false)], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    expect(plain.status).toBe(1);
+    expect(plain.stderr).toBe("dualstack: internal error: the engine fell over (--debug shows where)\n");
+    const debug = spawnSync(process.execPath, ["-e", script(true)], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    expect(debug.status).toBe(1);
+    expect(debug.stderr).toMatch(/^dualstack: internal error: Error: the engine fell over\n\s+at /);
+  }, 90_000);
+
+  it("--version prints the package's version; argument errors are not headed \"invalid configuration\"", async () => {
+    const v = await dualstack("--version");
+    expect(v.code).toBe(0);
+    expect(v.out).toBe(`${JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version}\n`);
+    for (const [args, message] of [
+      [["bench", "public", "--tokens", "lots"], 'error: --tokens: expected a whole number from 1 to 4096, got "lots"\n'],
+      [["plan", "no/such"], 'error: stack: expected a stack name such as "host", "private" or "public", got "no/such"\n'],
+      [["capacity", "--model", "qwen2.5:14b"], "error: capacity: give a stack (private, public), or --model and --gpu for an ad-hoc answer\n"],
+      [["bench", "public", "--url", "http://127.0.0.1:1", "--ca", "/nonexistent/ca.pem"], "error: --ca: cannot read /nonexistent/ca.pem: ENOENT\n"],
+    ] as const) {
+      const r = await dualstack(...args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.err).toBe(message);
+    }
   });
 });

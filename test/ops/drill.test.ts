@@ -18,11 +18,13 @@ function scriptedWorkspace(drift: ResourceChange[] = [], calls: string[] = []): 
   };
 }
 
-async function cli(argv: string[], deps: Deps) {
+async function cli(argv: string[], deps: Deps, answer?: string) {
   let out = "";
   let err = "";
-  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) }, deps);
-  return { code, out, err };
+  const asked: string[] = [];
+  const ask = answer === undefined ? undefined : async (q: string) => (asked.push(q), answer);
+  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t), ask }, deps);
+  return { code, out, err, asked };
 }
 
 describe("drift", () => {
@@ -156,13 +158,31 @@ describe("drill", () => {
 
   it("the live drill with scripted dependencies prints the report; on a stack never deployed it says so", async () => {
     const d = deps();
-    const r = await cli(["drill", "public"], { workspace: d.workspace, drill: { proxmox: d.proxmox, restic: d.restic, verify: d.verify, now: d.now } });
+    const r = await cli(["drill", "public", "--yes"], { workspace: d.workspace, drill: { proxmox: d.proxmox, restic: d.restic, verify: d.verify, now: d.now } });
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^drill public: PASSED \(RTO \d+\.\d min, RPO \d+\.\d min\)\n/);
     expect(r.err).toContain("destroy…\n");
-    const none = await cli(["drill", "public"], { workspace: scriptedWorkspace() });
+    const none = await cli(["drill", "public", "--yes"], { workspace: scriptedWorkspace() });
     expect(none.code).toBe(2);
-    expect(none.err).toContain("stack public: no ollamaUrl output; run pulumi up first");
+    expect(none.err).toContain("stack public: no ollamaUrl output; run pulumi up --stack public first");
+  });
+
+  it("asks for the stack's name at a terminal before touching anything; without one it needs --yes", async () => {
+    const d = deps();
+    const calls: string[] = [];
+    const drill = { proxmox: d.proxmox, restic: d.restic, verify: d.verify, now: d.now };
+    const piped = await cli(["drill", "public"], { workspace: scriptedWorkspace([], calls), drill });
+    expect(piped.code).toBe(2);
+    expect(piped.err).toBe("error: drill public destroys the stack's unprotected resources and rebuilds them: give --yes to run it without a terminal (nothing was touched)\n");
+    const wrong = await cli(["drill", "public"], { workspace: scriptedWorkspace([], calls), drill }, "private");
+    expect(wrong.code).toBe(2);
+    expect(wrong.asked).toEqual(["This destroys and rebuilds stack public. Type its name to go on: "]);
+    expect(wrong.err).toContain("1. preflight-backups:");
+    expect(wrong.err).toContain('error: drill: "private" is not public; nothing was touched\n');
+    expect(calls).toEqual([]);
+    const confirmed = await cli(["drill", "public"], { workspace: d.workspace, drill }, "public\n");
+    expect(confirmed.code).toBe(0);
+    expect(confirmed.out).toMatch(/^drill public: PASSED/);
   });
 });
 
