@@ -58,9 +58,11 @@ export class StorageMirror extends pulumi.ComponentResource {
       // zfs create only when the dataset is missing; there is deliberately no delete command.
       const dataset = new command.remote.Command(`${name}-${ds}-datasets`, {
         connection: args.connection,
+        // Each dataset's test-or-create grouped, so a failed create fails the command rather than being followed by
+        // the next one (A || B && C || D would run D after B failed, and exit with D's status).
         create: [
-          `zfs list -H -o name ${args.pool}/${ds} >/dev/null 2>&1 || zfs create ${args.pool}/${ds}`,
-          `zfs list -H -o name ${args.pool}/${ds}-files >/dev/null 2>&1 || zfs create ${args.pool}/${ds}-files`,
+          `{ zfs list -H -o name ${args.pool}/${ds} >/dev/null 2>&1 || zfs create ${args.pool}/${ds}; }`,
+          `{ zfs list -H -o name ${args.pool}/${ds}-files >/dev/null 2>&1 || zfs create ${args.pool}/${ds}-files; }`,
         ].join(" && "),
       }, { parent: this, dependsOn: poolDeps, retainOnDelete: true });
 

@@ -57,7 +57,7 @@ export function renderPostgresInstallScript(l: PostgresLayout): string {
   return `${SCRIPT_PRELUDE}
 ${readStdinBundle({ secretLine: true, need: ["PRIVATE KEY 1", "CERTIFICATE 1", "CERTIFICATE 2"] })}
 # 1. The package (Debian's: the cluster lands on the data volume mounted at /var/lib/postgresql).
-${aptInstallUnless(hasCommand("pg_lsclusters"), ["postgresql"], { changed: true })}version="$(ls "$ROOT/etc/postgresql" | grep -E '^[0-9]+$' | sort -n | tail -n 1 || true)"
+${aptInstallUnless(hasCommand("pg_lsclusters"), ["postgresql"], { changed: true })}version="$(find "$ROOT/etc/postgresql" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9]+' -printf '%f\\n' 2>/dev/null | sort -n | tail -n 1 || true)"
 [ -n "$version" ] || { echo "no PostgreSQL cluster under /etc/postgresql" >&2; exit 1; }
 conf="/etc/postgresql/$version/main"
 

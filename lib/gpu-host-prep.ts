@@ -51,7 +51,7 @@ for arg in ${args}; do
       sed -i "1s|\\$| $arg|" "$ROOT/etc/kernel/cmdline"; cmdline_changed=1
     fi
   else
-    if ! grep -q "^GRUB_CMDLINE_LINUX_DEFAULT=.*[\\" ]$arg[\\" ]" "$ROOT/etc/default/grub"; then
+    if ! grep -q "^GRUB_CMDLINE_LINUX_DEFAULT=.*[\\" ]\${arg}[\\" ]" "$ROOT/etc/default/grub"; then
       sed -i "s|^GRUB_CMDLINE_LINUX_DEFAULT=\\"\\(.*\\)\\"|GRUB_CMDLINE_LINUX_DEFAULT=\\"\\1 $arg\\"|" "$ROOT/etc/default/grub"; cmdline_changed=1
     fi
   fi
@@ -144,7 +144,8 @@ if [ ! -e "$d" ]; then problem "GPU ${g.mapping}: no PCI device at ${dev}"; else
   [ "$sub" = "${g.subsystemId}" ] || problem "GPU ${g.mapping}: subsystem id is $sub, the mapping says ${g.subsystemId}"
   group="$(basename "$(readlink "$d/iommu_group")")"
   [ "$group" = "${g.iommuGroup}" ] || problem "GPU ${g.mapping}: IOMMU group is $group, the mapping says ${g.iommuGroup}"
-  for m in $(ls "$d/iommu_group/devices"); do
+  for m in "$d/iommu_group/devices"/*; do
+    m="\${m##*/}"
     case "$m" in ${slot}.*) ;; *) problem "GPU ${g.mapping}: IOMMU group $group also holds $m, so the GPU cannot be passed through alone";; esac
   done
   drv="none"; [ -e "$d/driver" ] && drv="$(basename "$(readlink "$d/driver")")"
@@ -156,7 +157,7 @@ fi`;
   return `${PREAMBLE}fail=0
 problem() { echo "PROBLEM: $*"; fail=1; }
 for arg in ${args.join(" ")}; do grep -qw -- "$arg" "$ROOT/proc/cmdline" || problem "kernel command line lacks $arg"; done
-[ -d "$ROOT/sys/kernel/iommu_groups" ] && [ -n "$(ls "$ROOT/sys/kernel/iommu_groups")" ] || problem "no IOMMU groups: enable VT-d/AMD-Vi in the firmware"
+if ! { [ -d "$ROOT/sys/kernel/iommu_groups" ] && [ -n "$(ls "$ROOT/sys/kernel/iommu_groups")" ]; }; then problem "no IOMMU groups: enable VT-d/AMD-Vi in the firmware"; fi
 ${checks}
 if [ "$fail" = 0 ]; then echo "OK: ${input.gpus.length} GPU(s) ready for passthrough"; fi
 exit "$fail"

@@ -32,9 +32,22 @@ ${opts.changed ? "  changed=1\n" : ""}fi
 `;
 }
 
+/** Installs those of `packages` that are not installed yet, in one apt run; with `changed`, marks the run as a change. */
+export function aptInstallMissing(packages: readonly string[], opts: { noRecommends?: boolean; changed?: boolean } = {}): string {
+  return `missing=""
+for p in ${packages.join(" ")}; do ${hasPackage('"$p"')} || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  # shellcheck disable=SC2086 # one word per package
+  apt-get install -y -q ${opts.noRecommends ? "--no-install-recommends " : ""}$missing
+${opts.changed ? "  changed=1\n" : ""}fi
+`;
+}
+
 /** `put` of a literal content, as a here-document (the content must not hold secrets). */
 export function putFile(file: string, mode: string, owner: string, content: string): string {
-  return `put ${file} ${mode} ${owner} <<'AI_DUALSTACK_EOF'\n${content.endsWith("\n") ? content : `${content}\n`}AI_DUALSTACK_EOF\n`;
+  return `put "${file}" ${mode} ${owner} <<'AI_DUALSTACK_EOF'\n${content.endsWith("\n") ? content : `${content}\n`}AI_DUALSTACK_EOF\n`;
 }
 
 /** What a script expects on stdin: an optional first line (a password), then PEM blocks (key, certificate, CA). */

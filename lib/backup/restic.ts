@@ -221,7 +221,7 @@ esac
 echo "restic ${r.name}: restoring $source from snapshot $snapshot to \${to:-$host}"
 restic dump "$snapshot" "/$file" | run_at "\${to:-$host}" "$load"
 status=("\${PIPESTATUS[@]}")
-[ "\${status[0]}" -eq 0 ] && [ "\${status[1]}" -eq 0 ] || { echo "restic ${r.name}: restore of $source FAILED (dump exit \${status[0]}, load exit \${status[1]})" >&2; exit 1; }
+if [ "\${status[0]}" -ne 0 ] || [ "\${status[1]}" -ne 0 ]; then echo "restic ${r.name}: restore of $source FAILED (dump exit \${status[0]}, load exit \${status[1]})" >&2; exit 1; fi
 echo "restic ${r.name}: $source restored"
 `;
 }

@@ -6,7 +6,7 @@
 //   stack knowing the environment stacks. The platform's own guests are written by the program (node-platform.json).
 // - prometheus-pve-exporter (PyPI, pinned, in a venv) with a read-only PVEAuditor token, and node exporter, for
 //   the host's own metrics; the firewall admits their ports from the monitoring container only.
-import { SCRIPT_PRELUDE, aptInstallUnless, enableAndStart, hasPackage, putFile, readStdinBundle } from "../shell";
+import { SCRIPT_PRELUDE, aptInstallMissing, enableAndStart, putFile, readStdinBundle } from "../shell";
 import { EXPORTER_PORTS, TARGETS_DIR } from "./prometheus";
 import { MANAGED_BY, ENV_TAG_PREFIX } from "../tags";
 import { TEXTFILE_DIR } from "./telemetry";
@@ -56,7 +56,13 @@ record() {
   } > "$tmp"
   chmod 0644 "$tmp"; mv "$tmp" "$metrics/ai-dualstack-discovery.prom"
 }
-trap 'rc=$?; [ $rc -ne 0 ] && record 0 0; rm -rf "$work"; exit $rc' EXIT
+on_exit() {
+  rc=$?
+  if [ $rc -ne 0 ]; then record 0 0; fi
+  rm -rf "$work"
+  exit $rc
+}
+trap on_exit EXIT
 
 pvesh get /cluster/resources --type vm --output-format json > "$work/resources.json"
 # Managed guests of the environments (not the platform's, not templates, not the disk holders), one per line.
@@ -147,9 +153,7 @@ ${readStdinBundle({ secretLine: true, need: [] })}case "$secret" in
   *) echo "stdin: expected the monitoring token as user@realm!name=secret" >&2; exit 1 ;;
 esac
 # 1. node exporter (Debian's package) with its textfile directory; jq for the discovery; python3-venv for the exporter.
-missing=""
-for p in prometheus-node-exporter jq python3-venv; do ${hasPackage('"$p"')} || missing="$missing $p"; done
-${aptInstallUnless('[ -z "$missing" ]', ["$missing"], { noRecommends: true })}mkdir -p "$ROOT${TEXTFILE_DIR}"
+${aptInstallMissing(["prometheus-node-exporter", "jq", "python3-venv"], { noRecommends: true })}mkdir -p "$ROOT${TEXTFILE_DIR}"
 ${putFile("/etc/default/prometheus-node-exporter", "0644", "root:root", `# Managed by ai-dualstack.\nARGS="--web.listen-address=${h.address}:${EXPORTER_PORTS.node} --collector.textfile.directory=${TEXTFILE_DIR}"\n`)}node_changed=$changed; changed=0
 ${enableAndStart("prometheus-node-exporter", "node_changed")}
 # 2. prometheus-pve-exporter ${h.pveExporterVersion} in its own venv, as its own user.

@@ -4,7 +4,7 @@
 // configuration is checked by its own tool before a restart, and only what changed restarts.
 // Stdin (monitoringBundle): Grafana's admin password, then Grafana's key and certificate, the log gateway's key and
 // certificate, then the CA certificates the blackbox exporter trusts.
-import { SCRIPT_PRELUDE, aptInstallUnless, enableAndStart, hasPackage, putFile, putPem, readStdinBundle, stdinBundle } from "../shell";
+import { SCRIPT_PRELUDE, aptInstallMissing, enableAndStart, putFile, putPem, readStdinBundle, stdinBundle } from "../shell";
 import { DASHBOARDS, renderDashboard } from "./dashboards";
 import { pinnedInstall } from "../apt-repo";
 import { GRAFANA_DASHBOARDS_DIR, GRAFANA_DIR, grafanaAptRepository, renderDashboardProvider, renderDatasources, renderGrafanaIni } from "./grafana";
@@ -44,9 +44,7 @@ export function renderMonitoringInstallScript(l: MonitoringLayout): string {
   return `${SCRIPT_PRELUDE}
 ${readStdinBundle({ secretLine: true, need: ["PRIVATE KEY 1", "CERTIFICATE 1", "PRIVATE KEY 2", "CERTIFICATE 2", "CERTIFICATE 3"] })}
 # 1. Debian's packages; Grafana and Loki from Grafana's repository.
-missing=""
-for p in ${MONITORING_PACKAGES.join(" ")}; do ${hasPackage('"$p"')} || missing="$missing $p"; done
-${aptInstallUnless('[ -z "$missing" ]', ["$missing"], { noRecommends: true, changed: true })}${pinnedInstall(grafanaAptRepository(l.aptKeyFingerprints), { grafana: l.versions.grafana, loki: l.versions.loki })}changed=0
+${aptInstallMissing(MONITORING_PACKAGES, { noRecommends: true, changed: true })}${pinnedInstall(grafanaAptRepository(l.aptKeyFingerprints), { grafana: l.versions.grafana, loki: l.versions.loki })}changed=0
 
 # 2. Prometheus: configuration, rules, targets; the time series on the data volume.
 mkdir -p "$ROOT${l.dataDir}/prometheus"; chown prometheus:prometheus "$ROOT${l.dataDir}/prometheus"

@@ -49,7 +49,7 @@ export function renderTelemetryInstallScript(t: GuestTelemetry): string {
   const cadvisor = withCadvisor ? `
 # 3. cAdvisor: per-container CPU, memory, I/O; on the guest's own address only (the firewall admits the monitoring LXC).
 ${aptInstallUnless(hasPackage("cadvisor"), ["cadvisor"], { noRecommends: true })}${putFile("/etc/systemd/system/cadvisor.service.d/ai-dualstack.conf", "0644", "root:root", `[Service]\nExecStart=\nExecStart=/usr/bin/cadvisor -listen_ip=${t.ip} -port=${EXPORTER_PORTS.cadvisor} -docker_only=true -store_container_labels=false -whitelisted_container_labels=com.docker.compose.service,com.docker.compose.project\n`)}cadvisor_changed=$changed; changed=0
-` : "cadvisor_changed=0\n";
+` : "";
   const dockerLogs = t.docker ? `# Alloy reads the containers' output through the Docker socket.
 getent group docker >/dev/null && usermod -aG docker alloy
 ` : "";

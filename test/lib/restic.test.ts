@@ -17,6 +17,7 @@ import {
   type ResticRepository,
 } from "../../lib/backup/restic";
 import { stubTool } from "../helpers/script-stubs";
+import { tool } from "../helpers/process";
 
 let dir: string;
 let repo: ResticRepository;
@@ -33,12 +34,12 @@ function run(script: string, args: string[] = [], env: Record<string, string> = 
 }
 
 const restic = (...args: string[]) =>
-  execFileSync("restic", ["-r", repo.location, "--password-file", repo.passwordFile, "--no-cache", ...args], { encoding: "utf8" });
+  execFileSync(tool("restic"), ["-r", repo.location, "--password-file", repo.passwordFile, "--no-cache", ...args], { encoding: "utf8" });
 const snapshots = (tag?: string) => JSON.parse(restic("snapshots", "--json", ...(tag ? ["--tag", tag] : []))) as { short_id: string; tags: string[] }[];
 
 /** The metrics the scripts leave, linted by the real promtool (Debian's prometheus package). */
 function promtoolMetrics(text: string) {
-  const r = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+  const r = spawnSync(tool("promtool"), ["check", "metrics"], { input: text, encoding: "utf8" });
   if (r.error) throw new Error("promtool is not installed: apt-get install prometheus (.ci/run does)");
   return { code: r.status, out: r.stdout + r.stderr };
 }
@@ -206,10 +207,10 @@ describe("restic install script", () => {
     const units = join(dir, "units");
     mkdirSync(units);
     const script = renderResticInstallScript(repo);
-    const unitFiles = [...script.matchAll(/put \/etc\/systemd\/system\/(\S+) 0644 root:root <<'AI_DUALSTACK_EOF'\n([\s\S]*?)AI_DUALSTACK_EOF/g)];
+    const unitFiles = [...script.matchAll(/put "\/etc\/systemd\/system\/([^"]+)" 0644 root:root <<'AI_DUALSTACK_EOF'\n([\s\S]*?)AI_DUALSTACK_EOF/g)];
     expect(unitFiles.map((m) => m[1])).toHaveLength(6);
     for (const [, name, content] of unitFiles) writeFileSync(join(units, name), content.replace(/^ExecStart=.*$/m, "ExecStart=/bin/true"));
-    const r = spawnSync("systemd-analyze", ["verify", ...unitFiles.map((m) => join(units, m[1]))], { encoding: "utf8" });
+    const r = spawnSync(tool("systemd-analyze"), ["verify", ...unitFiles.map((m) => join(units, m[1]))], { encoding: "utf8" });
     expect(r.error, "systemd-analyze is not installed").toBeUndefined();
     expect(r.stderr.split("\n").filter((l) => l.includes(units))).toEqual([]);
   });
@@ -236,7 +237,7 @@ describe("restic server (the backup LXC)", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(script).not.toContain("pw-private");
     // The repositories answer to their own passwords only.
-    const cat = (name: string, pw: string) => spawnSync("restic", ["-r", join(root, `srv/backup/restic/${name}/repo`), "--no-cache", "cat", "config"], { env: { ...process.env, RESTIC_PASSWORD: pw } }).status;
+    const cat = (name: string, pw: string) => spawnSync(tool("restic"), ["-r", join(root, `srv/backup/restic/${name}/repo`), "--no-cache", "cat", "config"], { env: { ...process.env, RESTIC_PASSWORD: pw } }).status;
     expect(cat("private", "pw-private-0123456789")).toBe(0);
     expect(cat("public", "pw-public-0123456789")).toBe(0);
     expect(cat("public", "pw-private-0123456789")).not.toBe(0);
