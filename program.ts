@@ -18,7 +18,9 @@ export interface ProgramOptions {
 }
 
 function isSecretKey(key: string): boolean {
-  // Internal to @pulumi/pulumi but stable since 3.x: the runtime's own record of which config keys are secret.
+  // Internal to @pulumi/pulumi but stable since 3.x: the runtime's own record of which config keys are secret. Not
+  // part of the package's typed exports, hence require().
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
   return runtimeConfig.isConfigSecret?.(key) ?? false;
 }

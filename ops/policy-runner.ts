@@ -136,7 +136,7 @@ export async function runPolicies(plan: PlanResult, policies: DocumentedPolicy[]
       }
     } catch (err) {
       if (err instanceof UnknownValueError) cannotRun("", err);
-      else if (!(err instanceof NotApplicable)) throw new Error(`policy ${policy.name} failed: ${(err as Error).message}`);
+      else if (!(err instanceof NotApplicable)) throw new Error(`policy ${policy.name} failed: ${(err as Error).message}`, { cause: err });
     }
   }
   return violations;

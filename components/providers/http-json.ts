@@ -43,7 +43,7 @@ export async function requestJson<T = Record<string, unknown>>(r: JsonRequest): 
     if (payload) req.write(payload);
     req.end();
   });
-  let body = {} as T;
+  let body: T;
   try {
     body = text ? JSON.parse(text) : ({} as T);
   } catch {

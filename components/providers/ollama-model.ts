@@ -165,7 +165,7 @@ async function streamWithResume(
       if (!stalled && !interrupted) throw describeError(err, inputs.name, inputs.host, action);
       if (attempt >= maxResumes) {
         if (interrupted) throw describeError(err, inputs.name, inputs.host, action);
-        throw new Error(`ollama ${action} of model "${inputs.name}" on ${inputs.host} stalled: no progress for ${stallMs / 1000} s, after ${maxResumes} resume(s)`);
+        throw new Error(`ollama ${action} of model "${inputs.name}" on ${inputs.host} stalled: no progress for ${stallMs / 1000} s, after ${maxResumes} resume(s)`, { cause: err });
       }
       log(`ollama ${action} ${inputs.name}: ${interrupted ? "interrupted on the server" : `no progress for ${stallMs / 1000} s`}, resuming (${attempt + 1}/${maxResumes})`);
     } finally {

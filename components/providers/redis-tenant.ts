@@ -85,7 +85,7 @@ async function withClient<T>(i: { tenant: string; admin: RedisAdmin }, action: s
   } catch (err) {
     const cause = lastError();
     const message = (err as Error).message + (cause && cause !== (err as Error).message ? ` (${cause})` : "");
-    throw new Error(`Redis ${action} for tenant "${i.tenant}" on ${i.admin.host}:${i.admin.port} failed: ${message}`);
+    throw new Error(`Redis ${action} for tenant "${i.tenant}" on ${i.admin.host}:${i.admin.port} failed: ${message}`, { cause: err });
   } finally {
     c.disconnect();
   }

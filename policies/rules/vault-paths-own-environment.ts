@@ -1,5 +1,5 @@
 import { appRoleOf, kvMountOf, policyOf } from "../../lib/vault/access";
-import { environmentOfStack } from "../support/guests";
+import { environmentOfStack, type Props } from "../support/guests";
 import type { Rule } from "../support/policy";
 
 const ENVS = ["private", "public"] as const;
@@ -18,7 +18,7 @@ export const vaultPathsOwnEnvironment: Rule = (t) => ({
   validateStack: (args, report) => {
     const env = environmentOfStack(t, args.resources);
     for (const r of args.resources) {
-      const p = r.props as Record<string, any>;
+      const p = r.props as Props;
       // A KV secret (components/providers/vault-kv.ts) in an environment stack: only under its own mount.
       if (typeof p.mount === "string" && typeof p.path === "string" && (env === "private" || env === "public") && p.mount !== kvMountOf(env)) {
         report(`${r.name} writes ${p.mount}/${p.path}; the ${env} environment may write only under ${kvMountOf(env)}/`, r.urn);

@@ -1,5 +1,6 @@
 // The capacity facts a model deployment carries, and the estimate recomputed from them (lib/capacity/planner).
 import { estimateModel, type KvCacheType } from "../../lib/capacity/planner";
+import type { Props } from "./guests";
 
 /** The capacity facts a model deployment carries as an input (components/model-deployment.ts). */
 export interface CapacityFacts {
@@ -17,7 +18,7 @@ export interface CapacityFacts {
   gpu: string;
 }
 
-export function facts(props: Record<string, any>): CapacityFacts | undefined {
+export function facts(props: Props): CapacityFacts | undefined {
   const c = props.capacity;
   const needed = ["weightsBytes", "layers", "kvHeads", "headDim", "context", "parallel", "kvCacheType", "vramBytes"];
   return c && needed.every((k) => c[k] !== undefined) ? (c as CapacityFacts) : undefined;

@@ -6,6 +6,8 @@ import { knownEntries } from "./policy";
 import type { PolicyEnvironment, Topology } from "./topology";
 import { CT, FIREWALL_OPTIONS, VM } from "./types";
 
+/** A resource's inputs as the engine hands them to a rule: any shape, possibly unknown; rules read them defensively. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Props = Record<string, any>;
 
 export function isGuest(type: string): boolean {

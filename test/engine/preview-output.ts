@@ -14,7 +14,7 @@ export interface PreviewSummary {
   verdicts: PolicyVerdict[];
 }
 
-const SUMMARY_LINE = /^\s+(?:[+~\-]+|\+-)?\s*(\d+) (to create|to update|to delete|to replace|created|updated|deleted|replaced|unchanged|errored)\s*$/;
+const SUMMARY_LINE = /^\s+(?:[+~-]+|\+-)?\s*(\d+) (to create|to update|to delete|to replace|created|updated|deleted|replaced|unchanged|errored)\s*$/;
 
 const OPERATION: Record<string, string> = {
   "to create": "create", created: "create", "to update": "update", updated: "update", "to delete": "delete",
