@@ -32,7 +32,12 @@ export function readStackConfig(options: ProgramOptions = {}): StackConfig {
   return loadConfig({ values, secretKeys }, options);
 }
 
-function providerArgs(c: HostConfig | EnvironmentConfig, apiToken: pulumi.Input<string>, sshPrivateKey: string | undefined, nodes: { name: string; address: string }[]): proxmoxve.ProviderArgs {
+function providerArgs(
+  c: HostConfig | EnvironmentConfig,
+  apiToken: pulumi.Input<string>,
+  sshPrivateKey: string | undefined,
+  nodes: { name: string; address: string }[],
+): proxmoxve.ProviderArgs {
   return {
     endpoint: c.proxmox.endpoint,
     apiToken: pulumi.secret(apiToken),
@@ -49,17 +54,31 @@ function providerArgs(c: HostConfig | EnvironmentConfig, apiToken: pulumi.Input<
 }
 
 async function hostProgram(c: HostConfig, secrets: Record<string, string | undefined>): Promise<Record<string, unknown>> {
-  const provider = new proxmoxve.Provider("proxmox", providerArgs(c, secrets.proxmoxApiToken!, secrets.sshPrivateKey, c.nodes.map((n) => ({ name: n.name, address: n.address }))));
-  const platform = new Platform("platform", {
-    config: c,
-    stack: pulumi.getStack(),
-    sshPrivateKey: pulumi.secret(secrets.sshPrivateKey ?? ""),
-    vaultToken: secrets.vaultToken === undefined ? undefined : pulumi.secret(secrets.vaultToken),
-    pbsPassword: pulumi.secret(secrets.pbsPassword ?? ""),
-    pbsEncryptionKey: secrets.pbsEncryptionKey === undefined ? undefined : pulumi.secret(secrets.pbsEncryptionKey),
-  }, { providers: [provider] });
+  const provider = new proxmoxve.Provider(
+    "proxmox",
+    providerArgs(
+      c,
+      secrets.proxmoxApiToken!,
+      secrets.sshPrivateKey,
+      c.nodes.map((n) => ({ name: n.name, address: n.address })),
+    ),
+  );
+  const platform = new Platform(
+    "platform",
+    {
+      config: c,
+      stack: pulumi.getStack(),
+      sshPrivateKey: pulumi.secret(secrets.sshPrivateKey ?? ""),
+      vaultToken: secrets.vaultToken === undefined ? undefined : pulumi.secret(secrets.vaultToken),
+      pbsPassword: pulumi.secret(secrets.pbsPassword ?? ""),
+      pbsEncryptionKey: secrets.pbsEncryptionKey === undefined ? undefined : pulumi.secret(secrets.pbsEncryptionKey),
+    },
+    { providers: [provider] },
+  );
   if (secrets.vaultToken === undefined) {
-    pulumi.log.info("Vault is installed but not configured: initialise and unseal it (README, Vault), then set the secret config vaultToken and run `pulumi up` again");
+    pulumi.log.info(
+      "Vault is installed but not configured: initialise and unseal it (README, Vault), then set the secret config vaultToken and run `pulumi up` again",
+    );
   }
   return {
     environments: platform.environments,
@@ -100,24 +119,37 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
   if (!capacity.fits) {
     pulumi.log.warn(`the environment does not fit the ${slice!.gpu.catalog} (${slice!.gpu.name}) or its VM:\n${renderCapacityTable(capacity)}`);
   }
-  const environment = new AiEnvironment(env, {
-    config: c,
-    slice: slice!,
-    stack: pulumi.getStack(),
-    capacity,
-    vaultAppRole: pulumi.secret({ roleId: secrets.vaultRoleId!, secretId: secrets.vaultSecretId! }),
-    platformCaCert: host.getOutput("platformCaCert") as pulumi.Output<string>,
-    sshPrivateKey: secrets.sshPrivateKey === undefined ? undefined : pulumi.secret(secrets.sshPrivateKey),
-    restic: secrets.resticPassword !== undefined && secrets.resticPrivateKey !== undefined ? pulumi.secret({ password: secrets.resticPassword, privateKey: secrets.resticPrivateKey }) : undefined,
-    rcloneConfig: secrets.rcloneConfig === undefined ? undefined : pulumi.secret(secrets.rcloneConfig),
-    oauth2ClientSecret: secrets.oauth2ClientSecret === undefined ? undefined : pulumi.secret(secrets.oauth2ClientSecret),
-  }, { providers: [provider] });
+  const environment = new AiEnvironment(
+    env,
+    {
+      config: c,
+      slice: slice!,
+      stack: pulumi.getStack(),
+      capacity,
+      vaultAppRole: pulumi.secret({ roleId: secrets.vaultRoleId!, secretId: secrets.vaultSecretId! }),
+      platformCaCert: host.getOutput("platformCaCert") as pulumi.Output<string>,
+      sshPrivateKey: secrets.sshPrivateKey === undefined ? undefined : pulumi.secret(secrets.sshPrivateKey),
+      restic:
+        secrets.resticPassword !== undefined && secrets.resticPrivateKey !== undefined
+          ? pulumi.secret({ password: secrets.resticPassword, privateKey: secrets.resticPrivateKey })
+          : undefined,
+      rcloneConfig: secrets.rcloneConfig === undefined ? undefined : pulumi.secret(secrets.rcloneConfig),
+      oauth2ClientSecret: secrets.oauth2ClientSecret === undefined ? undefined : pulumi.secret(secrets.oauth2ClientSecret),
+    },
+    { providers: [provider] },
+  );
   if (secrets.resticPassword === undefined || secrets.resticPrivateKey === undefined) {
     pulumi.log.info("file-level backups are off: set the secret config resticPassword and resticPrivateKey from the host stack's resticCredentials output");
   }
   return {
-    gpuVm: environment.gpuVm, containers: environment.containers, ollamaUrl: environment.ollamaUrl, models: environment.models, caCert: environment.caCert,
-    gateways: environment.gateways, ...(environment.qdrantApiKey ? { qdrantApiKey: environment.qdrantApiKey } : {}), capacity,
+    gpuVm: environment.gpuVm,
+    containers: environment.containers,
+    ollamaUrl: environment.ollamaUrl,
+    models: environment.models,
+    caCert: environment.caCert,
+    gateways: environment.gateways,
+    ...(environment.qdrantApiKey ? { qdrantApiKey: environment.qdrantApiKey } : {}),
+    capacity,
     catalog: { vaultMount: slice!.vault.mount, backups: secrets.resticPassword !== undefined, entries: catalog.entries },
   };
 }

@@ -28,12 +28,27 @@ async function time(f: () => Promise<void>): Promise<number> {
 
 function pgInputs(pg: Postgres, name: string): PgTenantInputs {
   const o = tenantObjects(name);
-  return { tenant: name, role: o.pgRole, database: o.pgDatabase, password: PASSWORD, connectionLimit: 20, onDelete: "delete", admin: { host: pg.host, port: pg.port, user: pg.user, password: pg.password } };
+  return {
+    tenant: name,
+    role: o.pgRole,
+    database: o.pgDatabase,
+    password: PASSWORD,
+    connectionLimit: 20,
+    onDelete: "delete",
+    admin: { host: pg.host, port: pg.port, user: pg.user, password: pg.password },
+  };
 }
 
 function redisInputs(r: RedisServer, name: string): RedisTenantInputs {
   const o = tenantObjects(name);
-  return { tenant: name, user: o.redisUser, keyPattern: o.redisKeyPattern, password: PASSWORD, onDelete: "delete", admin: { host: r.host, port: r.port, password: r.password, caCert: r.caCert } };
+  return {
+    tenant: name,
+    user: o.redisUser,
+    keyPattern: o.redisKeyPattern,
+    password: PASSWORD,
+    onDelete: "delete",
+    admin: { host: r.host, port: r.port, password: r.password, caCert: r.caCert },
+  };
 }
 
 async function benchPostgres(pg: Postgres, n: number): Promise<[number, number]> {
@@ -69,7 +84,19 @@ async function benchRedis(r: RedisServer, n: number): Promise<[number, number]> 
   const raw = await time(async () => {
     for (const name of names(n, "r")) {
       const o = tenantObjects(name);
-      await admin.call("ACL", "SETUSER", o.redisUser, "reset", "on", `>${PASSWORD}`, `~${o.redisKeyPattern}`, `&${o.redisKeyPattern}`, "+@all", "-@admin", "-@dangerous");
+      await admin.call(
+        "ACL",
+        "SETUSER",
+        o.redisUser,
+        "reset",
+        "on",
+        `>${PASSWORD}`,
+        `~${o.redisKeyPattern}`,
+        `&${o.redisKeyPattern}`,
+        "+@all",
+        "-@admin",
+        "-@dangerous",
+      );
     }
   });
   for (const name of [...names(n, "p"), ...names(n, "r")]) await admin.call("ACL", "DELUSER", tenantObjects(name).redisUser);

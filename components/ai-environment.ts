@@ -80,36 +80,41 @@ export class AiEnvironment extends pulumi.ComponentResource {
     // The catalog's services, rendered once: the compose stack, the gateway's routes and the databases they need.
     const catalog = environmentCatalog(c, args.stack);
     const spec = environmentStack(c, args.stack, catalog);
-    const vm = new GpuVm(`${name}-gpu`, {
-      nodeName: c.node,
-      env,
-      stack: args.stack,
-      vmId: c.gpuVm.vmId,
-      dataVmId: c.gpuVm.dataVmId,
-      poolId: slice.pool,
-      datastoreId: slice.datastores.guests,
-      filesDatastoreId: slice.datastores.files,
-      imageFileId: slice.images.cloudImage,
-      cores: c.gpuVm.cores,
-      memoryGiB: c.gpuVm.memoryGiB,
-      hugepages: c.gpuVm.hugepages,
-      osDiskGiB: c.gpuVm.osDiskGiB,
-      dataDiskGiB: c.gpuVm.dataDiskGiB,
-      bridge: slice.zone.bridge,
-      address: c.gpuVm.address,
-      gateway: slice.zone.gateway,
-      nameservers,
-      searchDomain: c.gpuVm.searchDomain,
-      gpuMapping: slice.gpuMapping,
-      sshKeys: c.sshKeys,
-      nvidiaDriverPackage: c.gpuVm.nvidiaDriverPackage,
-      agentTimeout: c.gpuVm.agentTimeout,
-      firewallRules: publishedPortRules(spec, vmIp),
-      nicFirewall: c.gpuVm.nicFirewall,
-    }, { parent: this });
+    const vm = new GpuVm(
+      `${name}-gpu`,
+      {
+        nodeName: c.node,
+        env,
+        stack: args.stack,
+        vmId: c.gpuVm.vmId,
+        dataVmId: c.gpuVm.dataVmId,
+        poolId: slice.pool,
+        datastoreId: slice.datastores.guests,
+        filesDatastoreId: slice.datastores.files,
+        imageFileId: slice.images.cloudImage,
+        cores: c.gpuVm.cores,
+        memoryGiB: c.gpuVm.memoryGiB,
+        hugepages: c.gpuVm.hugepages,
+        osDiskGiB: c.gpuVm.osDiskGiB,
+        dataDiskGiB: c.gpuVm.dataDiskGiB,
+        bridge: slice.zone.bridge,
+        address: c.gpuVm.address,
+        gateway: slice.zone.gateway,
+        nameservers,
+        searchDomain: c.gpuVm.searchDomain,
+        gpuMapping: slice.gpuMapping,
+        sshKeys: c.sshKeys,
+        nvidiaDriverPackage: c.gpuVm.nvidiaDriverPackage,
+        agentTimeout: c.gpuVm.agentTimeout,
+        firewallRules: publishedPortRules(spec, vmIp),
+        nicFirewall: c.gpuVm.nicFirewall,
+      },
+      { parent: this },
+    );
 
     // Administrator passwords of the data services, generated here; the tenants' providers log in with them.
-    const adminPassword = (service: string) => pulumi.secret(new random.RandomPassword(`${name}-${service}-admin-password`, { length: 40, special: false }, { parent: this }).result);
+    const adminPassword = (service: string) =>
+      pulumi.secret(new random.RandomPassword(`${name}-${service}-admin-password`, { length: 40, special: false }, { parent: this }).result);
     const admins = { postgres: adminPassword("postgres"), redis: adminPassword("redis") };
     // The environment's own CA: every service reached across the network has its own certificate from it —
     // PostgreSQL and Redis in their LXCs, and each port the VM's TLS gateway serves (Qdrant, Chroma, the UI).
@@ -118,19 +123,37 @@ export class AiEnvironment extends pulumi.ComponentResource {
     const redisIp = ipOf(c.containers.redis.address);
     const pgCert = ca.issue("postgres", { commonName: `${env}-postgres`, ipAddresses: [pgIp], dnsNames: [`${env}-postgres`] });
     const redisCert = ca.issue("redis", { commonName: `${env}-redis`, ipAddresses: [redisIp], dnsNames: [`${env}-redis`] });
-    const gatewayCerts = Object.fromEntries(gatewayRoutes(c, catalog).map((r) => [r.service, ca.issue(r.service, { commonName: `${env}-${r.service}`, ipAddresses: [vmIp], dnsNames: [`${env}-${r.service}`] })]));
+    const gatewayCerts = Object.fromEntries(
+      gatewayRoutes(c, catalog).map((r) => [
+        r.service,
+        ca.issue(r.service, { commonName: `${env}-${r.service}`, ipAddresses: [vmIp], dnsNames: [`${env}-${r.service}`] }),
+      ]),
+    );
 
-    const fromOperators = (port: number, what: string): FirewallRule[] => [{ type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, proto: "tcp", dport: String(port), comment: `${what} from the ${MANAGEMENT_IPSET} IP set (tenant provisioning)` }];
+    const fromOperators = (port: number, what: string): FirewallRule[] => [
+      {
+        type: "in",
+        action: "ACCEPT",
+        source: `+${MANAGEMENT_IPSET}`,
+        proto: "tcp",
+        dport: String(port),
+        comment: `${what} from the ${MANAGEMENT_IPSET} IP set (tenant provisioning)`,
+      },
+    ];
     const installs = {
       postgres: {
         rules: fromOperators(POSTGRES_PORT, "PostgreSQL"),
         script: renderPostgresInstallScript({ ip: pgIp, clientCidrs: [slice.zone.cidr, ...slice.operatorCidrs] }),
-        stdin: pulumi.all([admins.postgres, pgCert.keyPem, pgCert.certPem, ca.certPem]).apply(([pw, key, crt, caPem]) => stdinBundle({ secretLine: pw, pems: [key, crt, caPem] })),
+        stdin: pulumi
+          .all([admins.postgres, pgCert.keyPem, pgCert.certPem, ca.certPem])
+          .apply(([pw, key, crt, caPem]) => stdinBundle({ secretLine: pw, pems: [key, crt, caPem] })),
       },
       redis: {
         rules: fromOperators(REDIS_PORT, "Redis"),
         script: renderRedisInstallScript({ ip: redisIp, configDir: "/etc/redis", dataDir: c.containers.redis.data?.path ?? "/var/lib/redis" }),
-        stdin: pulumi.all([admins.redis, redisCert.keyPem, redisCert.certPem, ca.certPem]).apply(([pw, key, crt, caPem]) => stdinBundle({ secretLine: pw, pems: [key, crt, caPem] })),
+        stdin: pulumi
+          .all([admins.redis, redisCert.keyPem, redisCert.certPem, ca.certPem])
+          .apply(([pw, key, crt, caPem]) => stdinBundle({ secretLine: pw, pems: [key, crt, caPem] })),
       },
     };
 
@@ -139,60 +162,80 @@ export class AiEnvironment extends pulumi.ComponentResource {
     for (const [key, spec] of Object.entries(c.containers)) {
       const hostname = `${env}-${key}`;
       const install = installs[key as keyof typeof installs];
-      const guest = new ServiceContainer(`${name}-${key}`, {
-        ...spec,
-        nodeName: c.node,
-        hostname,
-        service: DATA_SERVICES[key as keyof typeof DATA_SERVICES],
-        env,
-        stack: args.stack,
-        zone: env,
-        poolId: slice.pool,
-        datastoreId: slice.datastores.guests,
-        templateFileId: slice.images.lxcTemplate,
-        bridge: slice.zone.bridge,
-        gateway: slice.zone.gateway,
-        nameservers,
-        sshKeys: c.sshKeys,
-        rules: install.rules,
-      }, { parent: this });
+      const guest = new ServiceContainer(
+        `${name}-${key}`,
+        {
+          ...spec,
+          nodeName: c.node,
+          hostname,
+          service: DATA_SERVICES[key as keyof typeof DATA_SERVICES],
+          env,
+          stack: args.stack,
+          zone: env,
+          poolId: slice.pool,
+          datastoreId: slice.datastores.guests,
+          templateFileId: slice.images.lxcTemplate,
+          bridge: slice.zone.bridge,
+          gateway: slice.zone.gateway,
+          nameservers,
+          sshKeys: c.sshKeys,
+          rules: install.rules,
+        },
+        { parent: this },
+      );
       // Installed and configured over SSH; passwords and keys on stdin only.
-      ready.push(new command.remote.Command(`${name}-${key}-install`, {
-        connection: { host: ipOf(spec.address), user: "root", ...(args.sshPrivateKey ? { privateKey: args.sshPrivateKey } : {}) },
-        create: install.script,
-        stdin: pulumi.secret(install.stdin),
-      }, { parent: this, dependsOn: [guest.container], additionalSecretOutputs: ["stdin"] }));
+      ready.push(
+        new command.remote.Command(
+          `${name}-${key}-install`,
+          {
+            connection: { host: ipOf(spec.address), user: "root", ...(args.sshPrivateKey ? { privateKey: args.sshPrivateKey } : {}) },
+            create: install.script,
+            stdin: pulumi.secret(install.stdin),
+          },
+          { parent: this, dependsOn: [guest.container], additionalSecretOutputs: ["stdin"] },
+        ),
+      );
       this.containers[key] = { vmId: spec.vmId, hostname, address: spec.address };
     }
     // The catalog's services get their own database and Redis user before they start.
-    const deps = new ServiceDependencies(`${name}-catalog`, {
-      databases: catalog.databases,
-      redisUsers: catalog.redisUsers,
-      postgres: { host: pgIp, port: DATA_ADMINS.postgres.port, user: DATA_ADMINS.postgres.user, password: admins.postgres, caCert: ca.certPem },
-      redis: { host: redisIp, port: DATA_ADMINS.redis.port, password: admins.redis, caCert: ca.certPem },
-    }, { parent: this, dependsOn: ready });
+    const deps = new ServiceDependencies(
+      `${name}-catalog`,
+      {
+        databases: catalog.databases,
+        redisUsers: catalog.redisUsers,
+        postgres: { host: pgIp, port: DATA_ADMINS.postgres.port, user: DATA_ADMINS.postgres.user, password: admins.postgres, caCert: ca.certPem },
+        redis: { host: redisIp, port: DATA_ADMINS.redis.port, password: admins.redis, caCert: ca.certPem },
+      },
+      { parent: this, dependsOn: ready },
+    );
 
     // The AI services in the GPU VM, through its Docker engine over SSH.
-    const services = new ComposeStack(`${name}-services`, {
-      spec,
-      dockerHost: `ssh://${ADMIN_USER}@${vmIp}`,
-      env,
-      stack: args.stack,
-      publicServices: env === "public" ? ["ingress"] : [],
-      materials: {
-        ...Object.fromEntries(Object.entries(gatewayCerts).flatMap(([service, cert]) => [
-          [gatewayMaterial(service).cert, cert.certPem],
-          [gatewayMaterial(service).key, cert.keyPem],
-        ])),
-        // The environment CA: what the catalog's services verify PostgreSQL and Redis with.
-        [CA_MATERIAL]: ca.certPem,
-        ...(args.rcloneConfig !== undefined ? { [RCLONE_CONFIG_MATERIAL]: args.rcloneConfig } : {}),
+    const services = new ComposeStack(
+      `${name}-services`,
+      {
+        spec,
+        dockerHost: `ssh://${ADMIN_USER}@${vmIp}`,
+        env,
+        stack: args.stack,
+        publicServices: env === "public" ? ["ingress"] : [],
+        materials: {
+          ...Object.fromEntries(
+            Object.entries(gatewayCerts).flatMap(([service, cert]) => [
+              [gatewayMaterial(service).cert, cert.certPem],
+              [gatewayMaterial(service).key, cert.keyPem],
+            ]),
+          ),
+          // The environment CA: what the catalog's services verify PostgreSQL and Redis with.
+          [CA_MATERIAL]: ca.certPem,
+          ...(args.rcloneConfig !== undefined ? { [RCLONE_CONFIG_MATERIAL]: args.rcloneConfig } : {}),
+        },
+        secretValues: {
+          ...deps.secretValues,
+          ...(args.oauth2ClientSecret !== undefined ? { [EXTERNAL_CLIENT_SECRET]: args.oauth2ClientSecret } : {}),
+        },
       },
-      secretValues: {
-        ...deps.secretValues,
-        ...(args.oauth2ClientSecret !== undefined ? { [EXTERNAL_CLIENT_SECRET]: args.oauth2ClientSecret } : {}),
-      },
-    }, { parent: this, dependsOn: [vm, ...deps.resources] });
+      { parent: this, dependsOn: [vm, ...deps.resources] },
+    );
 
     // File-level backups: every machine streams its sources (volumes, the PostgreSQL dump, Redis's data) into the
     // environment's restic repository on the backup LXC; check and retention run there.
@@ -207,12 +250,16 @@ export class AiEnvironment extends pulumi.ComponentResource {
       ];
       for (const m of machines) {
         const script = renderResticInstallScript(resticRepository(env, slice.backup.repository, slice.backup.restic, sources[m.key]), "client");
-        new command.remote.Command(`${name}-${m.key}-restic`, {
-          connection: m.connection,
-          // The VM's admin user runs it through sudo; the script comes in a file so that stdin stays the secrets'.
-          create: m.sudo ? viaSudo(script) : script,
-          stdin,
-        }, { parent: this, dependsOn: m.after, additionalSecretOutputs: ["stdin"] });
+        new command.remote.Command(
+          `${name}-${m.key}-restic`,
+          {
+            connection: m.connection,
+            // The VM's admin user runs it through sudo; the script comes in a file so that stdin stays the secrets'.
+            create: m.sudo ? viaSudo(script) : script,
+            stdin,
+          },
+          { parent: this, dependsOn: m.after, additionalSecretOutputs: ["stdin"] },
+        );
       }
     }
 
@@ -222,53 +269,103 @@ export class AiEnvironment extends pulumi.ComponentResource {
       const m = slice.monitoring;
       const ssh = (host: string, user: string) => ({ host, user, ...(args.sshPrivateKey ? { privateKey: args.sshPrivateKey } : {}) });
       const telemetry = (host: string, ip: string, extra: { docker: boolean; composeProject?: string; probe?: { url: string; expected: string[] } }) =>
-        renderTelemetryInstallScript({ tenant: env, host, ip, pushUrl: m.logPushUrl, alloyVersion: m.alloyVersion, aptKeyFingerprints: m.aptKeyFingerprints, ...extra });
+        renderTelemetryInstallScript({
+          tenant: env,
+          host,
+          ip,
+          pushUrl: m.logPushUrl,
+          alloyVersion: m.alloyVersion,
+          aptKeyFingerprints: m.aptKeyFingerprints,
+          ...extra,
+        });
       const guests = [
-        { key: "gpu-vm", connection: ssh(vmIp, ADMIN_USER), script: viaSudo(telemetry(`${env}-gpu`, vmIp, { docker: true, composeProject: args.stack, probe: { url: `http://127.0.0.1:${OLLAMA_PORT}`, expected: c.models.filter((d) => d.warm).map((d) => d.name) } })), after: [services] as pulumi.Resource[] },
+        {
+          key: "gpu-vm",
+          connection: ssh(vmIp, ADMIN_USER),
+          script: viaSudo(
+            telemetry(`${env}-gpu`, vmIp, {
+              docker: true,
+              composeProject: args.stack,
+              probe: { url: `http://127.0.0.1:${OLLAMA_PORT}`, expected: c.models.filter((d) => d.warm).map((d) => d.name) },
+            }),
+          ),
+          after: [services] as pulumi.Resource[],
+        },
         { key: "postgres", connection: ssh(pgIp, "root"), script: telemetry(`${env}-postgres`, pgIp, { docker: false }), after: ready },
         { key: "redis", connection: ssh(redisIp, "root"), script: telemetry(`${env}-redis`, redisIp, { docker: false }), after: ready },
       ];
       for (const g of guests) {
-        new command.remote.Command(`${name}-${g.key}-telemetry`, { connection: g.connection, create: g.script, stdin: args.platformCaCert }, { parent: this, dependsOn: g.after });
+        new command.remote.Command(
+          `${name}-${g.key}-telemetry`,
+          { connection: g.connection, create: g.script, stdin: args.platformCaCert },
+          { parent: this, dependsOn: g.after },
+        );
       }
     }
 
     this.ollamaUrl = `https://${vmIp}:${OLLAMA_PORT}`;
     c.models.forEach((deployment, i) => {
-      new ModelDeployment(`${name}-model-${deployment.name.replace(/[^a-z0-9]+/g, "-")}`, {
-        host: this.ollamaUrl,
-        caCert: ca.certPem,
-        deployment,
-        capacity: args.capacity.models[i],
-        keepAlive: c.ollama.keepAlive,
-      }, { parent: this, dependsOn: [services.containers.ollama, services.containers.gateway] });
+      new ModelDeployment(
+        `${name}-model-${deployment.name.replace(/[^a-z0-9]+/g, "-")}`,
+        {
+          host: this.ollamaUrl,
+          caCert: ca.certPem,
+          deployment,
+          capacity: args.capacity.models[i],
+          keepAlive: c.ollama.keepAlive,
+        },
+        { parent: this, dependsOn: [services.containers.ollama, services.containers.gateway] },
+      );
     });
     this.models = c.models.map((m) => m.name);
 
     const vault: VaultTarget = { address: slice.vault.address, mount: slice.vault.mount, appRole: args.vaultAppRole, caCert: args.platformCaCert };
-    const pgUrl = (user: string, password: pulumi.Input<string>) => pulumi.interpolate`postgresql://${user}:${password}@${pgIp}:${POSTGRES_PORT}/postgres?sslmode=verify-full`;
-    new VaultSecrets(`${name}-secrets`, {
-      vault,
-      secrets: {
-        ...Object.fromEntries(Object.entries(services.secrets).map(([k, v]) => [`services/${k}`, { value: v }])),
-        "data/postgres-admin": { user: DATA_ADMINS.postgres.user, password: admins.postgres, url: pgUrl(DATA_ADMINS.postgres.user, admins.postgres) },
-        "data/redis-admin": { user: "default", password: admins.redis, url: pulumi.interpolate`rediss://default:${admins.redis}@${redisIp}:${REDIS_PORT}/0` },
-        "tls/ca": { cert: ca.certPem },
-        // Each catalog service's credentials and endpoints, for its operators and its other clients.
-        ...Object.fromEntries(Object.entries(catalog.vaultByEntry).map(([key, record]) => [`catalog/${key}`, Object.fromEntries(Object.entries(record).map(([k, v]) => [k,
-          typeof v === "string" ? v : pulumi.secret(pulumi.all(services.secrets).apply((values) => fillTemplate(v.template, values)))]))])),
-        ...Object.fromEntries(Object.entries({ postgres: pgCert, redis: redisCert, ...gatewayCerts }).map(([service, cert]) => [`tls/${service}`, { cert: cert.certPem, key: cert.keyPem }])),
+    const pgUrl = (user: string, password: pulumi.Input<string>) =>
+      pulumi.interpolate`postgresql://${user}:${password}@${pgIp}:${POSTGRES_PORT}/postgres?sslmode=verify-full`;
+    new VaultSecrets(
+      `${name}-secrets`,
+      {
+        vault,
+        secrets: {
+          ...Object.fromEntries(Object.entries(services.secrets).map(([k, v]) => [`services/${k}`, { value: v }])),
+          "data/postgres-admin": { user: DATA_ADMINS.postgres.user, password: admins.postgres, url: pgUrl(DATA_ADMINS.postgres.user, admins.postgres) },
+          "data/redis-admin": { user: "default", password: admins.redis, url: pulumi.interpolate`rediss://default:${admins.redis}@${redisIp}:${REDIS_PORT}/0` },
+          "tls/ca": { cert: ca.certPem },
+          // Each catalog service's credentials and endpoints, for its operators and its other clients.
+          ...Object.fromEntries(
+            Object.entries(catalog.vaultByEntry).map(([key, record]) => [
+              `catalog/${key}`,
+              Object.fromEntries(
+                Object.entries(record).map(([k, v]) => [
+                  k,
+                  typeof v === "string" ? v : pulumi.secret(pulumi.all(services.secrets).apply((values) => fillTemplate(v.template, values))),
+                ]),
+              ),
+            ]),
+          ),
+          ...Object.fromEntries(
+            Object.entries({ postgres: pgCert, redis: redisCert, ...gatewayCerts }).map(([service, cert]) => [
+              `tls/${service}`,
+              { cert: cert.certPem, key: cert.keyPem },
+            ]),
+          ),
+        },
       },
-    }, { parent: this, dependsOn: [...ready, ...deps.resources] });
+      { parent: this, dependsOn: [...ready, ...deps.resources] },
+    );
 
     if (c.tenants.length > 0) {
-      new Tenants(`${name}-tenants`, {
-        tenants: c.tenants,
-        postgres: { host: pgIp, port: DATA_ADMINS.postgres.port, user: DATA_ADMINS.postgres.user, password: admins.postgres, caCert: ca.certPem },
-        redis: { host: redisIp, port: DATA_ADMINS.redis.port, password: admins.redis, caCert: ca.certPem },
-        qdrant: { url: `https://${vmIp}:${QDRANT_PORT}`, apiKey: services.secrets["qdrant-api-key"], caCert: ca.certPem },
-        vault,
-      }, { parent: this, dependsOn: [services.containers.qdrant, services.containers.gateway, ...ready] });
+      new Tenants(
+        `${name}-tenants`,
+        {
+          tenants: c.tenants,
+          postgres: { host: pgIp, port: DATA_ADMINS.postgres.port, user: DATA_ADMINS.postgres.user, password: admins.postgres, caCert: ca.certPem },
+          redis: { host: redisIp, port: DATA_ADMINS.redis.port, password: admins.redis, caCert: ca.certPem },
+          qdrant: { url: `https://${vmIp}:${QDRANT_PORT}`, apiKey: services.secrets["qdrant-api-key"], caCert: ca.certPem },
+          vault,
+        },
+        { parent: this, dependsOn: [services.containers.qdrant, services.containers.gateway, ...ready] },
+      );
     }
 
     this.gpuVm = { vmId: vm.vmId, name: vm.name, address: vm.address };
@@ -276,6 +373,14 @@ export class AiEnvironment extends pulumi.ComponentResource {
     this.gateways = Object.fromEntries(gatewayRoutes(c, catalog).map((r) => [r.service, `https://${vmIp}:${r.port}`]));
     const qdrantKey = services.secrets["qdrant-api-key"];
     this.qdrantApiKey = qdrantKey === undefined ? undefined : pulumi.secret(qdrantKey);
-    this.registerOutputs({ gpuVm: this.gpuVm, containers: this.containers, ollamaUrl: this.ollamaUrl, models: this.models, caCert: this.caCert, gateways: this.gateways, qdrantApiKey: this.qdrantApiKey });
+    this.registerOutputs({
+      gpuVm: this.gpuVm,
+      containers: this.containers,
+      ollamaUrl: this.ollamaUrl,
+      models: this.models,
+      caCert: this.caCert,
+      gateways: this.gateways,
+      qdrantApiKey: this.qdrantApiKey,
+    });
   }
 }

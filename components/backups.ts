@@ -28,37 +28,45 @@ export class Backups extends pulumi.ComponentResource {
   constructor(name: string, args: BackupsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:backup:Backups", name, {}, opts);
     const p = args.pbs;
-    const storage = new proxmoxve.storage.Pbs(`${name}-pbs`, {
-      resourceId: p.storageId,
-      server: p.server,
-      datastore: p.datastore,
-      ...(p.namespace ? { namespace: p.namespace } : {}),
-      username: p.username,
-      password: pulumi.secret(args.password),
-      fingerprint: p.fingerprint,
-      contents: ["backup"],
-      nodes: args.nodes,
-      ...(args.encryptionKey ? { encryptionKey: pulumi.secret(args.encryptionKey) } : { generateEncryptionKey: true }),
-    }, { parent: this, protect: true, additionalSecretOutputs: ["password", "encryptionKey", "generatedEncryptionKey"] });
+    const storage = new proxmoxve.storage.Pbs(
+      `${name}-pbs`,
+      {
+        resourceId: p.storageId,
+        server: p.server,
+        datastore: p.datastore,
+        ...(p.namespace ? { namespace: p.namespace } : {}),
+        username: p.username,
+        password: pulumi.secret(args.password),
+        fingerprint: p.fingerprint,
+        contents: ["backup"],
+        nodes: args.nodes,
+        ...(args.encryptionKey ? { encryptionKey: pulumi.secret(args.encryptionKey) } : { generateEncryptionKey: true }),
+      },
+      { parent: this, protect: true, additionalSecretOutputs: ["password", "encryptionKey", "generatedEncryptionKey"] },
+    );
 
     this.jobIds = [];
     for (const j of args.jobs) {
-      new proxmoxve.backup.Job(`${name}-${j.id}`, {
-        resourceId: j.id,
-        pool: j.pool,
-        storage: p.storageId,
-        schedule: j.schedule,
-        mode: j.mode,
-        compress: "zstd",
-        enabled: true,
-        pruneBackups: j.pruneBackups,
-        ...(args.fleecing ? { fleecing: { enabled: true, storage: j.fleecingStorage } } : {}),
-        // Container backups to PBS read only what changed since the last one.
-        pbsChangeDetectionMode: "metadata",
-        notesTemplate: "{{guestname}} ({{vmid}}) by ai-dualstack",
-        mailnotification: "failure",
-        repeatMissed: true,
-      }, { parent: this, dependsOn: [storage] });
+      new proxmoxve.backup.Job(
+        `${name}-${j.id}`,
+        {
+          resourceId: j.id,
+          pool: j.pool,
+          storage: p.storageId,
+          schedule: j.schedule,
+          mode: j.mode,
+          compress: "zstd",
+          enabled: true,
+          pruneBackups: j.pruneBackups,
+          ...(args.fleecing ? { fleecing: { enabled: true, storage: j.fleecingStorage } } : {}),
+          // Container backups to PBS read only what changed since the last one.
+          pbsChangeDetectionMode: "metadata",
+          notesTemplate: "{{guestname}} ({{vmid}}) by ai-dualstack",
+          mailnotification: "failure",
+          repeatMissed: true,
+        },
+        { parent: this, dependsOn: [storage] },
+      );
       this.jobIds.push(j.id);
     }
     this.storageId = p.storageId;

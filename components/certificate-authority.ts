@@ -40,14 +40,18 @@ export class CertificateAuthority extends pulumi.ComponentResource {
     super("dualstack:security:CertificateAuthority", name, {}, opts);
     this.name = name;
     const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
-    const cert = new tls.SelfSignedCert(`${name}-cert`, {
-      privateKeyPem: key.privateKeyPem,
-      subject: { commonName: args.commonName, organization: "ai-dualstack" },
-      isCaCertificate: true,
-      maxPathLength: 0,
-      validityPeriodHours: args.validityHours ?? 10 * 365 * 24,
-      allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
-    }, { parent: this });
+    const cert = new tls.SelfSignedCert(
+      `${name}-cert`,
+      {
+        privateKeyPem: key.privateKeyPem,
+        subject: { commonName: args.commonName, organization: "ai-dualstack" },
+        isCaCertificate: true,
+        maxPathLength: 0,
+        validityPeriodHours: args.validityHours ?? 10 * 365 * 24,
+        allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+      },
+      { parent: this },
+    );
     this.certPem = cert.certPem;
     this.keyPem = pulumi.secret(key.privateKeyPem);
     this.registerOutputs({ certPem: this.certPem });
@@ -56,20 +60,28 @@ export class CertificateAuthority extends pulumi.ComponentResource {
   /** A server certificate for `request`, as children of this CA named `<ca>-<name>`. */
   issue(name: string, request: CertificateRequest): IssuedCertificate {
     const key = new tls.PrivateKey(`${this.name}-${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
-    const csr = new tls.CertRequest(`${this.name}-${name}-csr`, {
-      privateKeyPem: key.privateKeyPem,
-      subject: { commonName: request.commonName, organization: "ai-dualstack" },
-      ipAddresses: request.ipAddresses ?? [],
-      dnsNames: request.dnsNames ?? [],
-    }, { parent: this });
-    const cert = new tls.LocallySignedCert(`${this.name}-${name}-cert`, {
-      certRequestPem: csr.certRequestPem,
-      caPrivateKeyPem: this.keyPem,
-      caCertPem: this.certPem,
-      validityPeriodHours: request.validityHours ?? SERVER_CERT_VALIDITY_HOURS,
-      earlyRenewalHours: SERVER_CERT_EARLY_RENEWAL_HOURS,
-      allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
-    }, { parent: this });
+    const csr = new tls.CertRequest(
+      `${this.name}-${name}-csr`,
+      {
+        privateKeyPem: key.privateKeyPem,
+        subject: { commonName: request.commonName, organization: "ai-dualstack" },
+        ipAddresses: request.ipAddresses ?? [],
+        dnsNames: request.dnsNames ?? [],
+      },
+      { parent: this },
+    );
+    const cert = new tls.LocallySignedCert(
+      `${this.name}-${name}-cert`,
+      {
+        certRequestPem: csr.certRequestPem,
+        caPrivateKeyPem: this.keyPem,
+        caCertPem: this.certPem,
+        validityPeriodHours: request.validityHours ?? SERVER_CERT_VALIDITY_HOURS,
+        earlyRenewalHours: SERVER_CERT_EARLY_RENEWAL_HOURS,
+        allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+      },
+      { parent: this },
+    );
     return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
   }
 }

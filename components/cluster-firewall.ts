@@ -18,17 +18,27 @@ export class ClusterFirewall extends pulumi.ComponentResource {
 
   constructor(name: string, args: ClusterFirewallArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:host:ClusterFirewall", name, {}, opts);
-    const ipset = new proxmoxve.firewall.IpsetLegacy(`${name}-ipset-${MANAGEMENT_IPSET}`, {
-      name: MANAGEMENT_IPSET,
-      comment: "admin access to SSH and the Proxmox API/UI (ai-dualstack)",
-      cidrs: args.networks.mgmt.adminCidrs.map((c) => ({ name: c, comment: "admin network" })),
-    }, { parent: this });
-    const groups = Object.entries(securityGroups(args.networks, args.monitoringIp)).map(([groupName, rules]) =>
-      new proxmoxve.cluster.firewall.security.GroupLegacy(`${name}-${groupName}`, {
-        name: groupName,
-        comment: `ai-dualstack ${groupName}`,
-        rules,
-      }, { parent: this, dependsOn: [ipset] }));
+    const ipset = new proxmoxve.firewall.IpsetLegacy(
+      `${name}-ipset-${MANAGEMENT_IPSET}`,
+      {
+        name: MANAGEMENT_IPSET,
+        comment: "admin access to SSH and the Proxmox API/UI (ai-dualstack)",
+        cidrs: args.networks.mgmt.adminCidrs.map((c) => ({ name: c, comment: "admin network" })),
+      },
+      { parent: this },
+    );
+    const groups = Object.entries(securityGroups(args.networks, args.monitoringIp)).map(
+      ([groupName, rules]) =>
+        new proxmoxve.cluster.firewall.security.GroupLegacy(
+          `${name}-${groupName}`,
+          {
+            name: groupName,
+            comment: `ai-dualstack ${groupName}`,
+            rules,
+          },
+          { parent: this, dependsOn: [ipset] },
+        ),
+    );
     // Rules first, then the firewall itself: enabling DROP before the admin rules exist would lock us out.
     const rules = new proxmoxve.firewall.RulesLegacy(`${name}-rules`, { rules: clusterRules(args.monitoringIp) }, { parent: this, dependsOn: [ipset] });
     new proxmoxve.cluster.FirewallLegacy(`${name}-options`, { ...CLUSTER_FIREWALL }, { parent: this, dependsOn: [rules, ...groups] });

@@ -1,7 +1,17 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { composeLabels, fillTemplate, hasSecretEnvironment, hasSecretFiles, materialNames, secretNames, validateStackSpec, type EnvValue, type StackSpec } from "../lib/compose/spec";
+import {
+  composeLabels,
+  fillTemplate,
+  hasSecretEnvironment,
+  hasSecretFiles,
+  materialNames,
+  secretNames,
+  validateStackSpec,
+  type EnvValue,
+  type StackSpec,
+} from "../lib/compose/spec";
 import { buildTriggers } from "../lib/build-context";
 import { dockerLabels, type GuestEnvironment } from "../lib/tags";
 
@@ -42,45 +52,90 @@ export class ComposeStack extends pulumi.ComponentResource {
     if (missing.length > 0) problems.push(`files need key material not given to the stack: ${missing.join(", ")}`);
     if (problems.length > 0) throw new Error(`compose stack ${spec.project}: ${problems.join("; ")}`);
 
-    const provider = new docker.Provider(`${name}-engine`, {
-      host: args.dockerHost,
-      sshOpts: ["-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=15"],
-    }, { parent: this });
+    const provider = new docker.Provider(
+      `${name}-engine`,
+      {
+        host: args.dockerHost,
+        sshOpts: ["-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=15"],
+      },
+      { parent: this },
+    );
     const child = { parent: this, provider };
-    const labels = (extra: Record<string, string>) => Object.entries({ ...dockerLabels(args.env, args.stack), ...extra }).map(([label, value]) => ({ label, value }));
+    const labels = (extra: Record<string, string>) =>
+      Object.entries({ ...dockerLabels(args.env, args.stack), ...extra }).map(([label, value]) => ({ label, value }));
 
-    const networks = Object.fromEntries(spec.networks.map((n) => [n.name, new docker.Network(`${name}-net-${n.name}`, {
-      name: `${spec.project}_${n.name}`,
-      internal: n.internal,
-      labels: labels({ "com.docker.compose.project": spec.project, "com.docker.compose.network": n.name }),
-    }, child)]));
+    const networks = Object.fromEntries(
+      spec.networks.map((n) => [
+        n.name,
+        new docker.Network(
+          `${name}-net-${n.name}`,
+          {
+            name: `${spec.project}_${n.name}`,
+            internal: n.internal,
+            labels: labels({ "com.docker.compose.project": spec.project, "com.docker.compose.network": n.name }),
+          },
+          child,
+        ),
+      ]),
+    );
     // Volumes hold the model store and vector data: they survive `pulumi destroy` and a rebuild of the stack.
-    const volumes = Object.fromEntries(spec.volumes.map((v) => [v, new docker.Volume(`${name}-vol-${v}`, {
-      name: `${spec.project}_${v}`,
-      labels: labels({ "com.docker.compose.project": spec.project, "com.docker.compose.volume": v }),
-    }, { ...child, retainOnDelete: true, protect: true })]));
+    const volumes = Object.fromEntries(
+      spec.volumes.map((v) => [
+        v,
+        new docker.Volume(
+          `${name}-vol-${v}`,
+          {
+            name: `${spec.project}_${v}`,
+            labels: labels({ "com.docker.compose.project": spec.project, "com.docker.compose.volume": v }),
+          },
+          { ...child, retainOnDelete: true, protect: true },
+        ),
+      ]),
+    );
     // Pulled by tag, or built on the engine from a directory of this repository (rebuilt when a file in it changes).
-    const images = Object.fromEntries([...new Map(spec.services.map((s) => [s.image, s.build])).entries()].map(([image, build]) => [image, new docker.RemoteImage(`${name}-img-${image.replace(/[^a-z0-9]+/gi, "-")}`, {
-      name: image,
-      keepLocally: true,
-      ...(build ? {
-        build: { context: build.context, dockerfile: build.dockerfile ?? "Dockerfile", buildArgs: build.args, tags: [image], labels: dockerLabels(args.env, args.stack) },
-        triggers: buildTriggers(build.context),
-      } : {}),
-    }, child)]));
+    const images = Object.fromEntries(
+      [...new Map(spec.services.map((s) => [s.image, s.build])).entries()].map(([image, build]) => [
+        image,
+        new docker.RemoteImage(
+          `${name}-img-${image.replace(/[^a-z0-9]+/gi, "-")}`,
+          {
+            name: image,
+            keepLocally: true,
+            ...(build
+              ? {
+                  build: {
+                    context: build.context,
+                    dockerfile: build.dockerfile ?? "Dockerfile",
+                    buildArgs: build.args,
+                    tags: [image],
+                    labels: dockerLabels(args.env, args.stack),
+                  },
+                  triggers: buildTriggers(build.context),
+                }
+              : {}),
+          },
+          child,
+        ),
+      ]),
+    );
     const given = args.secretValues ?? {};
     // Generated: 48 alphanumerics (32 for names ending in -32: cookie secrets), or 32 random bytes in hex for names
     // ending in -hex (encryption keys).
-    const generated = (secret: string): pulumi.Output<string> => secret.endsWith("-hex")
-      // RandomId's outputs are not secret by default: declared here, so the state holds them encrypted.
-      ? new random.RandomId(`${name}-${secret}`, { byteLength: 32 }, { parent: this, additionalSecretOutputs: ["hex", "b64Std", "b64Url", "dec"] }).hex
-      : new random.RandomPassword(`${name}-${secret}`, { length: secret.endsWith("-32") ? 32 : 48, special: false }, { parent: this }).result;
-    this.secrets = Object.fromEntries(secretNames(spec).map((secret) => [secret, pulumi.secret(secret in given ? pulumi.output(given[secret]) : generated(secret))]));
+    const generated = (secret: string): pulumi.Output<string> =>
+      secret.endsWith("-hex")
+        ? // RandomId's outputs are not secret by default: declared here, so the state holds them encrypted.
+          new random.RandomId(`${name}-${secret}`, { byteLength: 32 }, { parent: this, additionalSecretOutputs: ["hex", "b64Std", "b64Url", "dec"] }).hex
+        : new random.RandomPassword(`${name}-${secret}`, { length: secret.endsWith("-32") ? 32 : 48, special: false }, { parent: this }).result;
+    this.secrets = Object.fromEntries(
+      secretNames(spec).map((secret) => [secret, pulumi.secret(secret in given ? pulumi.output(given[secret]) : generated(secret))]),
+    );
     const all = pulumi.all(this.secrets);
     const value = (k: string, v: EnvValue): pulumi.Output<string> =>
       // Secret whatever the engine does with additionalSecretOutputs: the whole env list is then stored encrypted.
-      typeof v === "string" ? pulumi.output(`${k}=${v}`)
-        : "secret" in v ? pulumi.interpolate`${k}=${this.secrets[v.secret]}`
+      typeof v === "string"
+        ? pulumi.output(`${k}=${v}`)
+        : "secret" in v
+          ? pulumi.interpolate`${k}=${this.secrets[v.secret]}`
           : pulumi.secret(all.apply((values) => `${k}=${fillTemplate(v.template, values)}`));
     this.containers = {};
     this.digests = {};
@@ -88,57 +143,68 @@ export class ComposeStack extends pulumi.ComponentResource {
       const env = Object.entries(s.environment).map(([k, v]) => value(k, v));
       const image = images[s.image];
       const deps = s.dependsOnHealthy.map((d) => this.containers[d]).filter(Boolean);
-      this.containers[s.name] = new docker.Container(`${name}-${s.name}`, {
-        name: `${spec.project}-${s.name}-1`,
-        hostname: s.name,
-        // The digest resolved at pull time, kept in the state: a moved tag is a visible change, not a silent one. A
-        // built image has no registry digest: its image id changes with every rebuild instead.
-        image: s.build ? image.imageId : image.repoDigest,
-        entrypoints: s.entrypoint,
-        command: s.command,
-        envs: env,
-        ports: s.ports.map((p) => ({ internal: p.container, external: p.host, ip: p.bind, protocol: p.protocol ?? "tcp" })),
-        volumes: s.volumes.map((v) => ({ volumeName: volumes[v.volume].name, containerPath: v.path, readOnly: v.readOnly ?? false })),
-        uploads: (s.files ?? []).map((f) => ({
-          file: f.path,
-          content: "material" in f ? pulumi.secret(args.materials![f.material]) : "template" in f ? pulumi.secret(all.apply((values) => fillTemplate(f.template, values))) : f.content,
-        })),
-        networksAdvanced: s.networks.map((n) => ({ name: networks[n].name, aliases: [s.name] })),
-        healthcheck: s.healthcheck ? {
-          tests: s.healthcheck.test,
-          interval: s.healthcheck.interval,
-          timeout: s.healthcheck.timeout,
-          retries: s.healthcheck.retries,
-          startPeriod: s.healthcheck.startPeriod,
-        } : undefined,
-        // Wait for healthy before the stack goes on (dependents, model deployments); a setup job runs once.
-        wait: s.healthcheck !== undefined,
-        waitTimeout: WAIT_TIMEOUT_SECONDS,
-        restart: s.restart,
-        gpus: s.gpu ? "all" : undefined,
-        memory: s.memoryMiB,
-        cpus: s.cpus === undefined ? undefined : String(s.cpus),
-        shmSize: s.shmSizeMiB,
-        mounts: s.dockerSocket ? [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }] : undefined,
-        labels: labels(composeLabels(spec.project, s.name)),
-        logDriver: "json-file",
-        logOpts: { "max-size": "50m", "max-file": "3" },
-        securityOpts: ["no-new-privileges:true"],
-        mustRun: !s.oneShot,
-        // A setup job: attached until it exits (a non-zero exit fails the update), its output kept.
-        ...(s.oneShot ? { attach: true, logs: true } : {}),
-      }, {
-        ...child,
-        dependsOn: deps,
-        deleteBeforeReplace: true,
-        // Declared secret as well: policies see secrets unwrapped and can only trust this declaration.
-        additionalSecretOutputs: [
-          ...(hasSecretEnvironment(s) ? ["envs"] : []),
-          ...(hasSecretFiles(s) ? ["uploads"] : []),
-          // A setup job's output may echo what it was given.
-          ...(s.oneShot ? ["containerLogs"] : []),
-        ],
-      });
+      this.containers[s.name] = new docker.Container(
+        `${name}-${s.name}`,
+        {
+          name: `${spec.project}-${s.name}-1`,
+          hostname: s.name,
+          // The digest resolved at pull time, kept in the state: a moved tag is a visible change, not a silent one. A
+          // built image has no registry digest: its image id changes with every rebuild instead.
+          image: s.build ? image.imageId : image.repoDigest,
+          entrypoints: s.entrypoint,
+          command: s.command,
+          envs: env,
+          ports: s.ports.map((p) => ({ internal: p.container, external: p.host, ip: p.bind, protocol: p.protocol ?? "tcp" })),
+          volumes: s.volumes.map((v) => ({ volumeName: volumes[v.volume].name, containerPath: v.path, readOnly: v.readOnly ?? false })),
+          uploads: (s.files ?? []).map((f) => ({
+            file: f.path,
+            content:
+              "material" in f
+                ? pulumi.secret(args.materials![f.material])
+                : "template" in f
+                  ? pulumi.secret(all.apply((values) => fillTemplate(f.template, values)))
+                  : f.content,
+          })),
+          networksAdvanced: s.networks.map((n) => ({ name: networks[n].name, aliases: [s.name] })),
+          healthcheck: s.healthcheck
+            ? {
+                tests: s.healthcheck.test,
+                interval: s.healthcheck.interval,
+                timeout: s.healthcheck.timeout,
+                retries: s.healthcheck.retries,
+                startPeriod: s.healthcheck.startPeriod,
+              }
+            : undefined,
+          // Wait for healthy before the stack goes on (dependents, model deployments); a setup job runs once.
+          wait: s.healthcheck !== undefined,
+          waitTimeout: WAIT_TIMEOUT_SECONDS,
+          restart: s.restart,
+          gpus: s.gpu ? "all" : undefined,
+          memory: s.memoryMiB,
+          cpus: s.cpus === undefined ? undefined : String(s.cpus),
+          shmSize: s.shmSizeMiB,
+          mounts: s.dockerSocket ? [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }] : undefined,
+          labels: labels(composeLabels(spec.project, s.name)),
+          logDriver: "json-file",
+          logOpts: { "max-size": "50m", "max-file": "3" },
+          securityOpts: ["no-new-privileges:true"],
+          mustRun: !s.oneShot,
+          // A setup job: attached until it exits (a non-zero exit fails the update), its output kept.
+          ...(s.oneShot ? { attach: true, logs: true } : {}),
+        },
+        {
+          ...child,
+          dependsOn: deps,
+          deleteBeforeReplace: true,
+          // Declared secret as well: policies see secrets unwrapped and can only trust this declaration.
+          additionalSecretOutputs: [
+            ...(hasSecretEnvironment(s) ? ["envs"] : []),
+            ...(hasSecretFiles(s) ? ["uploads"] : []),
+            // A setup job's output may echo what it was given.
+            ...(s.oneShot ? ["containerLogs"] : []),
+          ],
+        },
+      );
       this.digests[s.name] = image.repoDigest;
     }
     this.project = spec.project;

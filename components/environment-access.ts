@@ -23,32 +23,49 @@ export class EnvironmentAccess extends pulumi.ComponentResource {
     const plan = planEnvironmentAccess(args);
     const expirationDate = `${args.expires}T23:59:59Z`;
 
-    const pool = new proxmoxve.PoolLegacy(`${name}-pool`, {
-      poolId: args.pool,
-      comment: `ai-dualstack ${args.env} environment`,
-    }, { parent: this, protect: true });
-    const roles = Object.entries(plan.roles).map(([roleId, privileges]) =>
-      new proxmoxve.RoleLegacy(`${name}-role-${roleId}`, { roleId, privileges: [...privileges] }, { parent: this }));
-    const user = new proxmoxve.UserLegacy(`${name}-user`, {
-      userId: plan.userId,
-      comment: `deploys the ai-dualstack ${args.env} stack`,
-      enabled: true,
-      expirationDate,
-    }, { parent: this });
-    const token = new proxmoxve.user.Token(`${name}-token`, {
-      userId: user.userId,
-      tokenName: plan.tokenName,
-      privilegesSeparation: true,
-      expirationDate,
-      comment: `ai-dualstack ${args.env} stack`,
-    }, { parent: this });
+    const pool = new proxmoxve.PoolLegacy(
+      `${name}-pool`,
+      {
+        poolId: args.pool,
+        comment: `ai-dualstack ${args.env} environment`,
+      },
+      { parent: this, protect: true },
+    );
+    const roles = Object.entries(plan.roles).map(
+      ([roleId, privileges]) => new proxmoxve.RoleLegacy(`${name}-role-${roleId}`, { roleId, privileges: [...privileges] }, { parent: this }),
+    );
+    const user = new proxmoxve.UserLegacy(
+      `${name}-user`,
+      {
+        userId: plan.userId,
+        comment: `deploys the ai-dualstack ${args.env} stack`,
+        enabled: true,
+        expirationDate,
+      },
+      { parent: this },
+    );
+    const token = new proxmoxve.user.Token(
+      `${name}-token`,
+      {
+        userId: user.userId,
+        tokenName: plan.tokenName,
+        privilegesSeparation: true,
+        expirationDate,
+        comment: `ai-dualstack ${args.env} stack`,
+      },
+      { parent: this },
+    );
     plan.acls.forEach((acl, i) => {
-      new proxmoxve.Acl(`${name}-acl-${i}`, {
-        path: acl.path,
-        roleId: acl.roleId,
-        propagate: acl.propagate,
-        tokenId: plan.tokenId,
-      }, { parent: this, dependsOn: [token, pool, ...roles] });
+      new proxmoxve.Acl(
+        `${name}-acl-${i}`,
+        {
+          path: acl.path,
+          roleId: acl.roleId,
+          propagate: acl.propagate,
+          tokenId: plan.tokenId,
+        },
+        { parent: this, dependsOn: [token, pool, ...roles] },
+      );
     });
 
     this.poolId = args.pool;

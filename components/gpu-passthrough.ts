@@ -31,42 +31,64 @@ export class GpuPassthrough extends pulumi.ComponentResource {
     // Any change of the scripts re-runs the whole chain.
     const triggers = [contentHash(prepareScript + verifyScript)];
 
-    const prepare = new command.remote.Command(`${name}-prepare`, {
-      connection: args.connection,
-      create: prepareScript,
-      triggers,
-    }, { parent: this });
-    const reboot = new command.remote.Command(`${name}-reboot`, {
-      connection: args.connection,
-      create: renderRebootScript(),
-      triggers,
-    }, { parent: this, dependsOn: [prepare] });
-    const wait = new command.local.Command(`${name}-wait`, {
-      create: renderWaitScript(),
-      interpreter: ["/bin/bash", "-c"],
-      environment: { HOST: args.nodeAddress, REBOOT_STATUS: reboot.stdout },
-      triggers,
-    }, { parent: this });
-    const verify = new command.remote.Command(`${name}-verify`, {
-      connection: args.connection,
-      create: verifyScript,
-      triggers,
-    }, { parent: this, dependsOn: [wait] });
+    const prepare = new command.remote.Command(
+      `${name}-prepare`,
+      {
+        connection: args.connection,
+        create: prepareScript,
+        triggers,
+      },
+      { parent: this },
+    );
+    const reboot = new command.remote.Command(
+      `${name}-reboot`,
+      {
+        connection: args.connection,
+        create: renderRebootScript(),
+        triggers,
+      },
+      { parent: this, dependsOn: [prepare] },
+    );
+    const wait = new command.local.Command(
+      `${name}-wait`,
+      {
+        create: renderWaitScript(),
+        interpreter: ["/bin/bash", "-c"],
+        environment: { HOST: args.nodeAddress, REBOOT_STATUS: reboot.stdout },
+        triggers,
+      },
+      { parent: this },
+    );
+    const verify = new command.remote.Command(
+      `${name}-verify`,
+      {
+        connection: args.connection,
+        create: verifyScript,
+        triggers,
+      },
+      { parent: this, dependsOn: [wait] },
+    );
 
     this.mappings = {};
     for (const gpu of args.gpus) {
-      new proxmoxve.hardware.mapping.Pci(`${name}-${gpu.mapping}`, {
-        name: gpu.mapping,
-        comment: `${gpu.model} for the ${gpu.environment} environment (ai-dualstack)`,
-        maps: [{
-          id: gpu.deviceId,
-          node: args.nodeName,
-          path: gpu.path,
-          iommuGroup: gpu.iommuGroup,
-          subsystemId: gpu.subsystemId,
-        }],
-        mediatedDevices: false,
-      }, { parent: this, dependsOn: [verify] });
+      new proxmoxve.hardware.mapping.Pci(
+        `${name}-${gpu.mapping}`,
+        {
+          name: gpu.mapping,
+          comment: `${gpu.model} for the ${gpu.environment} environment (ai-dualstack)`,
+          maps: [
+            {
+              id: gpu.deviceId,
+              node: args.nodeName,
+              path: gpu.path,
+              iommuGroup: gpu.iommuGroup,
+              subsystemId: gpu.subsystemId,
+            },
+          ],
+          mediatedDevices: false,
+        },
+        { parent: this, dependsOn: [verify] },
+      );
       this.mappings[gpu.mapping] = gpu.mapping;
     }
     this.registerOutputs({ mappings: this.mappings });

@@ -71,89 +71,114 @@ export class GpuVm extends pulumi.ComponentResource {
     });
 
     // A new file name per content: the snippet is immutable, and a changed one is a deliberate VM replacement.
-    const snippet = new proxmoxve.FileLegacy(`${name}-user-data`, {
-      nodeName: args.nodeName,
-      datastoreId: args.filesDatastoreId,
-      contentType: "snippets",
-      sourceRaw: { fileName: snippetFileName(vmName, userData), data: userData },
-    }, { parent: this });
+    const snippet = new proxmoxve.FileLegacy(
+      `${name}-user-data`,
+      {
+        nodeName: args.nodeName,
+        datastoreId: args.filesDatastoreId,
+        contentType: "snippets",
+        sourceRaw: { fileName: snippetFileName(vmName, userData), data: userData },
+      },
+      { parent: this },
+    );
 
     // The holder owns the data disk (vm-<dataVmId>-disk-0); destroying or replacing the GPU VM leaves it alone.
-    const holder = new proxmoxve.VmLegacy(`${name}-data`, {
-      nodeName: args.nodeName,
-      vmId: args.dataVmId,
-      name: `${vmName}-data`,
-      description: `Holds the data disk of ${vmName}. Never started. Managed by ai-dualstack.`,
-      poolId: args.poolId,
-      tags: guestTags(args.env, args.stack, ["data-holder"]),
-      started: false,
-      onBoot: false,
-      protection: true,
-      purgeOnDestroy: false,
-      deleteUnreferencedDisksOnDestroy: false,
-      disks: [{ interface: "scsi0", datastoreId: args.datastoreId, size: args.dataDiskGiB, fileFormat: "raw", discard: "on", iothread: true, backup: true }],
-      networkDevices: [],
-    }, { parent: this, protect: true, retainOnDelete: true, deleteBeforeReplace: true });
+    const holder = new proxmoxve.VmLegacy(
+      `${name}-data`,
+      {
+        nodeName: args.nodeName,
+        vmId: args.dataVmId,
+        name: `${vmName}-data`,
+        description: `Holds the data disk of ${vmName}. Never started. Managed by ai-dualstack.`,
+        poolId: args.poolId,
+        tags: guestTags(args.env, args.stack, ["data-holder"]),
+        started: false,
+        onBoot: false,
+        protection: true,
+        purgeOnDestroy: false,
+        deleteUnreferencedDisksOnDestroy: false,
+        disks: [{ interface: "scsi0", datastoreId: args.datastoreId, size: args.dataDiskGiB, fileFormat: "raw", discard: "on", iothread: true, backup: true }],
+        networkDevices: [],
+      },
+      { parent: this, protect: true, retainOnDelete: true, deleteBeforeReplace: true },
+    );
 
     const dataDisk = holder.disks.apply((disks) => disks?.[0]);
-    const vm = new proxmoxve.VmLegacy(`${name}-vm`, {
-      nodeName: args.nodeName,
-      vmId: args.vmId,
-      name: vmName,
-      description: `${args.env} GPU VM (${args.gpuMapping}). Managed by ai-dualstack.`,
-      poolId: args.poolId,
-      tags,
-      machine: "q35",
-      bios: "ovmf",
-      efiDisk: { datastoreId: args.datastoreId, type: "4m", preEnrolledKeys: false },
-      operatingSystem: { type: "l26" },
-      cpu: { type: "host", cores: args.cores, sockets: 1, numa: true },
-      memory: {
-        dedicated: args.memoryGiB * 1024,
-        floating: 0, // no ballooning: the GPU pins guest memory for DMA
-        ...(args.hugepages && args.hugepages !== "none" ? { hugepages: args.hugepages, keepHugepages: true } : {}),
-      },
-      scsiHardware: "virtio-scsi-single",
-      disks: [
-        { interface: "scsi0", datastoreId: args.datastoreId, importFrom: args.imageFileId, size: args.osDiskGiB, discard: "on", iothread: true, ssd: true, backup: true },
-        {
-          interface: "scsi1",
-          datastoreId: args.datastoreId,
-          pathInDatastore: dataDisk.apply((d) => d?.pathInDatastore ?? ""),
-          fileFormat: "raw",
-          size: args.dataDiskGiB,
-          discard: "on",
-          iothread: true,
-          backup: true,
+    const vm = new proxmoxve.VmLegacy(
+      `${name}-vm`,
+      {
+        nodeName: args.nodeName,
+        vmId: args.vmId,
+        name: vmName,
+        description: `${args.env} GPU VM (${args.gpuMapping}). Managed by ai-dualstack.`,
+        poolId: args.poolId,
+        tags,
+        machine: "q35",
+        bios: "ovmf",
+        efiDisk: { datastoreId: args.datastoreId, type: "4m", preEnrolledKeys: false },
+        operatingSystem: { type: "l26" },
+        cpu: { type: "host", cores: args.cores, sockets: 1, numa: true },
+        memory: {
+          dedicated: args.memoryGiB * 1024,
+          floating: 0, // no ballooning: the GPU pins guest memory for DMA
+          ...(args.hugepages && args.hugepages !== "none" ? { hugepages: args.hugepages, keepHugepages: true } : {}),
         },
-      ],
-      hostpcis: [{ device: "hostpci0", mapping: args.gpuMapping, pcie: true, rombar: true, xvga: false }],
-      vga: { type: "std" },
-      serialDevices: [{ device: "socket" }],
-      networkDevices: [{ bridge: args.bridge, model: "virtio", firewall: args.nicFirewall ?? true }],
-      initialization: {
-        datastoreId: args.datastoreId,
-        interface: "ide2",
-        userDataFileId: snippet.id,
-        ipConfigs: [{ ipv4: { address: args.address, gateway: args.gateway } }],
-        dns: { servers: args.nameservers, domain: args.searchDomain },
+        scsiHardware: "virtio-scsi-single",
+        disks: [
+          {
+            interface: "scsi0",
+            datastoreId: args.datastoreId,
+            importFrom: args.imageFileId,
+            size: args.osDiskGiB,
+            discard: "on",
+            iothread: true,
+            ssd: true,
+            backup: true,
+          },
+          {
+            interface: "scsi1",
+            datastoreId: args.datastoreId,
+            pathInDatastore: dataDisk.apply((d) => d?.pathInDatastore ?? ""),
+            fileFormat: "raw",
+            size: args.dataDiskGiB,
+            discard: "on",
+            iothread: true,
+            backup: true,
+          },
+        ],
+        hostpcis: [{ device: "hostpci0", mapping: args.gpuMapping, pcie: true, rombar: true, xvga: false }],
+        vga: { type: "std" },
+        serialDevices: [{ device: "socket" }],
+        networkDevices: [{ bridge: args.bridge, model: "virtio", firewall: args.nicFirewall ?? true }],
+        initialization: {
+          datastoreId: args.datastoreId,
+          interface: "ide2",
+          userDataFileId: snippet.id,
+          ipConfigs: [{ ipv4: { address: args.address, gateway: args.gateway } }],
+          dns: { servers: args.nameservers, domain: args.searchDomain },
+        },
+        agent: { enabled: true, timeout: args.agentTimeout, trim: true },
+        onBoot: true,
+        started: true,
+        protection: true,
+        purgeOnDestroy: false,
+        deleteUnreferencedDisksOnDestroy: false,
+        stopOnDestroy: true,
       },
-      agent: { enabled: true, timeout: args.agentTimeout, trim: true },
-      onBoot: true,
-      started: true,
-      protection: true,
-      purgeOnDestroy: false,
-      deleteUnreferencedDisksOnDestroy: false,
-      stopOnDestroy: true,
-    }, { parent: this, protect: true, deleteBeforeReplace: true, dependsOn: [holder] });
+      { parent: this, protect: true, deleteBeforeReplace: true, dependsOn: [holder] },
+    );
 
-    new GuestFirewall(`${name}-firewall`, {
-      nodeName: args.nodeName,
-      vmId: args.vmId,
-      zone: args.env,
-      address: args.address,
-      rules: args.firewallRules,
-    }, { parent: this, dependsOn: [vm] });
+    new GuestFirewall(
+      `${name}-firewall`,
+      {
+        nodeName: args.nodeName,
+        vmId: args.vmId,
+        zone: args.env,
+        address: args.address,
+        rules: args.firewallRules,
+      },
+      { parent: this, dependsOn: [vm] },
+    );
 
     this.vmId = args.vmId;
     this.name = vmName;

@@ -27,12 +27,16 @@ export class GuestFirewall extends pulumi.ComponentResource {
     }
     const target = { nodeName: args.nodeName, vmId: args.vmId, containerId: args.containerId };
     const ip = ipOf(args.address);
-    const ipset = new proxmoxve.firewall.IpsetLegacy(`${name}-ipfilter`, {
-      ...target,
-      name: "ipfilter-net0",
-      comment: "the only source address net0 may use",
-      cidrs: [{ name: ip }],
-    }, { parent: this });
+    const ipset = new proxmoxve.firewall.IpsetLegacy(
+      `${name}-ipfilter`,
+      {
+        ...target,
+        name: "ipfilter-net0",
+        comment: "the only source address net0 may use",
+        cidrs: [{ name: ip }],
+      },
+      { parent: this },
+    );
     const rules = new proxmoxve.firewall.RulesLegacy(`${name}-rules`, { ...target, rules: guestRules(args.zone, args.rules) }, { parent: this });
     new proxmoxve.firewall.OptionsLegacy(`${name}-options`, { ...target, ...guestFirewallOptions(args.zone) }, { parent: this, dependsOn: [ipset, rules] });
     this.registerOutputs({});

@@ -27,37 +27,41 @@ export class ModelDeployment extends pulumi.ComponentResource {
     super("dualstack:workload:ModelDeployment", name, {}, opts);
     const d = args.deployment;
     const derived = d.from !== undefined;
-    this.model = new OllamaModel(`${name}-model`, {
-      host: args.host,
-      ...(args.caCert ? { caCert: args.caCert } : {}),
-      name: d.name,
-      from: d.from,
-      parameters: derived ? { ...(d.parameters ?? {}), num_ctx: args.capacity.context } : undefined,
-      system: d.system,
-      template: d.template,
-      warm: d.warm,
-      keepAlive: args.keepAlive,
-      requireFullGpu: true,
-      stallSeconds: args.stallSeconds ?? 300,
-      maxResumes: 5,
-      // The facts, not only the verdict: the policy pack recomputes the fit from them at preview.
-      capacity: {
-        catalogModel: args.capacity.catalogModel,
-        weightsBytes: args.capacity.weightsBytes,
-        layers: args.capacity.layers,
-        kvHeads: args.capacity.kvHeads,
-        headDim: args.capacity.headDim,
-        context: args.capacity.context,
-        parallel: args.capacity.parallel,
-        kvCacheType: args.capacity.kvCacheType,
-        gpu: args.capacity.gpu,
-        vramBytes: args.capacity.vramBytes,
-        gpuOverheadBytes: args.capacity.gpuOverheadBytes,
-        maxLoaded: args.capacity.maxLoaded,
-        totalBytes: args.capacity.totalBytes,
-        fits: args.capacity.fits,
+    this.model = new OllamaModel(
+      `${name}-model`,
+      {
+        host: args.host,
+        ...(args.caCert ? { caCert: args.caCert } : {}),
+        name: d.name,
+        from: d.from,
+        parameters: derived ? { ...(d.parameters ?? {}), num_ctx: args.capacity.context } : undefined,
+        system: d.system,
+        template: d.template,
+        warm: d.warm,
+        keepAlive: args.keepAlive,
+        requireFullGpu: true,
+        stallSeconds: args.stallSeconds ?? 300,
+        maxResumes: 5,
+        // The facts, not only the verdict: the policy pack recomputes the fit from them at preview.
+        capacity: {
+          catalogModel: args.capacity.catalogModel,
+          weightsBytes: args.capacity.weightsBytes,
+          layers: args.capacity.layers,
+          kvHeads: args.capacity.kvHeads,
+          headDim: args.capacity.headDim,
+          context: args.capacity.context,
+          parallel: args.capacity.parallel,
+          kvCacheType: args.capacity.kvCacheType,
+          gpu: args.capacity.gpu,
+          vramBytes: args.capacity.vramBytes,
+          gpuOverheadBytes: args.capacity.gpuOverheadBytes,
+          maxLoaded: args.capacity.maxLoaded,
+          totalBytes: args.capacity.totalBytes,
+          fits: args.capacity.fits,
+        },
       },
-    }, { parent: this });
+      { parent: this },
+    );
     this.registerOutputs({ model: this.model });
   }
 }

@@ -61,25 +61,65 @@ export class Monitoring extends pulumi.ComponentResource {
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:monitoring:Monitoring", name, {}, opts);
     const s = args.settings;
-    this.logPushUrls = Object.fromEntries(Object.entries(LOG_GATEWAY_PORTS).map(([tenant, port]) => [tenant, `https://${args.ip}:${port}${LOKI_PUSH_PATH}`])) as Monitoring["logPushUrls"];
+    this.logPushUrls = Object.fromEntries(
+      Object.entries(LOG_GATEWAY_PORTS).map(([tenant, port]) => [tenant, `https://${args.ip}:${port}${LOKI_PUSH_PATH}`]),
+    ) as Monitoring["logPushUrls"];
 
     // Every platform guest: node exporter and Alloy, pushing to the platform's port of the log gateway.
-    const exporters = args.guests.map((g) => new command.remote.Command(`${name}-${g.key}-telemetry`, {
-      connection: args.connection(g.ip),
-      create: renderTelemetryInstallScript({ tenant: "platform", host: g.hostname, ip: g.ip, pushUrl: this.logPushUrls.platform, alloyVersion: s.alloyVersion, aptKeyFingerprints: s.aptKeyFingerprints, docker: g.compose !== undefined, cadvisor: false, composeProject: g.compose?.project }),
-      stdin: args.ca.certPem,
-    }, { parent: this, dependsOn: g.compose ? [g.compose.after] : [] }));
+    const exporters = args.guests.map(
+      (g) =>
+        new command.remote.Command(
+          `${name}-${g.key}-telemetry`,
+          {
+            connection: args.connection(g.ip),
+            create: renderTelemetryInstallScript({
+              tenant: "platform",
+              host: g.hostname,
+              ip: g.ip,
+              pushUrl: this.logPushUrls.platform,
+              alloyVersion: s.alloyVersion,
+              aptKeyFingerprints: s.aptKeyFingerprints,
+              docker: g.compose !== undefined,
+              cadvisor: false,
+              composeProject: g.compose?.project,
+            }),
+            stdin: args.ca.certPem,
+          },
+          { parent: this, dependsOn: g.compose ? [g.compose.after] : [] },
+        ),
+    );
 
     // The nodes: node exporter, prometheus-pve-exporter with a read-only token, the discovery on the platform's node.
-    const user = new proxmoxve.UserLegacy(`${name}-pve-user`, { userId: MONITORING_USER, comment: "ai-dualstack monitoring (read-only)", enabled: true }, { parent: this });
-    const token = new proxmoxve.user.Token(`${name}-pve-token`, { userId: user.userId, tokenName: "exporter", privilegesSeparation: true, comment: "prometheus-pve-exporter (read-only)" }, { parent: this });
-    const acl = new proxmoxve.Acl(`${name}-pve-acl`, { path: "/", roleId: "PVEAuditor", propagate: true, tokenId: pulumi.interpolate`${MONITORING_USER}!exporter` }, { parent: this, dependsOn: [token] });
+    const user = new proxmoxve.UserLegacy(
+      `${name}-pve-user`,
+      { userId: MONITORING_USER, comment: "ai-dualstack monitoring (read-only)", enabled: true },
+      { parent: this },
+    );
+    const token = new proxmoxve.user.Token(
+      `${name}-pve-token`,
+      { userId: user.userId, tokenName: "exporter", privilegesSeparation: true, comment: "prometheus-pve-exporter (read-only)" },
+      { parent: this },
+    );
+    const acl = new proxmoxve.Acl(
+      `${name}-pve-acl`,
+      { path: "/", roleId: "PVEAuditor", propagate: true, tokenId: pulumi.interpolate`${MONITORING_USER}!exporter` },
+      { parent: this, dependsOn: [token] },
+    );
     for (const node of args.nodes) {
-      new command.remote.Command(`${name}-${node.name}-host-monitoring`, {
-        connection: args.connection(node.address),
-        create: renderHostMonitoringScript({ address: node.address, pveExporterVersion: s.pveExporterVersion, discovery: node.name === args.platformNode, monitoringVmId: args.vmId }),
-        stdin: pulumi.secret(token.value.apply((v) => stdinBundle({ secretLine: v, pems: [] }))),
-      }, { parent: this, dependsOn: [acl], additionalSecretOutputs: ["stdin"] });
+      new command.remote.Command(
+        `${name}-${node.name}-host-monitoring`,
+        {
+          connection: args.connection(node.address),
+          create: renderHostMonitoringScript({
+            address: node.address,
+            pveExporterVersion: s.pveExporterVersion,
+            discovery: node.name === args.platformNode,
+            monitoringVmId: args.vmId,
+          }),
+          stdin: pulumi.secret(token.value.apply((v) => stdinBundle({ secretLine: v, pems: [] }))),
+        },
+        { parent: this, dependsOn: [acl], additionalSecretOutputs: ["stdin"] },
+      );
     }
 
     const password = new random.RandomPassword(`${name}-grafana-admin-password`, { length: 32, special: false }, { parent: this });
@@ -87,32 +127,49 @@ export class Monitoring extends pulumi.ComponentResource {
     const gatewayCert = args.ca.issue("log-gateway", { commonName: "platform-log-gateway", ipAddresses: [args.ip], dnsNames: ["platform-monitoring"] });
     const targets: Record<string, TargetGroup[]> = {
       "node-platform": [
-        ...args.guests.map((g) => ({ targets: [`${g.ip}:${EXPORTER_PORTS.node}`], labels: { env: "platform", stack: g.stack, service: g.service, guest: g.hostname } })),
+        ...args.guests.map((g) => ({
+          targets: [`${g.ip}:${EXPORTER_PORTS.node}`],
+          labels: { env: "platform", stack: g.stack, service: g.service, guest: g.hostname },
+        })),
         ...args.nodes.map((n) => ({ targets: [`${n.address}:${EXPORTER_PORTS.node}`], labels: { env: "platform", service: "proxmox", guest: n.name } })),
       ],
     };
-    new command.remote.Command(`${name}-install`, {
-      connection: args.connection(args.ip),
-      create: renderMonitoringInstallScript({
-        ip: args.ip,
-        scrapeInterval: s.scrapeInterval,
-        evaluationInterval: s.scrapeInterval,
-        proxmoxNodes: args.nodes.map((n) => n.address),
-        tlsEndpoints: [...args.tlsEndpoints, `${args.ip}:${GRAFANA_PORT}`, `${args.ip}:${LOG_GATEWAY_PORTS.platform}`],
-        retention: s.retention,
-        logRetention: s.logRetention,
-        dataDir: args.dataPath,
-        targets,
-        versions: { grafana: s.grafanaVersion, loki: s.lokiVersion },
-        aptKeyFingerprints: s.aptKeyFingerprints,
-      }),
-      stdin: pulumi.secret(pulumi.all([password.result, grafanaCert.keyPem, grafanaCert.certPem, gatewayCert.keyPem, gatewayCert.certPem, pulumi.all(args.caCerts)]).apply(([pw, gk, gc, lk, lc, cas]) =>
-        monitoringBundle({ grafanaPassword: pw, grafana: { keyPem: gk, certPem: gc }, logGateway: { keyPem: lk, certPem: lc }, caCerts: cas }))),
-    }, { parent: this, dependsOn: exporters, additionalSecretOutputs: ["stdin"] });
+    new command.remote.Command(
+      `${name}-install`,
+      {
+        connection: args.connection(args.ip),
+        create: renderMonitoringInstallScript({
+          ip: args.ip,
+          scrapeInterval: s.scrapeInterval,
+          evaluationInterval: s.scrapeInterval,
+          proxmoxNodes: args.nodes.map((n) => n.address),
+          tlsEndpoints: [...args.tlsEndpoints, `${args.ip}:${GRAFANA_PORT}`, `${args.ip}:${LOG_GATEWAY_PORTS.platform}`],
+          retention: s.retention,
+          logRetention: s.logRetention,
+          dataDir: args.dataPath,
+          targets,
+          versions: { grafana: s.grafanaVersion, loki: s.lokiVersion },
+          aptKeyFingerprints: s.aptKeyFingerprints,
+        }),
+        stdin: pulumi.secret(
+          pulumi
+            .all([password.result, grafanaCert.keyPem, grafanaCert.certPem, gatewayCert.keyPem, gatewayCert.certPem, pulumi.all(args.caCerts)])
+            .apply(([pw, gk, gc, lk, lc, cas]) =>
+              monitoringBundle({ grafanaPassword: pw, grafana: { keyPem: gk, certPem: gc }, logGateway: { keyPem: lk, certPem: lc }, caCerts: cas }),
+            ),
+        ),
+      },
+      { parent: this, dependsOn: exporters, additionalSecretOutputs: ["stdin"] },
+    );
 
     this.prometheusUrl = `http://${args.ip}:${EXPORTER_PORTS.prometheus}`;
     this.grafanaUrl = `https://${args.ip}:${GRAFANA_PORT}`;
     this.grafanaAdminPassword = pulumi.secret(password.result);
-    this.registerOutputs({ prometheusUrl: this.prometheusUrl, grafanaUrl: this.grafanaUrl, grafanaAdminPassword: this.grafanaAdminPassword, logPushUrls: this.logPushUrls });
+    this.registerOutputs({
+      prometheusUrl: this.prometheusUrl,
+      grafanaUrl: this.grafanaUrl,
+      grafanaAdminPassword: this.grafanaAdminPassword,
+      logPushUrls: this.logPushUrls,
+    });
   }
 }

@@ -37,16 +37,27 @@ export interface PlatformArgs {
 type DownloadSpec = HostConfig["platform"]["lxcTemplate"];
 
 /** A file Proxmox fetches into a datastore, checked against its sha256 when one is configured; never overwritten. */
-function download(name: string, nodeName: string, datastoreId: string, contentType: "import" | "vztmpl", spec: DownloadSpec, opts: pulumi.CustomResourceOptions) {
-  return new proxmoxve.download.File(name, {
-    nodeName,
-    datastoreId,
-    contentType,
-    url: spec.url,
-    fileName: spec.fileName,
-    overwrite: false,
-    ...(spec.checksum ? { checksum: spec.checksum, checksumAlgorithm: "sha256" } : {}),
-  }, opts);
+function download(
+  name: string,
+  nodeName: string,
+  datastoreId: string,
+  contentType: "import" | "vztmpl",
+  spec: DownloadSpec,
+  opts: pulumi.CustomResourceOptions,
+) {
+  return new proxmoxve.download.File(
+    name,
+    {
+      nodeName,
+      datastoreId,
+      contentType,
+      url: spec.url,
+      fileName: spec.fileName,
+      overwrite: false,
+      ...(spec.checksum ? { checksum: spec.checksum, checksumAlgorithm: "sha256" } : {}),
+    },
+    opts,
+  );
 }
 
 /** The compose project of the cicd container (Gitea and its runner). */
@@ -96,133 +107,205 @@ export class Platform extends pulumi.ComponentResource {
     }
 
     const platformStores = datastoresFor(mirrorPoolOf(c, c.platform.mirror), "platform");
-    const pool = new proxmoxve.PoolLegacy(`${name}-pool`, { poolId: c.platform.pool, comment: "ai-dualstack platform services" }, { parent: this, protect: true });
-    const template = download(`${name}-${c.platform.node}-lxc-template`, c.platform.node, platformStores.files, "vztmpl", c.platform.lxcTemplate, { parent: this, dependsOn: [host] });
+    const pool = new proxmoxve.PoolLegacy(
+      `${name}-pool`,
+      { poolId: c.platform.pool, comment: "ai-dualstack platform services" },
+      { parent: this, protect: true },
+    );
+    const template = download(`${name}-${c.platform.node}-lxc-template`, c.platform.node, platformStores.files, "vztmpl", c.platform.lxcTemplate, {
+      parent: this,
+      dependsOn: [host],
+    });
 
     // The catalog's platform services: Gitea and its runner in Docker in the cicd container, on its own address.
     const cicdIp = ipOf(c.platform.containers.cicd.address);
-    const cicdPlan = c.services.gitea ? resolveCatalog({ gitea: c.services.gitea }, { env: "host", project: CICD_PROJECT, guestIp: cicdIp, publicHostnames: [] }) : undefined;
-    const cicdSpec: StackSpec | undefined = cicdPlan && { project: CICD_PROJECT, networks: [{ name: "ai", internal: false }], volumes: cicdPlan.volumes, services: cicdPlan.services };
+    const cicdPlan = c.services.gitea
+      ? resolveCatalog({ gitea: c.services.gitea }, { env: "host", project: CICD_PROJECT, guestIp: cicdIp, publicHostnames: [] })
+      : undefined;
+    const cicdSpec: StackSpec | undefined = cicdPlan && {
+      project: CICD_PROJECT,
+      networks: [{ name: "ai", internal: false }],
+      volumes: cicdPlan.volumes,
+      services: cicdPlan.services,
+    };
 
     this.catalog = cicdPlan?.entries ?? [];
     this.containers = {};
     const guests: Record<string, ServiceContainer> = {};
     for (const [key, spec] of Object.entries(c.platform.containers)) {
       const service = PLATFORM_SERVICES[key as keyof typeof PLATFORM_SERVICES];
-      guests[key] = new ServiceContainer(`${name}-${key}`, {
-        ...spec,
-        nodeName: c.platform.node,
-        hostname: `platform-${key}`,
-        service,
-        env: "platform",
-        stack: args.stack,
-        zone: "services",
-        poolId: pool.poolId,
-        datastoreId: platformStores.guests,
-        templateFileId: fileId(platformStores.files, "vztmpl", c.platform.lxcTemplate.fileName),
-        bridge: c.networks.services.bridge,
-        gateway: c.networks.services.gateway,
-        nameservers: [c.networks.services.gateway],
-        sshKeys: c.platform.sshKeys,
-        // The environments' restic clients reach their repositories over sftp (chrooted, key-only accounts).
-        rules: key === "backup" ? ENVIRONMENTS.map((env) => ({ type: "in" as const, action: "ACCEPT" as const, source: c.networks[env].cidr, proto: "tcp" as const, dport: String(RESTIC_SFTP_PORT), comment: `restic (sftp-only daemon) from the ${env} zone` }))
-          : key === "cicd" && cicdSpec ? publishedPortRules(cicdSpec, cicdIp) : undefined,
-      }, { parent: this, dependsOn: [host, template] });
+      guests[key] = new ServiceContainer(
+        `${name}-${key}`,
+        {
+          ...spec,
+          nodeName: c.platform.node,
+          hostname: `platform-${key}`,
+          service,
+          env: "platform",
+          stack: args.stack,
+          zone: "services",
+          poolId: pool.poolId,
+          datastoreId: platformStores.guests,
+          templateFileId: fileId(platformStores.files, "vztmpl", c.platform.lxcTemplate.fileName),
+          bridge: c.networks.services.bridge,
+          gateway: c.networks.services.gateway,
+          nameservers: [c.networks.services.gateway],
+          sshKeys: c.platform.sshKeys,
+          // The environments' restic clients reach their repositories over sftp (chrooted, key-only accounts).
+          rules:
+            key === "backup"
+              ? ENVIRONMENTS.map((env) => ({
+                  type: "in" as const,
+                  action: "ACCEPT" as const,
+                  source: c.networks[env].cidr,
+                  proto: "tcp" as const,
+                  dport: String(RESTIC_SFTP_PORT),
+                  comment: `restic (sftp-only daemon) from the ${env} zone`,
+                }))
+              : key === "cicd" && cicdSpec
+                ? publishedPortRules(cicdSpec, cicdIp)
+                : undefined,
+        },
+        { parent: this, dependsOn: [host, template] },
+      );
       this.containers[key] = { vmId: spec.vmId, address: spec.address };
     }
 
     const ca = new CertificateAuthority(`${name}-ca`, { commonName: "ai-dualstack platform CA" }, { parent: this });
     const security = c.platform.containers.security;
-    const vault = new VaultServer(`${name}-vault`, {
-      ip: ipOf(security.address),
-      hostname: "platform-security",
-      dataPath: security.data!.path, // the schema requires it
-      connection: { host: ipOf(security.address), user: "root", privateKey: args.sshPrivateKey },
-      version: c.platform.vault.version,
-      aptKeyFingerprints: c.platform.vault.aptKeyFingerprints,
-      ca,
-      environments: ENVIRONMENTS,
-      operatorCidrs: c.networks.mgmt.adminCidrs,
-      token: args.vaultToken,
-    }, { parent: this, dependsOn: [guests.security] });
+    const vault = new VaultServer(
+      `${name}-vault`,
+      {
+        ip: ipOf(security.address),
+        hostname: "platform-security",
+        dataPath: security.data!.path, // the schema requires it
+        connection: { host: ipOf(security.address), user: "root", privateKey: args.sshPrivateKey },
+        version: c.platform.vault.version,
+        aptKeyFingerprints: c.platform.vault.aptKeyFingerprints,
+        ca,
+        environments: ENVIRONMENTS,
+        operatorCidrs: c.networks.mgmt.adminCidrs,
+        token: args.vaultToken,
+      },
+      { parent: this, dependsOn: [guests.security] },
+    );
     this.caCert = ca.certPem;
     this.vaultAppRoles = vault.appRoles;
 
     // Image-level backups of every pool to the Proxmox Backup Server.
-    const backups = new Backups(`${name}-backups`, {
-      pbs: c.backup.pbs,
-      nodes: c.nodes.map((n) => n.name),
-      password: args.pbsPassword,
-      encryptionKey: args.pbsEncryptionKey,
-      jobs: backupJobs(c),
-      fleecing: c.backup.fleecing,
-    }, { parent: this, dependsOn: [host, pool] });
+    const backups = new Backups(
+      `${name}-backups`,
+      {
+        pbs: c.backup.pbs,
+        nodes: c.nodes.map((n) => n.name),
+        password: args.pbsPassword,
+        encryptionKey: args.pbsEncryptionKey,
+        jobs: backupJobs(c),
+        fleecing: c.backup.fleecing,
+      },
+      { parent: this, dependsOn: [host, pool] },
+    );
     this.pbsEncryptionKey = backups.generatedEncryptionKey;
 
     // File-level backups: the environments' restic repositories on the backup LXC.
     const backupSpec = c.platform.containers.backup;
-    const restic = new ResticServer(`${name}-restic`, {
-      ip: ipOf(backupSpec.address),
-      dataPath: backupSpec.data?.path ?? "/srv/backup",
-      connection: { host: ipOf(backupSpec.address), user: "root", privateKey: args.sshPrivateKey },
-      repositories: [...ENVIRONMENTS, "platform"],
-      backup: c.backup,
-    }, { parent: this, dependsOn: [guests.backup] });
+    const restic = new ResticServer(
+      `${name}-restic`,
+      {
+        ip: ipOf(backupSpec.address),
+        dataPath: backupSpec.data?.path ?? "/srv/backup",
+        connection: { host: ipOf(backupSpec.address), user: "root", privateKey: args.sshPrivateKey },
+        repositories: [...ENVIRONMENTS, "platform"],
+        backup: c.backup,
+      },
+      { parent: this, dependsOn: [guests.backup] },
+    );
     this.resticCredentials = restic.credentials;
     // Vault's raft snapshots into the platform's repository, streamed by the security LXC (once Vault is set up).
     if (vault.snapshotInstall) {
       const repo = resticRepository("platform", resticRemote("platform", ipOf(backupSpec.address)), c.backup.restic, [VAULT_SNAPSHOT_SOURCE]);
-      new command.remote.Command(`${name}-vault-restic`, {
-        connection: { host: ipOf(security.address), user: "root", privateKey: args.sshPrivateKey },
-        create: renderResticInstallScript(repo, "client"),
-        stdin: pulumi.secret(restic.credentials.apply((creds) => stdinBundle({ secretLine: creds.platform.password, pems: [creds.platform.privateKey] }))),
-      }, { parent: this, dependsOn: [vault.snapshotInstall, restic], additionalSecretOutputs: ["stdin"] });
+      new command.remote.Command(
+        `${name}-vault-restic`,
+        {
+          connection: { host: ipOf(security.address), user: "root", privateKey: args.sshPrivateKey },
+          create: renderResticInstallScript(repo, "client"),
+          stdin: pulumi.secret(restic.credentials.apply((creds) => stdinBundle({ secretLine: creds.platform.password, pems: [creds.platform.privateKey] }))),
+        },
+        { parent: this, dependsOn: [vault.snapshotInstall, restic], additionalSecretOutputs: ["stdin"] },
+      );
     }
 
-    const cicdEngine = cicdSpec && new command.remote.Command(`${name}-cicd-docker`, {
-      connection: { host: cicdIp, user: "root", privateKey: args.sshPrivateKey },
-      create: renderDockerEngineScript(),
-    }, { parent: this, dependsOn: [guests.cicd] });
+    const cicdEngine =
+      cicdSpec &&
+      new command.remote.Command(
+        `${name}-cicd-docker`,
+        {
+          connection: { host: cicdIp, user: "root", privateKey: args.sshPrivateKey },
+          create: renderDockerEngineScript(),
+        },
+        { parent: this, dependsOn: [guests.cicd] },
+      );
 
     // Prometheus, Loki, Grafana and the exporters, from the inventory: every platform guest and node is a target,
     // the environments' guests are discovered from the Proxmox API.
     const monitoringSpec = c.platform.containers.monitoring;
-    const monitoring = new Monitoring(`${name}-monitoring`, {
-      ip: ipOf(monitoringSpec.address),
-      vmId: monitoringSpec.vmId,
-      dataPath: monitoringSpec.data?.path ?? "/var/lib/monitoring",
-      connection: (ip) => ({ host: ip, user: "root", privateKey: args.sshPrivateKey }),
-      guests: Object.entries(c.platform.containers).map(([key, spec]) => ({
-        key, hostname: `platform-${key}`, ip: ipOf(spec.address), stack: args.stack, service: PLATFORM_SERVICES[key as keyof typeof PLATFORM_SERVICES],
-        ...(key === "cicd" && cicdEngine ? { compose: { project: CICD_PROJECT, after: cicdEngine } } : {}),
-      })),
-      nodes: c.nodes.map((n) => ({ name: n.name, address: n.address })),
-      platformNode: c.platform.node,
-      tlsEndpoints: [vault.address.replace(/^https:\/\//, "")],
-      ca,
-      caCerts: [ca.certPem],
-      settings: c.platform.monitoring,
-    }, { parent: this, dependsOn: Object.values(guests) });
+    const monitoring = new Monitoring(
+      `${name}-monitoring`,
+      {
+        ip: ipOf(monitoringSpec.address),
+        vmId: monitoringSpec.vmId,
+        dataPath: monitoringSpec.data?.path ?? "/var/lib/monitoring",
+        connection: (ip) => ({ host: ip, user: "root", privateKey: args.sshPrivateKey }),
+        guests: Object.entries(c.platform.containers).map(([key, spec]) => ({
+          key,
+          hostname: `platform-${key}`,
+          ip: ipOf(spec.address),
+          stack: args.stack,
+          service: PLATFORM_SERVICES[key as keyof typeof PLATFORM_SERVICES],
+          ...(key === "cicd" && cicdEngine ? { compose: { project: CICD_PROJECT, after: cicdEngine } } : {}),
+        })),
+        nodes: c.nodes.map((n) => ({ name: n.name, address: n.address })),
+        platformNode: c.platform.node,
+        tlsEndpoints: [vault.address.replace(/^https:\/\//, "")],
+        ca,
+        caCerts: [ca.certPem],
+        settings: c.platform.monitoring,
+      },
+      { parent: this, dependsOn: Object.values(guests) },
+    );
     this.grafanaUrl = monitoring.grafanaUrl;
     this.grafanaAdminPassword = monitoring.grafanaAdminPassword;
 
     if (cicdSpec) {
       const root = { host: cicdIp, user: "root", privateKey: args.sshPrivateKey };
       const cert = ca.issue("gitea", { commonName: "platform-cicd", ipAddresses: [cicdIp], dnsNames: ["gitea", "platform-cicd"] });
-      const cicd = new ComposeStack(`${name}-cicd`, {
-        spec: cicdSpec,
-        dockerHost: `ssh://root@${cicdIp}`,
-        env: "platform",
-        stack: args.stack,
-        materials: { [GITEA_TLS.cert]: cert.certPem, [GITEA_TLS.key]: cert.keyPem, [CA_MATERIAL]: ca.certPem },
-      }, { parent: this, dependsOn: [cicdEngine!] });
+      const cicd = new ComposeStack(
+        `${name}-cicd`,
+        {
+          spec: cicdSpec,
+          dockerHost: `ssh://root@${cicdIp}`,
+          env: "platform",
+          stack: args.stack,
+          materials: { [GITEA_TLS.cert]: cert.certPem, [GITEA_TLS.key]: cert.keyPem, [CA_MATERIAL]: ca.certPem },
+        },
+        { parent: this, dependsOn: [cicdEngine!] },
+      );
       // Its repositories, issues and runner state into the platform's restic repository.
-      const repo = resticRepository("platform", resticRemote("platform", ipOf(backupSpec.address)), c.backup.restic, cicdSpec.volumes.map((v) => volumeSource(CICD_PROJECT, v)));
-      new command.remote.Command(`${name}-cicd-restic`, {
-        connection: root,
-        create: renderResticInstallScript(repo, "client"),
-        stdin: pulumi.secret(restic.credentials.apply((creds) => stdinBundle({ secretLine: creds.platform.password, pems: [creds.platform.privateKey] }))),
-      }, { parent: this, dependsOn: [cicd, restic], additionalSecretOutputs: ["stdin"] });
+      const repo = resticRepository(
+        "platform",
+        resticRemote("platform", ipOf(backupSpec.address)),
+        c.backup.restic,
+        cicdSpec.volumes.map((v) => volumeSource(CICD_PROJECT, v)),
+      );
+      new command.remote.Command(
+        `${name}-cicd-restic`,
+        {
+          connection: root,
+          create: renderResticInstallScript(repo, "client"),
+          stdin: pulumi.secret(restic.credentials.apply((creds) => stdinBundle({ secretLine: creds.platform.password, pems: [creds.platform.privateKey] }))),
+        },
+        { parent: this, dependsOn: [cicd, restic], additionalSecretOutputs: ["stdin"] },
+      );
       this.gitea = {
         url: `https://${cicdIp}:${c.services.gitea!.httpsPort}/`,
         admin: pulumi.secret(cicd.secrets["gitea-admin-password"].apply((password) => ({ user: "ops", password }))),
@@ -231,6 +314,13 @@ export class Platform extends pulumi.ComponentResource {
 
     this.environments = Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].slice]));
     this.tokens = pulumi.secret(pulumi.all(Object.fromEntries(ENVIRONMENTS.map((env) => [env, host.environments[env].token]))));
-    this.registerOutputs({ resticCredentials: this.resticCredentials, environments: this.environments, tokens: this.tokens, containers: this.containers, caCert: this.caCert, vaultAppRoles: this.vaultAppRoles });
+    this.registerOutputs({
+      resticCredentials: this.resticCredentials,
+      environments: this.environments,
+      tokens: this.tokens,
+      containers: this.containers,
+      caCert: this.caCert,
+      vaultAppRoles: this.vaultAppRoles,
+    });
   }
 }

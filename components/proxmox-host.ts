@@ -37,50 +37,82 @@ export class ProxmoxHost extends pulumi.ComponentResource {
         privateKey: args.sshPrivateKey,
       };
       for (const [mirrorName, mirror] of Object.entries(node.mirrors)) {
-        readiness.push(new StorageMirror(`${name}-${node.name}-${mirrorName}`, {
-          nodeName: node.name,
-          pool: mirror.pool,
-          devices: mirror.devices,
-          create: mirror.create,
-          ashift: mirror.ashift,
-          compression: mirror.compression,
-          datasets: mirrorTenants.get(mirrorName) ?? [],
-          connection,
-        }, { parent: this }));
+        readiness.push(
+          new StorageMirror(
+            `${name}-${node.name}-${mirrorName}`,
+            {
+              nodeName: node.name,
+              pool: mirror.pool,
+              devices: mirror.devices,
+              create: mirror.create,
+              ashift: mirror.ashift,
+              compression: mirror.compression,
+              datasets: mirrorTenants.get(mirrorName) ?? [],
+              connection,
+            },
+            { parent: this },
+          ),
+        );
       }
       for (const zone of ["services", "private", "public"] as const) {
         const z = c.networks[zone];
-        readiness.push(new ZoneNetwork(`${name}-${node.name}-${zone}`, {
-          nodeName: node.name, zone, uplink: c.networks.uplink, bridge: z.bridge, vlanId: z.vlanId, mtu: z.mtu,
-        }, { parent: this }));
+        readiness.push(
+          new ZoneNetwork(
+            `${name}-${node.name}-${zone}`,
+            {
+              nodeName: node.name,
+              zone,
+              uplink: c.networks.uplink,
+              bridge: z.bridge,
+              vlanId: z.vlanId,
+              mtu: z.mtu,
+            },
+            { parent: this },
+          ),
+        );
       }
       if (node.gpus.length > 0) {
-        readiness.push(new GpuPassthrough(`${name}-${node.name}-gpus`, {
-          nodeName: node.name,
-          nodeAddress: node.address,
-          cpuVendor: node.cpuVendor,
-          bootloader: node.bootloader,
-          gpus: node.gpus,
-          connection,
-        }, { parent: this }));
+        readiness.push(
+          new GpuPassthrough(
+            `${name}-${node.name}-gpus`,
+            {
+              nodeName: node.name,
+              nodeAddress: node.address,
+              cpuVendor: node.cpuVendor,
+              bootloader: node.bootloader,
+              gpus: node.gpus,
+              connection,
+            },
+            { parent: this },
+          ),
+        );
       }
     }
-    readiness.push(new ClusterFirewall(`${name}-firewall`, { networks: c.networks, monitoringIp: ipOf(c.platform.containers.monitoring.address) }, { parent: this }));
+    readiness.push(
+      new ClusterFirewall(`${name}-firewall`, { networks: c.networks, monitoringIp: ipOf(c.platform.containers.monitoring.address) }, { parent: this }),
+    );
 
     const environments = {} as ProxmoxHost["environments"];
     for (const env of ENVIRONMENTS) {
       const access = c.environments[env];
-      const gpuMappings = c.nodes.flatMap((n) => n.gpus).filter((g) => g.environment === env).map((g) => g.mapping);
+      const gpuMappings = c.nodes
+        .flatMap((n) => n.gpus)
+        .filter((g) => g.environment === env)
+        .map((g) => g.mapping);
       const stores = datastoresFor(mirrorPoolOf(c, access.mirror), env);
-      const accessResource = new EnvironmentAccess(`${name}-${env}-access`, {
-        env,
-        pool: access.pool,
-        bridge: c.networks[env].bridge,
-        gpuMappings,
-        datastores: [stores.guests, stores.files],
-        nodes: c.nodes.map((n) => n.name),
-        expires: access.tokenExpires,
-      }, { parent: this, dependsOn: readiness });
+      const accessResource = new EnvironmentAccess(
+        `${name}-${env}-access`,
+        {
+          env,
+          pool: access.pool,
+          bridge: c.networks[env].bridge,
+          gpuMappings,
+          datastores: [stores.guests, stores.files],
+          nodes: c.nodes.map((n) => n.name),
+          expires: access.tokenExpires,
+        },
+        { parent: this, dependsOn: readiness },
+      );
       environments[env] = { slice: environmentSlice(c, env, accessResource.tokenId), token: accessResource.token };
     }
     this.environments = environments;

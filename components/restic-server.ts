@@ -39,15 +39,36 @@ export class ResticServer extends pulumi.ComponentResource {
       const key = new tls.PrivateKey(`${name}-${repo}-key`, { algorithm: "ED25519" }, { parent: this });
       return { repo, password: pulumi.secret(password.result), key };
     });
-    new command.remote.Command(`${name}-install`, {
-      connection: args.connection,
-      // Known at preview: the plan shows it.
-      create: renderResticServerScript(root, per.map((p) => resticRepository(p.repo, `${root}/${p.repo}/repo`, args.backup.restic, []))),
-      // Per repository its password and its clients' public key, one per line, in the repositories' order.
-      stdin: pulumi.secret(pulumi.all(per.map((p) => pulumi.all([p.password, p.key.publicKeyOpenssh]))).apply((pairs) => pairs.map(([pw, key]) => `${pw}\n${key.trim()}\n`).join(""))),
-    }, { parent: this, additionalSecretOutputs: ["stdin"] });
-    this.credentials = pulumi.secret(pulumi.all(per.map((p) => pulumi.all([p.password, p.key.privateKeyOpenssh])))
-      .apply((pairs) => Object.fromEntries(per.map((p, i): [string, ResticCredentials] => [p.repo, { repository: resticRemote(p.repo, args.ip), password: pairs[i][0], privateKey: pairs[i][1] }]))));
+    new command.remote.Command(
+      `${name}-install`,
+      {
+        connection: args.connection,
+        // Known at preview: the plan shows it.
+        create: renderResticServerScript(
+          root,
+          per.map((p) => resticRepository(p.repo, `${root}/${p.repo}/repo`, args.backup.restic, [])),
+        ),
+        // Per repository its password and its clients' public key, one per line, in the repositories' order.
+        stdin: pulumi.secret(
+          pulumi
+            .all(per.map((p) => pulumi.all([p.password, p.key.publicKeyOpenssh])))
+            .apply((pairs) => pairs.map(([pw, key]) => `${pw}\n${key.trim()}\n`).join("")),
+        ),
+      },
+      { parent: this, additionalSecretOutputs: ["stdin"] },
+    );
+    this.credentials = pulumi.secret(
+      pulumi
+        .all(per.map((p) => pulumi.all([p.password, p.key.privateKeyOpenssh])))
+        .apply((pairs) =>
+          Object.fromEntries(
+            per.map((p, i): [string, ResticCredentials] => [
+              p.repo,
+              { repository: resticRemote(p.repo, args.ip), password: pairs[i][0], privateKey: pairs[i][1] },
+            ]),
+          ),
+        ),
+    );
     this.registerOutputs({ credentials: this.credentials });
   }
 }

@@ -39,40 +39,46 @@ export class ServiceContainer extends pulumi.ComponentResource {
   constructor(name: string, args: ServiceContainerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:guest:ServiceContainer", name, {}, opts);
     const features = new Set(args.features);
-    const ct = new proxmoxve.ContainerLegacy(`${name}-ct`, {
-      nodeName: args.nodeName,
-      vmId: args.vmId,
-      description: `${args.service} for ${args.env}. Managed by ai-dualstack.`,
-      poolId: args.poolId,
-      tags: guestTags(args.env, args.stack, [args.service]),
-      unprivileged: !args.privileged,
-      features: { nesting: features.has("nesting"), keyctl: features.has("keyctl"), fuse: false, mknod: false },
-      operatingSystem: { templateFileId: args.templateFileId, type: "debian" },
-      cpu: { cores: args.cores },
-      memory: { dedicated: args.memoryMiB, swap: args.swapMiB },
-      disk: { datastoreId: args.datastoreId, size: args.diskGiB },
-      mountPoints: args.data
-        ? [{ volume: args.datastoreId, size: `${args.data.sizeGiB}G`, path: args.data.path, backup: true }]
-        : [],
-      networkInterfaces: [{ name: "eth0", bridge: args.bridge, firewall: args.nicFirewall }],
-      initialization: {
-        hostname: args.hostname,
-        ipConfigs: [{ ipv4: { address: args.address, gateway: args.gateway } }],
-        ...(args.nameservers ? { dns: { servers: args.nameservers } } : {}),
-        userAccount: { keys: args.sshKeys },
+    const ct = new proxmoxve.ContainerLegacy(
+      `${name}-ct`,
+      {
+        nodeName: args.nodeName,
+        vmId: args.vmId,
+        description: `${args.service} for ${args.env}. Managed by ai-dualstack.`,
+        poolId: args.poolId,
+        tags: guestTags(args.env, args.stack, [args.service]),
+        unprivileged: !args.privileged,
+        features: { nesting: features.has("nesting"), keyctl: features.has("keyctl"), fuse: false, mknod: false },
+        operatingSystem: { templateFileId: args.templateFileId, type: "debian" },
+        cpu: { cores: args.cores },
+        memory: { dedicated: args.memoryMiB, swap: args.swapMiB },
+        disk: { datastoreId: args.datastoreId, size: args.diskGiB },
+        mountPoints: args.data ? [{ volume: args.datastoreId, size: `${args.data.sizeGiB}G`, path: args.data.path, backup: true }] : [],
+        networkInterfaces: [{ name: "eth0", bridge: args.bridge, firewall: args.nicFirewall }],
+        initialization: {
+          hostname: args.hostname,
+          ipConfigs: [{ ipv4: { address: args.address, gateway: args.gateway } }],
+          ...(args.nameservers ? { dns: { servers: args.nameservers } } : {}),
+          userAccount: { keys: args.sshKeys },
+        },
+        startOnBoot: true,
+        started: true,
+        protection: true,
       },
-      startOnBoot: true,
-      started: true,
-      protection: true,
-    }, { parent: this, protect: true, deleteBeforeReplace: true });
+      { parent: this, protect: true, deleteBeforeReplace: true },
+    );
 
-    new GuestFirewall(`${name}-firewall`, {
-      nodeName: args.nodeName,
-      containerId: args.vmId,
-      zone: args.zone,
-      address: args.address,
-      rules: args.rules,
-    }, { parent: this, dependsOn: [ct] });
+    new GuestFirewall(
+      `${name}-firewall`,
+      {
+        nodeName: args.nodeName,
+        containerId: args.vmId,
+        zone: args.zone,
+        address: args.address,
+        rules: args.rules,
+      },
+      { parent: this, dependsOn: [ct] },
+    );
 
     this.container = ct;
     this.vmId = args.vmId;

@@ -35,32 +35,44 @@ export class ServiceDependencies extends pulumi.ComponentResource {
     for (const consumer of args.databases) {
       const d = serviceDatabase(consumer);
       const pw = password(`pg-${consumer}`);
-      this.resources.push(new PgTenant(`${name}-pg-${consumer}`, {
-        tenant: `service ${consumer}`,
-        role: d.user,
-        database: d.database,
-        password: pw,
-        connectionLimit: args.connectionLimit ?? 50,
-        onDelete: "retain",
-        // Removing the service from the config leaves its database in PostgreSQL (out of the state, never dropped);
-        // enabling it again takes it over with a new password.
-        adoptExisting: true,
-        admin: args.postgres,
-      }, { ...child, retainOnDelete: true }));
+      this.resources.push(
+        new PgTenant(
+          `${name}-pg-${consumer}`,
+          {
+            tenant: `service ${consumer}`,
+            role: d.user,
+            database: d.database,
+            password: pw,
+            connectionLimit: args.connectionLimit ?? 50,
+            onDelete: "retain",
+            // Removing the service from the config leaves its database in PostgreSQL (out of the state, never dropped);
+            // enabling it again takes it over with a new password.
+            adoptExisting: true,
+            admin: args.postgres,
+          },
+          { ...child, retainOnDelete: true },
+        ),
+      );
       this.secretValues[d.passwordSecret] = pw;
     }
     for (const consumer of args.redisUsers) {
       const r = serviceRedisUser(consumer);
       const pw = password(`redis-${consumer}`);
-      this.resources.push(new RedisTenant(`${name}-redis-${consumer}`, {
-        tenant: `service ${consumer}`,
-        user: r.user,
-        keyPattern: `${r.keyPrefix}*`,
-        password: pw,
-        onDelete: "retain",
-        adoptExisting: true,
-        admin: args.redis,
-      }, { ...child, retainOnDelete: true }));
+      this.resources.push(
+        new RedisTenant(
+          `${name}-redis-${consumer}`,
+          {
+            tenant: `service ${consumer}`,
+            user: r.user,
+            keyPattern: `${r.keyPrefix}*`,
+            password: pw,
+            onDelete: "retain",
+            adoptExisting: true,
+            admin: args.redis,
+          },
+          { ...child, retainOnDelete: true },
+        ),
+      );
       this.secretValues[r.passwordSecret] = pw;
     }
     this.registerOutputs({});

@@ -39,50 +39,66 @@ export class StorageMirror extends pulumi.ComponentResource {
     const poolDeps: pulumi.Resource[] = [];
     if (args.create) {
       poolDeps.push(
-        new proxmoxve.node.disk.Zfs(`${name}-pool`, {
-          nodeName: args.nodeName,
-          name: args.pool,
-          raidlevel: "mirror",
-          devices: args.devices,
-          ashift: args.ashift ?? 12,
-          compression: args.compression ?? "lz4",
-          addStorage: false,
-          cleanupConfig: false,
-          cleanupDisks: false,
-        }, keep),
+        new proxmoxve.node.disk.Zfs(
+          `${name}-pool`,
+          {
+            nodeName: args.nodeName,
+            name: args.pool,
+            raidlevel: "mirror",
+            devices: args.devices,
+            ashift: args.ashift ?? 12,
+            compression: args.compression ?? "lz4",
+            addStorage: false,
+            cleanupConfig: false,
+            cleanupDisks: false,
+          },
+          keep,
+        ),
       );
     }
 
     this.datastores = {};
     for (const ds of args.datasets) {
       // zfs create only when the dataset is missing; there is deliberately no delete command.
-      const dataset = new command.remote.Command(`${name}-${ds}-datasets`, {
-        connection: args.connection,
-        // Each dataset's test-or-create grouped, so a failed create fails the command rather than being followed by
-        // the next one (A || B && C || D would run D after B failed, and exit with D's status).
-        create: [
-          `{ zfs list -H -o name ${args.pool}/${ds} >/dev/null 2>&1 || zfs create ${args.pool}/${ds}; }`,
-          `{ zfs list -H -o name ${args.pool}/${ds}-files >/dev/null 2>&1 || zfs create ${args.pool}/${ds}-files; }`,
-        ].join(" && "),
-      }, { parent: this, dependsOn: poolDeps, retainOnDelete: true });
+      const dataset = new command.remote.Command(
+        `${name}-${ds}-datasets`,
+        {
+          connection: args.connection,
+          // Each dataset's test-or-create grouped, so a failed create fails the command rather than being followed by
+          // the next one (A || B && C || D would run D after B failed, and exit with D's status).
+          create: [
+            `{ zfs list -H -o name ${args.pool}/${ds} >/dev/null 2>&1 || zfs create ${args.pool}/${ds}; }`,
+            `{ zfs list -H -o name ${args.pool}/${ds}-files >/dev/null 2>&1 || zfs create ${args.pool}/${ds}-files; }`,
+          ].join(" && "),
+        },
+        { parent: this, dependsOn: poolDeps, retainOnDelete: true },
+      );
 
       const { guests, files } = datastoresFor(args.pool, ds);
-      new proxmoxve.storage.Zfspool(`${name}-${ds}-guests`, {
-        resourceId: guests,
-        zfsPool: `${args.pool}/${ds}`,
-        nodes: [args.nodeName],
-        contents: ["images", "rootdir"],
-        thinProvision: true,
-        blocksize: "16k",
-      }, { ...keep, dependsOn: [dataset] });
-      new proxmoxve.storage.Directory(`${name}-${ds}-files`, {
-        resourceId: files,
-        path: `/${args.pool}/${ds}-files`,
-        nodes: [args.nodeName],
-        contents: ["import", "snippets", "vztmpl", "iso"],
-        createBasePath: false,
-        createSubdirs: true,
-      }, { ...keep, dependsOn: [dataset] });
+      new proxmoxve.storage.Zfspool(
+        `${name}-${ds}-guests`,
+        {
+          resourceId: guests,
+          zfsPool: `${args.pool}/${ds}`,
+          nodes: [args.nodeName],
+          contents: ["images", "rootdir"],
+          thinProvision: true,
+          blocksize: "16k",
+        },
+        { ...keep, dependsOn: [dataset] },
+      );
+      new proxmoxve.storage.Directory(
+        `${name}-${ds}-files`,
+        {
+          resourceId: files,
+          path: `/${args.pool}/${ds}-files`,
+          nodes: [args.nodeName],
+          contents: ["import", "snippets", "vztmpl", "iso"],
+          createBasePath: false,
+          createSubdirs: true,
+        },
+        { ...keep, dependsOn: [dataset] },
+      );
       this.datastores[ds] = { guests, files };
     }
     this.registerOutputs({ datastores: this.datastores });

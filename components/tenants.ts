@@ -43,60 +43,82 @@ export class Tenants extends pulumi.ComponentResource {
       const o = tenantObjects(t.name);
       const child = { parent: this };
       // Secret here already: the engine marks the result secret, but nothing derived from it should depend on that.
-      const password = (what: string) => pulumi.secret(new random.RandomPassword(`${name}-${t.name}-${what}-password`, { length: 40, special: false }, child).result);
+      const password = (what: string) =>
+        pulumi.secret(new random.RandomPassword(`${name}-${t.name}-${what}-password`, { length: 40, special: false }, child).result);
       const pgPassword = password("postgres");
       const redisPassword = password("redis");
 
-      const pg = new PgTenant(`${name}-${t.name}-postgres`, {
-        tenant: t.name,
-        role: o.pgRole,
-        database: o.pgDatabase,
-        password: pgPassword,
-        connectionLimit: t.maxDbConnections,
-        onDelete: t.onDelete,
-        admin: args.postgres,
-      }, child);
-      const redis = new RedisTenant(`${name}-${t.name}-redis`, {
-        tenant: t.name,
-        user: o.redisUser,
-        keyPattern: o.redisKeyPattern,
-        password: redisPassword,
-        onDelete: t.onDelete,
-        admin: args.redis,
-      }, child);
-      const collection = new QdrantCollection(`${name}-${t.name}-qdrant`, {
-        tenant: t.name,
-        url: args.qdrant.url,
-        apiKey: args.qdrant.apiKey,
-        collection: o.qdrantCollection,
-        ...(args.qdrant.caCert ? { caCert: args.qdrant.caCert } : {}),
-        vectorSize: t.vectors.size,
-        distance: t.vectors.distance,
-        onDelete: t.onDelete,
-      }, child);
+      const pg = new PgTenant(
+        `${name}-${t.name}-postgres`,
+        {
+          tenant: t.name,
+          role: o.pgRole,
+          database: o.pgDatabase,
+          password: pgPassword,
+          connectionLimit: t.maxDbConnections,
+          onDelete: t.onDelete,
+          admin: args.postgres,
+        },
+        child,
+      );
+      const redis = new RedisTenant(
+        `${name}-${t.name}-redis`,
+        {
+          tenant: t.name,
+          user: o.redisUser,
+          keyPattern: o.redisKeyPattern,
+          password: redisPassword,
+          onDelete: t.onDelete,
+          admin: args.redis,
+        },
+        child,
+      );
+      const collection = new QdrantCollection(
+        `${name}-${t.name}-qdrant`,
+        {
+          tenant: t.name,
+          url: args.qdrant.url,
+          apiKey: args.qdrant.apiKey,
+          collection: o.qdrantCollection,
+          ...(args.qdrant.caCert ? { caCert: args.qdrant.caCert } : {}),
+          vectorSize: t.vectors.size,
+          distance: t.vectors.distance,
+          onDelete: t.onDelete,
+        },
+        child,
+      );
 
       // What the tenant's applications read: written once the objects exist, so that it never names missing ones.
-      new VaultKvSecret(`${name}-${t.name}-credentials`, {
-        ...args.vault,
-        path: o.vaultPath,
-        data: {
-          POSTGRES_URL: pulumi.interpolate`postgresql://${o.pgRole}:${pgPassword}@${args.postgres.host}:${args.postgres.port}/${o.pgDatabase}${args.postgres.caCert ? "?sslmode=verify-full" : ""}`,
-          ...(args.postgres.caCert ? { POSTGRES_CA_CERT: args.postgres.caCert } : {}),
-          REDIS_URL: pulumi.interpolate`${args.redis.caCert ? "rediss" : "redis"}://${o.redisUser}:${redisPassword}@${args.redis.host}:${args.redis.port}/0`,
-          ...(args.redis.caCert ? { REDIS_CA_CERT: args.redis.caCert } : {}),
-          REDIS_KEY_PREFIX: `tenant:${t.name}:`,
-          QDRANT_URL: args.qdrant.url,
-          ...(args.qdrant.caCert ? { QDRANT_CA_CERT: args.qdrant.caCert } : {}),
-          QDRANT_COLLECTION: o.qdrantCollection,
-          // A JWT for its own collection only (Qdrant's JWT RBAC), never the instance's API key.
-          QDRANT_API_KEY: pulumi.output(args.qdrant.apiKey).apply((key) => qdrantCollectionToken(key, o.qdrantCollection)),
-          MODELS: t.models ? t.models.join(",") : "*",
+      new VaultKvSecret(
+        `${name}-${t.name}-credentials`,
+        {
+          ...args.vault,
+          path: o.vaultPath,
+          data: {
+            POSTGRES_URL: pulumi.interpolate`postgresql://${o.pgRole}:${pgPassword}@${args.postgres.host}:${args.postgres.port}/${o.pgDatabase}${args.postgres.caCert ? "?sslmode=verify-full" : ""}`,
+            ...(args.postgres.caCert ? { POSTGRES_CA_CERT: args.postgres.caCert } : {}),
+            REDIS_URL: pulumi.interpolate`${args.redis.caCert ? "rediss" : "redis"}://${o.redisUser}:${redisPassword}@${args.redis.host}:${args.redis.port}/0`,
+            ...(args.redis.caCert ? { REDIS_CA_CERT: args.redis.caCert } : {}),
+            REDIS_KEY_PREFIX: `tenant:${t.name}:`,
+            QDRANT_URL: args.qdrant.url,
+            ...(args.qdrant.caCert ? { QDRANT_CA_CERT: args.qdrant.caCert } : {}),
+            QDRANT_COLLECTION: o.qdrantCollection,
+            // A JWT for its own collection only (Qdrant's JWT RBAC), never the instance's API key.
+            QDRANT_API_KEY: pulumi.output(args.qdrant.apiKey).apply((key) => qdrantCollectionToken(key, o.qdrantCollection)),
+            MODELS: t.models ? t.models.join(",") : "*",
+          },
+          // A deleted tenant's credentials: recoverable (soft delete) unless its data goes too.
+          deleteMode: t.onDelete === "delete" ? "destroy" : "soft",
         },
-        // A deleted tenant's credentials: recoverable (soft delete) unless its data goes too.
-        deleteMode: t.onDelete === "delete" ? "destroy" : "soft",
-      }, { ...child, dependsOn: [pg, redis, collection] });
+        { ...child, dependsOn: [pg, redis, collection] },
+      );
 
-      this.tenants[t.name] = { database: o.pgDatabase, redisUser: o.redisUser, collection: o.qdrantCollection, vaultPath: `${args.vault.mount}/${o.vaultPath}` };
+      this.tenants[t.name] = {
+        database: o.pgDatabase,
+        redisUser: o.redisUser,
+        collection: o.qdrantCollection,
+        vaultPath: `${args.vault.mount}/${o.vaultPath}`,
+      };
     }
     this.registerOutputs({ tenants: this.tenants });
   }

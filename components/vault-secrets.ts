@@ -28,12 +28,16 @@ export class VaultSecrets extends pulumi.ComponentResource {
     super("dualstack:security:VaultSecrets", name, {}, opts);
     this.paths = [];
     for (const [path, data] of Object.entries(args.secrets)) {
-      new VaultKvSecret(`${name}-${path.replace(/[^a-z0-9]+/g, "-")}`, {
-        ...args.vault,
-        path,
-        // Each value secret, the map itself plain: its keys are known at preview (the provider's check needs them).
-        data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, pulumi.secret(v)])),
-      }, { parent: this });
+      new VaultKvSecret(
+        `${name}-${path.replace(/[^a-z0-9]+/g, "-")}`,
+        {
+          ...args.vault,
+          path,
+          // Each value secret, the map itself plain: its keys are known at preview (the provider's check needs them).
+          data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, pulumi.secret(v)])),
+        },
+        { parent: this },
+      );
       this.paths.push(`${args.vault.mount}/${path}`);
     }
     this.registerOutputs({ paths: this.paths });

@@ -47,14 +47,22 @@ export class VaultServer extends pulumi.ComponentResource {
     const cert = args.ca.issue(`${name}-tls`, { commonName: args.hostname, ipAddresses: [args.ip], dnsNames: [args.hostname] });
 
     // Known at preview, so the plan shows the configuration; a changed script or bundle runs it again.
-    const install = new command.remote.Command(`${name}-install`, {
-      connection: args.connection,
-      create: renderVaultInstallScript({
-        ip: args.ip, dataPath: args.dataPath, nodeId: args.hostname, version: args.version, aptKeyFingerprints: args.aptKeyFingerprints,
-      }),
-      // The TLS key (the only secret the server needs from us), its certificate and the CA's, on standard input.
-      stdin: pulumi.secret(pulumi.all([cert.keyPem, cert.certPem, args.ca.certPem]).apply(([key, crt, ca]) => tlsBundle(key, crt, ca))),
-    }, { parent: this, additionalSecretOutputs: ["stdin"] });
+    const install = new command.remote.Command(
+      `${name}-install`,
+      {
+        connection: args.connection,
+        create: renderVaultInstallScript({
+          ip: args.ip,
+          dataPath: args.dataPath,
+          nodeId: args.hostname,
+          version: args.version,
+          aptKeyFingerprints: args.aptKeyFingerprints,
+        }),
+        // The TLS key (the only secret the server needs from us), its certificate and the CA's, on standard input.
+        stdin: pulumi.secret(pulumi.all([cert.keyPem, cert.certPem, args.ca.certPem]).apply(([key, crt, ca]) => tlsBundle(key, crt, ca))),
+      },
+      { parent: this, additionalSecretOutputs: ["stdin"] },
+    );
 
     if (args.token !== undefined) {
       const connection = { address: this.address, token: pulumi.secret(args.token), caCert: args.ca.certPem };
@@ -64,17 +72,36 @@ export class VaultServer extends pulumi.ComponentResource {
         // In order: audit first (Vault logs everything after), the auth method before its roles.
         previous = objects[key] = new VaultConfigObject(`${name}-${key}`, { ...connection, object }, { parent: this, dependsOn: [previous] });
       }
-      const credentials = args.environments.map((env) => [env, new VaultAppRoleCredentials(`${name}-${env}-approle-credentials`, {
-        ...connection, role: appRoleOf(env),
-      }, { parent: this, dependsOn: [objects[`${env}-approle`]] })] as const);
+      const credentials = args.environments.map(
+        (env) =>
+          [
+            env,
+            new VaultAppRoleCredentials(
+              `${name}-${env}-approle-credentials`,
+              {
+                ...connection,
+                role: appRoleOf(env),
+              },
+              { parent: this, dependsOn: [objects[`${env}-approle`]] },
+            ),
+          ] as const,
+      );
       this.appRoles = pulumi.secret(pulumi.all(Object.fromEntries(credentials.map(([env, c]) => [env, { roleId: c.roleId, secretId: c.secretId }]))));
       // Raft snapshots for the platform's restic repository, taken on the security LXC itself.
-      const snapshot = new VaultAppRoleCredentials(`${name}-snapshot-approle-credentials`, { ...connection, role: SNAPSHOT_APPROLE }, { parent: this, dependsOn: [objects["snapshot-approle"]] });
-      this.snapshotInstall = new command.remote.Command(`${name}-snapshots`, {
-        connection: args.connection,
-        create: renderSnapshotInstallScript(args.ip),
-        stdin: pulumi.secret(pulumi.interpolate`${snapshot.roleId}\n${snapshot.secretId}\n`),
-      }, { parent: this, dependsOn: [install], additionalSecretOutputs: ["stdin"] });
+      const snapshot = new VaultAppRoleCredentials(
+        `${name}-snapshot-approle-credentials`,
+        { ...connection, role: SNAPSHOT_APPROLE },
+        { parent: this, dependsOn: [objects["snapshot-approle"]] },
+      );
+      this.snapshotInstall = new command.remote.Command(
+        `${name}-snapshots`,
+        {
+          connection: args.connection,
+          create: renderSnapshotInstallScript(args.ip),
+          stdin: pulumi.secret(pulumi.interpolate`${snapshot.roleId}\n${snapshot.secretId}\n`),
+        },
+        { parent: this, dependsOn: [install], additionalSecretOutputs: ["stdin"] },
+      );
     }
     this.registerOutputs({ address: this.address, appRoles: this.appRoles });
   }

@@ -22,24 +22,32 @@ export class ZoneNetwork extends pulumi.ComponentResource {
   constructor(name: string, args: ZoneNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:host:ZoneNetwork", name, {}, opts);
     const vlanInterface = `${args.uplink}.${args.vlanId}`;
-    const vlan = new proxmoxve.network.linux.Vlan(`${name}-vlan`, {
-      nodeName: args.nodeName,
-      name: vlanInterface,
-      interface: args.uplink,
-      vlan: args.vlanId,
-      mtu: args.mtu,
-      autostart: true,
-      comment: `ai-dualstack ${args.zone} zone (VLAN ${args.vlanId})`,
-    }, { parent: this });
-    new proxmoxve.network.linux.Bridge(`${name}-bridge`, {
-      nodeName: args.nodeName,
-      name: args.bridge,
-      ports: [vlanInterface],
-      vlanAware: false,
-      mtu: args.mtu,
-      autostart: true,
-      comment: `ai-dualstack ${args.zone} zone: no host address`,
-    }, { parent: this, dependsOn: [vlan] });
+    const vlan = new proxmoxve.network.linux.Vlan(
+      `${name}-vlan`,
+      {
+        nodeName: args.nodeName,
+        name: vlanInterface,
+        interface: args.uplink,
+        vlan: args.vlanId,
+        mtu: args.mtu,
+        autostart: true,
+        comment: `ai-dualstack ${args.zone} zone (VLAN ${args.vlanId})`,
+      },
+      { parent: this },
+    );
+    new proxmoxve.network.linux.Bridge(
+      `${name}-bridge`,
+      {
+        nodeName: args.nodeName,
+        name: args.bridge,
+        ports: [vlanInterface],
+        vlanAware: false,
+        mtu: args.mtu,
+        autostart: true,
+        comment: `ai-dualstack ${args.zone} zone: no host address`,
+      },
+      { parent: this, dependsOn: [vlan] },
+    );
     this.bridge = args.bridge;
     this.vlanId = args.vlanId;
     this.registerOutputs({ bridge: this.bridge, vlanId: this.vlanId });

@@ -47,7 +47,9 @@ echo "deb [signed-by=${keyring}] ${r.source}" > "$ROOT/etc/apt/sources.list.d/${
 /** Packages from a third-party repository, pinned and held; `changed=1` when anything was installed. */
 export function pinnedInstall(repository: AptRepository, packages: Record<string, string>): string {
   const wanted = Object.entries(packages).map(([p, v]) => `${p}=${v}`);
-  const check = Object.entries(packages).map(([p, v]) => `[ "$(dpkg-query -W -f='\${Version}' ${p} 2>/dev/null)" = "${v}" ]`).join(" && ");
+  const check = Object.entries(packages)
+    .map(([p, v]) => `[ "$(dpkg-query -W -f='\${Version}' ${p} 2>/dev/null)" = "${v}" ]`)
+    .join(" && ");
   return `if ! { ${check}; }; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q

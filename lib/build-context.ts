@@ -7,11 +7,13 @@ import { join, relative } from "node:path";
 const SKIPPED = new Set([".git", "node_modules", "__pycache__", ".venv"]);
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    if (SKIPPED.has(e.name)) return [];
-    const path = join(dir, e.name);
-    return e.isDirectory() ? files(path) : e.isFile() ? [path] : [];
-  }).sort();
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => {
+      if (SKIPPED.has(e.name)) return [];
+      const path = join(dir, e.name);
+      return e.isDirectory() ? files(path) : e.isFile() ? [path] : [];
+    })
+    .sort();
 }
 
 /** A digest of every file's path and content under the context (relative to the working directory). */

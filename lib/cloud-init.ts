@@ -63,15 +63,7 @@ export function renderGpuVmUserData(input: GpuVmUserDataInput): string {
     disable_root: true,
     package_update: true,
     package_upgrade: false,
-    packages: [
-      "qemu-guest-agent",
-      "prometheus-node-exporter",
-      "docker.io",
-      "docker-compose-v2",
-      "curl",
-      "gnupg",
-      input.nvidiaDriverPackage,
-    ],
+    packages: ["qemu-guest-agent", "prometheus-node-exporter", "docker.io", "docker-compose-v2", "curl", "gnupg", input.nvidiaDriverPackage],
     fs_setup: [
       // overwrite: false — cloud-init leaves a device that already has a filesystem untouched.
       { label: DATA_LABEL, filesystem: "ext4", device: input.dataDevice, partition: "none", overwrite: false },

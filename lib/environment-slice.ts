@@ -38,7 +38,12 @@ export function vaultOf(host: HostConfig, env: EnvironmentName): EnvironmentSlic
 export function monitoringOf(host: HostConfig, env: EnvironmentName): EnvironmentSlice["monitoring"] {
   const address = ipOf(host.platform.containers.monitoring.address);
   const m = host.platform.monitoring;
-  return { address, logPushUrl: `https://${address}:${LOG_GATEWAY_PORTS[env]}${LOKI_PUSH_PATH}`, alloyVersion: m.alloyVersion, aptKeyFingerprints: [...m.aptKeyFingerprints] };
+  return {
+    address,
+    logPushUrl: `https://${address}:${LOG_GATEWAY_PORTS[env]}${LOKI_PUSH_PATH}`,
+    alloyVersion: m.alloyVersion,
+    aptKeyFingerprints: [...m.aptKeyFingerprints],
+  };
 }
 
 /** Vault's address: the security container's IP, port 8200. */
@@ -92,7 +97,8 @@ export function checkAgainstSlice(config: EnvironmentConfig, slice: EnvironmentS
   }
   if (slice.env !== config.role) return [`${p}role: the host slice is for "${slice.env}", this stack is "${config.role}"`];
   const problems: string[] = [];
-  if (config.tenants.length > 0 && !slice.vault) problems.push(`${p}tenants: the host stack "${hostStack}" gives this environment no Vault yet; run \`pulumi up\` on the host stack first`);
+  if (config.tenants.length > 0 && !slice.vault)
+    problems.push(`${p}tenants: the host stack "${hostStack}" gives this environment no Vault yet; run \`pulumi up\` on the host stack first`);
   if (!slice.nodes.some((n) => n.name === config.node)) {
     problems.push(`${p}node: expected one of the host's nodes (${slice.nodes.map((n) => `"${n.name}"`).join(", ")}), got "${config.node}"`);
   }

@@ -38,7 +38,14 @@ export function clusterRules(monitoringIp: string): FirewallRule[] {
       comment: `admin access to ${port} from the ${MANAGEMENT_IPSET} IP set`,
     })),
     { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, macro: "Ping", comment: "ping from the management IP set" },
-    { type: "in", action: "ACCEPT", source: monitoringIp, proto: "tcp", dport: `${EXPORTER_PORTS.node},${EXPORTER_PORTS.pve}`, comment: "node and pve exporters from the monitoring container" },
+    {
+      type: "in",
+      action: "ACCEPT",
+      source: monitoringIp,
+      proto: "tcp",
+      dport: `${EXPORTER_PORTS.node},${EXPORTER_PORTS.pve}`,
+      comment: "node and pve exporters from the monitoring container",
+    },
   ];
 }
 
@@ -53,10 +60,24 @@ export function securityGroups(networks: NetworksConfig, monitoringIp: string): 
   const common = (zone: GuestZone): FirewallRule[] => [
     { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, proto: "tcp", dport: "22", comment: "SSH from the management IP set" },
     // First match wins: admin ports are dropped from the zone before the rest of its traffic is accepted.
-    ...ADMIN_PORTS.map((port): FirewallRule => ({ type: "in", action: "DROP", source: networks[zone].cidr, proto: "tcp", dport: port, comment: `no admin access (${port}) from within the ${zone} zone` })),
+    ...ADMIN_PORTS.map((port): FirewallRule => ({
+      type: "in",
+      action: "DROP",
+      source: networks[zone].cidr,
+      proto: "tcp",
+      dport: port,
+      comment: `no admin access (${port}) from within the ${zone} zone`,
+    })),
     { type: "in", action: "ACCEPT", source: networks[zone].cidr, comment: `traffic from the ${zone} zone` },
     { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, macro: "Ping", comment: "ping from the management IP set" },
-    { type: "in", action: "ACCEPT", source: monitoringIp, proto: "tcp", dport: SCRAPED_PORTS.join(","), comment: "exporters scraped by the monitoring container" },
+    {
+      type: "in",
+      action: "ACCEPT",
+      source: monitoringIp,
+      proto: "tcp",
+      dport: SCRAPED_PORTS.join(","),
+      comment: "exporters scraped by the monitoring container",
+    },
   ];
   const gw = networks.public.gateway;
   return {
@@ -68,9 +89,33 @@ export function securityGroups(networks: NetworksConfig, monitoringIp: string): 
       { type: "in", action: "ACCEPT", source: networks.private.cidr, proto: "tcp", dport: "8200", comment: "Vault from the private zone" },
       { type: "in", action: "ACCEPT", source: networks.public.cidr, proto: "tcp", dport: "8200", comment: "Vault from the public zone" },
       // Each environment pushes its logs to its own port of the log gateway (which sets the tenant by port).
-      { type: "in", action: "ACCEPT", dest: monitoringIp, source: networks.private.cidr, proto: "tcp", dport: String(LOG_GATEWAY_PORTS.private), comment: "log pushes from the private zone" },
-      { type: "in", action: "ACCEPT", dest: monitoringIp, source: networks.public.cidr, proto: "tcp", dport: String(LOG_GATEWAY_PORTS.public), comment: "log pushes from the public zone" },
-      { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, dest: monitoringIp, proto: "tcp", dport: "3000,9090,9093", comment: "Grafana, Prometheus and Alertmanager from the management IP set" },
+      {
+        type: "in",
+        action: "ACCEPT",
+        dest: monitoringIp,
+        source: networks.private.cidr,
+        proto: "tcp",
+        dport: String(LOG_GATEWAY_PORTS.private),
+        comment: "log pushes from the private zone",
+      },
+      {
+        type: "in",
+        action: "ACCEPT",
+        dest: monitoringIp,
+        source: networks.public.cidr,
+        proto: "tcp",
+        dport: String(LOG_GATEWAY_PORTS.public),
+        comment: "log pushes from the public zone",
+      },
+      {
+        type: "in",
+        action: "ACCEPT",
+        source: `+${MANAGEMENT_IPSET}`,
+        dest: monitoringIp,
+        proto: "tcp",
+        dport: "3000,9090,9093",
+        comment: "Grafana, Prometheus and Alertmanager from the management IP set",
+      },
     ],
     [securityGroupName("private")]: [
       ...common("private"),
@@ -85,8 +130,22 @@ export function securityGroups(networks: NetworksConfig, monitoringIp: string): 
       { type: "out", action: "ACCEPT", proto: "tcp", dport: "443", comment: "HTTPS egress (package mirrors, model registry)" },
       { type: "out", action: "ACCEPT", dest: networks.public.cidr, comment: "traffic within the public zone" },
       { type: "out", action: "ACCEPT", dest: networks.services.cidr, proto: "tcp", dport: "8200", comment: "Vault in the services zone" },
-      { type: "out", action: "ACCEPT", dest: networks.services.cidr, proto: "tcp", dport: String(RESTIC_SFTP_PORT), comment: "restic repositories (sftp-only daemon) in the services zone" },
-      { type: "out", action: "ACCEPT", dest: monitoringIp, proto: "tcp", dport: String(LOG_GATEWAY_PORTS.public), comment: "logs to the public port of the log gateway" },
+      {
+        type: "out",
+        action: "ACCEPT",
+        dest: networks.services.cidr,
+        proto: "tcp",
+        dport: String(RESTIC_SFTP_PORT),
+        comment: "restic repositories (sftp-only daemon) in the services zone",
+      },
+      {
+        type: "out",
+        action: "ACCEPT",
+        dest: monitoringIp,
+        proto: "tcp",
+        dport: String(LOG_GATEWAY_PORTS.public),
+        comment: "logs to the public port of the log gateway",
+      },
     ],
   };
 }

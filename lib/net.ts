@@ -52,12 +52,12 @@ export function ipOf(interfaceAddress: string): string {
 }
 
 export function cidrContains(cidr: Cidr, ip: number): boolean {
-  return ((ip & mask(cidr.prefix)) >>> 0) === cidr.network;
+  return (ip & mask(cidr.prefix)) >>> 0 === cidr.network;
 }
 
 export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
   const shorter = Math.min(a.prefix, b.prefix);
-  return ((a.network & mask(shorter)) >>> 0) === ((b.network & mask(shorter)) >>> 0);
+  return (a.network & mask(shorter)) >>> 0 === (b.network & mask(shorter)) >>> 0;
 }
 
 /** True when ip is a usable host address of cidr (not the network or broadcast address of a /30 or wider). */

@@ -63,9 +63,13 @@ export function stdinBundle(parts: { secretLine?: string; pems: string[] }): str
  */
 export function readStdinBundle(opts: { secretLine?: boolean; need: string[] }): string {
   return `bundle="$(mktemp)"; chmod 0600 "$bundle"; trap 'rm -f "$bundle"' EXIT; cat > "$bundle"
-${opts.secretLine ? `secret="$(head -n 1 "$bundle")"
+${
+  opts.secretLine
+    ? `secret="$(head -n 1 "$bundle")"
 if [ -z "$secret" ]; then echo "stdin: expected the password on the first line" >&2; exit 1; fi
-` : ""}pem() { awk -v want="$2" -v kind="$1" '$0 ~ "-----BEGIN " kind "-----" { n++; p = (n == want) } p { print } $0 ~ "-----END " kind "-----" { p = 0 }' "$bundle"; }
+`
+    : ""
+}pem() { awk -v want="$2" -v kind="$1" '$0 ~ "-----BEGIN " kind "-----" { n++; p = (n == want) } p { print } $0 ~ "-----END " kind "-----" { p = 0 }' "$bundle"; }
 for part in ${opts.need.map((n) => `"${n}"`).join(" ")}; do
   if [ -z "$(pem "\${part% *}" "\${part##* }")" ]; then echo "stdin: expected the key, the certificate and the CA certificate (PEM); \${part% *} \${part##* } is missing" >&2; exit 1; fi
 done
@@ -81,7 +85,8 @@ export function putPem(kind: string, n: number, file: string, mode: string, owne
 export const indent = (fragment: string, by = "  ") => fragment.replace(/^(?=.)/gm, by);
 
 /** Runs a script through `sudo -n bash` from a temp file, so that stdin stays the script's (secrets, PEM blocks). */
-export const viaSudo = (script: string) => `f="$(mktemp)"\ncat > "$f" <<'AI_DUALSTACK_SCRIPT'\n${script}AI_DUALSTACK_SCRIPT\nsudo -n bash "$f"; rc=$?; rm -f "$f"; exit $rc\n`;
+export const viaSudo = (script: string) =>
+  `f="$(mktemp)"\ncat > "$f" <<'AI_DUALSTACK_SCRIPT'\n${script}AI_DUALSTACK_SCRIPT\nsudo -n bash "$f"; rc=$?; rm -f "$f"; exit $rc\n`;
 
 /** Enables a unit and starts it; restarts it instead when the shell variable `changedVar` is 1 (its files changed). */
 export const enableAndStart = (unit: string, changedVar = "changed") =>

@@ -5,8 +5,25 @@ import { createHmac } from "node:crypto";
 
 /** Names a tenant may not take: they collide with system objects or the platform's own names. */
 export const RESERVED_TENANT_NAMES = [
-  "admin", "root", "postgres", "public", "default", "system", "template0", "template1", "pg", "information-schema",
-  "platform", "private", "vault", "pulumi", "ai-dualstack", "all", "none", "tenant", "ops",
+  "admin",
+  "root",
+  "postgres",
+  "public",
+  "default",
+  "system",
+  "template0",
+  "template1",
+  "pg",
+  "information-schema",
+  "platform",
+  "private",
+  "vault",
+  "pulumi",
+  "ai-dualstack",
+  "all",
+  "none",
+  "tenant",
+  "ops",
 ] as const;
 
 export const TENANT_NAME = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;

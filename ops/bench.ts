@@ -14,7 +14,12 @@ export interface BenchRow {
 }
 
 export interface BenchClient {
-  generate(request: { model: string; prompt: string; stream: false; options: { num_predict: number; temperature: number; seed: number } }): Promise<{ eval_count?: number; eval_duration?: number }>;
+  generate(request: {
+    model: string;
+    prompt: string;
+    stream: false;
+    options: { num_predict: number; temperature: number; seed: number };
+  }): Promise<{ eval_count?: number; eval_duration?: number }>;
 }
 
 export const BENCH_PROMPT = "Explain, in plain words, how a ZFS mirror protects data against a failed disk.";
@@ -35,7 +40,13 @@ export async function benchModels(client: BenchClient, capacity: CapacityReport,
       counted += r.eval_count;
     }
     const median = speeds.sort((a, b) => a - b)[Math.floor(speeds.length / 2)];
-    rows.push({ model: m.name, tokensPerSecond: median, ceilingTokensPerSecond: m.ceilingTokensPerSecond, ratio: median / m.ceilingTokensPerSecond, tokens: counted });
+    rows.push({
+      model: m.name,
+      tokensPerSecond: median,
+      ceilingTokensPerSecond: m.ceilingTokensPerSecond,
+      ratio: median / m.ceilingTokensPerSecond,
+      tokens: counted,
+    });
   }
   return rows;
 }

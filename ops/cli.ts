@@ -61,7 +61,6 @@ export class ArgumentError extends Error {
   override name = "ArgumentError";
 }
 
-
 interface CapacityOptions {
   json?: boolean;
   config?: string;
@@ -91,15 +90,31 @@ function adHocCapacity(opts: CapacityOptions, io: Io): number {
     if (err instanceof CatalogError) throw new ArgumentError(err.message);
     throw err;
   }
-  const shape = { context: wholeArg("ctx", opts.ctx, 1, 10_485_760), parallel: wholeArg("parallel", opts.parallel, 1, 256), kvCacheType: opts.kv as KvCacheType };
+  const shape = {
+    context: wholeArg("ctx", opts.ctx, 1, 10_485_760),
+    parallel: wholeArg("parallel", opts.parallel, 1, 256),
+    kvCacheType: opts.kv as KvCacheType,
+  };
   const e = estimateModel(model, gpu, shape);
-  const result = { model: opts.model, gpu: opts.gpu, ...shape, weightsBytes: e.weightsBytes, kvBytes: e.kvBytes, totalBytes: e.totalBytes, vramBytes: e.vramBytes, fits: e.fits, ceilingTokensPerSecond: e.ceilingTokensPerSecond };
+  const result = {
+    model: opts.model,
+    gpu: opts.gpu,
+    ...shape,
+    weightsBytes: e.weightsBytes,
+    kvBytes: e.kvBytes,
+    totalBytes: e.totalBytes,
+    vramBytes: e.vramBytes,
+    fits: e.fits,
+    ceilingTokensPerSecond: e.ceilingTokensPerSecond,
+  };
   if (opts.json) io.out(`${JSON.stringify(result, null, 2)}\n`);
   else {
     const gib = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GiB`;
-    io.out(`${opts.model} on ${opts.gpu} (${gpu.name}), ctx ${shape.context} × ${shape.parallel} slot(s), ${shape.kvCacheType} KV:\n` +
-      `  weights ${gib(e.weightsBytes)} + KV ${gib(e.kvBytes)} + graph and reserve = ${gib(e.totalBytes)} of ${gib(e.vramBytes)}: ${e.fits ? "fits" : "DOES NOT FIT"}\n` +
-      `  decode ceiling ${e.ceilingTokensPerSecond.toFixed(0)} tokens/s (bandwidth / weight bytes)\n`);
+    io.out(
+      `${opts.model} on ${opts.gpu} (${gpu.name}), ctx ${shape.context} × ${shape.parallel} slot(s), ${shape.kvCacheType} KV:\n` +
+        `  weights ${gib(e.weightsBytes)} + KV ${gib(e.kvBytes)} + graph and reserve = ${gib(e.totalBytes)} of ${gib(e.vramBytes)}: ${e.fits ? "fits" : "DOES NOT FIT"}\n` +
+        `  decode ceiling ${e.ceilingTokensPerSecond.toFixed(0)} tokens/s (bandwidth / weight bytes)\n`,
+    );
   }
   return e.fits ? EXIT.ok : EXIT.failed;
 }
@@ -177,9 +192,16 @@ function liveConfig(stack: string, opts: LiveOptions): { env: EnvironmentConfig;
 function proxmoxApi(env: EnvironmentConfig, opts: LiveOptions): ProxmoxApi {
   const token = process.env.DUALSTACK_PROXMOX_TOKEN;
   if (!token || !TOKEN_FORM.test(token)) {
-    throw new PrerequisiteError(`DUALSTACK_PROXMOX_TOKEN: expected an API token (user@realm!name=secret) that may back up and restore the stack's guests, got ${token ? "something else (not shown)" : "nothing"}`);
+    throw new PrerequisiteError(
+      `DUALSTACK_PROXMOX_TOKEN: expected an API token (user@realm!name=secret) that may back up and restore the stack's guests, got ${token ? "something else (not shown)" : "nothing"}`,
+    );
   }
-  return new ProxmoxApi({ endpoint: env.proxmox.endpoint, token, insecure: env.proxmox.insecure, caCert: opts.proxmoxCa ? readArgFile("--proxmox-ca", opts.proxmoxCa) : undefined });
+  return new ProxmoxApi({
+    endpoint: env.proxmox.endpoint,
+    token,
+    insecure: env.proxmox.insecure,
+    caCert: opts.proxmoxCa ? readArgFile("--proxmox-ca", opts.proxmoxCa) : undefined,
+  });
 }
 
 export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}): Promise<number> {
@@ -215,7 +237,9 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
         const verdicts = renderViolations(await runPolicies(plan, policies), policies.length);
         const catalog = plan.outputs.catalog?.value as (Parameters<typeof renderCatalogTable>[1] & { entries: EntryPlan[] }) | undefined;
         const catalogText = catalog && catalog.entries.length > 0 ? `\nService catalog:\n${renderCatalogTable(catalog.entries, catalog)}\n` : "";
-        io.out(`${renderTree(plan)}\n\n${renderCounts(plan)}\n${capacity ? `\nCapacity:\n${renderCapacityTable(capacity)}\n` : ""}${catalogText}\nPolicies:\n${verdicts}\n`);
+        io.out(
+          `${renderTree(plan)}\n\n${renderCounts(plan)}\n${capacity ? `\nCapacity:\n${renderCapacityTable(capacity)}\n` : ""}${catalogText}\nPolicies:\n${verdicts}\n`,
+        );
       }
     });
 
@@ -271,7 +295,9 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
     .option("--yes", "run without asking (needed where there is no terminal to ask at)")
     .option("--json", "print the report as JSON")
     .option(...CONFIG_OPTION)
-    .option(...LIVE_OPTIONS[0]).option(...LIVE_OPTIONS[1]).option(...LIVE_OPTIONS[2])
+    .option(...LIVE_OPTIONS[0])
+    .option(...LIVE_OPTIONS[1])
+    .option(...LIVE_OPTIONS[2])
     .action(async (stack: string, opts: { dryRun?: boolean; yes?: boolean; json?: boolean } & LiveOptions) => {
       checkStack(stack);
       const plan = drillPlan(await evaluateStack(stack, { configFile: opts.config }));
@@ -281,34 +307,41 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
       }
       if (!opts.yes) {
         // The drill destroys and rebuilds: the operator says so, by name, before anything is touched.
-        if (!io.ask) throw new ArgumentError(`drill ${stack} destroys the stack's unprotected resources and rebuilds them: give --yes to run it without a terminal (nothing was touched)`);
+        if (!io.ask)
+          throw new ArgumentError(
+            `drill ${stack} destroys the stack's unprotected resources and rebuilds them: give --yes to run it without a terminal (nothing was touched)`,
+          );
         io.err(renderDrillSteps(plan).replace(" (dry run: nothing is touched)", ""));
         const answer = (await io.ask(`This destroys and rebuilds stack ${stack}. Type its name to go on: `)).trim();
         if (answer !== stack) throw new ArgumentError(`drill: ${answer ? `"${answer}" is not ${stack}` : "no answer"}; nothing was touched`);
       }
       const log = (line: string) => io.err(`${line}\n`);
-      const drill = deps.drill ?? await (async () => {
-        const { env, host } = liveConfig(stack, opts);
-        const outputs = await workspace().outputs(stack);
-        const gateways = (outputs.gateways ?? {}) as Record<string, string>;
-        const caCert = typeof outputs.caCert === "string" ? outputs.caCert : undefined;
-        const qdrantKey = gateways.qdrant ? await workspace().secretOutput(stack, "qdrantApiKey") : undefined;
-        if (typeof outputs.ollamaUrl !== "string") throw new PrerequisiteError(`stack ${stack}: no ollamaUrl output; run pulumi up --stack ${stack} first`);
-        const live: LiveDrillOptions = {
-          api: proxmoxApi(env, opts),
-          backupStorage: host.backup.pbs.storageId,
-          restoreStorage: (g) => g.datastore,
-          prometheusUrl: opts.prometheus ?? `http://${ipOf(host.platform.containers.monitoring.address)}:${EXPORTER_PORTS.prometheus}`,
-          checkMaxAgeHours: DEFAULT_THRESHOLDS.checkMaxAgeHours,
-          verify: {
-            ollamaUrl: outputs.ollamaUrl, caCert, services: gateways,
-            ...(gateways.qdrant && qdrantKey ? { qdrant: { url: gateways.qdrant, apiKey: qdrantKey } } : {}),
-            ...(gateways.chroma ? { chroma: { url: gateways.chroma } } : {}),
-          },
-          log,
-        };
-        return liveDrillDeps(live);
-      })();
+      const drill =
+        deps.drill ??
+        (await (async () => {
+          const { env, host } = liveConfig(stack, opts);
+          const outputs = await workspace().outputs(stack);
+          const gateways = (outputs.gateways ?? {}) as Record<string, string>;
+          const caCert = typeof outputs.caCert === "string" ? outputs.caCert : undefined;
+          const qdrantKey = gateways.qdrant ? await workspace().secretOutput(stack, "qdrantApiKey") : undefined;
+          if (typeof outputs.ollamaUrl !== "string") throw new PrerequisiteError(`stack ${stack}: no ollamaUrl output; run pulumi up --stack ${stack} first`);
+          const live: LiveDrillOptions = {
+            api: proxmoxApi(env, opts),
+            backupStorage: host.backup.pbs.storageId,
+            restoreStorage: (g) => g.datastore,
+            prometheusUrl: opts.prometheus ?? `http://${ipOf(host.platform.containers.monitoring.address)}:${EXPORTER_PORTS.prometheus}`,
+            checkMaxAgeHours: DEFAULT_THRESHOLDS.checkMaxAgeHours,
+            verify: {
+              ollamaUrl: outputs.ollamaUrl,
+              caCert,
+              services: gateways,
+              ...(gateways.qdrant && qdrantKey ? { qdrant: { url: gateways.qdrant, apiKey: qdrantKey } } : {}),
+              ...(gateways.chroma ? { chroma: { url: gateways.chroma } } : {}),
+            },
+            log,
+          };
+          return liveDrillDeps(live);
+        })());
       const report = await runDrill(plan, { ...drill, workspace: workspace(), log });
       io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderDrillReport(report));
       code = report.ok ? EXIT.ok : EXIT.failed;
@@ -320,7 +353,8 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
     .argument("<stack>", "private or public")
     .option("--json", "print the backups as JSON")
     .option(...CONFIG_OPTION)
-    .option(...LIVE_OPTIONS[0]).option(...LIVE_OPTIONS[1])
+    .option(...LIVE_OPTIONS[0])
+    .option(...LIVE_OPTIONS[1])
     .action(async (stack: string, opts: { json?: boolean } & LiveOptions) => {
       checkStack(stack);
       const plan = drillPlan(await evaluateStack(stack, { configFile: opts.config }));
@@ -339,7 +373,11 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
           break;
         }
       }
-      io.out(opts.json ? `${JSON.stringify({ stack, storage: host.backup.pbs.storageId, backups: done }, null, 2)}\n` : done.map((b) => `${b.name} (${b.vmId}): ${b.volid} (protected)\n`).join(""));
+      io.out(
+        opts.json
+          ? `${JSON.stringify({ stack, storage: host.backup.pbs.storageId, backups: done }, null, 2)}\n`
+          : done.map((b) => `${b.name} (${b.vmId}): ${b.volid} (protected)\n`).join(""),
+      );
     });
 
   program
@@ -358,7 +396,8 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
       if (!capacity) throw new ArgumentError(`stack ${stack} deploys no models`);
       const outputs = opts.url && (opts.ca || opts.url.startsWith("http:")) ? {} : await workspace().outputs(stack);
       const url = opts.url ?? String(outputs.ollamaUrl ?? "");
-      if (!/^https?:\/\/[^\s/]+$/.test(url)) throw new ArgumentError(`--url: expected Ollama's URL such as "https://10.30.0.10:11434", got ${JSON.stringify(url)}`);
+      if (!/^https?:\/\/[^\s/]+$/.test(url))
+        throw new ArgumentError(`--url: expected Ollama's URL such as "https://10.30.0.10:11434", got ${JSON.stringify(url)}`);
       const ca = opts.ca ? readArgFile("--ca", opts.ca) : typeof outputs.caCert === "string" ? outputs.caCert : undefined;
       const client = deps.ollama ? deps.ollama(url) : await ollamaClient(url, ca);
       const rows = await benchModels(client, capacity, { tokens });
@@ -412,7 +451,8 @@ function drained(stream: NodeJS.WriteStream): Promise<void> {
  */
 export async function run(argv: string[], deps: Deps = {}): Promise<never> {
   // A reader that goes away (`| head`) ends the output, not the command with a stack trace.
-  for (const stream of [process.stdout, process.stderr]) stream.on("error", (err: NodeJS.ErrnoException) => err.code === "EPIPE" || process.stderr.write(`dualstack: ${err.message}\n`));
+  for (const stream of [process.stdout, process.stderr])
+    stream.on("error", (err: NodeJS.ErrnoException) => err.code === "EPIPE" || process.stderr.write(`dualstack: ${err.message}\n`));
   let code: number;
   try {
     code = await main(argv, processIo(), deps);

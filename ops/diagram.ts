@@ -53,7 +53,11 @@ function zoneName(plan: PlanResult, bridge: string, guests: Guest[]): string {
     plan.resources
       .filter((r) => (r.type === VM || r.type === CT) && guests.length > 0)
       .filter((r) => ((r.inputs.networkDevices ?? r.inputs.networkInterfaces) as { bridge?: string }[] | undefined)?.[0]?.bridge === bridge)
-      .flatMap((r) => tagsOf(r).filter((t) => t.startsWith("env-")).map((t) => t.slice(4))),
+      .flatMap((r) =>
+        tagsOf(r)
+          .filter((t) => t.startsWith("env-"))
+          .map((t) => t.slice(4)),
+      ),
   );
   return [...envs].join("/") || "zone";
 }
@@ -61,10 +65,7 @@ function zoneName(plan: PlanResult, bridge: string, guests: Guest[]): string {
 export function renderDiagram(plan: PlanResult): string {
   const lines = ["flowchart LR"];
   const guests = guestsOf(plan);
-  const bridges = new Set<string>([
-    ...plan.resources.filter((r) => r.type === BRIDGE).map((r) => String(r.inputs.name)),
-    ...guests.map((g) => g.bridge),
-  ]);
+  const bridges = new Set<string>([...plan.resources.filter((r) => r.type === BRIDGE).map((r) => String(r.inputs.name)), ...guests.map((g) => g.bridge)]);
   const nodes = new Set(plan.resources.map((r) => r.inputs.nodeName).filter((n): n is string => typeof n === "string"));
   for (const node of nodes) {
     const pools = plan.resources.filter((r) => r.type === ZFSPOOL).map((r) => `${r.inputs.resourceId} → ${r.inputs.zfsPool}`);
@@ -85,7 +86,8 @@ export function renderDiagram(plan: PlanResult): string {
   for (const g of guests) if (g.gpu && !gpus.has(g.gpu)) gpus.set(g.gpu, `PCI mapping ${g.gpu}`);
   for (const [name, label] of gpus) {
     lines.push(`  ${id(`gpu_${name}`)}{{${quote(`GPU ${name}<br/>${label}`)}}}`);
-    for (const node of nodes) if (plan.resources.some((r) => r.type === PCI && r.inputs.name === name)) lines.push(`  ${id(`host_${node}`)} -.- ${id(`gpu_${name}`)}`);
+    for (const node of nodes)
+      if (plan.resources.some((r) => r.type === PCI && r.inputs.name === name)) lines.push(`  ${id(`host_${node}`)} -.- ${id(`gpu_${name}`)}`);
     for (const g of guests.filter((x) => x.gpu === name)) lines.push(`  ${id(`gpu_${name}`)} ==>|passthrough| ${g.key}`);
     // On the host, a mapping's comment names its environment: link it to that zone.
     const env = / for the (\w+) environment/.exec(label)?.[1];

@@ -78,7 +78,9 @@ function dependencyCheck(root: string): DoctorCheck {
   return {
     check: "npm packages",
     status: wrong.length ? "missing" : "ok",
-    detail: wrong.length ? `${wrong.slice(0, 4).join(", ")}${wrong.length > 4 ? ` and ${wrong.length - 4} more` : ""}: run npm ci` : `${Object.keys(pkg.dependencies).length + Object.keys(pkg.devDependencies).length} at the lockfile's versions`,
+    detail: wrong.length
+      ? `${wrong.slice(0, 4).join(", ")}${wrong.length > 4 ? ` and ${wrong.length - 4} more` : ""}: run npm ci`
+      : `${Object.keys(pkg.dependencies).length + Object.keys(pkg.devDependencies).length} at the lockfile's versions`,
     neededBy: EVERY,
   };
 }
@@ -101,7 +103,12 @@ export function runDoctor(root: string, exec: Exec = realExec, env: NodeJS.Proce
 
   // `node --import tsx` (the CLI, the stand-in plugins, the policy pack under tsx) needs module.register: 20.6.
   const nodeMin = ["20.6.0", (pkg.engines?.node ?? "").replace(/^>=\s*/, "")].reduce((a, b) => (b && atLeast(b, a) ? b : a));
-  checks.push({ check: "Node.js", status: atLeast(process.versions.node, nodeMin) ? "ok" : "outdated", detail: `${process.versions.node} (needs ≥ ${nodeMin})`, neededBy: EVERY });
+  checks.push({
+    check: "Node.js",
+    status: atLeast(process.versions.node, nodeMin) ? "ok" : "outdated",
+    detail: `${process.versions.node} (needs ≥ ${nodeMin})`,
+    neededBy: EVERY,
+  });
   checks.push(dependencyCheck(root));
 
   const policyDeps = ["@pulumi/policy", "@pulumi/pulumi", "typescript"].map((d) => [d, installed(root, d, join(root, "policies"))] as const);
@@ -119,7 +126,11 @@ export function runDoctor(root: string, exec: Exec = realExec, env: NodeJS.Proce
   checks.push({
     check: "Pulumi CLI",
     status: !cli ? "missing" : atLeast(cli, sdk) ? "ok" : "outdated",
-    detail: !cli ? `not on PATH: install it (https://www.pulumi.com/docs/install/), ${sdk} or newer` : atLeast(cli, sdk) ? `${cli} (the SDK is ${sdk})` : `${cli} is older than the SDK ${sdk}: upgrade it`,
+    detail: !cli
+      ? `not on PATH: install it (https://www.pulumi.com/docs/install/), ${sdk} or newer`
+      : atLeast(cli, sdk)
+        ? `${cli} (the SDK is ${sdk})`
+        : `${cli} is older than the SDK ${sdk}: upgrade it`,
     neededBy: ENGINE,
   });
 
@@ -154,7 +165,11 @@ export function runDoctor(root: string, exec: Exec = realExec, env: NodeJS.Proce
   checks.push({
     check: "Proxmox API token",
     status: token && TOKEN_FORM.test(token) ? "ok" : "missing",
-    detail: token ? (TOKEN_FORM.test(token) ? "DUALSTACK_PROXMOX_TOKEN is set (not shown)" : "DUALSTACK_PROXMOX_TOKEN is not of the form user@realm!name=secret") : "export DUALSTACK_PROXMOX_TOKEN=user@realm!name=secret",
+    detail: token
+      ? TOKEN_FORM.test(token)
+        ? "DUALSTACK_PROXMOX_TOKEN is set (not shown)"
+        : "DUALSTACK_PROXMOX_TOKEN is not of the form user@realm!name=secret"
+      : "export DUALSTACK_PROXMOX_TOKEN=user@realm!name=secret",
     neededBy: ["drill", "backup"],
   });
 
@@ -175,7 +190,12 @@ export function runDoctor(root: string, exec: Exec = realExec, env: NodeJS.Proce
 export function renderDoctor(r: DoctorReport): string {
   const rows = [["check", "status", "needed by", "detail"], ...r.checks.map((c) => [c.check, c.status, c.neededBy.join(", "), c.detail])];
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i].length)));
-  const lines = rows.map((row) => row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell)).join("  ").trimEnd());
+  const lines = rows.map((row) =>
+    row
+      .map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell))
+      .join("  ")
+      .trimEnd(),
+  );
   const verdict = r.ok ? "the offline verbs (plan, policy, capacity) can run" : "the offline verbs cannot run: fix what is missing above";
   return `${lines.join("\n")}\n\n${verdict}\n`;
 }

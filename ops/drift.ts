@@ -15,6 +15,8 @@ export async function detectDrift(ws: StackWorkspace, stack: string): Promise<Dr
 
 export function renderDrift(r: DriftReport): string {
   if (!r.drifted) return `stack ${r.stack}: no drift\n`;
-  const lines = r.resources.map((c) => `  ${c.op.padEnd(8)} ${c.urn.split("::").at(-1)} (${c.type})${c.properties.length ? `: ${c.properties.join(", ")}` : ""}`);
+  const lines = r.resources.map(
+    (c) => `  ${c.op.padEnd(8)} ${c.urn.split("::").at(-1)} (${c.type})${c.properties.length ? `: ${c.properties.join(", ")}` : ""}`,
+  );
   return `stack ${r.stack}: ${r.resources.length} resource(s) drifted\n${lines.join("\n")}\n`;
 }

@@ -59,7 +59,10 @@ export async function takeInventory(t: VerifyTargets): Promise<Inventory> {
     const headers = { "api-key": t.qdrant.apiKey, "content-type": "application/json" };
     const list = await json<{ result: { collections: { name: string }[] } }>(await get(`${t.qdrant.url}/collections`, { headers }), "Qdrant's collections");
     for (const { name } of list.result.collections) {
-      const r = await json<{ result: { count: number } }>(await get(`${t.qdrant.url}/collections/${encodeURIComponent(name)}/points/count`, { method: "POST", headers, body: JSON.stringify({ exact: true }) }), `Qdrant's count of ${name}`);
+      const r = await json<{ result: { count: number } }>(
+        await get(`${t.qdrant.url}/collections/${encodeURIComponent(name)}/points/count`, { method: "POST", headers, body: JSON.stringify({ exact: true }) }),
+        `Qdrant's count of ${name}`,
+      );
       collections[`qdrant/${name}`] = r.result.count;
     }
   }

@@ -38,8 +38,16 @@ export function drillPlan(plan: PlanResult, maxBackupAgeHours = 26): DrillPlan {
   const guests = plan.resources
     .filter((r) => (r.type === VM || r.type === CT) && r.inputs.template !== true)
     .map((r) => ({
-      vmId: Number(r.inputs.vmId), name: r.name, node: String(r.inputs.nodeName), kind: r.type === VM ? ("vm" as const) : ("ct" as const), protectedInState: r.options.protect,
-      datastore: String((r.inputs.disks as { datastoreId?: string }[] | undefined)?.[0]?.datastoreId ?? (r.inputs.disk as { datastoreId?: string } | undefined)?.datastoreId ?? ""),
+      vmId: Number(r.inputs.vmId),
+      name: r.name,
+      node: String(r.inputs.nodeName),
+      kind: r.type === VM ? ("vm" as const) : ("ct" as const),
+      protectedInState: r.options.protect,
+      datastore: String(
+        (r.inputs.disks as { datastoreId?: string }[] | undefined)?.[0]?.datastoreId ??
+          (r.inputs.disk as { datastoreId?: string } | undefined)?.datastoreId ??
+          "",
+      ),
     }));
   return {
     stack: plan.stack,
@@ -168,7 +176,8 @@ export async function runDrill(p: DrillPlan, d: DrillDeps): Promise<DrillReport>
       return `${p.guests.length} guest(s) backed up within ${p.maxBackupAgeHours} h`;
     },
     "preflight-restic": async () => {
-      if (!(await d.restic.check(p.resticRepository))) throw new StepFailed(`restic check of ${p.resticRepository} failed: do not destroy anything until it passes`);
+      if (!(await d.restic.check(p.resticRepository)))
+        throw new StepFailed(`restic check of ${p.resticRepository} failed: do not destroy anything until it passes`);
       return `repository ${p.resticRepository} verified`;
     },
     inventory: async () => {
@@ -222,7 +231,8 @@ export async function runDrill(p: DrillPlan, d: DrillDeps): Promise<DrillReport>
       const detail = (err as Error).message;
       steps.push({ step, status: "failed", seconds: d.now() - start, detail });
       d.log(`${step}: FAILED: ${detail}`);
-      for (const rest of DRILL_STEPS.slice(DRILL_STEPS.findIndex((s) => s.step === step) + 1)) steps.push({ step: rest.step, status: "skipped", seconds: 0, detail: "" });
+      for (const rest of DRILL_STEPS.slice(DRILL_STEPS.findIndex((s) => s.step === step) + 1))
+        steps.push({ step: rest.step, status: "skipped", seconds: 0, detail: "" });
       return { stack: p.stack, ok: false, steps, rpoSeconds: rpo, leftIn };
     }
   }
@@ -231,6 +241,11 @@ export async function runDrill(p: DrillPlan, d: DrillDeps): Promise<DrillReport>
 
 export function renderDrillReport(r: DrillReport): string {
   const lines = r.steps.map((s) => `  ${s.status.padEnd(7)} ${s.step.padEnd(18)} ${s.seconds.toFixed(0).padStart(6)} s  ${s.detail}`);
-  const measured = [r.rtoSeconds !== undefined ? `RTO ${(r.rtoSeconds / 60).toFixed(1)} min` : undefined, r.rpoSeconds !== undefined ? `RPO ${(r.rpoSeconds / 60).toFixed(1)} min` : undefined].filter(Boolean).join(", ");
+  const measured = [
+    r.rtoSeconds !== undefined ? `RTO ${(r.rtoSeconds / 60).toFixed(1)} min` : undefined,
+    r.rpoSeconds !== undefined ? `RPO ${(r.rpoSeconds / 60).toFixed(1)} min` : undefined,
+  ]
+    .filter(Boolean)
+    .join(", ");
   return `drill ${r.stack}: ${r.ok ? "PASSED" : "FAILED"}${measured ? ` (${measured})` : ""}\n${lines.join("\n")}\nleft in: ${r.leftIn}\n`;
 }

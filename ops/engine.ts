@@ -287,4 +287,3 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
   for (const [k, v] of Object.entries(programOutputs)) outputs[k] = await resolveOutput(v);
   return { stack, role, resources: recorded, outputs };
 }
-

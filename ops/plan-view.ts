@@ -11,10 +11,36 @@ export function shortType(type: string): string {
 }
 
 const KEY_SETTINGS = [
-  "name", "vmId", "containerId", "nodeName", "poolId", "resourceId", "zfsPool", "path", "roleId", "userId", "tokenName",
-  "privilegesSeparation", "expirationDate", "unprivileged", "protection", "enabled", "inputPolicy", "outputPolicy",
-  "macfilter", "ipfilter", "contentType", "fileName", "datastoreId", "raidlevel", "interface", "vlan", "ports",
-  "machine", "bios", "started",
+  "name",
+  "vmId",
+  "containerId",
+  "nodeName",
+  "poolId",
+  "resourceId",
+  "zfsPool",
+  "path",
+  "roleId",
+  "userId",
+  "tokenName",
+  "privilegesSeparation",
+  "expirationDate",
+  "unprivileged",
+  "protection",
+  "enabled",
+  "inputPolicy",
+  "outputPolicy",
+  "macfilter",
+  "ipfilter",
+  "contentType",
+  "fileName",
+  "datastoreId",
+  "raidlevel",
+  "interface",
+  "vlan",
+  "ports",
+  "machine",
+  "bios",
+  "started",
 ] as const;
 
 function scalar(v: unknown): string | undefined {
@@ -78,7 +104,9 @@ export function renderTree(plan: PlanResult): string {
     list.forEach((r, idx) => {
       const last = idx === list.length - 1;
       const settings = keySettings(r);
-      lines.push(`${prefix}${parent === undefined ? "" : last ? "└─ " : "├─ "}${shortType(r.type)} ${r.name}${settings.length ? `  (${settings.join(" ")})` : ""}`);
+      lines.push(
+        `${prefix}${parent === undefined ? "" : last ? "└─ " : "├─ "}${shortType(r.type)} ${r.name}${settings.length ? `  (${settings.join(" ")})` : ""}`,
+      );
       walk(r.urn, parent === undefined ? "" : `${prefix}${last ? "   " : "│  "}`);
     });
   };
@@ -89,10 +117,7 @@ export function renderTree(plan: PlanResult): string {
 export function renderCounts(plan: PlanResult): string {
   const counts = countsByType(plan);
   const width = Math.max(...counts.map(([t]) => t.length));
-  return [
-    `${plan.resources.length} resources in stack ${plan.stack} (role ${plan.role}):`,
-    ...counts.map(([t, n]) => `  ${t.padEnd(width)}  ${n}`),
-  ].join("\n");
+  return [`${plan.resources.length} resources in stack ${plan.stack} (role ${plan.role}):`, ...counts.map(([t, n]) => `  ${t.padEnd(width)}  ${n}`)].join("\n");
 }
 
 export function planJson(plan: PlanResult) {

@@ -35,13 +35,15 @@ const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disab
 export class PolicyConfigError extends Error {}
 
 export function checkPolicyConfig(config: unknown, policies: DocumentedPolicy[]): PolicyConfig {
-  if (!config || typeof config !== "object" || Array.isArray(config)) throw new PolicyConfigError("policy config: expected a JSON object of policy name → enforcement level");
+  if (!config || typeof config !== "object" || Array.isArray(config))
+    throw new PolicyConfigError("policy config: expected a JSON object of policy name → enforcement level");
   const names = policies.map((p) => p.name);
   const problems: string[] = [];
   for (const [name, value] of Object.entries(config)) {
     if (name !== "all" && !names.includes(name)) problems.push(`${name}: no such policy; known: ${names.join(", ")}`);
     const level = typeof value === "string" ? value : (value as { enforcementLevel?: string })?.enforcementLevel;
-    if (level !== undefined && !LEVELS.includes(level as EnforcementLevel)) problems.push(`${name}: expected one of ${LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
+    if (level !== undefined && !LEVELS.includes(level as EnforcementLevel))
+      problems.push(`${name}: expected one of ${LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
   }
   if (problems.length) throw new PolicyConfigError(`policy config:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
   return config as PolicyConfig;
@@ -57,7 +59,11 @@ class NotApplicable extends Error {}
 
 /** A policy's configuration as CrossGuard gives it: its schema's defaults, overlaid with the configured values. */
 function configOf(policy: DocumentedPolicy, config: PolicyConfig): Record<string, unknown> {
-  const defaults = Object.fromEntries(Object.entries(policy.configSchema?.properties ?? {}).filter(([, p]) => (p as { default?: unknown }).default !== undefined).map(([k, p]) => [k, (p as { default?: unknown }).default]));
+  const defaults = Object.fromEntries(
+    Object.entries(policy.configSchema?.properties ?? {})
+      .filter(([, p]) => (p as { default?: unknown }).default !== undefined)
+      .map(([k, p]) => [k, (p as { default?: unknown }).default]),
+  );
   const own = config[policy.name];
   const values = own && typeof own === "object" ? Object.fromEntries(Object.entries(own).filter(([k]) => k !== "enforcementLevel")) : {};
   return { ...defaults, ...values };

@@ -38,15 +38,33 @@ const TOOLS = [
   { name: "curl", package: "curl", suites: ["unit"], why: "the rendered scripts' HTTP calls" },
   { name: "restic", package: "restic", suites: ["unit"], why: "the backup and restore scripts, for real" },
   { name: "shellcheck", package: "shellcheck", suites: ["unit"], why: "lints every script the program renders and scripts/" },
-  { name: "initdb", package: "postgresql", dirs: "/usr/lib/postgresql/*/bin", suites: ["unit", "integration"], why: "the real PostgreSQL the tenancy providers run against" },
+  {
+    name: "initdb",
+    package: "postgresql",
+    dirs: "/usr/lib/postgresql/*/bin",
+    suites: ["unit", "integration"],
+    why: "the real PostgreSQL the tenancy providers run against",
+  },
   { name: "psql", package: "postgresql-client", suites: ["integration"], why: "writes rows behind the providers' backs" },
   { name: "redis-server", package: "redis-server", suites: ["unit", "integration"], why: "the real Redis the tenancy providers run against" },
   { name: "actionlint", build: "scripts/actionlint.sh", suites: ["unit"], why: "checks the operator's CI workflows" },
   { name: "loki", build: "scripts/loki.sh", suites: ["unit"], why: "checks the rendered Loki configuration and runs behind the log gateway" },
   { name: "pulumi", build: "scripts/pulumi-toolchain.sh", suites: ["engine", "integration"], why: "the real Pulumi engine (CLI and Node.js language host)" },
   { name: "g++", package: "g++", suites: ["integration"], why: "Ollama's build (llama.cpp)" },
-  { name: "nlohmann/json", package: "nlohmann-json3-dev", file: "/usr/include/nlohmann/json_fwd.hpp", suites: ["integration"], why: "Ollama's build (llama.cpp's vendored headers)" },
-  { name: "stb_image", package: "libstb-dev", file: "/usr/include/stb/stb_image.h", suites: ["integration"], why: "Ollama's build (llama.cpp's vendored headers)" },
+  {
+    name: "nlohmann/json",
+    package: "nlohmann-json3-dev",
+    file: "/usr/include/nlohmann/json_fwd.hpp",
+    suites: ["integration"],
+    why: "Ollama's build (llama.cpp's vendored headers)",
+  },
+  {
+    name: "stb_image",
+    package: "libstb-dev",
+    file: "/usr/include/stb/stb_image.h",
+    suites: ["integration"],
+    why: "Ollama's build (llama.cpp's vendored headers)",
+  },
   { name: "docker-registry", package: "docker-registry", suites: ["integration"], why: "the registry Ollama pulls the test model from" },
   { name: "ollama", build: "scripts/ollama.sh", suites: ["integration"], why: "the real Ollama the model provider runs against" },
   { name: "vault", build: "scripts/vault.sh", suites: ["integration"], why: "the real Vault the secrets provider runs against" },
@@ -87,7 +105,10 @@ const built = new Map();
 function builtDir(script) {
   if (!built.has(script)) {
     try {
-      const dir = execFileSync("bash", [join(ROOT, script), "--check"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 30_000 }).trim().split("\n").pop();
+      const dir = execFileSync("bash", [join(ROOT, script), "--check"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 30_000 })
+        .trim()
+        .split("\n")
+        .pop();
       if (dir) built.set(script, dir);
     } catch {
       /* not built */
@@ -187,7 +208,7 @@ if (require.main === module) {
   const at = args.indexOf("--for");
   /** @type {Suite[]} */
   const all = ["unit", "engine", "integration"];
-  const wanted = at >= 0 ? args[at + 1]?.split(",") ?? [] : all;
+  const wanted = at >= 0 ? (args[at + 1]?.split(",") ?? []) : all;
   const bad = wanted.filter((s) => !all.includes(/** @type {Suite} */ (s)));
   if (bad.length > 0 || wanted.length === 0) {
     process.stderr.write(`--for: expected a comma-separated list of ${all.join(", ")}, got ${JSON.stringify(args[at + 1] ?? "")}\n`);

@@ -4,7 +4,10 @@
 import { tlsFetch } from "./tls-fetch";
 
 export class ProxmoxApiError extends Error {
-  constructor(message: string, readonly status: number) {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
     super(message);
   }
 }
@@ -38,7 +41,8 @@ export class ProxmoxApi {
   private readonly fetch: typeof fetch;
 
   constructor(private readonly o: ProxmoxApiOptions) {
-    if (!/^https:\/\/[^\s/]+\/?$/.test(o.endpoint)) throw new ProxmoxApiError(`proxmox endpoint: expected "https://host:8006/", got ${JSON.stringify(o.endpoint)}`, 0);
+    if (!/^https:\/\/[^\s/]+\/?$/.test(o.endpoint))
+      throw new ProxmoxApiError(`proxmox endpoint: expected "https://host:8006/", got ${JSON.stringify(o.endpoint)}`, 0);
     if (!TOKEN_FORM.test(o.token)) throw new ProxmoxApiError("proxmox token: expected user@realm!name=secret", 0);
     this.base = `${o.endpoint.replace(/\/$/, "")}/api2/json`;
     this.fetch = tlsFetch({ ca: o.caCert, insecure: o.insecure });
@@ -64,8 +68,14 @@ export class ProxmoxApi {
       let detail = res.statusText;
       try {
         const body = JSON.parse(text) as { message?: string; errors?: Record<string, string> };
-        detail = body.errors ? Object.entries(body.errors).map(([k, v]) => `${k}: ${v.trim()}`).join("; ") : (body.message ?? detail).trim();
-      } catch { /* not JSON */ }
+        detail = body.errors
+          ? Object.entries(body.errors)
+              .map(([k, v]) => `${k}: ${v.trim()}`)
+              .join("; ")
+          : (body.message ?? detail).trim();
+      } catch {
+        /* not JSON */
+      }
       throw new ProxmoxApiError(`${method} ${path}: ${res.status} ${detail}`, res.status);
     }
     return (JSON.parse(text) as { data: T }).data;
@@ -80,7 +90,8 @@ export class ProxmoxApi {
         if (s.exitstatus !== "OK") throw new ProxmoxApiError(`task ${upid} failed: ${s.exitstatus ?? "no exit status"}`, 0);
         return;
       }
-      if (Date.now() > deadline) throw new ProxmoxApiError(`task ${upid} still running after ${this.o.taskTimeoutSeconds ?? 6 * 3600} s (it goes on in Proxmox)`, 0);
+      if (Date.now() > deadline)
+        throw new ProxmoxApiError(`task ${upid} still running after ${this.o.taskTimeoutSeconds ?? 6 * 3600} s (it goes on in Proxmox)`, 0);
       onProgress?.(`  task ${upid.split(":").slice(5, 7).join(" ")} running`);
       // Short tasks are seen finished soon; long ones (a VM's backup) are asked every few seconds.
       await new Promise((r) => setTimeout(r, Math.min(this.o.pollMilliseconds ?? 5000, 250 * 2 ** poll)));
@@ -89,14 +100,28 @@ export class ProxmoxApi {
 
   /** The backups of one guest in a backup storage, newest first. */
   async backups(node: string, storage: string, vmid: number): Promise<ProxmoxBackup[]> {
-    const items = await this.call<{ volid: string; vmid?: number; ctime: number; protected?: number | boolean }[]>("GET", `/nodes/${node}/storage/${storage}/content`, { content: "backup", vmid });
-    return items.filter((b) => Number(b.vmid) === vmid).map((b) => ({ volid: b.volid, vmid, ctime: Number(b.ctime), protected: Boolean(Number(b.protected ?? 0)) })).sort((a, b) => b.ctime - a.ctime);
+    const items = await this.call<{ volid: string; vmid?: number; ctime: number; protected?: number | boolean }[]>(
+      "GET",
+      `/nodes/${node}/storage/${storage}/content`,
+      { content: "backup", vmid },
+    );
+    return items
+      .filter((b) => Number(b.vmid) === vmid)
+      .map((b) => ({ volid: b.volid, vmid, ctime: Number(b.ctime), protected: Boolean(Number(b.protected ?? 0)) }))
+      .sort((a, b) => b.ctime - a.ctime);
   }
 
   /** vzdump of one guest to `storage`, marked protected (pruning never removes it); the new backup. */
   async protectedBackup(node: string, storage: string, vmid: number, notes: string, onProgress?: (line: string) => void): Promise<ProxmoxBackup> {
     const started = Math.floor(Date.now() / 1000);
-    const upid = await this.call<string>("POST", `/nodes/${node}/vzdump`, { vmid, storage, mode: "snapshot", protected: 1, "notes-template": notes, remove: 0 });
+    const upid = await this.call<string>("POST", `/nodes/${node}/vzdump`, {
+      vmid,
+      storage,
+      mode: "snapshot",
+      protected: 1,
+      "notes-template": notes,
+      remove: 0,
+    });
     await this.waitTask(node, upid, onProgress);
     const fresh = (await this.backups(node, storage, vmid)).find((b) => b.ctime >= started - 60);
     if (!fresh) throw new ProxmoxApiError(`vzdump of ${vmid} finished but no new backup is listed in ${storage}`, 0);
@@ -116,9 +141,10 @@ export class ProxmoxApi {
 
   /** Restores a backup into `vmid` (which must not exist), its disks on `storage`. */
   async restore(node: string, kind: "qemu" | "lxc", vmid: number, volid: string, storage: string, onProgress?: (line: string) => void): Promise<void> {
-    const upid = kind === "qemu"
-      ? await this.call<string>("POST", `/nodes/${node}/qemu`, { vmid, archive: volid, storage, unique: 0 })
-      : await this.call<string>("POST", `/nodes/${node}/lxc`, { vmid, ostemplate: volid, restore: 1, storage, unprivileged: 1 });
+    const upid =
+      kind === "qemu"
+        ? await this.call<string>("POST", `/nodes/${node}/qemu`, { vmid, archive: volid, storage, unique: 0 })
+        : await this.call<string>("POST", `/nodes/${node}/lxc`, { vmid, ostemplate: volid, restore: 1, storage, unprivileged: 1 });
     await this.waitTask(node, upid, onProgress);
   }
 }

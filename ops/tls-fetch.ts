@@ -7,5 +7,6 @@ import { Agent, fetch as undiciFetch } from "undici";
 export function tlsFetch(o: { ca?: string; insecure?: boolean } = {}): typeof fetch {
   if (!o.ca && !o.insecure) return fetch;
   const dispatcher = new Agent({ connect: { ...(o.ca ? { ca: o.ca } : {}), rejectUnauthorized: !o.insecure } });
-  return ((input: Parameters<typeof fetch>[0], init?: RequestInit) => undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+  return ((input: Parameters<typeof fetch>[0], init?: RequestInit) =>
+    undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
 }

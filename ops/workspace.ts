@@ -58,7 +58,10 @@ export class PulumiCommandError extends Error {
 /** The Automation API's CommandError as the CLI reports it: the command's error lines, not its whole output. */
 function pulumiFailure(err: unknown, CommandError: typeof import("@pulumi/pulumi/automation").CommandError): unknown {
   if (!(err instanceof CommandError)) return err;
-  const lines = err.message.split("\n").filter((l) => /^\s*error:/.test(l)).map((l) => l.trim());
+  const lines = err.message
+    .split("\n")
+    .filter((l) => /^\s*error:/.test(l))
+    .map((l) => l.trim());
   return new PulumiCommandError(`pulumi failed: ${lines.length ? lines.join("; ") : err.message.trim().split("\n").slice(-3).join(" ")}`);
 }
 
@@ -67,7 +70,9 @@ export function automationWorkspace(workDir: string): StackWorkspace {
   /** Runs `fn` on the selected stack; a failed pulumi command becomes a PulumiCommandError. */
   const onStack = async <T>(stack: string, fn: (s: Stack) => Promise<T>): Promise<T> => {
     if (!onPath("pulumi")) {
-      throw new PrerequisiteError("the Pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/); `dualstack doctor` lists what the live commands need");
+      throw new PrerequisiteError(
+        "the Pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/); `dualstack doctor` lists what the live commands need",
+      );
     }
     const { LocalWorkspace, CommandError } = await import("@pulumi/pulumi/automation");
     try {
@@ -87,9 +92,11 @@ export function automationWorkspace(workDir: string): StackWorkspace {
         await s.refresh({ previewOnly: true, onEvent: (e) => events.push(e) });
         return changesFromEvents(events);
       }),
-    destroyExcludingProtected: (stack, onProgress) => onStack(stack, async (s) => void (await s.destroy({ excludeProtected: true, onEvent: progress(onProgress) }))),
+    destroyExcludingProtected: (stack, onProgress) =>
+      onStack(stack, async (s) => void (await s.destroy({ excludeProtected: true, onEvent: progress(onProgress) }))),
     up: (stack, onProgress) => onStack(stack, async (s) => void (await s.up({ onEvent: progress(onProgress) }))),
-    outputs: (stack) => onStack(stack, async (s) => Object.fromEntries(Object.entries(await s.outputs()).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]))),
+    outputs: (stack) =>
+      onStack(stack, async (s) => Object.fromEntries(Object.entries(await s.outputs()).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]))),
     secretOutput: (stack, name) =>
       onStack(stack, async (s) => {
         const v = (await s.outputs())[name]?.value;

@@ -34,17 +34,39 @@ import { loadTopology, type Topology } from "./support/topology";
 
 export const RULES: Rule[] = [
   // isolation
-  guestEnvironmentTag, unknownGuestType, nicBridgeExplicit, nicInOwnZone, noManagementNetwork, pciThroughMapping,
-  gpuOfOwnEnvironment, gpuSingleEnvironment, storageOfOwnEnvironment, bindMountsConfined, poolOfOwnEnvironment,
-  noPrivateEndpointInPublic, dataServicesOwnEnvironment,
+  guestEnvironmentTag,
+  unknownGuestType,
+  nicBridgeExplicit,
+  nicInOwnZone,
+  noManagementNetwork,
+  pciThroughMapping,
+  gpuOfOwnEnvironment,
+  gpuSingleEnvironment,
+  storageOfOwnEnvironment,
+  bindMountsConfined,
+  poolOfOwnEnvironment,
+  noPrivateEndpointInPublic,
+  dataServicesOwnEnvironment,
   // network and access
-  nicFirewallOn, guestFirewallBaseline, publicEgressRestricted, adminPortsManagementOnly, clusterFirewallEnabled, providerTls,
+  nicFirewallOn,
+  guestFirewallBaseline,
+  publicEgressRestricted,
+  adminPortsManagementOnly,
+  clusterFirewallEnabled,
+  providerTls,
   // guests
-  lxcUnprivileged, cloudInitKeysOnly, guestAgentTimeout,
+  lxcUnprivileged,
+  cloudInitKeysOnly,
+  guestAgentTimeout,
   // data and secrets
-  secretsAreSecret, vaultPathsOwnEnvironment, statefulGuestsProtected, backupCoverage, imagesPinned,
+  secretsAreSecret,
+  vaultPathsOwnEnvironment,
+  statefulGuestsProtected,
+  backupCoverage,
+  imagesPinned,
   // capacity
-  modelFitsGpu, modelsFitTogether,
+  modelFitsGpu,
+  modelsFitTogether,
 ];
 
 export function buildPolicies(topology: Topology = loadTopology()): DocumentedPolicy[] {

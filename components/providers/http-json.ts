@@ -27,17 +27,21 @@ export async function requestJson<T = Record<string, unknown>>(r: JsonRequest): 
   const payload = r.body === undefined ? undefined : JSON.stringify(r.body);
   const timeout = r.timeoutMs ?? 30_000;
   const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = transport.request(url, {
-      method: r.method,
-      headers: { "Content-Type": "application/json", ...(r.headers ?? {}), ...(payload ? { "Content-Length": String(Buffer.byteLength(payload)) } : {}) },
-      ...(r.caCert ? { ca: r.caCert } : {}),
-      timeout,
-    }, (res) => {
-      let data = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (data += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: data }));
-    });
+    const req = transport.request(
+      url,
+      {
+        method: r.method,
+        headers: { "Content-Type": "application/json", ...(r.headers ?? {}), ...(payload ? { "Content-Length": String(Buffer.byteLength(payload)) } : {}) },
+        ...(r.caCert ? { ca: r.caCert } : {}),
+        timeout,
+      },
+      (res) => {
+        let data = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (data += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: data }));
+      },
+    );
     req.on("timeout", () => req.destroy(new Error(`timed out after ${timeout / 1000} s`)));
     req.on("error", (err: NodeJS.ErrnoException) => reject(new Error(`${r.where}: cannot reach ${r.server} (${err.code ?? err.message})`)));
     if (payload) req.write(payload);

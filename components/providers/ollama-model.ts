@@ -107,7 +107,8 @@ function client(target: { host: string; caCert?: string }, controller?: AbortCon
   if (target.caCert) {
     const undici = require("undici") as typeof import("undici");
     const dispatcher = new undici.Agent({ connect: { ca: target.caCert } });
-    base = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => undici.fetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+    base = ((input: Parameters<typeof fetch>[0], init?: RequestInit) =>
+      undici.fetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
   }
   if (!controller) return new Ollama({ host: target.host, fetch: base });
   const abortable: typeof fetch = (input, init) =>
@@ -136,12 +137,15 @@ async function streamWithResume(
     let last = Date.now();
     let stalled = false;
     let lastReport = 0;
-    const timer = setInterval(() => {
-      if (Date.now() - last > stallMs) {
-        stalled = true;
-        controller.abort();
-      }
-    }, Math.max(50, Math.min(1000, stallMs / 4)));
+    const timer = setInterval(
+      () => {
+        if (Date.now() - last > stallMs) {
+          stalled = true;
+          controller.abort();
+        }
+      },
+      Math.max(50, Math.min(1000, stallMs / 4)),
+    );
     let seen = "";
     try {
       const stream = await start(client(inputs, controller));
@@ -161,13 +165,20 @@ async function streamWithResume(
     } catch (err) {
       // The server's own download was torn down under this request (a connection reset on its side: the real
       // server answers "context canceled" or "unexpected EOF"): transient, resumed like a stall.
-      const interrupted = !stalled && /context canceled|unexpected EOF|connection reset/i.test(String((err as { error?: string; message?: string })?.error ?? (err as Error)?.message ?? ""));
+      const interrupted =
+        !stalled &&
+        /context canceled|unexpected EOF|connection reset/i.test(String((err as { error?: string; message?: string })?.error ?? (err as Error)?.message ?? ""));
       if (!stalled && !interrupted) throw describeError(err, inputs.name, inputs.host, action);
       if (attempt >= maxResumes) {
         if (interrupted) throw describeError(err, inputs.name, inputs.host, action);
-        throw new Error(`ollama ${action} of model "${inputs.name}" on ${inputs.host} stalled: no progress for ${stallMs / 1000} s, after ${maxResumes} resume(s)`, { cause: err });
+        throw new Error(
+          `ollama ${action} of model "${inputs.name}" on ${inputs.host} stalled: no progress for ${stallMs / 1000} s, after ${maxResumes} resume(s)`,
+          { cause: err },
+        );
       }
-      log(`ollama ${action} ${inputs.name}: ${interrupted ? "interrupted on the server" : `no progress for ${stallMs / 1000} s`}, resuming (${attempt + 1}/${maxResumes})`);
+      log(
+        `ollama ${action} ${inputs.name}: ${interrupted ? "interrupted on the server" : `no progress for ${stallMs / 1000} s`}, resuming (${attempt + 1}/${maxResumes})`,
+      );
     } finally {
       clearInterval(timer);
     }
@@ -265,14 +276,19 @@ function desiredParameters(inputs: ModelInputs): Record<string, number | string 
 
 async function apply(inputs: ModelInputs): Promise<ModelState> {
   if (inputs.from) {
-    await streamWithResume("create", (c) => c.create({
-      model: inputs.name,
-      from: inputs.from,
-      parameters: desiredParameters(inputs),
-      ...(inputs.system !== undefined ? { system: inputs.system } : {}),
-      ...(inputs.template !== undefined ? { template: inputs.template } : {}),
-      stream: true,
-    }) as Promise<AsyncIterable<Progress>>, inputs);
+    await streamWithResume(
+      "create",
+      (c) =>
+        c.create({
+          model: inputs.name,
+          from: inputs.from,
+          parameters: desiredParameters(inputs),
+          ...(inputs.system !== undefined ? { system: inputs.system } : {}),
+          ...(inputs.template !== undefined ? { template: inputs.template } : {}),
+          stream: true,
+        }) as Promise<AsyncIterable<Progress>>,
+      inputs,
+    );
   } else {
     await streamWithResume("pull", (c) => c.pull({ model: inputs.name, stream: true }) as Promise<AsyncIterable<Progress>>, inputs);
   }
@@ -310,12 +326,17 @@ const DECLARED_KEYS = ["from", "parameters", "system", "template", "digest", "wa
 export const ollamaModelProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: ModelInputs, news: ModelInputs) {
     const failures: pulumi.dynamic.CheckFailure[] = [];
-    if (typeof news.host !== "string" || !/^https?:\/\/[^\s/]+(:\d+)?\/?$/.test(news.host)) failures.push({ property: "host", reason: `expected an http(s) URL such as "http://10.20.0.10:11434", got ${JSON.stringify(news.host)}` });
+    if (typeof news.host !== "string" || !/^https?:\/\/[^\s/]+(:\d+)?\/?$/.test(news.host))
+      failures.push({ property: "host", reason: `expected an http(s) URL such as "http://10.20.0.10:11434", got ${JSON.stringify(news.host)}` });
     const nameRe = /^([a-z0-9][a-z0-9.-]*(:\d{1,5})?\/)?[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)?(:[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
-    if (typeof news.name !== "string" || !nameRe.test(news.name)) failures.push({ property: "name", reason: `expected an Ollama model name such as "qwen2.5:14b", got ${JSON.stringify(news.name)}` });
-    if (news.from !== undefined && (typeof news.from !== "string" || !nameRe.test(news.from))) failures.push({ property: "from", reason: `expected an Ollama model name, got ${JSON.stringify(news.from)}` });
-    if (news.stallSeconds !== undefined && !(Number(news.stallSeconds) > 0)) failures.push({ property: "stallSeconds", reason: "expected a positive number of seconds" });
-    if (news.digest !== undefined && news.from !== undefined) failures.push({ property: "digest", reason: "a digest pin applies to pulled models, not to derived ones" });
+    if (typeof news.name !== "string" || !nameRe.test(news.name))
+      failures.push({ property: "name", reason: `expected an Ollama model name such as "qwen2.5:14b", got ${JSON.stringify(news.name)}` });
+    if (news.from !== undefined && (typeof news.from !== "string" || !nameRe.test(news.from)))
+      failures.push({ property: "from", reason: `expected an Ollama model name, got ${JSON.stringify(news.from)}` });
+    if (news.stallSeconds !== undefined && !(Number(news.stallSeconds) > 0))
+      failures.push({ property: "stallSeconds", reason: "expected a positive number of seconds" });
+    if (news.digest !== undefined && news.from !== undefined)
+      failures.push({ property: "digest", reason: "a digest pin applies to pulled models, not to derived ones" });
     return { inputs: news, failures };
   },
 

@@ -68,11 +68,16 @@ async function connect(admin: PgAdmin, database?: string, as?: { user: string; p
 /** An error naming the tenant, the server and what went wrong; never the password or the SQL that carries it. */
 function fail(tenant: string, admin: PgAdmin, action: string, err: unknown): Error {
   const e = err as { message?: string; code?: string };
-  return new Error(`PostgreSQL ${action} for tenant "${tenant}" on ${admin.host}:${admin.port} failed: ${e?.message ?? String(err)}${e?.code ? ` (${e.code})` : ""}`);
+  return new Error(
+    `PostgreSQL ${action} for tenant "${tenant}" on ${admin.host}:${admin.port} failed: ${e?.message ?? String(err)}${e?.code ? ` (${e.code})` : ""}`,
+  );
 }
 
 function checkIdentifiers(i: PgTenantInputs) {
-  for (const [k, v] of [["role", i.role], ["database", i.database]] as const) {
+  for (const [k, v] of [
+    ["role", i.role],
+    ["database", i.database],
+  ] as const) {
     if (!IDENT.test(v)) throw new Error(`tenant "${i.tenant}": ${k} ${JSON.stringify(v)} is not a safe identifier`);
   }
 }
@@ -171,11 +176,15 @@ function drifted(declared: PgTenantInputs, o: PgTenantObserved | undefined): str
 export const pgTenantProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: PgTenantInputs, news: PgTenantInputs) {
     const failures: pulumi.dynamic.CheckFailure[] = [];
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(news.role ?? "")) failures.push({ property: "role", reason: `expected a lower-case SQL identifier, got ${JSON.stringify(news.role)}` });
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(news.database ?? "")) failures.push({ property: "database", reason: `expected a lower-case SQL identifier, got ${JSON.stringify(news.database)}` });
-    if (!(Number.isInteger(news.connectionLimit) && news.connectionLimit >= 1)) failures.push({ property: "connectionLimit", reason: "expected a whole number ≥ 1" });
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(news.role ?? ""))
+      failures.push({ property: "role", reason: `expected a lower-case SQL identifier, got ${JSON.stringify(news.role)}` });
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(news.database ?? ""))
+      failures.push({ property: "database", reason: `expected a lower-case SQL identifier, got ${JSON.stringify(news.database)}` });
+    if (!(Number.isInteger(news.connectionLimit) && news.connectionLimit >= 1))
+      failures.push({ property: "connectionLimit", reason: "expected a whole number ≥ 1" });
     if (news.onDelete !== "retain" && news.onDelete !== "delete") failures.push({ property: "onDelete", reason: 'expected "retain" or "delete"' });
-    if (typeof news.password !== "string" || news.password.length < 16) failures.push({ property: "password", reason: "expected a generated password of at least 16 characters" });
+    if (typeof news.password !== "string" || news.password.length < 16)
+      failures.push({ property: "password", reason: "expected a generated password of at least 16 characters" });
     return { inputs: news, failures };
   },
 
@@ -248,7 +257,14 @@ export class PgTenant extends pulumi.dynamic.Resource {
   declare public readonly observed: pulumi.Output<PgTenantObserved>;
 
   constructor(name: string, args: PgTenantArgs, opts?: pulumi.CustomResourceOptions) {
-    super(pgTenantProvider, name, { ...args, providerVersion: PG_TENANT_PROVIDER_VERSION, observed: undefined }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["password", "admin"] }), "postgres", "Tenant");
+    super(
+      pgTenantProvider,
+      name,
+      { ...args, providerVersion: PG_TENANT_PROVIDER_VERSION, observed: undefined },
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["password", "admin"] }),
+      "postgres",
+      "Tenant",
+    );
   }
 }
 

@@ -102,10 +102,14 @@ async function ensure(i: QdrantCollectionInputs): Promise<QdrantCollectionState>
 export const qdrantCollectionProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: QdrantCollectionInputs, news: QdrantCollectionInputs) {
     const failures: pulumi.dynamic.CheckFailure[] = [];
-    if (!/^https?:\/\/[^\s/]+(:\d+)?\/?$/.test(news.url ?? "")) failures.push({ property: "url", reason: `expected Qdrant's URL such as "http://10.30.0.10:6333", got ${JSON.stringify(news.url)}` });
-    if (!COLLECTION.test(news.collection ?? "")) failures.push({ property: "collection", reason: `expected a lower-case identifier, got ${JSON.stringify(news.collection)}` });
-    if (!(Number.isInteger(news.vectorSize) && news.vectorSize >= 1 && news.vectorSize <= 65536)) failures.push({ property: "vectorSize", reason: `expected a whole number from 1 to 65536, got ${JSON.stringify(news.vectorSize)}` });
-    if (!(QDRANT_DISTANCES as readonly string[]).includes(news.distance)) failures.push({ property: "distance", reason: `expected one of ${QDRANT_DISTANCES.join(", ")}, got ${JSON.stringify(news.distance)}` });
+    if (!/^https?:\/\/[^\s/]+(:\d+)?\/?$/.test(news.url ?? ""))
+      failures.push({ property: "url", reason: `expected Qdrant's URL such as "http://10.30.0.10:6333", got ${JSON.stringify(news.url)}` });
+    if (!COLLECTION.test(news.collection ?? ""))
+      failures.push({ property: "collection", reason: `expected a lower-case identifier, got ${JSON.stringify(news.collection)}` });
+    if (!(Number.isInteger(news.vectorSize) && news.vectorSize >= 1 && news.vectorSize <= 65536))
+      failures.push({ property: "vectorSize", reason: `expected a whole number from 1 to 65536, got ${JSON.stringify(news.vectorSize)}` });
+    if (!(QDRANT_DISTANCES as readonly string[]).includes(news.distance))
+      failures.push({ property: "distance", reason: `expected one of ${QDRANT_DISTANCES.join(", ")}, got ${JSON.stringify(news.distance)}` });
     if (news.onDelete !== "retain" && news.onDelete !== "delete") failures.push({ property: "onDelete", reason: 'expected "retain" or "delete"' });
     return { inputs: news, failures };
   },
@@ -114,7 +118,13 @@ export const qdrantCollectionProvider: pulumi.dynamic.ResourceProvider = {
     // New vector parameters need a new collection: replacing deletes the old one first, which delete refuses while
     // it holds points (unless onDelete is "delete").
     // The same server by another way (https through the gateway, another port) is an update, another host a new one.
-    const host = (url: string) => { try { return new URL(url).hostname; } catch { return url; } };
+    const host = (url: string) => {
+      try {
+        return new URL(url).hostname;
+      } catch {
+        return url;
+      }
+    };
     const replaces: string[] = (["collection", "vectorSize", "distance"] as const).filter((k) => olds[k] !== news[k]);
     if (host(olds.url) !== host(news.url)) replaces.push("url");
     const changed = (["url", "onDelete", "apiKey", "caCert", "providerVersion"] as const).filter((k) => olds[k] !== news[k] && !replaces.includes(k));
@@ -164,7 +174,14 @@ export class QdrantCollection extends pulumi.dynamic.Resource {
   declare public readonly observed: pulumi.Output<QdrantCollectionObserved>;
 
   constructor(name: string, args: QdrantCollectionArgs, opts?: pulumi.CustomResourceOptions) {
-    super(qdrantCollectionProvider, name, { ...args, providerVersion: QDRANT_COLLECTION_PROVIDER_VERSION, observed: undefined }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["apiKey"] }), "qdrant", "Collection");
+    super(
+      qdrantCollectionProvider,
+      name,
+      { ...args, providerVersion: QDRANT_COLLECTION_PROVIDER_VERSION, observed: undefined },
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["apiKey"] }),
+      "qdrant",
+      "Collection",
+    );
   }
 }
 

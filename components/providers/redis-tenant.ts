@@ -49,7 +49,8 @@ export interface RedisTenantState extends RedisTenantInputs {
 function aclRules(i: RedisTenantInputs): string[] {
   if (!/^tenant-[a-z0-9-]+$/.test(i.user)) throw new Error(`tenant "${i.tenant}": Redis user ${JSON.stringify(i.user)} is not a tenant user name`);
   if (!/^tenant:[a-z0-9-]+:\*$/.test(i.keyPattern)) throw new Error(`tenant "${i.tenant}": unexpected key pattern ${JSON.stringify(i.keyPattern)}`);
-  if (/\s/.test(i.password) || i.password.length < 16) throw new Error(`tenant "${i.tenant}": the Redis password must be at least 16 characters without spaces`);
+  if (/\s/.test(i.password) || i.password.length < 16)
+    throw new Error(`tenant "${i.tenant}": the Redis password must be at least 16 characters without spaces`);
   return ["reset", "on", `>${i.password}`, `~${i.keyPattern}`, `&${i.keyPattern}`, "+@all", "-@admin", "-@dangerous"];
 }
 
@@ -175,7 +176,10 @@ export const redisTenantProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(inputs: RedisTenantInputs) {
     const exists = await withClient(inputs, "create", async (c) => (await c.call("ACL", "GETUSER", inputs.user)) !== null);
-    if (exists && !inputs.adoptExisting) throw new Error(`Redis create for tenant "${inputs.tenant}" on ${inputs.admin.host}:${inputs.admin.port} failed: user ${inputs.user} already exists; import it or remove it first`);
+    if (exists && !inputs.adoptExisting)
+      throw new Error(
+        `Redis create for tenant "${inputs.tenant}" on ${inputs.admin.host}:${inputs.admin.port} failed: user ${inputs.user} already exists; import it or remove it first`,
+      );
     return { id: `${inputs.user}@${inputs.admin.host}:${inputs.admin.port}`, outs: await apply(inputs) };
   },
 
@@ -216,7 +220,13 @@ export interface RedisTenantArgs {
   keyPattern: pulumi.Input<string>;
   password: pulumi.Input<string>;
   onDelete: pulumi.Input<"retain" | "delete">;
-  admin: pulumi.Input<{ host: pulumi.Input<string>; port: pulumi.Input<number>; user?: pulumi.Input<string>; password: pulumi.Input<string>; caCert?: pulumi.Input<string> }>;
+  admin: pulumi.Input<{
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    user?: pulumi.Input<string>;
+    password: pulumi.Input<string>;
+    caCert?: pulumi.Input<string>;
+  }>;
   adoptExisting?: pulumi.Input<boolean>;
 }
 
@@ -225,7 +235,14 @@ export class RedisTenant extends pulumi.dynamic.Resource {
   declare public readonly observed: pulumi.Output<RedisTenantObserved>;
 
   constructor(name: string, args: RedisTenantArgs, opts?: pulumi.CustomResourceOptions) {
-    super(redisTenantProvider, name, { ...args, providerVersion: REDIS_TENANT_PROVIDER_VERSION, observed: undefined }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["password", "admin"] }), "redis", "Tenant");
+    super(
+      redisTenantProvider,
+      name,
+      { ...args, providerVersion: REDIS_TENANT_PROVIDER_VERSION, observed: undefined },
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["password", "admin"] }),
+      "redis",
+      "Tenant",
+    );
   }
 }
 

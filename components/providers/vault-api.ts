@@ -17,7 +17,14 @@ export interface VaultBody {
 }
 
 /** One request at `api` (after /v1/); `where` names it in errors. */
-export async function vaultApi<T extends { errors?: string[] } = VaultBody>(c: VaultConnection, where: string, method: string, api: string, token: string | undefined, body?: unknown): Promise<JsonResponse<T>> {
+export async function vaultApi<T extends { errors?: string[] } = VaultBody>(
+  c: VaultConnection,
+  where: string,
+  method: string,
+  api: string,
+  token: string | undefined,
+  body?: unknown,
+): Promise<JsonResponse<T>> {
   return requestJson<T>({
     url: `${c.address.replace(/\/$/, "")}/v1/${api}`,
     method,
@@ -38,5 +45,7 @@ const VAULT_ADDRESS = /^https?:\/\/[^\s/]+(:\d+)?\/?$/;
 
 /** The providers' check of the `address` input: a failure naming the expected form, or none. */
 export function addressFailures(address: unknown): { property: string; reason: string }[] {
-  return typeof address === "string" && VAULT_ADDRESS.test(address) ? [] : [{ property: "address", reason: `expected Vault's URL such as "https://10.10.0.10:8200", got ${JSON.stringify(address)}` }];
+  return typeof address === "string" && VAULT_ADDRESS.test(address)
+    ? []
+    : [{ property: "address", reason: `expected Vault's URL such as "https://10.10.0.10:8200", got ${JSON.stringify(address)}` }];
 }

@@ -37,17 +37,26 @@ function describe(o: VaultObject): string {
 /** The part of an object Vault can tell us back, in one canonical shape. */
 function comparable(o: VaultObject): Record<string, unknown> {
   switch (o.kind) {
-    case "audit": return { type: o.type, options: o.options };
-    case "kv-mount": return { type: "kv", version: "2", description: o.description, maxVersions: o.maxVersions };
-    case "policy": return { policy: o.policy };
-    case "auth": return { type: o.type, description: o.description };
-    case "approle": return { ...o.settings };
+    case "audit":
+      return { type: o.type, options: o.options };
+    case "kv-mount":
+      return { type: "kv", version: "2", description: o.description, maxVersions: o.maxVersions };
+    case "policy":
+      return { policy: o.policy };
+    case "auth":
+      return { type: o.type, description: o.description };
+    case "approle":
+      return { ...o.settings };
   }
 }
 
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (v && typeof v === "object") return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")}}`;
+  if (v && typeof v === "object")
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
   return JSON.stringify(v);
 }
 
@@ -88,7 +97,12 @@ async function observe(i: VaultConfigInputs, call: Call): Promise<Record<string,
       if (r.status === 404) return null;
       const live = payload(r.body) as { type?: string; description?: string; options?: { version?: string } | null };
       const config = await call("GET", `${o.path}/config`);
-      return { type: live.type, version: live.options?.version ?? "1", description: live.description ?? "", maxVersions: (payload(config.body) as { max_versions?: number }).max_versions ?? 0 };
+      return {
+        type: live.type,
+        version: live.options?.version ?? "1",
+        description: live.description ?? "",
+        maxVersions: (payload(config.body) as { max_versions?: number }).max_versions ?? 0,
+      };
     }
     case "policy": {
       const r = await call("GET", `sys/policies/acl/${o.name}`);
@@ -123,7 +137,9 @@ async function apply(i: VaultConfigInputs, call: Call, live: Record<string, unkn
       return;
     case "kv-mount":
       if (live && (live.type !== "kv" || live.version !== "2")) {
-        throw new Error(`Vault ${describe(o)} at ${i.address}: a ${live.type} mount (version ${live.version}) already exists there; refusing to touch it (it may hold secrets). Move it away or choose another environment mount.`);
+        throw new Error(
+          `Vault ${describe(o)} at ${i.address}: a ${live.type} mount (version ${live.version}) already exists there; refusing to touch it (it may hold secrets). Move it away or choose another environment mount.`,
+        );
       }
       if (!live) await call("POST", `sys/mounts/${o.path}`, { type: "kv", options: { version: "2" }, description: o.description });
       else if (live.description !== o.description) await call("POST", `sys/mounts/${o.path}/tune`, { description: o.description });
@@ -134,7 +150,9 @@ async function apply(i: VaultConfigInputs, call: Call, live: Record<string, unkn
       return;
     case "auth":
       if (live && live.type !== o.type) {
-        throw new Error(`Vault ${describe(o)} at ${i.address}: a ${live.type} auth method is already enabled there; refusing to replace it (that would drop its roles)`);
+        throw new Error(
+          `Vault ${describe(o)} at ${i.address}: a ${live.type} auth method is already enabled there; refusing to replace it (that would drop its roles)`,
+        );
       }
       if (!live) await call("POST", `sys/auth/${o.path}`, { type: o.type, description: o.description });
       else if (live.description !== o.description) await call("POST", `sys/auth/${o.path}/tune`, { description: o.description });
@@ -147,7 +165,8 @@ async function apply(i: VaultConfigInputs, call: Call, live: Record<string, unkn
 
 function checkObject(o: VaultObject | undefined): string | undefined {
   if (!o || typeof o !== "object") return "expected a Vault object";
-  if (!["audit", "kv-mount", "policy", "auth", "approle"].includes(o.kind)) return `unknown Vault object kind ${JSON.stringify((o as { kind?: unknown }).kind)}`;
+  if (!["audit", "kv-mount", "policy", "auth", "approle"].includes(o.kind))
+    return `unknown Vault object kind ${JSON.stringify((o as { kind?: unknown }).kind)}`;
   const id = identity(o);
   if (typeof id !== "string" || !SEGMENT.test(id)) return `${o.kind} ${JSON.stringify(id)}: expected a plain path segment`;
   return undefined;
@@ -159,7 +178,15 @@ async function converge(i: VaultConfigInputs): Promise<VaultConfigState> {
   if (!live || !same(live, comparable(i.object))) await apply(i, call, live);
   const after = await observe(i, call);
   if (!after || !same(after, comparable(i.object))) {
-    throw new Error(`Vault ${describe(i.object)} at ${i.address}: written, but Vault reports it differently afterwards (${after ? Object.keys(after).filter((k) => !same(after[k], comparable(i.object)[k])).join(", ") : "missing"})`);
+    throw new Error(
+      `Vault ${describe(i.object)} at ${i.address}: written, but Vault reports it differently afterwards (${
+        after
+          ? Object.keys(after)
+              .filter((k) => !same(after[k], comparable(i.object)[k]))
+              .join(", ")
+          : "missing"
+      })`,
+    );
   }
   return { ...i, observed: after };
 }
@@ -183,8 +210,12 @@ export const vaultConfigProvider: pulumi.dynamic.ResourceProvider = {
     if (olds.address !== news.address) replaces.push("address");
     if (olds.object.kind !== news.object.kind || identity(olds.object) !== identity(news.object)) replaces.push("object");
     const want = comparable(news.object);
-    const changes = replaces.length > 0 || olds.providerVersion !== news.providerVersion ||
-      !same(comparable(olds.object), want) || !olds.observed || !same(olds.observed, want);
+    const changes =
+      replaces.length > 0 ||
+      olds.providerVersion !== news.providerVersion ||
+      !same(comparable(olds.object), want) ||
+      !olds.observed ||
+      !same(olds.observed, want);
     return { changes, replaces, deleteBeforeReplace: true };
   },
 
@@ -206,12 +237,20 @@ export const vaultConfigProvider: pulumi.dynamic.ResourceProvider = {
     const o = props.object;
     const call = caller(props);
     switch (o.kind) {
-      case "audit": await call("DELETE", `sys/audit/${o.path}`); return;
-      case "policy": await call("DELETE", `sys/policies/acl/${o.name}`); return;
-      case "approle": await call("DELETE", `auth/approle/role/${o.name}`); return;
+      case "audit":
+        await call("DELETE", `sys/audit/${o.path}`);
+        return;
+      case "policy":
+        await call("DELETE", `sys/policies/acl/${o.name}`);
+        return;
+      case "approle":
+        await call("DELETE", `auth/approle/role/${o.name}`);
+        return;
       default:
         // KV mounts and auth methods hold data: disabling them destroys it. The component also sets retainOnDelete.
-        throw new Error(`Vault ${describe(o)} at ${props.address}: not deleted by ai-dualstack (it holds data). Disable it by hand if you mean it: vault ${o.kind === "auth" ? "auth" : "secrets"} disable ${identity(o)}`);
+        throw new Error(
+          `Vault ${describe(o)} at ${props.address}: not deleted by ai-dualstack (it holds data). Disable it by hand if you mean it: vault ${o.kind === "auth" ? "auth" : "secrets"} disable ${identity(o)}`,
+        );
     }
   },
 };
@@ -229,8 +268,14 @@ export class VaultConfigObject extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: VaultConfigObjectArgs, opts?: pulumi.CustomResourceOptions) {
     const holdsData = args.object.kind === "kv-mount" || args.object.kind === "auth";
-    super(vaultConfigProvider, name, { ...args, providerVersion: VAULT_CONFIG_PROVIDER_VERSION, observed: undefined },
-      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["token"], ...(holdsData ? { retainOnDelete: true, protect: true } : {}) }), "vault", "ConfigObject");
+    super(
+      vaultConfigProvider,
+      name,
+      { ...args, providerVersion: VAULT_CONFIG_PROVIDER_VERSION, observed: undefined },
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["token"], ...(holdsData ? { retainOnDelete: true, protect: true } : {}) }),
+      "vault",
+      "ConfigObject",
+    );
   }
 }
 
@@ -283,8 +328,11 @@ export const appRoleCredentialsProvider: pulumi.dynamic.ResourceProvider = {
     const roleId = (payload(role.body) as { role_id?: string }).role_id;
     // Vault answers an unknown accessor with 404, or (older versions) an error naming it: both mean gone.
     const where = `Vault AppRole ${props.role} SecretID lookup at ${props.address}`;
-    const lookup = await vaultApi(props, where, "POST", `auth/approle/role/${props.role}/secret-id-accessor/lookup`, props.token, { secret_id_accessor: props.accessor });
-    const gone = lookup.status === 404 || (lookup.status >= 400 && (lookup.body.errors ?? []).some((e) => /failed to find|not found|invalid accessor/i.test(e)));
+    const lookup = await vaultApi(props, where, "POST", `auth/approle/role/${props.role}/secret-id-accessor/lookup`, props.token, {
+      secret_id_accessor: props.accessor,
+    });
+    const gone =
+      lookup.status === 404 || (lookup.status >= 400 && (lookup.body.errors ?? []).some((e) => /failed to find|not found|invalid accessor/i.test(e)));
     if (lookup.status >= 400 && !gone) throw vaultFailure(where, lookup.status, lookup.body.errors, `HTTP ${lookup.status}`);
     if (role.status === 404 || !roleId || roleId !== props.roleId || gone) return { id: "", props: {} };
     return { id, props };
@@ -310,8 +358,14 @@ export class VaultAppRoleCredentials extends pulumi.dynamic.Resource {
   declare public readonly accessor: pulumi.Output<string>;
 
   constructor(name: string, args: VaultAppRoleCredentialsArgs, opts?: pulumi.CustomResourceOptions) {
-    super(appRoleCredentialsProvider, name, { ...args, providerVersion: VAULT_CONFIG_PROVIDER_VERSION, roleId: undefined, secretId: undefined, accessor: undefined },
-      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["token", "roleId", "secretId"] }), "vault", "AppRoleCredentials");
+    super(
+      appRoleCredentialsProvider,
+      name,
+      { ...args, providerVersion: VAULT_CONFIG_PROVIDER_VERSION, roleId: undefined, secretId: undefined, accessor: undefined },
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["token", "roleId", "secretId"] }),
+      "vault",
+      "AppRoleCredentials",
+    );
   }
 }
 

@@ -42,18 +42,31 @@ const SEGMENT = /^[A-Za-z0-9_.-]+$/;
 
 function checkPath(i: { mount: string; path: string }) {
   if (!SEGMENT.test(i.mount)) throw new Error(`Vault mount ${JSON.stringify(i.mount)} is not a plain path segment`);
-  if (!i.path.split("/").every((s) => SEGMENT.test(s) && s !== "." && s !== "..")) throw new Error(`Vault path ${JSON.stringify(i.path)} is not a plain relative path`);
+  if (!i.path.split("/").every((s) => SEGMENT.test(s) && s !== "." && s !== ".."))
+    throw new Error(`Vault path ${JSON.stringify(i.path)} is not a plain relative path`);
 }
 
 function canonicalHash(data: Record<string, unknown>): string {
   const { createHash } = require("node:crypto") as typeof import("node:crypto");
-  const sorted = Object.fromEntries(Object.keys(data).sort().map((k) => [k, data[k]]));
+  const sorted = Object.fromEntries(
+    Object.keys(data)
+      .sort()
+      .map((k) => [k, data[k]]),
+  );
   return createHash("sha256").update(JSON.stringify(sorted)).digest("hex");
 }
 
 interface VaultResponse {
   status: number;
-  body: { data?: { data?: Record<string, unknown>; metadata?: { version: number; created_time: string; deletion_time?: string; destroyed?: boolean }; version?: number; created_time?: string }; errors?: string[] };
+  body: {
+    data?: {
+      data?: Record<string, unknown>;
+      metadata?: { version: number; created_time: string; deletion_time?: string; destroyed?: boolean };
+      version?: number;
+      created_time?: string;
+    };
+    errors?: string[];
+  };
 }
 
 /** One request for the secret; errors name the address, the secret and Vault's own words — never the data or token. */
@@ -69,7 +82,10 @@ async function tokenFor(i: VaultKvInputs): Promise<string> {
   if (i.token) return i.token;
   if (!i.appRole) throw new Error(`Vault ${i.mount}/${i.path} at ${i.address}: neither a token nor an AppRole to log in with`);
   const where = `Vault AppRole login at ${i.address}`;
-  const r = await vaultApi<{ auth?: { client_token?: string }; errors?: string[] }>(i, where, "POST", "auth/approle/login", undefined, { role_id: i.appRole.roleId, secret_id: i.appRole.secretId });
+  const r = await vaultApi<{ auth?: { client_token?: string }; errors?: string[] }>(i, where, "POST", "auth/approle/login", undefined, {
+    role_id: i.appRole.roleId,
+    secret_id: i.appRole.secretId,
+  });
   const token = r.body.auth?.client_token;
   if (r.status >= 400 || !token) throw vaultFailure(where, r.status, r.body.errors, "no token in the answer");
   return token;
@@ -106,8 +122,10 @@ export const vaultKvProvider: pulumi.dynamic.ResourceProvider = {
     } catch (err) {
       failures.push({ property: "path", reason: (err as Error).message });
     }
-    if (!news.token && !(news.appRole?.roleId && news.appRole?.secretId)) failures.push({ property: "appRole", reason: "expected a token or an AppRole (roleId and secretId) to log in with" });
-    if (!news.data || typeof news.data !== "object" || Object.keys(news.data).length === 0) failures.push({ property: "data", reason: "expected at least one key" });
+    if (!news.token && !(news.appRole?.roleId && news.appRole?.secretId))
+      failures.push({ property: "appRole", reason: "expected a token or an AppRole (roleId and secretId) to log in with" });
+    if (!news.data || typeof news.data !== "object" || Object.keys(news.data).length === 0)
+      failures.push({ property: "data", reason: "expected at least one key" });
     return { inputs: news, failures };
   },
 
@@ -115,8 +133,13 @@ export const vaultKvProvider: pulumi.dynamic.ResourceProvider = {
     const replaces = (["address", "mount", "path"] as const).filter((k) => olds[k] !== news[k]);
     const dataChanged = canonicalHash(olds.data ?? {}) !== canonicalHash(news.data ?? {});
     const live = olds.observed;
-    const changes = replaces.length > 0 || dataChanged || olds.providerVersion !== news.providerVersion || olds.deleteMode !== news.deleteMode ||
-      !live || live.dataHash !== canonicalHash(news.data ?? {});
+    const changes =
+      replaces.length > 0 ||
+      dataChanged ||
+      olds.providerVersion !== news.providerVersion ||
+      olds.deleteMode !== news.deleteMode ||
+      !live ||
+      live.dataHash !== canonicalHash(news.data ?? {});
     return { changes, replaces, deleteBeforeReplace: false };
   },
 
@@ -127,11 +150,16 @@ export const vaultKvProvider: pulumi.dynamic.ResourceProvider = {
     checkPath(inputs);
     const token = await tokenFor(inputs);
     const meta = await vault(inputs, token, "GET", "metadata");
-    const m = meta.status === 404 ? undefined : (meta.body.data as { current_version?: number; versions?: Record<string, { deletion_time?: string; destroyed?: boolean }> } | undefined);
+    const m =
+      meta.status === 404
+        ? undefined
+        : (meta.body.data as { current_version?: number; versions?: Record<string, { deletion_time?: string; destroyed?: boolean }> } | undefined);
     const current = m?.current_version ?? 0;
     const latest = m?.versions?.[String(current)];
     if (current > 0 && latest && !latest.destroyed && !latest.deletion_time) {
-      throw new Error(`Vault ${inputs.mount}/${inputs.path} at ${inputs.address} already holds a secret (version ${current}): import it into the stack, or delete it in Vault first; it is not overwritten`);
+      throw new Error(
+        `Vault ${inputs.mount}/${inputs.path} at ${inputs.address} already holds a secret (version ${current}): import it into the stack, or delete it in Vault first; it is not overwritten`,
+      );
     }
     const outs = await write(inputs, token, current);
     return { id: `${inputs.mount}/${inputs.path}@${inputs.address}`, outs };
@@ -174,7 +202,14 @@ export class VaultKvSecret extends pulumi.dynamic.Resource {
   declare public readonly observed: pulumi.Output<VaultKvObserved>;
 
   constructor(name: string, args: VaultKvArgs, opts?: pulumi.CustomResourceOptions) {
-    super(vaultKvProvider, name, { ...args, providerVersion: VAULT_KV_PROVIDER_VERSION, observed: undefined }, pulumi.mergeOptions(opts, { additionalSecretOutputs: ["token", "appRole", "data"] }), "vault", "KvSecret");
+    super(
+      vaultKvProvider,
+      name,
+      { ...args, providerVersion: VAULT_KV_PROVIDER_VERSION, observed: undefined },
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["token", "appRole", "data"] }),
+      "vault",
+      "KvSecret",
+    );
   }
 }
 

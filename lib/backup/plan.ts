@@ -41,7 +41,23 @@ export function environmentSources(c: EnvironmentConfig, project: string, volume
   const redisData = c.containers.redis.data?.path ?? "/var/lib/redis";
   return {
     "gpu-vm": volumes.map((v) => volumeSource(project, v)),
-    postgres: [{ name: "postgres", host: "local", dump: "runuser -u postgres -- pg_dumpall --clean --if-exists", load: "runuser -u postgres -- psql -X -q -d postgres", file: "postgres.sql" }],
-    redis: [{ name: "redis", host: "local", dump: `tar -C ${redisData} -cf - .`, load: `systemctl stop redis-server && tar -C ${redisData} -xpf - && chown -R redis:redis ${redisData} && systemctl start redis-server`, file: "redis.tar" }],
+    postgres: [
+      {
+        name: "postgres",
+        host: "local",
+        dump: "runuser -u postgres -- pg_dumpall --clean --if-exists",
+        load: "runuser -u postgres -- psql -X -q -d postgres",
+        file: "postgres.sql",
+      },
+    ],
+    redis: [
+      {
+        name: "redis",
+        host: "local",
+        dump: `tar -C ${redisData} -cf - .`,
+        load: `systemctl stop redis-server && tar -C ${redisData} -xpf - && chown -R redis:redis ${redisData} && systemctl start redis-server`,
+        file: "redis.tar",
+      },
+    ],
   };
 }

@@ -54,7 +54,11 @@ export function repositoryProblems(r: ResticRepository, maintenanceOnly = false)
   const p: string[] = [];
   if (!NAME.test(r.name)) p.push(`name: expected a lower-case name such as "public", got ${JSON.stringify(r.name)}`);
   if (!/^(\/|sftp:|rest:)[A-Za-z0-9._/:@-]+$/.test(r.location)) p.push(`location: expected a path or sftp:/rest: URL, got ${JSON.stringify(r.location)}`);
-  for (const [k, v] of [["passwordFile", r.passwordFile], ["sshKey", r.sshKey], ["metricsDir", r.metricsDir]] as const) {
+  for (const [k, v] of [
+    ["passwordFile", r.passwordFile],
+    ["sshKey", r.sshKey],
+    ["metricsDir", r.metricsDir],
+  ] as const) {
     if (!PATH.test(v)) p.push(`${k}: expected an absolute path, got ${JSON.stringify(v)}`);
   }
   if (r.sources.length === 0 && !maintenanceOnly) p.push("sources: expected at least one");
@@ -65,14 +69,17 @@ export function repositoryProblems(r: ResticRepository, maintenanceOnly = false)
     seen.add(s.name);
     if (!HOST.test(s.host)) p.push(`sources[${i}].host: expected "local" or user@host, got ${JSON.stringify(s.host)}`);
     if (!FILE.test(s.file)) p.push(`sources[${i}].file: expected a plain file name, got ${JSON.stringify(s.file)}`);
-    for (const k of ["dump", "load"] as const) if (!s[k].trim() || /[\n']/.test(s[k])) p.push(`sources[${i}].${k}: expected one command line without single quotes`);
+    for (const k of ["dump", "load"] as const)
+      if (!s[k].trim() || /[\n']/.test(s[k])) p.push(`sources[${i}].${k}: expected one command line without single quotes`);
   });
   for (const k of ["daily", "weekly", "monthly"] as const) {
     const n = r.retention[k];
     if (!Number.isInteger(n) || n < 0 || n > 1000) p.push(`retention.${k}: expected a whole number 0–1000, got ${n}`);
   }
-  if (r.retention.daily + r.retention.weekly + r.retention.monthly === 0) p.push("retention: keeps nothing; expected at least one daily, weekly or monthly snapshot");
-  for (const [k, v] of Object.entries(r.schedule)) if (!CALENDAR.test(v)) p.push(`schedule.${k}: expected a systemd OnCalendar expression, got ${JSON.stringify(v)}`);
+  if (r.retention.daily + r.retention.weekly + r.retention.monthly === 0)
+    p.push("retention: keeps nothing; expected at least one daily, weekly or monthly snapshot");
+  for (const [k, v] of Object.entries(r.schedule))
+    if (!CALENDAR.test(v)) p.push(`schedule.${k}: expected a systemd OnCalendar expression, got ${JSON.stringify(v)}`);
   if (!Number.isInteger(r.checkParts) || r.checkParts < 1 || r.checkParts > 365) p.push(`checkParts: expected a whole number 1–365, got ${r.checkParts}`);
   return p;
 }
@@ -182,7 +189,10 @@ ai_dualstack_restic_check_timestamp_seconds{repository=\\"${r.name}\\"} $(date +
 /** Retention: forget per source (grouped by host and tag) and prune, in one locked run. */
 export function renderResticForgetScript(r: ResticRepository): string {
   assertSound(r, true);
-  const keep = (["daily", "weekly", "monthly"] as const).filter((k) => r.retention[k] > 0).map((k) => `--keep-${k} ${r.retention[k]}`).join(" ");
+  const keep = (["daily", "weekly", "monthly"] as const)
+    .filter((k) => r.retention[k] > 0)
+    .map((k) => `--keep-${k} ${r.retention[k]}`)
+    .join(" ");
   return `#!/bin/bash
 # Managed by ai-dualstack: retention of ${r.name}.
 set -uo pipefail
@@ -265,7 +275,16 @@ type ResticUnit = { script: string; content: string; unit?: string; service?: st
 
 /** Writes each script (with `mode`) and, for a timed one, its service and timer. */
 function putUnits(units: ResticUnit[], mode: string): string {
-  return units.map((u) => putFile(u.script, mode, "root:root", u.content) + (u.unit ? putFile(`/etc/systemd/system/${u.unit}.service`, "0644", "root:root", u.service!) + putFile(`/etc/systemd/system/${u.unit}.timer`, "0644", "root:root", u.timer!) : "")).join("");
+  return units
+    .map(
+      (u) =>
+        putFile(u.script, mode, "root:root", u.content) +
+        (u.unit
+          ? putFile(`/etc/systemd/system/${u.unit}.service`, "0644", "root:root", u.service!) +
+            putFile(`/etc/systemd/system/${u.unit}.timer`, "0644", "root:root", u.timer!)
+          : ""),
+    )
+    .join("");
 }
 
 function enableTimers(units: ResticUnit[]): string {
@@ -281,11 +300,26 @@ export function resticUnits(r: ResticRepository, role: "client" | "server" | "bo
   const timed = (what: "backup" | "check" | "forget", content: string, description: string) => {
     const unit = `ai-dualstack-restic-${what}-${r.name}`;
     // On the server the repository belongs to its sftp user: maintenance runs as that user, so files stay readable.
-    return { script: path(what), content, unit, ...renderSystemdPair(unit, description, path(what), r.schedule[what], role === "server" ? resticUser(r.name) : undefined) };
+    return {
+      script: path(what),
+      content,
+      unit,
+      ...renderSystemdPair(unit, description, path(what), r.schedule[what], role === "server" ? resticUser(r.name) : undefined),
+    };
   };
   return [
-    ...(role !== "server" ? [timed("backup", renderResticBackupScript(r), `ai-dualstack: restic backup of ${r.name}`), { script: path("restore"), content: renderResticRestoreScript(r) }] : []),
-    ...(role !== "client" ? [timed("check", renderResticCheckScript(r), `ai-dualstack: restic check of ${r.name}`), timed("forget", renderResticForgetScript(r), `ai-dualstack: restic retention of ${r.name}`)] : []),
+    ...(role !== "server"
+      ? [
+          timed("backup", renderResticBackupScript(r), `ai-dualstack: restic backup of ${r.name}`),
+          { script: path("restore"), content: renderResticRestoreScript(r) },
+        ]
+      : []),
+    ...(role !== "client"
+      ? [
+          timed("check", renderResticCheckScript(r), `ai-dualstack: restic check of ${r.name}`),
+          timed("forget", renderResticForgetScript(r), `ai-dualstack: restic retention of ${r.name}`),
+        ]
+      : []),
   ];
 }
 
@@ -321,7 +355,8 @@ export function renderResticServerScript(root: string, repos: ResticRepository[]
   if (!/^\/[A-Za-z0-9._/-]+$/.test(root)) throw new Error(`renderResticServerScript: invalid root ${JSON.stringify(root)}`);
   for (const r of repos) {
     assertSound(r, true);
-    if (r.location !== `${root}/${r.name}/repo`) throw new Error(`restic repository ${r.name}: expected its location at ${root}/${r.name}/repo, got ${r.location}`);
+    if (r.location !== `${root}/${r.name}/repo`)
+      throw new Error(`restic repository ${r.name}: expected its location at ${root}/${r.name}/repo, got ${r.location}`);
   }
   const sshd = `# Managed by ai-dualstack: an SSH daemon of its own for the environments' restic repositories, sftp only.
 Port ${RESTIC_SFTP_PORT}
@@ -337,10 +372,14 @@ AllowTcpForwarding no
 AllowAgentForwarding no
 X11Forwarding no
 PermitTTY no
-${repos.map((r) => `Match User ${resticUser(r.name)}
+${repos
+  .map(
+    (r) => `Match User ${resticUser(r.name)}
   ChrootDirectory ${root}/${r.name}
   ForceCommand internal-sftp -d /repo
-`).join("")}`;
+`,
+  )
+  .join("")}`;
   const unit = `[Unit]
 Description=ai-dualstack: sftp-only SSH daemon for the restic repositories
 After=network.target
@@ -355,10 +394,11 @@ RuntimeDirectory=sshd-restic
 [Install]
 WantedBy=multi-user.target
 `;
-  const perRepo = repos.map((r, i) => {
-    const user = resticUser(r.name);
-    const units = resticUnits(r, "server");
-    return `# ${r.name}
+  const perRepo = repos
+    .map((r, i) => {
+      const user = resticUser(r.name);
+      const units = resticUnits(r, "server");
+      return `# ${r.name}
 id -u ${user} >/dev/null 2>&1 || useradd --system --home-dir ${root}/${r.name} --shell /usr/sbin/nologin ${user}
 mkdir -p "$ROOT${root}/${r.name}/repo" "$ROOT/home/${user}/.ssh"
 chown root:root "$ROOT${root}/${r.name}"; chmod 0755 "$ROOT${root}/${r.name}"
@@ -375,14 +415,19 @@ else
 fi
 put ${r.passwordFile} 0400 ${user}:root < "$pwf"; rm -f "$pwf"
 ${putUnits(units, "0755")}`;
-  }).join("\n");
+    })
+    .join("\n");
   return `${SCRIPT_PRELUDE}
 bundle="$(mktemp)"; chmod 0600 "$bundle"; trap 'rm -f "$bundle"' EXIT; cat > "$bundle"
 # Every password first: nothing is written unless all are there.
-${repos.map((r, i) => `pw_${i}="$(sed -n '${2 * i + 1}p' "$bundle")"
+${repos
+  .map(
+    (r, i) => `pw_${i}="$(sed -n '${2 * i + 1}p' "$bundle")"
 [ -n "$pw_${i}" ] || { echo "stdin: expected the password of repository ${r.name} on line ${2 * i + 1}" >&2; exit 1; }
 key_${i}="$(sed -n '${2 * i + 2}p' "$bundle")"
-printf '%s\\n' "$key_${i}" | grep -Eq '^ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( [^ ]*)?$' || { echo "stdin: expected the OpenSSH public key of repository ${r.name}'s clients on line ${2 * i + 2}" >&2; exit 1; }`).join("\n")}
+printf '%s\\n' "$key_${i}" | grep -Eq '^ssh-(ed25519|rsa) [A-Za-z0-9+/=]+( [^ ]*)?$' || { echo "stdin: expected the OpenSSH public key of repository ${r.name}'s clients on line ${2 * i + 2}" >&2; exit 1; }`,
+  )
+  .join("\n")}
 ${aptInstallUnless(hasCommand("restic"), ["restic", "openssh-server"])}${putFile("/etc/ssh/sshd_restic_config", "0644", "root:root", sshd)}${putFile("/etc/systemd/system/ai-dualstack-restic-sftp.service", "0644", "root:root", unit)}sshd_changed=$changed
 ${perRepo}
 systemctl daemon-reload

@@ -98,6 +98,7 @@ export function lookupGpu(catalog: Catalog, id: string): GpuFacts {
 /** Ollama names "mistral" and "mistral:latest" alike; the catalog keys carry explicit tags. */
 export function lookupModel(catalog: Catalog, name: string): ModelFacts {
   const model = catalog.models[name] ?? catalog.models[name.includes(":") ? name : `${name}:latest`];
-  if (!model) throw new CatalogError(`unknown model "${name}"; known: ${Object.keys(catalog.models).sort().join(", ")} (add it under ai-dualstack:catalog.models)`);
+  if (!model)
+    throw new CatalogError(`unknown model "${name}"; known: ${Object.keys(catalog.models).sort().join(", ")} (add it under ai-dualstack:catalog.models)`);
   return model;
 }

@@ -80,13 +80,20 @@ export function capacityReport(config: CapacityInput, gpu: GpuRef, extras: Capac
   const coResident = coResidency(models, gpu, config.ollama.maxLoadedModels, overhead);
   const v = config.services?.vllm;
   const vfacts = v ? vllmFactsOf(v) : undefined;
-  const vllm = v && vfacts ? {
-    model: v.model,
-    servedName: servedNameOf(v),
-    ...estimateVllm(vfacts.weightsBytes, lookupModel(catalog, vfacts.architecture), gpu, {
-      gpuMemoryUtilization: v.gpuMemoryUtilization, maxModelLen: v.maxModelLen, maxNumSeqs: v.maxNumSeqs, kvCacheDtype: v.kvCacheDtype, reservedBytes: reservedVramBytes,
-    }),
-  } : undefined;
+  const vllm =
+    v && vfacts
+      ? {
+          model: v.model,
+          servedName: servedNameOf(v),
+          ...estimateVllm(vfacts.weightsBytes, lookupModel(catalog, vfacts.architecture), gpu, {
+            gpuMemoryUtilization: v.gpuMemoryUtilization,
+            maxModelLen: v.maxModelLen,
+            maxNumSeqs: v.maxNumSeqs,
+            kvCacheDtype: v.kvCacheDtype,
+            reservedBytes: reservedVramBytes,
+          }),
+        }
+      : undefined;
   // With vLLM on the GPU, Ollama's loaded models live in the VM's memory.
   const ollamaCpu = v ? coResident.worstCaseBytes - coResident.sharedBytes : undefined;
   const memory = extras.services && config.gpuVm ? memoryReport(config.gpuVm.memoryGiB, extras.services, ollamaCpu) : undefined;
@@ -108,11 +115,24 @@ const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 export function renderCapacityTable(report: CapacityReport): string {
   const header = ["model", "catalog", "ctx", "slots", "kv", "weights", "kv cache", "needs", "of VRAM", "fits", "≤ tok/s"];
   const rows = report.models.map((m) => [
-    m.name, m.catalogModel, String(m.context), String(m.parallel), m.kvCacheType, gib(m.weightsBytes), gib(m.kvBytes),
-    gib(m.totalBytes), gib(m.vramBytes), m.fits ? "yes" : "NO", m.ceilingTokensPerSecond.toFixed(0),
+    m.name,
+    m.catalogModel,
+    String(m.context),
+    String(m.parallel),
+    m.kvCacheType,
+    gib(m.weightsBytes),
+    gib(m.kvBytes),
+    gib(m.totalBytes),
+    gib(m.vramBytes),
+    m.fits ? "yes" : "NO",
+    m.ceilingTokensPerSecond.toFixed(0),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   const co = report.coResident;
   return [
     `GPU ${report.gpu.catalog} (${report.gpu.name}): ${gib(report.gpu.vramBytes)}, ${(report.gpu.bandwidthBytesPerSecond / 1e9).toFixed(0)} GB/s`,
@@ -122,11 +142,15 @@ export function renderCapacityTable(report: CapacityReport): string {
       (report.models.length > co.maxLoaded ? `; all ${report.models.length} together would need ${gib(co.totalBytes)}` : "") +
       (report.runtime === "vllm" ? " (Ollama serves from the CPU: vLLM owns the GPU)" : "") +
       (report.reservedVramBytes > 0 ? `; ${gib(report.reservedVramBytes)} kept for the notebooks` : ""),
-    ...(report.vllm ? [
-      `vLLM ${report.vllm.model} as ${report.vllm.servedName}: share ${gib(report.vllm.budgetBytes)}, weights ${gib(report.vllm.weightsBytes)}, overheads ${gib(report.vllm.overheadBytes)}, KV cache ${gib(report.vllm.kvBytes)} = ${report.vllm.kvTokens} tokens (${report.vllm.concurrency.toFixed(1)} full-length sequences) — ${report.vllm.fits ? "fits" : `DOES NOT FIT: ${report.vllm.problems.join("; ")}`}, ≤ ${report.vllm.ceilingTokensPerSecond.toFixed(0)} tok/s`,
-    ] : []),
-    ...(report.memory ? [
-      `VM memory: ${gib(report.memory.totalBytes)} of ${gib(report.memory.vmBytes)} (OS ${gib(report.memory.baseBytes)}; ${report.memory.rows.filter((r) => r.kind === "limit").length} services with limits ${gib(report.memory.rows.filter((r) => r.kind === "limit").reduce((a, r) => a + r.bytes, 0))}) — ${report.memory.fits ? "fits" : "DOES NOT FIT"}`,
-    ] : []),
+    ...(report.vllm
+      ? [
+          `vLLM ${report.vllm.model} as ${report.vllm.servedName}: share ${gib(report.vllm.budgetBytes)}, weights ${gib(report.vllm.weightsBytes)}, overheads ${gib(report.vllm.overheadBytes)}, KV cache ${gib(report.vllm.kvBytes)} = ${report.vllm.kvTokens} tokens (${report.vllm.concurrency.toFixed(1)} full-length sequences) — ${report.vllm.fits ? "fits" : `DOES NOT FIT: ${report.vllm.problems.join("; ")}`}, ≤ ${report.vllm.ceilingTokensPerSecond.toFixed(0)} tok/s`,
+        ]
+      : []),
+    ...(report.memory
+      ? [
+          `VM memory: ${gib(report.memory.totalBytes)} of ${gib(report.memory.vmBytes)} (OS ${gib(report.memory.baseBytes)}; ${report.memory.rows.filter((r) => r.kind === "limit").length} services with limits ${gib(report.memory.rows.filter((r) => r.kind === "limit").reduce((a, r) => a + r.bytes, 0))}) — ${report.memory.fits ? "fits" : "DOES NOT FIT"}`,
+        ]
+      : []),
   ].join("\n");
 }

@@ -4,7 +4,14 @@ const MiB = 1024 ** 2;
 
 /** Working sets of the core services, which run without limits (estimates from their documented minimums). */
 export const CORE_SERVICE_MIB: Record<string, number> = {
-  ollama: 2048, "open-webui": 1024, chatbot: 1024, chroma: 1024, qdrant: 1024, ingress: 128, gateway: 128, "gpu-exporter": 256,
+  ollama: 2048,
+  "open-webui": 1024,
+  chatbot: 1024,
+  chroma: 1024,
+  qdrant: 1024,
+  ingress: 128,
+  gateway: 128,
+  "gpu-exporter": 256,
 };
 /** The OS, Docker, node exporter, cAdvisor and Alloy (estimate). */
 export const VM_BASE_MIB = 2048;
@@ -26,7 +33,8 @@ export interface MemoryReport {
 
 export function memoryReport(vmGiB: number, services: { name: string; memoryMiB?: number }[], ollamaCpuModelBytes?: number): MemoryReport {
   const rows = services.map((s): MemoryRow => {
-    if (s.name === "ollama" && ollamaCpuModelBytes !== undefined) return { service: s.name, bytes: CORE_SERVICE_MIB.ollama * MiB + ollamaCpuModelBytes, kind: "models" };
+    if (s.name === "ollama" && ollamaCpuModelBytes !== undefined)
+      return { service: s.name, bytes: CORE_SERVICE_MIB.ollama * MiB + ollamaCpuModelBytes, kind: "models" };
     if (s.memoryMiB !== undefined) return { service: s.name, bytes: s.memoryMiB * MiB, kind: "limit" };
     return { service: s.name, bytes: (CORE_SERVICE_MIB[s.name] ?? 512) * MiB, kind: "estimate" };
   });

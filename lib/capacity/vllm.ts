@@ -21,10 +21,26 @@ export interface VllmModelFacts {
 }
 
 export const VLLM_MODELS: Record<string, VllmModelFacts> = {
-  "Qwen/Qwen2.5-14B-Instruct-AWQ": { weightsBytes: 9_980_000_000, architecture: "qwen2.5:14b", source: "AWQ 4-bit safetensors, ~9.98 GB on the model card (estimate)" },
-  "Qwen/Qwen2.5-32B-Instruct-AWQ": { weightsBytes: 19_300_000_000, architecture: "qwen2.5:32b", source: "AWQ 4-bit safetensors, ~19.3 GB on the model card (estimate)" },
-  "mistralai/Mistral-7B-Instruct-v0.3": { weightsBytes: 14_500_000_000, architecture: "mistral:7b", source: "bf16 safetensors, ~14.5 GB on the model card (estimate)" },
-  "TheBloke/Mistral-7B-Instruct-v0.2-AWQ": { weightsBytes: 4_150_000_000, architecture: "mistral:7b", source: "AWQ 4-bit safetensors, ~4.15 GB on the model card (estimate)" },
+  "Qwen/Qwen2.5-14B-Instruct-AWQ": {
+    weightsBytes: 9_980_000_000,
+    architecture: "qwen2.5:14b",
+    source: "AWQ 4-bit safetensors, ~9.98 GB on the model card (estimate)",
+  },
+  "Qwen/Qwen2.5-32B-Instruct-AWQ": {
+    weightsBytes: 19_300_000_000,
+    architecture: "qwen2.5:32b",
+    source: "AWQ 4-bit safetensors, ~19.3 GB on the model card (estimate)",
+  },
+  "mistralai/Mistral-7B-Instruct-v0.3": {
+    weightsBytes: 14_500_000_000,
+    architecture: "mistral:7b",
+    source: "bf16 safetensors, ~14.5 GB on the model card (estimate)",
+  },
+  "TheBloke/Mistral-7B-Instruct-v0.2-AWQ": {
+    weightsBytes: 4_150_000_000,
+    architecture: "mistral:7b",
+    source: "AWQ 4-bit safetensors, ~4.15 GB on the model card (estimate)",
+  },
 };
 
 export interface VllmShape {
@@ -66,12 +82,23 @@ export function estimateVllm(weightsBytes: number, arch: ModelFacts, gpu: GpuFac
   if (kvBytes === 0) problems.push("the weights and overheads take the whole share: no room for a KV cache");
   else if (kvTokens < shape.maxModelLen) problems.push(`the KV cache holds ${kvTokens} tokens, less than one sequence of maxModelLen ${shape.maxModelLen}`);
   if (shape.maxModelLen > arch.nativeContext) problems.push(`maxModelLen ${shape.maxModelLen} exceeds the model's native context of ${arch.nativeContext}`);
-  if (shape.reservedBytes > outsideBytes) problems.push(`the GPU's other users reserve ${(shape.reservedBytes / GiB).toFixed(1)} GiB but only ${(outsideBytes / GiB).toFixed(1)} GiB lie outside vLLM's share`);
+  if (shape.reservedBytes > outsideBytes)
+    problems.push(
+      `the GPU's other users reserve ${(shape.reservedBytes / GiB).toFixed(1)} GiB but only ${(outsideBytes / GiB).toFixed(1)} GiB lie outside vLLM's share`,
+    );
   return {
-    budgetBytes, weightsBytes, overheadBytes, kvBytes, kvBytesPerToken, kvTokens,
+    budgetBytes,
+    weightsBytes,
+    overheadBytes,
+    kvBytes,
+    kvBytesPerToken,
+    kvTokens,
     concurrency: kvTokens / shape.maxModelLen,
-    vramBytes: gpu.vramBytes, outsideBytes, reservedBytes: shape.reservedBytes,
-    fits: problems.length === 0, problems,
+    vramBytes: gpu.vramBytes,
+    outsideBytes,
+    reservedBytes: shape.reservedBytes,
+    fits: problems.length === 0,
+    problems,
     ceilingTokensPerSecond: gpu.bandwidthBytesPerSecond / weightsBytes,
   };
 }

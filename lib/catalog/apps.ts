@@ -5,11 +5,29 @@ import { z } from "zod";
 import { bool, hostPort, imageRef, oneOf, pattern, wholeNumber } from "../config/fields";
 import { healthcheck, type EnvValue, type ServiceSpec } from "../compose/spec";
 import { build, command, healthPath, hostname, plainEnvironment, serviceName, version, limits } from "./fields";
-import { SERVICE_BASE, CA_FILE, caFile, httpCheck, redisUrl, type CatalogEntry, type CatalogEnv, type EnvironmentNeed, type Need, imageSource, imageSourceProblems, mergeRendered, type Rendered, type ServiceContext } from "./types";
+import {
+  SERVICE_BASE,
+  CA_FILE,
+  caFile,
+  httpCheck,
+  redisUrl,
+  type CatalogEntry,
+  type CatalogEnv,
+  type EnvironmentNeed,
+  type Need,
+  imageSource,
+  imageSourceProblems,
+  mergeRendered,
+  type Rendered,
+  type ServiceContext,
+} from "./types";
 import { WIRING_KEYS, vaultOf, wiringEnvironment } from "./wiring";
 
 const APP_NEEDS = ["postgres", "redis", "vectorDb", "llm"] as const;
-const dataPath = pattern(/^\/(?!$)(?!(etc|proc|sys|dev|run|boot|bin|sbin|lib|usr)(\/|$))[A-Za-z0-9._/-]+$/, "an absolute path inside the container such as \"/app/data\" (not a system directory)");
+const dataPath = pattern(
+  /^\/(?!$)(?!(etc|proc|sys|dev|run|boot|bin|sbin|lib|usr)(\/|$))[A-Za-z0-9._/-]+$/,
+  'an absolute path inside the container such as "/app/data" (not a system directory)',
+);
 
 function appShape(d: { port: number; health: string; needs: (typeof APP_NEEDS)[number][]; memoryMiB: number; auth: boolean }) {
   return {
@@ -53,7 +71,8 @@ function appChecks(c: AppConfig, env: CatalogEnv): [string[], string][] {
   if (c.hostname && env !== "public") problems.push([["hostname"], `only the public environment serves the internet; reach a ${env} app through gatewayPort`]);
   if (c.auth && !c.hostname) problems.push([["auth"], "auth guards a public site: set hostname as well"]);
   const wired = new Set(["PORT", ...c.needs.flatMap((n) => WIRING_KEYS[n])]);
-  for (const key of Object.keys(c.environment).filter((k) => wired.has(k))) problems.push([["environment", key], `${key} is set by the catalog's wiring (needs: [${c.needs.join(", ")}]); leave it out`]);
+  for (const key of Object.keys(c.environment).filter((k) => wired.has(k)))
+    problems.push([["environment", key], `${key} is set by the catalog's wiring (needs: [${c.needs.join(", ")}]); leave it out`]);
   return problems;
 }
 
@@ -131,7 +150,7 @@ export const streamlit = appEntry({
   tier: 1,
   environments: ["public"],
   defaults: { port: 8501, health: "/_stcore/health", needs: ["llm"], memoryMiB: 1024, auth: false },
-  requireHostname: "expected the public name the demo is served under, such as \"demo.example.org\"",
+  requireHostname: 'expected the public name the demo is served under, such as "demo.example.org"',
   extra: (c) => ({
     STREAMLIT_SERVER_PORT: String(c.port),
     STREAMLIT_SERVER_ADDRESS: "0.0.0.0",
@@ -150,7 +169,13 @@ export const agent = appEntry({
   extra: (_c, ctx) => ({
     ...("zep" in ctx.enabled ? { ZEP_API_URL: "http://zep:8000", GRAPHITI_URL: "http://zep:8000" } : {}),
     ...("neo4j" in ctx.enabled ? { NEO4J_URI: "bolt://neo4j:7687", NEO4J_USERNAME: "neo4j", NEO4J_PASSWORD: { secret: "neo4j-password" } } : {}),
-    ...("langfuse" in ctx.enabled ? { LANGFUSE_HOST: "http://langfuse-web:3000", LANGFUSE_PUBLIC_KEY: "pk-lf-ai-dualstack", LANGFUSE_SECRET_KEY: { template: "sk-lf-{{langfuse-project-secret}}" } } : {}),
+    ...("langfuse" in ctx.enabled
+      ? {
+          LANGFUSE_HOST: "http://langfuse-web:3000",
+          LANGFUSE_PUBLIC_KEY: "pk-lf-ai-dualstack",
+          LANGFUSE_SECRET_KEY: { template: "sk-lf-{{langfuse-project-secret}}" },
+        }
+      : {}),
   }),
 });
 
@@ -170,8 +195,11 @@ const workerSchema = z.strictObject({
   build: build.optional(),
   version: version.default("1.0.0"),
   /** The Celery application module ("tasks", "myapp.celery"). */
-  app: pattern(/^[A-Za-z_][A-Za-z0-9_.:]*$/, "a Celery app module such as \"tasks\""),
-  queues: z.array(pattern(/^[A-Za-z0-9_.-]+$/, "a queue name")).min(1).default(["celery"]),
+  app: pattern(/^[A-Za-z_][A-Za-z0-9_.:]*$/, 'a Celery app module such as "tasks"'),
+  queues: z
+    .array(pattern(/^[A-Za-z0-9_.-]+$/, "a queue name"))
+    .min(1)
+    .default(["celery"]),
   concurrency: wholeNumber(1, 256, "worker processes").default(2),
   /** More than the broker: the worker's own database, vector DB or model endpoint. */
   needs: z.array(oneOf(APP_NEEDS)).default(["redis"]),
@@ -194,19 +222,21 @@ function renderWorker(name: string, c: z.infer<typeof workerSchema>, ctx: Servic
     CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS: JSON.stringify({ global_keyprefix: r.keyPrefix }),
   };
   return {
-    services: [{
-      ...SERVICE_BASE,
-      name: service,
-      ...imageSource(service, c),
-      command: ["celery", "-A", c.app, "worker", "--loglevel=INFO", `--concurrency=${c.concurrency}`, "-Q", c.queues.join(","), "-n", `${service}@%h`],
-      environment: { ...wiring, ...c.environment },
-      volumes: [],
-      files: [caFile],
-      // Answers a ping through the broker: the worker is up and the broker reachable.
-      healthcheck: healthcheck(["CMD-SHELL", `celery -A ${c.app} inspect ping -d ${service}@$(hostname) --timeout 10 | grep -q pong`], "60s"),
-      memoryMiB: c.memoryMiB,
-      cpus: c.cpus,
-    }],
+    services: [
+      {
+        ...SERVICE_BASE,
+        name: service,
+        ...imageSource(service, c),
+        command: ["celery", "-A", c.app, "worker", "--loglevel=INFO", `--concurrency=${c.concurrency}`, "-Q", c.queues.join(","), "-n", `${service}@%h`],
+        environment: { ...wiring, ...c.environment },
+        volumes: [],
+        files: [caFile],
+        // Answers a ping through the broker: the worker is up and the broker reachable.
+        healthcheck: healthcheck(["CMD-SHELL", `celery -A ${c.app} inspect ping -d ${service}@$(hostname) --timeout 10 | grep -q pong`], "60s"),
+        memoryMiB: c.memoryMiB,
+        cpus: c.cpus,
+      },
+    ],
     volumes: [],
     routes: [],
     sites: [],
@@ -221,7 +251,11 @@ export const workers: CatalogEntry<z.infer<typeof workersSchema>> = {
   tier: 2,
   environments: ["private", "public"],
   schema: workersSchema,
-  needs: (c) => Object.values(c).flatMap((w) => [{ what: "redis", why: "Redis is the Celery broker" }, ...w.needs.map((n) => ({ what: n, why: `the worker asks for it (needs: [${w.needs.join(", ")}])` }))]),
+  needs: (c) =>
+    Object.values(c).flatMap((w) => [
+      { what: "redis", why: "Redis is the Celery broker" },
+      ...w.needs.map((n) => ({ what: n, why: `the worker asks for it (needs: [${w.needs.join(", ")}])` })),
+    ]),
   check: (c) => Object.entries(c).flatMap(([name, w]) => prefixed([name], imageSourceProblems(w))),
   render: (c, ctx) => mergeRendered(Object.entries(c).map(([name, w]) => renderWorker(name, w, ctx))),
 };

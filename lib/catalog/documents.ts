@@ -20,16 +20,18 @@ export const unstructured: CatalogEntry<z.infer<typeof schema>> = {
   schema,
   needs: () => [],
   render: (c) => ({
-    services: [{
-      ...SERVICE_BASE,
-      name: "unstructured",
-      image: c.image,
-      environment: { UNSTRUCTURED_API_KEY: { secret: "unstructured-api-key" }, SCARF_NO_ANALYTICS: "true", DO_NOT_TRACK: "true" },
-      volumes: [],
-      healthcheck: httpCheck("python", "http://localhost:8000/healthcheck", "120s"),
-      memoryMiB: c.memoryMiB,
-      cpus: c.cpus,
-    }],
+    services: [
+      {
+        ...SERVICE_BASE,
+        name: "unstructured",
+        image: c.image,
+        environment: { UNSTRUCTURED_API_KEY: { secret: "unstructured-api-key" }, SCARF_NO_ANALYTICS: "true", DO_NOT_TRACK: "true" },
+        volumes: [],
+        healthcheck: httpCheck("python", "http://localhost:8000/healthcheck", "120s"),
+        memoryMiB: c.memoryMiB,
+        cpus: c.cpus,
+      },
+    ],
     volumes: [],
     routes: c.gatewayPort ? [{ service: "unstructured", port: c.gatewayPort, upstream: "unstructured:8000" }] : [],
     sites: [],

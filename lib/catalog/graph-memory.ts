@@ -23,24 +23,29 @@ export const neo4j: CatalogEntry<z.infer<typeof neo4jSchema>> = {
   environments: ["private", "public"],
   schema: neo4jSchema,
   needs: () => [],
-  check: (c) => (c.heapMiB + c.pageCacheMiB + 512 > c.memoryMiB ? [[["memoryMiB"], `expected at least heapMiB + pageCacheMiB + 512 = ${c.heapMiB + c.pageCacheMiB + 512} MiB`]] : []),
+  check: (c) =>
+    c.heapMiB + c.pageCacheMiB + 512 > c.memoryMiB
+      ? [[["memoryMiB"], `expected at least heapMiB + pageCacheMiB + 512 = ${c.heapMiB + c.pageCacheMiB + 512} MiB`]]
+      : [],
   render: (c) => ({
-    services: [{
-      ...SERVICE_BASE,
-      name: "neo4j",
-      image: c.image,
-      environment: {
-        NEO4J_AUTH: { template: "neo4j/{{neo4j-password}}" },
-        NEO4J_server_memory_heap_initial__size: `${c.heapMiB}m`,
-        NEO4J_server_memory_heap_max__size: `${c.heapMiB}m`,
-        NEO4J_server_memory_pagecache_size: `${c.pageCacheMiB}m`,
-        NEO4J_dbms_usage__report_enabled: "false",
+    services: [
+      {
+        ...SERVICE_BASE,
+        name: "neo4j",
+        image: c.image,
+        environment: {
+          NEO4J_AUTH: { template: "neo4j/{{neo4j-password}}" },
+          NEO4J_server_memory_heap_initial__size: `${c.heapMiB}m`,
+          NEO4J_server_memory_heap_max__size: `${c.heapMiB}m`,
+          NEO4J_server_memory_pagecache_size: `${c.pageCacheMiB}m`,
+          NEO4J_dbms_usage__report_enabled: "false",
+        },
+        volumes: [{ volume: "neo4j-data", path: "/data" }],
+        healthcheck: httpCheck("bash", "http://127.0.0.1:7474/", "90s"),
+        memoryMiB: c.memoryMiB,
+        cpus: c.cpus,
       },
-      volumes: [{ volume: "neo4j-data", path: "/data" }],
-      healthcheck: httpCheck("bash", "http://127.0.0.1:7474/", "90s"),
-      memoryMiB: c.memoryMiB,
-      cpus: c.cpus,
-    }],
+    ],
     volumes: ["neo4j-data"],
     routes: [{ service: "neo4j", port: c.gatewayPort, upstream: "neo4j:7474" }],
     sites: [],
@@ -60,29 +65,34 @@ export const zep: CatalogEntry<z.infer<typeof zepSchema>> = {
   tier: 3,
   environments: ["private", "public"],
   schema: zepSchema,
-  needs: () => [{ what: "neo4j", why: "Graphiti keeps its temporal knowledge graph in Neo4j" }, { what: "llm", why: "facts are extracted and embedded by the environment's models" }],
+  needs: () => [
+    { what: "neo4j", why: "Graphiti keeps its temporal knowledge graph in Neo4j" },
+    { what: "llm", why: "facts are extracted and embedded by the environment's models" },
+  ],
   render: (c, ctx) => {
     const llm = llmEnvironment(ctx);
     return {
-      services: [{
-        ...SERVICE_BASE,
-        name: "zep",
-        image: c.image,
-        environment: {
-          OPENAI_API_KEY: llm.OPENAI_API_KEY,
-          OPENAI_BASE_URL: llm.OPENAI_BASE_URL,
-          MODEL_NAME: ctx.llm!.model,
-          EMBEDDING_MODEL_NAME: ctx.llm!.embeddingModel,
-          NEO4J_URI: "bolt://neo4j:7687",
-          NEO4J_USER: "neo4j",
-          NEO4J_PASSWORD: { secret: "neo4j-password" },
-          PORT: "8000",
+      services: [
+        {
+          ...SERVICE_BASE,
+          name: "zep",
+          image: c.image,
+          environment: {
+            OPENAI_API_KEY: llm.OPENAI_API_KEY,
+            OPENAI_BASE_URL: llm.OPENAI_BASE_URL,
+            MODEL_NAME: ctx.llm!.model,
+            EMBEDDING_MODEL_NAME: ctx.llm!.embeddingModel,
+            NEO4J_URI: "bolt://neo4j:7687",
+            NEO4J_USER: "neo4j",
+            NEO4J_PASSWORD: { secret: "neo4j-password" },
+            PORT: "8000",
+          },
+          healthcheck: httpCheck("python", "http://localhost:8000/healthcheck", "60s"),
+          dependsOnHealthy: ["neo4j"],
+          memoryMiB: c.memoryMiB,
+          cpus: c.cpus,
         },
-        healthcheck: httpCheck("python", "http://localhost:8000/healthcheck", "60s"),
-        dependsOnHealthy: ["neo4j"],
-        memoryMiB: c.memoryMiB,
-        cpus: c.cpus,
-      }],
+      ],
       volumes: [],
       routes: [{ service: "zep", port: c.gatewayPort, upstream: "zep:8000" }],
       sites: [],
@@ -90,5 +100,3 @@ export const zep: CatalogEntry<z.infer<typeof zepSchema>> = {
     };
   },
 };
-
-

@@ -7,7 +7,7 @@ import { httpsUrl, pattern } from "../config/fields";
 import { gatewayPort, hostname, image, limits } from "./fields";
 import { SERVICE_BASE, httpCheck, pgUrl, caFile, type CatalogEntry, type ServiceContext } from "./types";
 
-const realmName = pattern(/^[a-z][a-z0-9-]{0,62}$/, "a realm name such as \"ai-dualstack\"");
+const realmName = pattern(/^[a-z][a-z0-9-]{0,62}$/, 'a realm name such as "ai-dualstack"');
 const keycloakSchema = z.strictObject({
   image: image("quay.io/keycloak/keycloak:26.4.2"),
   /** The public name of the identity provider: "auth.example.org". */
@@ -24,32 +24,40 @@ export const INGRESS_CLIENT_SECRET = "keycloak-ingress-client-secret";
 
 /** The realm imported on first start: sign-up off, the ingress's confidential client with its callbacks. */
 export function renderRealm(realm: string, hostnames: string[]): string {
-  return JSON.stringify({
-    realm,
-    enabled: true,
-    registrationAllowed: false,
-    sslRequired: "external",
-    bruteForceProtected: true,
-    clients: [{
-      clientId: INGRESS_CLIENT,
+  return JSON.stringify(
+    {
+      realm,
       enabled: true,
-      protocol: "openid-connect",
-      publicClient: false,
-      secret: `{{${INGRESS_CLIENT_SECRET}}}`,
-      standardFlowEnabled: true,
-      // API clients get JWTs with the client credentials grant.
-      serviceAccountsEnabled: true,
-      directAccessGrantsEnabled: false,
-      redirectUris: hostnames.map((h) => `https://${h}/oauth2/callback`),
-      webOrigins: hostnames.map((h) => `https://${h}`),
-      protocolMappers: [{
-        name: "ingress-audience",
-        protocol: "openid-connect",
-        protocolMapper: "oidc-audience-mapper",
-        config: { "included.client.audience": INGRESS_CLIENT, "id.token.claim": "true", "access.token.claim": "true" },
-      }],
-    }],
-  }, null, 2);
+      registrationAllowed: false,
+      sslRequired: "external",
+      bruteForceProtected: true,
+      clients: [
+        {
+          clientId: INGRESS_CLIENT,
+          enabled: true,
+          protocol: "openid-connect",
+          publicClient: false,
+          secret: `{{${INGRESS_CLIENT_SECRET}}}`,
+          standardFlowEnabled: true,
+          // API clients get JWTs with the client credentials grant.
+          serviceAccountsEnabled: true,
+          directAccessGrantsEnabled: false,
+          redirectUris: hostnames.map((h) => `https://${h}/oauth2/callback`),
+          webOrigins: hostnames.map((h) => `https://${h}`),
+          protocolMappers: [
+            {
+              name: "ingress-audience",
+              protocol: "openid-connect",
+              protocolMapper: "oidc-audience-mapper",
+              config: { "included.client.audience": INGRESS_CLIENT, "id.token.claim": "true", "access.token.claim": "true" },
+            },
+          ],
+        },
+      ],
+    },
+    null,
+    2,
+  );
 }
 
 export const keycloak: CatalogEntry<KeycloakConfig> = {
@@ -63,32 +71,34 @@ export const keycloak: CatalogEntry<KeycloakConfig> = {
   render: (c, ctx) => {
     const db = ctx.postgres!("keycloak");
     return {
-      services: [{
-        ...SERVICE_BASE,
-        name: "keycloak",
-        image: c.image,
-        command: ["start", "--import-realm"],
-        environment: {
-          KC_DB: "postgres",
-          KC_DB_URL: pgUrl.jdbc(db),
-          KC_DB_USERNAME: db.user,
-          KC_DB_PASSWORD: { secret: db.passwordSecret },
-          KC_HOSTNAME: `https://${c.hostname}`,
-          KC_HOSTNAME_ADMIN: `https://${ctx.guestIp}:${c.gatewayPort}`,
-          // TLS ends at the ingress and the gateway; both pass X-Forwarded-*.
-          KC_HTTP_ENABLED: "true",
-          KC_PROXY_HEADERS: "xforwarded",
-          KC_HEALTH_ENABLED: "true",
-          KC_METRICS_ENABLED: "true",
-          KC_BOOTSTRAP_ADMIN_USERNAME: "admin",
-          KC_BOOTSTRAP_ADMIN_PASSWORD: { secret: "keycloak-admin-password" },
+      services: [
+        {
+          ...SERVICE_BASE,
+          name: "keycloak",
+          image: c.image,
+          command: ["start", "--import-realm"],
+          environment: {
+            KC_DB: "postgres",
+            KC_DB_URL: pgUrl.jdbc(db),
+            KC_DB_USERNAME: db.user,
+            KC_DB_PASSWORD: { secret: db.passwordSecret },
+            KC_HOSTNAME: `https://${c.hostname}`,
+            KC_HOSTNAME_ADMIN: `https://${ctx.guestIp}:${c.gatewayPort}`,
+            // TLS ends at the ingress and the gateway; both pass X-Forwarded-*.
+            KC_HTTP_ENABLED: "true",
+            KC_PROXY_HEADERS: "xforwarded",
+            KC_HEALTH_ENABLED: "true",
+            KC_METRICS_ENABLED: "true",
+            KC_BOOTSTRAP_ADMIN_USERNAME: "admin",
+            KC_BOOTSTRAP_ADMIN_PASSWORD: { secret: "keycloak-admin-password" },
+          },
+          files: [caFile, { path: `/opt/keycloak/data/import/${c.realm}.json`, template: renderRealm(c.realm, ctx.publicHostnames) }],
+          healthcheck: httpCheck("bash", "http://127.0.0.1:9000/health/ready", "120s"),
+          networks: ["ai", "edge"],
+          memoryMiB: c.memoryMiB,
+          cpus: c.cpus,
         },
-        files: [caFile, { path: `/opt/keycloak/data/import/${c.realm}.json`, template: renderRealm(c.realm, ctx.publicHostnames) }],
-        healthcheck: httpCheck("bash", "http://127.0.0.1:9000/health/ready", "120s"),
-        networks: ["ai", "edge"],
-        memoryMiB: c.memoryMiB,
-        cpus: c.cpus,
-      }],
+      ],
       volumes: [],
       routes: [{ service: "keycloak", port: c.gatewayPort, upstream: "keycloak:8080" }],
       sites: [{ service: "keycloak", hostname: c.hostname, upstream: "keycloak:8080", auth: false, deny: ["/admin/*"] }],
@@ -107,9 +117,12 @@ const oauth2Schema = z.strictObject({
   image: image("quay.io/oauth2-proxy/oauth2-proxy:v7.12.0"),
   /** Another OIDC provider's issuer; without it, the environment's Keycloak. Its client secret: secret config oauth2ClientSecret. */
   issuerUrl: httpsUrl.optional(),
-  clientId: pattern(/^[A-Za-z0-9._:-]{1,128}$/, "an OIDC client id such as \"ingress\"").default(INGRESS_CLIENT),
+  clientId: pattern(/^[A-Za-z0-9._:-]{1,128}$/, 'an OIDC client id such as "ingress"').default(INGRESS_CLIENT),
   /** Who may sign in, by e-mail domain ("*": everyone the provider knows). */
-  emailDomains: z.array(pattern(/^(\*|[a-z0-9.-]+)$/, "an e-mail domain such as \"example.org\", or \"*\"")).min(1).default(["*"]),
+  emailDomains: z
+    .array(pattern(/^(\*|[a-z0-9.-]+)$/, 'an e-mail domain such as "example.org", or "*"'))
+    .min(1)
+    .default(["*"]),
   ...limits(256, 0.5),
 });
 type OAuth2Config = z.infer<typeof oauth2Schema>;
@@ -147,33 +160,35 @@ export const oauth2Proxy: CatalogEntry<OAuth2Config> = {
   render: (c, ctx) => {
     const domains = [...new Set(ctx.publicHostnames.map((h) => `.${h.split(".").slice(-2).join(".")}`))];
     return {
-      services: [{
-        ...SERVICE_BASE,
-        name: OAUTH2_PROXY.service,
-        image: c.image,
-        environment: {
-          OAUTH2_PROXY_PROVIDER: "oidc",
-          OAUTH2_PROXY_CLIENT_ID: c.clientId,
-          ...providerEnvironment(c, ctx),
-          OAUTH2_PROXY_COOKIE_SECRET: { secret: "oauth2-proxy-cookie-secret-32" },
-          OAUTH2_PROXY_COOKIE_SECURE: "true",
-          OAUTH2_PROXY_COOKIE_SAMESITE: "lax",
-          OAUTH2_PROXY_EMAIL_DOMAINS: c.emailDomains.join(","),
-          OAUTH2_PROXY_HTTP_ADDRESS: `0.0.0.0:${OAUTH2_PROXY.port}`,
-          OAUTH2_PROXY_REVERSE_PROXY: "true",
-          OAUTH2_PROXY_SET_XAUTHREQUEST: "true",
-          OAUTH2_PROXY_SKIP_JWT_BEARER_TOKENS: "true",
-          OAUTH2_PROXY_SKIP_PROVIDER_BUTTON: "true",
-          OAUTH2_PROXY_UPSTREAMS: "static://202",
-          OAUTH2_PROXY_WHITELIST_DOMAINS: domains.join(","),
-          OAUTH2_PROXY_COOKIE_DOMAINS: domains.join(","),
+      services: [
+        {
+          ...SERVICE_BASE,
+          name: OAUTH2_PROXY.service,
+          image: c.image,
+          environment: {
+            OAUTH2_PROXY_PROVIDER: "oidc",
+            OAUTH2_PROXY_CLIENT_ID: c.clientId,
+            ...providerEnvironment(c, ctx),
+            OAUTH2_PROXY_COOKIE_SECRET: { secret: "oauth2-proxy-cookie-secret-32" },
+            OAUTH2_PROXY_COOKIE_SECURE: "true",
+            OAUTH2_PROXY_COOKIE_SAMESITE: "lax",
+            OAUTH2_PROXY_EMAIL_DOMAINS: c.emailDomains.join(","),
+            OAUTH2_PROXY_HTTP_ADDRESS: `0.0.0.0:${OAUTH2_PROXY.port}`,
+            OAUTH2_PROXY_REVERSE_PROXY: "true",
+            OAUTH2_PROXY_SET_XAUTHREQUEST: "true",
+            OAUTH2_PROXY_SKIP_JWT_BEARER_TOKENS: "true",
+            OAUTH2_PROXY_SKIP_PROVIDER_BUTTON: "true",
+            OAUTH2_PROXY_UPSTREAMS: "static://202",
+            OAUTH2_PROXY_WHITELIST_DOMAINS: domains.join(","),
+            OAUTH2_PROXY_COOKIE_DOMAINS: domains.join(","),
+          },
+          // A static binary without a shell: no healthcheck can run inside; the service probe reports it running.
+          dependsOnHealthy: ctx.enabled.keycloak && !c.issuerUrl ? ["keycloak"] : [],
+          networks: ["ai", "edge"],
+          memoryMiB: c.memoryMiB,
+          cpus: c.cpus,
         },
-        // A static binary without a shell: no healthcheck can run inside; the service probe reports it running.
-        dependsOnHealthy: ctx.enabled.keycloak && !c.issuerUrl ? ["keycloak"] : [],
-        networks: ["ai", "edge"],
-        memoryMiB: c.memoryMiB,
-        cpus: c.cpus,
-      }],
+      ],
       volumes: [],
       routes: [],
       sites: [],

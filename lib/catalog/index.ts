@@ -13,12 +13,46 @@ import { prefect } from "./prefect";
 import type { CatalogEntry } from "./types";
 
 export const CATALOG = [
-  vllm, langflow, apps, streamlit, oauth2Proxy,
-  rag, unstructured, workers, jupyter, langfuse, prefect, keycloak, gitea,
-  agent, neo4j, zep, minio, rclone,
+  vllm,
+  langflow,
+  apps,
+  streamlit,
+  oauth2Proxy,
+  rag,
+  unstructured,
+  workers,
+  jupyter,
+  langfuse,
+  prefect,
+  keycloak,
+  gitea,
+  agent,
+  neo4j,
+  zep,
+  minio,
+  rclone,
 ] as const;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const CATALOG_BY_KEY: Record<string, CatalogEntry<any>> = Object.fromEntries(CATALOG.map((e) => [e.key, e]));
 export const CATALOG_KEYS = CATALOG.map((e) => e.key);
-export { agent, apps, gitea, jupyter, keycloak, langflow, langfuse, minio, neo4j, oauth2Proxy, prefect, rag, rclone, streamlit, unstructured, vllm, workers, zep };
+export {
+  agent,
+  apps,
+  gitea,
+  jupyter,
+  keycloak,
+  langflow,
+  langfuse,
+  minio,
+  neo4j,
+  oauth2Proxy,
+  prefect,
+  rag,
+  rclone,
+  streamlit,
+  unstructured,
+  vllm,
+  workers,
+  zep,
+};

@@ -40,8 +40,10 @@ export const langfuse: CatalogEntry<LangfuseConfig> = {
     ...(c.auth ? [{ what: "oauth2Proxy", why: "auth: true puts it behind the OAuth2 proxy at the ingress" }] : []),
   ],
   check: (c, { env }) => [
-    ...(c.hostname && env !== "public" ? [[["hostname"], `only the public environment serves the internet; reach ${env}'s Langfuse through gatewayPort`]] as [string[], string][] : []),
-    ...(c.auth && !c.hostname ? [[["auth"], "auth guards a public site: set hostname as well"]] as [string[], string][] : []),
+    ...(c.hostname && env !== "public"
+      ? ([[["hostname"], `only the public environment serves the internet; reach ${env}'s Langfuse through gatewayPort`]] as [string[], string][])
+      : []),
+    ...(c.auth && !c.hostname ? ([[["auth"], "auth guards a public site: set hostname as well"]] as [string[], string][]) : []),
   ],
   sitesOf: (c) => (c.hostname ? [c.hostname] : []),
   render: (c, ctx) => {
@@ -103,8 +105,16 @@ export const langfuse: CatalogEntry<LangfuseConfig> = {
         environment: {},
         volumes: [{ volume: "langfuse-redis-data", path: "/data" }],
         // Queues must not lose jobs: no eviction, append-only.
-        files: [{ path: "/usr/local/etc/redis/redis.conf", template: "requirepass {{langfuse-redis-password}}\nmaxmemory-policy noeviction\nappendonly yes\nprotected-mode yes\n" }],
-        healthcheck: healthcheck(["CMD-SHELL", "redis-cli --no-auth-warning -a \"$(sed -n 's/^requirepass //p' /usr/local/etc/redis/redis.conf)\" ping | grep -q PONG"], "20s"),
+        files: [
+          {
+            path: "/usr/local/etc/redis/redis.conf",
+            template: "requirepass {{langfuse-redis-password}}\nmaxmemory-policy noeviction\nappendonly yes\nprotected-mode yes\n",
+          },
+        ],
+        healthcheck: healthcheck(
+          ["CMD-SHELL", "redis-cli --no-auth-warning -a \"$(sed -n 's/^requirepass //p' /usr/local/etc/redis/redis.conf)\" ping | grep -q PONG"],
+          "20s",
+        ),
         dependsOnHealthy: [],
         memoryMiB: 512,
         cpus: 1,

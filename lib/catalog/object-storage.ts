@@ -9,7 +9,7 @@ import { SERVICE_BASE, httpCheck, type CatalogEntry, type ServiceContext } from 
 /** A consumer's MinIO credentials: its user name and the compose secret holding its key. */
 export const minioUser = (consumer: string) => ({ user: consumer, secret: `minio-user-${consumer}` });
 
-const bucketName = pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name such as \"documents\"");
+const bucketName = pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name such as "documents"');
 const minioSchema = z.strictObject({
   image: image("minio/minio:RELEASE.2025-04-22T22-12-26Z"),
   mcImage: image("minio/mc:RELEASE.2025-04-16T18-13-26Z"),
@@ -24,7 +24,7 @@ type MinioConfig = z.infer<typeof minioSchema>;
 /** remote:path — "minio:<bucket>/<prefix>" or a remote of your rclone.conf (secret config rcloneConfig). */
 const location = (example: string) => pattern(/^[A-Za-z0-9_-]+:[A-Za-z0-9._/-]*$/, `an rclone location such as "${example}"`);
 const jobSchema = z.strictObject({
-  name: pattern(/^[a-z][a-z0-9-]{0,30}$/, "a job name such as \"offsite-documents\""),
+  name: pattern(/^[a-z][a-z0-9-]{0,30}$/, 'a job name such as "offsite-documents"'),
   from: location("minio:documents"),
   to: location("offsite:ai-dualstack/documents"),
   mode: oneOf(["sync", "copy"]).default("copy"),
@@ -32,7 +32,7 @@ const jobSchema = z.strictObject({
 });
 const rcloneSchema = z.strictObject({
   image: image("rclone/rclone:1.71.1"),
-  jobs: z.array(jobSchema).min(1, { error: () => "expected at least one job such as { name: offsite, from: \"minio:documents\", to: \"offsite:documents\" }" }),
+  jobs: z.array(jobSchema).min(1, { error: () => 'expected at least one job such as { name: offsite, from: "minio:documents", to: "offsite:documents" }' }),
   ...limits(512, 1),
 });
 export type RcloneConfig = z.infer<typeof rcloneSchema>;
@@ -49,17 +49,41 @@ function consumers(ctx: Pick<ServiceContext, "enabled">): { user: string; bucket
   const out: { user: string; buckets: string[] }[] = [];
   if ("langfuse" in ctx.enabled) out.push({ user: "langfuse", buckets: ["langfuse"] });
   const rclone = ctx.enabled.rclone as RcloneConfig | undefined;
-  if (rclone) out.push({ user: "rclone", buckets: [...new Set(rclone.jobs.flatMap((j) => [j.from, j.to]).filter((l) => remoteOf(l) === "minio").map(bucketOf))] });
+  if (rclone)
+    out.push({
+      user: "rclone",
+      buckets: [
+        ...new Set(
+          rclone.jobs
+            .flatMap((j) => [j.from, j.to])
+            .filter((l) => remoteOf(l) === "minio")
+            .map(bucketOf),
+        ),
+      ],
+    });
   return out;
 }
 
-const policy = (buckets: string[]) => JSON.stringify({
-  Version: "2012-10-17",
-  Statement: [
-    { Effect: "Allow", Action: ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"], Resource: buckets.map((b) => `arn:aws:s3:::${b}`) },
-    { Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], Resource: buckets.map((b) => `arn:aws:s3:::${b}/*`) },
-  ],
-}, null, 2);
+const policy = (buckets: string[]) =>
+  JSON.stringify(
+    {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Action: ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+          Resource: buckets.map((b) => `arn:aws:s3:::${b}`),
+        },
+        {
+          Effect: "Allow",
+          Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+          Resource: buckets.map((b) => `arn:aws:s3:::${b}/*`),
+        },
+      ],
+    },
+    null,
+    2,
+  );
 
 export const minio: CatalogEntry<MinioConfig> = {
   key: "minio",
@@ -87,38 +111,45 @@ export const minio: CatalogEntry<MinioConfig> = {
       "",
     ].join("\n");
     const services: ServiceSpec[] = [
-        {
-          ...SERVICE_BASE,
-          name: "minio",
-          image: c.image,
-          command: ["server", "/data", "--console-address", ":9001"],
-          environment: { MINIO_ROOT_USER: "admin", MINIO_ROOT_PASSWORD: { secret: "minio-root-password" }, MINIO_BROWSER_REDIRECT_URL: `https://${ctx.guestIp}:${c.consolePort}` },
-          volumes: [{ volume: "minio-data", path: "/data" }],
-          healthcheck: httpCheck("curl", "http://localhost:9000/minio/health/live", "30s"),
-          memoryMiB: c.memoryMiB,
-          cpus: c.cpus,
+      {
+        ...SERVICE_BASE,
+        name: "minio",
+        image: c.image,
+        command: ["server", "/data", "--console-address", ":9001"],
+        environment: {
+          MINIO_ROOT_USER: "admin",
+          MINIO_ROOT_PASSWORD: { secret: "minio-root-password" },
+          MINIO_BROWSER_REDIRECT_URL: `https://${ctx.guestIp}:${c.consolePort}`,
         },
-        {
-          ...SERVICE_BASE,
-          name: "minio-setup",
-          image: c.mcImage,
-          entrypoint: ["/bin/sh", "/setup/setup.sh"],
-          environment: {
-            MC_HOST_local: { template: "http://admin:{{minio-root-password}}@minio:9000" },
-            ...Object.fromEntries(users.map((u) => [envName(u.user), { secret: minioUser(u.user).secret }])),
-          },
-          files: [{ path: "/setup/setup.sh", content: script }, ...users.map((u) => ({ path: `/setup/${u.user}.json`, content: policy(u.buckets) }))],
-          restart: "no",
-          oneShot: true,
-          dependsOnHealthy: ["minio"],
-          memoryMiB: 128,
-          cpus: 0.5,
+        volumes: [{ volume: "minio-data", path: "/data" }],
+        healthcheck: httpCheck("curl", "http://localhost:9000/minio/health/live", "30s"),
+        memoryMiB: c.memoryMiB,
+        cpus: c.cpus,
+      },
+      {
+        ...SERVICE_BASE,
+        name: "minio-setup",
+        image: c.mcImage,
+        entrypoint: ["/bin/sh", "/setup/setup.sh"],
+        environment: {
+          MC_HOST_local: { template: "http://admin:{{minio-root-password}}@minio:9000" },
+          ...Object.fromEntries(users.map((u) => [envName(u.user), { secret: minioUser(u.user).secret }])),
         },
-      ];
+        files: [{ path: "/setup/setup.sh", content: script }, ...users.map((u) => ({ path: `/setup/${u.user}.json`, content: policy(u.buckets) }))],
+        restart: "no",
+        oneShot: true,
+        dependsOnHealthy: ["minio"],
+        memoryMiB: 128,
+        cpus: 0.5,
+      },
+    ];
     return {
       services,
       volumes: ["minio-data"],
-      routes: [{ service: "minio", port: c.apiPort, upstream: "minio:9000" }, { service: "minio-console", port: c.consolePort, upstream: "minio:9001" }],
+      routes: [
+        { service: "minio", port: c.apiPort, upstream: "minio:9000" },
+        { service: "minio-console", port: c.consolePort, upstream: "minio:9001" },
+      ],
       sites: [],
       vault: { S3_ENDPOINT: "http://minio:9000", ROOT_USER: "admin", ROOT_PASSWORD: { template: "{{minio-root-password}}" }, BUCKETS: buckets.join(",") },
     };
@@ -152,7 +183,10 @@ export function renderSyncHealth(c: RcloneConfig): string {
   return [
     "#!/bin/sh",
     "now=$(date +%s)",
-    ...c.jobs.map((j) => `[ $(( now - $(cat ${STATE}/${j.name}.ok 2>/dev/null || stat -c %Y /proc/1) )) -le ${2 * seconds(j.every) + 600} ] || { echo "job ${j.name} has not succeeded lately"; exit 1; }`),
+    ...c.jobs.map(
+      (j) =>
+        `[ $(( now - $(cat ${STATE}/${j.name}.ok 2>/dev/null || stat -c %Y /proc/1) )) -le ${2 * seconds(j.every) + 600} ] || { echo "job ${j.name} has not succeeded lately"; exit 1; }`,
+    ),
     "exit 0",
     "",
   ].join("\n");
@@ -165,36 +199,41 @@ export const rclone: CatalogEntry<RcloneConfig> = {
   environments: ["private", "public"],
   schema: rcloneSchema,
   needs: (c) => (usesMinio(c) ? [{ what: "minio", why: "its jobs read or write minio: locations" }] : []),
-  check: (c) => c.jobs.flatMap((j, i) => (j.from === j.to ? [[["jobs", String(i), "to"], "expected a destination other than the source"] as [string[], string]] : [])),
+  check: (c) =>
+    c.jobs.flatMap((j, i) => (j.from === j.to ? [[["jobs", String(i), "to"], "expected a destination other than the source"] as [string[], string]] : [])),
   render: (c) => {
     const s3 = minioUser("rclone");
     const needsConfig = rcloneNeedsConfig(c);
     return {
-      services: [{
-        ...SERVICE_BASE,
-        name: "rclone",
-        image: c.image,
-        entrypoint: ["/bin/sh", "/etc/ai-dualstack/sync.sh"],
-        environment: {
-          RCLONE_CONFIG: "/config/rclone/rclone.conf",
-          RCLONE_CONFIG_MINIO_TYPE: "s3",
-          RCLONE_CONFIG_MINIO_PROVIDER: "Minio",
-          RCLONE_CONFIG_MINIO_ENDPOINT: "http://minio:9000",
-          RCLONE_CONFIG_MINIO_ACCESS_KEY_ID: s3.user,
-          RCLONE_CONFIG_MINIO_SECRET_ACCESS_KEY: { secret: s3.secret },
+      services: [
+        {
+          ...SERVICE_BASE,
+          name: "rclone",
+          image: c.image,
+          entrypoint: ["/bin/sh", "/etc/ai-dualstack/sync.sh"],
+          environment: {
+            RCLONE_CONFIG: "/config/rclone/rclone.conf",
+            RCLONE_CONFIG_MINIO_TYPE: "s3",
+            RCLONE_CONFIG_MINIO_PROVIDER: "Minio",
+            RCLONE_CONFIG_MINIO_ENDPOINT: "http://minio:9000",
+            RCLONE_CONFIG_MINIO_ACCESS_KEY_ID: s3.user,
+            RCLONE_CONFIG_MINIO_SECRET_ACCESS_KEY: { secret: s3.secret },
+          },
+          volumes: [{ volume: "rclone-state", path: STATE }],
+          files: [
+            { path: "/etc/ai-dualstack/sync.sh", content: renderSyncScript(c) },
+            { path: "/etc/ai-dualstack/health.sh", content: renderSyncHealth(c) },
+            ...(needsConfig
+              ? [{ path: "/config/rclone/rclone.conf", material: RCLONE_CONFIG_MATERIAL }]
+              : [{ path: "/config/rclone/rclone.conf", content: "# Managed by ai-dualstack: the minio remote comes from the environment.\n" }]),
+          ],
+          healthcheck: healthcheck(["CMD", "/bin/sh", "/etc/ai-dualstack/health.sh"], "300s"),
+          // Its MinIO user exists once the setup job has run.
+          dependsOnHealthy: usesMinio(c) ? ["minio-setup"] : [],
+          memoryMiB: c.memoryMiB,
+          cpus: c.cpus,
         },
-        volumes: [{ volume: "rclone-state", path: STATE }],
-        files: [
-          { path: "/etc/ai-dualstack/sync.sh", content: renderSyncScript(c) },
-          { path: "/etc/ai-dualstack/health.sh", content: renderSyncHealth(c) },
-          ...(needsConfig ? [{ path: "/config/rclone/rclone.conf", material: RCLONE_CONFIG_MATERIAL }] : [{ path: "/config/rclone/rclone.conf", content: "# Managed by ai-dualstack: the minio remote comes from the environment.\n" }]),
-        ],
-        healthcheck: healthcheck(["CMD", "/bin/sh", "/etc/ai-dualstack/health.sh"], "300s"),
-        // Its MinIO user exists once the setup job has run.
-        dependsOnHealthy: usesMinio(c) ? ["minio-setup"] : [],
-        memoryMiB: c.memoryMiB,
-        cpus: c.cpus,
-      }],
+      ],
       volumes: ["rclone-state"],
       routes: [],
       sites: [],

@@ -2,7 +2,16 @@
 // config error naming it), then the entries rendered against their environment, with the databases and Redis users
 // they asked for recorded so that the component creates exactly those.
 import { CATALOG, CATALOG_BY_KEY } from "./index";
-import { ENVIRONMENT_NEEDS, mergeRendered, type CatalogEnv, type EnvironmentNeed, type PostgresWiring, type RedisWiring, type Rendered, type ServiceContext } from "./types";
+import {
+  ENVIRONMENT_NEEDS,
+  mergeRendered,
+  type CatalogEnv,
+  type EnvironmentNeed,
+  type PostgresWiring,
+  type RedisWiring,
+  type Rendered,
+  type ServiceContext,
+} from "./types";
 
 export type Problem = [(string | number)[], string];
 
@@ -25,12 +34,16 @@ export function catalogProblems(env: CatalogEnv, enabled: Record<string, unknown
   for (const [key, config] of Object.entries(enabled)) {
     const entry = CATALOG_BY_KEY[key];
     if (!entry.environments.includes(env)) {
-      problems.push([[key], `${entry.title} belongs to the ${entry.environments.join(" or ")} ${entry.environments.length > 1 ? "environments" : entry.environments[0] === "host" ? "stack" : "environment"}, not to ${env}`]);
+      problems.push([
+        [key],
+        `${entry.title} belongs to the ${entry.environments.join(" or ")} ${entry.environments.length > 1 ? "environments" : entry.environments[0] === "host" ? "stack" : "environment"}, not to ${env}`,
+      ]);
       continue;
     }
     for (const need of entry.needs(config)) {
       if ((ENVIRONMENT_NEEDS as readonly string[]).includes(need.what)) {
-        if (!provides.has(need.what as EnvironmentNeed)) problems.push([[key], `needs ${NEED_NAMES[need.what as EnvironmentNeed]} (${need.why}), which the ${env} stack does not provide`]);
+        if (!provides.has(need.what as EnvironmentNeed))
+          problems.push([[key], `needs ${NEED_NAMES[need.what as EnvironmentNeed]} (${need.why}), which the ${env} stack does not provide`]);
       } else if (!(need.what in enabled)) {
         const other = CATALOG_BY_KEY[need.what];
         problems.push([[key], `needs services.${need.what} (${other?.title ?? need.what}: ${need.why}); enable it with \`${need.what}: {}\` or remove ${key}`]);
@@ -94,16 +107,20 @@ export function resolveCatalog(enabled: Record<string, unknown>, base: CatalogBa
   const ctx: ServiceContext = {
     ...base,
     enabled,
-    postgres: base.postgres ? (consumer): PostgresWiring => {
-      databases.add(consumer);
-      asked.databases.add(consumer);
-      return { ...base.postgres!, ...serviceDatabase(consumer) };
-    } : undefined,
-    redis: base.redis ? (consumer): RedisWiring => {
-      redisUsers.add(consumer);
-      asked.redisUsers.add(consumer);
-      return { ...base.redis!, ...serviceRedisUser(consumer) };
-    } : undefined,
+    postgres: base.postgres
+      ? (consumer): PostgresWiring => {
+          databases.add(consumer);
+          asked.databases.add(consumer);
+          return { ...base.postgres!, ...serviceDatabase(consumer) };
+        }
+      : undefined,
+    redis: base.redis
+      ? (consumer): RedisWiring => {
+          redisUsers.add(consumer);
+          asked.redisUsers.add(consumer);
+          return { ...base.redis!, ...serviceRedisUser(consumer) };
+        }
+      : undefined,
   };
   const parts = Object.entries(enabled).map(([key, config]) => {
     asked = { databases: new Set(), redisUsers: new Set() };
@@ -141,18 +158,20 @@ export function catalogHostnames(enabled: Record<string, unknown>): string[] {
 /** The catalog part of `dualstack plan`: each entry, what it runs and how it is wired, backed up and watched. */
 export function renderCatalogTable(entries: EntryPlan[], where: { vaultMount?: string; backups: boolean; credentials?: string }): string {
   if (entries.length === 0) return "no catalog services enabled";
-  return entries.map((e) => {
-    const lines = [
-      `tier ${e.tier}  ${e.key} — ${e.title}`,
-      `  runs         ${e.services.join(", ")}${e.checked.length < e.services.length ? ` (healthchecks: ${e.checked.join(", ") || "none"})` : " (each with a healthcheck)"}`,
-      ...(e.databases.length ? [`  PostgreSQL   ${e.databases.join(", ")} (own database and login role, TLS verify-full)`] : []),
-      ...(e.redisUsers.length ? [`  Redis        ${e.redisUsers.join(", ")} (own ACL user, own key prefix)`] : []),
-      ...(where.credentials ? [`  credentials  ${where.credentials}`] : e.vault ? [`  Vault        ${where.vaultMount}/catalog/${e.key}`] : []),
-      ...(e.gatewayPorts.length ? [`  operators    TLS gateway port ${e.gatewayPorts.join(", ")}`] : []),
-      ...(e.hostnames.length ? [`  public       https://${e.hostnames.join(", https://")}`] : []),
-      `  backups      ${e.volumes.length ? `${e.volumes.join(", ")} → restic${where.backups ? "" : " (off: no restic credentials)"}` : "no volumes"}${e.databases.length ? "; databases in the PostgreSQL dump" : ""}`,
-      "  monitoring   service probe (ServiceDown, ServiceUnhealthy)",
-    ];
-    return lines.join("\n");
-  }).join("\n");
+  return entries
+    .map((e) => {
+      const lines = [
+        `tier ${e.tier}  ${e.key} — ${e.title}`,
+        `  runs         ${e.services.join(", ")}${e.checked.length < e.services.length ? ` (healthchecks: ${e.checked.join(", ") || "none"})` : " (each with a healthcheck)"}`,
+        ...(e.databases.length ? [`  PostgreSQL   ${e.databases.join(", ")} (own database and login role, TLS verify-full)`] : []),
+        ...(e.redisUsers.length ? [`  Redis        ${e.redisUsers.join(", ")} (own ACL user, own key prefix)`] : []),
+        ...(where.credentials ? [`  credentials  ${where.credentials}`] : e.vault ? [`  Vault        ${where.vaultMount}/catalog/${e.key}`] : []),
+        ...(e.gatewayPorts.length ? [`  operators    TLS gateway port ${e.gatewayPorts.join(", ")}`] : []),
+        ...(e.hostnames.length ? [`  public       https://${e.hostnames.join(", https://")}`] : []),
+        `  backups      ${e.volumes.length ? `${e.volumes.join(", ")} → restic${where.backups ? "" : " (off: no restic credentials)"}` : "no volumes"}${e.databases.length ? "; databases in the PostgreSQL dump" : ""}`,
+        "  monitoring   service probe (ServiceDown, ServiceUnhealthy)",
+      ];
+      return lines.join("\n");
+    })
+    .join("\n");
 }

@@ -107,14 +107,19 @@ export interface Rendered {
 }
 
 /** Where a service's image comes from: a registry image, else one built from `build` as ai-dualstack/<service>:<version>. */
-export function imageSource(service: string, c: { image?: string; build?: { context: string; dockerfile: string; args: Record<string, string> }; version: string }): Pick<ServiceSpec, "image" | "build"> {
+export function imageSource(
+  service: string,
+  c: { image?: string; build?: { context: string; dockerfile: string; args: Record<string, string> }; version: string },
+): Pick<ServiceSpec, "image" | "build"> {
   if (c.image || !c.build) return { image: c.image ?? `ai-dualstack/${service}:${c.version}` };
   return { image: `ai-dualstack/${service}:${c.version}`, build: { context: c.build.context, dockerfile: c.build.dockerfile, args: c.build.args } };
 }
 
 /** An app's or worker's image: exactly one of a registry image or a build context. */
 export function imageSourceProblems(c: { image?: string; build?: unknown }): [string[], string][] {
-  return !c.image === !c.build ? [[[c.image ? "build" : "image"], "expected exactly one of image (a registry image) or build (a directory of this repository with a Dockerfile)"]] : [];
+  return !c.image === !c.build
+    ? [[[c.image ? "build" : "image"], "expected exactly one of image (a registry image) or build (a directory of this repository with a Dockerfile)"]]
+    : [];
 }
 
 /** Several renderings as one (an entry's instances, or every entry of an environment). */
@@ -147,15 +152,29 @@ export interface CatalogEntry<C = Record<string, unknown>> {
 }
 
 /** What a catalog service is unless it says otherwise: restarted unless stopped, no GPU, no published port, on the internal network. */
-export const SERVICE_BASE = { ports: [], volumes: [], restart: "unless-stopped", gpu: false, dependsOnHealthy: [], networks: ["ai"] } satisfies Partial<ServiceSpec>;
+export const SERVICE_BASE = {
+  ports: [],
+  volumes: [],
+  restart: "unless-stopped",
+  gpu: false,
+  dependsOnHealthy: [],
+  networks: ["ai"],
+} satisfies Partial<ServiceSpec>;
 
 /** An HTTP check with what the image has: curl, wget, or bash's /dev/tcp when it has neither. */
 export const httpCheck = (tool: "curl" | "wget" | "python" | "bash", url: string, startPeriod = "60s") => {
   const u = new URL(url);
-  const test = tool === "curl" ? ["CMD", "curl", "-fsS", "-o", "/dev/null", url]
-    : tool === "wget" ? ["CMD", "wget", "-q", "-O", "/dev/null", url]
-      : tool === "python" ? ["CMD", "python", "-c", `import urllib.request,sys; urllib.request.urlopen(${JSON.stringify(url)}, timeout=5)`]
-        : ["CMD-SHELL", `exec 3<>/dev/tcp/${u.hostname}/${u.port} && printf 'GET ${u.pathname} HTTP/1.0\\r\\nHost: ${u.hostname}\\r\\n\\r\\n' >&3 && head -1 <&3 | grep -q ' 200 '`];
+  const test =
+    tool === "curl"
+      ? ["CMD", "curl", "-fsS", "-o", "/dev/null", url]
+      : tool === "wget"
+        ? ["CMD", "wget", "-q", "-O", "/dev/null", url]
+        : tool === "python"
+          ? ["CMD", "python", "-c", `import urllib.request,sys; urllib.request.urlopen(${JSON.stringify(url)}, timeout=5)`]
+          : [
+              "CMD-SHELL",
+              `exec 3<>/dev/tcp/${u.hostname}/${u.port} && printf 'GET ${u.pathname} HTTP/1.0\\r\\nHost: ${u.hostname}\\r\\n\\r\\n' >&3 && head -1 <&3 | grep -q ' 200 '`,
+            ];
   return healthcheck(test, startPeriod);
 };
 
@@ -166,9 +185,11 @@ export const caFile = { path: CA_FILE, material: CA_MATERIAL };
 
 /** Connection URLs to the service's database, in the dialects the images speak. */
 export const pgUrl = {
-  libpq: (p: PostgresWiring, scheme = "postgresql") => `${scheme}://${p.user}:{{${p.passwordSecret}}}@${p.host}:${p.port}/${p.database}?sslmode=verify-full&sslrootcert=${p.caFile}`,
+  libpq: (p: PostgresWiring, scheme = "postgresql") =>
+    `${scheme}://${p.user}:{{${p.passwordSecret}}}@${p.host}:${p.port}/${p.database}?sslmode=verify-full&sslrootcert=${p.caFile}`,
   /** Prisma: sslcert is the server's CA, sslaccept=strict checks it. */
-  prisma: (p: PostgresWiring) => `postgresql://${p.user}:{{${p.passwordSecret}}}@${p.host}:${p.port}/${p.database}?sslmode=require&sslcert=${p.caFile}&sslaccept=strict`,
+  prisma: (p: PostgresWiring) =>
+    `postgresql://${p.user}:{{${p.passwordSecret}}}@${p.host}:${p.port}/${p.database}?sslmode=require&sslcert=${p.caFile}&sslaccept=strict`,
   /** JDBC without credentials (Keycloak takes them apart). */
   jdbc: (p: PostgresWiring) => `jdbc:postgresql://${p.host}:${p.port}/${p.database}?sslmode=verify-full&sslrootcert=${p.caFile}`,
   /** SQLAlchemy over asyncpg: TLS settings go apart (Prefect's connect_args). */

@@ -55,8 +55,10 @@ export const VLLM_API_KEY = "vllm-api-key";
 
 /** What of a wiring goes to Vault for the service's operators and its other clients: everything but the CA path. */
 export function vaultOf(env: Record<string, EnvValue>): VaultRecord {
-  return Object.fromEntries(Object.entries(env).flatMap(([k, v]): [string, VaultRecord[string]][] => {
-    if (typeof v === "string") return v.startsWith("/") ? [] : [[k, v]];
-    return [[k, "secret" in v ? { template: `{{${v.secret}}}` } : v]];
-  }));
+  return Object.fromEntries(
+    Object.entries(env).flatMap(([k, v]): [string, VaultRecord[string]][] => {
+      if (typeof v === "string") return v.startsWith("/") ? [] : [[k, v]];
+      return [[k, "secret" in v ? { template: `{{${v.secret}}}` } : v]];
+    }),
+  );
 }

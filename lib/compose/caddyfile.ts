@@ -38,7 +38,8 @@ export function renderCaddyfile(input: IngressInput): string {
     if (s.auth && !input.authUpstream) throw new Error(`renderCaddyfile: ${s.hostname} needs the OAuth2 proxy, which is not given`);
   }
   if (input.authUpstream && !UPSTREAM.test(input.authUpstream)) throw new Error(`renderCaddyfile: invalid OAuth2 proxy ${JSON.stringify(input.authUpstream)}`);
-  if (input.tls === "acme" && !(input.acmeEmail && /^[^\s@{}]+@[^\s@{}]+$/.test(input.acmeEmail))) throw new Error("renderCaddyfile: tls acme needs the account's e-mail address");
+  if (input.tls === "acme" && !(input.acmeEmail && /^[^\s@{}]+@[^\s@{}]+$/.test(input.acmeEmail)))
+    throw new Error("renderCaddyfile: tls acme needs the account's e-mail address");
   if (input.acmeCa && !/^https:\/\/[^\s{}]+$/.test(input.acmeCa)) throw new Error(`renderCaddyfile: invalid ACME directory ${JSON.stringify(input.acmeCa)}`);
 
   const global = [
@@ -46,34 +47,38 @@ export function renderCaddyfile(input: IngressInput): string {
     "\tadmin off",
     // Only 443 is published: no HTTP->HTTPS redirect listener, and ACME answers the TLS-ALPN challenge on 443.
     "\tauto_https disable_redirects",
-    ...(input.tls === "acme" ? [`\temail ${input.acmeEmail}`, ...(input.acmeCa ? [`\tacme_ca ${input.acmeCa}`] : []), "\tcert_issuer acme {", "\t\tdisable_http_challenge", "\t}"] : []),
+    ...(input.tls === "acme"
+      ? [`\temail ${input.acmeEmail}`, ...(input.acmeCa ? [`\tacme_ca ${input.acmeCa}`] : []), "\tcert_issuer acme {", "\t\tdisable_http_challenge", "\t}"]
+      : []),
     "}",
   ];
   const site = (s: IngressSite) => {
     const proxy = [`reverse_proxy ${s.upstream}`];
-    const body = s.auth ? [
-      "handle /oauth2/* {",
-      `\treverse_proxy ${input.authUpstream} {`,
-      "\t\theader_up X-Real-IP {remote_host}",
-      "\t\theader_up X-Forwarded-Uri {uri}",
-      "\t}",
-      "}",
-      "handle {",
-      `\tforward_auth ${input.authUpstream} {`,
-      "\t\turi /oauth2/auth",
-      "\t\theader_up X-Real-IP {remote_host}",
-      "\t\tcopy_headers X-Auth-Request-User X-Auth-Request-Email X-Auth-Request-Preferred-Username",
-      "\t\t@unauthorized status 401",
-      "\t\thandle_response @unauthorized {",
-      // API clients (a bearer token) get the 401; browsers go to sign in.
-      "\t\t\t@api header Authorization Bearer*",
-      "\t\t\trespond @api 401",
-      "\t\t\tredir * /oauth2/sign_in?rd={scheme}://{host}{uri}",
-      "\t\t}",
-      "\t}",
-      ...proxy.map((l) => `\t${l}`),
-      "}",
-    ] : proxy;
+    const body = s.auth
+      ? [
+          "handle /oauth2/* {",
+          `\treverse_proxy ${input.authUpstream} {`,
+          "\t\theader_up X-Real-IP {remote_host}",
+          "\t\theader_up X-Forwarded-Uri {uri}",
+          "\t}",
+          "}",
+          "handle {",
+          `\tforward_auth ${input.authUpstream} {`,
+          "\t\turi /oauth2/auth",
+          "\t\theader_up X-Real-IP {remote_host}",
+          "\t\tcopy_headers X-Auth-Request-User X-Auth-Request-Email X-Auth-Request-Preferred-Username",
+          "\t\t@unauthorized status 401",
+          "\t\thandle_response @unauthorized {",
+          // API clients (a bearer token) get the 401; browsers go to sign in.
+          "\t\t\t@api header Authorization Bearer*",
+          "\t\t\trespond @api 401",
+          "\t\t\tredir * /oauth2/sign_in?rd={scheme}://{host}{uri}",
+          "\t\t}",
+          "\t}",
+          ...proxy.map((l) => `\t${l}`),
+          "}",
+        ]
+      : proxy;
     return [
       `https://${s.hostname} {`,
       ...(input.tls === "internal" ? ["\ttls internal"] : []),
@@ -116,7 +121,8 @@ export function renderGatewayCaddyfile(sites: GatewaySite[]): string {
     if (seen.has(s.port)) throw new Error(`renderGatewayCaddyfile: port ${s.port} is used twice`);
     seen.add(s.port);
     if (!/^[a-z0-9.-]+:\d+$/.test(s.upstream)) throw new Error(`renderGatewayCaddyfile: ${s.service}: invalid upstream ${JSON.stringify(s.upstream)}`);
-    for (const f of [s.certFile, s.keyFile]) if (!/^\/[A-Za-z0-9._/-]+$/.test(f)) throw new Error(`renderGatewayCaddyfile: ${s.service}: invalid file path ${JSON.stringify(f)}`);
+    for (const f of [s.certFile, s.keyFile])
+      if (!/^\/[A-Za-z0-9._/-]+$/.test(f)) throw new Error(`renderGatewayCaddyfile: ${s.service}: invalid file path ${JSON.stringify(f)}`);
     return [
       `# ${s.service}`,
       `https://:${s.port} {`,

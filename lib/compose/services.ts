@@ -31,7 +31,6 @@ export function ollamaEnvironment(o: OllamaConfig): Record<string, string> {
   };
 }
 
-
 function ollamaService(o: OllamaConfig, gpu: boolean): ServiceSpec {
   return {
     name: "ollama",
@@ -82,11 +81,14 @@ export interface GatewayRoute {
 export function gatewayRoutes(config: EnvironmentConfig, catalog: Pick<CatalogPlan, "routes"> = environmentCatalog(config, "")): GatewayRoute[] {
   const s = config.services;
   const ollama: GatewayRoute = { service: "ollama", port: OLLAMA_PORT, upstream: `ollama:${OLLAMA_PORT}` };
-  const core = config.role === "private" ? [
-    ollama,
-    { service: "open-webui", port: (s.openWebui ?? SERVICE_DEFAULTS.openWebui).port, upstream: "open-webui:8080" },
-    { service: "chroma", port: (s.chroma ?? SERVICE_DEFAULTS.chroma).port, upstream: "chroma:8000" },
-  ] : [ollama, { service: "qdrant", port: QDRANT_PORT, upstream: `qdrant:${QDRANT_PORT}` }];
+  const core =
+    config.role === "private"
+      ? [
+          ollama,
+          { service: "open-webui", port: (s.openWebui ?? SERVICE_DEFAULTS.openWebui).port, upstream: "open-webui:8080" },
+          { service: "chroma", port: (s.chroma ?? SERVICE_DEFAULTS.chroma).port, upstream: "chroma:8000" },
+        ]
+      : [ollama, { service: "qdrant", port: QDRANT_PORT, upstream: `qdrant:${QDRANT_PORT}` }];
   return [...core, ...catalog.routes];
 }
 
@@ -104,8 +106,20 @@ export function environmentCatalog(config: EnvironmentConfig, project: string): 
     postgres: { host: ipOf(config.containers.postgres.address), port: POSTGRES_PORT, caFile: CA_FILE },
     redis: { host: ipOf(config.containers.redis.address), port: REDIS_PORT, caFile: CA_FILE },
     llm: v
-      ? { runtime: "vllm", openaiBaseUrl: `http://vllm:${VLLM_PORT}/v1`, ollamaBaseUrl: `http://ollama:${OLLAMA_PORT}`, model: servedNameOf(v), embeddingModel: embedding }
-      : { runtime: "ollama", openaiBaseUrl: `http://ollama:${OLLAMA_PORT}/v1`, ollamaBaseUrl: `http://ollama:${OLLAMA_PORT}`, model: chat, embeddingModel: embedding },
+      ? {
+          runtime: "vllm",
+          openaiBaseUrl: `http://vllm:${VLLM_PORT}/v1`,
+          ollamaBaseUrl: `http://ollama:${OLLAMA_PORT}`,
+          model: servedNameOf(v),
+          embeddingModel: embedding,
+        }
+      : {
+          runtime: "ollama",
+          openaiBaseUrl: `http://ollama:${OLLAMA_PORT}/v1`,
+          ollamaBaseUrl: `http://ollama:${OLLAMA_PORT}`,
+          model: chat,
+          embeddingModel: embedding,
+        },
     vectorDb: VECTOR_DBS[VECTOR_DB_OF[config.role]],
     publicHostnames: [...(config.services.ingress ? [config.services.ingress.hostname] : []), ...catalogHostnames(enabled)],
   });
@@ -125,7 +139,10 @@ function gatewayService(config: EnvironmentConfig, vmIp: string, catalog: Catalo
     ports: routes.map((r) => ({ container: r.port, host: r.port, bind: vmIp })),
     volumes: [],
     files: [
-      { path: "/etc/caddy/Caddyfile", content: renderGatewayCaddyfile(routes.map((r) => ({ ...r, certFile: `${dir}/${r.service}.crt`, keyFile: `${dir}/${r.service}.key` }))) },
+      {
+        path: "/etc/caddy/Caddyfile",
+        content: renderGatewayCaddyfile(routes.map((r) => ({ ...r, certFile: `${dir}/${r.service}.crt`, keyFile: `${dir}/${r.service}.key` }))),
+      },
       ...routes.flatMap((r) => [
         { path: `${dir}/${r.service}.crt`, material: gatewayMaterial(r.service).cert },
         { path: `${dir}/${r.service}.key`, material: gatewayMaterial(r.service).key },
@@ -195,7 +212,10 @@ function coreStack(config: EnvironmentConfig, project: string, catalog: CatalogP
   const ingress = s.ingress!;
   return {
     project,
-    networks: [{ name: "ai", internal: false }, { name: "edge", internal: false }],
+    networks: [
+      { name: "ai", internal: false },
+      { name: "edge", internal: false },
+    ],
     volumes: ["ollama-models", "qdrant-data", "chatbot-data", "ingress-data"],
     services: [
       ollamaService(ollama, ollamaOnGpu),
@@ -212,9 +232,14 @@ function coreStack(config: EnvironmentConfig, project: string, catalog: CatalogP
         dependsOnHealthy: [],
         networks: ["ai"],
       },
-      openWebui("chatbot", (s.chatbot ?? SERVICE_DEFAULTS.chatbot).image, { VECTOR_DB: "qdrant", QDRANT_URI: `http://qdrant:${QDRANT_PORT}`, QDRANT_API_KEY: { secret: "qdrant-api-key" } }, {
-        networks: ["ai", "edge"],
-      }),
+      openWebui(
+        "chatbot",
+        (s.chatbot ?? SERVICE_DEFAULTS.chatbot).image,
+        { VECTOR_DB: "qdrant", QDRANT_URI: `http://qdrant:${QDRANT_PORT}`, QDRANT_API_KEY: { secret: "qdrant-api-key" } },
+        {
+          networks: ["ai", "edge"],
+        },
+      ),
       {
         name: "ingress",
         image: ingress.image,
@@ -235,7 +260,10 @@ function coreStack(config: EnvironmentConfig, project: string, catalog: CatalogP
 }
 
 /** What the public ingress serves: the chatbot under its host name, then every public site of the catalog. */
-export function ingressInput(config: EnvironmentConfig, catalog: Pick<CatalogPlan, "sites"> = environmentCatalog(config, "")): Parameters<typeof renderCaddyfile>[0] {
+export function ingressInput(
+  config: EnvironmentConfig,
+  catalog: Pick<CatalogPlan, "sites"> = environmentCatalog(config, ""),
+): Parameters<typeof renderCaddyfile>[0] {
   const ingress = config.services.ingress!;
   const sites = [{ hostname: ingress.hostname, upstream: "chatbot:8080", auth: ingress.auth }, ...catalog.sites];
   return {

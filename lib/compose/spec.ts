@@ -119,7 +119,8 @@ export function validateStackSpec(spec: StackSpec, options: { publicBindAllowed?
     for (const v of s.volumes) if (!volumes.has(v.volume)) problems.push(`service ${s.name}: volume ${v.volume} is not declared`);
     if (s.oneShot && s.healthcheck) problems.push(`service ${s.name}: a one-shot job has no healthcheck to wait for`);
     if (s.oneShot && s.restart !== "no") problems.push(`service ${s.name}: a one-shot job must not restart`);
-    if (s.memoryMiB !== undefined && (!Number.isInteger(s.memoryMiB) || s.memoryMiB < 6)) problems.push(`service ${s.name}: memory limit ${s.memoryMiB} MiB is not a whole number ≥ 6`);
+    if (s.memoryMiB !== undefined && (!Number.isInteger(s.memoryMiB) || s.memoryMiB < 6))
+      problems.push(`service ${s.name}: memory limit ${s.memoryMiB} MiB is not a whole number ≥ 6`);
     for (const p of s.ports) {
       const key = `${p.bind}:${p.host}/${p.protocol ?? "tcp"}`;
       if (bound.has(key)) problems.push(`service ${s.name}: ${key} is already published by ${bound.get(key)}`);
@@ -168,10 +169,14 @@ export function composeLabels(project: string, service: string, extra: Record<st
 /** The secrets a stack's environments and files name (generated unless given), by name. */
 export function secretNames(spec: StackSpec): string[] {
   const ofValue = (v: EnvValue) => (typeof v === "string" ? [] : "secret" in v ? [v.secret] : templateSecrets(v.template));
-  return [...new Set(spec.services.flatMap((s) => [
-    ...Object.values(s.environment).flatMap(ofValue),
-    ...(s.files ?? []).flatMap((f) => ("template" in f ? templateSecrets(f.template) : [])),
-  ]))].sort();
+  return [
+    ...new Set(
+      spec.services.flatMap((s) => [
+        ...Object.values(s.environment).flatMap(ofValue),
+        ...(s.files ?? []).flatMap((f) => ("template" in f ? templateSecrets(f.template) : [])),
+      ]),
+    ),
+  ].sort();
 }
 
 /** Whether a service's environment carries a secret (then the whole list is stored encrypted). */
@@ -189,13 +194,20 @@ export function materialNames(spec: StackSpec): string[] {
  * (operators, the model deployments) and nowhere else beyond the zone. Ports on 0.0.0.0 (the ingress) are opened
  * to everyone by the zone's own group, not here.
  */
-export function publishedPortRules(spec: StackSpec, vmIp: string): { type: "in"; action: "ACCEPT"; source: string; proto: "tcp" | "udp"; dport: string; comment: string }[] {
-  return spec.services.flatMap((s) => s.ports.filter((p) => p.bind === vmIp).map((p) => ({
-    type: "in" as const,
-    action: "ACCEPT" as const,
-    source: "+management",
-    proto: p.protocol ?? "tcp",
-    dport: String(p.host),
-    comment: `${s.name} (${spec.project}) from the management IP set`,
-  })));
+export function publishedPortRules(
+  spec: StackSpec,
+  vmIp: string,
+): { type: "in"; action: "ACCEPT"; source: string; proto: "tcp" | "udp"; dport: string; comment: string }[] {
+  return spec.services.flatMap((s) =>
+    s.ports
+      .filter((p) => p.bind === vmIp)
+      .map((p) => ({
+        type: "in" as const,
+        action: "ACCEPT" as const,
+        source: "+management",
+        proto: p.protocol ?? "tcp",
+        dport: String(p.host),
+        comment: `${s.name} (${spec.project}) from the management IP set`,
+      })),
+  );
 }

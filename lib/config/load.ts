@@ -27,9 +27,7 @@ export interface Secrets {
   [key: string]: string | undefined;
 }
 
-export type StackConfig =
-  | { role: "host"; config: HostConfig; secrets: Secrets }
-  | { role: EnvironmentName; config: EnvironmentConfig; secrets: Secrets };
+export type StackConfig = { role: "host"; config: HostConfig; secrets: Secrets } | { role: EnvironmentName; config: EnvironmentConfig; secrets: Secrets };
 
 export interface RawConfig {
   /** Every config value, keyed "namespace:key". */
@@ -195,8 +193,5 @@ export function loadConfig(raw: RawConfig, options: LoadOptions = {}): StackConf
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config = result.data!;
-  return role === "host"
-    ? { role, config: config as HostConfig, secrets }
-    : { role, config: config as EnvironmentConfig, secrets };
+  return role === "host" ? { role, config: config as HostConfig, secrets } : { role, config: config as EnvironmentConfig, secrets };
 }
-

@@ -15,7 +15,13 @@ import { rcloneNeedsConfig } from "../catalog/object-storage";
 const VAULT_DEFAULTS = { version: "1.21.4", aptKeyFingerprints: HASHICORP_KEY_FINGERPRINTS } as const;
 /** The Ollama image the environments run (scripts/ollama.sh builds the same version for the integration tests). */
 export const OLLAMA_IMAGE = "ollama/ollama:0.18.2";
-export const MONITORING_DEFAULTS = { grafanaVersion: "13.2.2", lokiVersion: "3.7.8", alloyVersion: "1.21.2", pveExporterVersion: "3.10.2", aptKeyFingerprints: GRAFANA_KEY_FINGERPRINTS } as const;
+export const MONITORING_DEFAULTS = {
+  grafanaVersion: "13.2.2",
+  lokiVersion: "3.7.8",
+  alloyVersion: "1.21.2",
+  pveExporterVersion: "3.10.2",
+  aptKeyFingerprints: GRAFANA_KEY_FINGERPRINTS,
+} as const;
 export { imageRef } from "./fields";
 import { cidrsOverlap, isHostAddress, parseCidr, parseInterfaceAddress, parseIpv4 } from "../net";
 import {
@@ -68,7 +74,7 @@ const proxmox = z.strictObject({
   minTls: oneOf(["1.2", "1.3"]).default("1.3"),
   ssh: z
     .strictObject({
-      username: pattern(/^[a-z_][a-z0-9_-]{0,31}$/, "a Unix user name such as \"root\"").default("root"),
+      username: pattern(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name such as "root"').default("root"),
       agent: bool.default(false),
     })
     .prefault({}),
@@ -90,7 +96,10 @@ const containerSpec = z.strictObject({
   /** A data volume mounted at `path`, backed up with the guest. */
   data: z
     .strictObject({
-      path: pattern(/^\/(?!$)(?!(etc|proc|sys|dev|run|boot|bin|sbin|lib|usr)(\/|$))[A-Za-z0-9._/-]+$/, "an absolute path inside the container such as \"/var/lib/postgresql\" (not a system directory)"),
+      path: pattern(
+        /^\/(?!$)(?!(etc|proc|sys|dev|run|boot|bin|sbin|lib|usr)(\/|$))[A-Za-z0-9._/-]+$/,
+        'an absolute path inside the container such as "/var/lib/postgresql" (not a system directory)',
+      ),
       sizeGiB: wholeNumber(1, 65_536, "GiB"),
     })
     .optional(),
@@ -111,37 +120,58 @@ const zfsMirror = z.strictObject({
   compression: oneOf(["lz4", "zstd", "on", "off"]).default("lz4"),
 });
 
-const catalogId = pattern(/^[a-z0-9][a-z0-9.-]{0,62}$/, "a catalog id such as \"rtx-5090\"");
+const catalogId = pattern(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'a catalog id such as "rtx-5090"');
 /** Ollama model names: "qwen2.5:14b", "library/mistral:7b", "second-brain:latest". */
-export const modelName = pattern(/^([a-z0-9][a-z0-9.-]*(:\d{1,5})?\/)?[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)?(:[A-Za-z0-9][A-Za-z0-9._-]*)?$/, "an Ollama model name such as \"qwen2.5:14b\" (a registry may prefix it: \"mirror.lan:5000/library/qwen2.5:14b\")");
+export const modelName = pattern(
+  /^([a-z0-9][a-z0-9.-]*(:\d{1,5})?\/)?[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)?(:[A-Za-z0-9][A-Za-z0-9._-]*)?$/,
+  'an Ollama model name such as "qwen2.5:14b" (a registry may prefix it: "mirror.lan:5000/library/qwen2.5:14b")',
+);
 
 /** User additions to the GPU and model catalog (lib/capacity/catalog.ts); theirs win over the built-in entries. */
 const catalogExtension = z
   .strictObject({
-    gpus: z.record(catalogId, z.strictObject({
-      name: text("a GPU name"),
-      vramMiB: wholeNumber(1024, 1_048_576, "MiB"),
-      bandwidthGBs: wholeNumber(1, 100_000, "GB/s"),
-      source: text().default("user config"),
-    })).default({}),
-    models: z.record(modelName, z.strictObject({
-      weightsBytes: wholeNumber(1_000_000, 2_000_000_000_000, "bytes"),
-      quantization: text("a quantisation such as \"Q4_K_M\""),
-      layers: wholeNumber(1, 1024),
-      kvHeads: wholeNumber(1, 1024),
-      headDim: wholeNumber(8, 1024),
-      nativeContext: wholeNumber(512, 10_485_760),
-      source: text().default("user config"),
-    })).default({}),
+    gpus: z
+      .record(
+        catalogId,
+        z.strictObject({
+          name: text("a GPU name"),
+          vramMiB: wholeNumber(1024, 1_048_576, "MiB"),
+          bandwidthGBs: wholeNumber(1, 100_000, "GB/s"),
+          source: text().default("user config"),
+        }),
+      )
+      .default({}),
+    models: z
+      .record(
+        modelName,
+        z.strictObject({
+          weightsBytes: wholeNumber(1_000_000, 2_000_000_000_000, "bytes"),
+          quantization: text('a quantisation such as "Q4_K_M"'),
+          layers: wholeNumber(1, 1024),
+          kvHeads: wholeNumber(1, 1024),
+          headDim: wholeNumber(8, 1024),
+          nativeContext: wholeNumber(512, 10_485_760),
+          source: text().default("user config"),
+        }),
+      )
+      .default({}),
   })
   .prefault({});
 export type CatalogExtension = z.infer<typeof catalogExtension>;
 
 /** The catalog a stack works with: the built-in one with the stack's own additions laid over it. */
 export function catalogOf(extension: CatalogExtension | undefined): Catalog {
-  const gpus = Object.fromEntries(Object.entries(extension?.gpus ?? {}).map(([id, g]) => [id, {
-    name: g.name, vramBytes: g.vramMiB * 1024 ** 2, bandwidthBytesPerSecond: g.bandwidthGBs * 1e9, source: g.source,
-  }]));
+  const gpus = Object.fromEntries(
+    Object.entries(extension?.gpus ?? {}).map(([id, g]) => [
+      id,
+      {
+        name: g.name,
+        vramBytes: g.vramMiB * 1024 ** 2,
+        bandwidthBytesPerSecond: g.bandwidthGBs * 1e9,
+        source: g.source,
+      },
+    ]),
+  );
   return mergeCatalog({ gpus, models: extension?.models ?? {} });
 }
 
@@ -149,7 +179,7 @@ const gpu = z.strictObject({
   /** The cluster-wide PCI mapping name (`hardware.mapping.Pci`), e.g. "rtx5090". */
   mapping: label,
   environment: oneOf(ENVIRONMENTS),
-  model: text("a GPU model name such as \"NVIDIA GeForce RTX 5090\""),
+  model: text('a GPU model name such as "NVIDIA GeForce RTX 5090"'),
   /** The capacity planner's catalog entry for this card (lib/capacity/catalog.ts or ai-dualstack:catalog). */
   catalog: catalogId,
   /** vendor:device of the GPU function, as `lspci -nn` shows it. */
@@ -222,11 +252,14 @@ const platformContainers = z.strictObject({
 });
 
 const retention = (d: { daily: number; weekly: number; monthly: number }) =>
-  z.strictObject({
-    daily: wholeNumber(0, 1000, "daily snapshots kept").default(d.daily),
-    weekly: wholeNumber(0, 1000, "weekly snapshots kept").default(d.weekly),
-    monthly: wholeNumber(0, 1000, "monthly snapshots kept").default(d.monthly),
-  }).prefault({}).refine((r) => r.daily + r.weekly + r.monthly > 0, { error: () => "expected at least one daily, weekly or monthly backup kept" });
+  z
+    .strictObject({
+      daily: wholeNumber(0, 1000, "daily snapshots kept").default(d.daily),
+      weekly: wholeNumber(0, 1000, "weekly snapshots kept").default(d.weekly),
+      monthly: wholeNumber(0, 1000, "monthly snapshots kept").default(d.monthly),
+    })
+    .prefault({})
+    .refine((r) => r.daily + r.weekly + r.monthly > 0, { error: () => "expected at least one daily, weekly or monthly backup kept" });
 
 export const BACKUP_DEFAULTS = {
   schedule: "*-*-* 01:30",
@@ -240,11 +273,11 @@ const backupConfig = z.strictObject({
     /** The Proxmox storage id the datastore is attached as. */
     storageId: label.default("pbs"),
     server: z.union([ipv4, label], expecting("the Proxmox Backup Server's address or host name")),
-    datastore: pattern(/^[A-Za-z0-9_][A-Za-z0-9._-]{1,31}$/, "a PBS datastore name such as \"tank-backup\""),
+    datastore: pattern(/^[A-Za-z0-9_][A-Za-z0-9._-]{1,31}$/, 'a PBS datastore name such as "tank-backup"'),
     /** A namespace per platform keeps this box's backups apart on a shared PBS. */
-    namespace: pattern(/^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*){0,7}$/, "a PBS namespace such as \"ai-dualstack\"").optional(),
+    namespace: pattern(/^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*){0,7}$/, 'a PBS namespace such as "ai-dualstack"').optional(),
     /** The PBS user or API token (user@realm!token) with DatastoreBackup on the datastore (or namespace) only. */
-    username: pattern(/^[A-Za-z0-9._-]+@(pbs|pam)(![A-Za-z0-9._-]+)?$/, "a PBS user or token such as \"pve1@pbs!backup\""),
+    username: pattern(/^[A-Za-z0-9._-]+@(pbs|pam)(![A-Za-z0-9._-]+)?$/, 'a PBS user or token such as "pve1@pbs!backup"'),
     fingerprint: certFingerprint,
   }),
   /** When the vzdump jobs run (one per pool). */
@@ -253,19 +286,21 @@ const backupConfig = z.strictObject({
   retention: retention(BACKUP_DEFAULTS.retention),
   /** Fleecing on the guests' own datastore: a slow backup target does not slow the guests' writes. */
   fleecing: bool.default(true),
-  restic: z.strictObject({
-    backup: calendarEvent.default(BACKUP_DEFAULTS.restic.backup),
-    check: calendarEvent.default(BACKUP_DEFAULTS.restic.check),
-    forget: calendarEvent.default(BACKUP_DEFAULTS.restic.forget),
-    /** The check reads 1/checkParts of the data each run: all of it every checkParts days. */
-    checkParts: wholeNumber(1, 365, "runs per full read").default(BACKUP_DEFAULTS.restic.checkParts),
-    retention: retention(BACKUP_DEFAULTS.retention),
-  }).prefault({}),
+  restic: z
+    .strictObject({
+      backup: calendarEvent.default(BACKUP_DEFAULTS.restic.backup),
+      check: calendarEvent.default(BACKUP_DEFAULTS.restic.check),
+      forget: calendarEvent.default(BACKUP_DEFAULTS.restic.forget),
+      /** The check reads 1/checkParts of the data each run: all of it every checkParts days. */
+      checkParts: wholeNumber(1, 365, "runs per full read").default(BACKUP_DEFAULTS.restic.checkParts),
+      retention: retention(BACKUP_DEFAULTS.retention),
+    })
+    .prefault({}),
 });
 export type BackupConfig = z.infer<typeof backupConfig>;
 
 const hostShape = z.strictObject({
-  role: z.literal("host", { error: () => "expected \"host\"" }),
+  role: z.literal("host", { error: () => 'expected "host"' }),
   proxmox,
   catalog: catalogExtension,
   nodes: z.array(node).min(1, { error: () => "expected at least one node" }),
@@ -279,27 +314,31 @@ const hostShape = z.strictObject({
     sshKeys: z.array(sshPublicKey).min(1, { error: () => "expected at least one SSH public key" }),
     containers: platformContainers,
     /** Vault in the security container. */
-    vault: z.strictObject({
-      /** The package version from HashiCorp's apt repository. */
-      version: pattern(/^\d+\.\d+\.\d+$/, "a Vault version such as \"1.21.4\"").default(VAULT_DEFAULTS.version),
-      /** The fingerprints HashiCorp's repository key may have (https://www.hashicorp.com/trust/security). */
-      aptKeyFingerprints: fingerprints(VAULT_DEFAULTS.aptKeyFingerprints),
-    }).prefault({}),
+    vault: z
+      .strictObject({
+        /** The package version from HashiCorp's apt repository. */
+        version: pattern(/^\d+\.\d+\.\d+$/, 'a Vault version such as "1.21.4"').default(VAULT_DEFAULTS.version),
+        /** The fingerprints HashiCorp's repository key may have (https://www.hashicorp.com/trust/security). */
+        aptKeyFingerprints: fingerprints(VAULT_DEFAULTS.aptKeyFingerprints),
+      })
+      .prefault({}),
     /** Prometheus in the monitoring container. */
-    monitoring: z.strictObject({
-      scrapeInterval: duration.default("30s"),
-      retention: retentionPeriod.default("30d"),
-      /** How long Loki keeps the logs. */
-      logRetention: retentionPeriod.default("31d"),
-      /** Package versions from Grafana's apt repository (`apt-cache policy grafana loki alloy` shows them). */
-      grafanaVersion: packageVersion.default(MONITORING_DEFAULTS.grafanaVersion),
-      lokiVersion: packageVersion.default(MONITORING_DEFAULTS.lokiVersion),
-      alloyVersion: packageVersion.default(MONITORING_DEFAULTS.alloyVersion),
-      /** The fingerprints Grafana's repository key may have (https://apt.grafana.com). */
-      aptKeyFingerprints: fingerprints(MONITORING_DEFAULTS.aptKeyFingerprints),
-      /** prometheus-pve-exporter's version on PyPI, installed in a venv on each node. */
-      pveExporterVersion: pattern(/^\d+\.\d+\.\d+$/, "a PyPI version such as \"3.10.2\"").default(MONITORING_DEFAULTS.pveExporterVersion),
-    }).prefault({}),
+    monitoring: z
+      .strictObject({
+        scrapeInterval: duration.default("30s"),
+        retention: retentionPeriod.default("30d"),
+        /** How long Loki keeps the logs. */
+        logRetention: retentionPeriod.default("31d"),
+        /** Package versions from Grafana's apt repository (`apt-cache policy grafana loki alloy` shows them). */
+        grafanaVersion: packageVersion.default(MONITORING_DEFAULTS.grafanaVersion),
+        lokiVersion: packageVersion.default(MONITORING_DEFAULTS.lokiVersion),
+        alloyVersion: packageVersion.default(MONITORING_DEFAULTS.alloyVersion),
+        /** The fingerprints Grafana's repository key may have (https://apt.grafana.com). */
+        aptKeyFingerprints: fingerprints(MONITORING_DEFAULTS.aptKeyFingerprints),
+        /** prometheus-pve-exporter's version on PyPI, installed in a venv on each node. */
+        pveExporterVersion: pattern(/^\d+\.\d+\.\d+$/, 'a PyPI version such as "3.10.2"').default(MONITORING_DEFAULTS.pveExporterVersion),
+      })
+      .prefault({}),
   }),
   backup: backupConfig,
   /** The service catalog's platform entries (Gitea with its runner, in the cicd container). */
@@ -318,15 +357,17 @@ const gpuVm = z.strictObject({
   dataDiskGiB: wholeNumber(8, 65_536, "GiB"),
   address: interfaceAddress,
   nameservers: z.array(ipv4).min(1, { error: () => "expected at least one DNS server" }),
-  searchDomain: pattern(/^[a-z0-9.-]+$/, "a DNS domain such as \"lan\"").optional(),
+  searchDomain: pattern(/^[a-z0-9.-]+$/, 'a DNS domain such as "lan"').optional(),
   /** The Ubuntu package of the NVIDIA driver. RTX 50xx (Blackwell) needs the open kernel modules, 570 or newer. */
-  nvidiaDriverPackage: pattern(/^nvidia-(driver|headless)-\d{3}(-server)?(-open)?$/, "an Ubuntu NVIDIA driver package such as \"nvidia-driver-570-server-open\"").default("nvidia-driver-570-server-open"),
+  nvidiaDriverPackage: pattern(
+    /^nvidia-(driver|headless)-\d{3}(-server)?(-open)?$/,
+    'an Ubuntu NVIDIA driver package such as "nvidia-driver-570-server-open"',
+  ).default("nvidia-driver-570-server-open"),
   agentTimeout: duration.default("15m"),
   /** Debugging only: the policy pack's nic-firewall-on rule rejects false. */
   nicFirewall: bool.default(true),
 });
 export type GpuVmConfig = z.infer<typeof gpuVm>;
-
 
 /** Ollama server settings, all explicit: its defaults depend on VRAM and silently truncate prompts. */
 const ollama = z.strictObject({
@@ -337,7 +378,7 @@ const ollama = z.strictObject({
   maxLoadedModels: wholeNumber(1, 16, "OLLAMA_MAX_LOADED_MODELS").default(1),
   kvCacheType: oneOf(["f16", "q8_0", "q4_0"]).default("f16"),
   flashAttention: bool.default(true),
-  keepAlive: pattern(/^(-1|0|\d+(s|m|h))$/, "a keep-alive such as \"-1\" (forever), \"30m\" or \"0\"").default("-1"),
+  keepAlive: pattern(/^(-1|0|\d+(s|m|h))$/, 'a keep-alive such as "-1" (forever), "30m" or "0"').default("-1"),
   gpuOverheadMiB: wholeNumber(0, 65_536, "MiB, OLLAMA_GPU_OVERHEAD").default(512),
   maxQueue: wholeNumber(1, 4096, "OLLAMA_MAX_QUEUE").default(128),
 });
@@ -386,51 +427,57 @@ export const SERVICE_DEFAULTS = {
   gpuExporter: { image: "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-ubuntu22.04" },
 } as const;
 /** The services of each environment's compose stack; images are config with pinned defaults. */
-const services = z.strictObject({
-  // private
-  openWebui: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.openWebui.image), port: hostPort.default(SERVICE_DEFAULTS.openWebui.port) }).optional(),
-  chroma: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.chroma.image), port: hostPort.default(SERVICE_DEFAULTS.chroma.port) }).optional(),
-  // public
-  qdrant: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.qdrant.image) }).optional(),
-  chatbot: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.chatbot.image) }).optional(),
-  ingress: z.strictObject({
-    image: imageRef.default(SERVICE_DEFAULTS.ingress.image),
-    /** The public name the chatbot is served under; catalog services add their own. */
-    hostname: dnsName,
-    /** "internal": Caddy's own CA (tests, private DNS); "acme": certificates from Let's Encrypt (TLS-ALPN on 443). */
-    tls: oneOf(["internal", "acme"]).default("internal"),
-    /** The account e-mail the ACME CA writes to about expiring certificates (required with acme). */
-    acmeEmail: z.email({ error: () => "expected an e-mail address such as \"ops@example.org\"" }).optional(),
-    /** Another ACME directory (Let's Encrypt's staging one while testing). */
-    acmeCa: httpsUrl.optional(),
-    /** Put the chatbot behind the OAuth2 proxy as well (it has its own sign-in otherwise). */
-    auth: bool.default(false),
-  }).optional(),
-  // both: the TLS gateway in front of every port the VM publishes to the operators (certificates from the env CA)
-  gateway: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.gateway.image) }).optional(),
-  // both: NVIDIA's DCGM exporter (GPU temperature, power, VRAM), scraped by the monitoring container
-  gpuExporter: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.gpuExporter.image) }).optional(),
-  // The service catalog (lib/catalog): each enabled by its key, placed and wired by the catalog.
-  vllm: catalog.vllm.schema.optional(),
-  langflow: catalog.langflow.schema.optional(),
-  apps: catalog.apps.schema.optional(),
-  streamlit: catalog.streamlit.schema.optional(),
-  oauth2Proxy: catalog.oauth2Proxy.schema.optional(),
-  rag: catalog.rag.schema.optional(),
-  unstructured: catalog.unstructured.schema.optional(),
-  workers: catalog.workers.schema.optional(),
-  jupyter: catalog.jupyter.schema.optional(),
-  langfuse: catalog.langfuse.schema.optional(),
-  prefect: catalog.prefect.schema.optional(),
-  keycloak: catalog.keycloak.schema.optional(),
-  agent: catalog.agent.schema.optional(),
-  neo4j: catalog.neo4j.schema.optional(),
-  zep: catalog.zep.schema.optional(),
-  minio: catalog.minio.schema.optional(),
-  rclone: catalog.rclone.schema.optional(),
-  // host only: its presence here is a placement error the catalog names
-  gitea: catalog.gitea.schema.optional(),
-}).prefault({});
+const services = z
+  .strictObject({
+    // private
+    openWebui: z
+      .strictObject({ image: imageRef.default(SERVICE_DEFAULTS.openWebui.image), port: hostPort.default(SERVICE_DEFAULTS.openWebui.port) })
+      .optional(),
+    chroma: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.chroma.image), port: hostPort.default(SERVICE_DEFAULTS.chroma.port) }).optional(),
+    // public
+    qdrant: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.qdrant.image) }).optional(),
+    chatbot: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.chatbot.image) }).optional(),
+    ingress: z
+      .strictObject({
+        image: imageRef.default(SERVICE_DEFAULTS.ingress.image),
+        /** The public name the chatbot is served under; catalog services add their own. */
+        hostname: dnsName,
+        /** "internal": Caddy's own CA (tests, private DNS); "acme": certificates from Let's Encrypt (TLS-ALPN on 443). */
+        tls: oneOf(["internal", "acme"]).default("internal"),
+        /** The account e-mail the ACME CA writes to about expiring certificates (required with acme). */
+        acmeEmail: z.email({ error: () => 'expected an e-mail address such as "ops@example.org"' }).optional(),
+        /** Another ACME directory (Let's Encrypt's staging one while testing). */
+        acmeCa: httpsUrl.optional(),
+        /** Put the chatbot behind the OAuth2 proxy as well (it has its own sign-in otherwise). */
+        auth: bool.default(false),
+      })
+      .optional(),
+    // both: the TLS gateway in front of every port the VM publishes to the operators (certificates from the env CA)
+    gateway: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.gateway.image) }).optional(),
+    // both: NVIDIA's DCGM exporter (GPU temperature, power, VRAM), scraped by the monitoring container
+    gpuExporter: z.strictObject({ image: imageRef.default(SERVICE_DEFAULTS.gpuExporter.image) }).optional(),
+    // The service catalog (lib/catalog): each enabled by its key, placed and wired by the catalog.
+    vllm: catalog.vllm.schema.optional(),
+    langflow: catalog.langflow.schema.optional(),
+    apps: catalog.apps.schema.optional(),
+    streamlit: catalog.streamlit.schema.optional(),
+    oauth2Proxy: catalog.oauth2Proxy.schema.optional(),
+    rag: catalog.rag.schema.optional(),
+    unstructured: catalog.unstructured.schema.optional(),
+    workers: catalog.workers.schema.optional(),
+    jupyter: catalog.jupyter.schema.optional(),
+    langfuse: catalog.langfuse.schema.optional(),
+    prefect: catalog.prefect.schema.optional(),
+    keycloak: catalog.keycloak.schema.optional(),
+    agent: catalog.agent.schema.optional(),
+    neo4j: catalog.neo4j.schema.optional(),
+    zep: catalog.zep.schema.optional(),
+    minio: catalog.minio.schema.optional(),
+    rclone: catalog.rclone.schema.optional(),
+    // host only: its presence here is a placement error the catalog names
+    gitea: catalog.gitea.schema.optional(),
+  })
+  .prefault({});
 export type ServicesConfig = z.infer<typeof services>;
 export const SERVICES_BY_ROLE = { private: ["openWebui", "chroma"], public: ["qdrant", "chatbot", "ingress"] } as const;
 
@@ -444,10 +491,12 @@ const tenant = z.strictObject({
   /** What removing the tenant does with its data: "retain" refuses while data exists; "delete" drops it. */
   onDelete: oneOf(["retain", "delete"]).default("retain"),
   /** The tenant's Qdrant collection: the dimension of the embedding model it stores, and the distance. */
-  vectors: z.strictObject({
-    size: wholeNumber(1, 65536, "dimensions").default(768),
-    distance: oneOf(["Cosine", "Dot", "Euclid", "Manhattan"]).default("Cosine"),
-  }).default({ size: 768, distance: "Cosine" }),
+  vectors: z
+    .strictObject({
+      size: wholeNumber(1, 65536, "dimensions").default(768),
+      distance: oneOf(["Cosine", "Dot", "Euclid", "Manhattan"]).default("Cosine"),
+    })
+    .default({ size: 768, distance: "Cosine" }),
 });
 export type TenantConfig = z.infer<typeof tenant>;
 
@@ -455,7 +504,9 @@ const environmentShape = z.strictObject({
   role: oneOf(ENVIRONMENTS),
   proxmox,
   /** The host stack, as `pulumi stack` names it: "organization/ai-dualstack/host" on a local backend. */
-  hostStack: pattern(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/, "a stack name such as \"organization/ai-dualstack/host\"").default("organization/ai-dualstack/host"),
+  hostStack: pattern(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+){0,2}$/, 'a stack name such as "organization/ai-dualstack/host"').default(
+    "organization/ai-dualstack/host",
+  ),
   node: label,
   sshKeys: z.array(sshPublicKey).min(1, { error: () => "expected at least one SSH public key" }),
   gpuVm,
@@ -498,13 +549,38 @@ function checkGuestIds(ctx: Ctx, entries: [string, number][]) {
 }
 
 export const hostConfigSchema = hostShape.superRefine((c, ctx) => {
-  checkUnique(ctx, c.nodes, (n) => n.name, (i) => ["nodes", i, "name"], "node name");
+  checkUnique(
+    ctx,
+    c.nodes,
+    (n) => n.name,
+    (i) => ["nodes", i, "name"],
+    "node name",
+  );
   const allGpus = c.nodes.flatMap((n, ni) => n.gpus.map((g, gi) => ({ g, path: ["nodes", ni, "gpus", gi] as (string | number)[] })));
-  checkUnique(ctx, allGpus, (x) => x.g.mapping, (i) => [...allGpus[i].path, "mapping"], "GPU mapping");
-  c.nodes.forEach((n, ni) => checkUnique(ctx, n.gpus, (g) => g.path, (i) => ["nodes", ni, "gpus", i, "path"], "PCI path"));
+  checkUnique(
+    ctx,
+    allGpus,
+    (x) => x.g.mapping,
+    (i) => [...allGpus[i].path, "mapping"],
+    "GPU mapping",
+  );
+  c.nodes.forEach((n, ni) =>
+    checkUnique(
+      ctx,
+      n.gpus,
+      (g) => g.path,
+      (i) => ["nodes", ni, "gpus", i, "path"],
+      "PCI path",
+    ),
+  );
   const hostCatalog = catalogOf(c.catalog);
   for (const { g, path } of allGpus) {
-    if (!hostCatalog.gpus[g.catalog]) issue(ctx, [...path, "catalog"], `expected a catalog GPU (${Object.keys(hostCatalog.gpus).sort().join(", ")}, or one added under catalog.gpus), got "${g.catalog}"`);
+    if (!hostCatalog.gpus[g.catalog])
+      issue(
+        ctx,
+        [...path, "catalog"],
+        `expected a catalog GPU (${Object.keys(hostCatalog.gpus).sort().join(", ")}, or one added under catalog.gpus), got "${g.catalog}"`,
+      );
   }
   for (const env of ENVIRONMENTS) {
     if (!allGpus.some((x) => x.g.environment === env)) {
@@ -513,10 +589,27 @@ export const hostConfigSchema = hostShape.superRefine((c, ctx) => {
   }
 
   // Networks: distinct bridges and VLANs, disjoint subnets, gateways inside their zone.
-  const zones = [["mgmt", c.networks.mgmt], ["services", c.networks.services], ["private", c.networks.private], ["public", c.networks.public]] as const;
-  checkUnique(ctx, [...zones], ([, z]) => z.bridge, (i) => ["networks", zones[i][0], "bridge"], "bridge");
+  const zones = [
+    ["mgmt", c.networks.mgmt],
+    ["services", c.networks.services],
+    ["private", c.networks.private],
+    ["public", c.networks.public],
+  ] as const;
+  checkUnique(
+    ctx,
+    [...zones],
+    ([, z]) => z.bridge,
+    (i) => ["networks", zones[i][0], "bridge"],
+    "bridge",
+  );
   const vlanZones = zones.filter(([n]) => n !== "mgmt") as [string, ZoneConfig][];
-  checkUnique(ctx, vlanZones, ([, z]) => z.vlanId, (i) => ["networks", vlanZones[i][0], "vlanId"], "VLAN id");
+  checkUnique(
+    ctx,
+    vlanZones,
+    ([, z]) => z.vlanId,
+    (i) => ["networks", vlanZones[i][0], "vlanId"],
+    "VLAN id",
+  );
   zones.forEach(([name, z], i) => {
     const net = parseCidr(z.cidr);
     const gw = parseIpv4(z.gateway);
@@ -531,10 +624,21 @@ export const hostConfigSchema = hostShape.superRefine((c, ctx) => {
   });
 
   // Environments and platform: pools distinct, mirrors and nodes exist.
-  const pools: [string, string][] = [["environments.private.pool", c.environments.private.pool], ["environments.public.pool", c.environments.public.pool], ["platform.pool", c.platform.pool]];
-  checkUnique(ctx, pools, ([, p]) => p, (i) => pools[i][0].split("."), "pool");
+  const pools: [string, string][] = [
+    ["environments.private.pool", c.environments.private.pool],
+    ["environments.public.pool", c.environments.public.pool],
+    ["platform.pool", c.platform.pool],
+  ];
+  checkUnique(
+    ctx,
+    pools,
+    ([, p]) => p,
+    (i) => pools[i][0].split("."),
+    "pool",
+  );
   const platformNode = c.nodes.find((n) => n.name === c.platform.node);
-  if (!platformNode) issue(ctx, ["platform", "node"], `expected one of the configured nodes (${c.nodes.map((n) => `"${n.name}"`).join(", ")}), got "${c.platform.node}"`);
+  if (!platformNode)
+    issue(ctx, ["platform", "node"], `expected one of the configured nodes (${c.nodes.map((n) => `"${n.name}"`).join(", ")}), got "${c.platform.node}"`);
   const mirrorNames = new Set(c.nodes.flatMap((n) => Object.keys(n.mirrors)));
   const mirrorRefs: [(string | number)[], string][] = [
     [["environments", "private", "mirror"], c.environments.private.mirror],
@@ -547,13 +651,20 @@ export const hostConfigSchema = hostShape.superRefine((c, ctx) => {
   for (const [name, spec] of Object.entries(c.platform.containers)) {
     checkAddressInZone(ctx, spec.address, c.networks.services.cidr, ["platform", "containers", name, "address"], "services");
   }
-  checkGuestIds(ctx, Object.entries(c.platform.containers).map(([n, s]) => [`platform.containers.${n}.vmId`, s.vmId]));
+  checkGuestIds(
+    ctx,
+    Object.entries(c.platform.containers).map(([n, s]) => [`platform.containers.${n}.vmId`, s.vmId]),
+  );
   for (const [path, message] of catalogProblems("host", enabledEntries(c.services), new Set())) issue(ctx, ["services", ...path], message);
   if (c.services.gitea && !(["nesting", "keyctl"] as const).every((f) => c.platform.containers.cicd.features.includes(f))) {
     issue(ctx, ["platform", "containers", "cicd", "features"], "expected [nesting, keyctl]: Gitea and its runner run in Docker inside the cicd container");
   }
   if (!c.platform.containers.security.data) {
-    issue(ctx, ["platform", "containers", "security", "data"], "expected a data volume such as { path: /var/lib/vault, sizeGiB: 20 }: Vault's raft storage and second audit log live there");
+    issue(
+      ctx,
+      ["platform", "containers", "security", "data"],
+      "expected a data volume such as { path: /var/lib/vault, sizeGiB: 20 }: Vault's raft storage and second audit log live there",
+    );
   }
 });
 
@@ -568,18 +679,36 @@ function checkCatalog(c: z.infer<typeof environmentShape>, ctx: Ctx, models: Cat
   const v = c.services.vllm;
   if (v) {
     const facts = vllmFactsOf(v);
-    if (facts && !models.models[facts.architecture]) issue(ctx, ["services", "vllm", "architecture"], `expected a model catalog entry with ${v.model}'s architecture (${Object.keys(models.models).sort().join(", ")}), got "${facts.architecture}"`);
+    if (facts && !models.models[facts.architecture])
+      issue(
+        ctx,
+        ["services", "vllm", "architecture"],
+        `expected a model catalog entry with ${v.model}'s architecture (${Object.keys(models.models).sort().join(", ")}), got "${facts.architecture}"`,
+      );
     // One runtime owns a GPU: with vLLM on it, Ollama runs on the CPU and cannot hold a model warm on the GPU.
     c.models.forEach((m, i) => {
-      if (m.warm) issue(ctx, ["models", i, "warm"], "vLLM owns the GPU (services.vllm): Ollama runs on the CPU, so no model can be kept warm on the GPU; set warm: false or remove services.vllm");
+      if (m.warm)
+        issue(
+          ctx,
+          ["models", i, "warm"],
+          "vLLM owns the GPU (services.vllm): Ollama runs on the CPU, so no model can be kept warm on the GPU; set warm: false or remove services.vllm",
+        );
     });
   }
   const ingress = c.services.ingress;
-  if (ingress?.tls === "acme" && !ingress.acmeEmail) issue(ctx, ["services", "ingress", "acmeEmail"], "expected the ACME account's e-mail address with tls: acme");
+  if (ingress?.tls === "acme" && !ingress.acmeEmail)
+    issue(ctx, ["services", "ingress", "acmeEmail"], "expected the ACME account's e-mail address with tls: acme");
   if (ingress?.acmeCa && ingress.tls !== "acme") issue(ctx, ["services", "ingress", "acmeCa"], "acmeCa is used with tls: acme only");
-  if (ingress?.auth && !c.services.oauth2Proxy) issue(ctx, ["services", "ingress", "auth"], "needs services.oauth2Proxy (the OAuth2 proxy at the ingress); enable it with `oauth2Proxy: {}`");
+  if (ingress?.auth && !c.services.oauth2Proxy)
+    issue(ctx, ["services", "ingress", "auth"], "needs services.oauth2Proxy (the OAuth2 proxy at the ingress); enable it with `oauth2Proxy: {}`");
   const names = [...(ingress ? [ingress.hostname] : []), ...catalogHostnames(enabled)];
-  checkUnique(ctx, names, (n) => n, () => ["services"], "public host name");
+  checkUnique(
+    ctx,
+    names,
+    (n) => n,
+    () => ["services"],
+    "public host name",
+  );
 }
 
 export const environmentConfigSchema = environmentShape.superRefine((c, ctx) => {
@@ -589,24 +718,42 @@ export const environmentConfigSchema = environmentShape.superRefine((c, ctx) => 
       if (c.services[key as keyof ServicesConfig] !== undefined) issue(ctx, ["services", key], `${key} belongs to the ${role} environment, not to ${c.role}`);
     }
   }
-  if (c.role === "public" && !c.services.ingress) issue(ctx, ["services", "ingress"], "expected the public ingress with its hostname (services.ingress.hostname): it is the only published port");
+  if (c.role === "public" && !c.services.ingress)
+    issue(ctx, ["services", "ingress"], "expected the public ingress with its hostname (services.ingress.hostname): it is the only published port");
   if (c.role !== "public" && c.tenants.length > 0) issue(ctx, ["tenants"], "tenants belong to the public environment's multi-tenant platform");
   c.tenants.forEach((t, i) => {
     const problem = tenantNameProblem(t.name);
     if (problem) issue(ctx, ["tenants", i, "name"], `${problem}, got ${JSON.stringify(t.name)}`);
     for (const [j, m] of (t.models ?? []).entries()) {
-      if (!c.models.some((d) => d.name === m)) issue(ctx, ["tenants", i, "models", j], `expected one of the deployed models (${c.models.map((d) => d.name).join(", ")}), got "${m}"`);
+      if (!c.models.some((d) => d.name === m))
+        issue(ctx, ["tenants", i, "models", j], `expected one of the deployed models (${c.models.map((d) => d.name).join(", ")}), got "${m}"`);
     }
   });
-  checkUnique(ctx, c.tenants, (t) => t.name, (i) => ["tenants", i, "name"], "tenant name");
+  checkUnique(
+    ctx,
+    c.tenants,
+    (t) => t.name,
+    (i) => ["tenants", i, "name"],
+    "tenant name",
+  );
   const catalog = catalogOf(c.catalog);
-  checkUnique(ctx, c.models, (m) => m.name, (i) => ["models", i, "name"], "model name");
+  checkUnique(
+    ctx,
+    c.models,
+    (m) => m.name,
+    (i) => ["models", i, "name"],
+    "model name",
+  );
   c.models.forEach((m, i) => {
     const key = catalogModelOf(m);
     const facts = catalog.models[key] ?? catalog.models[`${key}:latest`];
     const field = m.catalogModel ? "catalogModel" : m.from ? "from" : "name";
     if (!facts) {
-      issue(ctx, ["models", i, field], `expected a catalog model (${Object.keys(catalog.models).sort().join(", ")}, or one added under catalog.models, or set catalogModel), got "${key}"`);
+      issue(
+        ctx,
+        ["models", i, field],
+        `expected a catalog model (${Object.keys(catalog.models).sort().join(", ")}, or one added under catalog.models, or set catalogModel), got "${key}"`,
+      );
       return;
     }
     const context = m.context ?? c.ollama.contextLength;
@@ -619,7 +766,11 @@ export const environmentConfigSchema = environmentShape.superRefine((c, ctx) => 
   });
   checkCatalog(c, ctx, catalog);
   if (c.gpuVm.hugepages !== "none") {
-    issue(ctx, ["gpuVm", "hugepages"], `expected "none": Proxmox accepts hugepages only from root@pam, and environment stacks deploy with their own least-privilege API token`);
+    issue(
+      ctx,
+      ["gpuVm", "hugepages"],
+      `expected "none": Proxmox accepts hugepages only from root@pam, and environment stacks deploy with their own least-privilege API token`,
+    );
   }
   checkGuestIds(ctx, [
     ["gpuVm.vmId", c.gpuVm.vmId],
@@ -633,11 +784,14 @@ export type HostConfig = z.infer<typeof hostConfigSchema>;
 export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
 
 /** Config keys that must be Pulumi secrets, per role, and whether they are required. */
-export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: boolean } }; services?: Partial<Pick<ServicesConfig, "rclone" | "oauth2Proxy">> }): { key: string; required: boolean; form: string }[] {
+export function secretKeysFor(
+  role: Role,
+  parsed: { proxmox?: { ssh?: { agent?: boolean } }; services?: Partial<Pick<ServicesConfig, "rclone" | "oauth2Proxy">> },
+): { key: string; required: boolean; form: string }[] {
   const form = "an OpenSSH private key (pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519)";
   if (role === "host") {
     return [
-      { key: "proxmoxApiToken", required: true, form: "a Proxmox API token \"user@realm!name=uuid\" (pulumi config set --secret proxmoxApiToken …)" },
+      { key: "proxmoxApiToken", required: true, form: 'a Proxmox API token "user@realm!name=uuid" (pulumi config set --secret proxmoxApiToken …)' },
       // Host preparation runs over SSH with this key even when the provider itself uses an agent.
       { key: "sshPrivateKey", required: true, form },
       // Vault's administrator token: absent until the initialisation ceremony (README, Vault); then the Vault setup runs.
@@ -651,17 +805,37 @@ export function secretKeysFor(role: Role, parsed: { proxmox?: { ssh?: { agent?: 
   return [
     // Its own token, copied from the host stack's `tokens` output: a StackReference would copy every output of the
     // host, the other environment's token included, into this stack's state.
-    { key: "proxmoxApiToken", required: true, form: "this environment's API token from the host stack (pulumi stack output --stack host --show-secrets tokens)" },
+    {
+      key: "proxmoxApiToken",
+      required: true,
+      form: "this environment's API token from the host stack (pulumi stack output --stack host --show-secrets tokens)",
+    },
     // Environment stacks use SSH only for snippet upload, which the provider can do through an agent.
     { key: "sshPrivateKey", required: parsed.proxmox?.ssh?.agent !== true, form },
     // The environment's AppRole in Vault (host stack output vaultAppRoles): every generated credential is written there.
     { key: "vaultRoleId", required: true, form: "this environment's Vault AppRole role_id (pulumi stack output --stack host --show-secrets vaultAppRoles)" },
-    { key: "vaultSecretId", required: true, form: "this environment's Vault AppRole secret_id (pulumi stack output --stack host --show-secrets vaultAppRoles)" },
+    {
+      key: "vaultSecretId",
+      required: true,
+      form: "this environment's Vault AppRole secret_id (pulumi stack output --stack host --show-secrets vaultAppRoles)",
+    },
     // The environment's restic repository (host stack output resticCredentials): without them no file-level backups.
     { key: "resticPassword", required: false, form: "this environment's restic password (pulumi stack output --stack host --show-secrets resticCredentials)" },
-    { key: "resticPrivateKey", required: false, form: "this environment's restic client key (pulumi stack output --stack host --show-secrets resticCredentials)" },
+    {
+      key: "resticPrivateKey",
+      required: false,
+      form: "this environment's restic client key (pulumi stack output --stack host --show-secrets resticCredentials)",
+    },
     // The service catalog's: remotes of Rclone's jobs beyond MinIO, and another OIDC provider's client secret.
-    { key: "rcloneConfig", required: rcloneNeedsConfig(parsed.services?.rclone), form: "an rclone.conf with the remotes services.rclone's jobs name (pulumi config set --secret rcloneConfig < rclone.conf)" },
-    { key: "oauth2ClientSecret", required: parsed.services?.oauth2Proxy?.issuerUrl !== undefined, form: "the OIDC client secret of services.oauth2Proxy.issuerUrl's client (pulumi config set --secret oauth2ClientSecret …)" },
+    {
+      key: "rcloneConfig",
+      required: rcloneNeedsConfig(parsed.services?.rclone),
+      form: "an rclone.conf with the remotes services.rclone's jobs name (pulumi config set --secret rcloneConfig < rclone.conf)",
+    },
+    {
+      key: "oauth2ClientSecret",
+      required: parsed.services?.oauth2Proxy?.issuerUrl !== undefined,
+      form: "the OIDC client secret of services.oauth2Proxy.issuerUrl's client (pulumi config set --secret oauth2ClientSecret …)",
+    },
   ];
 }

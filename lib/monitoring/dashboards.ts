@@ -39,21 +39,96 @@ export const DASHBOARDS: DashboardSpec[] = [
     description: "The Proxmox host, its storage and every guest: availability, CPU, memory, disks, network.",
     envVariable: true,
     panels: [
-      { title: "Targets down", kind: "stat", queries: [{ expr: `count(up{${ENV}} == 0) or vector(0)` }], thresholds: [[null, "green"], [1, "red"]], width: 6 },
+      {
+        title: "Targets down",
+        kind: "stat",
+        queries: [{ expr: `count(up{${ENV}} == 0) or vector(0)` }],
+        thresholds: [
+          [null, "green"],
+          [1, "red"],
+        ],
+        width: 6,
+      },
       { title: "Guests running (Proxmox)", kind: "stat", queries: [{ expr: 'count(pve_up{id=~"(qemu|lxc)/.*"} == 1) or vector(0)' }], width: 6 },
       { title: "Host CPU", kind: "stat", unit: "percentunit", queries: [{ expr: 'pve_cpu_usage_ratio{id=~"node/.*"}', legend: "{{id}}" }], width: 6 },
-      { title: "Host memory", kind: "stat", unit: "percentunit", queries: [{ expr: 'pve_memory_usage_bytes{id=~"node/.*"} / pve_memory_size_bytes{id=~"node/.*"}', legend: "{{id}}" }], width: 6 },
-      { title: "Storage used (ZFS pools and datastores)", kind: "timeseries", unit: "percentunit", queries: [{ expr: 'pve_disk_usage_bytes{id=~"storage/.*"} / pve_disk_size_bytes{id=~"storage/.*"}', legend: "{{id}}" }], width: 12 },
-      { title: "Guest CPU", kind: "timeseries", unit: "percentunit", queries: [{ expr: `1 - avg by (instance, service) (rate(node_cpu_seconds_total{mode="idle", ${ENV}}[$__rate_interval]))`, legend: "{{service}} {{instance}}" }], width: 12 },
-      { title: "Guest memory used", kind: "timeseries", unit: "percentunit", queries: [{ expr: `1 - node_memory_MemAvailable_bytes{${ENV}} / node_memory_MemTotal_bytes{${ENV}}`, legend: "{{service}} {{instance}}" }], width: 12 },
-      { title: "Filesystem free", kind: "timeseries", unit: "percentunit", queries: [{ expr: `node_filesystem_avail_bytes{${FS}, ${ENV}} / node_filesystem_size_bytes{${FS}, ${ENV}}`, legend: "{{instance}} {{mountpoint}}" }], width: 12 },
-      { title: "Network", kind: "timeseries", unit: "Bps", queries: [
-        { expr: `sum by (instance) (rate(node_network_receive_bytes_total{device!="lo", ${ENV}}[$__rate_interval]))`, legend: "in {{instance}}" },
-        { expr: `sum by (instance) (rate(node_network_transmit_bytes_total{device!="lo", ${ENV}}[$__rate_interval]))`, legend: "out {{instance}}" },
-      ], width: 12 },
-      { title: "Containers: CPU", kind: "timeseries", unit: "percentunit", queries: [{ expr: `sum by (instance, container_label_com_docker_compose_service) (rate(container_cpu_usage_seconds_total{${ENV}, container_label_com_docker_compose_service!=""}[$__rate_interval]))`, legend: "{{container_label_com_docker_compose_service}} {{instance}}" }], width: 12 },
-      { title: "Containers: memory", kind: "timeseries", unit: "bytes", queries: [{ expr: `sum by (instance, container_label_com_docker_compose_service) (container_memory_working_set_bytes{${ENV}, container_label_com_docker_compose_service!=""})`, legend: "{{container_label_com_docker_compose_service}} {{instance}}" }], width: 12 },
-      { title: "Certificates: days left", kind: "table", unit: "s", queries: [{ expr: "probe_ssl_earliest_cert_expiry - time()", legend: "{{instance}}" }], width: 12 },
+      {
+        title: "Host memory",
+        kind: "stat",
+        unit: "percentunit",
+        queries: [{ expr: 'pve_memory_usage_bytes{id=~"node/.*"} / pve_memory_size_bytes{id=~"node/.*"}', legend: "{{id}}" }],
+        width: 6,
+      },
+      {
+        title: "Storage used (ZFS pools and datastores)",
+        kind: "timeseries",
+        unit: "percentunit",
+        queries: [{ expr: 'pve_disk_usage_bytes{id=~"storage/.*"} / pve_disk_size_bytes{id=~"storage/.*"}', legend: "{{id}}" }],
+        width: 12,
+      },
+      {
+        title: "Guest CPU",
+        kind: "timeseries",
+        unit: "percentunit",
+        queries: [
+          { expr: `1 - avg by (instance, service) (rate(node_cpu_seconds_total{mode="idle", ${ENV}}[$__rate_interval]))`, legend: "{{service}} {{instance}}" },
+        ],
+        width: 12,
+      },
+      {
+        title: "Guest memory used",
+        kind: "timeseries",
+        unit: "percentunit",
+        queries: [{ expr: `1 - node_memory_MemAvailable_bytes{${ENV}} / node_memory_MemTotal_bytes{${ENV}}`, legend: "{{service}} {{instance}}" }],
+        width: 12,
+      },
+      {
+        title: "Filesystem free",
+        kind: "timeseries",
+        unit: "percentunit",
+        queries: [{ expr: `node_filesystem_avail_bytes{${FS}, ${ENV}} / node_filesystem_size_bytes{${FS}, ${ENV}}`, legend: "{{instance}} {{mountpoint}}" }],
+        width: 12,
+      },
+      {
+        title: "Network",
+        kind: "timeseries",
+        unit: "Bps",
+        queries: [
+          { expr: `sum by (instance) (rate(node_network_receive_bytes_total{device!="lo", ${ENV}}[$__rate_interval]))`, legend: "in {{instance}}" },
+          { expr: `sum by (instance) (rate(node_network_transmit_bytes_total{device!="lo", ${ENV}}[$__rate_interval]))`, legend: "out {{instance}}" },
+        ],
+        width: 12,
+      },
+      {
+        title: "Containers: CPU",
+        kind: "timeseries",
+        unit: "percentunit",
+        queries: [
+          {
+            expr: `sum by (instance, container_label_com_docker_compose_service) (rate(container_cpu_usage_seconds_total{${ENV}, container_label_com_docker_compose_service!=""}[$__rate_interval]))`,
+            legend: "{{container_label_com_docker_compose_service}} {{instance}}",
+          },
+        ],
+        width: 12,
+      },
+      {
+        title: "Containers: memory",
+        kind: "timeseries",
+        unit: "bytes",
+        queries: [
+          {
+            expr: `sum by (instance, container_label_com_docker_compose_service) (container_memory_working_set_bytes{${ENV}, container_label_com_docker_compose_service!=""})`,
+            legend: "{{container_label_com_docker_compose_service}} {{instance}}",
+          },
+        ],
+        width: 12,
+      },
+      {
+        title: "Certificates: days left",
+        kind: "table",
+        unit: "s",
+        queries: [{ expr: "probe_ssl_earliest_cert_expiry - time()", legend: "{{instance}}" }],
+        width: 12,
+      },
     ],
   },
   {
@@ -62,10 +137,34 @@ export const DASHBOARDS: DashboardSpec[] = [
     description: "Each passed-through GPU through its VM's DCGM exporter: temperature, power, VRAM, utilisation.",
     envVariable: true,
     panels: [
-      { title: "Temperature", kind: "timeseries", unit: "celsius", queries: [{ expr: `DCGM_FI_DEV_GPU_TEMP{${ENV}}`, legend: "{{modelName}} ({{env}})" }], width: 12 },
-      { title: "Power", kind: "timeseries", unit: "watt", queries: [{ expr: `DCGM_FI_DEV_POWER_USAGE{${ENV}}`, legend: "{{modelName}} ({{env}})" }], width: 12 },
-      { title: "VRAM used", kind: "timeseries", unit: "percentunit", queries: [{ expr: `DCGM_FI_DEV_FB_USED{${ENV}} / (DCGM_FI_DEV_FB_USED{${ENV}} + DCGM_FI_DEV_FB_FREE{${ENV}})`, legend: "{{modelName}} ({{env}})" }], width: 12 },
-      { title: "Utilisation", kind: "timeseries", unit: "percentunit", queries: [{ expr: `DCGM_FI_DEV_GPU_UTIL{${ENV}} / 100`, legend: "{{modelName}} ({{env}})" }], width: 12 },
+      {
+        title: "Temperature",
+        kind: "timeseries",
+        unit: "celsius",
+        queries: [{ expr: `DCGM_FI_DEV_GPU_TEMP{${ENV}}`, legend: "{{modelName}} ({{env}})" }],
+        width: 12,
+      },
+      {
+        title: "Power",
+        kind: "timeseries",
+        unit: "watt",
+        queries: [{ expr: `DCGM_FI_DEV_POWER_USAGE{${ENV}}`, legend: "{{modelName}} ({{env}})" }],
+        width: 12,
+      },
+      {
+        title: "VRAM used",
+        kind: "timeseries",
+        unit: "percentunit",
+        queries: [{ expr: `DCGM_FI_DEV_FB_USED{${ENV}} / (DCGM_FI_DEV_FB_USED{${ENV}} + DCGM_FI_DEV_FB_FREE{${ENV}})`, legend: "{{modelName}} ({{env}})" }],
+        width: 12,
+      },
+      {
+        title: "Utilisation",
+        kind: "timeseries",
+        unit: "percentunit",
+        queries: [{ expr: `DCGM_FI_DEV_GPU_UTIL{${ENV}} / 100`, legend: "{{modelName}} ({{env}})" }],
+        width: 12,
+      },
     ],
   },
   {
@@ -74,10 +173,45 @@ export const DASHBOARDS: DashboardSpec[] = [
     description: "Ollama in each environment: is it answering, which models are loaded, how much of each sits in VRAM.",
     envVariable: true,
     panels: [
-      { title: "Ollama answering", kind: "stat", queries: [{ expr: `ai_dualstack_ollama_up{${ENV}}`, legend: "{{env}}" }], thresholds: [[null, "red"], [1, "green"]], width: 8 },
-      { title: "Warm models not loaded", kind: "stat", queries: [{ expr: `count(ai_dualstack_ollama_model_expected{${ENV}} == 1 unless on (instance, model) ai_dualstack_ollama_model_loaded == 1) or vector(0)` }], thresholds: [[null, "green"], [1, "red"]], width: 8 },
-      { title: "Models partly on the CPU", kind: "stat", queries: [{ expr: `count(ai_dualstack_ollama_model_vram_ratio{${ENV}} < 1) or vector(0)` }], thresholds: [[null, "green"], [1, "orange"]], width: 8 },
-      { title: "Share of each model in VRAM", kind: "timeseries", unit: "percentunit", queries: [{ expr: `ai_dualstack_ollama_model_vram_ratio{${ENV}}`, legend: "{{model}} ({{env}})" }], width: 24 },
+      {
+        title: "Ollama answering",
+        kind: "stat",
+        queries: [{ expr: `ai_dualstack_ollama_up{${ENV}}`, legend: "{{env}}" }],
+        thresholds: [
+          [null, "red"],
+          [1, "green"],
+        ],
+        width: 8,
+      },
+      {
+        title: "Warm models not loaded",
+        kind: "stat",
+        queries: [
+          { expr: `count(ai_dualstack_ollama_model_expected{${ENV}} == 1 unless on (instance, model) ai_dualstack_ollama_model_loaded == 1) or vector(0)` },
+        ],
+        thresholds: [
+          [null, "green"],
+          [1, "red"],
+        ],
+        width: 8,
+      },
+      {
+        title: "Models partly on the CPU",
+        kind: "stat",
+        queries: [{ expr: `count(ai_dualstack_ollama_model_vram_ratio{${ENV}} < 1) or vector(0)` }],
+        thresholds: [
+          [null, "green"],
+          [1, "orange"],
+        ],
+        width: 8,
+      },
+      {
+        title: "Share of each model in VRAM",
+        kind: "timeseries",
+        unit: "percentunit",
+        queries: [{ expr: `ai_dualstack_ollama_model_vram_ratio{${ENV}}`, legend: "{{model}} ({{env}})" }],
+        width: 24,
+      },
     ],
   },
   {
@@ -86,11 +220,41 @@ export const DASHBOARDS: DashboardSpec[] = [
     description: "File-level backups (restic) per source and repository checks; image-level backups run as vzdump jobs to PBS.",
     envVariable: false,
     panels: [
-      { title: "Failed backups", kind: "stat", queries: [{ expr: "count(ai_dualstack_backup_success == 0) or vector(0)" }], thresholds: [[null, "green"], [1, "red"]], width: 8 },
-      { title: "Failed repository checks", kind: "stat", queries: [{ expr: "count(ai_dualstack_restic_check_success == 0) or vector(0)" }], thresholds: [[null, "green"], [1, "red"]], width: 8 },
+      {
+        title: "Failed backups",
+        kind: "stat",
+        queries: [{ expr: "count(ai_dualstack_backup_success == 0) or vector(0)" }],
+        thresholds: [
+          [null, "green"],
+          [1, "red"],
+        ],
+        width: 8,
+      },
+      {
+        title: "Failed repository checks",
+        kind: "stat",
+        queries: [{ expr: "count(ai_dualstack_restic_check_success == 0) or vector(0)" }],
+        thresholds: [
+          [null, "green"],
+          [1, "red"],
+        ],
+        width: 8,
+      },
       { title: "Oldest backup", kind: "stat", unit: "s", queries: [{ expr: "max(time() - ai_dualstack_backup_last_success_timestamp_seconds)" }], width: 8 },
-      { title: "Last good backup per source", kind: "table", unit: "dateTimeFromNow", queries: [{ expr: "ai_dualstack_backup_last_success_timestamp_seconds * 1000", legend: "{{repository}} {{source}}" }], width: 12 },
-      { title: "Last check per repository", kind: "table", unit: "dateTimeFromNow", queries: [{ expr: "ai_dualstack_restic_check_timestamp_seconds * 1000", legend: "{{repository}}" }], width: 12 },
+      {
+        title: "Last good backup per source",
+        kind: "table",
+        unit: "dateTimeFromNow",
+        queries: [{ expr: "ai_dualstack_backup_last_success_timestamp_seconds * 1000", legend: "{{repository}} {{source}}" }],
+        width: 12,
+      },
+      {
+        title: "Last check per repository",
+        kind: "table",
+        unit: "dateTimeFromNow",
+        queries: [{ expr: "ai_dualstack_restic_check_timestamp_seconds * 1000", legend: "{{repository}}" }],
+        width: 12,
+      },
       { title: "Backup and check logs", kind: "logs", queries: [{ expr: '{unit=~"ai-dualstack-restic.*"}' }], width: 24 },
     ],
   },
@@ -100,7 +264,12 @@ export const DASHBOARDS: DashboardSpec[] = [
     description: "Every guest's journal and container output, per environment (Loki tenant).",
     envVariable: true,
     panels: [
-      { title: "Errors per guest", kind: "timeseries", queries: [{ expr: `sum by (env, host) (count_over_time({${ENV}, level=~"err|crit|alert|emerg"}[$__auto]))`, legend: "{{env}} {{host}}" }], width: 24 },
+      {
+        title: "Errors per guest",
+        kind: "timeseries",
+        queries: [{ expr: `sum by (env, host) (count_over_time({${ENV}, level=~"err|crit|alert|emerg"}[$__auto]))`, legend: "{{env}} {{host}}" }],
+        width: 24,
+      },
       { title: "Containers", kind: "logs", queries: [{ expr: `{${ENV}, job="docker"}` }], width: 24 },
       { title: "Journal", kind: "logs", queries: [{ expr: `{${ENV}, job="journal"}` }], width: 24 },
     ],
@@ -119,7 +288,11 @@ export function renderDashboard(d: DashboardSpec): string {
   let rowHeight = 0;
   const panels = d.panels.map((p, i) => {
     const w = p.width ?? 12;
-    if (x + w > 24) { x = 0; y += rowHeight; rowHeight = 0; }
+    if (x + w > 24) {
+      x = 0;
+      y += rowHeight;
+      rowHeight = 0;
+    }
     const gridPos = { x, y, w, h: HEIGHT[p.kind] };
     x += w;
     rowHeight = Math.max(rowHeight, HEIGHT[p.kind]);
@@ -131,7 +304,13 @@ export function renderDashboard(d: DashboardSpec): string {
       title: p.title,
       gridPos,
       datasource,
-      targets: p.queries.map((q, j) => ({ refId: String.fromCharCode(65 + j), datasource, expr: q.expr, ...(q.legend ? { legendFormat: q.legend } : {}), ...(p.kind === "table" ? { instant: true, format: "table" } : {}) })),
+      targets: p.queries.map((q, j) => ({
+        refId: String.fromCharCode(65 + j),
+        datasource,
+        expr: q.expr,
+        ...(q.legend ? { legendFormat: q.legend } : {}),
+        ...(p.kind === "table" ? { instant: true, format: "table" } : {}),
+      })),
       fieldConfig: {
         defaults: {
           ...(p.unit ? { unit: p.unit } : {}),
@@ -142,14 +321,38 @@ export function renderDashboard(d: DashboardSpec): string {
       options: p.kind === "logs" ? { showTime: true, wrapLogMessage: true, sortOrder: "Descending" } : {},
     };
   });
-  const templating = d.envVariable ? [{
-    name: "env", label: "Environment", type: "custom", query: "platform,private,public", includeAll: true, multi: true, allValue: ".*",
-    current: { text: ["All"], value: ["$__all"] },
-    options: [],
-  }] : [];
-  return `${JSON.stringify({
-    uid: d.uid, title: d.title, description: d.description, tags: ["ai-dualstack"], editable: false, timezone: "browser",
-    schemaVersion: 39, version: 1, refresh: "1m", time: { from: "now-6h", to: "now" },
-    templating: { list: templating }, annotations: { list: [] }, panels,
-  }, null, 2)}\n`;
+  const templating = d.envVariable
+    ? [
+        {
+          name: "env",
+          label: "Environment",
+          type: "custom",
+          query: "platform,private,public",
+          includeAll: true,
+          multi: true,
+          allValue: ".*",
+          current: { text: ["All"], value: ["$__all"] },
+          options: [],
+        },
+      ]
+    : [];
+  return `${JSON.stringify(
+    {
+      uid: d.uid,
+      title: d.title,
+      description: d.description,
+      tags: ["ai-dualstack"],
+      editable: false,
+      timezone: "browser",
+      schemaVersion: 39,
+      version: 1,
+      refresh: "1m",
+      time: { from: "now-6h", to: "now" },
+      templating: { list: templating },
+      annotations: { list: [] },
+      panels,
+    },
+    null,
+    2,
+  )}\n`;
 }

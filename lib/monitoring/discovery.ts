@@ -142,11 +142,13 @@ PrivateTmp=true
 [Install]
 WantedBy=multi-user.target
 `;
-  const discovery = h.discovery ? `
+  const discovery = h.discovery
+    ? `
 # 4. Guest discovery every minute.
 ${putFile(DISCOVERY_SCRIPT, "0755", "root:root", renderDiscoveryScript(h))}${putFile("/etc/systemd/system/ai-dualstack-discovery.service", "0644", "root:root", "[Unit]\nDescription=ai-dualstack: Prometheus targets of the environments' guests\n\n[Service]\nType=oneshot\nExecStart=" + DISCOVERY_SCRIPT + "\n")}${putFile("/etc/systemd/system/ai-dualstack-discovery.timer", "0644", "root:root", "[Unit]\nDescription=ai-dualstack: guest discovery\n\n[Timer]\nOnBootSec=2min\nOnUnitActiveSec=1min\n\n[Install]\nWantedBy=timers.target\n")}systemctl daemon-reload
 systemctl enable --now ai-dualstack-discovery.timer >/dev/null
-` : "";
+`
+    : "";
   return `${SCRIPT_PRELUDE}
 ${readStdinBundle({ secretLine: true, need: [] })}case "$secret" in
   *@*!*=*) ;;

@@ -33,8 +33,10 @@ export function renderLokiConfig(l: LokiLayout): string {
   const config = {
     auth_enabled: true,
     server: {
-      http_listen_address: "127.0.0.1", http_listen_port: LOKI_PORT,
-      grpc_listen_address: "127.0.0.1", grpc_listen_port: LOKI_GRPC_PORT,
+      http_listen_address: "127.0.0.1",
+      http_listen_port: LOKI_PORT,
+      grpc_listen_address: "127.0.0.1",
+      grpc_listen_port: LOKI_GRPC_PORT,
       log_level: "warn",
     },
     common: {
@@ -67,32 +69,44 @@ export interface LogGatewayLayout {
 export function renderLogGatewayCaddyfile(g: LogGatewayLayout, ports: Record<LogTenant, number> = LOG_GATEWAY_PORTS): string {
   if (!/^[0-9.]+$/.test(g.ip)) throw new Error(`renderLogGatewayCaddyfile: invalid address ${JSON.stringify(g.ip)}`);
   if (!/^[a-z0-9.-]+:\d+$/.test(g.upstream)) throw new Error(`renderLogGatewayCaddyfile: invalid upstream ${JSON.stringify(g.upstream)}`);
-  for (const f of [g.certFile, g.keyFile]) if (!/^\/[A-Za-z0-9._/-]+$/.test(f)) throw new Error(`renderLogGatewayCaddyfile: invalid file path ${JSON.stringify(f)}`);
-  const sites = LOG_TENANTS.map((tenant) => [
-    `# ${tenant}: only its own zone reaches this port (firewall)`,
-    `https://:${ports[tenant]} {`,
-    `\tbind ${g.ip}`,
-    `\ttls ${g.certFile} ${g.keyFile} {`,
-    "\t\tprotocols tls1.3",
-    "\t}",
-    "\theader -Server",
-    "\t@push {",
-    "\t\tmethod POST",
-    `\t\tpath ${LOKI_PUSH_PATH}`,
-    "\t}",
-    "\thandle @push {",
-    "\t\trequest_body {",
-    "\t\t\tmax_size 16MB",
-    "\t\t}",
-    `\t\treverse_proxy ${g.upstream} {`,
-    // The tenant is the port's, whatever the client sent.
-    `\t\t\theader_up X-Scope-OrgID ${tenant}`,
-    "\t\t}",
-    "\t}",
-    "\thandle {",
-    '\t\trespond "only log pushes are accepted here" 403',
-    "\t}",
+  for (const f of [g.certFile, g.keyFile])
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(f)) throw new Error(`renderLogGatewayCaddyfile: invalid file path ${JSON.stringify(f)}`);
+  const sites = LOG_TENANTS.map((tenant) =>
+    [
+      `# ${tenant}: only its own zone reaches this port (firewall)`,
+      `https://:${ports[tenant]} {`,
+      `\tbind ${g.ip}`,
+      `\ttls ${g.certFile} ${g.keyFile} {`,
+      "\t\tprotocols tls1.3",
+      "\t}",
+      "\theader -Server",
+      "\t@push {",
+      "\t\tmethod POST",
+      `\t\tpath ${LOKI_PUSH_PATH}`,
+      "\t}",
+      "\thandle @push {",
+      "\t\trequest_body {",
+      "\t\t\tmax_size 16MB",
+      "\t\t}",
+      `\t\treverse_proxy ${g.upstream} {`,
+      // The tenant is the port's, whatever the client sent.
+      `\t\t\theader_up X-Scope-OrgID ${tenant}`,
+      "\t\t}",
+      "\t}",
+      "\thandle {",
+      '\t\trespond "only log pushes are accepted here" 403',
+      "\t}",
+      "}",
+    ].join("\n"),
+  );
+  return [
+    "# Managed by ai-dualstack: the log gateway (push only, one port and tenant per environment).",
+    "{",
+    "\tadmin off",
+    "\tauto_https off",
     "}",
-  ].join("\n"));
-  return ["# Managed by ai-dualstack: the log gateway (push only, one port and tenant per environment).", "{", "\tadmin off", "\tauto_https off", "}", "", sites.join("\n\n"), ""].join("\n");
+    "",
+    sites.join("\n\n"),
+    "",
+  ].join("\n");
 }

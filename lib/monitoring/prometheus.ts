@@ -82,7 +82,8 @@ export function renderBlackboxConfig(caFile: string): string {
 export function renderTargets(groups: TargetGroup[]): string {
   for (const g of groups) {
     for (const t of g.targets) if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(t)) throw new Error(`renderTargets: invalid target ${JSON.stringify(t)}`);
-    for (const k of Object.keys(g.labels)) if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k) || k.startsWith("__")) throw new Error(`renderTargets: invalid label ${JSON.stringify(k)}`);
+    for (const k of Object.keys(g.labels))
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k) || k.startsWith("__")) throw new Error(`renderTargets: invalid label ${JSON.stringify(k)}`);
   }
   return `${JSON.stringify(groups, null, 2)}\n`;
 }
@@ -102,7 +103,14 @@ export interface AlertThresholds {
   certificateDays: number;
 }
 
-export const DEFAULT_THRESHOLDS: AlertThresholds = { gpuTemperatureC: 85, vramUsedRatio: 0.97, diskFreeRatio: 0.15, backupMaxAgeHours: 26, checkMaxAgeHours: 50, certificateDays: 21 };
+export const DEFAULT_THRESHOLDS: AlertThresholds = {
+  gpuTemperatureC: 85,
+  vramUsedRatio: 0.97,
+  diskFreeRatio: 0.15,
+  backupMaxAgeHours: 26,
+  checkMaxAgeHours: 50,
+  certificateDays: 21,
+};
 
 interface Rule {
   alert: string;
@@ -113,7 +121,11 @@ interface Rule {
 }
 
 const rule = (alert: string, expr: string, forDuration: string, severity: "page" | "ticket", summary: string, description: string): Rule => ({
-  alert, expr, for: forDuration, labels: { severity }, annotations: { summary, description },
+  alert,
+  expr,
+  for: forDuration,
+  labels: { severity },
+  annotations: { summary, description },
 });
 
 /** The alert rules: availability, disks, GPUs, models, backups and certificates. */
@@ -122,8 +134,22 @@ export function alertRules(t: AlertThresholds = DEFAULT_THRESHOLDS): { name: str
     {
       name: "availability",
       rules: [
-        rule("TargetDown", "up == 0", "5m", "page", "{{ $labels.job }} target {{ $labels.instance }} is down", "Prometheus has not scraped {{ $labels.instance }} ({{ $labels.env }}) for 5 minutes."),
-        rule("DiscoveryFailing", "ai_dualstack_discovery_success == 0 or time() - ai_dualstack_discovery_timestamp_seconds > 600", "10m", "ticket", "guest discovery on {{ $labels.instance }} is failing", "The environments' scrape targets are no longer updated from the Proxmox API: see journalctl -u ai-dualstack-discovery on the node."),
+        rule(
+          "TargetDown",
+          "up == 0",
+          "5m",
+          "page",
+          "{{ $labels.job }} target {{ $labels.instance }} is down",
+          "Prometheus has not scraped {{ $labels.instance }} ({{ $labels.env }}) for 5 minutes.",
+        ),
+        rule(
+          "DiscoveryFailing",
+          "ai_dualstack_discovery_success == 0 or time() - ai_dualstack_discovery_timestamp_seconds > 600",
+          "10m",
+          "ticket",
+          "guest discovery on {{ $labels.instance }} is failing",
+          "The environments' scrape targets are no longer updated from the Proxmox API: see journalctl -u ai-dualstack-discovery on the node.",
+        ),
       ],
     },
     {
@@ -132,46 +158,140 @@ export function alertRules(t: AlertThresholds = DEFAULT_THRESHOLDS): { name: str
         rule(
           "DiskFilling",
           `(node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"} / node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs"} < ${t.diskFreeRatio}) and predict_linear(node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"}[6h], 24 * 3600) < 0`,
-          "30m", "page", "{{ $labels.mountpoint }} on {{ $labels.instance }} fills within a day", "Less than " + `${Math.round(t.diskFreeRatio * 100)}` + "% free and the last 6 hours' trend reaches zero within 24 hours.",
+          "30m",
+          "page",
+          "{{ $labels.mountpoint }} on {{ $labels.instance }} fills within a day",
+          "Less than " + `${Math.round(t.diskFreeRatio * 100)}` + "% free and the last 6 hours' trend reaches zero within 24 hours.",
         ),
       ],
     },
     {
       name: "gpus",
       rules: [
-        rule("GpuTemperatureHigh", `DCGM_FI_DEV_GPU_TEMP > ${t.gpuTemperatureC}`, "10m", "page", "GPU {{ $labels.gpu }} on {{ $labels.instance }} at {{ $value }} °C", `Above ${t.gpuTemperatureC} °C for 10 minutes: check airflow and the power limit.`),
-        rule("GpuVramNearlyFull", `DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) > ${t.vramUsedRatio}`, "15m", "ticket", "VRAM of GPU {{ $labels.gpu }} on {{ $labels.instance }} nearly full", "A model load or a longer context may spill to the CPU."),
+        rule(
+          "GpuTemperatureHigh",
+          `DCGM_FI_DEV_GPU_TEMP > ${t.gpuTemperatureC}`,
+          "10m",
+          "page",
+          "GPU {{ $labels.gpu }} on {{ $labels.instance }} at {{ $value }} °C",
+          `Above ${t.gpuTemperatureC} °C for 10 minutes: check airflow and the power limit.`,
+        ),
+        rule(
+          "GpuVramNearlyFull",
+          `DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) > ${t.vramUsedRatio}`,
+          "15m",
+          "ticket",
+          "VRAM of GPU {{ $labels.gpu }} on {{ $labels.instance }} nearly full",
+          "A model load or a longer context may spill to the CPU.",
+        ),
       ],
     },
     {
       name: "models",
       rules: [
-        rule("ModelNotLoaded", "ai_dualstack_ollama_model_expected == 1 unless on (instance, model) ai_dualstack_ollama_model_loaded == 1", "10m", "page", "{{ $labels.model }} is not loaded on {{ $labels.instance }}", "The model is deployed warm (keep-alive) but Ollama does not hold it."),
-        rule("ModelOnCpu", "ai_dualstack_ollama_model_vram_ratio < 1 and on (instance, model) ai_dualstack_ollama_model_loaded == 1", "5m", "page", "{{ $labels.model }} runs partly on the CPU on {{ $labels.instance }}", "Only {{ $value | humanizePercentage }} of the model is in VRAM: decode speed drops by an order of magnitude."),
-        rule("OllamaProbeFailing", "ai_dualstack_ollama_up == 0", "5m", "page", "Ollama does not answer on {{ $labels.instance }}", "The model probe could not reach Ollama's API."),
+        rule(
+          "ModelNotLoaded",
+          "ai_dualstack_ollama_model_expected == 1 unless on (instance, model) ai_dualstack_ollama_model_loaded == 1",
+          "10m",
+          "page",
+          "{{ $labels.model }} is not loaded on {{ $labels.instance }}",
+          "The model is deployed warm (keep-alive) but Ollama does not hold it.",
+        ),
+        rule(
+          "ModelOnCpu",
+          "ai_dualstack_ollama_model_vram_ratio < 1 and on (instance, model) ai_dualstack_ollama_model_loaded == 1",
+          "5m",
+          "page",
+          "{{ $labels.model }} runs partly on the CPU on {{ $labels.instance }}",
+          "Only {{ $value | humanizePercentage }} of the model is in VRAM: decode speed drops by an order of magnitude.",
+        ),
+        rule(
+          "OllamaProbeFailing",
+          "ai_dualstack_ollama_up == 0",
+          "5m",
+          "page",
+          "Ollama does not answer on {{ $labels.instance }}",
+          "The model probe could not reach Ollama's API.",
+        ),
       ],
     },
     {
       name: "services",
       rules: [
-        rule("ServiceDown", "ai_dualstack_service_up == 0", "5m", "page", "{{ $labels.service }} is down on {{ $labels.instance }}", "Its container is not running (or a setup job failed): docker compose -p <project> ps and logs on the guest."),
-        rule("ServiceUnhealthy", "ai_dualstack_service_healthy == 0 and on (instance, service) ai_dualstack_service_up == 1", "10m", "page", "{{ $labels.service }} fails its healthcheck on {{ $labels.instance }}", "The container runs but its healthcheck fails: docker inspect shows the last checks' output."),
-        rule("ServiceProbeFailing", "ai_dualstack_service_probe_success == 0", "10m", "ticket", "the service probe cannot ask Docker on {{ $labels.instance }}", "The timer runs but Docker did not answer."),
+        rule(
+          "ServiceDown",
+          "ai_dualstack_service_up == 0",
+          "5m",
+          "page",
+          "{{ $labels.service }} is down on {{ $labels.instance }}",
+          "Its container is not running (or a setup job failed): docker compose -p <project> ps and logs on the guest.",
+        ),
+        rule(
+          "ServiceUnhealthy",
+          "ai_dualstack_service_healthy == 0 and on (instance, service) ai_dualstack_service_up == 1",
+          "10m",
+          "page",
+          "{{ $labels.service }} fails its healthcheck on {{ $labels.instance }}",
+          "The container runs but its healthcheck fails: docker inspect shows the last checks' output.",
+        ),
+        rule(
+          "ServiceProbeFailing",
+          "ai_dualstack_service_probe_success == 0",
+          "10m",
+          "ticket",
+          "the service probe cannot ask Docker on {{ $labels.instance }}",
+          "The timer runs but Docker did not answer.",
+        ),
       ],
     },
     {
       name: "backups",
       rules: [
-        rule("BackupFailed", "ai_dualstack_backup_success == 0", "0m", "page", "backup of {{ $labels.source }} ({{ $labels.repository }}) failed", "The last run of the restic backup failed; the previous snapshot is still the latest."),
-        rule("BackupTooOld", `time() - ai_dualstack_backup_last_success_timestamp_seconds > ${t.backupMaxAgeHours} * 3600`, "0m", "page", "backup of {{ $labels.source }} ({{ $labels.repository }}) is {{ $value | humanizeDuration }} old", `Older than its daily schedule allows (${t.backupMaxAgeHours} h).`),
-        rule("ResticCheckFailed", "ai_dualstack_restic_check_success == 0", "0m", "page", "restic check of {{ $labels.repository }} failed", "The repository's structure or data did not verify: do not prune; investigate before the next backup."),
-        rule("ResticCheckTooOld", `time() - ai_dualstack_restic_check_timestamp_seconds > ${t.checkMaxAgeHours} * 3600`, "0m", "ticket", "restic check of {{ $labels.repository }} has not run for {{ $value | humanizeDuration }}", "The verification timer is not running."),
+        rule(
+          "BackupFailed",
+          "ai_dualstack_backup_success == 0",
+          "0m",
+          "page",
+          "backup of {{ $labels.source }} ({{ $labels.repository }}) failed",
+          "The last run of the restic backup failed; the previous snapshot is still the latest.",
+        ),
+        rule(
+          "BackupTooOld",
+          `time() - ai_dualstack_backup_last_success_timestamp_seconds > ${t.backupMaxAgeHours} * 3600`,
+          "0m",
+          "page",
+          "backup of {{ $labels.source }} ({{ $labels.repository }}) is {{ $value | humanizeDuration }} old",
+          `Older than its daily schedule allows (${t.backupMaxAgeHours} h).`,
+        ),
+        rule(
+          "ResticCheckFailed",
+          "ai_dualstack_restic_check_success == 0",
+          "0m",
+          "page",
+          "restic check of {{ $labels.repository }} failed",
+          "The repository's structure or data did not verify: do not prune; investigate before the next backup.",
+        ),
+        rule(
+          "ResticCheckTooOld",
+          `time() - ai_dualstack_restic_check_timestamp_seconds > ${t.checkMaxAgeHours} * 3600`,
+          "0m",
+          "ticket",
+          "restic check of {{ $labels.repository }} has not run for {{ $value | humanizeDuration }}",
+          "The verification timer is not running.",
+        ),
       ],
     },
     {
       name: "certificates",
       rules: [
-        rule("CertificateExpiringSoon", `probe_ssl_earliest_cert_expiry - time() < ${t.certificateDays} * 86400`, "1h", "ticket", "the certificate of {{ $labels.instance }} expires in {{ $value | humanizeDuration }}", "Run pulumi up: certificates are re-issued from 30 days before expiry."),
+        rule(
+          "CertificateExpiringSoon",
+          `probe_ssl_earliest_cert_expiry - time() < ${t.certificateDays} * 86400`,
+          "1h",
+          "ticket",
+          "the certificate of {{ $labels.instance }} expires in {{ $value | humanizeDuration }}",
+          "Run pulumi up: certificates are re-issued from 30 days before expiry.",
+        ),
       ],
     },
   ];

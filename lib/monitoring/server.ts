@@ -9,7 +9,16 @@ import { DASHBOARDS, renderDashboard } from "./dashboards";
 import { pinnedInstall } from "../apt-repo";
 import { GRAFANA_DASHBOARDS_DIR, GRAFANA_DIR, grafanaAptRepository, renderDashboardProvider, renderDatasources, renderGrafanaIni } from "./grafana";
 import { LOKI_PORT, renderLogGatewayCaddyfile, renderLokiConfig } from "./loki";
-import { PROMETHEUS_DIR, TARGETS_DIR, renderAlertRules, renderBlackboxConfig, renderPrometheusConfig, renderTargets, type PrometheusLayout, type TargetGroup } from "./prometheus";
+import {
+  PROMETHEUS_DIR,
+  TARGETS_DIR,
+  renderAlertRules,
+  renderBlackboxConfig,
+  renderPrometheusConfig,
+  renderTargets,
+  type PrometheusLayout,
+  type TargetGroup,
+} from "./prometheus";
 
 export const MONITORING_PACKAGES = ["prometheus", "prometheus-alertmanager", "prometheus-node-exporter", "prometheus-blackbox-exporter", "caddy"] as const;
 export const CA_BUNDLE = "/etc/ssl/ai-dualstack/cas.pem";
@@ -33,12 +42,18 @@ export interface MonitoringLayout extends PrometheusLayout {
 }
 
 /** What the install script reads on stdin. */
-export function monitoringBundle(b: { grafanaPassword: string; grafana: { keyPem: string; certPem: string }; logGateway: { keyPem: string; certPem: string }; caCerts: string[] }): string {
+export function monitoringBundle(b: {
+  grafanaPassword: string;
+  grafana: { keyPem: string; certPem: string };
+  logGateway: { keyPem: string; certPem: string };
+  caCerts: string[];
+}): string {
   return stdinBundle({ secretLine: b.grafanaPassword, pems: [b.grafana.keyPem, b.grafana.certPem, b.logGateway.keyPem, b.logGateway.certPem, ...b.caCerts] });
 }
 
 export function renderMonitoringInstallScript(l: MonitoringLayout): string {
-  for (const name of Object.keys(l.targets)) if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`renderMonitoringInstallScript: invalid target file name ${JSON.stringify(name)}`);
+  for (const name of Object.keys(l.targets))
+    if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`renderMonitoringInstallScript: invalid target file name ${JSON.stringify(name)}`);
   const grafanaData = `${l.dataDir}/grafana`;
   const lokiData = `${l.dataDir}/loki`;
   return `${SCRIPT_PRELUDE}
@@ -48,7 +63,13 @@ ${aptInstallMissing(MONITORING_PACKAGES, { noRecommends: true, changed: true })}
 
 # 2. Prometheus: configuration, rules, targets; the time series on the data volume.
 mkdir -p "$ROOT${l.dataDir}/prometheus"; chown prometheus:prometheus "$ROOT${l.dataDir}/prometheus"
-${putFile(`${PROMETHEUS_DIR}/prometheus.yml`, "0644", "root:root", renderPrometheusConfig(l))}${putFile(`${PROMETHEUS_DIR}/rules/ai-dualstack.yml`, "0644", "root:root", renderAlertRules())}${Object.entries(l.targets).map(([name, groups]) => putFile(`${TARGETS_DIR}/${name}.json`, "0644", "root:root", renderTargets(groups))).join("")}${putFile("/etc/default/prometheus", "0644", "root:root", `# Managed by ai-dualstack.\nARGS="--storage.tsdb.path=${l.dataDir}/prometheus --storage.tsdb.retention.time=${l.retention} --web.listen-address=0.0.0.0:9090"\n`)}
+${putFile(`${PROMETHEUS_DIR}/prometheus.yml`, "0644", "root:root", renderPrometheusConfig(l))}${putFile(`${PROMETHEUS_DIR}/rules/ai-dualstack.yml`, "0644", "root:root", renderAlertRules())}${Object.entries(
+    l.targets,
+  )
+    .map(([name, groups]) => putFile(`${TARGETS_DIR}/${name}.json`, "0644", "root:root", renderTargets(groups)))
+    .join(
+      "",
+    )}${putFile("/etc/default/prometheus", "0644", "root:root", `# Managed by ai-dualstack.\nARGS="--storage.tsdb.path=${l.dataDir}/prometheus --storage.tsdb.retention.time=${l.retention} --web.listen-address=0.0.0.0:9090"\n`)}
 prom_changed=$changed; changed=0
 
 # 3. The blackbox exporter: certificate expiry of the TLS endpoints, trusting the platform and environment CAs.

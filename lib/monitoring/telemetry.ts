@@ -46,19 +46,27 @@ export function renderTelemetryInstallScript(t: GuestTelemetry): string {
   if (!/^[0-9.]+$/.test(t.ip)) throw new Error(`renderTelemetryInstallScript: invalid address ${JSON.stringify(t.ip)}`);
   const alloy = renderAlloyConfig({ pushUrl: t.pushUrl, caFile: ALLOY_CA, env: t.tenant, host: t.host, docker: t.docker });
   const withCadvisor = t.docker && t.cadvisor !== false;
-  const cadvisor = withCadvisor ? `
+  const cadvisor = withCadvisor
+    ? `
 # 3. cAdvisor: per-container CPU, memory, I/O; on the guest's own address only (the firewall admits the monitoring LXC).
 ${aptInstallUnless(hasPackage("cadvisor"), ["cadvisor"], { noRecommends: true })}${putFile("/etc/systemd/system/cadvisor.service.d/ai-dualstack.conf", "0644", "root:root", `[Service]\nExecStart=\nExecStart=/usr/bin/cadvisor -listen_ip=${t.ip} -port=${EXPORTER_PORTS.cadvisor} -docker_only=true -store_container_labels=false -whitelisted_container_labels=com.docker.compose.service,com.docker.compose.project\n`)}cadvisor_changed=$changed; changed=0
-` : "";
-  const dockerLogs = t.docker ? `# Alloy reads the containers' output through the Docker socket.
+`
+    : "";
+  const dockerLogs = t.docker
+    ? `# Alloy reads the containers' output through the Docker socket.
 getent group docker >/dev/null && usermod -aG docker alloy
-` : "";
-  const probe = t.probe ? `
+`
+    : "";
+  const probe = t.probe
+    ? `
 # 4. The model probe, every 30 s.
-${probeOnTimer({ unit: "ai-dualstack-ollama-probe", path: PROBE, script: renderOllamaProbeScript({ ...t.probe, metricsDir: TEXTFILE_DIR }), service: "Ollama's loaded models for Prometheus", timer: "Ollama model probe" })}` : "";
-  const services = t.composeProject ? `
+${probeOnTimer({ unit: "ai-dualstack-ollama-probe", path: PROBE, script: renderOllamaProbeScript({ ...t.probe, metricsDir: TEXTFILE_DIR }), service: "Ollama's loaded models for Prometheus", timer: "Ollama model probe" })}`
+    : "";
+  const services = t.composeProject
+    ? `
 # 5. The service probe: the compose services' state and health, every 30 s.
-${probeOnTimer({ unit: "ai-dualstack-service-probe", path: SERVICE_PROBE, script: renderServiceProbeScript({ project: t.composeProject, metricsDir: TEXTFILE_DIR }), service: "compose services' health for Prometheus", timer: "service probe" })}` : "";
+${probeOnTimer({ unit: "ai-dualstack-service-probe", path: SERVICE_PROBE, script: renderServiceProbeScript({ project: t.composeProject, metricsDir: TEXTFILE_DIR }), service: "compose services' health for Prometheus", timer: "service probe" })}`
+    : "";
   return `${SCRIPT_PRELUDE}
 ${readStdinBundle({ need: ["CERTIFICATE 1"] })}
 # 1. node exporter, with the textfile directory for the probes and backup scripts.

@@ -91,14 +91,25 @@ export function appRoleSettings(env: EnvironmentName, operatorCidrs: string[]): 
 }
 
 /** Everything the host stack declares in Vault, in the order it is written. */
-export function vaultObjects(envs: readonly EnvironmentName[], audits: { name: string; path: string }[], operatorCidrs: string[], vaultIp: string): { key: string; object: VaultObject }[] {
-  const out: { key: string; object: VaultObject }[] = audits.map((a) => ({ key: `audit-${a.name}`, object: { kind: "audit", path: a.name, type: "file", options: { file_path: a.path, mode: "0600" } } }));
+export function vaultObjects(
+  envs: readonly EnvironmentName[],
+  audits: { name: string; path: string }[],
+  operatorCidrs: string[],
+  vaultIp: string,
+): { key: string; object: VaultObject }[] {
+  const out: { key: string; object: VaultObject }[] = audits.map((a) => ({
+    key: `audit-${a.name}`,
+    object: { kind: "audit", path: a.name, type: "file", options: { file_path: a.path, mode: "0600" } },
+  }));
   out.push({ key: "policy-admin", object: { kind: "policy", name: ADMIN_POLICY, policy: adminPolicy(envs) } });
   out.push({ key: "auth-approle", object: { kind: "auth", path: "approle", type: "approle", description: "environment stacks (ai-dualstack)" } });
   out.push({ key: "snapshot-policy", object: { kind: "policy", name: SNAPSHOT_POLICY, policy: snapshotPolicy() } });
   out.push({ key: "snapshot-approle", object: { kind: "approle", name: SNAPSHOT_APPROLE, settings: snapshotAppRoleSettings(vaultIp) } });
   for (const env of envs) {
-    out.push({ key: `${env}-mount`, object: { kind: "kv-mount", path: kvMountOf(env), description: `secrets of the ${env} environment (ai-dualstack)`, maxVersions: KV_MAX_VERSIONS } });
+    out.push({
+      key: `${env}-mount`,
+      object: { kind: "kv-mount", path: kvMountOf(env), description: `secrets of the ${env} environment (ai-dualstack)`, maxVersions: KV_MAX_VERSIONS },
+    });
     out.push({ key: `${env}-policy`, object: { kind: "policy", name: policyOf(env), policy: environmentPolicy(env) } });
     out.push({ key: `${env}-approle`, object: { kind: "approle", name: appRoleOf(env), settings: appRoleSettings(env, operatorCidrs) } });
   }

@@ -24,7 +24,16 @@ path "sys/storage/raft/snapshot" {
 /** Batch tokens of five minutes, from the security LXC's own address only. */
 export function snapshotAppRoleSettings(vaultIp: string): AppRoleSettings {
   const here = [`${vaultIp}/32`];
-  return { token_policies: [SNAPSHOT_POLICY], token_type: "batch", token_ttl: 300, token_max_ttl: 600, secret_id_ttl: 0, secret_id_num_uses: 0, secret_id_bound_cidrs: here, token_bound_cidrs: here };
+  return {
+    token_policies: [SNAPSHOT_POLICY],
+    token_type: "batch",
+    token_ttl: 300,
+    token_max_ttl: 600,
+    secret_id_ttl: 0,
+    secret_id_num_uses: 0,
+    secret_id_bound_cidrs: here,
+    token_bound_cidrs: here,
+  };
 }
 
 /** The restic source: a snapshot on stdout, and its restore from stdin. */

@@ -8,11 +8,13 @@ const ADMIN_MACROS = ["SSH"];
 
 function portsOf(dport: unknown, adminPorts: string[]): string[] {
   // "22", "22,8006", "20:30" (a range)
-  return String(dport ?? "").split(",").flatMap((p) => {
-    const [a, b] = p.split(":").map((x) => Number(x.trim()));
-    if (Number.isNaN(a)) return [];
-    return adminPorts.filter((port) => Number(port) >= a && Number(port) <= (b ?? a));
-  });
+  return String(dport ?? "")
+    .split(",")
+    .flatMap((p) => {
+      const [a, b] = p.split(":").map((x) => Number(x.trim()));
+      if (Number.isNaN(a)) return [];
+      return adminPorts.filter((port) => Number(port) >= a && Number(port) <= (b ?? a));
+    });
 }
 
 export const adminPortsManagementOnly: Rule = (t) => ({
@@ -23,7 +25,12 @@ export const adminPortsManagementOnly: Rule = (t) => ({
   enforcementLevel: "mandatory",
   configSchema: {
     properties: {
-      ports: { type: "array", items: { type: "string", pattern: "^[0-9]+$" }, default: ADMIN_PORTS, description: "TCP ports only the management IP set may reach" },
+      ports: {
+        type: "array",
+        items: { type: "string", pattern: "^[0-9]+$" },
+        default: ADMIN_PORTS,
+        description: "TCP ports only the management IP set may reach",
+      },
     },
   },
   validateResource: (args, report) => {
@@ -33,7 +40,10 @@ export const adminPortsManagementOnly: Rule = (t) => ({
     const denied = new Set<string>();
     for (const rule of args.props.rules ?? []) {
       if (rule.type !== "in" || rule.enabled === false || (rule.proto && rule.proto !== "tcp")) continue;
-      const ports = rule.dport === undefined && rule.macro === undefined ? adminPorts : [...portsOf(rule.dport, adminPorts), ...(ADMIN_MACROS.includes(rule.macro) && adminPorts.includes("22") ? ["22"] : [])];
+      const ports =
+        rule.dport === undefined && rule.macro === undefined
+          ? adminPorts
+          : [...portsOf(rule.dport, adminPorts), ...(ADMIN_MACROS.includes(rule.macro) && adminPorts.includes("22") ? ["22"] : [])];
       const src = String(rule.source ?? "");
       if (rule.action === "DROP" || rule.action === "REJECT") {
         for (const p of ports) denied.add(`${src}|${p}`);
@@ -42,7 +52,8 @@ export const adminPortsManagementOnly: Rule = (t) => ({
       if (rule.action !== "ACCEPT") continue;
       const open = ports.filter((p) => !denied.has(`${src}|${p}`));
       const management = src === `+${t.management.ipset}` || (src !== "" && src.split(",").every((s) => inAnyCidr(s.split("/")[0], t.management.cidrs)));
-      if (open.length > 0 && !management) report(`${args.name} opens ${open.join(", ")} to ${src || "everyone"} (${rule.comment ?? "no comment"}); admin ports only from +${t.management.ipset}`);
+      if (open.length > 0 && !management)
+        report(`${args.name} opens ${open.join(", ")} to ${src || "everyone"} (${rule.comment ?? "no comment"}); admin ports only from +${t.management.ipset}`);
     }
   },
 });

@@ -11,7 +11,8 @@ import { BACKUP_JOB, PBS_STORAGE } from "../support/types";
 export const backupCoverage: Rule = (t) => ({
   name: "backup-coverage",
   description: "Every guest is covered by a backup job with retention to an encrypted Proxmox Backup Server storage.",
-  reason: "Protection stops accidents; only backups recover from loss. Retention keeps the datastore from filling; client-side encryption keeps a stolen datastore useless.",
+  reason:
+    "Protection stops accidents; only backups recover from loss. Retention keeps the datastore from filling; client-side encryption keeps a stolen datastore useless.",
   source: "security-and-dr.md rules 22 and 26; PVE vzdump jobs; PVE pve-storage-pbs (encryption)",
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
@@ -23,7 +24,13 @@ export const backupCoverage: Rule = (t) => ({
       const pools = env ? t.environments[env].pools : [];
       for (const g of args.resources) {
         if (!isGuest(g.type) || g.props.template === true || !env) continue;
-        if (jobs.length === 0 && !pools.includes(g.props.poolId)) report(`${g.name} is in pool ${JSON.stringify(g.props.poolId ?? null)}, which no backup job covers (the platform backs up ${Object.values(t.environments).flatMap((e) => e.pools).join(", ")})`, g.urn);
+        if (jobs.length === 0 && !pools.includes(g.props.poolId))
+          report(
+            `${g.name} is in pool ${JSON.stringify(g.props.poolId ?? null)}, which no backup job covers (the platform backs up ${Object.values(t.environments)
+              .flatMap((e) => e.pools)
+              .join(", ")})`,
+            g.urn,
+          );
       }
       if (jobs.length === 0) return;
     }
@@ -39,13 +46,20 @@ export const backupCoverage: Rule = (t) => ({
     }
     for (const j of jobs) {
       const storage = storages.get(j.props.storage);
-      if (!storage) report(`backup job ${j.props.resourceId} writes to storage ${JSON.stringify(j.props.storage)}, which is no Proxmox Backup Server storage of this stack`, j.urn);
-      else if (!storage.props.encryptionKey && storage.props.generateEncryptionKey !== true) report(`PBS storage ${storage.props.resourceId} has no client-side encryption (encryptionKey or generateEncryptionKey)`, storage.urn);
+      if (!storage)
+        report(
+          `backup job ${j.props.resourceId} writes to storage ${JSON.stringify(j.props.storage)}, which is no Proxmox Backup Server storage of this stack`,
+          j.urn,
+        );
+      else if (!storage.props.encryptionKey && storage.props.generateEncryptionKey !== true)
+        report(`PBS storage ${storage.props.resourceId} has no client-side encryption (encryptionKey or generateEncryptionKey)`, storage.urn);
     }
     for (const g of args.resources) {
       if (!isGuest(g.type) || g.props.template === true) continue;
       const id = Number(guestKey(g.type, g.props)?.split(":")[1]);
-      const covering = jobs.filter((j) => j.props.all === true || (j.props.vmids ?? []).map(Number).includes(id) || (j.props.pool && j.props.pool === g.props.poolId));
+      const covering = jobs.filter(
+        (j) => j.props.all === true || (j.props.vmids ?? []).map(Number).includes(id) || (j.props.pool && j.props.pool === g.props.poolId),
+      );
       if (covering.length === 0) report(`${g.name} (${id}) is covered by no backup job`, g.urn);
       else if (!covering.some(retained)) report(`${g.name} (${id}) is backed up without retention (pruneBackups)`, g.urn);
     }

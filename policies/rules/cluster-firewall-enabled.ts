@@ -11,7 +11,11 @@ export const clusterFirewallEnabled: Rule = (t) => ({
   validateStack: (args, report) => {
     const fws = args.resources.filter((r) => r.type === CLUSTER_FIREWALL);
     for (const fw of fws) {
-      if (!isTrue(fw.props.enabled) || fw.props.inputPolicy !== "DROP") report(`${fw.name}: the cluster firewall must be enabled with inputPolicy DROP (enabled=${fw.props.enabled}, inputPolicy=${fw.props.inputPolicy ?? "ACCEPT"})`, fw.urn);
+      if (!isTrue(fw.props.enabled) || fw.props.inputPolicy !== "DROP")
+        report(
+          `${fw.name}: the cluster firewall must be enabled with inputPolicy DROP (enabled=${fw.props.enabled}, inputPolicy=${fw.props.inputPolicy ?? "ACCEPT"})`,
+          fw.urn,
+        );
     }
     if (fws.length === 0 && environmentOfStack(t, args.resources) === "platform") report("the host stack manages no cluster firewall (cluster.FirewallLegacy)");
   },

@@ -2,7 +2,6 @@ import { guestEnvironment, hostpcisOf } from "../support/guests";
 import type { Rule } from "../support/policy";
 import { VM } from "../support/types";
 
-
 export const gpuOfOwnEnvironment: Rule = (t) => ({
   name: "gpu-of-own-environment",
   description: "A guest uses only the GPU mappings of its own environment; the private GPU never appears in a public guest.",
@@ -16,7 +15,9 @@ export const gpuOfOwnEnvironment: Rule = (t) => ({
     for (const p of hostpcisOf(args.props)) {
       if (!p.mapping || t.environments[env].gpuMappings.includes(p.mapping)) continue;
       const owner = Object.entries(t.environments).find(([, z]) => z.gpuMappings.includes(p.mapping!))?.[0];
-      report(`${args.name} (env-${env}) uses the GPU mapping ${p.mapping}${owner ? `, which belongs to the ${owner} environment` : ", which no environment owns"}`);
+      report(
+        `${args.name} (env-${env}) uses the GPU mapping ${p.mapping}${owner ? `, which belongs to the ${owner} environment` : ", which no environment owns"}`,
+      );
     }
   },
 });

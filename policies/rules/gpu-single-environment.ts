@@ -1,7 +1,6 @@
 import { guestEnvironment, hostpcisOf, isGuest } from "../support/guests";
 import type { Rule } from "../support/policy";
 
-
 export const gpuSingleEnvironment: Rule = () => ({
   name: "gpu-single-environment",
   description: "No GPU mapping is used by guests of two environments.",

@@ -16,6 +16,7 @@ export const guestEnvironmentTag: Rule = (t) => ({
     if (!(envs[0] in t.environments)) return report(`${args.name} has the unknown environment "${envs[0]}"; known: ${Object.keys(t.environments).join(", ")}`);
     const stack = tags.find((x) => x.startsWith("stack-"))?.slice("stack-".length);
     const expected = stack === undefined ? undefined : t.stacks[stack];
-    if (expected !== undefined && expected !== envs[0]) report(`${args.name} is tagged env-${envs[0]} but belongs to stack ${stack}, whose guests are env-${expected}`);
+    if (expected !== undefined && expected !== envs[0])
+      report(`${args.name} is tagged env-${envs[0]} but belongs to stack ${stack}, whose guests are env-${expected}`);
   },
 });

@@ -13,6 +13,9 @@ export const modelFitsGpu: Rule = () => ({
     const c = facts(args.props);
     if (!c) return report(`${args.name} (${args.props.name}) carries no capacity facts, so its fit cannot be checked`);
     const { e } = estimate(c);
-    if (!e.fits) report(`${args.props.name} needs ${gib(e.totalBytes)} on the ${c.gpu} (${gib(e.vramBytes)}) at ${c.context} context × ${c.parallel} slot(s) with ${c.kvCacheType} KV`);
+    if (!e.fits)
+      report(
+        `${args.props.name} needs ${gib(e.totalBytes)} on the ${c.gpu} (${gib(e.vramBytes)}) at ${c.context} context × ${c.parallel} slot(s) with ${c.kvCacheType} KV`,
+      );
   },
 });

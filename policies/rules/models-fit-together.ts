@@ -20,7 +20,8 @@ export const modelsFitTogether: Rule = () => ({
       const first = models[0];
       const estimates = models.map((m) => estimate(m).e);
       const co = coResidency(estimates, estimate(first).gpu, first.maxLoaded ?? 1, first.gpuOverheadBytes ?? 0);
-      if (!co.worstCaseFits) report(`${server}: up to ${co.maxLoaded} co-resident models need ${gib(co.worstCaseBytes)} of ${gib(co.vramBytes)} on the ${first.gpu}`);
+      if (!co.worstCaseFits)
+        report(`${server}: up to ${co.maxLoaded} co-resident models need ${gib(co.worstCaseBytes)} of ${gib(co.vramBytes)} on the ${first.gpu}`);
     }
   },
 });

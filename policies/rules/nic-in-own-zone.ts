@@ -15,7 +15,9 @@ export const nicInOwnZone: Rule = (t) => ({
     nicsOf(args.type, args.props).forEach((nic, i) => {
       if (!nic.bridge || own.includes(nic.bridge)) return;
       const owner = Object.entries(t.environments).find(([, z]) => z.bridges.includes(nic.bridge!))?.[0];
-      report(`${args.name} (env-${env}) NIC ${i} is on ${nic.bridge}${owner ? `, the ${owner} zone's bridge` : ""}; ${env} guests may use only ${own.join(", ")}`);
+      report(
+        `${args.name} (env-${env}) NIC ${i} is on ${nic.bridge}${owner ? `, the ${owner} zone's bridge` : ""}; ${env} guests may use only ${own.join(", ")}`,
+      );
     });
   },
 });

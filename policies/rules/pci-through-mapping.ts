@@ -2,7 +2,6 @@ import { hostpcisOf } from "../support/guests";
 import type { Rule } from "../support/policy";
 import { VM } from "../support/types";
 
-
 export const pciThroughMapping: Rule = () => ({
   name: "pci-through-mapping",
   description: "PCI devices reach guests only through cluster resource mappings, never by raw id.",
@@ -12,7 +11,8 @@ export const pciThroughMapping: Rule = () => ({
   validateResource: (args, report) => {
     if (args.type !== VM) return;
     for (const p of hostpcisOf(args.props)) {
-      if (p.id || !p.mapping) report(`${args.name} ${p.device ?? "hostpci"} uses ${p.id ? `the raw PCI id ${p.id}` : "no mapping"}; use a hardware.mapping.Pci`);
+      if (p.id || !p.mapping)
+        report(`${args.name} ${p.device ?? "hostpci"} uses ${p.id ? `the raw PCI id ${p.id}` : "no mapping"}; use a hardware.mapping.Pci`);
     }
   },
 });

@@ -12,6 +12,7 @@ export const poolOfOwnEnvironment: Rule = (t) => ({
     const env = guestEnvironment(args.props);
     if (!env) return;
     const pools = t.environments[env].pools;
-    if (!pools.includes(args.props.poolId)) report(`${args.name} (env-${env}) is in pool ${JSON.stringify(args.props.poolId ?? null)}; expected one of ${pools.join(", ")}`);
+    if (!pools.includes(args.props.poolId))
+      report(`${args.name} (env-${env}) is in pool ${JSON.stringify(args.props.poolId ?? null)}; expected one of ${pools.join(", ")}`);
   },
 });

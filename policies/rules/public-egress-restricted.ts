@@ -10,7 +10,8 @@ export const publicEgressRestricted: Rule = () => ({
   validateStack: (args, report) => {
     for (const { guest: g, options: o } of networkedGuestsWithOptions(args.resources)) {
       if (guestEnvironment(g.props) !== "public") continue;
-      if (o?.outputPolicy !== "DROP") report(`${g.name} (env-public) sends outbound traffic with policy ${o?.outputPolicy ?? "ACCEPT"}; expected DROP with an allowlist`, g.urn);
+      if (o?.outputPolicy !== "DROP")
+        report(`${g.name} (env-public) sends outbound traffic with policy ${o?.outputPolicy ?? "ACCEPT"}; expected DROP with an allowlist`, g.urn);
     }
   },
 });

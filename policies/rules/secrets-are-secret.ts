@@ -23,13 +23,16 @@ function hasValue(v: unknown): boolean {
 
 export const secretsAreSecret: Rule = () => ({
   name: "secrets-are-secret",
-  description: "Every secret-looking property (password, token, secret, key) is declared secret: a provider-schema secret or listed in additionalSecretOutputs.",
-  reason: "A plain value lands unencrypted in the state, in logs and in plan output. Validators receive secrets already unwrapped, so a value cannot show that it is secret; the declaration is what the pack can check, and it keeps the value encrypted in the state whatever the program did to it.",
+  description:
+    "Every secret-looking property (password, token, secret, key) is declared secret: a provider-schema secret or listed in additionalSecretOutputs.",
+  reason:
+    "A plain value lands unencrypted in the state, in logs and in plan output. Validators receive secrets already unwrapped, so a value cannot show that it is secret; the declaration is what the pack can check, and it keeps the value encrypted in the state whatever the program did to it.",
   source: "security-and-dr.md rule 18; Checkov CKV_DOCKER_1005; pulumi.md §3 (validators see secrets unwrapped)",
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
     const allowed = new Set([...(SCHEMA_SECRETS[args.type] ?? []), ...(args.opts.additionalSecretOutputs ?? [])]);
-    const undeclared = (what: string) => report(`${args.name}: ${what} is not declared secret; make it a Pulumi secret and list "${what.split(/[.\s]/)[0]}" in additionalSecretOutputs`);
+    const undeclared = (what: string) =>
+      report(`${args.name}: ${what} is not declared secret; make it a Pulumi secret and list "${what.split(/[.\s]/)[0]}" in additionalSecretOutputs`);
     // A real preview hands over unknown values as throwing proxies: knownEntries steps over them.
     const walk = (value: unknown, path: string[]) => {
       if (!value || typeof value !== "object") return;

@@ -14,7 +14,8 @@ export const statefulGuestsProtected: Rule = () => ({
     if (args.props.protection !== true) report(`${args.name} is not protected in Proxmox (protection: true)`);
     if (args.type === VM) {
       if (args.props.purgeOnDestroy !== false) report(`${args.name} would be purged from jobs and replication on destroy (purgeOnDestroy must be false)`);
-      if (args.props.deleteUnreferencedDisksOnDestroy !== false) report(`${args.name} would delete unreferenced disks on destroy (deleteUnreferencedDisksOnDestroy must be false)`);
+      if (args.props.deleteUnreferencedDisksOnDestroy !== false)
+        report(`${args.name} would delete unreferenced disks on destroy (deleteUnreferencedDisksOnDestroy must be false)`);
     }
   },
 });

@@ -11,7 +11,8 @@ function policyMounts(policy: string): string[] {
 
 export const vaultPathsOwnEnvironment: Rule = (t) => ({
   name: "vault-paths-own-environment",
-  description: "An environment writes secrets only under its own KV mount (kv-<env>); its Vault policy reaches only that mount, without globs across mounts, and its AppRole carries only that policy.",
+  description:
+    "An environment writes secrets only under its own KV mount (kv-<env>); its Vault policy reaches only that mount, without globs across mounts, and its AppRole carries only that policy.",
   reason: "One AppRole reaching both mounts, or a secret written into the other environment's mount, would carry credentials across the isolation boundary.",
   source: "security-and-dr.md rule 17; Vault concepts/policies (deny by default, limit globs)",
   enforcementLevel: "mandatory",
@@ -29,11 +30,16 @@ export const vaultPathsOwnEnvironment: Rule = (t) => ({
         if (o?.kind === "policy" && o.name === policyOf(e) && typeof o.policy === "string") {
           const mounts = policyMounts(o.policy);
           const foreign = mounts.filter((m) => m !== kvMountOf(e));
-          if (mounts.length === 0 || foreign.length > 0) report(`Vault policy ${o.name} reaches ${foreign.length ? foreign.join(", ") : "nothing"}; it may reach only ${kvMountOf(e)}/ (no globs across mounts)`, r.urn);
+          if (mounts.length === 0 || foreign.length > 0)
+            report(
+              `Vault policy ${o.name} reaches ${foreign.length ? foreign.join(", ") : "nothing"}; it may reach only ${kvMountOf(e)}/ (no globs across mounts)`,
+              r.urn,
+            );
         }
         if (o?.kind === "approle" && o.name === appRoleOf(e)) {
           const policies = o.settings?.token_policies ?? [];
-          if (policies.length !== 1 || policies[0] !== policyOf(e)) report(`Vault AppRole ${o.name} carries the policies ${JSON.stringify(policies)}; expected only ["${policyOf(e)}"]`, r.urn);
+          if (policies.length !== 1 || policies[0] !== policyOf(e))
+            report(`Vault AppRole ${o.name} carries the policies ${JSON.stringify(policies)}; expected only ["${policyOf(e)}"]`, r.urn);
         }
       }
     }

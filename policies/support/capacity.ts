@@ -25,7 +25,15 @@ export function facts(props: Props): CapacityFacts | undefined {
 }
 
 export function estimate(c: CapacityFacts) {
-  const model = { weightsBytes: c.weightsBytes, layers: c.layers, kvHeads: c.kvHeads, headDim: c.headDim, quantization: "", nativeContext: c.context, source: "" };
+  const model = {
+    weightsBytes: c.weightsBytes,
+    layers: c.layers,
+    kvHeads: c.kvHeads,
+    headDim: c.headDim,
+    quantization: "",
+    nativeContext: c.context,
+    source: "",
+  };
   const gpu = { name: c.gpu, vramBytes: c.vramBytes, bandwidthBytesPerSecond: 1, source: "" };
   return { model, gpu, e: estimateModel(model, gpu, { context: c.context, parallel: c.parallel, kvCacheType: c.kvCacheType }, c.gpuOverheadBytes ?? 0) };
 }

@@ -75,10 +75,13 @@ export function addressesIn(value: unknown): string[] {
 
 export function inAnyCidr(address: string, cidrs: string[]): boolean {
   const ip = parseIpv4(address);
-  return ip !== undefined && cidrs.some((c) => {
-    const net = parseCidr(c);
-    return net !== undefined && cidrContains(net, ip);
-  });
+  return (
+    ip !== undefined &&
+    cidrs.some((c) => {
+      const net = parseCidr(c);
+      return net !== undefined && cidrContains(net, ip);
+    })
+  );
 }
 
 /** The environment a stack's guests belong to, from the topology; undefined for stacks it does not know. */

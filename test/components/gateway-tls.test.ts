@@ -27,7 +27,11 @@ async function startGateway(ca: TestCa, routes: { service: string; port: number;
     writeFileSync(join(dir, `${r.service}.key`), cert.keyPem, { mode: 0o600 });
     return { ...r, certFile: join(dir, `${r.service}.crt`), keyFile: join(dir, `${r.service}.key`) };
   });
-  const stop = await startCaddy(dir, renderGatewayCaddyfile(sites), routes.map((r) => r.port));
+  const stop = await startCaddy(
+    dir,
+    renderGatewayCaddyfile(sites),
+    routes.map((r) => r.port),
+  );
   cleanup.push(async () => {
     await stop();
     rmSync(dir, { recursive: true, force: true });
@@ -48,7 +52,16 @@ describe("TLS gateway", () => {
     const q: FakeQdrant = await startFakeQdrant();
     cleanup.push(() => q.close());
     const { ca, url } = await gatewayFor("qdrant", q.url);
-    const inputs = { tenant: "acme", url, apiKey: q.apiKey, caCert: ca.certPem, collection: "tenant_acme", vectorSize: 4, distance: "Cosine" as const, onDelete: "retain" as const };
+    const inputs = {
+      tenant: "acme",
+      url,
+      apiKey: q.apiKey,
+      caCert: ca.certPem,
+      collection: "tenant_acme",
+      vectorSize: 4,
+      distance: "Cosine" as const,
+      onDelete: "retain" as const,
+    };
     const { outs } = (await p.create(inputs)) as { outs: QdrantCollectionState };
     expect(outs.observed).toEqual({ exists: true, vectorSize: 4, distance: "Cosine", points: 0 });
     expect(q.collections.get("tenant_acme")).toEqual({ size: 4, distance: "Cosine", points: 0 });
@@ -58,7 +71,9 @@ describe("TLS gateway", () => {
     await expect(p.create({ ...inputs, caCert: undefined })).rejects.toThrow(/cannot reach Qdrant/);
     const other = makeTestCa("another CA");
     cleanup.push(() => other.remove());
-    await expect(p.create({ ...inputs, caCert: other.certPem })).rejects.toThrow(/cannot reach Qdrant \((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\)/);
+    await expect(p.create({ ...inputs, caCert: other.certPem })).rejects.toThrow(
+      /cannot reach Qdrant \((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\)/,
+    );
     expect(q.log.length).toBe(seen);
   });
 
@@ -68,7 +83,9 @@ describe("TLS gateway", () => {
     const ollama = await startFakeOllama({ stallPullAt: { fraction: 0.4, times: 1 } });
     cleanup.push(() => ollama.close());
     const { ca, url: host } = await gatewayFor("ollama", ollama.url);
-    const { outs } = (await ollamaModelProvider.create({ host, caCert: ca.certPem, name: "mistral:7b", stallSeconds: 0.5, maxResumes: 2 })) as { outs: { observed: { size: number } } };
+    const { outs } = (await ollamaModelProvider.create({ host, caCert: ca.certPem, name: "mistral:7b", stallSeconds: 0.5, maxResumes: 2 })) as {
+      outs: { observed: { size: number } };
+    };
     expect(outs.observed.size).toBe(4_113_301_824);
     expect(ollama.pullAttempts.get("mistral:7b")).toBe(2);
     // Without the CA the gateway's certificate is refused.
@@ -80,14 +97,15 @@ describe("TLS gateway", () => {
     cleanup.push(() => q.close());
     const { ca, port } = await gatewayFor("qdrant", q.url);
     const tls = await import("node:tls");
-    const handshake = (maxVersion: "TLSv1.2" | "TLSv1.3") => new Promise<string>((resolve, reject) => {
-      const s = tls.connect({ host: "127.0.0.1", port, ca: ca.certPem, maxVersion }, () => {
-        const v = s.getProtocol() ?? "";
-        s.destroy();
-        resolve(v);
+    const handshake = (maxVersion: "TLSv1.2" | "TLSv1.3") =>
+      new Promise<string>((resolve, reject) => {
+        const s = tls.connect({ host: "127.0.0.1", port, ca: ca.certPem, maxVersion }, () => {
+          const v = s.getProtocol() ?? "";
+          s.destroy();
+          resolve(v);
+        });
+        s.on("error", reject);
       });
-      s.on("error", reject);
-    });
     expect(await handshake("TLSv1.3")).toBe("TLSv1.3");
     await expect(handshake("TLSv1.2")).rejects.toThrow(/version|alert/i);
   });

@@ -5,12 +5,28 @@ import { COMPUTED_MARK } from "../../ops/engine";
 import { T, byType, one, underMocks } from "../helpers/mocks";
 
 const vmArgs: GpuVmArgs = {
-  nodeName: "pve1", env: "private", stack: "private", vmId: 200, dataVmId: 201, poolId: "ai-private",
-  datastoreId: "tank-private", filesDatastoreId: "files-private", imageFileId: "files-private:import/noble.qcow2",
-  cores: 16, memoryGiB: 64, osDiskGiB: 64, dataDiskGiB: 1000, bridge: "vmbr20", address: "10.20.0.10/24",
-  gateway: "10.20.0.1", nameservers: ["10.20.0.1"], searchDomain: "private.lan", gpuMapping: "rtx5090",
+  nodeName: "pve1",
+  env: "private",
+  stack: "private",
+  vmId: 200,
+  dataVmId: 201,
+  poolId: "ai-private",
+  datastoreId: "tank-private",
+  filesDatastoreId: "files-private",
+  imageFileId: "files-private:import/noble.qcow2",
+  cores: 16,
+  memoryGiB: 64,
+  osDiskGiB: 64,
+  dataDiskGiB: 1000,
+  bridge: "vmbr20",
+  address: "10.20.0.10/24",
+  gateway: "10.20.0.1",
+  nameservers: ["10.20.0.1"],
+  searchDomain: "private.lan",
+  gpuMapping: "rtx5090",
   sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN0YWNrLWFkbWluLWV4YW1wbGUta2V5LW5vdC1yZWFs a@b"],
-  nvidiaDriverPackage: "nvidia-driver-570-server-open", agentTimeout: "15m",
+  nvidiaDriverPackage: "nvidia-driver-570-server-open",
+  agentTimeout: "15m",
 };
 
 describe("GpuVm", () => {
@@ -47,7 +63,15 @@ describe("GpuVm", () => {
     const holder = one(rs, T.vm, "gpu-data");
     expect(vm.inputs).toMatchObject({ protection: true, purgeOnDestroy: false, deleteUnreferencedDisksOnDestroy: false });
     expect(vm.options).toMatchObject({ protect: true, deleteBeforeReplace: true });
-    expect(holder.inputs).toMatchObject({ vmId: 201, started: false, onBoot: false, protection: true, purgeOnDestroy: false, deleteUnreferencedDisksOnDestroy: false, networkDevices: [] });
+    expect(holder.inputs).toMatchObject({
+      vmId: 201,
+      started: false,
+      onBoot: false,
+      protection: true,
+      purgeOnDestroy: false,
+      deleteUnreferencedDisksOnDestroy: false,
+      networkDevices: [],
+    });
     expect(holder.options).toMatchObject({ protect: true, retainOnDelete: true });
     expect((holder.inputs as any).disks).toEqual([expect.objectContaining({ interface: "scsi0", size: 1000, backup: true })]);
     const disks = (vm.inputs as any).disks;
@@ -56,7 +80,9 @@ describe("GpuVm", () => {
   });
 
   it("gets its own firewall: on, inbound DROP, MAC/IP filter with its address, its zone's group", async () => {
-    const rs = await underMocks(() => new GpuVm("gpu", { ...vmArgs, env: "public", bridge: "vmbr30", address: "10.30.0.10/24", gateway: "10.30.0.1", gpuMapping: "rtx3060" }));
+    const rs = await underMocks(
+      () => new GpuVm("gpu", { ...vmArgs, env: "public", bridge: "vmbr30", address: "10.30.0.10/24", gateway: "10.30.0.1", gpuMapping: "rtx3060" }),
+    );
     expect(one(rs, T.options).inputs).toMatchObject({ vmId: 200, enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", macfilter: true, ipfilter: true });
     expect(one(rs, T.ipset).inputs).toMatchObject({ vmId: 200, name: "ipfilter-net0", cidrs: [{ name: "10.30.0.10" }] });
     expect((one(rs, T.rules).inputs as any).rules).toEqual([expect.objectContaining({ type: "group", securityGroup: "sg-public" })]);
@@ -70,11 +96,29 @@ describe("GpuVm", () => {
 
 describe("ServiceContainer", () => {
   const ctArgs = {
-    nodeName: "pve1", hostname: "private-postgres", service: "postgres", env: "private" as const, stack: "private", zone: "private" as const,
-    poolId: "ai-private", datastoreId: "tank-private", templateFileId: "files-private:vztmpl/debian.tar.zst", bridge: "vmbr20",
-    gateway: "10.20.0.1", nameservers: ["10.20.0.1"], sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN0YWNrLWFkbWluLWV4YW1wbGUta2V5LW5vdC1yZWFs a@b"],
-    vmId: 210, cores: 4, memoryMiB: 8192, swapMiB: 512, diskGiB: 16, address: "10.20.0.21/24",
-    data: { path: "/var/lib/postgresql", sizeGiB: 200 }, features: ["nesting" as const], privileged: false, nicFirewall: true,
+    nodeName: "pve1",
+    hostname: "private-postgres",
+    service: "postgres",
+    env: "private" as const,
+    stack: "private",
+    zone: "private" as const,
+    poolId: "ai-private",
+    datastoreId: "tank-private",
+    templateFileId: "files-private:vztmpl/debian.tar.zst",
+    bridge: "vmbr20",
+    gateway: "10.20.0.1",
+    nameservers: ["10.20.0.1"],
+    sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN0YWNrLWFkbWluLWV4YW1wbGUta2V5LW5vdC1yZWFs a@b"],
+    vmId: 210,
+    cores: 4,
+    memoryMiB: 8192,
+    swapMiB: 512,
+    diskGiB: 16,
+    address: "10.20.0.21/24",
+    data: { path: "/var/lib/postgresql", sizeGiB: 200 },
+    features: ["nesting" as const],
+    privileged: false,
+    nicFirewall: true,
   };
 
   it("is unprivileged with only allowlisted features, and its data volume is backed up", async () => {

@@ -16,7 +16,16 @@ const connection = { host: "192.168.10.2", user: "root", privateKey: pulumi.secr
 
 describe("StorageMirror", () => {
   it("adopts an existing pool: datasets created if missing, storages registered, all kept on destroy", async () => {
-    const rs = await underMocks(() => new StorageMirror("pve1-tank", { nodeName: "pve1", pool: "tank", devices: ["/dev/disk/by-id/a", "/dev/disk/by-id/b"], datasets: ["private", "public"], connection }));
+    const rs = await underMocks(
+      () =>
+        new StorageMirror("pve1-tank", {
+          nodeName: "pve1",
+          pool: "tank",
+          devices: ["/dev/disk/by-id/a", "/dev/disk/by-id/b"],
+          datasets: ["private", "public"],
+          connection,
+        }),
+    );
     expect(byType(rs, T.zfs)).toHaveLength(0);
     const cmds = byType(rs, T.remote);
     expect(cmds).toHaveLength(2);
@@ -25,15 +34,34 @@ describe("StorageMirror", () => {
       expect((c.inputs as any).delete).toBeUndefined(); // never destroys data
       expect(c.options.retainOnDelete).toBe(true);
     }
-    expect(byType(rs, T.zfspool).map((r) => [(r.inputs as any).resourceId, (r.inputs as any).zfsPool])).toEqual([["tank-private", "tank/private"], ["tank-public", "tank/public"]]);
+    expect(byType(rs, T.zfspool).map((r) => [(r.inputs as any).resourceId, (r.inputs as any).zfsPool])).toEqual([
+      ["tank-private", "tank/private"],
+      ["tank-public", "tank/public"],
+    ]);
     expect(byType(rs, T.directory).map((r) => (r.inputs as any).path)).toEqual(["/tank/private-files", "/tank/public-files"]);
     for (const r of [...byType(rs, T.zfspool), ...byType(rs, T.directory)]) expect(r.options).toMatchObject({ protect: true, retainOnDelete: true });
   });
 
   it("creates the pool only when asked, as a protected, retained mirror", async () => {
-    const rs = await underMocks(() => new StorageMirror("pve1-tank", { nodeName: "pve1", pool: "tank", devices: ["/dev/disk/by-id/a", "/dev/disk/by-id/b"], create: true, datasets: ["private"], connection }));
+    const rs = await underMocks(
+      () =>
+        new StorageMirror("pve1-tank", {
+          nodeName: "pve1",
+          pool: "tank",
+          devices: ["/dev/disk/by-id/a", "/dev/disk/by-id/b"],
+          create: true,
+          datasets: ["private"],
+          connection,
+        }),
+    );
     const zfs = one(rs, T.zfs);
-    expect(zfs.inputs).toMatchObject({ raidlevel: "mirror", devices: ["/dev/disk/by-id/a", "/dev/disk/by-id/b"], ashift: 12, compression: "lz4", cleanupDisks: false });
+    expect(zfs.inputs).toMatchObject({
+      raidlevel: "mirror",
+      devices: ["/dev/disk/by-id/a", "/dev/disk/by-id/b"],
+      ashift: 12,
+      compression: "lz4",
+      cleanupDisks: false,
+    });
     expect(zfs.options).toMatchObject({ protect: true, retainOnDelete: true });
     expect(one(rs, T.remote).options.dependsOn).toContain(zfs.urn);
   });
@@ -53,7 +81,10 @@ describe("ZoneNetwork", () => {
 describe("GpuPassthrough", () => {
   const node = host.nodes[0];
   it("prepares, reboots if needed, waits, verifies, then maps each GPU completely", async () => {
-    const rs = await underMocks(() => new GpuPassthrough("pve1-gpus", { nodeName: "pve1", nodeAddress: node.address, cpuVendor: "intel", bootloader: "auto", gpus: node.gpus, connection }));
+    const rs = await underMocks(
+      () =>
+        new GpuPassthrough("pve1-gpus", { nodeName: "pve1", nodeAddress: node.address, cpuVendor: "intel", bootloader: "auto", gpus: node.gpus, connection }),
+    );
     const [prepare, reboot, verify] = ["pve1-gpus-prepare", "pve1-gpus-reboot", "pve1-gpus-verify"].map((n) => one(rs, T.remote, n));
     const wait = one(rs, T.local);
     expect((prepare.inputs as any).create).toContain("options vfio-pci ids=10de:228e,10de:22e8,10de:2504,10de:2b85");
@@ -75,7 +106,13 @@ describe("EnvironmentAccess", () => {
     let token: pulumi.Output<string> | undefined;
     const rs = await underMocks(() => {
       token = new EnvironmentAccess("public-access", {
-        env: "public", pool: "ai-public", bridge: "vmbr30", gpuMappings: ["rtx3060"], datastores: ["tank-public", "files-public"], nodes: ["pve1"], expires: "2027-11-30",
+        env: "public",
+        pool: "ai-public",
+        bridge: "vmbr30",
+        gpuMappings: ["rtx3060"],
+        datastores: ["tank-public", "files-public"],
+        nodes: ["pve1"],
+        expires: "2027-11-30",
       }).token;
     });
     expect(one(rs, T.pool).inputs).toMatchObject({ poolId: "ai-public" });
@@ -84,7 +121,14 @@ describe("EnvironmentAccess", () => {
     expect(one(rs, T.token).inputs).toMatchObject({ tokenName: "deploy", privilegesSeparation: true, expirationDate: "2027-11-30T23:59:59Z" });
     const acls = byType(rs, T.acl).map((a) => a.inputs as any);
     expect(acls.every((a) => a.tokenId === "ai-public@pve!deploy" && a.userId === undefined)).toBe(true);
-    expect(acls.map((a) => a.path).sort()).toEqual(["/mapping/pci/rtx3060", "/nodes/pve1", "/pool/ai-public", "/sdn/zones/localnetwork/vmbr30", "/storage/files-public", "/storage/tank-public"]);
+    expect(acls.map((a) => a.path).sort()).toEqual([
+      "/mapping/pci/rtx3060",
+      "/nodes/pve1",
+      "/pool/ai-public",
+      "/sdn/zones/localnetwork/vmbr30",
+      "/storage/files-public",
+      "/storage/tank-public",
+    ]);
     expect(await pulumi.isSecret(token!)).toBe(true);
   });
 });
@@ -98,6 +142,10 @@ describe("ClusterFirewall", () => {
     expect(fw.options.dependsOn).toContain(rules.urn);
     for (const g of byType(rs, T.group)) expect(fw.options.dependsOn).toContain(g.urn);
     expect(one(rs, T.ipset).inputs).toMatchObject({ name: "management", cidrs: [{ name: "192.168.10.0/28", comment: "admin network" }] });
-    expect(byType(rs, T.group).map((g) => (g.inputs as any).name).sort()).toEqual(["sg-private", "sg-public", "sg-services"]);
+    expect(
+      byType(rs, T.group)
+        .map((g) => (g.inputs as any).name)
+        .sort(),
+    ).toEqual(["sg-private", "sg-public", "sg-services"]);
   });
 });

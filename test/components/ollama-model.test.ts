@@ -29,7 +29,7 @@ describe("pull", () => {
     expect(fake.pullAttempts.get("qwen2.5:14b")).toBe(3);
   });
 
-  it("a pull the server reports as interrupted (its download torn down: \"context canceled\") is resumed too", async () => {
+  it('a pull the server reports as interrupted (its download torn down: "context canceled") is resumed too', async () => {
     fake = await startFakeOllama();
     fake.faults.status = { path: "/api/pull", code: 500, message: "context canceled", times: 1 };
     const { outs } = await create({ host: fake.url, name: "mistral:7b", stallSeconds: 5, maxResumes: 2 });
@@ -50,17 +50,23 @@ describe("pull", () => {
 
   it("treats a stream that ends without success as a failure", async () => {
     fake = await startFakeOllama({ pullEndsWithoutSuccess: true });
-    await expect(create({ host: fake.url, name: "mistral:7b" })).rejects.toThrow(/ollama pull of model "mistral:7b" on .*: .*without success|Did not receive done or success/);
+    await expect(create({ host: fake.url, name: "mistral:7b" })).rejects.toThrow(
+      /ollama pull of model "mistral:7b" on .*: .*without success|Did not receive done or success/,
+    );
   });
 
   it("reports the server's message and status on a 5xx", async () => {
     fake = await startFakeOllama({ status: { path: "/api/pull", code: 500, message: "registry: unexpected EOF" } });
-    await expect(create({ host: fake.url, name: "mistral:7b" })).rejects.toThrow(`ollama pull of model "mistral:7b" on ${fake.url} failed: registry: unexpected EOF (HTTP 500)`);
+    await expect(create({ host: fake.url, name: "mistral:7b" })).rejects.toThrow(
+      `ollama pull of model "mistral:7b" on ${fake.url} failed: registry: unexpected EOF (HTTP 500)`,
+    );
   });
 
   it("says the server cannot be reached when the connection is refused", async () => {
     const port = await freePort();
-    await expect(create({ host: `http://127.0.0.1:${port}`, name: "mistral:7b" })).rejects.toThrow(`ollama pull of model "mistral:7b": cannot reach http://127.0.0.1:${port} (ECONNREFUSED)`);
+    await expect(create({ host: `http://127.0.0.1:${port}`, name: "mistral:7b" })).rejects.toThrow(
+      `ollama pull of model "mistral:7b": cannot reach http://127.0.0.1:${port} (ECONNREFUSED)`,
+    );
   });
 
   it("fails when a pinned digest no longer matches the tag", async () => {
@@ -93,7 +99,11 @@ describe("derived models", () => {
     expect((await p.diff!(id, outs, inputs)).changes).toBe(false);
 
     const m = fake.models.get("second-brain:32b")!;
-    fake.models.set("second-brain:32b", { ...m, parameters: m.parameters.replace("temperature                    0.3", "temperature                    0.9"), system: "hacked" });
+    fake.models.set("second-brain:32b", {
+      ...m,
+      parameters: m.parameters.replace("temperature                    0.3", "temperature                    0.9"),
+      system: "hacked",
+    });
     const refreshed = await p.read!(id, outs);
     expect(refreshed.id).toBe(id);
     expect((refreshed.props as ModelState).observed.parameters.temperature).toBe(0.9);
@@ -118,7 +128,11 @@ describe("derived models", () => {
 });
 
 describe("diff", () => {
-  const base: ModelState = { host: "http://a:11434", name: "m:1", observed: { digest: "d", size: 1, quantization: "", parameterSize: "", family: "", contextLength: null, parameters: {}, system: "", template: "" } };
+  const base: ModelState = {
+    host: "http://a:11434",
+    name: "m:1",
+    observed: { digest: "d", size: 1, quantization: "", parameterSize: "", family: "", contextLength: null, parameters: {}, system: "", template: "" },
+  };
   it("replaces only when the identity changes", async () => {
     expect(await p.diff!("id", base, { host: "http://a:11434", name: "m:2" })).toMatchObject({ changes: true, replaces: ["name"] });
     expect(await p.diff!("id", base, { host: "http://b:11434", name: "m:1" })).toMatchObject({ changes: true, replaces: ["host"] });
@@ -159,14 +173,18 @@ describe("delete", () => {
 
   it("reports other failures", async () => {
     fake = await startFakeOllama({ status: { path: "/api/delete", code: 503, message: "busy" } });
-    await expect(p.delete!("x", { host: fake.url, name: "mistral:7b" } as ModelState)).rejects.toThrow(/ollama delete of model "mistral:7b" on .* failed: busy \(HTTP 503\)/);
+    await expect(p.delete!("x", { host: fake.url, name: "mistral:7b" } as ModelState)).rejects.toThrow(
+      /ollama delete of model "mistral:7b" on .* failed: busy \(HTTP 503\)/,
+    );
   });
 });
 
 describe("parameter parsing", () => {
   it("reads numbers, quoted strings and repeated keys", () => {
     expect(__test.parseParameters('num_ctx                        8192\ntemperature 0.3\nstop "<|im_start|>"\nstop "<|im_end|>"\n')).toEqual({
-      num_ctx: 8192, temperature: 0.3, stop: ["<|im_start|>", "<|im_end|>"],
+      num_ctx: 8192,
+      temperature: 0.3,
+      stop: ["<|im_start|>", "<|im_end|>"],
     });
   });
 });

@@ -14,7 +14,16 @@ afterAll(() => pg?.stop());
 const admin = () => ({ host: pg.host, port: pg.port, user: pg.user, password: pg.password });
 function inputs(name: string, extra: Partial<PgTenantInputs> = {}): PgTenantInputs {
   const o = tenantObjects(name);
-  return { tenant: name, role: o.pgRole, database: o.pgDatabase, password: `pw-${name}-0123456789abcdef`, connectionLimit: 5, onDelete: "retain", admin: admin(), ...extra };
+  return {
+    tenant: name,
+    role: o.pgRole,
+    database: o.pgDatabase,
+    password: `pw-${name}-0123456789abcdef`,
+    connectionLimit: 5,
+    onDelete: "retain",
+    admin: admin(),
+    ...extra,
+  };
 }
 async function sql(q: string, database = "postgres", as?: { user: string; password: string }) {
   const c = new Client({ host: pg.host, port: pg.port, user: as?.user ?? pg.user, password: as?.password ?? pg.password, database });
@@ -31,13 +40,23 @@ describe("PostgreSQL tenant", () => {
     const i = inputs("acme");
     const { id, outs } = (await p.create(i)) as { id: string; outs: PgTenantState };
     expect(id).toBe(`tenant_acme@127.0.0.1:${pg.port}`);
-    expect(outs.observed).toEqual({ roleExists: true, canLogin: true, connectionLimit: 5, databaseExists: true, owner: "tenant_acme", passwordWorks: true, tables: 0 });
+    expect(outs.observed).toEqual({
+      roleExists: true,
+      canLogin: true,
+      connectionLimit: 5,
+      databaseExists: true,
+      owner: "tenant_acme",
+      passwordWorks: true,
+      tables: 0,
+    });
     // The tenant can work in its database…
     await sql("create table notes (id int); insert into notes values (1)", "tenant_acme", { user: "tenant_acme", password: i.password });
     // …and another tenant cannot even connect to it.
     const other = inputs("globex");
     await p.create(other);
-    await expect(sql("select 1", "tenant_acme", { user: "tenant_globex", password: other.password })).rejects.toThrow(/permission denied for database "tenant_acme"/);
+    await expect(sql("select 1", "tenant_acme", { user: "tenant_globex", password: other.password })).rejects.toThrow(
+      /permission denied for database "tenant_acme"/,
+    );
   });
 
   it("read reports drift: password changed, connection limit altered, role dropped", async () => {
@@ -112,7 +131,9 @@ describe("PostgreSQL tenant", () => {
     await holder.connect();
     try {
       const bad = await p.create(inputs("halfway", { password: "another-secret-password-5678" })).catch((e) => e);
-      expect(bad.message).toMatch(/PostgreSQL create for tenant "halfway" on 127\.0\.0\.1:\d+ failed: source database "template1" is being accessed by other users/);
+      expect(bad.message).toMatch(
+        /PostgreSQL create for tenant "halfway" on 127\.0\.0\.1:\d+ failed: source database "template1" is being accessed by other users/,
+      );
       expect(bad.message).not.toContain("another-secret-password");
     } finally {
       await holder.end();

@@ -11,7 +11,14 @@ afterEach(async () => {
 });
 
 const inputs = (s: FakeQdrant, extra: Partial<QdrantCollectionInputs> = {}): QdrantCollectionInputs => ({
-  tenant: "acme", url: s.url, apiKey: s.apiKey, collection: "tenant_acme", vectorSize: 768, distance: "Cosine", onDelete: "retain", ...extra,
+  tenant: "acme",
+  url: s.url,
+  apiKey: s.apiKey,
+  collection: "tenant_acme",
+  vectorSize: 768,
+  distance: "Cosine",
+  onDelete: "retain",
+  ...extra,
 });
 
 describe("Qdrant collection", () => {
@@ -91,13 +98,18 @@ describe("Qdrant collection", () => {
 
   it("says Qdrant cannot be reached when the connection is refused", async () => {
     const port = await freePort();
-    const err = await p.create({ tenant: "acme", url: `http://127.0.0.1:${port}`, apiKey: "k", collection: "tenant_acme", vectorSize: 8, distance: "Dot", onDelete: "retain" }).catch((e) => e);
+    const err = await p
+      .create({ tenant: "acme", url: `http://127.0.0.1:${port}`, apiKey: "k", collection: "tenant_acme", vectorSize: 8, distance: "Dot", onDelete: "retain" })
+      .catch((e) => e);
     expect(err.message).toBe(`tenant "acme": Qdrant GET collection tenant_acme at http://127.0.0.1:${port}: cannot reach Qdrant (ECONNREFUSED)`);
   });
 
   it("check refuses hostile names and bad parameters before any request", async () => {
     q = await startFakeQdrant();
-    const bad = await p.check!({}, inputs(q, { collection: "x/../../snapshots", vectorSize: 0, distance: "Nearest" as never, onDelete: "maybe" as never, url: "ftp://x" }));
+    const bad = await p.check!(
+      {},
+      inputs(q, { collection: "x/../../snapshots", vectorSize: 0, distance: "Nearest" as never, onDelete: "maybe" as never, url: "ftp://x" }),
+    );
     expect(bad.failures?.map((f) => f.property)).toEqual(["url", "collection", "vectorSize", "distance", "onDelete"]);
     await expect(p.create(inputs(q, { collection: "../aliases" }))).rejects.toThrow(/not a plain identifier/);
     expect(q.log).toEqual([]);

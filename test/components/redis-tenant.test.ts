@@ -14,7 +14,15 @@ afterAll(async () => server?.stop());
 
 function inputs(name: string, extra: Partial<RedisTenantInputs> = {}): RedisTenantInputs {
   const o = tenantObjects(name);
-  return { tenant: name, user: o.redisUser, keyPattern: o.redisKeyPattern, password: `pw-${name}-0123456789abcdef`, onDelete: "retain", admin: { host: server.host, port: server.port, password: server.password }, ...extra };
+  return {
+    tenant: name,
+    user: o.redisUser,
+    keyPattern: o.redisKeyPattern,
+    password: `pw-${name}-0123456789abcdef`,
+    onDelete: "retain",
+    admin: { host: server.host, port: server.port, password: server.password },
+    ...extra,
+  };
 }
 const admin = () => new Redis({ host: server.host, port: server.port, password: server.password });
 const as = (i: RedisTenantInputs) => new Redis({ host: server.host, port: server.port, username: i.user, password: i.password, maxRetriesPerRequest: 0 });
@@ -24,7 +32,14 @@ describe("Redis tenant", () => {
     const i = inputs("acme");
     const { id, outs } = (await p.create(i)) as { id: string; outs: RedisTenantState };
     expect(id).toBe(`tenant-acme@127.0.0.1:${server.port}`);
-    expect(outs.observed).toMatchObject({ exists: true, enabled: true, passwordMatches: true, keys: ["~tenant:acme:*"], channels: ["&tenant:acme:*"], keyCount: 0 });
+    expect(outs.observed).toMatchObject({
+      exists: true,
+      enabled: true,
+      passwordMatches: true,
+      keys: ["~tenant:acme:*"],
+      channels: ["&tenant:acme:*"],
+      keyCount: 0,
+    });
     // Saved to the ACL file, so a restart keeps it; the password only as a hash.
     const saved = readFileSync(server.aclFile, "utf8");
     expect(saved).toMatch(/^user tenant-acme on .*~tenant:acme:\* (resetchannels )?&tenant:acme:\* .*-@dangerous$/m);

@@ -78,7 +78,9 @@ describe("Vault configuration objects", () => {
     expect(vault.config.mounts.get("kv-public")).toMatchObject({ description: "secrets of the public environment (ai-dualstack)", maxVersions: 10 });
     vault.config.mounts.set("kv-private", { type: "kv", options: { version: "1" }, description: "", maxVersions: 0 });
     const err = await p.create(inputs(vault, objectOf("private-mount"))).catch((e) => e);
-    expect(err.message).toBe(`Vault kv-mount kv-private at ${vault.url}: a kv mount (version 1) already exists there; refusing to touch it (it may hold secrets). Move it away or choose another environment mount.`);
+    expect(err.message).toBe(
+      `Vault kv-mount kv-private at ${vault.url}: a kv mount (version 1) already exists there; refusing to touch it (it may hold secrets). Move it away or choose another environment mount.`,
+    );
   });
 
   it("deletes policies, roles and audit devices, never a mount or an auth method", async () => {

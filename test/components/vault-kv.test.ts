@@ -11,7 +11,14 @@ afterEach(async () => {
 });
 
 const SECRET = "s3cr3t-value-that-must-never-be-shown";
-const inputs = (v: FakeVault, extra: Partial<VaultKvInputs> = {}): VaultKvInputs => ({ address: v.url, token: v.token, mount: "kv-public", path: "services/chatbot", data: { WEBUI_SECRET_KEY: SECRET }, ...extra });
+const inputs = (v: FakeVault, extra: Partial<VaultKvInputs> = {}): VaultKvInputs => ({
+  address: v.url,
+  token: v.token,
+  mount: "kv-public",
+  path: "services/chatbot",
+  data: { WEBUI_SECRET_KEY: SECRET },
+  ...extra,
+});
 
 describe("Vault KV secret", () => {
   it("creates with check-and-set 0 and reports version and a hash of the data, not the data", async () => {
@@ -26,7 +33,9 @@ describe("Vault KV secret", () => {
     vault = await startFakeVault();
     vault.overwrite("kv-public/services/chatbot", { other: "x" });
     const err = await p.create(inputs(vault)).catch((e) => e);
-    expect(err.message).toBe(`Vault kv-public/services/chatbot at ${vault.url} already holds a secret (version 1): import it into the stack, or delete it in Vault first; it is not overwritten`);
+    expect(err.message).toBe(
+      `Vault kv-public/services/chatbot at ${vault.url} already holds a secret (version 1): import it into the stack, or delete it in Vault first; it is not overwritten`,
+    );
     expect(err.message).not.toContain(SECRET);
     expect(vault.secrets.get("kv-public/services/chatbot")!.at(-1)!.data).toEqual({ other: "x" });
   });
@@ -67,7 +76,9 @@ describe("Vault KV secret", () => {
     expect(JSON.stringify(outs)).not.toContain(vault.token);
     expect((await p.read!(id, outs)).id).toBe(id);
     expect(vault.log.filter((l) => l === "POST /v1/auth/approle/login")).toHaveLength(2);
-    const wrong = await p.create(inputs(vault, { token: undefined, appRole: { roleId: vault.appRole.roleId, secretId: "stolen" }, path: "other" })).catch((e) => e);
+    const wrong = await p
+      .create(inputs(vault, { token: undefined, appRole: { roleId: vault.appRole.roleId, secretId: "stolen" }, path: "other" }))
+      .catch((e) => e);
     expect(wrong.message).toBe(`Vault AppRole login at ${vault.url} failed: invalid role or secret ID (HTTP 400)`);
     expect((await p.check!({}, inputs(vault, { token: undefined }))).failures?.map((f) => f.property)).toEqual(["appRole"]);
   });

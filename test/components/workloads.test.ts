@@ -53,7 +53,17 @@ describe("ComposeStack", () => {
 
   it("pulls images by tag and runs containers on the resolved digest, with Compose labels", async () => {
     const rs = await underMocks(build("private"));
-    expect(byType(rs, D.image).map((i) => (i.inputs as any).name).sort()).toEqual(["caddy:2.10.2-alpine", "chromadb/chroma:1.0.20", "ghcr.io/open-webui/open-webui:v0.8.12", "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-ubuntu22.04", "ollama/ollama:0.18.2"]);
+    expect(
+      byType(rs, D.image)
+        .map((i) => (i.inputs as any).name)
+        .sort(),
+    ).toEqual([
+      "caddy:2.10.2-alpine",
+      "chromadb/chroma:1.0.20",
+      "ghcr.io/open-webui/open-webui:v0.8.12",
+      "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-ubuntu22.04",
+      "ollama/ollama:0.18.2",
+    ]);
     const ollama = one(rs, D.container, "private-services-ollama").inputs as any;
     expect(ollama.image).toBe(COMPUTED_MARK); // the image's repoDigest
     expect(ollama).toMatchObject({ name: "private-ollama-1", gpus: "all", restart: "unless-stopped", wait: true, mustRun: true });
@@ -61,7 +71,12 @@ describe("ComposeStack", () => {
     expect(ollama.ports).toEqual([{ internal: 11434, external: 11434, ip: "127.0.0.1", protocol: "tcp" }]);
     expect(ollama.volumes).toEqual([{ volumeName: "private_ollama-models", containerPath: "/root/.ollama", readOnly: false }]);
     const labels = Object.fromEntries(ollama.labels.map((l: any) => [l.label, l.value]));
-    expect(labels).toMatchObject({ "com.docker.compose.project": "private", "com.docker.compose.service": "ollama", env: "private", "managed-by": "ai-dualstack" });
+    expect(labels).toMatchObject({
+      "com.docker.compose.project": "private",
+      "com.docker.compose.service": "ollama",
+      env: "private",
+      "managed-by": "ai-dualstack",
+    });
     expect(ollama.envs).toContain("OLLAMA_CONTEXT_LENGTH=8192");
   });
 
@@ -107,7 +122,9 @@ describe("ComposeStack", () => {
 
   it("refuses a stack whose files name key material it was not given", async () => {
     const spec = environmentStack(env("private"), "private");
-    await expect(underMocks(() => new ComposeStack("bad", { spec, dockerHost: "ssh://ops@x", env: "private", stack: "private", materials: { "tls-chroma-cert": "x" } }))).rejects.toThrow(
+    await expect(
+      underMocks(() => new ComposeStack("bad", { spec, dockerHost: "ssh://ops@x", env: "private", stack: "private", materials: { "tls-chroma-cert": "x" } })),
+    ).rejects.toThrow(
       "compose stack private: files need key material not given to the stack: tls-chroma-key, tls-ollama-cert, tls-ollama-key, tls-open-webui-cert, tls-open-webui-key",
     );
   });
@@ -128,19 +145,46 @@ describe("ComposeStack: what the catalog's services use", () => {
     volumes: ["app-data"],
     services: [
       {
-        name: "setup", image: "minio/mc:RELEASE.2025-04-16T18-13-26Z", entrypoint: ["/bin/sh", "/setup.sh"], environment: { MC_HOST_local: { template: "http://admin:{{root-password}}@minio:9000" } },
-        ports: [], volumes: [], files: [{ path: "/setup.sh", content: "mc ready local\n" }], restart: "no", oneShot: true, gpu: false, dependsOnHealthy: [], networks: ["ai"], memoryMiB: 128,
+        name: "setup",
+        image: "minio/mc:RELEASE.2025-04-16T18-13-26Z",
+        entrypoint: ["/bin/sh", "/setup.sh"],
+        environment: { MC_HOST_local: { template: "http://admin:{{root-password}}@minio:9000" } },
+        ports: [],
+        volumes: [],
+        files: [{ path: "/setup.sh", content: "mc ready local\n" }],
+        restart: "no",
+        oneShot: true,
+        gpu: false,
+        dependsOnHealthy: [],
+        networks: ["ai"],
+        memoryMiB: 128,
       },
       {
-        name: "app", image: "ai-dualstack/app:1.0.0", build: { context: "apps/example", dockerfile: "Dockerfile", args: {} },
-        environment: { DATABASE_URL: { template: "postgresql://svc_app:{{pg-app-password}}@10.20.0.21:5432/svc_app" }, ENCRYPTION_KEY: { secret: "app-key-hex" }, COOKIE_SECRET: { secret: "cookie-32" }, LOG_LEVEL: "info" },
-        ports: [], volumes: [{ volume: "app-data", path: "/data" }], files: [{ path: "/etc/app.conf", template: "password {{pg-app-password}}\n" }],
+        name: "app",
+        image: "ai-dualstack/app:1.0.0",
+        build: { context: "apps/example", dockerfile: "Dockerfile", args: {} },
+        environment: {
+          DATABASE_URL: { template: "postgresql://svc_app:{{pg-app-password}}@10.20.0.21:5432/svc_app" },
+          ENCRYPTION_KEY: { secret: "app-key-hex" },
+          COOKIE_SECRET: { secret: "cookie-32" },
+          LOG_LEVEL: "info",
+        },
+        ports: [],
+        volumes: [{ volume: "app-data", path: "/data" }],
+        files: [{ path: "/etc/app.conf", template: "password {{pg-app-password}}\n" }],
         healthcheck: { test: ["CMD", "true"], interval: "30s", timeout: "10s", retries: 3, startPeriod: "10s" },
-        restart: "unless-stopped", gpu: false, dependsOnHealthy: ["setup"], networks: ["ai"], memoryMiB: 512, cpus: 1.5, shmSizeMiB: 256,
+        restart: "unless-stopped",
+        gpu: false,
+        dependsOnHealthy: ["setup"],
+        networks: ["ai"],
+        memoryMiB: 512,
+        cpus: 1.5,
+        shmSizeMiB: 256,
       },
     ],
   };
-  const build = () => new ComposeStack("cat", { spec, dockerHost: "ssh://ops@10.20.0.10", env: "private", stack: "private", secretValues: { "pg-app-password": GIVEN } });
+  const build = () =>
+    new ComposeStack("cat", { spec, dockerHost: "ssh://ops@10.20.0.10", env: "private", stack: "private", secretValues: { "pg-app-password": GIVEN } });
 
   it("builds an image from its context on the engine, rebuilt when the context changes, and runs it with its limits", async () => {
     const rs = await underMocks(build);
@@ -161,7 +205,14 @@ describe("ComposeStack: what the catalog's services use", () => {
     expect([SECRET_MARK, COMPUTED_MARK]).toContain((app.inputs as any).uploads[0].content);
     expect(app.options.additionalSecretOutputs).toEqual(expect.arrayContaining(["envs", "uploads"]));
     // The given password is not generated again; the hex key is 32 random bytes; the cookie secret 32 characters.
-    expect(byType(rs, D.password).map((p) => [p.name, (p.inputs as any).length]).sort()).toEqual([["cat-cookie-32", 32], ["cat-root-password", 48]]);
+    expect(
+      byType(rs, D.password)
+        .map((p) => [p.name, (p.inputs as any).length])
+        .sort(),
+    ).toEqual([
+      ["cat-cookie-32", 32],
+      ["cat-root-password", 48],
+    ]);
     const key = one(rs, "random:index/randomId:RandomId");
     expect(key.inputs).toMatchObject({ byteLength: 32 });
     expect(key.options.additionalSecretOutputs).toEqual(["hex", "b64Std", "b64Url", "dec"]);
@@ -181,16 +232,28 @@ describe("ModelDeployment", () => {
   const report = capacityReport(cfg, { catalog: "rtx-5090", ...GPU_CATALOG["rtx-5090"] });
 
   it("derived models bake their context; every model must sit entirely in VRAM once warmed", async () => {
-    const rs = await underMocks(() => new ModelDeployment("second-brain", { host: "http://10.20.0.10:11434", deployment: cfg.models[1], capacity: report.models[1], keepAlive: "-1" }));
+    const rs = await underMocks(
+      () => new ModelDeployment("second-brain", { host: "http://10.20.0.10:11434", deployment: cfg.models[1], capacity: report.models[1], keepAlive: "-1" }),
+    );
     const m = one(rs, D.model).inputs as any;
-    expect(m).toMatchObject({ host: "http://10.20.0.10:11434", name: "second-brain:32b", from: "qwen2.5:32b", warm: true, keepAlive: "-1", requireFullGpu: true, stallSeconds: 300 });
+    expect(m).toMatchObject({
+      host: "http://10.20.0.10:11434",
+      name: "second-brain:32b",
+      from: "qwen2.5:32b",
+      warm: true,
+      keepAlive: "-1",
+      requireFullGpu: true,
+      stallSeconds: 300,
+    });
     expect(m.parameters).toEqual({ temperature: 0.3, top_p: 0.9, num_ctx: 8192 });
     expect(m.capacity).toMatchObject({ catalogModel: "qwen2.5:32b", context: 8192, kvCacheType: "q8_0", fits: true });
     expect(m.__provider).toBe(PROVIDER_CODE_MARK);
   });
 
   it("pulled models bake nothing", async () => {
-    const rs = await underMocks(() => new ModelDeployment("qwen", { host: "http://10.20.0.10:11434", deployment: cfg.models[0], capacity: report.models[0], keepAlive: "-1" }));
+    const rs = await underMocks(
+      () => new ModelDeployment("qwen", { host: "http://10.20.0.10:11434", deployment: cfg.models[0], capacity: report.models[0], keepAlive: "-1" }),
+    );
     const m = one(rs, D.model).inputs as any;
     expect(m.name).toBe("qwen2.5:14b");
     expect(m.from).toBeUndefined();

@@ -17,8 +17,16 @@ export interface PreviewSummary {
 const SUMMARY_LINE = /^\s+(?:[+~-]+|\+-)?\s*(\d+) (to create|to update|to delete|to replace|created|updated|deleted|replaced|unchanged|errored)\s*$/;
 
 const OPERATION: Record<string, string> = {
-  "to create": "create", created: "create", "to update": "update", updated: "update", "to delete": "delete",
-  deleted: "delete", "to replace": "replace", replaced: "replace", unchanged: "unchanged", errored: "errored",
+  "to create": "create",
+  created: "create",
+  "to update": "update",
+  updated: "update",
+  "to delete": "delete",
+  deleted: "delete",
+  "to replace": "replace",
+  replaced: "replace",
+  unchanged: "unchanged",
+  errored: "errored",
 };
 
 export function readPreview(out: string): PreviewSummary {
@@ -41,7 +49,10 @@ export function readPreview(out: string): PreviewSummary {
 
 /** "92 create, 1 unchanged; policies: 0 mandatory, 4 advisory (backup-coverage ×4)" */
 export function describePreview(s: PreviewSummary): string {
-  const counts = Object.entries(s.counts).map(([k, n]) => `${n} ${k}`).join(", ") || "no resources";
+  const counts =
+    Object.entries(s.counts)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(", ") || "no resources";
   const by = new Map<string, number>();
   for (const v of s.verdicts) by.set(`${v.level} ${v.policy}`, (by.get(`${v.level} ${v.policy}`) ?? 0) + 1);
   const mandatory = s.verdicts.filter((v) => v.level !== "advisory").length;

@@ -78,7 +78,11 @@ async function main(): Promise<void> {
       const s = readPreview(r.out);
       log(`preview ${stack}: ${describePreview(s)}`);
       check(r.code === 0, `preview ${stack} exited ${r.code}`, r.out);
-      check(s.verdicts.every((v) => v.level === "advisory"), `preview ${stack}: mandatory policy violations`, r.out);
+      check(
+        s.verdicts.every((v) => v.level === "advisory"),
+        `preview ${stack}: mandatory policy violations`,
+        r.out,
+      );
       check(!r.out.includes("can't run policy"), `preview ${stack}: a policy could not run during preview`, r.out);
       // The host's root stack exists already (imported).
       const expected = expectedCreates(plans[stack]) - (stack === "host" ? 1 : 0);
@@ -94,7 +98,11 @@ async function main(): Promise<void> {
     const badSummary = readPreview(bad.out);
     log(`preview violation (private + privileged postgres LXC): exit ${bad.code}; ${describePreview(badSummary)}`);
     check(bad.code !== 0, "the violating preview was not stopped", bad.out);
-    check(badSummary.verdicts.some((v) => v.level === "mandatory" && v.policy === "lxc-unprivileged"), "the violating preview does not name lxc-unprivileged", bad.out);
+    check(
+      badSummary.verdicts.some((v) => v.level === "mandatory" && v.policy === "lxc-unprivileged"),
+      "the violating preview does not name lxc-unprivileged",
+      bad.out,
+    );
 
     // Without the policy pack: it judged these programs above, and it would see the excluded resources without inputs.
     for (const stack of STACKS) {
@@ -120,6 +128,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`${err instanceof CheckFailed ? err.message : (err as Error).stack ?? String(err)}\n`);
+  process.stderr.write(`${err instanceof CheckFailed ? err.message : ((err as Error).stack ?? String(err))}\n`);
   process.exit(1);
 });

@@ -32,7 +32,11 @@ export function plain(value: unknown): unknown {
   if (value && typeof value === "object") {
     const o = value as Record<string, unknown>;
     if (specialSigKey in o && "value" in o) return plain(o.value);
-    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, plain(o[k])]));
+    return Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, plain(o[k])]),
+    );
   }
   return value;
 }

@@ -24,7 +24,11 @@ export class Workspace {
   readonly env: NodeJS.ProcessEnv;
 
   /** root: the project checkout; toolchain: the directory holding `pulumi` and its language host; program: a Pulumi project inside the checkout. */
-  constructor(root: string, readonly toolchain: string, program = ".") {
+  constructor(
+    root: string,
+    readonly toolchain: string,
+    program = ".",
+  ) {
     this.dir = mkdtempSync(join(tmpdir(), "ai-dualstack-engine-"));
     this.project = join(this.dir, "project");
     this.programDir = join(this.project, program);

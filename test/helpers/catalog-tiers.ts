@@ -12,16 +12,46 @@ const app = (extra: Record<string, unknown> = {}) => ({ build: { context: EXAMPL
 /** Per environment and tier, the services to enable (dependencies from other tiers included). */
 export const TIERS: Record<"private" | "public" | "host", Record<1 | 2 | 3, Record<string, unknown>>> = {
   private: {
-    1: { vllm: { model: "Qwen/Qwen2.5-14B-Instruct-AWQ" }, langflow: {}, apps: { "docs-api": app({ needs: ["llm", "postgres", "vectorDb"], gatewayPort: 8100 }) } },
+    1: {
+      vllm: { model: "Qwen/Qwen2.5-14B-Instruct-AWQ" },
+      langflow: {},
+      apps: { "docs-api": app({ needs: ["llm", "postgres", "vectorDb"], gatewayPort: 8100 }) },
+    },
     // The notebooks keep 1 GiB: the two Qwen models co-resident leave no more on the 5090.
-    2: { rag: app({ gatewayPort: 8101 }), unstructured: {}, workers: { ingest: app({ app: "tasks" }) }, jupyter: { vramMiB: 1024 }, langfuse: {}, minio: {}, prefect: {} },
-    3: { neo4j: {}, zep: {}, minio: { buckets: ["documents"] }, rclone: { jobs: [{ name: "offsite", from: "minio:documents", to: "offsite:ai-dualstack/documents" }] } },
+    2: {
+      rag: app({ gatewayPort: 8101 }),
+      unstructured: {},
+      workers: { ingest: app({ app: "tasks" }) },
+      jupyter: { vramMiB: 1024 },
+      langfuse: {},
+      minio: {},
+      prefect: {},
+    },
+    3: {
+      neo4j: {},
+      zep: {},
+      minio: { buckets: ["documents"] },
+      rclone: { jobs: [{ name: "offsite", from: "minio:documents", to: "offsite:ai-dualstack/documents" }] },
+    },
   },
   public: {
     // A 7B AWQ checkpoint needs far less than vLLM's default 16 GiB of host memory.
-    1: { vllm: { model: "TheBloke/Mistral-7B-Instruct-v0.2-AWQ", memoryMiB: 8192 }, apps: { api: app({ hostname: "api.example.org", auth: true }) }, streamlit: app({ command: ["streamlit", "run", "demo.py"], hostname: "demo.example.org" }), oauth2Proxy: { issuerUrl: "https://login.example.org/realms/ai" } },
+    1: {
+      vllm: { model: "TheBloke/Mistral-7B-Instruct-v0.2-AWQ", memoryMiB: 8192 },
+      apps: { api: app({ hostname: "api.example.org", auth: true }) },
+      streamlit: app({ command: ["streamlit", "run", "demo.py"], hostname: "demo.example.org" }),
+      oauth2Proxy: { issuerUrl: "https://login.example.org/realms/ai" },
+    },
     2: { workers: { jobs: app({ app: "tasks" }) }, langfuse: {}, minio: {}, prefect: {}, keycloak: { hostname: "auth.example.org" } },
-    3: { agent: app({ hostname: "agent.example.org", auth: true }), oauth2Proxy: {}, keycloak: { hostname: "auth.example.org" }, neo4j: {}, zep: {}, minio: {}, rclone: { jobs: [{ name: "offsite", from: "minio:agent-memory", to: "offsite:ai-dualstack/agent" }] } },
+    3: {
+      agent: app({ hostname: "agent.example.org", auth: true }),
+      oauth2Proxy: {},
+      keycloak: { hostname: "auth.example.org" },
+      neo4j: {},
+      zep: {},
+      minio: {},
+      rclone: { jobs: [{ name: "offsite", from: "minio:agent-memory", to: "offsite:ai-dualstack/agent" }] },
+    },
   },
   host: { 1: {}, 2: { gitea: {} }, 3: {} },
 };
@@ -39,7 +69,8 @@ function overlay(stack: "private" | "public" | "host", tiers: (1 | 2 | 3)[]): Re
   // vLLM owns the GPU: Ollama's models run on the CPU and none is kept warm.
   if (services.vllm) c["ai-dualstack:models"] = c["ai-dualstack:models"].map((m: Record<string, unknown>) => ({ ...m, warm: false }));
   // Tier 3 at the public ingress: certificates from Let's Encrypt.
-  if (stack === "public" && tiers.includes(3)) c["ai-dualstack:services"].ingress = { ...c["ai-dualstack:services"].ingress, tls: "acme", acmeEmail: "ops@example.org" };
+  if (stack === "public" && tiers.includes(3))
+    c["ai-dualstack:services"].ingress = { ...c["ai-dualstack:services"].ingress, tls: "acme", acmeEmail: "ops@example.org" };
   return doc;
 }
 

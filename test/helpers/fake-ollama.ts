@@ -42,9 +42,36 @@ export interface FakeOllama {
 }
 
 export const LIBRARY: Record<string, Omit<FakeModel, "digest">> = {
-  "mistral:7b": { size: 4_113_301_824, family: "llama", parameterSize: "7.2B", quantization: "Q4_0", parameters: 'stop                           "[INST]"\nstop                           "[/INST]"', system: "", template: "[INST] {{ .Prompt }} [/INST]", contextLength: 32768 },
-  "qwen2.5:14b": { size: 8_988_124_298, family: "qwen2", parameterSize: "14.8B", quantization: "Q4_K_M", parameters: 'stop                           "<|im_start|>"\nstop                           "<|im_end|>"', system: "", template: "{{ .Prompt }}", contextLength: 32768 },
-  "qwen2.5:32b": { size: 19_851_337_640, family: "qwen2", parameterSize: "32.8B", quantization: "Q4_K_M", parameters: 'stop                           "<|im_start|>"\nstop                           "<|im_end|>"', system: "", template: "{{ .Prompt }}", contextLength: 32768 },
+  "mistral:7b": {
+    size: 4_113_301_824,
+    family: "llama",
+    parameterSize: "7.2B",
+    quantization: "Q4_0",
+    parameters: 'stop                           "[INST]"\nstop                           "[/INST]"',
+    system: "",
+    template: "[INST] {{ .Prompt }} [/INST]",
+    contextLength: 32768,
+  },
+  "qwen2.5:14b": {
+    size: 8_988_124_298,
+    family: "qwen2",
+    parameterSize: "14.8B",
+    quantization: "Q4_K_M",
+    parameters: 'stop                           "<|im_start|>"\nstop                           "<|im_end|>"',
+    system: "",
+    template: "{{ .Prompt }}",
+    contextLength: 32768,
+  },
+  "qwen2.5:32b": {
+    size: 19_851_337_640,
+    family: "qwen2",
+    parameterSize: "32.8B",
+    quantization: "Q4_K_M",
+    parameters: 'stop                           "<|im_start|>"\nstop                           "<|im_end|>"',
+    system: "",
+    template: "{{ .Prompt }}",
+    contextLength: 32768,
+  },
 };
 
 const digestOf = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -142,7 +169,11 @@ export async function startFakeOllama(faults: Faults = {}): Promise<FakeOllama> 
     if (path === "/api/tags") {
       return json(res, 200, {
         models: [...state.models.entries()].map(([name, m]) => ({
-          name, model: name, modified_at: "2026-11-21T10:00:00Z", size: m.size, digest: m.digest,
+          name,
+          model: name,
+          modified_at: "2026-11-21T10:00:00Z",
+          size: m.size,
+          digest: m.digest,
           details: { format: "gguf", family: m.family, families: [m.family], parameter_size: m.parameterSize, quantization_level: m.quantization },
         })),
       });
@@ -152,7 +183,10 @@ export async function startFakeOllama(faults: Faults = {}): Promise<FakeOllama> 
       const m = state.models.get(key);
       if (!m) return json(res, 404, { error: `model '${model}' not found` });
       return json(res, 200, {
-        parameters: m.parameters, system: m.system, template: m.template, modified_at: "2026-11-21T10:00:00Z",
+        parameters: m.parameters,
+        system: m.system,
+        template: m.template,
+        modified_at: "2026-11-21T10:00:00Z",
         details: { family: m.family, parameter_size: m.parameterSize, quantization_level: m.quantization },
         model_info: { "general.architecture": m.family, [`${m.family}.context_length`]: m.contextLength },
       });
@@ -167,7 +201,15 @@ export async function startFakeOllama(faults: Faults = {}): Promise<FakeOllama> 
       // A generation: as many tokens as asked for, at the configured speed.
       const count = Number(b.options?.num_predict ?? 128);
       const tps = state.faults.decodeTokensPerSecond ?? 50;
-      return json(res, 200, { model, created_at: "2026-11-21T10:00:00Z", response: "x ".repeat(count), done: true, done_reason: "length", eval_count: count, eval_duration: Math.round((count / tps) * 1e9) });
+      return json(res, 200, {
+        model,
+        created_at: "2026-11-21T10:00:00Z",
+        response: "x ".repeat(count),
+        done: true,
+        done_reason: "length",
+        eval_count: count,
+        eval_duration: Math.round((count / tps) * 1e9),
+      });
     }
 
     if (path === "/api/ps") {
@@ -175,7 +217,15 @@ export async function startFakeOllama(faults: Faults = {}): Promise<FakeOllama> 
       return json(res, 200, {
         models: [...state.loaded].map((name) => {
           const m = state.models.get(name)!;
-          return { name, model: name, size: m.size, size_vram: Math.floor(m.size * fraction), digest: m.digest, expires_at: "2318-01-01T00:00:00Z", details: {} };
+          return {
+            name,
+            model: name,
+            size: m.size,
+            size_vram: Math.floor(m.size * fraction),
+            digest: m.digest,
+            expires_at: "2318-01-01T00:00:00Z",
+            details: {},
+          };
         }),
       });
     }

@@ -34,9 +34,16 @@ export async function startFakeProxmox(ca: TestCa, guests: Record<number, FakeGu
   const token = "root@pam!drill=6f1c2b7e-0000-4000-8000-000000000001";
   const tasks = new Map<string, { polls: number; exitstatus: string; then: () => void }>();
   let seq = 0;
-  const state = { guests: new Map(Object.entries(guests).map(([k, v]) => [Number(k), v])), backups: [] as FakeBackup[], log: [] as string[], failBackupOf: new Set<number>() };
+  const state = {
+    guests: new Map(Object.entries(guests).map(([k, v]) => [Number(k), v])),
+    backups: [] as FakeBackup[],
+    log: [] as string[],
+    failBackupOf: new Set<number>(),
+  };
   const task = (node: string, type: string, id: number, exitstatus: string, then: () => void) => {
-    const upid = `UPID:${node}:0000${(++seq).toString(16)}:00000000:${Math.floor(Date.now() / 1000).toString(16).toUpperCase()}:${type}:${id}:root@pam!drill:`;
+    const upid = `UPID:${node}:0000${(++seq).toString(16)}:00000000:${Math.floor(Date.now() / 1000)
+      .toString(16)
+      .toUpperCase()}:${type}:${id}:root@pam!drill:`;
     tasks.set(upid, { polls: 0, exitstatus, then });
     return upid;
   };
@@ -56,19 +63,38 @@ export async function startFakeProxmox(ca: TestCa, guests: Record<number, FakeGu
       let m: RegExpExecArray | null;
       if ((m = /^\/nodes\/([^/]+)\/storage\/([^/]+)\/content$/.exec(p)) && req.method === "GET") {
         const vmid = Number(url.searchParams.get("vmid"));
-        return send(200, { data: state.backups.filter((b) => b.storage === m![2] && (!vmid || b.vmid === vmid)).map(({ storage: _s, ...b }) => ({ ...b, content: "backup", format: "pbs-vm" })) });
+        return send(200, {
+          data: state.backups
+            .filter((b) => b.storage === m![2] && (!vmid || b.vmid === vmid))
+            .map(({ storage: _s, ...b }) => ({ ...b, content: "backup", format: "pbs-vm" })),
+        });
       }
       if ((m = /^\/nodes\/([^/]+)\/vzdump$/.exec(p)) && req.method === "POST") {
         const vmid = Number(form.get("vmid"));
         const storage = form.get("storage");
-        if (!vmid || !storage) return send(400, { data: null, errors: { ...(vmid ? {} : { vmid: "property is missing and it is not optional" }), ...(storage ? {} : { storage: "property is missing and it is not optional" }) } });
+        if (!vmid || !storage)
+          return send(400, {
+            data: null,
+            errors: {
+              ...(vmid ? {} : { vmid: "property is missing and it is not optional" }),
+              ...(storage ? {} : { storage: "property is missing and it is not optional" }),
+            },
+          });
         const node = m[1];
         const fails = state.failBackupOf.has(vmid) || !state.guests.has(vmid);
-        return send(200, { data: task(node, "vzdump", vmid, fails ? "job errors" : "OK", () => {
-          if (fails) return;
-          const ctime = Math.floor(Date.now() / 1000);
-          state.backups.push({ volid: `${storage}:backup/${state.guests.get(vmid)!.kind === "qemu" ? "vm" : "ct"}/${vmid}/${new Date(ctime * 1000).toISOString().replace(/\.\d+Z$/, "Z")}`, vmid, ctime, protected: Number(form.get("protected") ?? 0), storage });
-        }) });
+        return send(200, {
+          data: task(node, "vzdump", vmid, fails ? "job errors" : "OK", () => {
+            if (fails) return;
+            const ctime = Math.floor(Date.now() / 1000);
+            state.backups.push({
+              volid: `${storage}:backup/${state.guests.get(vmid)!.kind === "qemu" ? "vm" : "ct"}/${vmid}/${new Date(ctime * 1000).toISOString().replace(/\.\d+Z$/, "Z")}`,
+              vmid,
+              ctime,
+              protected: Number(form.get("protected") ?? 0),
+              storage,
+            });
+          }),
+        });
       }
       if ((m = /^\/nodes\/([^/]+)\/tasks\/([^/]+)\/status$/.exec(p)) && req.method === "GET") {
         const t = tasks.get(decodeURIComponent(m[2]));
@@ -81,7 +107,8 @@ export async function startFakeProxmox(ca: TestCa, guests: Record<number, FakeGu
       if ((m = /^\/nodes\/([^/]+)\/(qemu|lxc)\/(\d+)\/status\/current$/.exec(p)) && req.method === "GET") {
         const vmid = Number(m[3]);
         const g = state.guests.get(vmid);
-        if (!g || g.kind !== m[2]) return send(500, { data: null }, `Configuration file 'nodes/${m[1]}/${m[2] === "qemu" ? "qemu-server" : "lxc"}/${vmid}.conf' does not exist`);
+        if (!g || g.kind !== m[2])
+          return send(500, { data: null }, `Configuration file 'nodes/${m[1]}/${m[2] === "qemu" ? "qemu-server" : "lxc"}/${vmid}.conf' does not exist`);
         return send(200, { data: { vmid, status: "running" } });
       }
       if ((m = /^\/nodes\/([^/]+)\/(qemu|lxc)$/.exec(p)) && req.method === "POST") {
@@ -101,6 +128,10 @@ export async function startFakeProxmox(ca: TestCa, guests: Record<number, FakeGu
   return Object.assign(state, {
     url: `https://127.0.0.1:${port}/`,
     token,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   });
 }

@@ -41,7 +41,8 @@ export async function startFakeQdrant(): Promise<FakeQdrant> {
       // Health endpoints need no key, as in Qdrant.
       if (url === "/readyz" && req.method === "GET") return send(200, "all shards are ready");
       if (req.headers["api-key"] !== apiKey) return error(401, "Invalid api-key");
-      if (url === "/collections" && req.method === "GET") return send(200, { result: { collections: [...state.collections!.keys()].map((name) => ({ name })) }, status: "ok" });
+      if (url === "/collections" && req.method === "GET")
+        return send(200, { result: { collections: [...state.collections!.keys()].map((name) => ({ name })) }, status: "ok" });
       const m = /^\/collections\/([^/]+)(\/points\/count)?$/.exec(url);
       if (!m) return error(404, `Not found: ${url}`);
       const [name, count] = [m[1], m[2]];
@@ -50,7 +51,10 @@ export async function startFakeQdrant(): Promise<FakeQdrant> {
       if (count && req.method === "POST") return c ? send(200, { result: { count: c.points }, status: "ok" }) : missing();
       if (req.method === "GET") {
         if (!c) return missing();
-        return send(200, { result: { status: "green", points_count: c.points, config: { params: { vectors: { size: c.size, distance: c.distance } } } }, status: "ok" });
+        return send(200, {
+          result: { status: "green", points_count: c.points, config: { params: { vectors: { size: c.size, distance: c.distance } } } },
+          status: "ok",
+        });
       }
       if (req.method === "PUT") {
         if (c) return error(409, `Wrong input: Collection \`${name}\` already exists!`);
@@ -69,6 +73,10 @@ export async function startFakeQdrant(): Promise<FakeQdrant> {
   const { port } = server.address() as { port: number };
   return Object.assign(state as FakeQdrant, {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   });
 }

@@ -39,7 +39,14 @@ export async function startFakeVault(mounts: string[] = ["kv-public", "kv-privat
   const token = `hvs.test-${Math.random().toString(36).slice(2)}`;
   const secrets = new Map<string, Version[]>();
   const appRole = { roleId: `role-${Math.random().toString(36).slice(2)}`, secretId: `secret-${Math.random().toString(36).slice(2)}` };
-  const config: FakeVault["config"] = { audits: new Map(), mounts: new Map(mounts.map((m) => [m, { type: "kv", options: { version: "2" }, description: "", maxVersions: 0 }])), policies: new Map(), auths: new Map(), roles: new Map(), secretIds: new Map() };
+  const config: FakeVault["config"] = {
+    audits: new Map(),
+    mounts: new Map(mounts.map((m) => [m, { type: "kv", options: { version: "2" }, description: "", maxVersions: 0 }])),
+    policies: new Map(),
+    auths: new Map(),
+    roles: new Map(),
+    secretIds: new Map(),
+  };
   const state: Partial<FakeVault> = { token, appRole, secrets, log: [], config };
   let serial = 0;
   const random = (prefix: string) => `${prefix}-${++serial}-${Math.random().toString(36).slice(2)}`;
@@ -103,7 +110,14 @@ export async function startFakeVault(mounts: string[] = ["kv-public", "kv-privat
       }
       if (m[2] === "metadata" && req.method === "GET") {
         if (versions.length === 0) return send(404, { errors: [] });
-        return send(200, { data: { current_version: versions.length, versions: Object.fromEntries(versions.map((v, i) => [String(i + 1), { created_time: v.created_time, deletion_time: v.deletion_time, destroyed: v.destroyed }])) } });
+        return send(200, {
+          data: {
+            current_version: versions.length,
+            versions: Object.fromEntries(
+              versions.map((v, i) => [String(i + 1), { created_time: v.created_time, deletion_time: v.deletion_time, destroyed: v.destroyed }]),
+            ),
+          },
+        });
       }
       send(405, { errors: ["unsupported operation"] });
     });
@@ -112,72 +126,79 @@ export async function startFakeVault(mounts: string[] = ["kv-public", "kv-privat
   function configRoute(method: string, api: string, body: Record<string, any>, send: (status: number, body?: unknown) => void): boolean {
     const withData = (d: Record<string, unknown>) => send(200, { ...d, data: d });
     let m: RegExpExecArray | null;
-    if (api === "sys/audit" && method === "GET") return withData(Object.fromEntries([...config.audits].map(([p, a]) => [`${p}/`, { ...a, path: `${p}/` }]))), true;
+    if (api === "sys/audit" && method === "GET")
+      return (withData(Object.fromEntries([...config.audits].map(([p, a]) => [`${p}/`, { ...a, path: `${p}/` }]))), true);
     if ((m = /^sys\/audit\/([^/]+)$/.exec(api))) {
       if (method === "PUT") {
-        if (config.audits.has(m[1])) return send(400, { errors: [`path already in use at ${m[1]}/`] }), true;
+        if (config.audits.has(m[1])) return (send(400, { errors: [`path already in use at ${m[1]}/`] }), true);
         config.audits.set(m[1], { type: body.type, options: body.options ?? {} });
       } else if (method === "DELETE") config.audits.delete(m[1]);
-      return send(204), true;
+      return (send(204), true);
     }
     if ((m = /^sys\/mounts\/([^/]+)(\/tune)?$/.exec(api))) {
       const mount = config.mounts.get(m[1]);
       if (m[2]) {
-        if (!mount) return send(400, { errors: [`no mount entry found at ${m[1]}/`] }), true;
+        if (!mount) return (send(400, { errors: [`no mount entry found at ${m[1]}/`] }), true);
         mount.description = body.description ?? mount.description;
-        return send(204), true;
+        return (send(204), true);
       }
-      if (method === "GET") return mount ? withData({ type: mount.type, options: mount.options, description: mount.description }) : send(400, { errors: [`No secret engine mount at ${m[1]}/`] }), true;
+      if (method === "GET")
+        return (
+          mount
+            ? withData({ type: mount.type, options: mount.options, description: mount.description })
+            : send(400, { errors: [`No secret engine mount at ${m[1]}/`] }),
+          true
+        );
       if (method === "POST") {
-        if (mount) return send(400, { errors: [`path is already in use at ${m[1]}/`] }), true;
+        if (mount) return (send(400, { errors: [`path is already in use at ${m[1]}/`] }), true);
         config.mounts.set(m[1], { type: body.type, options: body.options ?? null, description: body.description ?? "", maxVersions: 0 });
-        return send(204), true;
+        return (send(204), true);
       }
     }
     if ((m = /^([^/]+)\/config$/.exec(api)) && config.mounts.has(m[1])) {
       const mount = config.mounts.get(m[1])!;
-      if (method === "GET") return withData({ max_versions: mount.maxVersions, cas_required: false, delete_version_after: "0s" }), true;
+      if (method === "GET") return (withData({ max_versions: mount.maxVersions, cas_required: false, delete_version_after: "0s" }), true);
       mount.maxVersions = body.max_versions ?? mount.maxVersions;
-      return send(204), true;
+      return (send(204), true);
     }
     if ((m = /^sys\/policies\/acl\/([^/]+)$/.exec(api))) {
-      if (method === "GET") return config.policies.has(m[1]) ? withData({ name: m[1], policy: config.policies.get(m[1]) }) : send(404, { errors: [] }), true;
+      if (method === "GET") return (config.policies.has(m[1]) ? withData({ name: m[1], policy: config.policies.get(m[1]) }) : send(404, { errors: [] }), true);
       if (method === "PUT") config.policies.set(m[1], body.policy);
       if (method === "DELETE") config.policies.delete(m[1]);
-      return send(204), true;
+      return (send(204), true);
     }
-    if (api === "sys/auth" && method === "GET") return withData(Object.fromEntries([...config.auths].map(([p, a]) => [`${p}/`, a]))), true;
+    if (api === "sys/auth" && method === "GET") return (withData(Object.fromEntries([...config.auths].map(([p, a]) => [`${p}/`, a]))), true);
     if ((m = /^sys\/auth\/([^/]+)(\/tune)?$/.exec(api))) {
       if (m[2]) config.auths.get(m[1])!.description = body.description;
-      else if (config.auths.has(m[1])) return send(400, { errors: [`path is already in use at ${m[1]}/`] }), true;
+      else if (config.auths.has(m[1])) return (send(400, { errors: [`path is already in use at ${m[1]}/`] }), true);
       else config.auths.set(m[1], { type: body.type, description: body.description ?? "" });
-      return send(204), true;
+      return (send(204), true);
     }
     if ((m = /^auth\/approle\/role\/([^/]+)(?:\/(role-id|secret-id|secret-id-accessor\/lookup|secret-id-accessor\/destroy))?$/.exec(api))) {
-      if (!config.auths.has("approle")) return send(404, { errors: [`no handler for route "${api}"`] }), true;
+      if (!config.auths.has("approle")) return (send(404, { errors: [`no handler for route "${api}"`] }), true);
       const role = config.roles.get(m[1]);
       const sub = m[2];
       if (!sub) {
-        if (method === "GET") return role ? withData(role.settings) : send(404, { errors: [] }), true;
+        if (method === "GET") return (role ? withData(role.settings) : send(404, { errors: [] }), true);
         if (method === "POST") config.roles.set(m[1], { settings: { ...(role?.settings ?? {}), ...body }, roleId: role?.roleId ?? random("role") });
         if (method === "DELETE") {
           config.roles.delete(m[1]);
           for (const [a, s] of config.secretIds) if (s.role === m[1]) config.secretIds.delete(a);
         }
-        return send(204), true;
+        return (send(204), true);
       }
-      if (!role) return send(404, { errors: [`role "${m[1]}" does not exist`] }), true;
-      if (sub === "role-id") return withData({ role_id: role.roleId }), true;
+      if (!role) return (send(404, { errors: [`role "${m[1]}" does not exist`] }), true);
+      if (sub === "role-id") return (withData({ role_id: role.roleId }), true);
       if (sub === "secret-id") {
         const accessor = random("accessor");
         const secretId = random("secret");
         config.secretIds.set(accessor, { role: m[1], secretId });
-        return withData({ secret_id: secretId, secret_id_accessor: accessor, secret_id_ttl: 0 }), true;
+        return (withData({ secret_id: secretId, secret_id_accessor: accessor, secret_id_ttl: 0 }), true);
       }
       const entry = config.secretIds.get(body.secret_id_accessor);
-      if (!entry || entry.role !== m[1]) return send(404, { errors: [] }), true;
+      if (!entry || entry.role !== m[1]) return (send(404, { errors: [] }), true);
       if (sub === "secret-id-accessor/destroy") config.secretIds.delete(body.secret_id_accessor);
-      return sub.endsWith("lookup") ? withData({ secret_id_accessor: body.secret_id_accessor, metadata: {} }) : send(204), true;
+      return (sub.endsWith("lookup") ? withData({ secret_id_accessor: body.secret_id_accessor, metadata: {} }) : send(204), true);
     }
     return false;
   }
@@ -187,6 +208,10 @@ export async function startFakeVault(mounts: string[] = ["kv-public", "kv-privat
   return Object.assign(state as FakeVault, {
     url: `http://127.0.0.1:${port}`,
     overwrite: (key: string, data: Record<string, unknown>) => void write(key, data),
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   });
 }

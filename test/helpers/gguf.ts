@@ -7,32 +7,100 @@ const T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9, UINT6
 const GGML_F32 = 0;
 const ALIGNMENT = 32;
 
-type Value = { type: "u32"; v: number } | { type: "i32"; v: number } | { type: "f32"; v: number } | { type: "str"; v: string } | { type: "strs"; v: string[] } | { type: "f32s"; v: number[] } | { type: "i32s"; v: number[] } | { type: "bool"; v: boolean };
+type Value =
+  | { type: "u32"; v: number }
+  | { type: "i32"; v: number }
+  | { type: "f32"; v: number }
+  | { type: "str"; v: string }
+  | { type: "strs"; v: string[] }
+  | { type: "f32s"; v: number[] }
+  | { type: "i32s"; v: number[] }
+  | { type: "bool"; v: boolean };
 
 class Writer {
   private chunks: Buffer[] = [];
   length = 0;
-  private push(b: Buffer) { this.chunks.push(b); this.length += b.length; }
-  u32(n: number) { const b = Buffer.alloc(4); b.writeUInt32LE(n); this.push(b); }
-  i32(n: number) { const b = Buffer.alloc(4); b.writeInt32LE(n); this.push(b); }
-  u64(n: number) { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(n)); this.push(b); }
-  f32(n: number) { const b = Buffer.alloc(4); b.writeFloatLE(n); this.push(b); }
-  str(s: string) { const b = Buffer.from(s, "utf8"); this.u64(b.length); this.push(b); }
-  bytes(b: Buffer) { this.push(b); }
-  pad() { const n = (ALIGNMENT - (this.length % ALIGNMENT)) % ALIGNMENT; if (n) this.push(Buffer.alloc(n)); }
-  done() { return Buffer.concat(this.chunks); }
+  private push(b: Buffer) {
+    this.chunks.push(b);
+    this.length += b.length;
+  }
+  u32(n: number) {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    this.push(b);
+  }
+  i32(n: number) {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(n);
+    this.push(b);
+  }
+  u64(n: number) {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(n));
+    this.push(b);
+  }
+  f32(n: number) {
+    const b = Buffer.alloc(4);
+    b.writeFloatLE(n);
+    this.push(b);
+  }
+  str(s: string) {
+    const b = Buffer.from(s, "utf8");
+    this.u64(b.length);
+    this.push(b);
+  }
+  bytes(b: Buffer) {
+    this.push(b);
+  }
+  pad() {
+    const n = (ALIGNMENT - (this.length % ALIGNMENT)) % ALIGNMENT;
+    if (n) this.push(Buffer.alloc(n));
+  }
+  done() {
+    return Buffer.concat(this.chunks);
+  }
 }
 
 function writeValue(w: Writer, v: Value) {
   switch (v.type) {
-    case "u32": w.u32(T.UINT32); w.u32(v.v); break;
-    case "i32": w.u32(T.INT32); w.i32(v.v); break;
-    case "f32": w.u32(T.FLOAT32); w.f32(v.v); break;
-    case "bool": w.u32(T.BOOL); w.bytes(Buffer.from([v.v ? 1 : 0])); break;
-    case "str": w.u32(T.STRING); w.str(v.v); break;
-    case "strs": w.u32(T.ARRAY); w.u32(T.STRING); w.u64(v.v.length); for (const s of v.v) w.str(s); break;
-    case "f32s": w.u32(T.ARRAY); w.u32(T.FLOAT32); w.u64(v.v.length); for (const x of v.v) w.f32(x); break;
-    case "i32s": w.u32(T.ARRAY); w.u32(T.INT32); w.u64(v.v.length); for (const x of v.v) w.i32(x); break;
+    case "u32":
+      w.u32(T.UINT32);
+      w.u32(v.v);
+      break;
+    case "i32":
+      w.u32(T.INT32);
+      w.i32(v.v);
+      break;
+    case "f32":
+      w.u32(T.FLOAT32);
+      w.f32(v.v);
+      break;
+    case "bool":
+      w.u32(T.BOOL);
+      w.bytes(Buffer.from([v.v ? 1 : 0]));
+      break;
+    case "str":
+      w.u32(T.STRING);
+      w.str(v.v);
+      break;
+    case "strs":
+      w.u32(T.ARRAY);
+      w.u32(T.STRING);
+      w.u64(v.v.length);
+      for (const s of v.v) w.str(s);
+      break;
+    case "f32s":
+      w.u32(T.ARRAY);
+      w.u32(T.FLOAT32);
+      w.u64(v.v.length);
+      for (const x of v.v) w.f32(x);
+      break;
+    case "i32s":
+      w.u32(T.ARRAY);
+      w.u32(T.INT32);
+      w.u64(v.v.length);
+      for (const x of v.v) w.i32(x);
+      break;
   }
 }
 
@@ -55,8 +123,20 @@ export interface TinyModel {
 
 /** The tiny model; `seed` changes the weights (and so the digest). */
 export function tinyLlamaGguf(seed = 1): TinyModel {
-  const embd = 64, layers = 2, ffn = 128, heads = 4, ctx = 512;
-  const tokens = ["<unk>", "<s>", "</s>", ...Array.from({ length: 256 }, (_, i) => `<0x${i.toString(16).toUpperCase().padStart(2, "0")}>`), "▁the", "▁a", "▁model"];
+  const embd = 64,
+    layers = 2,
+    ffn = 128,
+    heads = 4,
+    ctx = 512;
+  const tokens = [
+    "<unk>",
+    "<s>",
+    "</s>",
+    ...Array.from({ length: 256 }, (_, i) => `<0x${i.toString(16).toUpperCase().padStart(2, "0")}>`),
+    "▁the",
+    "▁a",
+    "▁model",
+  ];
   const types = tokens.map((t, i) => (i === 0 ? 2 : i < 3 ? 3 : t.startsWith("<0x") ? 6 : 1));
   const scores = tokens.map((_, i) => (i < 259 ? 0 : -i));
   const vocab = tokens.length;
@@ -115,7 +195,10 @@ export function tinyLlamaGguf(seed = 1): TinyModel {
   w.u32(3);
   w.u64(tensors.length);
   w.u64(kv.length);
-  for (const [k, v] of kv) { w.str(k); writeValue(w, v); }
+  for (const [k, v] of kv) {
+    w.str(k);
+    writeValue(w, v);
+  }
   let offset = 0;
   tensors.forEach((t, i) => {
     w.str(t.name);
@@ -127,7 +210,10 @@ export function tinyLlamaGguf(seed = 1): TinyModel {
     offset += (ALIGNMENT - (offset % ALIGNMENT)) % ALIGNMENT;
   });
   w.pad();
-  for (const d of data) { w.bytes(d); w.pad(); }
+  for (const d of data) {
+    w.bytes(d);
+    w.pad();
+  }
   const gguf = w.done();
   return { gguf, digest: `sha256:${createHash("sha256").update(gguf).digest("hex")}` };
 }

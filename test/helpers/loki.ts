@@ -25,6 +25,10 @@ export async function startLoki(dir: string): Promise<RunningLoki> {
   const configFile = join(dir, "loki.yml");
   writeFileSync(configFile, stringify(config));
   const url = `http://127.0.0.1:${port}`;
-  const loki = await startProcess("loki", [`-config.file=${configFile}`], { ready: () => answers(`${url}/ready`, { status: 200 }), readyTimeoutMs: 60_000, pollMs: 500 });
+  const loki = await startProcess("loki", [`-config.file=${configFile}`], {
+    ready: () => answers(`${url}/ready`, { status: 200 }),
+    readyTimeoutMs: 60_000,
+    pollMs: 500,
+  });
   return { url, configFile, stop: () => loki.stop() };
 }

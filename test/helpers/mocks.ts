@@ -9,7 +9,10 @@ export async function underMocks(build: () => void, stack = "test"): Promise<Pla
   await pulumi.runtime.setMocks(
     {
       // Generated secrets get a known value here, so tests can prove it never shows up unredacted.
-      newResource: (args) => ({ id: "", state: args.type === "random:index/randomPassword:RandomPassword" ? { ...args.inputs, result: GENERATED_SECRET } : args.inputs }),
+      newResource: (args) => ({
+        id: "",
+        state: args.type === "random:index/randomPassword:RandomPassword" ? { ...args.inputs, result: GENERATED_SECRET } : args.inputs,
+      }),
       call: () => ({}),
     },
     "ai-dualstack",

@@ -18,8 +18,23 @@ export function makeTestCa(commonName = "test CA"): TestCa {
   const dir = mkdtempSync(join(tmpdir(), "pki-"));
   const openssl = (args: string[]) => execFileSync(tool("openssl"), args, { cwd: dir, stdio: "pipe" });
   const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  openssl(["req", "-x509", ...ecKey, "-keyout", "ca.key", "-out", "ca.crt", "-subj", `/CN=${commonName}`, "-days", "2",
-    "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+  openssl([
+    "req",
+    "-x509",
+    ...ecKey,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-subj",
+    `/CN=${commonName}`,
+    "-days",
+    "2",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE,pathlen:0",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
   let n = 0;
   return {
     certPem: readFileSync(join(dir, "ca.crt"), "utf8"),
@@ -28,7 +43,23 @@ export function makeTestCa(commonName = "test CA"): TestCa {
       const san = [...(names.ip ?? []).map((i) => `IP:${i}`), ...(names.dns ?? []).map((d) => `DNS:${d}`)].join(",");
       writeFileSync(join(dir, `${id}.ext`), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`);
       openssl(["req", ...ecKey, "-keyout", `${id}.key`, "-out", `${id}.csr`, "-subj", `/CN=${cn}`]);
-      openssl(["x509", "-req", "-in", `${id}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${id}.crt`, "-days", "2", "-extfile", `${id}.ext`]);
+      openssl([
+        "x509",
+        "-req",
+        "-in",
+        `${id}.csr`,
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        `${id}.crt`,
+        "-days",
+        "2",
+        "-extfile",
+        `${id}.ext`,
+      ]);
       return { certPem: readFileSync(join(dir, `${id}.crt`), "utf8"), keyPem: readFileSync(join(dir, `${id}.key`), "utf8") };
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),

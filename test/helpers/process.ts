@@ -138,7 +138,11 @@ export interface RunResult {
  * Runs `command` to its end without blocking this process (servers the test runs in-process keep answering). A
  * missing program fails at once; one that runs past `timeoutMs` (default 60 s) is killed and is an error.
  */
-export async function run(command: string, args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export async function run(
+  command: string,
+  args: readonly string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   const path = tool(command);
   const { execa } = await import("execa");
   const r = await execa(path, args, {

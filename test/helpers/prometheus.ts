@@ -14,8 +14,12 @@ export async function startPrometheus(dir: string, config: unknown): Promise<Run
   const port = await freePort();
   writeFileSync(join(dir, "prometheus.yml"), JSON.stringify(config));
   const url = `http://127.0.0.1:${port}`;
-  const prom = await startProcess("prometheus", [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "tsdb")}`, `--web.listen-address=127.0.0.1:${port}`], {
-    ready: () => answers(`${url}/-/ready`, { status: 200 }),
-  });
+  const prom = await startProcess(
+    "prometheus",
+    [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "tsdb")}`, `--web.listen-address=127.0.0.1:${port}`],
+    {
+      ready: () => answers(`${url}/-/ready`, { status: 200 }),
+    },
+  );
   return { url, stop: () => prom.stop() };
 }

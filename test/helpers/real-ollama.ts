@@ -30,8 +30,13 @@ export async function startOllama(dir: string, caFile?: string): Promise<RealOll
   const url = `http://127.0.0.1:${port}`;
   const ollama = await startProcess("ollama", ["serve"], {
     env: {
-      PATH: process.env.PATH, HOME: dir, OLLAMA_HOST: `127.0.0.1:${port}`, OLLAMA_MODELS: join(dir, "models"),
-      OLLAMA_KEEP_ALIVE: "5m", OLLAMA_NUM_PARALLEL: "1", OLLAMA_CONTEXT_LENGTH: "256",
+      PATH: process.env.PATH,
+      HOME: dir,
+      OLLAMA_HOST: `127.0.0.1:${port}`,
+      OLLAMA_MODELS: join(dir, "models"),
+      OLLAMA_KEEP_ALIVE: "5m",
+      OLLAMA_NUM_PARALLEL: "1",
+      OLLAMA_CONTEXT_LENGTH: "256",
       ...(caFile ? { SSL_CERT_FILE: caFile } : {}),
     },
     ready: answersVia(`${url}/api/version`),
@@ -62,13 +67,16 @@ export async function startRegistry(dir: string, ca: TestCa, blobBase: string): 
   writeFileSync(join(dir, "registry.key"), cert.keyPem, { mode: 0o600 });
   const root = join(dir, "registry");
   mkdirSync(root, { recursive: true });
-  writeFileSync(join(dir, "registry.yml"), stringify({
-    version: 0.1,
-    log: { level: "warn" },
-    storage: { filesystem: { rootdirectory: root }, delete: { enabled: true } },
-    middleware: { storage: [{ name: "redirect", options: { baseurl: blobBase } }] },
-    http: { addr: `127.0.0.1:${port}`, tls: { certificate: join(dir, "registry.crt"), key: join(dir, "registry.key") } },
-  }));
+  writeFileSync(
+    join(dir, "registry.yml"),
+    stringify({
+      version: 0.1,
+      log: { level: "warn" },
+      storage: { filesystem: { rootdirectory: root }, delete: { enabled: true } },
+      middleware: { storage: [{ name: "redirect", options: { baseurl: blobBase } }] },
+      http: { addr: `127.0.0.1:${port}`, tls: { certificate: join(dir, "registry.crt"), key: join(dir, "registry.key") } },
+    }),
+  );
   const registry = await startProcess("docker-registry", ["serve", join(dir, "registry.yml")], {
     ready: answersVia(`https://127.0.0.1:${port}/v2/`, { dispatcher: new Agent({ connect: { ca: ca.certPem } }) }),
     stopSignal: "SIGTERM",
@@ -84,7 +92,19 @@ export async function startBlobServer(dir: string, root: string, ca: TestCa): Pr
   mkdirSync(work, { recursive: true });
   writeFileSync(join(work, "blobs.crt"), cert.certPem);
   writeFileSync(join(work, "blobs.key"), cert.keyPem, { mode: 0o600 });
-  const caddyfile = ["{", "\tadmin off", "\tauto_https off", "}", "", `https://:${port} {`, `\ttls ${join(work, "blobs.crt")} ${join(work, "blobs.key")}`, `\troot * ${root}`, "\tfile_server", "}", ""].join("\n");
+  const caddyfile = [
+    "{",
+    "\tadmin off",
+    "\tauto_https off",
+    "}",
+    "",
+    `https://:${port} {`,
+    `\ttls ${join(work, "blobs.crt")} ${join(work, "blobs.key")}`,
+    `\troot * ${root}`,
+    "\tfile_server",
+    "}",
+    "",
+  ].join("\n");
   const stop = await startCaddy(work, caddyfile, [port]);
   return { host: `127.0.0.1:${port}`, stop };
 }
@@ -125,7 +145,11 @@ export async function startRelay(upstream: string): Promise<Relay> {
           state.stalls++;
           stalled = true;
           server.pause();
-          const reset = () => { silent.delete(reset); client.resetAndDestroy(); server.destroy(); };
+          const reset = () => {
+            silent.delete(reset);
+            client.resetAndDestroy();
+            server.destroy();
+          };
           silent.add(reset);
           if (state.resetAfterMs !== undefined) setTimeout(reset, state.resetAfterMs).unref();
           return; // the connection stays open and silent: the client sees no progress
@@ -134,16 +158,30 @@ export async function startRelay(upstream: string): Promise<Relay> {
       client.write(d);
     });
     client.on("data", (d) => server.write(d));
-    const end = () => { client.destroy(); server.destroy(); };
+    const end = () => {
+      client.destroy();
+      server.destroy();
+    };
     client.on("error", end).on("close", end);
-    server.on("error", end).on("close", () => { if (!stalled) client.end(); });
+    server.on("error", end).on("close", () => {
+      if (!stalled) client.end();
+    });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return Object.assign(state, {
     host: `127.0.0.1:${(server.address() as { port: number }).port}`,
-    stallOnce: (afterBytes: number, resetAfterMs?: number) => { state.remaining = afterBytes; state.resetAfterMs = resetAfterMs; },
-    resetStalled: () => { for (const reset of [...silent]) reset(); },
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+    stallOnce: (afterBytes: number, resetAfterMs?: number) => {
+      state.remaining = afterBytes;
+      state.resetAfterMs = resetAfterMs;
+    },
+    resetStalled: () => {
+      for (const reset of [...silent]) reset();
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   });
 }
 
@@ -151,7 +189,12 @@ export async function startRelay(upstream: string): Promise<Relay> {
  * Publishes a tiny model the way an operator would: its GGUF as a blob, a model made from it, pushed by Ollama to the
  * registry, then removed locally (so a pull is a real pull). The model's name on the registry.
  */
-export async function publishTinyModel(ollama: RealOllama, registry: RealRegistry, gguf: { gguf: Buffer; digest: string }, name = "library/tiny:latest"): Promise<string> {
+export async function publishTinyModel(
+  ollama: RealOllama,
+  registry: RealRegistry,
+  gguf: { gguf: Buffer; digest: string },
+  name = "library/tiny:latest",
+): Promise<string> {
   const call = async (path: string, body: unknown, method = "POST") => {
     const res = await fetch(`${ollama.url}${path}`, { method, body: JSON.stringify(body) });
     const text = await res.text();

@@ -29,11 +29,19 @@ export async function startVault(dir: string, ca: TestCa): Promise<RealVault> {
   writeFileSync(tls.cert, cert.certPem);
   writeFileSync(tls.key, cert.keyPem, { mode: 0o600 });
   writeFileSync(tls.ca, ca.certPem);
-  writeFileSync(join(configDir, "vault.hcl"), renderVaultConfig({ ip: "127.0.0.1", port, clusterPort, dataPath: join(dir, "data"), configDir, nodeId: "platform-security" }));
+  writeFileSync(
+    join(configDir, "vault.hcl"),
+    renderVaultConfig({ ip: "127.0.0.1", port, clusterPort, dataPath: join(dir, "data"), configDir, nodeId: "platform-security" }),
+  );
   const address = `https://127.0.0.1:${port}`;
   const dispatcher = new Agent({ connect: { ca: ca.certPem } });
   const call = async (method: string, path: string, token?: string, body?: unknown) => {
-    const res = await undiciFetch(`${address}/v1/${path}`, { method, dispatcher, headers: token ? { "X-Vault-Token": token } : {}, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await undiciFetch(`${address}/v1/${path}`, {
+      method,
+      dispatcher,
+      headers: token ? { "X-Vault-Token": token } : {},
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : {} };
   };
@@ -41,11 +49,18 @@ export async function startVault(dir: string, ca: TestCa): Promise<RealVault> {
   const binary = tool("vault");
   const vault = await startProcess(binary, ["server", `-config=${join(configDir, "vault.hcl")}`], {
     env: { PATH: process.env.PATH, HOME: dir },
-    ready: () => health().then((s) => s !== 0, () => false),
+    ready: () =>
+      health().then(
+        (s) => s !== 0,
+        () => false,
+      ),
   });
   const stop = () => vault.stop();
   const status = await health();
-  if (status !== 501) { await stop(); throw new Error(`vault: expected an uninitialised server (501), got ${status}`); }
+  if (status !== 501) {
+    await stop();
+    throw new Error(`vault: expected an uninitialised server (501), got ${status}`);
+  }
   const init = await call("PUT", "sys/init", undefined, { secret_shares: 1, secret_threshold: 1 });
   await call("PUT", "sys/unseal", undefined, { key: init.body.keys[0] });
   for (let i = 0; i < 150; i++) {

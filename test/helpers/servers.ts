@@ -42,7 +42,8 @@ export async function startPostgres(): Promise<Postgres> {
   writeFileSync(pwfile, password);
   chownSync(pwfile, uid, gid);
   const data = join(dir, "data");
-  const asPostgres = (program: string, args: string[]) => execFileSync("runuser", ["-u", "postgres", "--", pgBin(program), ...args], { stdio: "pipe", timeout: 90_000 });
+  const asPostgres = (program: string, args: string[]) =>
+    execFileSync("runuser", ["-u", "postgres", "--", pgBin(program), ...args], { stdio: "pipe", timeout: 90_000 });
   asPostgres("initdb", ["-D", data, "-U", "admin", "-A", "scram-sha-256", `--pwfile=${pwfile}`, "--no-sync"]);
   const port = await freePort();
   asPostgres("pg_ctl", ["-D", data, "-w", "-l", join(dir, "log"), "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]);
@@ -86,9 +87,26 @@ export async function startRedis(options: { tls?: { caCert: string; certPem: str
     writeFileSync(join(dir, "ca.crt"), tls.caCert);
   }
   const listen = tls
-    ? ["--port", "0", "--tls-port", String(port), "--tls-cert-file", join(dir, "server.crt"), "--tls-key-file", join(dir, "server.key"), "--tls-ca-cert-file", join(dir, "ca.crt"), "--tls-auth-clients", "no"]
+    ? [
+        "--port",
+        "0",
+        "--tls-port",
+        String(port),
+        "--tls-cert-file",
+        join(dir, "server.crt"),
+        "--tls-key-file",
+        join(dir, "server.key"),
+        "--tls-ca-cert-file",
+        join(dir, "ca.crt"),
+        "--tls-auth-clients",
+        "no",
+      ]
     : ["--port", String(port)];
-  const server = await startProcess("redis-server", [...listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--aclfile", aclFile], { ready: () => accepts(port), readyTimeoutMs: 10_000 });
+  const server = await startProcess(
+    "redis-server",
+    [...listen, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--aclfile", aclFile],
+    { ready: () => accepts(port), readyTimeoutMs: 10_000 },
+  );
   return {
     host: "127.0.0.1",
     port,

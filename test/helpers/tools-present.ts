@@ -11,6 +11,8 @@ export default function setup(project: TestProject): void {
   const suite = project.config.name as Suite;
   const missing = missingTools([suite]);
   if (missing.length > 0) {
-    throw new Error(`the ${suite} suite needs tools that are not installed (DUALSTACK_TOOL_CHECK=off runs the tests that do not need them)\n${renderMissing(missing)}`);
+    throw new Error(
+      `the ${suite} suite needs tools that are not installed (DUALSTACK_TOOL_CHECK=off runs the tests that do not need them)\n${renderMissing(missing)}`,
+    );
   }
 }

@@ -38,7 +38,11 @@ let ws: Workspace;
 let model: string;
 const savedEnv = { ...process.env };
 
-const psql = (sql: string) => execFileSync(tool("psql"), ["-X", "-q", "-t", "-A", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-c", sql], { env: { ...process.env, PGPASSWORD: pg.password }, encoding: "utf8" }).trim();
+const psql = (sql: string) =>
+  execFileSync(tool("psql"), ["-X", "-q", "-t", "-A", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "postgres", "-c", sql], {
+    env: { ...process.env, PGPASSWORD: pg.password },
+    encoding: "utf8",
+  }).trim();
 const ollamaNames = async () => ((await (await fetch(`${ollama.url}/api/tags`)).json()) as { models: { name: string }[] }).models.map((m) => m.name).sort();
 
 beforeAll(async () => {
@@ -54,14 +58,18 @@ beforeAll(async () => {
   model = await publishTinyModel(ollama, registry, tinyLlamaGguf(11));
   vault = await startVault(join(dir, "vault"), ca);
   const connection = { address: vault.address, token: vault.rootToken, caCert: ca.certPem };
-  for (const { object } of vaultObjects(["private", "public"], [{ name: "file-test", path: join(dir, "audit.log") }], ["127.0.0.0/8"], "127.0.0.1")) await vaultConfigProvider.create!({ ...connection, object });
+  for (const { object } of vaultObjects(["private", "public"], [{ name: "file-test", path: join(dir, "audit.log") }], ["127.0.0.0/8"], "127.0.0.1"))
+    await vaultConfigProvider.create!({ ...connection, object });
   const approle = (await appRoleCredentialsProvider.create!({ ...connection, role: appRoleOf("public") })).outs as AppRoleCredentialsState;
   pg = await startPostgres();
   const redisCert = ca.issue("redis", { ip: ["127.0.0.1"] });
   redis = await startRedis({ tls: { caCert: ca.certPem, certPem: redisCert.certPem, keyPem: redisCert.keyPem } });
   qdrant = await startFakeQdrant();
 
-  const toolchain = execFileSync("bash", [join(ROOT, "scripts", "pulumi-toolchain.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop()!;
+  const toolchain = execFileSync("bash", [join(ROOT, "scripts", "pulumi-toolchain.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+    .trim()
+    .split("\n")
+    .pop()!;
   ws = new Workspace(ROOT, toolchain, "test/integration/program");
   ws.must(["stack", "init", STACK, "--secrets-provider", "passphrase"]);
   const set = (key: string, value: string, secret = false) => ws.must(["config", "set", "--stack", STACK, ...(secret ? ["--secret"] : []), `it:${key}`], value);
@@ -121,7 +129,9 @@ describe("pulumi up against the real servers", () => {
     const report = await detectDrift(automationWorkspace(ws.programDir), STACK);
     expect(report.drifted).toBe(true);
     expect(report.resources.map((r) => `${r.op} ${r.urn.split("::").at(-1)} ${r.properties.join(",")}`).sort()).toEqual([
-      "delete model-1-model ", "update secrets-services-app observed", "update tenants-acme-postgres observed",
+      "delete model-1-model ",
+      "update secrets-services-app observed",
+      "update tenants-acme-postgres observed",
     ]);
     const up = await ws.pulumiAsync(["up", "--stack", STACK, "--yes", "--skip-preview", "--refresh"]);
     expect(up.code, up.out).toBe(0);
@@ -133,13 +143,26 @@ describe("pulumi up against the real servers", () => {
   });
 
   it("the drill on this testbed: destroy (protected kept), rebuild, the inventory verified; RTO measured", async () => {
-    const plan: DrillPlan = { stack: STACK, guests: [], models: [model, "tiny-assistant:latest"], collections: ["tenant_acme"], resticRepository: STACK, maxBackupAgeHours: 26 };
+    const plan: DrillPlan = {
+      stack: STACK,
+      guests: [],
+      models: [model, "tiny-assistant:latest"],
+      collections: ["tenant_acme"],
+      resticRepository: STACK,
+      maxBackupAgeHours: 26,
+    };
     const lines: string[] = [];
     const targets = { ollamaUrl: ollama.url, services: { ollama: ollama.url, qdrant: qdrant.url }, qdrant: { url: qdrant.url, apiKey: qdrant.apiKey } };
     const report = await runDrill(plan, {
       workspace: automationWorkspace(ws.programDir),
       // No guests on this testbed (no Proxmox here): the image-backup steps have nothing to do.
-      proxmox: { latestBackup: async () => undefined, protectedBackup: async () => { throw new Error("no guests"); }, restoreIfMissing: async () => "present" },
+      proxmox: {
+        latestBackup: async () => undefined,
+        protectedBackup: async () => {
+          throw new Error("no guests");
+        },
+        restoreIfMissing: async () => "present",
+      },
       restic: { check: async () => true },
       verify: { inventory: () => takeInventory(targets) },
       now: () => Date.now() / 1000,
@@ -153,12 +176,31 @@ describe("pulumi up against the real servers", () => {
   });
 
   it("destroy refuses to drop a tenant that still holds data, and removes everything once it is empty", async () => {
-    execFileSync(tool("psql"), ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "tenant_acme", "-c", "CREATE TABLE orders (id int); INSERT INTO orders VALUES (1)"], { env: { ...process.env, PGPASSWORD: pg.password } });
+    execFileSync(
+      tool("psql"),
+      [
+        "-X",
+        "-q",
+        "-h",
+        pg.host,
+        "-p",
+        String(pg.port),
+        "-U",
+        pg.user,
+        "-d",
+        "tenant_acme",
+        "-c",
+        "CREATE TABLE orders (id int); INSERT INTO orders VALUES (1)",
+      ],
+      { env: { ...process.env, PGPASSWORD: pg.password } },
+    );
     const refused = await ws.pulumiAsync(["destroy", "--stack", STACK, "--yes", "--skip-preview"]);
     expect(refused.code).not.toBe(0);
     expect(refused.out).toMatch(/tenant_acme|acme/);
     expect(psql("SELECT count(*) FROM pg_database WHERE datname = 'tenant_acme'")).toBe("1");
-    execFileSync(tool("psql"), ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "tenant_acme", "-c", "DROP TABLE orders"], { env: { ...process.env, PGPASSWORD: pg.password } });
+    execFileSync(tool("psql"), ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", pg.user, "-d", "tenant_acme", "-c", "DROP TABLE orders"], {
+      env: { ...process.env, PGPASSWORD: pg.password },
+    });
     const destroy = await ws.pulumiAsync(["destroy", "--stack", STACK, "--yes", "--skip-preview"]);
     expect(destroy.code, destroy.out).toBe(0);
     expect(await ollamaNames()).toEqual([]);

@@ -11,7 +11,16 @@ import { ollamaModelProvider as p, type ModelInputs, type ModelState } from "../
 import { renderOllamaProbeScript } from "../../lib/monitoring/ollama-probe";
 import { tinyLlamaGguf } from "../helpers/gguf";
 import { makeTestCa, type TestCa } from "../helpers/pki";
-import { publishTinyModel, startBlobServer, startOllama, startRegistry, startRelay, type RealOllama, type RealRegistry, type Relay } from "../helpers/real-ollama";
+import {
+  publishTinyModel,
+  startBlobServer,
+  startOllama,
+  startRegistry,
+  startRelay,
+  type RealOllama,
+  type RealRegistry,
+  type Relay,
+} from "../helpers/real-ollama";
 import { run, tool } from "../helpers/process";
 
 let dir: string;
@@ -92,7 +101,9 @@ describe("the model provider against the real Ollama", () => {
 
   it("a transfer that hangs for good fails the deployment, naming the stall; it completes once the connection dies", async () => {
     relay.stallOnce(Math.floor(tiny.gguf.length / 3));
-    await expect(p.create({ host: ollama.url, name: viaRelay(), stallSeconds: 2, maxResumes: 1 })).rejects.toThrow(/stalled: no progress for 2 s, after 1 resume\(s\)/);
+    await expect(p.create({ host: ollama.url, name: viaRelay(), stallSeconds: 2, maxResumes: 1 })).rejects.toThrow(
+      /stalled: no progress for 2 s, after 1 resume\(s\)/,
+    );
     relay.resetStalled();
     const { id, outs } = (await p.create({ host: ollama.url, name: viaRelay(), stallSeconds: 60, maxResumes: 1 })) as { id: string; outs: ModelState };
     expect(outs.observed.family).toBe("llama");
@@ -105,10 +116,23 @@ describe("the model provider against the real Ollama", () => {
 
   it("derives a model with baked parameters and a system prompt; it generates; the probe sees it loaded, on the CPU", async () => {
     const base = (await p.create({ host: ollama.url, name: viaRelay(), stallSeconds: 20 })) as { id: string; outs: ModelState };
-    const derived = (await p.create({ host: ollama.url, name: "tiny-assistant:latest", from: viaRelay(), parameters: { num_ctx: 256, temperature: 0 }, system: "Answer briefly.", stallSeconds: 20 })) as { id: string; outs: ModelState };
+    const derived = (await p.create({
+      host: ollama.url,
+      name: "tiny-assistant:latest",
+      from: viaRelay(),
+      parameters: { num_ctx: 256, temperature: 0 },
+      system: "Answer briefly.",
+      stallSeconds: 20,
+    })) as { id: string; outs: ModelState };
     expect(derived.outs.observed.parameters).toMatchObject({ num_ctx: 256, temperature: 0 });
     expect(derived.outs.observed.system).toBe("Answer briefly.");
-    const gen = await api<{ done: boolean; eval_count: number }>("/api/generate", { model: "tiny-assistant:latest", prompt: "the model", stream: false, options: { num_predict: 8, seed: 1 }, keep_alive: "5m" });
+    const gen = await api<{ done: boolean; eval_count: number }>("/api/generate", {
+      model: "tiny-assistant:latest",
+      prompt: "the model",
+      stream: false,
+      options: { num_predict: 8, seed: 1 },
+      keep_alive: "5m",
+    });
     expect(gen.done).toBe(true);
     expect(gen.eval_count).toBeGreaterThan(0);
 
@@ -128,7 +152,9 @@ describe("the model provider against the real Ollama", () => {
     expect(spawnSync(tool("promtool"), ["check", "metrics"], { input: metrics }).status).toBe(0);
 
     // Warm with the full-GPU requirement: on this CPU-only machine the deployment must fail, and say why.
-    await expect(p.create({ host: ollama.url, name: "tiny-warm:latest", from: viaRelay(), warm: true, requireFullGpu: true, keepAlive: "1m", stallSeconds: 20 })).rejects.toThrow(/fell back to the CPU: 0.00 GiB of 0.00 GiB in VRAM \(0%\)/);
+    await expect(
+      p.create({ host: ollama.url, name: "tiny-warm:latest", from: viaRelay(), warm: true, requireFullGpu: true, keepAlive: "1m", stallSeconds: 20 }),
+    ).rejects.toThrow(/fell back to the CPU: 0.00 GiB of 0.00 GiB in VRAM \(0%\)/);
     await p.delete!(derived.id, derived.outs);
     await p.delete!(base.id, base.outs);
   });

@@ -49,7 +49,9 @@ describe("the Vault setup against the real Vault", () => {
       expect(diff.changes, key).toBe(false);
     }
     const key = "private-policy";
-    expect((await vault.call("PUT", "sys/policies/acl/ai-private", vault.rootToken, { policy: 'path "kv-public/data/*" { capabilities = ["read"] }' })).status).toBe(204);
+    expect(
+      (await vault.call("PUT", "sys/policies/acl/ai-private", vault.rootToken, { policy: 'path "kv-public/data/*" { capabilities = ["read"] }' })).status,
+    ).toBe(204);
     const drifted = (await vaultConfigProvider.read!(key, states[key])) as { props: VaultConfigState };
     expect((await vaultConfigProvider.diff!(key, drifted.props, states[key])).changes).toBe(true);
     await vaultConfigProvider.update!(key, drifted.props, states[key]);
@@ -81,7 +83,13 @@ describe("the Vault setup against the real Vault", () => {
     writeFileSync(join(dir, "snapshot.approle"), `${c.roleId}\n${c.secretId}\n`, { mode: 0o600 });
     writeFileSync(join(dir, "snap.sh"), renderSnapshotScript("127.0.0.1"), { mode: 0o700 });
     const r = spawnSync("bash", [join(dir, "snap.sh")], {
-      env: { PATH: `${join(vault.binary, "..")}:${process.env.PATH}`, HOME: dir, VAULT_ADDR: vault.address, VAULT_CACERT: join(dir, "vault.d/tls/ca.crt"), AI_DUALSTACK_SNAPSHOT_CREDENTIALS: join(dir, "snapshot.approle") },
+      env: {
+        PATH: `${join(vault.binary, "..")}:${process.env.PATH}`,
+        HOME: dir,
+        VAULT_ADDR: vault.address,
+        VAULT_CACERT: join(dir, "vault.d/tls/ca.crt"),
+        AI_DUALSTACK_SNAPSHOT_CREDENTIALS: join(dir, "snapshot.approle"),
+      },
       maxBuffer: 64 * 1024 * 1024,
     });
     expect(r.status, r.stderr.toString()).toBe(0);

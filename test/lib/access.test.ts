@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { FORBIDDEN_PRIVILEGES, auditAccessPlan, planEnvironmentAccess } from "../../lib/access";
 
-const input = { env: "public" as const, pool: "ai-public", bridge: "vmbr30", gpuMappings: ["rtx3060"], datastores: ["tank-public", "files-public"], nodes: ["pve1"] };
+const input = {
+  env: "public" as const,
+  pool: "ai-public",
+  bridge: "vmbr30",
+  gpuMappings: ["rtx3060"],
+  datastores: ["tank-public", "files-public"],
+  nodes: ["pve1"],
+};
 
 describe("environment access plan", () => {
   const plan = planEnvironmentAccess(input);

@@ -30,7 +30,10 @@ describe("capacity report", () => {
   });
 
   it("the same private models at 16k with f16 KV do not fit together", () => {
-    const report = capacityReport(envConfig("private", ["ollama", ["contextLength"], 16384], ["ollama", ["kvCacheType"], "f16"], ["models", [1, "context"], 16384]), r5090);
+    const report = capacityReport(
+      envConfig("private", ["ollama", ["contextLength"], 16384], ["ollama", ["kvCacheType"], "f16"], ["models", [1, "context"], 16384]),
+      r5090,
+    );
     expect(report.models.every((m) => m.fits)).toBe(true);
     expect(report.coResident.worstCaseFits).toBe(false);
     expect(report.fits).toBe(false);
@@ -44,9 +47,15 @@ describe("capacity report", () => {
   });
 
   it("a user catalog entry describes a model the built-in catalog lacks", () => {
-    const cfg = envConfig("public",
-      ["catalog", [], { models: { "phi4:14b": { weightsBytes: 9_100_000_000, quantization: "Q4_K_M", layers: 40, kvHeads: 10, headDim: 128, nativeContext: 16384 } } }],
-      ["models", [0], { name: "phi4:14b" }]);
+    const cfg = envConfig(
+      "public",
+      [
+        "catalog",
+        [],
+        { models: { "phi4:14b": { weightsBytes: 9_100_000_000, quantization: "Q4_K_M", layers: 40, kvHeads: 10, headDim: 128, nativeContext: 16384 } } },
+      ],
+      ["models", [0], { name: "phi4:14b" }],
+    );
     const report = capacityReport(cfg, r3060);
     expect(report.models[0]).toMatchObject({ catalogModel: "phi4:14b", weightsBytes: 9_100_000_000 });
   });
@@ -62,10 +71,16 @@ describe("model deployment config", () => {
     }
   };
   it("rejects models outside the catalog, contexts beyond the native one, baking without `from`, bad parameters", () => {
-    expect(problems(["models", [0, "name"], "llama3:70b"])[0]).toMatch(/^ai-dualstack:models\[0\]\.name: expected a catalog model \(mistral:7b, qwen2\.5:14b, qwen2\.5:32b/);
-    expect(problems(["models", [1, "context"], 65536])[0]).toBe("ai-dualstack:models[1].context: context 65536 exceeds qwen2.5:32b's native context of 32768 tokens");
+    expect(problems(["models", [0, "name"], "llama3:70b"])[0]).toMatch(
+      /^ai-dualstack:models\[0\]\.name: expected a catalog model \(mistral:7b, qwen2\.5:14b, qwen2\.5:32b/,
+    );
+    expect(problems(["models", [1, "context"], 65536])[0]).toBe(
+      "ai-dualstack:models[1].context: context 65536 exceeds qwen2.5:32b's native context of 32768 tokens",
+    );
     expect(problems(["models", [0, "system"], "be nice"])[0]).toContain("set `from` as well");
-    expect(problems(["models", [1, "parameters", "temperature"], 7])[0]).toBe("ai-dualstack:models[1].parameters.temperature: expected a number from 0 to 2, got 7");
+    expect(problems(["models", [1, "parameters", "temperature"], 7])[0]).toBe(
+      "ai-dualstack:models[1].parameters.temperature: expected a number from 0 to 2, got 7",
+    );
     expect(problems(["models", [1, "parameters", "mirostat"], 1])[0]).toContain("ai-dualstack:models[1].parameters.mirostat: unknown key");
     expect(problems(["models", [1, "name"], "qwen2.5:14b"])[0]).toContain('model name "qwen2.5:14b" is already used');
     expect(problems(["ollama", ["image"], "ollama/ollama:latest"])[0]).toContain("explicit version tag");

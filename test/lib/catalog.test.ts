@@ -34,49 +34,80 @@ const withServices = (stack: "private" | "public" | "host", services: Record<str
   const current = JSON.parse(raw.values["ai-dualstack:services"] ?? "{}");
   return edit(raw, "services", [], { ...current, ...services });
 };
-const load = (stack: "private" | "public", services: Record<string, unknown>) => loadConfig(withServices(stack, services), { offline: true }).config as EnvironmentConfig;
+const load = (stack: "private" | "public", services: Record<string, unknown>) =>
+  loadConfig(withServices(stack, services), { offline: true }).config as EnvironmentConfig;
 
 describe("catalog config", () => {
   it("a missing dependency is a config error naming it", () => {
     expect(problemsOf(withServices("private", { langfuse: {} }))).toEqual([
       "ai-dualstack:services.langfuse: needs services.minio (MinIO object storage: Langfuse v3 writes raw events to S3 before ClickHouse); enable it with `minio: {}` or remove langfuse",
     ]);
-    expect(problemsOf(withServices("private", { rag: { image: "ghcr.io/example/rag:1.0.0" } }))[0]).toMatch(/services\.rag: needs services\.unstructured \(Unstructured API/);
+    expect(problemsOf(withServices("private", { rag: { image: "ghcr.io/example/rag:1.0.0" } }))[0]).toMatch(
+      /services\.rag: needs services\.unstructured \(Unstructured API/,
+    );
     expect(problemsOf(withServices("public", { zep: {} }))[0]).toMatch(/services\.zep: needs services\.neo4j/);
     expect(problemsOf(withServices("public", { oauth2Proxy: {} }))[0]).toMatch(/services\.oauth2Proxy: needs services\.keycloak/);
-    expect(problemsOf(withServices("public", { apps: { api: { image: "ghcr.io/example/api:1.0.0", hostname: "api.example.org", auth: true } } }))[0]).toMatch(/services\.apps: needs services\.oauth2Proxy/);
+    expect(problemsOf(withServices("public", { apps: { api: { image: "ghcr.io/example/api:1.0.0", hostname: "api.example.org", auth: true } } }))[0]).toMatch(
+      /services\.apps: needs services\.oauth2Proxy/,
+    );
   });
 
   it("an entry outside its environment, a bad field, and the host's needs are errors with their key path", () => {
-    expect(problemsOf(withServices("public", { langflow: {} }))).toEqual(["ai-dualstack:services.langflow: LangFlow (visual prototyping) belongs to the private environment, not to public"]);
-    expect(problemsOf(withServices("private", { gitea: {} }))[0]).toMatch(/services\.gitea: Gitea with an Actions runner \(platform CI\/CD\) belongs to the host stack, not to private/);
-    expect(problemsOf(withServices("private", { langflow: { image: "langflowai/langflow:latest" } }))).toEqual(["ai-dualstack:services.langflow.image: expected an explicit version tag, not :latest, got \"langflowai/langflow:latest\""]);
-    expect(problemsOf(withServices("private", { apps: { api: {} } }))).toEqual(["ai-dualstack:services.apps.api.image: expected exactly one of image (a registry image) or build (a directory of this repository with a Dockerfile), got nothing (the key is required)"]);
-    expect(problemsOf(withServices("private", { apps: { api: { build: { context: "../etc" } } } }))[0]).toMatch(/services\.apps\.api\.build\.context: expected a directory of this repository/);
-    expect(problemsOf(withServices("private", { apps: { api: { image: "ghcr.io/a/b:1", hostname: "x.example.org" } } }))[0]).toMatch(/apps\.api\.hostname: only the public environment serves the internet/);
-    expect(problemsOf(withServices("private", { apps: { api: { image: "ghcr.io/a/b:1", needs: ["postgres"], environment: { DATABASE_URL: "postgres://elsewhere", LOG_LEVEL: "debug" } } } }))).toEqual([
-      "ai-dualstack:services.apps.api.environment.DATABASE_URL: DATABASE_URL is set by the catalog's wiring (needs: [postgres]); leave it out",
+    expect(problemsOf(withServices("public", { langflow: {} }))).toEqual([
+      "ai-dualstack:services.langflow: LangFlow (visual prototyping) belongs to the private environment, not to public",
     ]);
+    expect(problemsOf(withServices("private", { gitea: {} }))[0]).toMatch(
+      /services\.gitea: Gitea with an Actions runner \(platform CI\/CD\) belongs to the host stack, not to private/,
+    );
+    expect(problemsOf(withServices("private", { langflow: { image: "langflowai/langflow:latest" } }))).toEqual([
+      'ai-dualstack:services.langflow.image: expected an explicit version tag, not :latest, got "langflowai/langflow:latest"',
+    ]);
+    expect(problemsOf(withServices("private", { apps: { api: {} } }))).toEqual([
+      "ai-dualstack:services.apps.api.image: expected exactly one of image (a registry image) or build (a directory of this repository with a Dockerfile), got nothing (the key is required)",
+    ]);
+    expect(problemsOf(withServices("private", { apps: { api: { build: { context: "../etc" } } } }))[0]).toMatch(
+      /services\.apps\.api\.build\.context: expected a directory of this repository/,
+    );
+    expect(problemsOf(withServices("private", { apps: { api: { image: "ghcr.io/a/b:1", hostname: "x.example.org" } } }))[0]).toMatch(
+      /apps\.api\.hostname: only the public environment serves the internet/,
+    );
+    expect(
+      problemsOf(
+        withServices("private", {
+          apps: { api: { image: "ghcr.io/a/b:1", needs: ["postgres"], environment: { DATABASE_URL: "postgres://elsewhere", LOG_LEVEL: "debug" } } },
+        }),
+      ),
+    ).toEqual(["ai-dualstack:services.apps.api.environment.DATABASE_URL: DATABASE_URL is set by the catalog's wiring (needs: [postgres]); leave it out"]);
     expect(problemsOf(withServices("host", { gitea: {} }))).toEqual([]);
-    expect(problemsOf(edit(withServices("host", { gitea: {} }), "platform", ["containers", "cicd", "features"], ["nesting"]))).toEqual(["ai-dualstack:platform.containers.cicd.features: expected [nesting, keyctl]: Gitea and its runner run in Docker inside the cicd container, got [\"nesting\"]"]);
+    expect(problemsOf(edit(withServices("host", { gitea: {} }), "platform", ["containers", "cicd", "features"], ["nesting"]))).toEqual([
+      'ai-dualstack:platform.containers.cicd.features: expected [nesting, keyctl]: Gitea and its runner run in Docker inside the cicd container, got ["nesting"]',
+    ]);
   });
 
   it("vLLM owns the GPU: a warm Ollama model is refused, and an unknown checkpoint needs its facts", () => {
     expect(problemsOf(withServices("public", { vllm: { model: "TheBloke/Mistral-7B-Instruct-v0.2-AWQ" } }))).toEqual([
       "ai-dualstack:models[0].warm: vLLM owns the GPU (services.vllm): Ollama runs on the CPU, so no model can be kept warm on the GPU; set warm: false or remove services.vllm",
     ]);
-    expect(problemsOf(withServices("private", { vllm: { model: "acme/secret-model-7B" } }))[0]).toMatch(/services\.vllm\.weightsGiB: acme\/secret-model-7B is not in the planner's list/);
+    expect(problemsOf(withServices("private", { vllm: { model: "acme/secret-model-7B" } }))[0]).toMatch(
+      /services\.vllm\.weightsGiB: acme\/secret-model-7B is not in the planner's list/,
+    );
   });
 
   it("ACME needs an account e-mail; Rclone's own remotes need the secret rcloneConfig", () => {
     const ingress = { image: "caddy:2.10.2-alpine", hostname: "chat.example.org", tls: "acme" };
-    expect(problemsOf(withServices("public", { ingress }))).toEqual(["ai-dualstack:services.ingress.acmeEmail: expected the ACME account's e-mail address with tls: acme, got nothing (the key is required)"]);
+    expect(problemsOf(withServices("public", { ingress }))).toEqual([
+      "ai-dualstack:services.ingress.acmeEmail: expected the ACME account's e-mail address with tls: acme, got nothing (the key is required)",
+    ]);
     const rclone = { minio: {}, rclone: { jobs: [{ name: "offsite", from: "minio:docs", to: "offsite:docs" }] } };
     const raw = edit(withServices("private", rclone), "rcloneConfig", [], DELETE);
     expect(problemsOf(raw)).toEqual([]); // offline: a placeholder stands in
     expect(() => loadConfig(raw)).toThrow(/ai-dualstack:rcloneConfig: expected an rclone.conf with the remotes services.rclone's jobs name/);
     // Jobs between MinIO's buckets need no remote of yours.
-    expect(() => loadConfig(edit(withServices("private", { minio: {}, rclone: { jobs: [{ name: "copy", from: "minio:a", to: "minio:b" }] } }), "rcloneConfig", [], DELETE))).not.toThrow();
+    expect(() =>
+      loadConfig(
+        edit(withServices("private", { minio: {}, rclone: { jobs: [{ name: "copy", from: "minio:a", to: "minio:b" }] } }), "rcloneConfig", [], DELETE),
+      ),
+    ).not.toThrow();
   });
 });
 
@@ -85,7 +116,9 @@ describe("catalog wiring", () => {
     const c = load("private", { langflow: {} });
     const spec = environmentStack(c, "private");
     const langflow = spec.services.find((s) => s.name === "langflow")!;
-    expect(langflow.environment.LANGFLOW_DATABASE_URL).toEqual({ template: "postgresql://svc_langflow:{{pg-langflow-password}}@10.20.0.21:5432/svc_langflow?sslmode=verify-full&sslrootcert=/etc/ai-dualstack/ca.pem" });
+    expect(langflow.environment.LANGFLOW_DATABASE_URL).toEqual({
+      template: "postgresql://svc_langflow:{{pg-langflow-password}}@10.20.0.21:5432/svc_langflow?sslmode=verify-full&sslrootcert=/etc/ai-dualstack/ca.pem",
+    });
     expect(langflow.environment.OLLAMA_BASE_URL).toBe("http://ollama:11434");
     expect(langflow.files).toContainEqual({ path: "/etc/ai-dualstack/ca.pem", material: "env-ca" });
     expect(secretNames(spec)).toContain("pg-langflow-password");
@@ -94,7 +127,15 @@ describe("catalog wiring", () => {
   });
 
   it("apps get the environment's vector DB, Redis under their own prefix and the vLLM endpoint when vLLM serves", () => {
-    const raw = edit(withServices("public", { vllm: { model: "TheBloke/Mistral-7B-Instruct-v0.2-AWQ" }, apps: { api: { image: "ghcr.io/example/api:1.2.0", needs: ["llm", "vectorDb", "redis"] } } }), "models", [0, "warm"], false);
+    const raw = edit(
+      withServices("public", {
+        vllm: { model: "TheBloke/Mistral-7B-Instruct-v0.2-AWQ" },
+        apps: { api: { image: "ghcr.io/example/api:1.2.0", needs: ["llm", "vectorDb", "redis"] } },
+      }),
+      "models",
+      [0, "warm"],
+      false,
+    );
     const c = loadConfig(raw, { offline: true }).config as EnvironmentConfig;
     const app = environmentStack(c, "public").services.find((s) => s.name === "app-api")!;
     expect(app.environment).toMatchObject({
@@ -109,8 +150,16 @@ describe("catalog wiring", () => {
   });
 
   it("the wiring sets only the names WIRING_KEYS lists for each need (what an app's own environment may not set)", () => {
-    for (const [stack, extra] of [["private", {}], ["public", { vllm: { model: "TheBloke/Mistral-7B-Instruct-v0.2-AWQ" } }]] as const) {
-      let raw = withServices(stack, { ...extra, apps: Object.fromEntries(ENVIRONMENT_NEEDS.filter((n) => n !== "gpu").map((n) => [n.toLowerCase(), { image: "ghcr.io/example/api:1.0.0", needs: [n] }])) });
+    for (const [stack, extra] of [
+      ["private", {}],
+      ["public", { vllm: { model: "TheBloke/Mistral-7B-Instruct-v0.2-AWQ" } }],
+    ] as const) {
+      let raw = withServices(stack, {
+        ...extra,
+        apps: Object.fromEntries(
+          ENVIRONMENT_NEEDS.filter((n) => n !== "gpu").map((n) => [n.toLowerCase(), { image: "ghcr.io/example/api:1.0.0", needs: [n] }]),
+        ),
+      });
       if ("vllm" in extra) raw = edit(raw, "models", [0, "warm"], false);
       const spec = environmentStack(loadConfig(raw, { offline: true }).config as EnvironmentConfig, stack);
       for (const need of ENVIRONMENT_NEEDS.filter((n) => n !== "gpu")) {
@@ -143,9 +192,17 @@ describe("the public ingress with catalog sites", () => {
   };
 
   it("OAuth2-protected sites and ACME certificates are valid for the real caddy", () => {
-    const c = load("public", { oauth2Proxy: {}, keycloak: { hostname: "auth.example.org" }, streamlit: { image: "ghcr.io/example/demo:1.0.0", hostname: "demo.example.org", auth: true } });
+    const c = load("public", {
+      oauth2Proxy: {},
+      keycloak: { hostname: "auth.example.org" },
+      streamlit: { image: "ghcr.io/example/demo:1.0.0", hostname: "demo.example.org", auth: true },
+    });
     const input = ingressInput({ ...c, services: { ...c.services, ingress: { ...c.services.ingress!, tls: "acme", acmeEmail: "ops@example.org" } } });
-    expect(input.sites.map((s) => [s.hostname, s.auth ?? false])).toEqual([["chat.example.org", false], ["demo.example.org", true], ["auth.example.org", false]]);
+    expect(input.sites.map((s) => [s.hostname, s.auth ?? false])).toEqual([
+      ["chat.example.org", false],
+      ["demo.example.org", true],
+      ["auth.example.org", false],
+    ]);
     const text = renderCaddyfile(input);
     const r = caddy(text, "adapt");
     expect(r.error, "caddy is not installed: apt-get install caddy").toBeUndefined();
@@ -169,10 +226,30 @@ describe("the service probe", () => {
     const bin = join(dir, "bin");
     mkdirSync(bin);
     const inspect = [
-      { Name: "/p-ok-1", Config: { Labels: { "com.docker.compose.service": "langflow" } }, State: { Status: "running", ExitCode: 0, Health: { Status: "healthy" } }, HostConfig: { RestartPolicy: { Name: "unless-stopped" } } },
-      { Name: "/p-bad-1", Config: { Labels: { "com.docker.compose.service": "prefect-server" } }, State: { Status: "running", ExitCode: 0, Health: { Status: "unhealthy" } }, HostConfig: { RestartPolicy: { Name: "unless-stopped" } } },
-      { Name: "/p-job-1", Config: { Labels: { "com.docker.compose.service": "minio-setup" } }, State: { Status: "exited", ExitCode: 0 }, HostConfig: { RestartPolicy: { Name: "no" } } },
-      { Name: "/p-down-1", Config: { Labels: { "com.docker.compose.service": "zep" } }, State: { Status: "exited", ExitCode: 137 }, HostConfig: { RestartPolicy: { Name: "unless-stopped" } } },
+      {
+        Name: "/p-ok-1",
+        Config: { Labels: { "com.docker.compose.service": "langflow" } },
+        State: { Status: "running", ExitCode: 0, Health: { Status: "healthy" } },
+        HostConfig: { RestartPolicy: { Name: "unless-stopped" } },
+      },
+      {
+        Name: "/p-bad-1",
+        Config: { Labels: { "com.docker.compose.service": "prefect-server" } },
+        State: { Status: "running", ExitCode: 0, Health: { Status: "unhealthy" } },
+        HostConfig: { RestartPolicy: { Name: "unless-stopped" } },
+      },
+      {
+        Name: "/p-job-1",
+        Config: { Labels: { "com.docker.compose.service": "minio-setup" } },
+        State: { Status: "exited", ExitCode: 0 },
+        HostConfig: { RestartPolicy: { Name: "no" } },
+      },
+      {
+        Name: "/p-down-1",
+        Config: { Labels: { "com.docker.compose.service": "zep" } },
+        State: { Status: "exited", ExitCode: 137 },
+        HostConfig: { RestartPolicy: { Name: "unless-stopped" } },
+      },
     ];
     writeFileSync(join(bin, "docker"), `#!/bin/bash\nif [ "$1" = ps ]; then echo a; echo b; else cat '${join(dir, "inspect.json")}'; fi\n`);
     chmodSync(join(bin, "docker"), 0o755);
@@ -197,7 +274,12 @@ describe("the service probe", () => {
   });
 
   it("the Rclone loop and its healthcheck are valid shell", () => {
-    const c = { image: "rclone/rclone:1.71.1", jobs: [{ name: "offsite", from: "minio:docs", to: "offsite:docs", mode: "copy" as const, every: "6h" }], memoryMiB: 512, cpus: 1 };
+    const c = {
+      image: "rclone/rclone:1.71.1",
+      jobs: [{ name: "offsite", from: "minio:docs", to: "offsite:docs", mode: "copy" as const, every: "6h" }],
+      memoryMiB: 512,
+      cpus: 1,
+    };
     for (const text of [renderSyncScript(c), renderSyncHealth(c)]) expect(spawnSync("sh", ["-n"], { input: text }).status).toBe(0);
     expect(renderSyncHealth(c)).toContain(`-le ${2 * 6 * 3600 + 600} ]`);
   });

@@ -18,7 +18,16 @@ function env(stack: "private" | "public"): EnvironmentConfig {
 }
 
 const svc = (name: string, extra: Partial<ServiceSpec> = {}): ServiceSpec => ({
-  name, image: "x/y:1.0", environment: {}, ports: [], volumes: [], restart: "unless-stopped", gpu: false, dependsOnHealthy: [], networks: ["ai"], ...extra,
+  name,
+  image: "x/y:1.0",
+  environment: {},
+  ports: [],
+  volumes: [],
+  restart: "unless-stopped",
+  gpu: false,
+  dependsOnHealthy: [],
+  networks: ["ai"],
+  ...extra,
 });
 
 describe("stack spec validation", () => {
@@ -26,7 +35,12 @@ describe("stack spec validation", () => {
   const problems = (services: ServiceSpec[], publicBindAllowed?: string[]) => validateStackSpec({ ...base, services }, { publicBindAllowed });
 
   it("accepts a sound stack", () => {
-    expect(problems([svc("a", { healthcheck: { test: ["CMD", "true"], interval: "1s", timeout: "1s", retries: 1, startPeriod: "1s" } }), svc("b", { dependsOnHealthy: ["a"], volumes: [{ volume: "data", path: "/d" }] })])).toEqual([]);
+    expect(
+      problems([
+        svc("a", { healthcheck: { test: ["CMD", "true"], interval: "1s", timeout: "1s", retries: 1, startPeriod: "1s" } }),
+        svc("b", { dependsOnHealthy: ["a"], volumes: [{ volume: "data", path: "/d" }] }),
+      ]),
+    ).toEqual([]);
   });
 
   it("finds what Compose would refuse or what would break isolation", () => {
@@ -35,13 +49,19 @@ describe("stack spec validation", () => {
     expect(problems([svc("a", { image: "x/y" })])).toEqual(['service a: image "x/y" needs an explicit version tag']);
     expect(problems([svc("a", { networks: ["nope"] })])).toEqual(["service a: network nope is not declared"]);
     expect(problems([svc("a", { volumes: [{ volume: "nope", path: "/x" }] })])).toEqual(["service a: volume nope is not declared"]);
-    expect(problems([svc("a", { ports: [{ container: 1, host: 80, bind: "10.0.0.1" }] }), svc("b", { ports: [{ container: 2, host: 80, bind: "10.0.0.1" }] })])).toEqual(["service b: 10.0.0.1:80/tcp is already published by a"]);
-    expect(problems([svc("a", { ports: [{ container: 1, host: 80, bind: "0.0.0.0" }] })])).toEqual(["service a: publishes 80 on every address; only the ingress may"]);
+    expect(
+      problems([svc("a", { ports: [{ container: 1, host: 80, bind: "10.0.0.1" }] }), svc("b", { ports: [{ container: 2, host: 80, bind: "10.0.0.1" }] })]),
+    ).toEqual(["service b: 10.0.0.1:80/tcp is already published by a"]);
+    expect(problems([svc("a", { ports: [{ container: 1, host: 80, bind: "0.0.0.0" }] })])).toEqual([
+      "service a: publishes 80 on every address; only the ingress may",
+    ]);
     expect(problems([svc("a", { ports: [{ container: 1, host: 80, bind: "0.0.0.0" }] })], ["a"])).toEqual([]);
     expect(problems([svc("a", { dependsOnHealthy: ["b"] }), svc("b")])).toEqual(["service a: depends on b being healthy, but b has no healthcheck"]);
     expect(problems([svc("a", { dependsOnHealthy: ["ghost"] })])).toEqual(["service a: depends on unknown service ghost"]);
     const hc = { test: ["CMD", "true"], interval: "1s", timeout: "1s", retries: 1, startPeriod: "1s" };
-    expect(problems([svc("a", { healthcheck: hc, dependsOnHealthy: ["b"] }), svc("b", { healthcheck: hc, dependsOnHealthy: ["a"] })])).toEqual(["dependency cycle: a → b → a"]);
+    expect(problems([svc("a", { healthcheck: hc, dependsOnHealthy: ["b"] }), svc("b", { healthcheck: hc, dependsOnHealthy: ["a"] })])).toEqual([
+      "dependency cycle: a → b → a",
+    ]);
   });
 });
 
@@ -53,8 +73,15 @@ describe("environment stacks", () => {
     const ollama = spec.services[0];
     expect(ollama).toMatchObject({ gpu: true, image: "ollama/ollama:0.18.2", volumes: [{ volume: "ollama-models", path: "/root/.ollama" }] });
     expect(ollama.environment).toEqual({
-      OLLAMA_HOST: "0.0.0.0:11434", OLLAMA_CONTEXT_LENGTH: "8192", OLLAMA_NUM_PARALLEL: "1", OLLAMA_MAX_LOADED_MODELS: "2",
-      OLLAMA_KV_CACHE_TYPE: "q8_0", OLLAMA_FLASH_ATTENTION: "1", OLLAMA_KEEP_ALIVE: "-1", OLLAMA_GPU_OVERHEAD: String(512 * 1024 ** 2), OLLAMA_MAX_QUEUE: "64",
+      OLLAMA_HOST: "0.0.0.0:11434",
+      OLLAMA_CONTEXT_LENGTH: "8192",
+      OLLAMA_NUM_PARALLEL: "1",
+      OLLAMA_MAX_LOADED_MODELS: "2",
+      OLLAMA_KV_CACHE_TYPE: "q8_0",
+      OLLAMA_FLASH_ATTENTION: "1",
+      OLLAMA_KEEP_ALIVE: "-1",
+      OLLAMA_GPU_OVERHEAD: String(512 * 1024 ** 2),
+      OLLAMA_MAX_QUEUE: "64",
     });
     for (const p of spec.services.flatMap((s) => s.ports)) expect(["10.20.0.10", "127.0.0.1"]).toContain(p.bind);
     expect(spec.services[2].dependsOnHealthy).toEqual(["ollama"]);
@@ -62,10 +89,31 @@ describe("environment stacks", () => {
     expect(secretNames(spec)).toEqual(["open-webui-secret-key"]);
     // The UI and Chroma leave the VM only through the TLS gateway, each with its own certificate.
     const published = spec.services.flatMap((s) => s.ports.map((p) => `${s.name} ${p.bind}:${p.host}->${p.container}`));
-    expect(published).toEqual(["ollama 127.0.0.1:11434->11434", "gateway 10.20.0.10:11434->11434", "gateway 10.20.0.10:3000->3000", "gateway 10.20.0.10:8000->8000", "gpu-exporter 10.20.0.10:9400->9400"]);
+    expect(published).toEqual([
+      "ollama 127.0.0.1:11434->11434",
+      "gateway 10.20.0.10:11434->11434",
+      "gateway 10.20.0.10:3000->3000",
+      "gateway 10.20.0.10:8000->8000",
+      "gpu-exporter 10.20.0.10:9400->9400",
+    ]);
     const gateway = spec.services[3];
-    expect(gateway.files!.map((f) => f.path)).toEqual(["/etc/caddy/Caddyfile", "/etc/caddy/tls/ollama.crt", "/etc/caddy/tls/ollama.key", "/etc/caddy/tls/open-webui.crt", "/etc/caddy/tls/open-webui.key", "/etc/caddy/tls/chroma.crt", "/etc/caddy/tls/chroma.key"]);
-    expect(materialNames(spec)).toEqual(["tls-chroma-cert", "tls-chroma-key", "tls-ollama-cert", "tls-ollama-key", "tls-open-webui-cert", "tls-open-webui-key"]);
+    expect(gateway.files!.map((f) => f.path)).toEqual([
+      "/etc/caddy/Caddyfile",
+      "/etc/caddy/tls/ollama.crt",
+      "/etc/caddy/tls/ollama.key",
+      "/etc/caddy/tls/open-webui.crt",
+      "/etc/caddy/tls/open-webui.key",
+      "/etc/caddy/tls/chroma.crt",
+      "/etc/caddy/tls/chroma.key",
+    ]);
+    expect(materialNames(spec)).toEqual([
+      "tls-chroma-cert",
+      "tls-chroma-key",
+      "tls-ollama-cert",
+      "tls-ollama-key",
+      "tls-open-webui-cert",
+      "tls-open-webui-key",
+    ]);
     expect(gatewayRoutes(env("private"))).toEqual([
       { service: "ollama", port: 11434, upstream: "ollama:11434" },
       { service: "open-webui", port: 3000, upstream: "open-webui:8080" },
@@ -80,9 +128,19 @@ describe("environment stacks", () => {
     expect(spec.services.map((s) => s.name)).toEqual(["ollama", "qdrant", "chatbot", "ingress", "gateway", "gpu-exporter"]);
     const published = spec.services.flatMap((s) => s.ports.map((p) => `${s.name} ${p.bind}:${p.host}`));
     // Qdrant on the VM's address for the tenants' collections through the TLS gateway (firewalled to management).
-    expect(published).toEqual(["ollama 127.0.0.1:11434", "ingress 0.0.0.0:443", "gateway 10.30.0.10:11434", "gateway 10.30.0.10:6333", "gpu-exporter 10.30.0.10:9400"]);
+    expect(published).toEqual([
+      "ollama 127.0.0.1:11434",
+      "ingress 0.0.0.0:443",
+      "gateway 10.30.0.10:11434",
+      "gateway 10.30.0.10:6333",
+      "gpu-exporter 10.30.0.10:9400",
+    ]);
     expect(materialNames(spec)).toEqual(["tls-ollama-cert", "tls-ollama-key", "tls-qdrant-cert", "tls-qdrant-key"]);
-    expect(spec.services.find((s) => s.name === "chatbot")!.environment).toMatchObject({ VECTOR_DB: "qdrant", QDRANT_URI: "http://qdrant:6333", QDRANT_API_KEY: { secret: "qdrant-api-key" } });
+    expect(spec.services.find((s) => s.name === "chatbot")!.environment).toMatchObject({
+      VECTOR_DB: "qdrant",
+      QDRANT_URI: "http://qdrant:6333",
+      QDRANT_API_KEY: { secret: "qdrant-api-key" },
+    });
     expect(spec.services.find((s) => s.name === "qdrant")!.environment).toMatchObject({ QDRANT__SERVICE__API_KEY: { secret: "qdrant-api-key" } });
     expect(secretNames(spec)).toEqual(["chatbot-secret-key", "qdrant-api-key"]);
     expect(spec.services.find((s) => s.name === "ingress")!.networks).toEqual(["edge"]);
@@ -90,12 +148,25 @@ describe("environment stacks", () => {
   });
 
   it("opens the VM-bound ports to the management IP set only", () => {
-    expect(publishedPortRules(environmentStack(env("private"), "private"), "10.20.0.10").map((r) => `${r.source} ${r.dport}`)).toEqual(["+management 11434", "+management 3000", "+management 8000", "+management 9400"]);
-    expect(publishedPortRules(environmentStack(env("public"), "public"), "10.30.0.10").map((r) => `${r.source} ${r.dport}`)).toEqual(["+management 11434", "+management 6333", "+management 9400"]);
+    expect(publishedPortRules(environmentStack(env("private"), "private"), "10.20.0.10").map((r) => `${r.source} ${r.dport}`)).toEqual([
+      "+management 11434",
+      "+management 3000",
+      "+management 8000",
+      "+management 9400",
+    ]);
+    expect(publishedPortRules(environmentStack(env("public"), "public"), "10.30.0.10").map((r) => `${r.source} ${r.dport}`)).toEqual([
+      "+management 11434",
+      "+management 6333",
+      "+management 9400",
+    ]);
   });
 
   it("labels containers as Compose does", () => {
-    expect(composeLabels("private", "ollama")).toMatchObject({ "com.docker.compose.project": "private", "com.docker.compose.service": "ollama", "com.docker.compose.oneoff": "False" });
+    expect(composeLabels("private", "ollama")).toMatchObject({
+      "com.docker.compose.project": "private",
+      "com.docker.compose.service": "ollama",
+      "com.docker.compose.oneoff": "False",
+    });
   });
 
   it("maps flash attention off to 0", () => {

@@ -33,7 +33,14 @@ describe("the committed stack configs", () => {
 const HOST_CASES: [string, string, (string | number)[], unknown, string, string][] = [
   ["wrong type", "nodes", [0, "gpus", 0, "iommuGroup"], "fourteen", "ai-dualstack:nodes[0].gpus[0].iommuGroup", "expected a whole number"],
   ["out of range", "networks", ["private", "vlanId"], 5000, "ai-dualstack:networks.private.vlanId", "from 2 to 4094"],
-  ["unknown key", "networks", ["private", "vlan"], 20, "ai-dualstack:networks.private.vlan", "unknown key; expected one of: bridge, vlanId, cidr, gateway, mtu"],
+  [
+    "unknown key",
+    "networks",
+    ["private", "vlan"],
+    20,
+    "ai-dualstack:networks.private.vlan",
+    "unknown key; expected one of: bridge, vlanId, cidr, gateway, mtu",
+  ],
   ["missing required", "networks", ["public", "cidr"], DELETE, "ai-dualstack:networks.public.cidr", "got nothing (the key is required)"],
   ["network with host bits", "networks", ["public", "cidr"], "10.30.0.5/24", "ai-dualstack:networks.public.cidr", "no host bits"],
   ["bad bridge name", "networks", ["private", "bridge"], "br-private", "ai-dualstack:networks.private.bridge", "vmbr20"],
@@ -43,27 +50,62 @@ const HOST_CASES: [string, string, (string | number)[], unknown, string, string]
   ["gateway outside its zone", "networks", ["private", "gateway"], "10.30.0.1", "ai-dualstack:networks.private.gateway", "inside 10.20.0.0/24"],
   ["no admin network", "networks", ["mgmt", "adminCidrs"], [], "ai-dualstack:networks.mgmt.adminCidrs", "at least one admin network"],
   ["unstable disk path", "nodes", [0, "mirrors", "tank", "devices", 0], "/dev/nvme1n1", "ai-dualstack:nodes[0].mirrors.tank.devices[0]", "/dev/disk/by-id/"],
-  ["one-disk mirror", "nodes", [0, "mirrors", "tank", "devices"], ["/dev/disk/by-id/nvme-x"], "ai-dualstack:nodes[0].mirrors.tank.devices", "at least two disks"],
+  [
+    "one-disk mirror",
+    "nodes",
+    [0, "mirrors", "tank", "devices"],
+    ["/dev/disk/by-id/nvme-x"],
+    "ai-dualstack:nodes[0].mirrors.tank.devices",
+    "at least two disks",
+  ],
   ["bad PCI id", "nodes", [0, "gpus", 0, "deviceId"], "10DE:2B85", "ai-dualstack:nodes[0].gpus[0].deviceId", "lower-case hex"],
   ["bad PCI path", "nodes", [0, "gpus", 0, "path"], "02:00.0", "ai-dualstack:nodes[0].gpus[0].path", "0000:01:00"],
   ["duplicate GPU mapping", "nodes", [0, "gpus", 1, "mapping"], "rtx5090", "ai-dualstack:nodes[0].gpus[1].mapping", "already used"],
-  ["both GPUs private", "nodes", [0, "gpus", 1, "environment"], "private", "ai-dualstack:nodes", "environment \"public\""],
-  ["unknown environment", "nodes", [0, "gpus", 1, "environment"], "staging", "ai-dualstack:nodes[0].gpus[1].environment", "one of \"private\", \"public\""],
+  ["both GPUs private", "nodes", [0, "gpus", 1, "environment"], "private", "ai-dualstack:nodes", 'environment "public"'],
+  ["unknown environment", "nodes", [0, "gpus", 1, "environment"], "staging", "ai-dualstack:nodes[0].gpus[1].environment", 'one of "private", "public"'],
   ["unknown mirror", "environments", ["public", "mirror"], "nvme3", "ai-dualstack:environments.public.mirror", "configured mirror"],
   ["shared pool", "environments", ["public", "pool"], "ai-private", "ai-dualstack:environments.public.pool", "already used"],
   ["bad expiry date", "environments", ["private", "tokenExpires"], "2027-13-45", "ai-dualstack:environments.private.tokenExpires", "real calendar date"],
-  ["plain http image", "environments", ["private", "cloudImage", "url"], "http://example.com/x.img", "ai-dualstack:environments.private.cloudImage.url", "https://"],
-  ["privileged feature", "platform", ["containers", "cicd", "features"], ["nesting", "fuse"], "ai-dualstack:platform.containers.cicd.features[1]", "one of \"nesting\", \"keyctl\""],
-  ["container outside services zone", "platform", ["containers", "backup", "address"], "10.20.0.13/24", "ai-dualstack:platform.containers.backup.address", "services zone"],
+  [
+    "plain http image",
+    "environments",
+    ["private", "cloudImage", "url"],
+    "http://example.com/x.img",
+    "ai-dualstack:environments.private.cloudImage.url",
+    "https://",
+  ],
+  [
+    "privileged feature",
+    "platform",
+    ["containers", "cicd", "features"],
+    ["nesting", "fuse"],
+    "ai-dualstack:platform.containers.cicd.features[1]",
+    'one of "nesting", "keyctl"',
+  ],
+  [
+    "container outside services zone",
+    "platform",
+    ["containers", "backup", "address"],
+    "10.20.0.13/24",
+    "ai-dualstack:platform.containers.backup.address",
+    "services zone",
+  ],
   ["duplicate VMID", "platform", ["containers", "backup", "vmId"], 110, "ai-dualstack:platform.containers.backup.vmId", "already used"],
-  ["data path on a system directory", "platform", ["containers", "backup", "data", "path"], "/etc", "ai-dualstack:platform.containers.backup.data.path", "not a system directory"],
+  [
+    "data path on a system directory",
+    "platform",
+    ["containers", "backup", "data", "path"],
+    "/etc",
+    "ai-dualstack:platform.containers.backup.data.path",
+    "not a system directory",
+  ],
   ["bad ssh key", "platform", ["sshKeys", 0], "not-a-key", "ai-dualstack:platform.sshKeys[0]", "OpenSSH public key"],
   ["unknown platform node", "platform", ["node"], "pve9", "ai-dualstack:platform.node", "configured nodes"],
   ["plain-http endpoint", "proxmox", ["endpoint"], "http://192.168.10.2:8006/", "ai-dualstack:proxmox.endpoint", "https://"],
 ];
 
 const ENV_CASES: [string, string, (string | number)[], unknown, string, string][] = [
-  ["wrong type", "gpuVm", ["memoryGiB"], "lots", "ai-dualstack:gpuVm.memoryGiB", "expected a whole number from 4 to 1024 (GiB), got \"lots\""],
+  ["wrong type", "gpuVm", ["memoryGiB"], "lots", "ai-dualstack:gpuVm.memoryGiB", 'expected a whole number from 4 to 1024 (GiB), got "lots"'],
   ["out of range", "gpuVm", ["cores"], 0, "ai-dualstack:gpuVm.cores", "from 1 to 256"],
   ["unknown key", "gpuVm", ["memroyGiB"], 64, "ai-dualstack:gpuVm.memroyGiB", "unknown key"],
   ["missing required", "gpuVm", ["dataVmId"], DELETE, "ai-dualstack:gpuVm.dataVmId", "required"],
@@ -102,7 +144,9 @@ describe("invalid configurations name their key", () => {
   });
 
   it("rejects a missing or unknown role before anything else", () => {
-    expect(problemsOf(edit(committedConfig("host"), "role", [], DELETE))).toEqual(['ai-dualstack:role: expected one of "host", "private", "public", got nothing (the key is required)']);
+    expect(problemsOf(edit(committedConfig("host"), "role", [], DELETE))).toEqual([
+      'ai-dualstack:role: expected one of "host", "private", "public", got nothing (the key is required)',
+    ]);
     expect(problemsOf(edit(committedConfig("host"), "role", [], "staging"))[0]).toContain('got "staging"');
   });
 
@@ -160,7 +204,10 @@ describe("secrets", () => {
   it("tenants' collections: vector size and distance, with defaults", () => {
     const loaded = loadConfig(committedConfig("public"));
     if (loaded.role === "host") throw new Error("env");
-    expect(loaded.config.tenants.map((t) => t.vectors)).toEqual([{ size: 768, distance: "Cosine" }, { size: 1024, distance: "Cosine" }]);
+    expect(loaded.config.tenants.map((t) => t.vectors)).toEqual([
+      { size: 768, distance: "Cosine" },
+      { size: 1024, distance: "Cosine" },
+    ]);
     expect(problemsOf(edit(committedConfig("public"), "tenants", [0, "vectors"], { size: 0, distance: "Nearest" }))).toEqual([
       "ai-dualstack:tenants[0].vectors.size: expected a whole number from 1 to 65536 (dimensions), got 0",
       'ai-dualstack:tenants[0].vectors.distance: expected one of "Cosine", "Dot", "Euclid", "Manhattan", got "Nearest"',

@@ -50,10 +50,20 @@ describe("Redis install script", () => {
     expect(statSync(join(layout.configDir, "tls/server.key")).mode & 0o777).toBe(0o600);
 
     // Ready once it listens on its TLS port; SIGTERM (a clean shutdown, as systemctl restart does) stops it.
-    const start = () => startProcess("redis-server", [join(layout.configDir, "redis.conf")], { ready: () => accepts(layout.port, "127.0.0.2"), stopSignal: "SIGTERM" });
+    const start = () =>
+      startProcess("redis-server", [join(layout.configDir, "redis.conf")], { ready: () => accepts(layout.port, "127.0.0.2"), stopSignal: "SIGTERM" });
     const connect = async (password: string, username?: string) => {
       for (let i = 0; ; i++) {
-        const c = new Redis({ host: "127.0.0.2", port: layout.port, username, password, tls: { ca: ca.certPem }, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null }).on("error", () => undefined);
+        const c = new Redis({
+          host: "127.0.0.2",
+          port: layout.port,
+          username,
+          password,
+          tls: { ca: ca.certPem },
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+        }).on("error", () => undefined);
         try {
           await c.connect();
           return c;
@@ -70,9 +80,18 @@ describe("Redis install script", () => {
       expect(await admin.config("GET", "appendonly")).toEqual(["appendonly", "yes"]);
       expect(await admin.config("GET", "port")).toEqual(["port", "0"]);
       admin.disconnect();
-      const tenant = { tenant: "acme", user: "tenant-acme", keyPattern: "tenant:acme:*", password: "pw-acme-0123456789abcdef", onDelete: "retain" as const, admin: { host: "127.0.0.2", port: layout.port, password: "admin-s3cret-0123456789", caCert: ca.certPem } };
+      const tenant = {
+        tenant: "acme",
+        user: "tenant-acme",
+        keyPattern: "tenant:acme:*",
+        password: "pw-acme-0123456789abcdef",
+        onDelete: "retain" as const,
+        admin: { host: "127.0.0.2", port: layout.port, password: "admin-s3cret-0123456789", caCert: ca.certPem },
+      };
       // Plain text gets no answer, and a server certificate from another CA is refused, with the reason.
-      await expect(redisTenantProvider.create({ ...tenant, admin: { ...tenant.admin, caCert: undefined } })).rejects.toThrow(/Redis create for tenant "acme" on 127.0.0.2/);
+      await expect(redisTenantProvider.create({ ...tenant, admin: { ...tenant.admin, caCert: undefined } })).rejects.toThrow(
+        /Redis create for tenant "acme" on 127.0.0.2/,
+      );
       const other = makeTestCa("another CA");
       await expect(redisTenantProvider.create({ ...tenant, admin: { ...tenant.admin, caCert: other.certPem } })).rejects.toThrow(/certificate/);
       other.remove();
@@ -103,7 +122,10 @@ describe("Redis install script", () => {
     const r = run(renderRedisInstallScript({ ip: "10.20.0.22", configDir: join(dir, "etc"), dataDir: join(dir, "data") }), "");
     expect(r.code).toBe(1);
     expect(r.out).toContain("stdin: expected the password on the first line");
-    const noTls = run(renderRedisInstallScript({ ip: "10.20.0.22", configDir: join(dir, "etc"), dataDir: join(dir, "data") }), stdinBundle({ secretLine: "admin-0123456789abcdef", pems: [] }));
+    const noTls = run(
+      renderRedisInstallScript({ ip: "10.20.0.22", configDir: join(dir, "etc"), dataDir: join(dir, "data") }),
+      stdinBundle({ secretLine: "admin-0123456789abcdef", pems: [] }),
+    );
     expect(noTls.code).toBe(1);
     expect(noTls.out).toContain("PRIVATE KEY 1 is missing");
   });
@@ -154,7 +176,12 @@ describe("PostgreSQL install script", () => {
     stub("pg_lsclusters", "");
     stub("runuser", `shift 3; exec "${pgBin("psql")}" -h ${pg.host} -p ${pg.port} -U ${pg.user} "\${@:2}"`);
     const hostile = "x'; DROP ROLE postgres; --\\gexec";
-    expect(run(renderPostgresInstallScript({ ip: "10.20.0.21", clientCidrs: ["10.20.0.0/24"] }), stdinBundle({ secretLine: hostile, pems: TLS }), { ROOT: root, PGPASSWORD: pg.password }).code).toBe(0);
+    expect(
+      run(renderPostgresInstallScript({ ip: "10.20.0.21", clientCidrs: ["10.20.0.0/24"] }), stdinBundle({ secretLine: hostile, pems: TLS }), {
+        ROOT: root,
+        PGPASSWORD: pg.password,
+      }).code,
+    ).toBe(0);
     const c = new Client({ host: pg.host, port: pg.port, user: POSTGRES_ADMIN, password: hostile, database: "postgres" });
     await c.connect();
     await c.end();

@@ -25,7 +25,12 @@ describe("the host → environment slice", () => {
       operatorCidrs: ["192.168.10.0/28"],
       vault: { address: "https://10.10.0.10:8200", mount: "kv-private", appRole: "ai-private" },
       // Its restic repository and the file-level schedule; nothing of the PBS (the host's own business).
-      monitoring: { address: "10.10.0.12", logPushUrl: "https://10.10.0.12:3102/loki/api/v1/push", alloyVersion: "1.21.2", aptKeyFingerprints: ["B53AE77BADB630A683046005963FA27710458545"] },
+      monitoring: {
+        address: "10.10.0.12",
+        logPushUrl: "https://10.10.0.12:3102/loki/api/v1/push",
+        alloyVersion: "1.21.2",
+        aptKeyFingerprints: ["B53AE77BADB630A683046005963FA27710458545"],
+      },
       backup: {
         repository: "sftp:restic-private@10.10.0.13:/repo",
         restic: { backup: "*-*-* 02:30", check: "*-*-* 05:00", forget: "Sun *-*-* 04:00", checkParts: 7, retention: { daily: 7, weekly: 4, monthly: 6 } },
@@ -47,7 +52,9 @@ describe("the host → environment slice", () => {
     if (gw.role === "host") throw new Error("env");
     expect(checkAgainstSlice(gw.config, slice, "h")).toEqual(['ai-dualstack:gpuVm.address: "10.20.0.1/24" is the zone gateway']);
     expect(checkAgainstSlice(env.config, undefined, "org/p/host")[0]).toContain("run `pulumi up` on the host stack first");
-    expect(checkAgainstSlice(env.config, { ...slice, env: "public" }, "h")).toEqual(['ai-dualstack:role: the host slice is for "public", this stack is "private"']);
+    expect(checkAgainstSlice(env.config, { ...slice, env: "public" }, "h")).toEqual([
+      'ai-dualstack:role: the host slice is for "public", this stack is "private"',
+    ]);
   });
 });
 
@@ -55,7 +62,9 @@ describe("the environment's own token", () => {
   it("accepts only this environment's identity, never showing the secret", () => {
     expect(checkToken("ai-private@pve!deploy=1234-abcd", slice)).toEqual([]);
     const swapped = checkToken("ai-public@pve!deploy=SECRET-PART", slice);
-    expect(swapped).toEqual(["ai-dualstack:proxmoxApiToken: expected the private environment's token (ai-private@pve!deploy=…), got a token of ai-public@pve!deploy"]);
+    expect(swapped).toEqual([
+      "ai-dualstack:proxmoxApiToken: expected the private environment's token (ai-private@pve!deploy=…), got a token of ai-public@pve!deploy",
+    ]);
     expect(swapped.join()).not.toContain("SECRET-PART");
     expect(checkToken("root@pam!admin=SECRET", slice)[0]).toContain("got a token of root@pam!admin");
     expect(checkToken("hunter2", slice)[0]).toContain("got something that is not an API token");

@@ -26,7 +26,12 @@ describe("firewall rules", () => {
   it("the private zone accepts nothing from the public zone", () => {
     const priv = securityGroups(networks, monitoringIp)["sg-private"];
     expect(priv.some((r) => r.source === networks.public.cidr)).toBe(false);
-    expect(priv.filter((r) => r.type === "in" && r.action === "ACCEPT").map((r) => r.source)).toEqual(["+management", networks.private.cidr, "+management", monitoringIp]);
+    expect(priv.filter((r) => r.type === "in" && r.action === "ACCEPT").map((r) => r.source)).toEqual([
+      "+management",
+      networks.private.cidr,
+      "+management",
+      monitoringIp,
+    ]);
     // The monitoring container reaches the exporters only.
     expect(priv.find((r) => r.source === monitoringIp)).toMatchObject({ proto: "tcp", dport: "9100,9400,9338" });
     // Within the zone, admin ports are dropped before the zone's other traffic is accepted.
@@ -38,7 +43,16 @@ describe("firewall rules", () => {
     expect(guestFirewallOptions("public")).toMatchObject({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", macfilter: true, ipfilter: true });
     expect(guestFirewallOptions("private")).toMatchObject({ inputPolicy: "DROP", outputPolicy: "ACCEPT", macfilter: true, ipfilter: true });
     const out = securityGroups(networks, monitoringIp)["sg-public"].filter((r) => r.type === "out");
-    expect(out.map((r) => `${r.proto ?? "any"}/${r.dport ?? "*"}`).sort()).toEqual(["any/*", "tcp/2222", "tcp/3103", "tcp/443", "tcp/53", "tcp/8200", "udp/123", "udp/53"]);
+    expect(out.map((r) => `${r.proto ?? "any"}/${r.dport ?? "*"}`).sort()).toEqual([
+      "any/*",
+      "tcp/2222",
+      "tcp/3103",
+      "tcp/443",
+      "tcp/53",
+      "tcp/8200",
+      "udp/123",
+      "udp/53",
+    ]);
     expect(out.find((r) => r.dport === "3103")?.dest).toBe(monitoringIp);
     expect(out.find((r) => !r.proto)?.dest).toBe(networks.public.cidr);
     expect(out.find((r) => r.dport === "2222")?.dest).toBe(networks.services.cidr);
@@ -47,8 +61,15 @@ describe("firewall rules", () => {
   it("each zone reaches only its own port of the log gateway; the host's exporters only from the monitoring container", () => {
     const svc = securityGroups(networks, monitoringIp)["sg-services"];
     const pushes = svc.filter((r) => r.comment.startsWith("log pushes"));
-    expect(pushes.map((r) => [r.source, r.dest, r.dport])).toEqual([[networks.private.cidr, monitoringIp, "3102"], [networks.public.cidr, monitoringIp, "3103"]]);
-    expect(clusterRules(monitoringIp).filter((r) => r.source === monitoringIp).map((r) => r.dport)).toEqual(["9100,9221"]);
+    expect(pushes.map((r) => [r.source, r.dest, r.dport])).toEqual([
+      [networks.private.cidr, monitoringIp, "3102"],
+      [networks.public.cidr, monitoringIp, "3103"],
+    ]);
+    expect(
+      clusterRules(monitoringIp)
+        .filter((r) => r.source === monitoringIp)
+        .map((r) => r.dport),
+    ).toEqual(["9100,9221"]);
   });
 
   it("a guest's rules are its zone's security group", () => {

@@ -8,7 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { stubTool } from "../helpers/script-stubs";
-import { REBOOT_MARKER, renderPrepareScript, renderRebootScript, renderVerifyScript, renderWaitScript, vfioIds, type HostPrepInput } from "../../lib/gpu-host-prep";
+import {
+  REBOOT_MARKER,
+  renderPrepareScript,
+  renderRebootScript,
+  renderVerifyScript,
+  renderWaitScript,
+  vfioIds,
+  type HostPrepInput,
+} from "../../lib/gpu-host-prep";
 
 const GPUS: HostPrepInput["gpus"] = [
   { mapping: "rtx5090", deviceId: "10de:2b85", companionIds: ["10de:22e8"], path: "0000:02:00", iommuGroup: 14, subsystemId: "10de:2104" },
@@ -19,7 +27,10 @@ let root: string;
 let bin: string;
 
 function run(script: string, env: Record<string, string> = {}, shell = "sh") {
-  const r = spawnSync(shell, [...(shell === "bash" ? ["--norc", "--noprofile"] : []), "-c", script], { encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root, ...env } });
+  const r = spawnSync(shell, [...(shell === "bash" ? ["--norc", "--noprofile"] : []), "-c", script], {
+    encoding: "utf8",
+    env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root, ...env },
+  });
   return { code: r.status, out: r.stdout + r.stderr };
 }
 
@@ -76,7 +87,9 @@ describe("prepare", () => {
     expect(first.out).toContain("bootloader: systemd-boot");
     expect(first.out).toContain("RESULT: changed, reboot required");
     expect(readFileSync(join(root, "etc/kernel/cmdline"), "utf8")).toBe("root=ZFS=rpool/ROOT/pve-1 boot=zfs intel_iommu=on iommu=pt\n");
-    expect(readFileSync(join(root, "etc/modprobe.d/ai-dualstack-vfio.conf"), "utf8")).toContain("options vfio-pci ids=10de:228e,10de:22e8,10de:2504,10de:2b85 disable_vga=1");
+    expect(readFileSync(join(root, "etc/modprobe.d/ai-dualstack-vfio.conf"), "utf8")).toContain(
+      "options vfio-pci ids=10de:228e,10de:22e8,10de:2504,10de:2b85 disable_vga=1",
+    );
     expect(readFileSync(join(root, "etc/modprobe.d/ai-dualstack-blacklist-gpu.conf"), "utf8")).toContain("blacklist nouveau");
     expect(readFileSync(join(root, "etc/modules-load.d/ai-dualstack-vfio.conf"), "utf8")).toBe("vfio\nvfio_iommu_type1\nvfio_pci\n");
     expect(calls()).toEqual(["proxmox-boot-tool refresh", "update-initramfs -u -k all"]);
@@ -176,11 +189,18 @@ describe("wait", () => {
   });
 
   it("waits for the port to go down and come back", async () => {
-    const listen = (port: number) => new Promise<Server>((resolve) => { const s = createServer((c) => c.destroy()); s.listen(port, "127.0.0.1", () => resolve(s)); });
+    const listen = (port: number) =>
+      new Promise<Server>((resolve) => {
+        const s = createServer((c) => c.destroy());
+        s.listen(port, "127.0.0.1", () => resolve(s));
+      });
     let server = await listen(0);
     const port = (server.address() as { port: number }).port;
     const started = Date.now();
-    const child = runAsync("bash", ["--norc", "--noprofile", "-c", renderWaitScript()], { env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), SETTLE: "0", REBOOT_STATUS: "REBOOTING" }, timeoutMs: 25_000 });
+    const child = runAsync("bash", ["--norc", "--noprofile", "-c", renderWaitScript()], {
+      env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), SETTLE: "0", REBOOT_STATUS: "REBOOTING" },
+      timeoutMs: 25_000,
+    });
     await new Promise((r) => setTimeout(r, 1500));
     await new Promise((r) => server.close(r)); // the host goes down…
     await new Promise((r) => setTimeout(r, 3000));

@@ -29,7 +29,11 @@ beforeAll(async () => {
   writeFileSync(join(dir, "logs.crt"), cert.certPem);
   writeFileSync(join(dir, "logs.key"), cert.keyPem, { mode: 0o600 });
   ports = { platform: await freePort(), private: await freePort(), public: await freePort() };
-  stopCaddy = await startCaddy(dir, renderLogGatewayCaddyfile({ ip: "127.0.0.1", certFile: join(dir, "logs.crt"), keyFile: join(dir, "logs.key"), upstream: new URL(loki.url).host }, ports), Object.values(ports));
+  stopCaddy = await startCaddy(
+    dir,
+    renderLogGatewayCaddyfile({ ip: "127.0.0.1", certFile: join(dir, "logs.crt"), keyFile: join(dir, "logs.key"), upstream: new URL(loki.url).host }, ports),
+    Object.values(ports),
+  );
 }, 90_000);
 
 afterAll(async () => {
@@ -39,12 +43,26 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const push = (port: number, line: string, labels: Record<string, string>, claimedTenant?: string) => new Promise<number>((resolve, reject) => {
-  const body = JSON.stringify({ streams: [{ stream: labels, values: [[`${Date.now()}000000`, line]] }] });
-  const req = request({ host: "127.0.0.1", port, method: "POST", path: LOKI_PUSH_PATH, ca: ca.certPem, headers: { "content-type": "application/json", ...(claimedTenant ? { "X-Scope-OrgID": claimedTenant } : {}) } }, (res) => { res.resume(); res.on("end", () => resolve(res.statusCode ?? 0)); });
-  req.on("error", reject);
-  req.end(body);
-});
+const push = (port: number, line: string, labels: Record<string, string>, claimedTenant?: string) =>
+  new Promise<number>((resolve, reject) => {
+    const body = JSON.stringify({ streams: [{ stream: labels, values: [[`${Date.now()}000000`, line]] }] });
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        path: LOKI_PUSH_PATH,
+        ca: ca.certPem,
+        headers: { "content-type": "application/json", ...(claimedTenant ? { "X-Scope-OrgID": claimedTenant } : {}) },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
 
 async function query(tenant: string, logql: string): Promise<{ status: number; lines: { tenant?: string; line: string }[]; error: string }> {
   const url = `${loki.url}/loki/api/v1/query_range?${new URLSearchParams({ query: logql, since: "1h", limit: "100" })}`;
@@ -52,7 +70,12 @@ async function query(tenant: string, logql: string): Promise<{ status: number; l
   const text = await res.text();
   if (res.status !== 200) return { status: res.status, lines: [], error: text };
   const data = JSON.parse(text).data;
-  const lines = data.resultType === "streams" ? data.result.flatMap((s: { stream: Record<string, string>; values: [string, string][] }) => s.values.map(([, line]) => ({ tenant: s.stream.__tenant_id__, line }))) : [];
+  const lines =
+    data.resultType === "streams"
+      ? data.result.flatMap((s: { stream: Record<string, string>; values: [string, string][] }) =>
+          s.values.map(([, line]) => ({ tenant: s.stream.__tenant_id__, line })),
+        )
+      : [];
   return { status: 200, lines, error: "" };
 }
 
@@ -81,7 +104,8 @@ describe("Loki (real)", () => {
   });
 
   it("every log query of the dashboards passes Loki's parser; a broken one does not", async () => {
-    const queries = DASHBOARDS.flatMap((d) => d.panels.flatMap((p) => p.queries)).filter((q) => isLogQuery(q.expr))
+    const queries = DASHBOARDS.flatMap((d) => d.panels.flatMap((p) => p.queries))
+      .filter((q) => isLogQuery(q.expr))
       .map((q) => q.expr.replaceAll("$env", ".*").replaceAll("$__auto", "1m"));
     expect(queries.length).toBeGreaterThanOrEqual(4);
     for (const q of queries) {

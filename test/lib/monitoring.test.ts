@@ -62,8 +62,22 @@ describe("alert rules", () => {
     const r = promtool(["check", "rules", "rules.yml"]);
     expect(r.code, r.out).toBe(0);
     expect(alertRules().flatMap((g) => g.rules.map((x) => x.alert))).toEqual([
-      "TargetDown", "DiscoveryFailing", "DiskFilling", "GpuTemperatureHigh", "GpuVramNearlyFull", "ModelNotLoaded", "ModelOnCpu", "OllamaProbeFailing", "ServiceDown", "ServiceUnhealthy", "ServiceProbeFailing",
-      "BackupFailed", "BackupTooOld", "ResticCheckFailed", "ResticCheckTooOld", "CertificateExpiringSoon",
+      "TargetDown",
+      "DiscoveryFailing",
+      "DiskFilling",
+      "GpuTemperatureHigh",
+      "GpuVramNearlyFull",
+      "ModelNotLoaded",
+      "ModelOnCpu",
+      "OllamaProbeFailing",
+      "ServiceDown",
+      "ServiceUnhealthy",
+      "ServiceProbeFailing",
+      "BackupFailed",
+      "BackupTooOld",
+      "ResticCheckFailed",
+      "ResticCheckTooOld",
+      "CertificateExpiringSoon",
     ]);
   });
 
@@ -105,20 +119,138 @@ describe("alert rules", () => {
             { series: 'probe_ssl_earliest_cert_expiry{instance="10.30.0.10:6333"}', values: `${300 * 86400}x120` },
           ],
           alert_rule_test: [
-            { eval_time: "10m", alertname: "TargetDown", exp_alerts: [{ exp_labels: { severity: "page", job: "node", instance: "10.30.0.10:9100", env: "public" }, exp_annotations: { summary: "node target 10.30.0.10:9100 is down", description: "Prometheus has not scraped 10.30.0.10:9100 (public) for 5 minutes." } }] },
+            {
+              eval_time: "10m",
+              alertname: "TargetDown",
+              exp_alerts: [
+                {
+                  exp_labels: { severity: "page", job: "node", instance: "10.30.0.10:9100", env: "public" },
+                  exp_annotations: {
+                    summary: "node target 10.30.0.10:9100 is down",
+                    description: "Prometheus has not scraped 10.30.0.10:9100 (public) for 5 minutes.",
+                  },
+                },
+              ],
+            },
             { eval_time: "10m", alertname: "DiscoveryFailing", exp_alerts: [] },
-            { eval_time: "16m", alertname: "DiscoveryFailing", exp_alerts: [{ exp_labels: { severity: "ticket", instance: "192.168.10.2:9100" }, exp_annotations: { summary: "guest discovery on 192.168.10.2:9100 is failing", description: "The environments' scrape targets are no longer updated from the Proxmox API: see journalctl -u ai-dualstack-discovery on the node." } }] },
-            { eval_time: "15m", alertname: "GpuTemperatureHigh", exp_alerts: [{ exp_labels: { severity: "page", gpu: "0", instance: "10.20.0.10:9400" }, exp_annotations: { summary: `GPU 0 on 10.20.0.10:9400 at ${t.gpuTemperatureC + 5} °C`, description: `Above ${t.gpuTemperatureC} °C for 10 minutes: check airflow and the power limit.` } }] },
-            { eval_time: "16m", alertname: "GpuVramNearlyFull", exp_alerts: [{ exp_labels: { severity: "ticket", gpu: "0", instance: "10.20.0.10:9400" }, exp_annotations: { summary: "VRAM of GPU 0 on 10.20.0.10:9400 nearly full", description: "A model load or a longer context may spill to the CPU." } }] },
+            {
+              eval_time: "16m",
+              alertname: "DiscoveryFailing",
+              exp_alerts: [
+                {
+                  exp_labels: { severity: "ticket", instance: "192.168.10.2:9100" },
+                  exp_annotations: {
+                    summary: "guest discovery on 192.168.10.2:9100 is failing",
+                    description:
+                      "The environments' scrape targets are no longer updated from the Proxmox API: see journalctl -u ai-dualstack-discovery on the node.",
+                  },
+                },
+              ],
+            },
+            {
+              eval_time: "15m",
+              alertname: "GpuTemperatureHigh",
+              exp_alerts: [
+                {
+                  exp_labels: { severity: "page", gpu: "0", instance: "10.20.0.10:9400" },
+                  exp_annotations: {
+                    summary: `GPU 0 on 10.20.0.10:9400 at ${t.gpuTemperatureC + 5} °C`,
+                    description: `Above ${t.gpuTemperatureC} °C for 10 minutes: check airflow and the power limit.`,
+                  },
+                },
+              ],
+            },
+            {
+              eval_time: "16m",
+              alertname: "GpuVramNearlyFull",
+              exp_alerts: [
+                {
+                  exp_labels: { severity: "ticket", gpu: "0", instance: "10.20.0.10:9400" },
+                  exp_annotations: {
+                    summary: "VRAM of GPU 0 on 10.20.0.10:9400 nearly full",
+                    description: "A model load or a longer context may spill to the CPU.",
+                  },
+                },
+              ],
+            },
             { eval_time: "5m", alertname: "ModelNotLoaded", exp_alerts: [] },
-            { eval_time: "15m", alertname: "ModelNotLoaded", exp_alerts: [{ exp_labels: { severity: "page", instance: "10.20.0.10:9100", model: "qwen2.5:14b" }, exp_annotations: { summary: "qwen2.5:14b is not loaded on 10.20.0.10:9100", description: "The model is deployed warm (keep-alive) but Ollama does not hold it." } }] },
-            { eval_time: "10m", alertname: "ModelOnCpu", exp_alerts: [{ exp_labels: { severity: "page", instance: "10.30.0.10:9100", model: "mistral:7b" }, exp_annotations: { summary: "mistral:7b runs partly on the CPU on 10.30.0.10:9100", description: "Only 50% of the model is in VRAM: decode speed drops by an order of magnitude." } }] },
-            { eval_time: "1m", alertname: "BackupFailed", exp_alerts: [{ exp_labels: { severity: "page", repository: "public", source: "postgres" }, exp_annotations: { summary: "backup of postgres (public) failed", description: "The last run of the restic backup failed; the previous snapshot is still the latest." } }] },
-            { eval_time: "1m", alertname: "BackupTooOld", exp_alerts: [{ exp_labels: { severity: "page", repository: "public", source: "postgres" }, exp_annotations: { summary: "backup of postgres (public) is 1d 6h 1m 0s old", description: "Older than its daily schedule allows (26 h)." } }] },
-            { eval_time: "1m", alertname: "ResticCheckFailed", exp_alerts: [{ exp_labels: { severity: "page", repository: "public" }, exp_annotations: { summary: "restic check of public failed", description: "The repository's structure or data did not verify: do not prune; investigate before the next backup." } }] },
+            {
+              eval_time: "15m",
+              alertname: "ModelNotLoaded",
+              exp_alerts: [
+                {
+                  exp_labels: { severity: "page", instance: "10.20.0.10:9100", model: "qwen2.5:14b" },
+                  exp_annotations: {
+                    summary: "qwen2.5:14b is not loaded on 10.20.0.10:9100",
+                    description: "The model is deployed warm (keep-alive) but Ollama does not hold it.",
+                  },
+                },
+              ],
+            },
+            {
+              eval_time: "10m",
+              alertname: "ModelOnCpu",
+              exp_alerts: [
+                {
+                  exp_labels: { severity: "page", instance: "10.30.0.10:9100", model: "mistral:7b" },
+                  exp_annotations: {
+                    summary: "mistral:7b runs partly on the CPU on 10.30.0.10:9100",
+                    description: "Only 50% of the model is in VRAM: decode speed drops by an order of magnitude.",
+                  },
+                },
+              ],
+            },
+            {
+              eval_time: "1m",
+              alertname: "BackupFailed",
+              exp_alerts: [
+                {
+                  exp_labels: { severity: "page", repository: "public", source: "postgres" },
+                  exp_annotations: {
+                    summary: "backup of postgres (public) failed",
+                    description: "The last run of the restic backup failed; the previous snapshot is still the latest.",
+                  },
+                },
+              ],
+            },
+            {
+              eval_time: "1m",
+              alertname: "BackupTooOld",
+              exp_alerts: [
+                {
+                  exp_labels: { severity: "page", repository: "public", source: "postgres" },
+                  exp_annotations: { summary: "backup of postgres (public) is 1d 6h 1m 0s old", description: "Older than its daily schedule allows (26 h)." },
+                },
+              ],
+            },
+            {
+              eval_time: "1m",
+              alertname: "ResticCheckFailed",
+              exp_alerts: [
+                {
+                  exp_labels: { severity: "page", repository: "public" },
+                  exp_annotations: {
+                    summary: "restic check of public failed",
+                    description: "The repository's structure or data did not verify: do not prune; investigate before the next backup.",
+                  },
+                },
+              ],
+            },
             { eval_time: "1m", alertname: "ResticCheckTooOld", exp_alerts: [] },
             { eval_time: "30m", alertname: "CertificateExpiringSoon", exp_alerts: [] },
-            { eval_time: "90m", alertname: "CertificateExpiringSoon", exp_alerts: [{ exp_labels: { severity: "ticket", instance: "10.10.0.10:8200" }, exp_annotations: { summary: "the certificate of 10.10.0.10:8200 expires in 9d 22h 30m 0s", description: "Run pulumi up: certificates are re-issued from 30 days before expiry." } }] },
+            {
+              eval_time: "90m",
+              alertname: "CertificateExpiringSoon",
+              exp_alerts: [
+                {
+                  exp_labels: { severity: "ticket", instance: "10.10.0.10:8200" },
+                  exp_annotations: {
+                    summary: "the certificate of 10.10.0.10:8200 expires in 9d 22h 30m 0s",
+                    description: "Run pulumi up: certificates are re-issued from 30 days before expiry.",
+                  },
+                },
+              ],
+            },
           ],
         },
       ],
@@ -131,10 +263,21 @@ describe("alert rules", () => {
 
   it("the rule tests can fail: a threshold moved above the series stops GpuTemperatureHigh", () => {
     writeFileSync(join(dir, "rules.yml"), renderAlertRules({ ...DEFAULT_THRESHOLDS, gpuTemperatureC: 120 }));
-    writeFileSync(join(dir, "tests.yml"), stringify({
-      rule_files: ["rules.yml"],
-      tests: [{ interval: "1m", input_series: [{ series: 'DCGM_FI_DEV_GPU_TEMP{gpu="0",instance="a"}', values: "90x20" }], alert_rule_test: [{ eval_time: "15m", alertname: "GpuTemperatureHigh", exp_alerts: [{ exp_labels: { severity: "page", gpu: "0", instance: "a" } }] }] }],
-    }));
+    writeFileSync(
+      join(dir, "tests.yml"),
+      stringify({
+        rule_files: ["rules.yml"],
+        tests: [
+          {
+            interval: "1m",
+            input_series: [{ series: 'DCGM_FI_DEV_GPU_TEMP{gpu="0",instance="a"}', values: "90x20" }],
+            alert_rule_test: [
+              { eval_time: "15m", alertname: "GpuTemperatureHigh", exp_alerts: [{ exp_labels: { severity: "page", gpu: "0", instance: "a" } }] },
+            ],
+          },
+        ],
+      }),
+    );
     expect(promtool(["test", "rules", "tests.yml"]).code).not.toBe(0);
   });
 });
@@ -151,7 +294,17 @@ describe("Ollama model probe", () => {
     const metricsDir = join(dir, "textfile");
     mkdirSync(metricsDir, { recursive: true });
     const { code, stderr: err } = await run("bash", ["-c", renderOllamaProbeScript({ url, expected, metricsDir })]);
-    return { code, err, text: (() => { try { return readFileSync(join(metricsDir, "ollama.prom"), "utf8"); } catch { return ""; } })() };
+    return {
+      code,
+      err,
+      text: (() => {
+        try {
+          return readFileSync(join(metricsDir, "ollama.prom"), "utf8");
+        } catch {
+          return "";
+        }
+      })(),
+    };
   };
 
   it("reports loaded and expected models and their VRAM share, in a format promtool accepts", async () => {
@@ -194,11 +347,20 @@ describe("monitoring install script", () => {
     writeFileSync(log, "");
     for (const s of ["apt-get", "apt-mark", "systemctl", "chown", "loki", "caddy", "curl", "gpg"]) stubTool(bin, log, s, "");
     // Installed, at the pinned versions: nothing to install.
-    stubTool(bin, log, "dpkg-query", 'case "$*" in *Version*grafana*) echo -n 13.2.2 ;; *Version*loki*) echo -n 3.7.8 ;; *) echo -n "install ok installed" ;; esac');
+    stubTool(
+      bin,
+      log,
+      "dpkg-query",
+      'case "$*" in *Version*grafana*) echo -n 13.2.2 ;; *Version*loki*) echo -n 3.7.8 ;; *) echo -n "install ok installed" ;; esac',
+    );
     const root = join(dir, "root");
     const script = renderMonitoringInstallScript({
-      ...layout, ip: "10.10.0.12", dataDir: "/var/lib/monitoring", logRetention: "31d",
-      versions: { grafana: "13.2.2", loki: "3.7.8" }, aptKeyFingerprints: ["B53AE77BADB630A683046005963FA27710458545"],
+      ...layout,
+      ip: "10.10.0.12",
+      dataDir: "/var/lib/monitoring",
+      logRetention: "31d",
+      versions: { grafana: "13.2.2", loki: "3.7.8" },
+      aptKeyFingerprints: ["B53AE77BADB630A683046005963FA27710458545"],
       targets: { "node-platform": [{ targets: ["10.10.0.10:9100"], labels: { env: "platform", stack: "host", service: "vault" } }] },
     });
     const stdin = monitoringBundle({
@@ -217,7 +379,9 @@ describe("monitoring install script", () => {
     expect(calls).toContain("caddy validate --adapter caddyfile");
     expect(JSON.parse(readFileSync(join(root, "etc/prometheus/targets/node-platform.json"), "utf8"))[0].labels.service).toBe("vault");
     // The blackbox exporter trusts the CAs only (not the services' own certificates).
-    expect(readFileSync(join(root, "etc/ssl/ai-dualstack/cas.pem"), "utf8")).toBe(pemBlock("CERTIFICATE", "platform-ca") + pemBlock("CERTIFICATE", "private-ca"));
+    expect(readFileSync(join(root, "etc/ssl/ai-dualstack/cas.pem"), "utf8")).toBe(
+      pemBlock("CERTIFICATE", "platform-ca") + pemBlock("CERTIFICATE", "private-ca"),
+    );
     expect(readFileSync(join(root, "etc/grafana/tls/grafana.key"), "utf8")).toBe(pemBlock("PRIVATE KEY", "grafana-key"));
     expect(readFileSync(join(root, "etc/caddy/tls/logs.crt"), "utf8")).toBe(pemBlock("CERTIFICATE", "gateway-cert"));
     expect(readFileSync(join(root, "etc/grafana/admin-password"), "utf8")).toBe("grafana-admin-secret");
@@ -225,7 +389,13 @@ describe("monitoring install script", () => {
     expect(script).not.toContain("grafana-admin-secret");
     expect(readFileSync(join(root, "etc/default/prometheus"), "utf8")).toContain("--storage.tsdb.retention.time=30d");
     expect(readFileSync(join(root, "etc/loki/config.yml"), "utf8")).toContain("retention_period: 744h");
-    expect(readdirSync(join(root, "var/lib/grafana-dashboards/ai-dualstack")).sort()).toEqual(["ai-dualstack-backups.json", "ai-dualstack-gpus.json", "ai-dualstack-host.json", "ai-dualstack-logs.json", "ai-dualstack-models.json"]);
+    expect(readdirSync(join(root, "var/lib/grafana-dashboards/ai-dualstack")).sort()).toEqual([
+      "ai-dualstack-backups.json",
+      "ai-dualstack-gpus.json",
+      "ai-dualstack-host.json",
+      "ai-dualstack-logs.json",
+      "ai-dualstack-models.json",
+    ]);
     // promtool checks the written file (the rules glob is absolute, so it finds none in this root).
     expect(promtool(["check", "config", join(root, "etc/prometheus/prometheus.yml")]).code).toBe(0);
     writeFileSync(log, "");
@@ -238,8 +408,20 @@ describe("monitoring install script", () => {
     const { renderMonitoringInstallScript } = await import("../../lib/monitoring/server");
     const { stdinBundle } = await import("../../lib/shell");
     const root = join(dir, "root");
-    const script = renderMonitoringInstallScript({ ...layout, ip: "10.10.0.12", dataDir: "/d", logRetention: "31d", versions: { grafana: "1.0.0", loki: "1.0.0" }, aptKeyFingerprints: ["B53AE77BADB630A683046005963FA27710458545"], targets: {} });
-    const r = spawnSync("bash", ["-c", script], { input: stdinBundle({ secretLine: "pw", pems: [] }), encoding: "utf8", env: { PATH: process.env.PATH, ROOT: root } });
+    const script = renderMonitoringInstallScript({
+      ...layout,
+      ip: "10.10.0.12",
+      dataDir: "/d",
+      logRetention: "31d",
+      versions: { grafana: "1.0.0", loki: "1.0.0" },
+      aptKeyFingerprints: ["B53AE77BADB630A683046005963FA27710458545"],
+      targets: {},
+    });
+    const r = spawnSync("bash", ["-c", script], {
+      input: stdinBundle({ secretLine: "pw", pems: [] }),
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, ROOT: root },
+    });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain("PRIVATE KEY 1 is missing");
     expect(existsSync(join(root, "etc"))).toBe(false);

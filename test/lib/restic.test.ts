@@ -76,7 +76,13 @@ beforeEach(() => {
     passwordFile: join(dir, "pw"),
     sshKey: "/root/.ssh/ai-dualstack-backup",
     sources: [
-      { name: "volume-qdrant-data", host: "ops@10.30.0.10", dump: `tar -C ${src} -cf - .`, load: 'mkdir -p "$RESTORE_TO" && tar -C "$RESTORE_TO" -xf -', file: "qdrant-data.tar" },
+      {
+        name: "volume-qdrant-data",
+        host: "ops@10.30.0.10",
+        dump: `tar -C ${src} -cf - .`,
+        load: 'mkdir -p "$RESTORE_TO" && tar -C "$RESTORE_TO" -xf -',
+        file: "qdrant-data.tar",
+      },
       { name: "postgres", host: "local", dump: `cat ${join(dir, "db.sql")}`, load: `cat > "$RESTORE_TO.sql"`, file: "postgres.sql" },
     ],
     retention: { daily: 7, weekly: 4, monthly: 6 },
@@ -92,11 +98,17 @@ describe("restic backup and restore", () => {
     const b = run(renderResticBackupScript(repo));
     expect(b.out).toContain("initialising");
     expect(b.code).toBe(0);
-    expect(snapshots().map((s) => s.tags[0]).sort()).toEqual(["postgres", "volume-qdrant-data"]);
+    expect(
+      snapshots()
+        .map((s) => s.tags[0])
+        .sort(),
+    ).toEqual(["postgres", "volume-qdrant-data"]);
     // Reached over SSH with the backup key, host keys checked.
     expect(readFileSync(join(dir, "ssh.log"), "utf8")).toContain("-i /root/.ssh/ai-dualstack-backup -o BatchMode=yes -o StrictHostKeyChecking=yes");
     const metrics = readFileSync(join(repo.metricsDir, "backup_public_postgres.prom"), "utf8");
-    expect(metrics).toMatch(/\nai_dualstack_backup_success\{repository="public",source="postgres"\} 1\n[^]*\nai_dualstack_backup_last_success_timestamp_seconds\{repository="public",source="postgres"\} \d{10}\n$/);
+    expect(metrics).toMatch(
+      /\nai_dualstack_backup_success\{repository="public",source="postgres"\} 1\n[^]*\nai_dualstack_backup_last_success_timestamp_seconds\{repository="public",source="postgres"\} \d{10}\n$/,
+    );
     expect(promtoolMetrics(metrics)).toEqual({ code: 0, out: "" });
 
     const target = join(dir, "restored");
@@ -114,7 +126,9 @@ describe("restic backup and restore", () => {
 
   it("a failing source leaves no snapshot, keeps its last success time, and fails the run; the others are backed up", () => {
     expect(run(renderResticBackupScript(repo)).code).toBe(0);
-    const before = readFileSync(join(repo.metricsDir, "backup_public_postgres.prom"), "utf8").split("\n").find((l) => l.startsWith("ai_dualstack_backup_last_success"));
+    const before = readFileSync(join(repo.metricsDir, "backup_public_postgres.prom"), "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("ai_dualstack_backup_last_success"));
     // The dump dies half way: restic would store the half as a good snapshot.
     const broken = { ...repo, sources: repo.sources.map((s) => (s.name === "postgres" ? { ...s, dump: `head -c 100 ${join(dir, "db.sql")}; exit 3` } : s)) };
     const b = run(renderResticBackupScript(broken));
@@ -135,7 +149,11 @@ describe("restic backup and restore", () => {
     expect(snapshots()).toHaveLength(6);
     const f = run(renderResticForgetScript({ ...repo, retention: { daily: 1, weekly: 0, monthly: 0 } }));
     expect(f.code).toBe(0);
-    expect(snapshots().map((s) => s.tags[0]).sort()).toEqual(["postgres", "volume-qdrant-data"]);
+    expect(
+      snapshots()
+        .map((s) => s.tags[0])
+        .sort(),
+    ).toEqual(["postgres", "volume-qdrant-data"]);
   });
 
   it("the check reads the data back and catches a corrupted pack file", () => {
@@ -169,7 +187,12 @@ describe("restic backup and restore", () => {
 describe("restic repository definitions", () => {
   it("names every problem by key", () => {
     expect(repositoryProblems(repo)).toEqual([]);
-    const bad = { ...repo, name: "Public", retention: { daily: 0, weekly: 0, monthly: 0 }, sources: [repo.sources[0], { ...repo.sources[0], file: "../x", dump: "echo 'hi'" }] };
+    const bad = {
+      ...repo,
+      name: "Public",
+      retention: { daily: 0, weekly: 0, monthly: 0 },
+      sources: [repo.sources[0], { ...repo.sources[0], file: "../x", dump: "echo 'hi'" }],
+    };
     expect(repositoryProblems(bad)).toEqual([
       'name: expected a lower-case name such as "public", got "Public"',
       "sources[1].name: volume-qdrant-data is defined twice",
@@ -191,7 +214,11 @@ describe("restic install script", () => {
     const root = join(dir, "root");
     const script = renderResticInstallScript({ ...repo, passwordFile: "/etc/ai-dualstack/restic-public.pw" });
     expect(script).not.toContain("correct horse");
-    const r = spawnSync("bash", ["-c", script], { input: "correct horse battery staple\n", encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root } });
+    const r = spawnSync("bash", ["-c", script], {
+      input: "correct horse battery staple\n",
+      encoding: "utf8",
+      env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root },
+    });
     expect(r.status, r.stderr).toBe(0);
     const pw = join(root, "etc/ai-dualstack/restic-public.pw");
     expect(readFileSync(pw, "utf8")).toBe("correct horse battery staple\n");
@@ -200,7 +227,9 @@ describe("restic install script", () => {
     expect(readFileSync(join(root, "etc/systemd/system/ai-dualstack-restic-backup-public.timer"), "utf8")).toContain("OnCalendar=*-*-* 02:30\nPersistent=true");
     const calls = readFileSync(join(dir, "calls.log"), "utf8");
     expect(calls).toContain("systemctl enable --now ai-dualstack-restic-check-public.timer");
-    expect(spawnSync("bash", ["-c", script], { input: "", encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root } }).stderr).toContain("stdin: expected the password on the first line");
+    expect(spawnSync("bash", ["-c", script], { input: "", encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root } }).stderr).toContain(
+      "stdin: expected the password on the first line",
+    );
   });
 
   it("the units pass systemd-analyze verify", () => {
@@ -228,16 +257,30 @@ describe("restic server (the backup LXC)", () => {
     // runuser -u USER -- CMD…: runs CMD (as root here).
     stubTool(bin, log, "runuser", 'shift 3; exec "$@"');
     const root = join(dir, "root");
-    const repoOf = (name: string) => ({ ...repo, name, sources: [], location: `/srv/backup/restic/${name}/repo`, passwordFile: `/etc/ai-dualstack/restic-${name}.pw` });
+    const repoOf = (name: string) => ({
+      ...repo,
+      name,
+      sources: [],
+      location: `/srv/backup/restic/${name}/repo`,
+      passwordFile: `/etc/ai-dualstack/restic-${name}.pw`,
+    });
     const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN0YWNrLWJhY2t1cC1rZXktbm90LXJlYWw= backup@private";
     const script = renderResticServerScript("/srv/backup/restic", [repoOf("private"), repoOf("public")]);
     const stdin = (pwPrivate: string, pwPublic: string) => `${pwPrivate}\n${key}\n${pwPublic}\n${key.replace("private", "public")}\n`;
-    const run = (stdin: string) => spawnSync("bash", ["-c", script], { input: stdin, encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root, HOME: dir, RESTIC_CACHE_DIR: join(dir, "cache") } });
+    const run = (stdin: string) =>
+      spawnSync("bash", ["-c", script], {
+        input: stdin,
+        encoding: "utf8",
+        env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root, HOME: dir, RESTIC_CACHE_DIR: join(dir, "cache") },
+      });
     const r = run(stdin("pw-private-0123456789", "pw-public-0123456789"));
     expect(r.status, r.stderr).toBe(0);
     expect(script).not.toContain("pw-private");
     // The repositories answer to their own passwords only.
-    const cat = (name: string, pw: string) => spawnSync(tool("restic"), ["-r", join(root, `srv/backup/restic/${name}/repo`), "--no-cache", "cat", "config"], { env: { ...process.env, RESTIC_PASSWORD: pw } }).status;
+    const cat = (name: string, pw: string) =>
+      spawnSync(tool("restic"), ["-r", join(root, `srv/backup/restic/${name}/repo`), "--no-cache", "cat", "config"], {
+        env: { ...process.env, RESTIC_PASSWORD: pw },
+      }).status;
     expect(cat("private", "pw-private-0123456789")).toBe(0);
     expect(cat("public", "pw-public-0123456789")).toBe(0);
     expect(cat("public", "pw-private-0123456789")).not.toBe(0);
@@ -265,14 +308,20 @@ describe("restic server (the backup LXC)", () => {
     // A wrong password for an existing repository: refused, the repository untouched.
     const wrong = run(stdin("pw-private-0123456789", "something-else-0123456"));
     expect(wrong.status).toBe(1);
-    expect(wrong.stderr).toContain("restic public: the password given does not open the existing repository at /srv/backup/restic/public/repo; it is left as it is");
+    expect(wrong.stderr).toContain(
+      "restic public: the password given does not open the existing repository at /srv/backup/restic/public/repo; it is left as it is",
+    );
     expect(cat("public", "pw-public-0123456789")).toBe(0);
     expect(readFileSync(join(root, "etc/ai-dualstack/restic-public.pw"), "utf8")).toBe("pw-public-0123456789\n");
-    expect(() => renderResticServerScript("/srv/backup/restic", [{ ...repoOf("x"), location: "/elsewhere/repo" }])).toThrow(/expected its location at \/srv\/backup\/restic\/x\/repo/);
+    expect(() => renderResticServerScript("/srv/backup/restic", [{ ...repoOf("x"), location: "/elsewhere/repo" }])).toThrow(
+      /expected its location at \/srv\/backup\/restic\/x\/repo/,
+    );
   });
 
   it("a client of an sftp repository reaches it with its own key", async () => {
     const script = renderResticBackupScript({ ...repo, location: "sftp:restic-public@10.10.0.13:/repo" });
-    expect(script).toContain('restic() { command restic -o sftp.command="ssh -i /root/.ssh/ai-dualstack-backup -p 2222 -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=15 restic-public@10.10.0.13 -s sftp" "$@"; }');
+    expect(script).toContain(
+      'restic() { command restic -o sftp.command="ssh -i /root/.ssh/ai-dualstack-backup -p 2222 -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=15 restic-public@10.10.0.13 -s sftp" "$@"; }',
+    );
   });
 });

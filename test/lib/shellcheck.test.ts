@@ -31,7 +31,11 @@ interface Finding {
 }
 
 function shellcheck(files: string[], shell?: string): Finding[] {
-  const r = spawnSync(tool("shellcheck"), ["-f", "json", "-x", ...(shell ? ["-s", shell] : []), ...files], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(tool("shellcheck"), ["-f", "json", "-x", ...(shell ? ["-s", shell] : []), ...files], {
+    cwd: ROOT,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (r.status !== 0 && r.status !== 1) throw new Error(`shellcheck failed (${r.status}): ${r.stderr}`);
   return (JSON.parse(r.stdout || "[]") as Finding[]).filter((f) => !EXCLUDED[`SC${f.code}`] && !(f.code === 2034 && PRELUDE_FLAG.test(f.message)));
 }
@@ -79,7 +83,8 @@ beforeAll(async () => {
       if (typeof raw === "string" && raw.startsWith("#cloud-config")) {
         const doc = parse(raw) as { runcmd?: unknown[]; write_files?: { path: string; content?: unknown }[] };
         (doc.runcmd ?? []).forEach((c, i) => typeof c === "string" && add(`${r.name}.runcmd${i}`, `${c}\n`, "sh"));
-        for (const f of doc.write_files ?? []) if (typeof f.content === "string" && f.content.startsWith("#!")) add(`${r.name}${f.path}`, f.content, shellOf(f.content));
+        for (const f of doc.write_files ?? [])
+          if (typeof f.content === "string" && f.content.startsWith("#!")) add(`${r.name}${f.path}`, f.content, shellOf(f.content));
       }
     }
   }
@@ -98,13 +103,19 @@ describe("shellcheck", () => {
   });
 
   it("passes the repository's own scripts (scripts/, .ci/run)", () => {
-    const files = [".ci/run", ...readdirSync(join(ROOT, "scripts")).filter((f) => f.endsWith(".sh")).map((f) => `scripts/${f}`), ...readdirSync(join(ROOT, "scripts/lib")).map((f) => `scripts/lib/${f}`)];
+    const files = [
+      ".ci/run",
+      ...readdirSync(join(ROOT, "scripts"))
+        .filter((f) => f.endsWith(".sh"))
+        .map((f) => `scripts/${f}`),
+      ...readdirSync(join(ROOT, "scripts/lib")).map((f) => `scripts/lib/${f}`),
+    ];
     expect(files.length).toBeGreaterThan(6);
     expect(render(shellcheck(files))).toEqual([]);
   });
 
   it("catches a mistake, and an excluded code stays the only thing let through", () => {
-    writeFileSync(join(dir, "bad.sh"), '#!/bin/bash\nfor f in $(ls /tmp); do rm $f; done\nunused=1\n');
+    writeFileSync(join(dir, "bad.sh"), "#!/bin/bash\nfor f in $(ls /tmp); do rm $f; done\nunused=1\n");
     expect(render(shellcheck([join(dir, "bad.sh")])).map((l) => l.split(" ")[1])).toEqual(expect.arrayContaining(["SC2045", "SC2086", "SC2034"]));
   });
 });

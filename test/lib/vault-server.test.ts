@@ -33,14 +33,19 @@ beforeEach(() => {
   stub("sleep", "");
   stub("curl", 'case "$*" in *sys/health*) printf %s "${HEALTH:-501}";; *) echo "fake key";; esac');
   // gpg: --dearmor writes the keyring; --fingerprint prints one primary key with $FPR.
-  stub("gpg", 'case "$*" in *--dearmor*) out=""; while [ $# -gt 0 ]; do [ "$1" = -o ] && out="$2"; shift; done; cat > /dev/null; echo keyring > "$out";; *--fingerprint*) printf "pub:-:4096:1:AA16FCBCA621E701:1673308800:::-:::scSC::::::23::0:\\nfpr:::::::::%s:\\n" "$FPR";; esac');
+  stub(
+    "gpg",
+    'case "$*" in *--dearmor*) out=""; while [ $# -gt 0 ]; do [ "$1" = -o ] && out="$2"; shift; done; cat > /dev/null; echo keyring > "$out";; *--fingerprint*) printf "pub:-:4096:1:AA16FCBCA621E701:1673308800:::-:::scSC::::::23::0:\\nfpr:::::::::%s:\\n" "$FPR";; esac',
+  );
 });
 
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 function install(stdin: string, env: Record<string, string> = {}) {
   const r = spawnSync("bash", ["--norc", "--noprofile", "-c", renderVaultInstallScript(LAYOUT)], {
-    input: stdin, encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root, FPR: HASHICORP_KEY_FINGERPRINTS[0], ...env },
+    input: stdin,
+    encoding: "utf8",
+    env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root, FPR: HASHICORP_KEY_FINGERPRINTS[0], ...env },
   });
   return { code: r.status, out: r.stdout + r.stderr };
 }
@@ -89,7 +94,9 @@ describe("Vault install script", () => {
   it("refuses a repository key with another fingerprint, and removes it", () => {
     const r = install(tlsBundle(KEY, CERT, CA), { FPR: "0".repeat(40) });
     expect(r.code).toBe(1);
-    expect(r.out).toContain(`HashiCorp's apt key has the fingerprint ${"0".repeat(40)}, not one of ${HASHICORP_KEY_FINGERPRINTS.join(", ")}: refusing to install`);
+    expect(r.out).toContain(
+      `HashiCorp's apt key has the fingerprint ${"0".repeat(40)}, not one of ${HASHICORP_KEY_FINGERPRINTS.join(", ")}: refusing to install`,
+    );
     expect(existsSync(at("usr/share/keyrings/hashicorp-archive-keyring.gpg"))).toBe(false);
     expect(calls().some((c) => c.includes("vault=1.21.4"))).toBe(false);
   });

@@ -10,7 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { renderResticBackupScript, renderResticRestoreScript, type ResticRepository } from "../../lib/backup/restic";
-import { renderRestoreScript, renderSnapshotInstallScript, renderSnapshotScript, snapshotAppRoleSettings, snapshotPolicy, VAULT_SNAPSHOT_SOURCE } from "../../lib/vault/snapshot";
+import {
+  renderRestoreScript,
+  renderSnapshotInstallScript,
+  renderSnapshotScript,
+  snapshotAppRoleSettings,
+  snapshotPolicy,
+  VAULT_SNAPSHOT_SOURCE,
+} from "../../lib/vault/snapshot";
 import { stubTool } from "../helpers/script-stubs";
 
 let dir: string;
@@ -28,13 +35,30 @@ beforeEach(() => {
   writeFileSync(join(dir, "approle"), `role-1234\n${SECRET_ID}\n`, { mode: 0o600 });
   writeFileSync(join(dir, "snapshot.bin"), randomBytes(256 * 1024));
   // curl: the AppRole login; answers a token only for the right credentials on stdin.
-  stubTool(bin, log, "curl", `body="$(cat)"; echo "stdin: $body" >> "${dir}/curl-stdin.log"
-case "$body" in *'"role_id":"role-1234"'*'"secret_id":"${SECRET_ID}"'*) echo '{"auth":{"client_token":"hvb.batch-token"}}' ;; *) echo '{"errors":["invalid role or secret ID"]}'; exit 22 ;; esac`);
+  stubTool(
+    bin,
+    log,
+    "curl",
+    `body="$(cat)"; echo "stdin: $body" >> "${dir}/curl-stdin.log"
+case "$body" in *'"role_id":"role-1234"'*'"secret_id":"${SECRET_ID}"'*) echo '{"auth":{"client_token":"hvb.batch-token"}}' ;; *) echo '{"errors":["invalid role or secret ID"]}'; exit 22 ;; esac`,
+  );
   // vault: save writes the snapshot (with the token from the environment only), restore keeps what it got.
   // argv: operator raft snapshot save FILE | operator raft snapshot restore -force FILE
-  stubTool(bin, log, "vault", `[ "$VAULT_TOKEN" = "hvb.batch-token" ] || [ "$4" = restore ] || { echo "permission denied" >&2; exit 2; }
-case "$4" in save) cp "${dir}/snapshot.bin" "$5" ;; restore) [ "$5" = -force ] && cp "$6" "${dir}/restored.bin" ;; *) exit 64 ;; esac`);
-  env = { PATH: `${bin}:${process.env.PATH}`, HOME: dir, AI_DUALSTACK_SNAPSHOT_CREDENTIALS: join(dir, "approle"), VAULT_ADDR: "https://10.10.0.10:8200", VAULT_CACERT: join(dir, "ca.pem"), RESTIC_CACHE_DIR: join(dir, "cache") };
+  stubTool(
+    bin,
+    log,
+    "vault",
+    `[ "$VAULT_TOKEN" = "hvb.batch-token" ] || [ "$4" = restore ] || { echo "permission denied" >&2; exit 2; }
+case "$4" in save) cp "${dir}/snapshot.bin" "$5" ;; restore) [ "$5" = -force ] && cp "$6" "${dir}/restored.bin" ;; *) exit 64 ;; esac`,
+  );
+  env = {
+    PATH: `${bin}:${process.env.PATH}`,
+    HOME: dir,
+    AI_DUALSTACK_SNAPSHOT_CREDENTIALS: join(dir, "approle"),
+    VAULT_ADDR: "https://10.10.0.10:8200",
+    VAULT_CACERT: join(dir, "ca.pem"),
+    RESTIC_CACHE_DIR: join(dir, "cache"),
+  };
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -46,8 +70,15 @@ function run(script: string, args: string[] = [], extra: Record<string, string> 
 
 describe("Vault snapshots", () => {
   it("the AppRole may read raft snapshots only, from the security LXC only", () => {
-    expect(snapshotPolicy()).toBe('# Managed by ai-dualstack: raft snapshots for the backups, nothing else.\npath "sys/storage/raft/snapshot" {\n  capabilities = ["read"]\n}\n');
-    expect(snapshotAppRoleSettings("10.10.0.10")).toMatchObject({ token_type: "batch", token_ttl: 300, secret_id_bound_cidrs: ["10.10.0.10/32"], token_bound_cidrs: ["10.10.0.10/32"] });
+    expect(snapshotPolicy()).toBe(
+      '# Managed by ai-dualstack: raft snapshots for the backups, nothing else.\npath "sys/storage/raft/snapshot" {\n  capabilities = ["read"]\n}\n',
+    );
+    expect(snapshotAppRoleSettings("10.10.0.10")).toMatchObject({
+      token_type: "batch",
+      token_ttl: 300,
+      secret_id_bound_cidrs: ["10.10.0.10/32"],
+      token_bound_cidrs: ["10.10.0.10/32"],
+    });
   });
 
   it("streams a snapshot taken with the AppRole's token; the SecretID never appears on a command line", () => {
@@ -70,13 +101,21 @@ describe("Vault snapshots", () => {
     writeFileSync(join(dir, "snapshot-cmd"), renderSnapshotScript("10.10.0.10"), { mode: 0o700 });
     writeFileSync(join(dir, "restore-cmd"), renderRestoreScript("10.10.0.10"), { mode: 0o700 });
     const repo: ResticRepository = {
-      name: "platform", location: join(dir, "repo"), passwordFile: join(dir, "pw"), sshKey: "/root/.ssh/x",
+      name: "platform",
+      location: join(dir, "repo"),
+      passwordFile: join(dir, "pw"),
+      sshKey: "/root/.ssh/x",
       sources: [{ ...VAULT_SNAPSHOT_SOURCE, dump: join(dir, "snapshot-cmd"), load: join(dir, "restore-cmd") }],
-      retention: { daily: 7, weekly: 4, monthly: 6 }, schedule: { backup: "*-*-* 02:30", check: "*-*-* 05:00", forget: "Sun *-*-* 04:00" }, checkParts: 7, metricsDir: join(dir, "metrics"),
+      retention: { daily: 7, weekly: 4, monthly: 6 },
+      schedule: { backup: "*-*-* 02:30", check: "*-*-* 05:00", forget: "Sun *-*-* 04:00" },
+      checkParts: 7,
+      metricsDir: join(dir, "metrics"),
     };
     const b = run(renderResticBackupScript(repo));
     expect(b.status, b.stdout.toString() + b.stderr.toString()).toBe(0);
-    expect(readFileSync(join(dir, "metrics/backup_platform_vault.prom"), "utf8")).toContain('ai_dualstack_backup_success{repository="platform",source="vault"} 1');
+    expect(readFileSync(join(dir, "metrics/backup_platform_vault.prom"), "utf8")).toContain(
+      'ai_dualstack_backup_success{repository="platform",source="vault"} 1',
+    );
     // Restoring asks for an operator token first.
     const refused = run(renderResticRestoreScript(repo), ["vault", "--to", "local"]);
     expect(refused.status).not.toBe(0);

@@ -111,7 +111,8 @@ describe("dualstack capacity", () => {
     const report = JSON.parse(r.out);
     expect(report.stack).toBe("private");
     expect(report.models.map((m: any) => m.name)).toEqual(["qwen2.5:14b", "second-brain:32b"]);
-    for (const m of report.models) expect(Object.keys(m)).toEqual(expect.arrayContaining(["weightsBytes", "kvBytes", "totalBytes", "vramBytes", "fits", "ceilingTokensPerSecond"]));
+    for (const m of report.models)
+      expect(Object.keys(m)).toEqual(expect.arrayContaining(["weightsBytes", "kvBytes", "totalBytes", "vramBytes", "fits", "ceilingTokensPerSecond"]));
   });
 
   it("exits 1 when a deployment does not fit", async () => {
@@ -125,9 +126,17 @@ describe("dualstack capacity", () => {
     const r = await dualstack("capacity", "--model", "qwen2.5:14b", "--gpu", "rtx-3060-12gb", "--ctx", "8192", "--parallel", "1", "--kv", "f16", "--json");
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toEqual({
-      model: "qwen2.5:14b", gpu: "rtx-3060-12gb", context: 8192, parallel: 1, kvCacheType: "f16",
-      weightsBytes: 8_988_124_298, kvBytes: 1536 * 1024 ** 2, totalBytes: 8_988_124_298 + 1536 * 1024 ** 2 + 1024 ** 3,
-      vramBytes: 12 * 1024 ** 3, fits: true, ceilingTokensPerSecond: 360e9 / 8_988_124_298,
+      model: "qwen2.5:14b",
+      gpu: "rtx-3060-12gb",
+      context: 8192,
+      parallel: 1,
+      kvCacheType: "f16",
+      weightsBytes: 8_988_124_298,
+      kvBytes: 1536 * 1024 ** 2,
+      totalBytes: 8_988_124_298 + 1536 * 1024 ** 2 + 1024 ** 3,
+      vramBytes: 12 * 1024 ** 3,
+      fits: true,
+      ceilingTokensPerSecond: 360e9 / 8_988_124_298,
     });
     expect((await dualstack("capacity", "--model", "qwen2.5:32b", "--gpu", "rtx-3060-12gb")).code).toBe(1);
   });
@@ -159,13 +168,20 @@ describe("the CLI's edges", () => {
 
   it("nothing it prints is cut, whatever stdout is: a slow pipe gets the whole plan --json, as a file does", () => {
     const dir = mkdtempSync(join(tmpdir(), "out-"));
-    const toFile = spawnSync("bash", ["-c", `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} plan host --json > ${dir}/plan.json`], { cwd: ROOT, timeout: 60_000 });
+    const toFile = spawnSync("bash", ["-c", `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} plan host --json > ${dir}/plan.json`], {
+      cwd: ROOT,
+      timeout: 60_000,
+    });
     expect(toFile.status).toBe(0);
     const size = statSync(join(dir, "plan.json")).size;
     expect(size).toBeGreaterThan(65_536 * 2);
     // The reader starts late, so the pipe's buffer is full while the CLI finishes; before, it exited with 128 KiB of
     // the output written and the rest lost.
-    const piped = spawnSync("bash", ["-c", `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} plan host --json | (sleep 2; wc -c)`], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const piped = spawnSync("bash", ["-c", `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} plan host --json | (sleep 2; wc -c)`], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(Number(piped.stdout.trim())).toBe(size);
   }, 90_000);
 
@@ -188,7 +204,11 @@ describe("the CLI's edges", () => {
     const saved = process.env.PATH;
     process.env.PATH = mkdtempSync(join(tmpdir(), "nopath-"));
     try {
-      for (const args of [["drift", "host"], ["drill", "public", "--yes"], ["bench", "public"]]) {
+      for (const args of [
+        ["drift", "host"],
+        ["drill", "public", "--yes"],
+        ["bench", "public"],
+      ]) {
         const r = await dualstack(...args);
         expect(r.code, args.join(" ")).toBe(2);
         expect(r.err).toMatch(/^error: the Pulumi CLI is not on PATH: install it \(https:\/\/www\.pulumi\.com\/docs\/install\/\).*\n$/);
@@ -209,7 +229,7 @@ describe("the CLI's edges", () => {
     expect(debug.stderr).toMatch(/^dualstack: internal error: Error: the engine fell over\n\s+at /);
   }, 90_000);
 
-  it("--version prints the package's version; argument errors are not headed \"invalid configuration\"", async () => {
+  it('--version prints the package\'s version; argument errors are not headed "invalid configuration"', async () => {
     const v = await dualstack("--version");
     expect(v.code).toBe(0);
     expect(v.out).toBe(`${JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version}\n`);

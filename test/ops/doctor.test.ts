@@ -54,14 +54,31 @@ const status = (r: ReturnType<typeof runDoctor>, check: string) => r.checks.find
 
 describe("dualstack doctor", () => {
   it("with the CLI, every plugin, a login and the token: the live verbs are ready too", async () => {
-    fakePulumi("v3.250.1", [
-      { name: "proxmoxve", version: "8.6.0" }, { name: "command", version: "4.5.0" }, { name: "docker", version: "5.2.0" },
-      { name: "random", version: "4.21.2" }, { name: "tls", version: "5.6.1" },
-    ], true);
+    fakePulumi(
+      "v3.250.1",
+      [
+        { name: "proxmoxve", version: "8.6.0" },
+        { name: "command", version: "4.5.0" },
+        { name: "docker", version: "5.2.0" },
+        { name: "random", version: "4.21.2" },
+        { name: "tls", version: "5.6.1" },
+      ],
+      true,
+    );
     const { code, report } = await doctor({ DUALSTACK_PROXMOX_TOKEN: "root@pam!ops=0b4f4c1e-2f5a-4d35-9a3e-0123456789ab" });
     expect(code).toBe(0);
     expect(report.ok).toBe(true);
-    for (const c of ["Node.js", "npm packages", "policy pack", "Pulumi CLI", "plugin proxmoxve 8.6.0", "plugin tls 5.6.1", "backend login", "Proxmox API token"]) expect(status(report, c)?.status, c).toBe("ok");
+    for (const c of [
+      "Node.js",
+      "npm packages",
+      "policy pack",
+      "Pulumi CLI",
+      "plugin proxmoxve 8.6.0",
+      "plugin tls 5.6.1",
+      "backend login",
+      "Proxmox API token",
+    ])
+      expect(status(report, c)?.status, c).toBe("ok");
     expect(status(report, "Pulumi CLI")?.detail).toBe("v3.250.1 (the SDK is 3.248.0)");
     expect(status(report, "backend login")?.detail).toBe("logged in to file:///srv/state");
     expect(JSON.stringify(report)).not.toContain("0b4f4c1e");
@@ -93,10 +110,16 @@ describe("dualstack doctor", () => {
     const root = join(dir, "project");
     mkdirSync(join(root, "node_modules/yaml"), { recursive: true });
     writeFileSync(join(root, "package.json"), JSON.stringify({ dependencies: { yaml: "2.9.1", zod: "4.6.7" }, devDependencies: {} }));
-    writeFileSync(join(root, "package-lock.json"), JSON.stringify({ packages: { "node_modules/yaml": { version: "2.9.1" }, "node_modules/zod": { version: "4.6.7" } } }));
+    writeFileSync(
+      join(root, "package-lock.json"),
+      JSON.stringify({ packages: { "node_modules/yaml": { version: "2.9.1" }, "node_modules/zod": { version: "4.6.7" } } }),
+    );
     writeFileSync(join(root, "node_modules/yaml/package.json"), JSON.stringify({ version: "2.8.0" }));
     const report = runDoctor(root, () => undefined, {});
     expect(report.ok).toBe(false);
-    expect(status(report, "npm packages")).toMatchObject({ status: "missing", detail: "yaml 2.8.0 (lockfile 2.9.1), zod missing (lockfile 4.6.7): run npm ci" });
+    expect(status(report, "npm packages")).toMatchObject({
+      status: "missing",
+      detail: "yaml 2.8.0 (lockfile 2.9.1), zod missing (lockfile 4.6.7): run npm ci",
+    });
   });
 });

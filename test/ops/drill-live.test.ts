@@ -28,7 +28,10 @@ async function startScrapingPrometheus(workDir: string) {
   const page: Server = createServer((_req, res) => res.end(metrics.text));
   await new Promise<void>((r) => page.listen(0, "127.0.0.1", r));
   const pagePort = (page.address() as { port: number }).port;
-  const prom = await startPrometheus(workDir, { global: { scrape_interval: "1s" }, scrape_configs: [{ job_name: "node", static_configs: [{ targets: [`127.0.0.1:${pagePort}`] }] }] }).catch((err) => {
+  const prom = await startPrometheus(workDir, {
+    global: { scrape_interval: "1s" },
+    scrape_configs: [{ job_name: "node", static_configs: [{ targets: [`127.0.0.1:${pagePort}`] }] }],
+  }).catch((err) => {
     page.close();
     throw err;
   });
@@ -46,19 +49,22 @@ async function until(expr: string, value: string) {
       const res = await fetch(`${prometheus.url}/api/v1/query?${new URLSearchParams({ query: expr })}`);
       const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
       if (body.data.result[0]?.value[1] === value) return;
-    } catch { /* starting */ }
+    } catch {
+      /* starting */
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`Prometheus never showed ${expr} = ${value}`);
 }
 
-const resticMetrics = (success: 0 | 1, ageSeconds: number) => [
-  "# TYPE ai_dualstack_restic_check_success gauge",
-  `ai_dualstack_restic_check_success{repository="public"} ${success}`,
-  "# TYPE ai_dualstack_restic_check_timestamp_seconds gauge",
-  `ai_dualstack_restic_check_timestamp_seconds{repository="public"} ${Math.floor(Date.now() / 1000) - ageSeconds}`,
-  "",
-].join("\n");
+const resticMetrics = (success: 0 | 1, ageSeconds: number) =>
+  [
+    "# TYPE ai_dualstack_restic_check_success gauge",
+    `ai_dualstack_restic_check_success{repository="public"} ${success}`,
+    "# TYPE ai_dualstack_restic_check_timestamp_seconds gauge",
+    `ai_dualstack_restic_check_timestamp_seconds{repository="public"} ${Math.floor(Date.now() / 1000) - ageSeconds}`,
+    "",
+  ].join("\n");
 
 beforeAll(async () => {
   plan = drillPlan(await evaluateStack("public"));
@@ -81,7 +87,14 @@ const savedToken = process.env.DUALSTACK_PROXMOX_TOKEN;
 beforeEach(async () => {
   proxmox = await startFakeProxmox(ca, Object.fromEntries(plan.guests.map((g) => [g.vmId, { node: g.node, kind: g.kind === "vm" ? "qemu" : "lxc" }])));
   // Last night's image backups, two hours old.
-  for (const g of plan.guests) proxmox.backups.push({ volid: `pbs:backup/${g.kind}/${g.vmId}/nightly`, vmid: g.vmId, ctime: Math.floor(Date.now() / 1000) - 7200, protected: 0, storage: "pbs" });
+  for (const g of plan.guests)
+    proxmox.backups.push({
+      volid: `pbs:backup/${g.kind}/${g.vmId}/nightly`,
+      vmid: g.vmId,
+      ctime: Math.floor(Date.now() / 1000) - 7200,
+      protected: 0,
+      storage: "pbs",
+    });
   ollama = await startFakeOllama();
   ollama.models.set("mistral:7b", { size: 4_113_301_824, digest: "sha256:6577803aa9a0" } as never);
   qdrant = await startFakeQdrant();
@@ -137,7 +150,14 @@ describe("dualstack drill (live adapters)", () => {
     const report = JSON.parse(r.out);
     expect(report.ok).toBe(true);
     expect(report.steps.map((s: { step: string; status: string }) => `${s.step} ${s.status}`)).toEqual([
-      "preflight-backups ok", "preflight-restic ok", "inventory ok", "protected-backup ok", "destroy ok", "rebuild ok", "restore ok", "verify ok",
+      "preflight-backups ok",
+      "preflight-restic ok",
+      "inventory ok",
+      "protected-backup ok",
+      "destroy ok",
+      "rebuild ok",
+      "restore ok",
+      "verify ok",
     ]);
     expect(report.steps.find((s: { step: string }) => s.step === "inventory").detail).toBe("1 model(s), 1 collection(s)");
     expect(report.steps.find((s: { step: string }) => s.step === "restore").detail).toBe(`restored: ${lost.name}`);
@@ -147,7 +167,12 @@ describe("dualstack drill (live adapters)", () => {
     // Every guest got a protected backup through vzdump; the lost container came back from its own.
     const vzdumps = proxmox.log.filter((l) => l.startsWith("POST /api2/json/nodes/pve1/vzdump"));
     expect(vzdumps).toHaveLength(plan.guests.length);
-    expect(proxmox.backups.filter((b) => b.protected === 1).map((b) => b.vmid).sort()).toEqual(plan.guests.map((g) => g.vmId).sort());
+    expect(
+      proxmox.backups
+        .filter((b) => b.protected === 1)
+        .map((b) => b.vmid)
+        .sort(),
+    ).toEqual(plan.guests.map((g) => g.vmId).sort());
     expect(proxmox.log).toContain("POST /api2/json/nodes/pve1/lxc");
     expect(proxmox.guests.has(lost.vmId)).toBe(true);
     // Nothing was deleted through the API, and the token never shows.
@@ -197,7 +222,10 @@ describe("dualstack drill (live adapters)", () => {
 
 describe("dualstack backup", () => {
   it("takes a protected backup of every guest now and lists them", async () => {
-    const r = await cli(args("backup", "public", "--json").filter((_, i, a) => !(a[i] === "--prometheus" || a[i - 1] === "--prometheus")), { workspace: engine([]) });
+    const r = await cli(
+      args("backup", "public", "--json").filter((_, i, a) => !(a[i] === "--prometheus" || a[i - 1] === "--prometheus")),
+      { workspace: engine([]) },
+    );
     expect(r.code, r.err).toBe(0);
     const out = JSON.parse(r.out);
     expect(out.storage).toBe("pbs");
@@ -208,7 +236,10 @@ describe("dualstack backup", () => {
 
   it("stops at the first failure, says how far it got, and deletes nothing", async () => {
     proxmox.failBackupOf.add(plan.guests[0].vmId);
-    const r = await cli(args("backup", "public").filter((_, i, a) => !(a[i] === "--prometheus" || a[i - 1] === "--prometheus")), { workspace: engine([]) });
+    const r = await cli(
+      args("backup", "public").filter((_, i, a) => !(a[i] === "--prometheus" || a[i - 1] === "--prometheus")),
+      { workspace: engine([]) },
+    );
     expect(r.code).toBe(1);
     expect(r.err).toContain(`backup: ${plan.guests[0].name} (${plan.guests[0].vmId}): task`);
     expect(r.err).toContain(`0 of ${plan.guests.length} guest(s) backed up, nothing deleted`);

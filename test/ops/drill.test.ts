@@ -11,7 +11,10 @@ import { evaluateStack, type PlanResult } from "../../ops/engine";
 function scriptedWorkspace(drift: ResourceChange[] = [], calls: string[] = []): StackWorkspace {
   return {
     refreshPreview: async (stack) => (calls.push(`refresh-preview ${stack}`), drift),
-    destroyExcludingProtected: async (stack, log) => (calls.push(`destroy --exclude-protected ${stack}`), log("  delete docker:index/container:Container public-services-chatbot")),
+    destroyExcludingProtected: async (stack, log) => (
+      calls.push(`destroy --exclude-protected ${stack}`),
+      log("  delete docker:index/container:Container public-services-chatbot")
+    ),
     up: async (stack) => void calls.push(`up ${stack}`),
     outputs: async () => ({}),
     secretOutput: async () => undefined,
@@ -29,7 +32,14 @@ async function cli(argv: string[], deps: Deps, answer?: string) {
 
 describe("drift", () => {
   it("reports the drifted resources and their properties; exit 3, or 0 without drift; --json", async () => {
-    const drift = [{ urn: "urn:pulumi:public::ai-dualstack::pulumi-nodejs:dynamic:Resource::public-tenants-acme-redis", type: "pulumi-nodejs:dynamic:Resource", op: "update", properties: ["observed"] }];
+    const drift = [
+      {
+        urn: "urn:pulumi:public::ai-dualstack::pulumi-nodejs:dynamic:Resource::public-tenants-acme-redis",
+        type: "pulumi-nodejs:dynamic:Resource",
+        op: "update",
+        properties: ["observed"],
+      },
+    ];
     const calls: string[] = [];
     const r = await cli(["drift", "public"], { workspace: scriptedWorkspace(drift, calls) });
     expect(r).toMatchObject({ code: 3 });
@@ -41,27 +51,55 @@ describe("drift", () => {
     expect((await cli(["drift", "no such"], { workspace: scriptedWorkspace() })).code).toBe(2);
   });
 
-  it("a refresh's outcome is in its outputs events (the real engine announces every resource as \"refresh\" first)", () => {
-    const pre = (name: string) => ({ sequence: 1, timestamp: 0, resourcePreEvent: { metadata: { op: "refresh", urn: `urn:pulumi:s::p::t::${name}`, type: "t", provider: "" } } }) as unknown as EngineEvent;
-    const outcome = (op: string, name: string, old?: object, now?: object) => ({ sequence: 2, timestamp: 0, resOutputsEvent: { metadata: { op, urn: `urn:pulumi:s::p::t::${name}`, type: "t", provider: "", old: old && { outputs: old }, new: now && { outputs: now } } } }) as unknown as EngineEvent;
-    expect(changesFromEvents([
-      pre("a"), pre("b"), pre("c"),
-      outcome("same", "a", { x: 1 }, { x: 1 }),
-      outcome("update", "b", { observed: { v: 1 }, name: "n" }, { observed: { v: 2 }, name: "n" }),
-      outcome("delete", "c"),
-    ]).map((c) => `${c.op} ${c.urn.split("::").at(-1)} ${c.properties.join(",")}`)).toEqual(["update b observed", "delete c "]);
+  it('a refresh\'s outcome is in its outputs events (the real engine announces every resource as "refresh" first)', () => {
+    const pre = (name: string) =>
+      ({
+        sequence: 1,
+        timestamp: 0,
+        resourcePreEvent: { metadata: { op: "refresh", urn: `urn:pulumi:s::p::t::${name}`, type: "t", provider: "" } },
+      }) as unknown as EngineEvent;
+    const outcome = (op: string, name: string, old?: object, now?: object) =>
+      ({
+        sequence: 2,
+        timestamp: 0,
+        resOutputsEvent: {
+          metadata: { op, urn: `urn:pulumi:s::p::t::${name}`, type: "t", provider: "", old: old && { outputs: old }, new: now && { outputs: now } },
+        },
+      }) as unknown as EngineEvent;
+    expect(
+      changesFromEvents([
+        pre("a"),
+        pre("b"),
+        pre("c"),
+        outcome("same", "a", { x: 1 }, { x: 1 }),
+        outcome("update", "b", { observed: { v: 1 }, name: "n" }, { observed: { v: 2 }, name: "n" }),
+        outcome("delete", "c"),
+      ]).map((c) => `${c.op} ${c.urn.split("::").at(-1)} ${c.properties.join(",")}`),
+    ).toEqual(["update b observed", "delete c "]);
   });
 
   it("reads changes from the engine's events: steps other than same, providers and the stack left out", () => {
-    const ev = (op: string, type: string, name: string, diffs?: string[]) => ({ sequence: 1, timestamp: 0, resourcePreEvent: { metadata: { op, urn: `urn:pulumi:s::p::${type}::${name}`, type, provider: "", diffs } } }) as unknown as EngineEvent;
-    expect(changesFromEvents([
-      ev("same", "proxmoxve:index/vmLegacy:VmLegacy", "vm"),
-      ev("update", "proxmoxve:index/vmLegacy:VmLegacy", "vm2", ["memory", "cpu"]),
-      ev("delete", "docker:index/container:Container", "gone"),
-      ev("update", "pulumi:providers:proxmoxve", "default"),
-      ev("same", "pulumi:pulumi:Stack", "s"),
-    ])).toEqual([
-      { urn: "urn:pulumi:s::p::proxmoxve:index/vmLegacy:VmLegacy::vm2", type: "proxmoxve:index/vmLegacy:VmLegacy", op: "update", properties: ["cpu", "memory"] },
+    const ev = (op: string, type: string, name: string, diffs?: string[]) =>
+      ({
+        sequence: 1,
+        timestamp: 0,
+        resourcePreEvent: { metadata: { op, urn: `urn:pulumi:s::p::${type}::${name}`, type, provider: "", diffs } },
+      }) as unknown as EngineEvent;
+    expect(
+      changesFromEvents([
+        ev("same", "proxmoxve:index/vmLegacy:VmLegacy", "vm"),
+        ev("update", "proxmoxve:index/vmLegacy:VmLegacy", "vm2", ["memory", "cpu"]),
+        ev("delete", "docker:index/container:Container", "gone"),
+        ev("update", "pulumi:providers:proxmoxve", "default"),
+        ev("same", "pulumi:pulumi:Stack", "s"),
+      ]),
+    ).toEqual([
+      {
+        urn: "urn:pulumi:s::p::proxmoxve:index/vmLegacy:VmLegacy::vm2",
+        type: "proxmoxve:index/vmLegacy:VmLegacy",
+        op: "update",
+        properties: ["cpu", "memory"],
+      },
       { urn: "urn:pulumi:s::p::docker:index/container:Container::gone", type: "docker:index/container:Container", op: "delete", properties: [] },
     ]);
   });
@@ -104,9 +142,24 @@ describe("drill", () => {
     const calls: string[] = [];
     const r = await runDrill(plan, deps({}, calls));
     expect(r.ok).toBe(true);
-    expect(r.steps.map((s) => `${s.step}:${s.status}`)).toEqual(["preflight-backups:ok", "preflight-restic:ok", "inventory:ok", "protected-backup:ok", "destroy:ok", "rebuild:ok", "restore:ok", "verify:ok"]);
+    expect(r.steps.map((s) => `${s.step}:${s.status}`)).toEqual([
+      "preflight-backups:ok",
+      "preflight-restic:ok",
+      "inventory:ok",
+      "protected-backup:ok",
+      "destroy:ok",
+      "rebuild:ok",
+      "restore:ok",
+      "verify:ok",
+    ]);
     const ids = plan.guests.map((g) => g.vmId);
-    expect(calls).toEqual(["restic-check public", ...ids.map((id) => `protected-backup ${id}`), "destroy --exclude-protected public", "up public", ...ids.map((id) => `restore-if-missing ${id}`)]);
+    expect(calls).toEqual([
+      "restic-check public",
+      ...ids.map((id) => `protected-backup ${id}`),
+      "destroy --exclude-protected public",
+      "up public",
+      ...ids.map((id) => `restore-if-missing ${id}`),
+    ]);
     expect(r.rtoSeconds).toBeGreaterThan(0);
     expect(r.rpoSeconds).toBeGreaterThan(0);
     expect(r.leftIn).toBe("stack public rebuilt and verified; protected backups kept");
@@ -114,7 +167,13 @@ describe("drill", () => {
 
   it("stops before touching anything when a backup is stale or the restic check fails", async () => {
     const calls: string[] = [];
-    const stale = await runDrill(plan, deps({ proxmox: { ...deps().proxmox, latestBackup: async (g) => (g.vmId === 311 ? { volid: "x", time: NOW - 48 * 3600 } : { volid: "y", time: NOW }) } }, calls));
+    const stale = await runDrill(
+      plan,
+      deps(
+        { proxmox: { ...deps().proxmox, latestBackup: async (g) => (g.vmId === 311 ? { volid: "x", time: NOW - 48 * 3600 } : { volid: "y", time: NOW }) } },
+        calls,
+      ),
+    );
     expect(stale.ok).toBe(false);
     expect(stale.steps[0]).toMatchObject({ step: "preflight-backups", status: "failed" });
     expect(stale.steps[0].detail).toMatch(/^backups too old: public-redis-ct \(311\): latest backup 48\.\d h old$/);
@@ -127,15 +186,32 @@ describe("drill", () => {
 
   it("a verification failure says what did not come back and what state things are in; backups are never deleted", async () => {
     let n = 0;
-    const r = await runDrill(plan, deps({ verify: { inventory: async () => (n++ === 0 ? inventory : { ...inventory, models: { "mistral:7b": "sha256:bbbb" }, collections: { tenant_acme: 3 } }) } }));
+    const r = await runDrill(
+      plan,
+      deps({
+        verify: { inventory: async () => (n++ === 0 ? inventory : { ...inventory, models: { "mistral:7b": "sha256:bbbb" }, collections: { tenant_acme: 3 } }) },
+      }),
+    );
     expect(r.ok).toBe(false);
     expect(r.steps.at(-1)).toMatchObject({ step: "verify", status: "failed" });
-    expect(r.steps.at(-1)!.detail).toBe("model mistral:7b has digest sha256:bbbb, expected sha256:aaaa; collection tenant_acme has 3 point(s), had 10; collection tenant_globex is missing");
+    expect(r.steps.at(-1)!.detail).toBe(
+      "model mistral:7b has digest sha256:bbbb, expected sha256:aaaa; collection tenant_acme has 3 point(s), had 10; collection tenant_globex is missing",
+    );
     expect(r.leftIn).toBe("stack public rebuilt, not yet verified; backups kept");
   });
 
   it("a failing rebuild leaves the stack destroyed with the way back", async () => {
-    const r = await runDrill(plan, deps({ workspace: { ...scriptedWorkspace(), up: async () => { throw new Error("proxmox: 500 Internal Server Error"); } } }));
+    const r = await runDrill(
+      plan,
+      deps({
+        workspace: {
+          ...scriptedWorkspace(),
+          up: async () => {
+            throw new Error("proxmox: 500 Internal Server Error");
+          },
+        },
+      }),
+    );
     expect(r.steps.find((s) => s.step === "rebuild")).toMatchObject({ status: "failed", detail: "proxmox: 500 Internal Server Error" });
     expect(r.leftIn).toBe("stack public destroyed except protected resources; backups kept; run pulumi up --stack public to rebuild");
   });
@@ -158,7 +234,10 @@ describe("drill", () => {
 
   it("the live drill with scripted dependencies prints the report; on a stack never deployed it says so", async () => {
     const d = deps();
-    const r = await cli(["drill", "public", "--yes"], { workspace: d.workspace, drill: { proxmox: d.proxmox, restic: d.restic, verify: d.verify, now: d.now } });
+    const r = await cli(["drill", "public", "--yes"], {
+      workspace: d.workspace,
+      drill: { proxmox: d.proxmox, restic: d.restic, verify: d.verify, now: d.now },
+    });
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^drill public: PASSED \(RTO \d+\.\d min, RPO \d+\.\d min\)\n/);
     expect(r.err).toContain("destroy…\n");
@@ -173,7 +252,9 @@ describe("drill", () => {
     const drill = { proxmox: d.proxmox, restic: d.restic, verify: d.verify, now: d.now };
     const piped = await cli(["drill", "public"], { workspace: scriptedWorkspace([], calls), drill });
     expect(piped.code).toBe(2);
-    expect(piped.err).toBe("error: drill public destroys the stack's unprotected resources and rebuilds them: give --yes to run it without a terminal (nothing was touched)\n");
+    expect(piped.err).toBe(
+      "error: drill public destroys the stack's unprotected resources and rebuilds them: give --yes to run it without a terminal (nothing was touched)\n",
+    );
     const wrong = await cli(["drill", "public"], { workspace: scriptedWorkspace([], calls), drill }, "private");
     expect(wrong.code).toBe(2);
     expect(wrong.asked).toEqual(["This destroys and rebuilds stack public. Type its name to go on: "]);

@@ -51,7 +51,12 @@ describe("ops/prerequisites.js", () => {
   it("the unit suite without caddy stops before any test runs, naming caddy and its package", () => {
     const vitest = join(ROOT, "node_modules/vitest/vitest.mjs");
     const started = Date.now();
-    const r = spawnSync(process.execPath, [vitest, "run", "test/ops/doctor.test.ts"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PATH: noCaddy, CI: "1" }, timeout: 90_000 });
+    const r = spawnSync(process.execPath, [vitest, "run", "test/ops/doctor.test.ts"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { ...process.env, PATH: noCaddy, CI: "1" },
+      timeout: 90_000,
+    });
     const out = `${r.stdout}${r.stderr}`;
     expect(r.status).not.toBe(0);
     expect(out).toContain("the unit suite needs tools that are not installed");
@@ -59,7 +64,12 @@ describe("ops/prerequisites.js", () => {
     expect(out).not.toContain("Test Files");
     expect(Date.now() - started).toBeLessThan(60_000);
     // The same file without the check runs: it does not need caddy.
-    const off = spawnSync(process.execPath, [vitest, "run", "test/ops/doctor.test.ts"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PATH: noCaddy, CI: "1", DUALSTACK_TOOL_CHECK: "off" }, timeout: 90_000 });
+    const off = spawnSync(process.execPath, [vitest, "run", "test/ops/doctor.test.ts"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { ...process.env, PATH: noCaddy, CI: "1", DUALSTACK_TOOL_CHECK: "off" },
+      timeout: 90_000,
+    });
     expect(off.status, `${off.stdout}${off.stderr}`).toBe(0);
   }, 120_000);
 });
@@ -69,7 +79,9 @@ describe("starting programs (test/helpers/process.ts)", () => {
     const saved = process.env.PATH;
     process.env.PATH = noCaddy;
     try {
-      await expect(startProcess("caddy", ["run"], { ready: async () => true })).rejects.toThrow(/^caddy is not installed \(validates the rendered Caddyfiles and runs the gateways\): apt-get install caddy, or run `bash scripts\/test.sh`/);
+      await expect(startProcess("caddy", ["run"], { ready: async () => true })).rejects.toThrow(
+        /^caddy is not installed \(validates the rendered Caddyfiles and runs the gateways\): apt-get install caddy, or run `bash scripts\/test.sh`/,
+      );
     } finally {
       process.env.PATH = saved;
     }
@@ -78,14 +90,18 @@ describe("starting programs (test/helpers/process.ts)", () => {
   it("a program that cannot start, or dies before it is ready, is an error with its output, at once", async () => {
     const started = Date.now();
     await expect(startProcess("/nonexistent/server", [], { ready: async () => false })).rejects.toThrow(/^server ended before it was ready \(ENOENT\)/);
-    await expect(startProcess("bash", ["-c", "echo 'bind: address already in use' >&2; exit 3"], { ready: async () => false })).rejects.toThrow(/ended before it was ready \(exit code 3\):\nbind: address already in use/);
+    await expect(startProcess("bash", ["-c", "echo 'bind: address already in use' >&2; exit 3"], { ready: async () => false })).rejects.toThrow(
+      /ended before it was ready \(exit code 3\):\nbind: address already in use/,
+    );
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it("one that never gets ready is stopped at its timeout; stop() is idempotent", async () => {
     const dir = mkdtempSync(join(tmpdir(), "proc-"));
     const pidFile = join(dir, "pid");
-    await expect(startProcess("bash", ["-c", `echo $$ > ${pidFile}; echo starting; exec sleep 600`], { ready: async () => false, readyTimeoutMs: 1_000 })).rejects.toThrow(/was not ready 1 s after it started:\nstarting/);
+    await expect(
+      startProcess("bash", ["-c", `echo $$ > ${pidFile}; echo starting; exec sleep 600`], { ready: async () => false, readyTimeoutMs: 1_000 }),
+    ).rejects.toThrow(/was not ready 1 s after it started:\nstarting/);
     const pid = Number(spawnSync("cat", [pidFile], { encoding: "utf8" }).stdout);
     expect(() => process.kill(pid, 0)).toThrow(); // gone
 

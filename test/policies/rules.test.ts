@@ -62,9 +62,21 @@ describe("the pack", () => {
       expect(p.source.length, p.name).toBeGreaterThan(5);
       expect(["mandatory", "advisory"]).toContain(p.enforcementLevel);
     }
-    expect(policies.filter(isStackPolicy).map((p) => p.name).sort()).toEqual([
-      "backup-coverage", "cluster-firewall-enabled", "data-services-own-environment", "gpu-single-environment", "guest-firewall-baseline", "models-fit-together",
-      "no-private-endpoint-in-public", "public-egress-restricted", "vault-paths-own-environment",
+    expect(
+      policies
+        .filter(isStackPolicy)
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual([
+      "backup-coverage",
+      "cluster-firewall-enabled",
+      "data-services-own-environment",
+      "gpu-single-environment",
+      "guest-firewall-baseline",
+      "models-fit-together",
+      "no-private-endpoint-in-public",
+      "public-egress-restricted",
+      "vault-paths-own-environment",
     ]);
   });
 
@@ -83,9 +95,17 @@ describe("the pack", () => {
 describe("isolation rules", () => {
   it("guest-environment-tag: no env tag, or two", async () => {
     // An untagged PostgreSQL guest is no longer the environment's own, so data-services-own-environment fires too.
-    expect(await mandatory(mutate(priv, "private-postgres-ct", (r) => (r.inputs.tags = ["managed-by-ai-dualstack", "stack-private", "postgres"])))).toEqual(["data-services-own-environment", "guest-environment-tag"]);
-    expect(await mandatory(mutate(priv, "private-gpu-vm", (r) => (r.inputs.tags = [...(r.inputs.tags as string[]), "env-public"])))).toEqual(["guest-environment-tag"]);
-    const v = await violationsOf(mutate(priv, "private-postgres-ct", (r) => (r.inputs.tags = ["env-platform", "stack-private"])), "guest-environment-tag");
+    expect(await mandatory(mutate(priv, "private-postgres-ct", (r) => (r.inputs.tags = ["managed-by-ai-dualstack", "stack-private", "postgres"])))).toEqual([
+      "data-services-own-environment",
+      "guest-environment-tag",
+    ]);
+    expect(await mandatory(mutate(priv, "private-gpu-vm", (r) => (r.inputs.tags = [...(r.inputs.tags as string[]), "env-public"])))).toEqual([
+      "guest-environment-tag",
+    ]);
+    const v = await violationsOf(
+      mutate(priv, "private-postgres-ct", (r) => (r.inputs.tags = ["env-platform", "stack-private"])),
+      "guest-environment-tag",
+    );
     expect(v[0].message).toBe("private-postgres-ct is tagged env-platform but belongs to stack private, whose guests are env-private");
   });
 
@@ -96,32 +116,77 @@ describe("isolation rules", () => {
   });
 
   it("nic-bridge-explicit / nic-in-own-zone / no-management-network", async () => {
-    expect(await mandatory(mutate(priv, vm(() => priv), (r) => delete (r.inputs.networkDevices as any)[0].bridge))).toEqual(["nic-bridge-explicit"]);
-    const other = await violationsOf(mutate(priv, vm(() => priv), (r) => ((r.inputs.networkDevices as any)[0].bridge = "vmbr30")), "nic-in-own-zone");
+    expect(
+      await mandatory(
+        mutate(
+          priv,
+          vm(() => priv),
+          (r) => delete (r.inputs.networkDevices as any)[0].bridge,
+        ),
+      ),
+    ).toEqual(["nic-bridge-explicit"]);
+    const other = await violationsOf(
+      mutate(
+        priv,
+        vm(() => priv),
+        (r) => ((r.inputs.networkDevices as any)[0].bridge = "vmbr30"),
+      ),
+      "nic-in-own-zone",
+    );
     expect(other[0].message).toBe("private-gpu-vm (env-private) NIC 0 is on vmbr30, the public zone's bridge; private guests may use only vmbr20");
-    expect(await mandatory(mutate(pub, "public-redis-ct", (r) => ((r.inputs.networkInterfaces as any)[0].bridge = "vmbr0")))).toEqual(["nic-in-own-zone", "no-management-network"]);
+    expect(await mandatory(mutate(pub, "public-redis-ct", (r) => ((r.inputs.networkInterfaces as any)[0].bridge = "vmbr0")))).toEqual([
+      "nic-in-own-zone",
+      "no-management-network",
+    ]);
   });
 
   it("pci-through-mapping / gpu-of-own-environment / gpu-single-environment", async () => {
-    expect(await mandatory(mutate(priv, vm(() => priv), (r) => (r.inputs.hostpcis = [{ device: "hostpci0", id: "0000:02:00", pcie: true }])))).toEqual(["pci-through-mapping"]);
-    const swapped = await violationsOf(mutate(pub, vm(() => pub), (r) => ((r.inputs.hostpcis as any)[0].mapping = "rtx5090")), "gpu-of-own-environment");
+    expect(
+      await mandatory(
+        mutate(
+          priv,
+          vm(() => priv),
+          (r) => (r.inputs.hostpcis = [{ device: "hostpci0", id: "0000:02:00", pcie: true }]),
+        ),
+      ),
+    ).toEqual(["pci-through-mapping"]);
+    const swapped = await violationsOf(
+      mutate(
+        pub,
+        vm(() => pub),
+        (r) => ((r.inputs.hostpcis as any)[0].mapping = "rtx5090"),
+      ),
+      "gpu-of-own-environment",
+    );
     expect(swapped[0].message).toBe("public-gpu-vm (env-public) uses the GPU mapping rtx5090, which belongs to the private environment");
     const shared = withResource(priv, {
-      type: "proxmoxve:index/vmLegacy:VmLegacy", name: "intruder",
+      type: "proxmoxve:index/vmLegacy:VmLegacy",
+      name: "intruder",
       inputs: { tags: ["env-public"], hostpcis: [{ device: "hostpci0", mapping: "rtx5090" }], networkDevices: [] },
     });
     expect((await violationsOf(shared, "gpu-single-environment"))[0].message).toBe("GPU mapping rtx5090 is used by guests of private and public");
   });
 
   it("storage-of-own-environment / pool-of-own-environment", async () => {
-    expect(await mandatory(mutate(priv, "private-redis-ct", (r) => ((r.inputs.disk as any).datastoreId = "tank-public")))).toEqual(["storage-of-own-environment"]);
-    expect(await mandatory(mutate(priv, vm(() => priv), (r) => ((r.inputs.disks as any)[1].datastoreId = "local-zfs")))).toEqual(["storage-of-own-environment"]);
+    expect(await mandatory(mutate(priv, "private-redis-ct", (r) => ((r.inputs.disk as any).datastoreId = "tank-public")))).toEqual([
+      "storage-of-own-environment",
+    ]);
+    expect(
+      await mandatory(
+        mutate(
+          priv,
+          vm(() => priv),
+          (r) => ((r.inputs.disks as any)[1].datastoreId = "local-zfs"),
+        ),
+      ),
+    ).toEqual(["storage-of-own-environment"]);
     // Outside its own pools it is outside the pools its environment's backups cover, too.
     expect(await mandatory(mutate(pub, "public-postgres-ct", (r) => (r.inputs.poolId = "ai-private")))).toEqual(["backup-coverage", "pool-of-own-environment"]);
   });
 
   it("bind-mounts-confined: only from the environment's own tree, never system paths or the Docker socket", async () => {
-    const bind = (volume: string) => mutate(priv, "private-postgres-ct", (r) => (r.inputs.mountPoints = [...(r.inputs.mountPoints as any[]), { volume, path: "/srv/x", backup: true }]));
+    const bind = (volume: string) =>
+      mutate(priv, "private-postgres-ct", (r) => (r.inputs.mountPoints = [...(r.inputs.mountPoints as any[]), { volume, path: "/srv/x", backup: true }]));
     expect(await mandatory(bind("/mnt/bindmounts/private/docs"))).toEqual([]);
     expect(await mandatory(bind("/mnt/bindmounts/public/docs"))).toEqual(["bind-mounts-confined"]);
     expect(await mandatory(bind("/var/run/docker.sock"))).toEqual(["bind-mounts-confined"]);
@@ -138,11 +203,22 @@ describe("isolation rules", () => {
 
 describe("Vault", () => {
   it("vault-paths-own-environment: secrets under the environment's own mount; policies and AppRoles per environment", async () => {
-    const v = await violationsOf(mutate(pub, "public-tenants-acme-credentials", (r) => (r.inputs.mount = "kv-private")), "vault-paths-own-environment");
-    expect(v.map((x) => x.message)).toEqual(["public-tenants-acme-credentials writes kv-private/tenants/acme; the public environment may write only under kv-public/"]);
-    const glob = await violationsOf(mutate(host, "platform-vault-public-policy", (r) => ((r.inputs.object as any).policy += 'path "kv-*/data/*" { capabilities = ["read"] }\n')), "vault-paths-own-environment");
-    expect(glob.map((x) => x.message)).toEqual(['Vault policy ai-public reaches kv-*; it may reach only kv-public/ (no globs across mounts)']);
-    const role = await violationsOf(mutate(host, "platform-vault-private-approle", (r) => ((r.inputs.object as any).settings.token_policies = ["ai-private", "ai-public"])), "vault-paths-own-environment");
+    const v = await violationsOf(
+      mutate(pub, "public-tenants-acme-credentials", (r) => (r.inputs.mount = "kv-private")),
+      "vault-paths-own-environment",
+    );
+    expect(v.map((x) => x.message)).toEqual([
+      "public-tenants-acme-credentials writes kv-private/tenants/acme; the public environment may write only under kv-public/",
+    ]);
+    const glob = await violationsOf(
+      mutate(host, "platform-vault-public-policy", (r) => ((r.inputs.object as any).policy += 'path "kv-*/data/*" { capabilities = ["read"] }\n')),
+      "vault-paths-own-environment",
+    );
+    expect(glob.map((x) => x.message)).toEqual(["Vault policy ai-public reaches kv-*; it may reach only kv-public/ (no globs across mounts)"]);
+    const role = await violationsOf(
+      mutate(host, "platform-vault-private-approle", (r) => ((r.inputs.object as any).settings.token_policies = ["ai-private", "ai-public"])),
+      "vault-paths-own-environment",
+    );
     expect(role.map((x) => x.message)).toEqual(['Vault AppRole ai-private carries the policies ["ai-private","ai-public"]; expected only ["ai-private"]']);
   });
 });
@@ -151,13 +227,17 @@ describe("data services", () => {
   it("data-services-own-environment: own PostgreSQL, Redis and vector DB; nothing of the other zone", async () => {
     const withoutRedis: PlanResult = JSON.parse(JSON.stringify(priv));
     withoutRedis.resources = withoutRedis.resources.filter((r) => !r.name.startsWith("private-redis"));
-    expect((await violationsOf(withoutRedis, "data-services-own-environment")).map((v) => v.message)).toEqual(["the private environment runs no redis container of its own"]);
+    expect((await violationsOf(withoutRedis, "data-services-own-environment")).map((v) => v.message)).toEqual([
+      "the private environment runs no redis container of its own",
+    ]);
     const noVectorDb: PlanResult = JSON.parse(JSON.stringify(pub));
     noVectorDb.resources = noVectorDb.resources.filter((r) => !(r.inputs.name as string | undefined)?.startsWith?.("qdrant/"));
-    expect((await violationsOf(noVectorDb, "data-services-own-environment")).map((v) => v.message)).toEqual(["the public environment runs no vector database of its own"]);
+    expect((await violationsOf(noVectorDb, "data-services-own-environment")).map((v) => v.message)).toEqual([
+      "the public environment runs no vector database of its own",
+    ]);
     const reachesOut = mutate(priv, "private-services-open-webui", (r) => (r.inputs.envs = ["REDIS_URL=redis://10.30.0.22:6379"]));
     expect(await mandatory(reachesOut)).toEqual(["data-services-own-environment"]);
-    expect((await violationsOf(host, "data-services-own-environment"))).toEqual([]);
+    expect(await violationsOf(host, "data-services-own-environment")).toEqual([]);
   });
 });
 
@@ -170,25 +250,43 @@ describe("network and access rules", () => {
     const withoutOptions: PlanResult = JSON.parse(JSON.stringify(priv));
     withoutOptions.resources = withoutOptions.resources.filter((r) => r.name !== "private-redis-firewall-options");
     expect(await mandatory(withoutOptions)).toEqual(["guest-firewall-baseline"]);
-    const v = await violationsOf(mutate(priv, "private-redis-firewall-options", (r) => { r.inputs.inputPolicy = "ACCEPT"; r.inputs.macfilter = false; }), "guest-firewall-baseline");
+    const v = await violationsOf(
+      mutate(priv, "private-redis-firewall-options", (r) => {
+        r.inputs.inputPolicy = "ACCEPT";
+        r.inputs.macfilter = false;
+      }),
+      "guest-firewall-baseline",
+    );
     expect(v[0].message).toBe("private-redis-ct's firewall lacks inputPolicy DROP (is ACCEPT), macfilter");
   });
 
   it("public-egress-restricted", async () => {
     expect(await mandatory(mutate(pub, "public-gpu-firewall-options", (r) => (r.inputs.outputPolicy = "ACCEPT")))).toEqual(["public-egress-restricted"]);
     // Private guests may reach out.
-    expect((await violationsOf(priv, "public-egress-restricted"))).toEqual([]);
+    expect(await violationsOf(priv, "public-egress-restricted")).toEqual([]);
   });
 
   it("admin-ports-management-only: SSH from anywhere, or from a zone without the shadowing DROPs", async () => {
-    const open = mutate(pub, "public-gpu-firewall-rules", (r) => (r.inputs.rules as any[]).push({ type: "in", action: "ACCEPT", proto: "tcp", dport: "22", source: "0.0.0.0/0", comment: "oops" }));
+    const open = mutate(pub, "public-gpu-firewall-rules", (r) =>
+      (r.inputs.rules as any[]).push({ type: "in", action: "ACCEPT", proto: "tcp", dport: "22", source: "0.0.0.0/0", comment: "oops" }),
+    );
     expect(await mandatory(open)).toEqual(["admin-ports-management-only"]);
-    const unshadowed = mutate(host, "platform-host-firewall-sg-private", (r) => (r.inputs.rules = (r.inputs.rules as any[]).filter((x) => x.action !== "DROP")));
+    const unshadowed = mutate(
+      host,
+      "platform-host-firewall-sg-private",
+      (r) => (r.inputs.rules = (r.inputs.rules as any[]).filter((x) => x.action !== "DROP")),
+    );
     const v = await violationsOf(unshadowed, "admin-ports-management-only");
-    expect(v[0].message).toBe("platform-host-firewall-sg-private opens 22, 8006, 3128 to 10.20.0.0/24 (traffic from the private zone); admin ports only from +management");
-    const range = mutate(host, "platform-host-firewall-rules", (r) => (r.inputs.rules as any[]).push({ type: "in", action: "ACCEPT", proto: "tcp", dport: "8000:8100", source: "10.30.0.0/24", comment: "range" }));
+    expect(v[0].message).toBe(
+      "platform-host-firewall-sg-private opens 22, 8006, 3128 to 10.20.0.0/24 (traffic from the private zone); admin ports only from +management",
+    );
+    const range = mutate(host, "platform-host-firewall-rules", (r) =>
+      (r.inputs.rules as any[]).push({ type: "in", action: "ACCEPT", proto: "tcp", dport: "8000:8100", source: "10.30.0.0/24", comment: "range" }),
+    );
     expect(await mandatory(range)).toEqual(["admin-ports-management-only"]);
-    const udp = mutate(host, "platform-host-firewall-rules", (r) => (r.inputs.rules as any[]).push({ type: "in", action: "ACCEPT", proto: "udp", dport: "22", source: "10.30.0.0/24", comment: "not ssh" }));
+    const udp = mutate(host, "platform-host-firewall-rules", (r) =>
+      (r.inputs.rules as any[]).push({ type: "in", action: "ACCEPT", proto: "udp", dport: "22", source: "10.30.0.0/24", comment: "not ssh" }),
+    );
     expect(await mandatory(udp)).toEqual([]);
   });
 
@@ -213,14 +311,28 @@ describe("guest rules", () => {
   });
 
   it("cloud-init-keys-only: password in user-data or account, password SSH on", async () => {
-    const snippet = (f: (d: string) => string) => mutate(priv, "private-gpu-user-data", (r) => ((r.inputs.sourceRaw as any).data = f((r.inputs.sourceRaw as any).data)));
+    const snippet = (f: (d: string) => string) =>
+      mutate(priv, "private-gpu-user-data", (r) => ((r.inputs.sourceRaw as any).data = f((r.inputs.sourceRaw as any).data)));
     expect(await mandatory(snippet((d) => d.replace("ssh_pwauth: false", "ssh_pwauth: true")))).toEqual(["cloud-init-keys-only"]);
-    expect(await mandatory(snippet((d) => d.replace("    lock_passwd: true", "    lock_passwd: false\n    plain_text_passwd: hunter2")))).toEqual(["cloud-init-keys-only"]);
-    expect(await mandatory(mutate(pub, "public-redis-ct", (r) => ((r.inputs.initialization as any).userAccount = { keys: [], password: "x" })))).toEqual(["cloud-init-keys-only", "secrets-are-secret"]);
+    expect(await mandatory(snippet((d) => d.replace("    lock_passwd: true", "    lock_passwd: false\n    plain_text_passwd: hunter2")))).toEqual([
+      "cloud-init-keys-only",
+    ]);
+    expect(await mandatory(mutate(pub, "public-redis-ct", (r) => ((r.inputs.initialization as any).userAccount = { keys: [], password: "x" })))).toEqual([
+      "cloud-init-keys-only",
+      "secrets-are-secret",
+    ]);
   });
 
   it("guest-agent-timeout", async () => {
-    expect(await mandatory(mutate(priv, vm(() => priv), (r) => delete (r.inputs.agent as any).timeout))).toEqual(["guest-agent-timeout"]);
+    expect(
+      await mandatory(
+        mutate(
+          priv,
+          vm(() => priv),
+          (r) => delete (r.inputs.agent as any).timeout,
+        ),
+      ),
+    ).toEqual(["guest-agent-timeout"]);
   });
 });
 
@@ -233,16 +345,26 @@ describe("data and secrets rules", () => {
     expect(await mandatory(mutate(pub, "public-services-qdrant", undeclared(["QDRANT__SERVICE__API_KEY=plain-key"])))).toEqual(["secrets-are-secret"]);
     // A real engine hands validators secrets unwrapped: only the declaration counts.
     expect(await mandatory(mutate(pub, "public-services-qdrant", undeclared(["QDRANT__SERVICE__API_KEY=[secret]"])))).toEqual(["secrets-are-secret"]);
-    expect(await mandatory(mutate(pub, "public-services-qdrant", (r) => {
-      r.inputs.envs = ["QDRANT__SERVICE__API_KEY=plain-key"];
-      r.options.additionalSecretOutputs = ["envs"];
-    }))).toEqual([]);
+    expect(
+      await mandatory(
+        mutate(pub, "public-services-qdrant", (r) => {
+          r.inputs.envs = ["QDRANT__SERVICE__API_KEY=plain-key"];
+          r.options.additionalSecretOutputs = ["envs"];
+        }),
+      ),
+    ).toEqual([]);
     // The dynamic providers' default provider carries the stack config, secrets included.
-    expect(await mandatory(withResource(pub, { type: "pulumi:providers:pulumi-nodejs", name: "default", inputs: { "ai-dualstack:proxmoxApiToken": "tok" } }))).toEqual([]);
-    expect(await mandatory(withResource(pub, { type: "pulumi:providers:pulumi-nodejs", name: "default", inputs: { apiToken: "tok" } }))).toEqual(["secrets-are-secret"]);
-    expect(await mandatory(mutate(pub, "public-redis-ct", (r) => ((r.inputs.initialization as any).userAccount = { keys: ["k"], password: "hunter2" })))).toEqual(["cloud-init-keys-only", "secrets-are-secret"]);
+    expect(
+      await mandatory(withResource(pub, { type: "pulumi:providers:pulumi-nodejs", name: "default", inputs: { "ai-dualstack:proxmoxApiToken": "tok" } })),
+    ).toEqual([]);
+    expect(await mandatory(withResource(pub, { type: "pulumi:providers:pulumi-nodejs", name: "default", inputs: { apiToken: "tok" } }))).toEqual([
+      "secrets-are-secret",
+    ]);
+    expect(
+      await mandatory(mutate(pub, "public-redis-ct", (r) => ((r.inputs.initialization as any).userAccount = { keys: ["k"], password: "hunter2" }))),
+    ).toEqual(["cloud-init-keys-only", "secrets-are-secret"]);
     // Names that merely mention tokens are not secrets.
-    expect((await violationsOf(host, "secrets-are-secret"))).toEqual([]);
+    expect(await violationsOf(host, "secrets-are-secret")).toEqual([]);
   });
 
   it("secrets-are-secret walks past values a real preview does not know yet (the engine's unknown-checking proxy)", () => {
@@ -263,27 +385,51 @@ describe("data and secrets rules", () => {
 
   it("stateful-guests-protected", async () => {
     expect(await mandatory(mutate(priv, "private-redis-ct", (r) => (r.options.protect = false)))).toEqual(["stateful-guests-protected"]);
-    expect(await mandatory(mutate(priv, vm(() => priv), (r) => (r.inputs.purgeOnDestroy = true)))).toEqual(["stateful-guests-protected"]);
-    expect(await mandatory(mutate(priv, vm(() => priv), (r) => delete r.inputs.deleteUnreferencedDisksOnDestroy))).toEqual(["stateful-guests-protected"]);
+    expect(
+      await mandatory(
+        mutate(
+          priv,
+          vm(() => priv),
+          (r) => (r.inputs.purgeOnDestroy = true),
+        ),
+      ),
+    ).toEqual(["stateful-guests-protected"]);
+    expect(
+      await mandatory(
+        mutate(
+          priv,
+          vm(() => priv),
+          (r) => delete r.inputs.deleteUnreferencedDisksOnDestroy,
+        ),
+      ),
+    ).toEqual(["stateful-guests-protected"]);
   });
 
   it("backup-coverage: every pool has a job with retention to an encrypted PBS storage; guests sit in covered pools", async () => {
     expect(await violationsOf(host, "backup-coverage")).toEqual([]);
     const without = (name: string): PlanResult => ({ ...host, resources: host.resources.filter((r) => r.name !== name) });
-    expect((await violationsOf(without("platform-backups-ai-dualstack-public"), "backup-coverage")).map((v) => v.message)).toEqual(["pool ai-public (public) is covered by no backup job"]);
+    expect((await violationsOf(without("platform-backups-ai-dualstack-public"), "backup-coverage")).map((v) => v.message)).toEqual([
+      "pool ai-public (public) is covered by no backup job",
+    ]);
     const noRetention = mutate(host, "platform-backups-ai-dualstack-platform", (r) => (r.inputs.pruneBackups = {}));
     expect((await violationsOf(noRetention, "backup-coverage")).map((v) => v.message)).toEqual([
       "pool platform (platform) is backed up without retention (pruneBackups)",
       ...["security", "cicd", "monitoring", "backup"].map((k, i) => `platform-${k}-ct (${110 + i}) is backed up without retention (pruneBackups)`),
     ]);
     const plain = mutate(host, "platform-backups-pbs", (r) => (delete r.inputs.generateEncryptionKey, delete r.inputs.encryptionKey));
-    expect((await violationsOf(plain, "backup-coverage")).map((v) => v.message)).toEqual(Array(3).fill("PBS storage pbs has no client-side encryption (encryptionKey or generateEncryptionKey)"));
+    expect((await violationsOf(plain, "backup-coverage")).map((v) => v.message)).toEqual(
+      Array(3).fill("PBS storage pbs has no client-side encryption (encryptionKey or generateEncryptionKey)"),
+    );
     const elsewhere = mutate(host, "platform-backups-ai-dualstack-private", (r) => (r.inputs.storage = "local"));
-    expect((await violationsOf(elsewhere, "backup-coverage")).map((v) => v.message)).toEqual(['backup job ai-dualstack-private writes to storage "local", which is no Proxmox Backup Server storage of this stack']);
+    expect((await violationsOf(elsewhere, "backup-coverage")).map((v) => v.message)).toEqual([
+      'backup job ai-dualstack-private writes to storage "local", which is no Proxmox Backup Server storage of this stack',
+    ]);
     // An environment's guest outside its pools is in no pool the platform backs up.
     expect(await violationsOf(priv, "backup-coverage")).toEqual([]);
     const stray = mutate(priv, "private-redis-ct", (r) => (r.inputs.poolId = "scratch"));
-    expect((await violationsOf(stray, "backup-coverage")).map((v) => v.message)).toEqual(['private-redis-ct is in pool "scratch", which no backup job covers (the platform backs up platform, ai-private, ai-public)']);
+    expect((await violationsOf(stray, "backup-coverage")).map((v) => v.message)).toEqual([
+      'private-redis-ct is in pool "scratch", which no backup job covers (the platform backs up platform, ai-private, ai-public)',
+    ]);
   });
 
   it("images-pinned: latest, no tag, or an unknown registry", async () => {
@@ -300,10 +446,25 @@ describe("capacity rules", () => {
   const model = (p: () => PlanResult) => p().resources.find((r) => r.type === "pulumi-nodejs:dynamic/ollama:Model")!.name;
 
   it("model-fits-gpu: recomputed from the facts, not from the program's verdict", async () => {
-    const tooBig = mutate(pub, model(() => pub), (r) => { (r.inputs.capacity as any).context = 65536; (r.inputs.capacity as any).fits = true; });
+    const tooBig = mutate(
+      pub,
+      model(() => pub),
+      (r) => {
+        (r.inputs.capacity as any).context = 65536;
+        (r.inputs.capacity as any).fits = true;
+      },
+    );
     const v = await violationsOf(tooBig, "model-fits-gpu");
     expect(v[0].message).toMatch(/^mistral:7b needs 3[0-9]\.\d\d GiB on the rtx-3060-12gb \(12\.00 GiB\) at 65536 context × 4 slot\(s\) with f16 KV$/);
-    expect(await mandatory(mutate(pub, model(() => pub), (r) => delete r.inputs.capacity))).toEqual(["model-fits-gpu"]);
+    expect(
+      await mandatory(
+        mutate(
+          pub,
+          model(() => pub),
+          (r) => delete r.inputs.capacity,
+        ),
+      ),
+    ).toEqual(["model-fits-gpu"]);
   });
 
   it("models-fit-together: the largest allowed co-resident set", async () => {
@@ -317,9 +478,13 @@ describe("capacity rules", () => {
 
 describe("rule knobs", () => {
   it("admin-ports-management-only takes its port list from its config, defaulting to 22, 8006, 3128", async () => {
-    const web = mutate(pub, "public-gpu-firewall-rules", (r) => (r.inputs.rules as any[]).push({ type: "in", action: "ACCEPT", proto: "tcp", dport: "9090", source: "0.0.0.0/0", comment: "metrics" }));
+    const web = mutate(pub, "public-gpu-firewall-rules", (r) =>
+      (r.inputs.rules as any[]).push({ type: "in", action: "ACCEPT", proto: "tcp", dport: "9090", source: "0.0.0.0/0", comment: "metrics" }),
+    );
     expect((await runPolicies(web)).some((v) => v.policy === "admin-ports-management-only")).toBe(false);
-    const v = (await runPolicies(web, buildPolicies(), { "admin-ports-management-only": { ports: ["22", "9090"] } })).filter((x) => x.policy === "admin-ports-management-only");
+    const v = (await runPolicies(web, buildPolicies(), { "admin-ports-management-only": { ports: ["22", "9090"] } })).filter(
+      (x) => x.policy === "admin-ports-management-only",
+    );
     expect(v.map((x) => x.message)).toEqual(["public-gpu-firewall-rules opens 9090 to 0.0.0.0/0 (metrics); admin ports only from +management"]);
   });
 });
@@ -327,7 +492,11 @@ describe("rule knobs", () => {
 describe("enforcement levels", () => {
   it("a policy config lowers or disables a rule", async () => {
     const plan = mutate(priv, "private-postgres-ct", (r) => ((r.inputs.networkInterfaces as any)[0].firewall = false));
-    expect((await runPolicies(plan, buildPolicies(), { "nic-firewall-on": "advisory" })).find((v) => v.policy === "nic-firewall-on")?.enforcement).toBe("advisory");
-    expect((await runPolicies(plan, buildPolicies(), { "nic-firewall-on": { enforcementLevel: "disabled" } })).some((v) => v.policy === "nic-firewall-on")).toBe(false);
+    expect((await runPolicies(plan, buildPolicies(), { "nic-firewall-on": "advisory" })).find((v) => v.policy === "nic-firewall-on")?.enforcement).toBe(
+      "advisory",
+    );
+    expect(
+      (await runPolicies(plan, buildPolicies(), { "nic-firewall-on": { enforcementLevel: "disabled" } })).some((v) => v.policy === "nic-firewall-on"),
+    ).toBe(false);
   });
 });

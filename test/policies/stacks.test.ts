@@ -31,7 +31,8 @@ describe("configurations that cross the line", () => {
   });
 
   it("a public VM on the private bridge (zones swapped in the host config) → nic-in-own-zone", async () => {
-    const swap = (t: string) => t.replace("bridge: vmbr20", "bridge: vmbrX").replace("bridge: vmbr30", "bridge: vmbr20").replace("bridge: vmbrX", "bridge: vmbr30");
+    const swap = (t: string) =>
+      t.replace("bridge: vmbr20", "bridge: vmbrX").replace("bridge: vmbr30", "bridge: vmbr20").replace("bridge: vmbrX", "bridge: vmbr30");
     const r = await policy("public", { host: swap });
     expect(r.code).toBe(1);
     expect(r.mandatory).toEqual(["nic-in-own-zone"]);
@@ -39,7 +40,11 @@ describe("configurations that cross the line", () => {
   });
 
   it("the private GPU mapped into the public VM (assignments swapped) → gpu-of-own-environment", async () => {
-    const swap = (t: string) => t.replace("environment: private", "environment: TMP").replace("environment: public", "environment: private").replace("environment: TMP", "environment: public");
+    const swap = (t: string) =>
+      t
+        .replace("environment: private", "environment: TMP")
+        .replace("environment: public", "environment: private")
+        .replace("environment: TMP", "environment: public");
     const r = await policy("public", { host: swap });
     expect(r.code).toBe(1);
     expect(r.mandatory).toEqual(["gpu-of-own-environment"]);
@@ -66,10 +71,16 @@ describe("configurations that cross the line", () => {
     const dir = mkdtempSync(join(tmpdir(), "pc-"));
     // A privileged LXC, its rule lowered to advisory: reported, exit 0.
     writeFileSync(join(dir, "Pulumi.host.yaml"), readFileSync(stackFile("host"), "utf8"));
-    writeFileSync(join(dir, "Pulumi.public.yaml"), readFileSync(stackFile("public"), "utf8").replace("      vmId: 310\n", "      vmId: 310\n      privileged: true\n"));
+    writeFileSync(
+      join(dir, "Pulumi.public.yaml"),
+      readFileSync(stackFile("public"), "utf8").replace("      vmId: 310\n", "      vmId: 310\n      privileged: true\n"),
+    );
     writeFileSync(join(dir, "levels.json"), JSON.stringify({ "lxc-unprivileged": "advisory" }));
     let out = "";
-    const code = await main(["policy", "public", "--config", join(dir, "Pulumi.public.yaml"), "--policy-config", join(dir, "levels.json")], { out: (t) => (out += t), err: () => {} });
+    const code = await main(["policy", "public", "--config", join(dir, "Pulumi.public.yaml"), "--policy-config", join(dir, "levels.json")], {
+      out: (t) => (out += t),
+      err: () => {},
+    });
     expect(code).toBe(0);
     expect(out).toContain("[advisory] lxc-unprivileged: public-postgres-ct (proxmoxve:index/containerLegacy:ContainerLegacy): ");
     expect(out.trim().split("\n").at(-1)).toBe("29 policies: 0 mandatory and 1 advisory violation(s)");

@@ -52,27 +52,47 @@ async function main() {
   try {
     results.vault = await lifecycle(vaultKvProvider, { address: vault.url, token: vault.token, mount: "kv-public", path: "services/x", data: { k: "v" } });
     const connection = { address: vault.url, token: vault.token };
-    results.vaultConfig = await lifecycle(vaultConfigProvider, { ...connection, object: { kind: "policy", name: "ai-public", policy: 'path "kv-public/data/*" { capabilities = ["read"] }' } });
+    results.vaultConfig = await lifecycle(vaultConfigProvider, {
+      ...connection,
+      object: { kind: "policy", name: "ai-public", policy: 'path "kv-public/data/*" { capabilities = ["read"] }' },
+    });
     const { revived } = await revive(vaultConfigProvider);
     await revived.create({ ...connection, object: { kind: "auth", path: "approle", type: "approle", description: "" } });
     await revived.create({ ...connection, object: { kind: "approle", name: "ai-public", settings: { token_policies: ["ai-public"] } } });
     const credentials = await revive(appRoleCredentialsProvider);
     const issued = await credentials.revived.create({ ...connection, role: "ai-public" });
     await credentials.revived.delete!(issued.id, issued.outs);
-    results.vaultAppRole = { ...credentials.facts, issued: typeof issued.outs.secretId === "string", goneAfterDelete: (await credentials.revived.read!(issued.id, issued.outs)).id === "" };
+    results.vaultAppRole = {
+      ...credentials.facts,
+      issued: typeof issued.outs.secretId === "string",
+      goneAfterDelete: (await credentials.revived.read!(issued.id, issued.outs)).id === "",
+    };
   } finally {
     await vault.close();
   }
   const qdrant = await startFakeQdrant();
   try {
-    results.qdrant = await lifecycle(qdrantCollectionProvider, { tenant: "acme", url: qdrant.url, apiKey: qdrant.apiKey, collection: "tenant_acme", vectorSize: 8, distance: "Cosine", onDelete: "retain" });
+    results.qdrant = await lifecycle(qdrantCollectionProvider, {
+      tenant: "acme",
+      url: qdrant.url,
+      apiKey: qdrant.apiKey,
+      collection: "tenant_acme",
+      vectorSize: 8,
+      distance: "Cosine",
+      onDelete: "retain",
+    });
   } finally {
     await qdrant.close();
   }
   const pg = await startPostgres();
   try {
     results.postgres = await lifecycle(pgTenantProvider, {
-      tenant: "acme", role: "tenant_acme", database: "tenant_acme", password: "pw-acme-0123456789abcdef", connectionLimit: 5, onDelete: "retain",
+      tenant: "acme",
+      role: "tenant_acme",
+      database: "tenant_acme",
+      password: "pw-acme-0123456789abcdef",
+      connectionLimit: 5,
+      onDelete: "retain",
       admin: { host: pg.host, port: pg.port, user: pg.user, password: pg.password },
     });
   } finally {
@@ -81,7 +101,11 @@ async function main() {
   const redis = await startRedis();
   try {
     results.redis = await lifecycle(redisTenantProvider, {
-      tenant: "acme", user: "tenant-acme", keyPattern: "tenant:acme:*", password: "pw-acme-0123456789abcdef", onDelete: "retain",
+      tenant: "acme",
+      user: "tenant-acme",
+      keyPattern: "tenant:acme:*",
+      password: "pw-acme-0123456789abcdef",
+      onDelete: "retain",
       admin: { host: redis.host, port: redis.port, password: redis.password },
     });
   } finally {

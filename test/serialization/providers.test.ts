@@ -5,7 +5,11 @@ import { ROOT } from "../helpers/config";
 
 let results: Record<string, any>;
 beforeAll(() => {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "test/serialization/check-providers.ts")], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "test/serialization/check-providers.ts")], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   if (r.status !== 0) throw new Error(`check-providers failed (${r.status}):\n${r.stderr}`);
   results = JSON.parse(r.stdout.trim().split("\n").pop()!);
 }, 150_000);

@@ -22,12 +22,14 @@ beforeAll(async () => {
   const host = await evaluateStack("host", { configFile: tierConfigFile("host", [2]), secrets: dummySecrets("host") });
   plans.set("host-2", host);
   for (const env of ["private", "public"] as const) {
-    for (const tier of [1, 2, 3] as const) plans.set(`${env}-${tier}`, await evaluateStack(env, { configFile: tierConfigFile(env, [tier]), host, secrets: dummySecrets(env) }));
+    for (const tier of [1, 2, 3] as const)
+      plans.set(`${env}-${tier}`, await evaluateStack(env, { configFile: tierConfigFile(env, [tier]), host, secrets: dummySecrets(env) }));
   }
 }, 600_000);
 
 const containers = (plan: PlanResult) => plan.resources.filter((r) => r.type === "docker:index/container:Container");
-const script = (plan: PlanResult, suffix: string) => String(plan.resources.find((r) => r.type === "command:remote:Command" && r.name.endsWith(suffix))?.inputs.create ?? "");
+const script = (plan: PlanResult, suffix: string) =>
+  String(plan.resources.find((r) => r.type === "command:remote:Command" && r.name.endsWith(suffix))?.inputs.create ?? "");
 const entriesOf = (env: Env, tier: 1 | 2 | 3) => Object.keys(TIERS[env][tier]);
 
 describe("every tier of the catalog, enabled at once per environment", () => {
@@ -50,13 +52,19 @@ describe("every tier of the catalog, enabled at once per environment", () => {
 
   it("covers every catalog entry in the environments it belongs to", () => {
     for (const e of CATALOG) {
-      for (const env of e.environments) expect([1, 2, 3].some((t) => e.key in TIERS[env][t as 1 | 2 | 3]), `${e.key} in ${env}`).toBe(true);
+      for (const env of e.environments)
+        expect(
+          [1, 2, 3].some((t) => e.key in TIERS[env][t as 1 | 2 | 3]),
+          `${e.key} in ${env}`,
+        ).toBe(true);
     }
   });
 });
 
 describe("each entry's wiring", () => {
-  const cases = (["private", "public", "host"] as const).flatMap((env) => ([1, 2, 3] as const).flatMap((tier) => entriesOf(env, tier).map((key) => [env, tier, key] as const)));
+  const cases = (["private", "public", "host"] as const).flatMap((env) =>
+    ([1, 2, 3] as const).flatMap((tier) => entriesOf(env, tier).map((key) => [env, tier, key] as const)),
+  );
 
   it.each(cases)("%s tier %s: %s runs, with its health, limits, backups and monitoring", (env, tier, key) => {
     const plan = planOf(env, tier);
@@ -86,15 +94,33 @@ describe("each entry's wiring", () => {
     for (const p of pg) expect(p).toMatchObject({ onDelete: "retain", adoptExisting: true, admin: { host: "10.20.0.21", port: 5432 } });
     // A service removed from the config leaves its data where it is.
     for (const r of pgResources) expect(r.options.retainOnDelete).toBe(true);
-    const redis = planOf("private", 2).resources.filter((r) => r.type === "pulumi-nodejs:dynamic/redis:Tenant").map((r) => r.inputs);
+    const redis = planOf("private", 2)
+      .resources.filter((r) => r.type === "pulumi-nodejs:dynamic/redis:Tenant")
+      .map((r) => r.inputs);
     expect(redis.map((r) => [r.user, r.keyPattern])).toEqual([["svc-worker-ingest", "svc:worker-ingest:*"]]);
-    expect(planOf("public", 2).resources.filter((r) => r.type === "pulumi-nodejs:dynamic/postgres:Tenant").map((r) => r.inputs.database).sort()).toEqual(["svc_keycloak", "svc_langfuse", "svc_prefect", "tenant_acme", "tenant_globex"]);
+    expect(
+      planOf("public", 2)
+        .resources.filter((r) => r.type === "pulumi-nodejs:dynamic/postgres:Tenant")
+        .map((r) => r.inputs.database)
+        .sort(),
+    ).toEqual(["svc_keycloak", "svc_langfuse", "svc_prefect", "tenant_acme", "tenant_globex"]);
   });
 
   it("every entry's credentials go to Vault under catalog/<entry>, as secrets", () => {
     const plan = planOf("private", 2);
-    const paths = plan.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/vault:KvSecret").map((r) => String(r.inputs.path)).filter((p) => p.startsWith("catalog/"));
-    expect(paths.sort()).toEqual(["catalog/jupyter", "catalog/langfuse", "catalog/minio", "catalog/prefect", "catalog/rag", "catalog/unstructured", "catalog/workers"]);
+    const paths = plan.resources
+      .filter((r) => r.type === "pulumi-nodejs:dynamic/vault:KvSecret")
+      .map((r) => String(r.inputs.path))
+      .filter((p) => p.startsWith("catalog/"));
+    expect(paths.sort()).toEqual([
+      "catalog/jupyter",
+      "catalog/langfuse",
+      "catalog/minio",
+      "catalog/prefect",
+      "catalog/rag",
+      "catalog/unstructured",
+      "catalog/workers",
+    ]);
   });
 
   it("the services the operators reach get a gateway port with their own certificate; public sites go through the ingress", () => {
@@ -121,7 +147,10 @@ describe("each entry's wiring", () => {
     expect(upstreams.length).toBeGreaterThan(1);
     for (const u of new Set(upstreams)) {
       const c = cs.find((x) => x.name.endsWith(`-services-${u}`));
-      expect((c?.inputs.networksAdvanced as { name: string }[] | undefined)?.map((n) => n.name), u).toContain("public_edge");
+      expect(
+        (c?.inputs.networksAdvanced as { name: string }[] | undefined)?.map((n) => n.name),
+        u,
+      ).toContain("public_edge");
     }
   });
 
@@ -135,20 +164,29 @@ describe("each entry's wiring", () => {
 });
 
 describe("the every-tier examples", () => {
-  it.each(["host", "private", "public"] as const)("examples/catalog/Pulumi.%s.yaml is what the tiers make, and plans clean", async (stack) => {
-    const file = join(ROOT, "examples/catalog", `Pulumi.${stack}.yaml`);
-    expect(parse(readFileSync(file, "utf8"))).toEqual(everyTier(stack));
-    const plan = await evaluateStack(stack, { configFile: file, secrets: dummySecrets(stack) });
-    expect((await runPolicies(plan)).filter((v) => v.enforcement === "mandatory")).toEqual([]);
-    const env = stack === "host" ? "host" : stack;
-    for (const e of CATALOG.filter((x) => x.environments.includes(env))) expect(entryServices(plan, e.key).length, e.key).toBeGreaterThan(0);
-    // What `dualstack plan` prints about the catalog: every entry of the environment, wired.
-    const catalog = plan.outputs.catalog.value as { entries: EntryPlan[]; vaultMount?: string; backups: boolean };
-    expect(catalog.entries.map((e) => e.key).sort()).toEqual(CATALOG.filter((x) => x.environments.includes(env)).map((x) => x.key).sort());
-    const text = renderCatalogTable(catalog.entries, catalog);
-    if (stack === "private") expect(text).toContain("PostgreSQL   svc_langfuse (own database and login role, TLS verify-full)\n  Vault        kv-private/catalog/langfuse");
-    if (stack === "host") expect(text).toContain("credentials  stack output gitea (secret)");
-  }, 300_000);
+  it.each(["host", "private", "public"] as const)(
+    "examples/catalog/Pulumi.%s.yaml is what the tiers make, and plans clean",
+    async (stack) => {
+      const file = join(ROOT, "examples/catalog", `Pulumi.${stack}.yaml`);
+      expect(parse(readFileSync(file, "utf8"))).toEqual(everyTier(stack));
+      const plan = await evaluateStack(stack, { configFile: file, secrets: dummySecrets(stack) });
+      expect((await runPolicies(plan)).filter((v) => v.enforcement === "mandatory")).toEqual([]);
+      const env = stack === "host" ? "host" : stack;
+      for (const e of CATALOG.filter((x) => x.environments.includes(env))) expect(entryServices(plan, e.key).length, e.key).toBeGreaterThan(0);
+      // What `dualstack plan` prints about the catalog: every entry of the environment, wired.
+      const catalog = plan.outputs.catalog.value as { entries: EntryPlan[]; vaultMount?: string; backups: boolean };
+      expect(catalog.entries.map((e) => e.key).sort()).toEqual(
+        CATALOG.filter((x) => x.environments.includes(env))
+          .map((x) => x.key)
+          .sort(),
+      );
+      const text = renderCatalogTable(catalog.entries, catalog);
+      if (stack === "private")
+        expect(text).toContain("PostgreSQL   svc_langfuse (own database and login role, TLS verify-full)\n  Vault        kv-private/catalog/langfuse");
+      if (stack === "host") expect(text).toContain("credentials  stack output gitea (secret)");
+    },
+    300_000,
+  );
 });
 
 /** The containers an entry runs in a plan: the services its entry lists in the stack's catalog output, every one found. */

@@ -13,23 +13,42 @@ describe("no secret in plain text in any plan", () => {
   it.each(["host", "private", "public"] as const)("%s", async (stack) => {
     const secrets = dummySecrets(stack);
     const plan = await evaluateStack(stack, { secrets, generated: GENERATED });
-    const shown = [JSON.stringify(planJson(plan)), renderTree(plan), renderCounts(plan), JSON.stringify(shownOutputs(plan)), JSON.stringify(plan.resources)].join("\n");
+    const shown = [
+      JSON.stringify(planJson(plan)),
+      renderTree(plan),
+      renderCounts(plan),
+      JSON.stringify(shownOutputs(plan)),
+      JSON.stringify(plan.resources),
+    ].join("\n");
     for (const needle of secretNeedles([...Object.values(secrets), GENERATED])) expect(shown, needle).not.toContain(needle);
     // The probe did reach the program: the generated service secrets are known now, and shown only as "[secret]".
     // Secret outputs are secret: their values reach only the environments' StackReferences.
     for (const [k, o] of Object.entries(plan.outputs)) if (JSON.stringify(o.value ?? "").includes(GENERATED)) expect(o.secret, k).toBe(true);
     const withGenerated = plan.resources.filter((r) => r.type === "docker:index/container:Container" && r.inputs.envs === "[secret]").map((r) => r.name);
-    expect(withGenerated.sort()).toEqual({ host: [], private: ["private-services-open-webui"], public: ["public-services-chatbot", "public-services-qdrant"] }[stack]);
+    expect(withGenerated.sort()).toEqual(
+      { host: [], private: ["private-services-open-webui"], public: ["public-services-chatbot", "public-services-qdrant"] }[stack],
+    );
   });
 });
 
 describe("no secret in plain text with every tier of the service catalog", () => {
-  it.each(["host", "private", "public"] as const)("%s", async (stack) => {
-    const secrets = dummySecrets(stack);
-    const plan = await evaluateStack(stack, { configFile: join(__dirname, "../../examples/catalog", `Pulumi.${stack}.yaml`), secrets, generated: GENERATED });
-    const catalog = JSON.stringify(plan.outputs.catalog?.value ?? {});
-    const shown = [JSON.stringify(planJson(plan)), renderTree(plan), renderCounts(plan), JSON.stringify(shownOutputs(plan)), JSON.stringify(plan.resources), catalog].join("\n");
-    for (const needle of secretNeedles([...Object.values(secrets), GENERATED])) expect(shown, needle).not.toContain(needle);
-    for (const [k, o] of Object.entries(plan.outputs)) if (JSON.stringify(o.value ?? "").includes(GENERATED)) expect(o.secret, k).toBe(true);
-  }, 120_000);
+  it.each(["host", "private", "public"] as const)(
+    "%s",
+    async (stack) => {
+      const secrets = dummySecrets(stack);
+      const plan = await evaluateStack(stack, { configFile: join(__dirname, "../../examples/catalog", `Pulumi.${stack}.yaml`), secrets, generated: GENERATED });
+      const catalog = JSON.stringify(plan.outputs.catalog?.value ?? {});
+      const shown = [
+        JSON.stringify(planJson(plan)),
+        renderTree(plan),
+        renderCounts(plan),
+        JSON.stringify(shownOutputs(plan)),
+        JSON.stringify(plan.resources),
+        catalog,
+      ].join("\n");
+      for (const needle of secretNeedles([...Object.values(secrets), GENERATED])) expect(shown, needle).not.toContain(needle);
+      for (const [k, o] of Object.entries(plan.outputs)) if (JSON.stringify(o.value ?? "").includes(GENERATED)) expect(o.secret, k).toBe(true);
+    },
+    120_000,
+  );
 });

@@ -49,7 +49,16 @@ describe("host stack", () => {
 
   it("backs up every pool to the Proxmox Backup Server: client-side encrypted, certificate pinned, retention and fleecing", () => {
     const pbs = one(host.resources, "proxmoxve:storage/pbs:Pbs", "platform-backups-pbs");
-    expect(pbs.inputs).toMatchObject({ resourceId: "pbs", server: "192.168.10.5", datastore: "ai-dualstack", namespace: "pve1", username: "pve1@pbs!backup", contents: ["backup"], nodes: ["pve1"], password: "[secret]" });
+    expect(pbs.inputs).toMatchObject({
+      resourceId: "pbs",
+      server: "192.168.10.5",
+      datastore: "ai-dualstack",
+      namespace: "pve1",
+      username: "pve1@pbs!backup",
+      contents: ["backup"],
+      nodes: ["pve1"],
+      password: "[secret]",
+    });
     // Offline, an optional secret is a placeholder (encrypted or absent look alike): the configured-key path.
     expect((pbs.inputs as any).encryptionKey).toBe("[secret]");
     expect((pbs.inputs as any).fingerprint).toMatch(/^AB:CD/);
@@ -62,7 +71,15 @@ describe("host stack", () => {
       ["ai-dualstack-public", "ai-public", "tank-public"],
     ]);
     for (const j of jobs) {
-      expect(j).toMatchObject({ storage: "pbs", schedule: "*-*-* 01:30", mode: "snapshot", compress: "zstd", pruneBackups: { "keep-daily": "7", "keep-weekly": "4", "keep-monthly": "6" }, fleecing: { enabled: true }, mailnotification: "failure" });
+      expect(j).toMatchObject({
+        storage: "pbs",
+        schedule: "*-*-* 01:30",
+        mode: "snapshot",
+        compress: "zstd",
+        pruneBackups: { "keep-daily": "7", "keep-weekly": "4", "keep-monthly": "6" },
+        fleecing: { enabled: true },
+        mailnotification: "failure",
+      });
     }
   });
 
@@ -82,14 +99,27 @@ describe("host stack", () => {
 
   it("configures Vault: two audit devices, per environment a KV v2 mount, a policy of its own paths and an AppRole", () => {
     const objects = byType(host.resources, "pulumi-nodejs:dynamic/vault:ConfigObject");
-    const described = objects.map((r) => { const o = (r.inputs as any).object; return `${o.kind}:${o.name ?? o.path}`; });
+    const described = objects.map((r) => {
+      const o = (r.inputs as any).object;
+      return `${o.kind}:${o.name ?? o.path}`;
+    });
     expect(described).toEqual([
-      "audit:file-system", "audit:file-data", "policy:dualstack-admin", "auth:approle", "policy:dualstack-snapshot", "approle:dualstack-snapshot",
-      "kv-mount:kv-private", "policy:ai-private", "approle:ai-private",
-      "kv-mount:kv-public", "policy:ai-public", "approle:ai-public",
+      "audit:file-system",
+      "audit:file-data",
+      "policy:dualstack-admin",
+      "auth:approle",
+      "policy:dualstack-snapshot",
+      "approle:dualstack-snapshot",
+      "kv-mount:kv-private",
+      "policy:ai-private",
+      "approle:ai-private",
+      "kv-mount:kv-public",
+      "policy:ai-public",
+      "approle:ai-public",
     ]);
     for (const r of objects) expect((r.inputs as any).address).toBe("https://10.10.0.10:8200");
-    const policy = (env: string) => (one(host.resources, "pulumi-nodejs:dynamic/vault:ConfigObject", `platform-vault-${env}-policy`).inputs as any).object.policy as string;
+    const policy = (env: string) =>
+      (one(host.resources, "pulumi-nodejs:dynamic/vault:ConfigObject", `platform-vault-${env}-policy`).inputs as any).object.policy as string;
     expect(policy("private")).toContain('path "kv-private/data/*"');
     expect(policy("private")).toContain('path "kv-private/metadata/*"');
     expect(policy("private")).not.toContain("kv-public");
@@ -104,7 +134,9 @@ describe("host stack", () => {
     // platform's repository.
     const snap = (one(host.resources, "pulumi-nodejs:dynamic/vault:ConfigObject", "platform-vault-snapshot-approle").inputs as any).object.settings;
     expect(snap).toMatchObject({ token_policies: ["dualstack-snapshot"], secret_id_bound_cidrs: ["10.10.0.10/32"], token_bound_cidrs: ["10.10.0.10/32"] });
-    expect((one(host.resources, "pulumi-nodejs:dynamic/vault:ConfigObject", "platform-vault-snapshot-policy").inputs as any).object.policy).toContain('path "sys/storage/raft/snapshot" {\n  capabilities = ["read"]');
+    expect((one(host.resources, "pulumi-nodejs:dynamic/vault:ConfigObject", "platform-vault-snapshot-policy").inputs as any).object.policy).toContain(
+      'path "sys/storage/raft/snapshot" {\n  capabilities = ["read"]',
+    );
     const client = one(host.resources, "command:remote:Command", "platform-vault-restic").inputs as any;
     expect(client.create).toContain("sftp:restic-platform@10.10.0.13:/repo");
     expect(client.create).toContain("/usr/local/sbin/ai-dualstack-vault-snapshot");
@@ -119,7 +151,13 @@ describe("host stack", () => {
   it("exports each environment's slice in plain values and the tokens as one secret", () => {
     expect(host.outputs.environments).toMatchObject({ secret: false, known: true });
     const envs = host.outputs.environments.value as Record<string, any>;
-    expect(envs.private).toMatchObject({ pool: "ai-private", gpuMapping: "rtx5090", zone: { bridge: "vmbr20", vlanId: 20 }, datastores: { guests: "tank-private", files: "files-private" }, tokenId: "ai-private@pve!deploy" });
+    expect(envs.private).toMatchObject({
+      pool: "ai-private",
+      gpuMapping: "rtx5090",
+      zone: { bridge: "vmbr20", vlanId: 20 },
+      datastores: { guests: "tank-private", files: "files-private" },
+      tokenId: "ai-private@pve!deploy",
+    });
     expect(envs.public).toMatchObject({ pool: "ai-public", gpuMapping: "rtx3060", zone: { bridge: "vmbr30" } });
     expect(host.outputs.tokens.secret).toBe(true);
   });
@@ -165,7 +203,10 @@ describe.each([
   });
 
   it("mentions nothing of the other environment", () => {
-    const other = env === "private" ? ["vmbr30", "rtx3060", "ai-public", "tank-public", "files-public"] : ["vmbr20", "rtx5090", "ai-private", "tank-private", "files-private"];
+    const other =
+      env === "private"
+        ? ["vmbr30", "rtx3060", "ai-public", "tank-public", "files-public"]
+        : ["vmbr20", "rtx5090", "ai-private", "tank-private", "files-private"];
     const text = JSON.stringify(plan().resources);
     for (const o of other) expect(text).not.toContain(o);
   });
@@ -196,22 +237,45 @@ describe("AI workloads", () => {
     expect(pub.outputs.capacity.value).toMatchObject({ gpu: { catalog: "rtx-3060-12gb" }, fits: true });
   });
 
-  it.each([["private", () => priv], ["public", () => pub]] as const)("%s: Ollama runs on the GPU with explicit settings; model deployments wait for it", (env, plan) => {
+  it.each([
+    ["private", () => priv],
+    ["public", () => pub],
+  ] as const)("%s: Ollama runs on the GPU with explicit settings; model deployments wait for it", (env, plan) => {
     const ollama = containers(plan()).find((c) => c.name === `${env}-ollama-1`);
     expect(ollama.gpus).toBe("all");
-    for (const key of ["OLLAMA_CONTEXT_LENGTH", "OLLAMA_NUM_PARALLEL", "OLLAMA_MAX_LOADED_MODELS", "OLLAMA_KV_CACHE_TYPE", "OLLAMA_FLASH_ATTENTION", "OLLAMA_KEEP_ALIVE", "OLLAMA_GPU_OVERHEAD"]) {
-      expect(ollama.envs.some((e: string) => e.startsWith(`${key}=`)), key).toBe(true);
+    for (const key of [
+      "OLLAMA_CONTEXT_LENGTH",
+      "OLLAMA_NUM_PARALLEL",
+      "OLLAMA_MAX_LOADED_MODELS",
+      "OLLAMA_KV_CACHE_TYPE",
+      "OLLAMA_FLASH_ATTENTION",
+      "OLLAMA_KEEP_ALIVE",
+      "OLLAMA_GPU_OVERHEAD",
+    ]) {
+      expect(
+        ollama.envs.some((e: string) => e.startsWith(`${key}=`)),
+        key,
+      ).toBe(true);
     }
     const ollamaUrn = byType(plan().resources, "docker:index/container:Container").find((c) => (c.inputs as any).name === `${env}-ollama-1`)!.urn;
     for (const d of byType(plan().resources, "dualstack:workload:ModelDeployment")) expect(d.options.dependsOn).toContain(ollamaUrn);
   });
 
   it("the services and their retained volumes show in the plans", () => {
-    const vols = (plan: PlanResult) => byType(plan.resources, "docker:index/volume:Volume").map((v) => (v.inputs as any).name).sort();
+    const vols = (plan: PlanResult) =>
+      byType(plan.resources, "docker:index/volume:Volume")
+        .map((v) => (v.inputs as any).name)
+        .sort();
     expect(vols(priv)).toEqual(["private_chroma-data", "private_ollama-models", "private_open-webui-data"]);
     expect(vols(pub)).toEqual(["public_chatbot-data", "public_ingress-data", "public_ollama-models", "public_qdrant-data"]);
-    expect(containers(pub).map((c) => c.name).sort()).toEqual(["public-chatbot-1", "public-gateway-1", "public-gpu-exporter-1", "public-ingress-1", "public-ollama-1", "public-qdrant-1"]);
-    expect(containers(pub).flatMap((c) => (c.ports ?? []).filter((p: any) => p.ip === "0.0.0.0").map((p: any) => `${c.name}:${p.external}`))).toEqual(["public-ingress-1:443"]);
+    expect(
+      containers(pub)
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual(["public-chatbot-1", "public-gateway-1", "public-gpu-exporter-1", "public-ingress-1", "public-ollama-1", "public-qdrant-1"]);
+    expect(containers(pub).flatMap((c) => (c.ports ?? []).filter((p: any) => p.ip === "0.0.0.0").map((p: any) => `${c.name}:${p.external}`))).toEqual([
+      "public-ingress-1:443",
+    ]);
   });
 
   it("the GPU VM's firewall admits the published ports from the management IP set only", () => {
@@ -233,9 +297,13 @@ describe("tenants (public)", () => {
       ["globex", "tenant_globex", "tenant_globex", 10, "retain"],
     ]);
     // The generated administrator password: unknown before apply, a secret after (the secrets scan proves it).
-    for (const i of pg) expect(i.admin).toEqual({ host: "10.30.0.21", port: 5432, user: "ai_admin", password: "(known after apply)", caCert: "(known after apply)" });
+    for (const i of pg)
+      expect(i.admin).toEqual({ host: "10.30.0.21", port: 5432, user: "ai_admin", password: "(known after apply)", caCert: "(known after apply)" });
     const redis = of("pulumi-nodejs:dynamic/redis:Tenant");
-    expect(redis.map((i) => [i.user, i.keyPattern, i.admin.host, i.admin.port])).toEqual([["tenant-acme", "tenant:acme:*", "10.30.0.22", 6379], ["tenant-globex", "tenant:globex:*", "10.30.0.22", 6379]]);
+    expect(redis.map((i) => [i.user, i.keyPattern, i.admin.host, i.admin.port])).toEqual([
+      ["tenant-acme", "tenant:acme:*", "10.30.0.22", 6379],
+      ["tenant-globex", "tenant:globex:*", "10.30.0.22", 6379],
+    ]);
     expect(of("pulumi-nodejs:dynamic/qdrant:Collection").map((i) => [i.collection, i.vectorSize, i.distance, i.url, i.apiKey])).toEqual([
       ["tenant_acme", 768, "Cosine", "https://10.30.0.10:6333", "(known after apply)"],
       ["tenant_globex", 1024, "Cosine", "https://10.30.0.10:6333", "(known after apply)"],
@@ -244,15 +312,35 @@ describe("tenants (public)", () => {
     for (const i of of("pulumi-nodejs:dynamic/qdrant:Collection")) expect(i.caCert).toBe("(known after apply)");
     for (const i of of("pulumi-nodejs:dynamic/redis:Tenant")) expect(i.admin).toMatchObject({ caCert: "(known after apply)" });
     const vault = byType(pub.resources, "pulumi-nodejs:dynamic/vault:KvSecret").filter((r) => (r.inputs as any).path.startsWith("tenants/"));
-    expect(vault.map((r) => [(r.inputs as any).address, (r.inputs as any).mount, (r.inputs as any).path, (r.inputs as any).appRole, (r.inputs as any).data])).toEqual([
-      ["https://10.10.0.10:8200", "kv-public", "tenants/acme", "[secret]", expect.objectContaining({ POSTGRES_URL: "(known after apply)", QDRANT_COLLECTION: "tenant_acme", REDIS_KEY_PREFIX: "tenant:acme:", MODELS: "*" })],
-      ["https://10.10.0.10:8200", "kv-public", "tenants/globex", "[secret]", expect.objectContaining({ REDIS_URL: "(known after apply)", QDRANT_COLLECTION: "tenant_globex" })],
+    expect(
+      vault.map((r) => [(r.inputs as any).address, (r.inputs as any).mount, (r.inputs as any).path, (r.inputs as any).appRole, (r.inputs as any).data]),
+    ).toEqual([
+      [
+        "https://10.10.0.10:8200",
+        "kv-public",
+        "tenants/acme",
+        "[secret]",
+        expect.objectContaining({ POSTGRES_URL: "(known after apply)", QDRANT_COLLECTION: "tenant_acme", REDIS_KEY_PREFIX: "tenant:acme:", MODELS: "*" }),
+      ],
+      [
+        "https://10.10.0.10:8200",
+        "kv-public",
+        "tenants/globex",
+        "[secret]",
+        expect.objectContaining({ REDIS_URL: "(known after apply)", QDRANT_COLLECTION: "tenant_globex" }),
+      ],
     ]);
     // Written only once the objects it names exist.
     for (const v of vault) {
       const tenant = (v.inputs as any).path.split("/")[1];
-      const objects = pub.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/") && r.name.startsWith(`public-tenants-${tenant}-`) && r.urn !== v.urn);
-      expect(objects.map((o) => o.name).sort()).toEqual([`public-tenants-${tenant}-postgres`, `public-tenants-${tenant}-qdrant`, `public-tenants-${tenant}-redis`]);
+      const objects = pub.resources.filter(
+        (r) => r.type.startsWith("pulumi-nodejs:dynamic/") && r.name.startsWith(`public-tenants-${tenant}-`) && r.urn !== v.urn,
+      );
+      expect(objects.map((o) => o.name).sort()).toEqual([
+        `public-tenants-${tenant}-postgres`,
+        `public-tenants-${tenant}-qdrant`,
+        `public-tenants-${tenant}-redis`,
+      ]);
       expect(v.options.dependsOn).toEqual(expect.arrayContaining(objects.map((o) => o.urn)));
     }
     expect(byType(priv.resources, "dualstack:tenancy:Tenants")).toEqual([]);
@@ -266,7 +354,9 @@ describe.each([
   it("writes every generated credential and its TLS material to its own Vault mount, after the data services are installed", () => {
     const secrets = byType(plan().resources, "pulumi-nodejs:dynamic/vault:KvSecret").filter((r) => r.parent!.endsWith(`VaultSecrets::${env}-secrets`));
     // A certificate per service reached across the network: the data LXCs' and each port of the VM's TLS gateway.
-    expect(secrets.map((r) => (r.inputs as any).path).sort()).toEqual([...own, "data/postgres-admin", "data/redis-admin", "tls/ca", "tls/postgres", "tls/redis"].sort());
+    expect(secrets.map((r) => (r.inputs as any).path).sort()).toEqual(
+      [...own, "data/postgres-admin", "data/redis-admin", "tls/ca", "tls/postgres", "tls/redis"].sort(),
+    );
     for (const r of secrets) {
       expect(r.inputs as any).toMatchObject({ address: "https://10.10.0.10:8200", mount: `kv-${env}`, appRole: "[secret]" });
       // The map's keys known at preview (the provider's check needs them; the real engine caught an unknown map),
@@ -295,7 +385,9 @@ describe.each([
       expect((r.inputs as any).create).not.toContain("ai-dualstack-restic-forget"); // retention runs on the server only
     }
     expect((one(plan().resources, "command:remote:Command", `${env}-postgres-restic`).inputs as any).create).toContain("pg_dumpall --clean --if-exists");
-    expect((one(plan().resources, "command:remote:Command", `${env}-gpu-vm-restic`).inputs as any).create).toContain(`tar -C /var/lib/docker/volumes/${env}_ollama-models/_data -cf - .`);
+    expect((one(plan().resources, "command:remote:Command", `${env}-gpu-vm-restic`).inputs as any).create).toContain(
+      `tar -C /var/lib/docker/volumes/${env}_ollama-models/_data -cf - .`,
+    );
     expect((one(plan().resources, "command:remote:Command", `${env}-gpu-vm-restic`).inputs as any).create).toContain('sudo -n bash "$f"');
     const component = one(plan().resources, "dualstack:security:VaultSecrets", `${env}-secrets`);
     expect(component.options.dependsOn).toEqual(expect.arrayContaining(installs.map((i) => i.urn)));
@@ -350,23 +442,37 @@ describe("an invalid configuration", () => {
 describe("cross-stack checks", () => {
   it("a real run refuses another environment's token before creating anything", async () => {
     const { readStackFile } = await import("../../ops/engine");
-    await pulumi.runtime.setMocks({
-      newResource: (a) => a.type === "pulumi:pulumi:StackReference"
-        ? { id: "host", state: { name: "host", outputs: { environments: host.outputs.environments.value }, secretOutputNames: [] } }
-        : { id: "", state: a.inputs },
-      call: () => ({}),
-    }, "ai-dualstack", "private", true);
+    await pulumi.runtime.setMocks(
+      {
+        newResource: (a) =>
+          a.type === "pulumi:pulumi:StackReference"
+            ? { id: "host", state: { name: "host", outputs: { environments: host.outputs.environments.value }, secretOutputNames: [] } }
+            : { id: "", state: a.inputs },
+        call: () => ({}),
+      },
+      "ai-dualstack",
+      "private",
+      true,
+    );
     const recorded = recordRegistrations();
     const raw = readStackFile(stackFile("private"));
     pulumi.runtime.setAllConfig(
-      { ...raw.values, "ai-dualstack:proxmoxApiToken": "ai-public@pve!deploy=SECRET-VALUE", "ai-dualstack:sshPrivateKey": "KEY", "ai-dualstack:vaultRoleId": "R", "ai-dualstack:vaultSecretId": "S" },
+      {
+        ...raw.values,
+        "ai-dualstack:proxmoxApiToken": "ai-public@pve!deploy=SECRET-VALUE",
+        "ai-dualstack:sshPrivateKey": "KEY",
+        "ai-dualstack:vaultRoleId": "R",
+        "ai-dualstack:vaultSecretId": "S",
+      },
       ["ai-dualstack:proxmoxApiToken", "ai-dualstack:sshPrivateKey", "ai-dualstack:vaultRoleId", "ai-dualstack:vaultSecretId"],
     );
     const { runProgram } = await import("../../program");
     const err = await runProgram().catch((e) => e);
     await settle();
     expect(err).toBeInstanceOf(pulumi.RunError);
-    expect(err.message).toContain("ai-dualstack:proxmoxApiToken: expected the private environment's token (ai-private@pve!deploy=…), got a token of ai-public@pve!deploy");
+    expect(err.message).toContain(
+      "ai-dualstack:proxmoxApiToken: expected the private environment's token (ai-private@pve!deploy=…), got a token of ai-public@pve!deploy",
+    );
     expect(err.message).not.toContain("SECRET-VALUE");
     expect(recorded.filter((r) => !r.read)).toEqual([]);
   });
@@ -379,6 +485,8 @@ describe("cross-stack checks", () => {
     writeFileSync(join(dir, "Pulumi.public.yaml"), readFileSync(stackFile("public"), "utf8").replace("address: 10.30.0.10/24", "address: 10.20.0.10/24"));
     const err = await evaluateStack("public", { configFile: join(dir, "Pulumi.public.yaml"), host }).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect(err.problems).toEqual(['ai-dualstack:gpuVm.address: expected a host address inside the public zone 10.30.0.0/24 with the same prefix, got "10.20.0.10/24"']);
+    expect(err.problems).toEqual([
+      'ai-dualstack:gpuVm.address: expected a host address inside the public zone 10.30.0.0/24 with the same prefix, got "10.20.0.10/24"',
+    ]);
   });
 });

@@ -11,10 +11,25 @@ import type { ModelDeploymentConfig, TenantConfig } from "../../../lib/config/sc
 /** The tiny model's capacity row: what the policy pack would check at preview (it fits anything). */
 function tinyRow(name: string, context: number): ModelRow {
   return {
-    name, catalogModel: "tiny", context, parallel: 1, kvCacheType: "f16", layers: 2, kvHeads: 4, headDim: 16,
-    gpu: "cpu", gpuOverheadBytes: 0, maxLoaded: 1,
-    weightsBytes: 500_000, kvBytes: 2 * 2 * 4 * 16 * context * 2, graphBytes: 1_000_000, modelBytes: 1_600_000, totalBytes: 2_000_000,
-    vramBytes: 8 * 1024 ** 3, fits: true, ceilingTokensPerSecond: 1000,
+    name,
+    catalogModel: "tiny",
+    context,
+    parallel: 1,
+    kvCacheType: "f16",
+    layers: 2,
+    kvHeads: 4,
+    headDim: 16,
+    gpu: "cpu",
+    gpuOverheadBytes: 0,
+    maxLoaded: 1,
+    weightsBytes: 500_000,
+    kvBytes: 2 * 2 * 4 * 16 * context * 2,
+    graphBytes: 1_000_000,
+    modelBytes: 1_600_000,
+    totalBytes: 2_000_000,
+    vramBytes: 8 * 1024 ** 3,
+    fits: true,
+    ceilingTokensPerSecond: 1000,
   };
 }
 
@@ -26,7 +41,9 @@ export = async () => {
     { name: base, warm: false } as ModelDeploymentConfig,
     { name: "tiny-assistant:latest", from: base, parameters: { temperature: 0 }, system: "Answer briefly.", warm: false } as ModelDeploymentConfig,
   ];
-  const models = deployments.map((d, i) => new ModelDeployment(`model-${i}`, { host: ollamaUrl, deployment: d, capacity: tinyRow(d.name, 256), keepAlive: "5m", stallSeconds: 60 }));
+  const models = deployments.map(
+    (d, i) => new ModelDeployment(`model-${i}`, { host: ollamaUrl, deployment: d, capacity: tinyRow(d.name, 256), keepAlive: "5m", stallSeconds: 60 }),
+  );
 
   const vault = {
     address: c.require("vaultAddress"),
@@ -37,13 +54,17 @@ export = async () => {
   new VaultSecrets("secrets", { vault, secrets: { "services/app": { value: c.requireSecret("appSecret") } } });
 
   const tenants: TenantConfig[] = [{ name: "acme", maxDbConnections: 5, onDelete: "retain", vectors: { size: 4, distance: "Cosine" } }];
-  new Tenants("tenants", {
-    tenants,
-    postgres: { host: "127.0.0.1", port: c.requireNumber("pgPort"), user: c.require("pgUser"), password: c.requireSecret("pgPassword") },
-    redis: { host: "127.0.0.1", port: c.requireNumber("redisPort"), password: c.requireSecret("redisPassword"), caCert: c.require("redisCaCert") },
-    qdrant: { url: c.require("qdrantUrl"), apiKey: c.requireSecret("qdrantApiKey") },
-    vault,
-  }, { dependsOn: models });
+  new Tenants(
+    "tenants",
+    {
+      tenants,
+      postgres: { host: "127.0.0.1", port: c.requireNumber("pgPort"), user: c.require("pgUser"), password: c.requireSecret("pgPassword") },
+      redis: { host: "127.0.0.1", port: c.requireNumber("redisPort"), password: c.requireSecret("redisPassword"), caCert: c.require("redisCaCert") },
+      qdrant: { url: c.require("qdrantUrl"), apiKey: c.requireSecret("qdrantApiKey") },
+      vault,
+    },
+    { dependsOn: models },
+  );
 
   return { models: deployments.map((d) => d.name) };
 };
