@@ -2,9 +2,9 @@
 // is named with its package at once, by the suite before anything runs and by every helper that starts a program;
 // no helper waits on a program that never started, died, or never got ready.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../helpers/config";
 import { accepts, run, startProcess } from "../helpers/process";
@@ -13,6 +13,7 @@ import { freePort } from "../helpers/servers";
 /** A PATH with every program of this one but `hidden` (links in one directory). */
 function pathWithout(hidden: string[]): string {
   const farm = mkdtempSync(join(tmpdir(), "path-"));
+  chmodSync(farm, 0o755); // for the non-root user of the test.sh test
   for (const dir of (process.env.PATH ?? "").split(":")) {
     if (!dir || !existsSync(dir)) continue;
     for (const name of readdirSync(dir)) {
@@ -29,6 +30,7 @@ let emptyCache: string;
 beforeAll(() => {
   noCaddy = pathWithout(["caddy"]);
   emptyCache = mkdtempSync(join(tmpdir(), "cache-"));
+  chmodSync(emptyCache, 0o755);
 });
 
 const prerequisites = (args: string[], env: NodeJS.ProcessEnv) =>
@@ -48,19 +50,22 @@ describe("ops/prerequisites.js", () => {
     expect(prerequisites(["--for", "nightly"], {}).stderr).toBe('--for: expected a comma-separated list of unit, engine, integration, got "nightly"\n');
   });
 
-  it("the unit suite without caddy stops before any test runs, naming caddy and its package", () => {
+  it("the unit suite without caddy, promtool and Loki stops before any test runs, naming each with its package or build", () => {
     const vitest = join(ROOT, "node_modules/vitest/vitest.mjs");
     const started = Date.now();
     const r = spawnSync(process.execPath, [vitest, "run", "test/ops/doctor.test.ts"], {
       cwd: ROOT,
       encoding: "utf8",
-      env: { ...process.env, PATH: noCaddy, CI: "1" },
+      env: { ...process.env, PATH: pathWithout(["caddy", "promtool"]), AI_DUALSTACK_CACHE: emptyCache, CI: "1" },
       timeout: 90_000,
     });
     const out = `${r.stdout}${r.stderr}`;
     expect(r.status).not.toBe(0);
     expect(out).toContain("the unit suite needs tools that are not installed");
     expect(out).toContain("caddy (Debian package caddy)");
+    expect(out).toContain("promtool (Debian package prometheus)");
+    expect(out).toContain("loki: checks the rendered Loki configuration");
+    expect(out).toContain("bash scripts/loki.sh");
     expect(out).not.toContain("Test Files");
     expect(Date.now() - started).toBeLessThan(60_000);
     // The same file without the check runs: it does not need caddy.
@@ -72,6 +77,36 @@ describe("ops/prerequisites.js", () => {
     });
     expect(off.status, `${off.stdout}${off.stderr}`).toBe(0);
   }, 120_000);
+});
+
+describe("scripts/test.sh", () => {
+  it("as a user who cannot install, stops within seconds with the list of what is missing and the command that installs it", () => {
+    // root runs it as nobody (CI is root); anyone else is already such a user.
+    const asNobody = process.getuid?.() === 0;
+    const home = mkdtempSync(join(tmpdir(), "home-"));
+    chmodSync(home, 0o777);
+    const started = Date.now();
+    const command = asNobody ? "runuser" : "bash";
+    const args = [...(asNobody ? ["-u", "nobody", "--", "bash"] : []), "scripts/test.sh", "unit"];
+    // A copy of the tracked files where that user can read them (the checkout may live under root's home).
+    const checkout = mkdtempSync(join(tmpdir(), "checkout-"));
+    chmodSync(checkout, 0o755);
+    for (const f of spawnSync("git", ["ls-files", "-z"], { cwd: ROOT, encoding: "utf8" }).stdout.split("\0").filter(Boolean)) {
+      mkdirSync(dirname(join(checkout, f)), { recursive: true, mode: 0o755 });
+      cpSync(join(ROOT, f), join(checkout, f));
+    }
+    const r = spawnSync(command, args, {
+      cwd: checkout,
+      encoding: "utf8",
+      env: { PATH: noCaddy, HOME: home, AI_DUALSTACK_CACHE: emptyCache },
+      timeout: 60_000,
+    });
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(2);
+    expect(r.stdout).toContain("  - caddy (Debian package caddy): validates the rendered Caddyfiles and runs the gateways\n");
+    expect(r.stderr).toContain("scripts/test.sh: as root it installs these itself; or: sudo apt-get install -y caddy\n");
+    expect(r.stdout).not.toContain("npm");
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
 });
 
 describe("starting programs (test/helpers/process.ts)", () => {
