@@ -39,7 +39,8 @@ phase() { # name: closes the phase that ran since the last call
 }
 # shellcheck disable=SC2317 # run by the EXIT trap
 finish() {
-  printf '\n%s\n' "${summary[@]}"
+  echo
+  printf '%s\n' "${summary[@]}"
   echo "total: $(($(date +%s) - t0)) s"
 }
 trap finish EXIT
