@@ -50,6 +50,18 @@ export const DATA_MOUNT_POINT = "/srv/data";
  * on, protection, no purge on destroy, a fixed VMID with delete-before-replace, and a data disk owned by a separate
  * holder VM so that it survives the replacement of this one.
  */
+/**
+ * The path of the holder's data disk the GPU VM attaches: the one the provider reports once the holder exists. An
+ * empty path is refused, since the provider would then allocate a new, empty disk in place of the data.
+ */
+export function holderDiskPath(name: string, disk: { pathInDatastore?: string } | undefined, resource?: pulumi.Resource): string {
+  if (disk?.pathInDatastore) return disk.pathInDatastore;
+  throw new pulumi.ResourceError(
+    `GpuVm ${name}: the data disk holder ${name}-data reports no disk path; refusing to attach the data disk without one`,
+    resource,
+  );
+}
+
 export class GpuVm extends pulumi.ComponentResource {
   public readonly vmId: number;
   public readonly name: string;
@@ -138,7 +150,8 @@ export class GpuVm extends pulumi.ComponentResource {
           {
             interface: "scsi1",
             datastoreId: args.datastoreId,
-            pathInDatastore: dataDisk.apply((d) => d?.pathInDatastore ?? ""),
+            // The holder's disk by its path. Never an empty path: the provider would allocate a new, empty disk.
+            pathInDatastore: dataDisk.apply((d) => holderDiskPath(name, d, this)),
             fileFormat: "raw",
             size: args.dataDiskGiB,
             discard: "on",

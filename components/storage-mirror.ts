@@ -96,6 +96,8 @@ export class StorageMirror extends pulumi.ComponentResource {
           contents: ["import", "snippets", "vztmpl", "iso"],
           createBasePath: false,
           createSubdirs: true,
+          // A directory on this node's pool: the provider's default (shared: true) would mark it as seen by every node.
+          shared: false,
         },
         { ...keep, dependsOn: [dataset] },
       );

@@ -6,14 +6,23 @@ import { EXPORTER_PORTS, SCRAPED_PORTS } from "./monitoring/prometheus";
 import type { NetworksConfig } from "./config/schema";
 
 export interface FirewallRule {
-  type: "in" | "out" | "group";
+  type: "in" | "out";
   action?: "ACCEPT" | "DROP" | "REJECT";
   source?: string;
   dest?: string;
   proto?: "tcp" | "udp" | "icmp";
   dport?: string;
   macro?: string;
-  securityGroup?: string;
+  comment: string;
+}
+
+/**
+ * A rule that inserts a security group's rules at its place in the list. The provider takes the group's name alone
+ * (bpg: `security_group` set, `type` and `action` left out): it sends type "group" to Proxmox itself, refuses any
+ * `type` but in, out and forward, and reads the rule back without one.
+ */
+export interface SecurityGroupRule {
+  securityGroup: string;
   comment: string;
 }
 
@@ -176,6 +185,6 @@ export function guestFirewallOptions(zone: GuestZone): GuestFirewallOptions {
 }
 
 /** A guest's own rule list: its zone's security group, then rules of its own (the ports its services publish). */
-export function guestRules(zone: GuestZone, own: FirewallRule[] = []): FirewallRule[] {
-  return [{ type: "group", securityGroup: securityGroupName(zone), comment: `rules of the ${zone} zone` }, ...own];
+export function guestRules(zone: GuestZone, own: FirewallRule[] = []): (SecurityGroupRule | FirewallRule)[] {
+  return [{ securityGroup: securityGroupName(zone), comment: `rules of the ${zone} zone` }, ...own];
 }

@@ -72,6 +72,32 @@ const GENERATED_OUTPUTS: Record<string, string[]> = {
   "tls:index/privateKey:PrivateKey": ["privateKeyPem", "privateKeyOpenssh", "privateKeyPemPkcs8"],
 };
 
+/**
+ * Properties inside a list the provider computes (Optional+Computed in its schema) and the program reads back, by
+ * resource type, list and key: unknown until the resource exists, in the offline engine as in a real preview (the
+ * bridged plugin plans them unknown), and given a value by the engine test's stand-in on create.
+ */
+export const NESTED_COMPUTED: Record<string, Record<string, string[]>> = {
+  // A VM disk's path in its datastore: the data disk holder's disk, which the GPU VM attaches by that path.
+  "proxmoxve:index/vmLegacy:VmLegacy": { disks: ["pathInDatastore"] },
+};
+
+/** `inputs` with the NESTED_COMPUTED properties the program left out set to `value` in every item of their list. */
+export function withNestedComputed(type: string, inputs: Record<string, unknown>, value: (list: string, key: string) => unknown): Record<string, unknown> {
+  const lists = NESTED_COMPUTED[type];
+  if (!lists) return inputs;
+  const out = { ...inputs };
+  for (const [list, keys] of Object.entries(lists)) {
+    if (!Array.isArray(out[list])) continue;
+    out[list] = (out[list] as Record<string, unknown>[]).map((item) => {
+      const filled = { ...item };
+      for (const k of keys) if (filled[k] === undefined) filled[k] = value(list, k);
+      return filled;
+    });
+  }
+  return out;
+}
+
 export class StackFileError extends Error {}
 
 const PROJECT_DIR = resolve(__dirname, "..");
@@ -259,7 +285,7 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
       }
       // An empty id reads as unknown during preview, as a real preview of a new resource shows it.
       const generated = options.generated === undefined ? {} : Object.fromEntries((GENERATED_OUTPUTS[args.type] ?? []).map((k) => [k, options.generated]));
-      return { id: "", state: { ...args.inputs, ...generated } };
+      return { id: "", state: { ...withNestedComputed(args.type, args.inputs, () => outputModule.unknown), ...generated } };
     },
     call() {
       return {};
@@ -272,15 +298,23 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
 
   let programOutputs: Record<string, unknown> = {};
   let failure: unknown;
-  await pulumi.runtime.runInPulumiStack(async () => {
-    try {
-      programOutputs = await runProgram({ offline: true });
-    } catch (err) {
-      failure = err;
-    }
-    return {};
-  });
-  await settle();
+  // Without an engine the SDK prints the program's info and debug messages with console.log: to stderr with them,
+  // so that stdout holds only what the CLI prints (plan --json must stay JSON).
+  const consoleLog = console.log;
+  console.log = (...args: unknown[]) => console.error(...args);
+  try {
+    await pulumi.runtime.runInPulumiStack(async () => {
+      try {
+        programOutputs = await runProgram({ offline: true });
+      } catch (err) {
+        failure = err;
+      }
+      return {};
+    });
+    await settle();
+  } finally {
+    console.log = consoleLog;
+  }
   if (failure) throw failure;
 
   const outputs: Record<string, StackOutput> = {};

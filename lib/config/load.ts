@@ -38,8 +38,8 @@ export interface RawConfig {
 
 export interface LoadOptions {
   /**
-   * The offline engine cannot decrypt secrets: absent or encrypted secret keys get a placeholder instead of an
-   * error. The real program never sets this.
+   * The offline engine cannot decrypt secrets: encrypted secret keys, and required ones that are absent, get a
+   * placeholder instead of an error. The real program never sets this.
    */
   offline?: boolean;
 }
@@ -177,7 +177,9 @@ export function loadConfig(raw: RawConfig, options: LoadOptions = {}): StackConf
     const entry = secretValues.get(key);
     delete data[key];
     if (entry === undefined) {
-      if (options.offline) secrets[key] = OFFLINE_SECRET_PLACEHOLDER;
+      // Offline, a required secret the engine cannot decrypt is a placeholder; an optional one left out stays out,
+      // as on a real deployment (a PBS storage without pbsEncryptionKey has Proxmox generate the key).
+      if (options.offline && required) secrets[key] = OFFLINE_SECRET_PLACEHOLDER;
       else if (required) problems.push(`${prefix}${key}: expected ${form}, got nothing (the key is required)`);
       continue;
     }

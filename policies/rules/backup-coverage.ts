@@ -1,4 +1,4 @@
-import { environmentOfStack, guestKey, isGuest } from "../support/guests";
+import { environmentOfStack, guestKey, isGuest, type Props } from "../support/guests";
 import type { Rule } from "../support/policy";
 import { BACKUP_JOB, PBS_STORAGE } from "../support/types";
 
@@ -8,6 +8,18 @@ import { BACKUP_JOB, PBS_STORAGE } from "../support/types";
  * retention, writing to an encrypted PBS storage of the same stack; every guest there is covered. In an environment
  * stack: every guest is in one of its environment's pools — the pools the platform's jobs cover.
  */
+/**
+ * Whether a job selects a guest (its pool and id): by its pool, else by its vmids, else all of them. The provider
+ * refuses `all` beside `pool` or `vmid`, so `all` (computed, not known at preview unless given) is read only for a
+ * job that has neither.
+ */
+function selects(job: Props, pool: unknown, id?: number): boolean {
+  if (job.pool) return job.pool === pool;
+  const vmids: unknown[] = job.vmids ?? [];
+  if (vmids.length > 0) return id !== undefined && vmids.map(Number).includes(id);
+  return job.all === true;
+}
+
 export const backupCoverage: Rule = (t) => ({
   name: "backup-coverage",
   description: "Every guest is covered by a backup job with retention to an encrypted Proxmox Backup Server storage.",
@@ -38,7 +50,7 @@ export const backupCoverage: Rule = (t) => ({
     if (env === "platform") {
       for (const [name, facts] of Object.entries(t.environments)) {
         for (const pool of facts.pools) {
-          const covering = jobs.filter((j) => j.props.pool === pool || j.props.all === true);
+          const covering = jobs.filter((j) => selects(j.props, pool));
           if (covering.length === 0) report(`pool ${pool} (${name}) is covered by no backup job`);
           else if (!covering.some(retained)) report(`pool ${pool} (${name}) is backed up without retention (pruneBackups)`);
         }
@@ -57,9 +69,7 @@ export const backupCoverage: Rule = (t) => ({
     for (const g of args.resources) {
       if (!isGuest(g.type) || g.props.template === true) continue;
       const id = Number(guestKey(g.type, g.props)?.split(":")[1]);
-      const covering = jobs.filter(
-        (j) => j.props.all === true || (j.props.vmids ?? []).map(Number).includes(id) || (j.props.pool && j.props.pool === g.props.poolId),
-      );
+      const covering = jobs.filter((j) => selects(j.props, g.props.poolId, id));
       if (covering.length === 0) report(`${g.name} (${id}) is covered by no backup job`, g.urn);
       else if (!covering.some(retained)) report(`${g.name} (${id}) is backed up without retention (pruneBackups)`, g.urn);
     }

@@ -47,14 +47,17 @@ export function datastoresOf(type: string, props: Props): string[] {
 
 /** A guest's numeric id and whether it is a VM or a container: how its firewall resources point at it. */
 export function guestKey(type: string, props: Props): string | undefined {
-  if (props.vmId === undefined) return undefined;
+  if (props.vmId === undefined || props.vmId === null) return undefined;
   return `${type === VM ? "vm" : "ct"}:${props.vmId}`;
 }
 
-/** The guest a firewall resource (options, rules, ipset) applies to, in the same key form. */
+/**
+ * The guest a firewall resource (options, rules, ipset) applies to, in the same key form. The real provider's outputs
+ * hold the other id as null (not absent), as Terraform state does for an unset attribute.
+ */
 export function firewallTarget(props: Props): string | undefined {
-  if (props.vmId !== undefined) return `vm:${props.vmId}`;
-  if (props.containerId !== undefined) return `ct:${props.containerId}`;
+  if (props.vmId !== undefined && props.vmId !== null) return `vm:${props.vmId}`;
+  if (props.containerId !== undefined && props.containerId !== null) return `ct:${props.containerId}`;
   return undefined;
 }
 

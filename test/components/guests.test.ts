@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GpuVm, type GpuVmArgs } from "../../components/gpu-vm";
+import { GpuVm, holderDiskPath, type GpuVmArgs } from "../../components/gpu-vm";
 import { ServiceContainer } from "../../components/service-container";
 import { COMPUTED_MARK } from "../../ops/engine";
 import { T, byType, one, underMocks } from "../helpers/mocks";
@@ -76,7 +76,20 @@ describe("GpuVm", () => {
     expect((holder.inputs as any).disks).toEqual([expect.objectContaining({ interface: "scsi0", size: 1000, backup: true })]);
     const disks = (vm.inputs as any).disks;
     expect(disks[1]).toMatchObject({ interface: "scsi1", size: 1000, backup: true });
+    // Until the holder exists its disk's path is not known; the GPU VM attaches that path, never an empty one.
+    expect(disks[1].pathInDatastore).toBe(COMPUTED_MARK);
     expect(vm.options.dependsOn).toContain(holder.urn);
+  });
+
+  it("attaches the holder's disk by the path the provider reports, and refuses to attach one without a path", async () => {
+    const holderDisks = (path: string) => (type: string, inputs: Record<string, unknown>) =>
+      type === T.vm && inputs.vmId === 201 ? { ...inputs, disks: (inputs.disks as object[]).map((d) => ({ ...d, pathInDatastore: path })) } : inputs;
+    const rs = await underMocks(() => new GpuVm("gpu", vmArgs), "test", holderDisks("vm-201-disk-0"));
+    expect((one(rs, T.vm, "gpu-vm").inputs as any).disks[1].pathInDatastore).toBe("vm-201-disk-0");
+    for (const disk of [undefined, {}, { pathInDatastore: "" }])
+      expect(() => holderDiskPath("gpu", disk)).toThrow(
+        "GpuVm gpu: the data disk holder gpu-data reports no disk path; refusing to attach the data disk without one",
+      );
   });
 
   it("gets its own firewall: on, inbound DROP, MAC/IP filter with its address, its zone's group", async () => {
@@ -85,7 +98,7 @@ describe("GpuVm", () => {
     );
     expect(one(rs, T.options).inputs).toMatchObject({ vmId: 200, enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", macfilter: true, ipfilter: true });
     expect(one(rs, T.ipset).inputs).toMatchObject({ vmId: 200, name: "ipfilter-net0", cidrs: [{ name: "10.30.0.10" }] });
-    expect((one(rs, T.rules).inputs as any).rules).toEqual([expect.objectContaining({ type: "group", securityGroup: "sg-public" })]);
+    expect((one(rs, T.rules).inputs as any).rules).toEqual([{ securityGroup: "sg-public", comment: "rules of the public zone" }]);
   });
 
   it("applies hugepages only when asked", async () => {

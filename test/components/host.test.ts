@@ -39,6 +39,8 @@ describe("StorageMirror", () => {
       ["tank-public", "tank/public"],
     ]);
     expect(byType(rs, T.directory).map((r) => (r.inputs as any).path)).toEqual(["/tank/private-files", "/tank/public-files"]);
+    // Local to the node: the provider's default would mark the directories shared by every node.
+    for (const r of byType(rs, T.directory)) expect((r.inputs as any).shared).toBe(false);
     for (const r of [...byType(rs, T.zfspool), ...byType(rs, T.directory)]) expect(r.options).toMatchObject({ protect: true, retainOnDelete: true });
   });
 

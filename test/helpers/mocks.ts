@@ -1,17 +1,28 @@
 // Runs component constructors under Pulumi mocks (preview mode: inputs echoed, computed values unknown) and
 // returns what was registered, with parents, sanitised inputs and options.
 import * as pulumi from "@pulumi/pulumi";
-import { recordRegistrations, settle, type PlannedResource } from "../../ops/engine";
+import { recordRegistrations, settle, withNestedComputed, type PlannedResource } from "../../ops/engine";
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const outputModule = require("@pulumi/pulumi/output");
 
 export const GENERATED_SECRET = "generated-secret-value-for-tests";
 
-export async function underMocks(build: () => void, stack = "test"): Promise<PlannedResource[]> {
+/**
+ * `state` replaces what a resource's mock returns (default: its inputs, with what the provider computes inside lists
+ * unknown, as the offline engine has it).
+ */
+export async function underMocks(
+  build: () => void,
+  stack = "test",
+  state: (type: string, inputs: Record<string, unknown>) => Record<string, unknown> = (type, inputs) =>
+    withNestedComputed(type, inputs, () => outputModule.unknown),
+): Promise<PlannedResource[]> {
   await pulumi.runtime.setMocks(
     {
       // Generated secrets get a known value here, so tests can prove it never shows up unredacted.
       newResource: (args) => ({
         id: "",
-        state: args.type === "random:index/randomPassword:RandomPassword" ? { ...args.inputs, result: GENERATED_SECRET } : args.inputs,
+        state: args.type === "random:index/randomPassword:RandomPassword" ? { ...args.inputs, result: GENERATED_SECRET } : state(args.type, args.inputs),
       }),
       call: () => ({}),
     },

@@ -73,6 +73,6 @@ describe("firewall rules", () => {
   });
 
   it("a guest's rules are its zone's security group", () => {
-    expect(guestRules("private")).toEqual([expect.objectContaining({ type: "group", securityGroup: "sg-private" })]);
+    expect(guestRules("private")).toEqual([{ securityGroup: "sg-private", comment: "rules of the private zone" }]);
   });
 });

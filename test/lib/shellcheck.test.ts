@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { evaluateStack } from "../../ops/engine";
-import { ROOT } from "../helpers/config";
+import { ROOT, dummySecrets } from "../helpers/config";
 import { tool } from "../helpers/process";
 
 /** Findings that are the shape of generated code, not mistakes in it. */
@@ -69,7 +69,8 @@ beforeAll(async () => {
     scripts.push({ file, shell });
   };
   for (const [stack, file] of STACKS) {
-    const plan = await evaluateStack(stack, { configFile: file && join(ROOT, file) });
+    // With the secret config a deployed stack has: the scripts it switches on (file-level backups…) are rendered too.
+    const plan = await evaluateStack(stack, { configFile: file && join(ROOT, file), secrets: dummySecrets(stack) });
     for (const r of plan.resources) {
       if (r.type.startsWith("command:")) {
         for (const k of ["create", "update", "delete"]) {

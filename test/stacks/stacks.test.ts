@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, OFFLINE_SECRET_PLACEHOLDER } from "../../lib/config/load";
 import { evaluateStack, recordRegistrations, settle, type PlanResult } from "../../ops/engine";
-import { stackFile } from "../helpers/config";
+import { dummySecrets, stackFile } from "../helpers/config";
 import { shippedPlans } from "../helpers/plans";
 import { T, byType, one } from "../helpers/mocks";
 
@@ -47,7 +47,7 @@ describe("host stack", () => {
     expect(rules.rules.slice(1).map((r: any) => `${r.source} ${r.dport}`)).toEqual(["10.20.0.0/24 2222", "10.30.0.0/24 2222"]);
   });
 
-  it("backs up every pool to the Proxmox Backup Server: client-side encrypted, certificate pinned, retention and fleecing", () => {
+  it("backs up every pool to the Proxmox Backup Server: client-side encrypted, certificate pinned, retention and fleecing", async () => {
     const pbs = one(host.resources, "proxmoxve:storage/pbs:Pbs", "platform-backups-pbs");
     expect(pbs.inputs).toMatchObject({
       resourceId: "pbs",
@@ -59,8 +59,14 @@ describe("host stack", () => {
       nodes: ["pve1"],
       password: "[secret]",
     });
-    // Offline, an optional secret is a placeholder (encrypted or absent look alike): the configured-key path.
-    expect((pbs.inputs as any).encryptionKey).toBe("[secret]");
+    // No pbsEncryptionKey in the config: Proxmox generates the key (as a real deployment would; offline, an absent
+    // optional secret stays absent).
+    expect((pbs.inputs as any).generateEncryptionKey).toBe(true);
+    expect(pbs.inputs).not.toHaveProperty("encryptionKey");
+    const keyed = await evaluateStack("host", { secrets: { ...dummySecrets("host"), pbsEncryptionKey: '{"kdf":"none","key":"a2V5"}' } });
+    const keyedPbs = keyed.resources.find((r) => r.type === "proxmoxve:storage/pbs:Pbs")!;
+    expect((keyedPbs.inputs as any).encryptionKey).toBe("[secret]");
+    expect(keyedPbs.inputs).not.toHaveProperty("generateEncryptionKey");
     expect((pbs.inputs as any).fingerprint).toMatch(/^AB:CD/);
     expect(pbs.options).toMatchObject({ protect: true });
     expect(pbs.options.additionalSecretOutputs).toEqual(expect.arrayContaining(["password", "encryptionKey", "generatedEncryptionKey"]));
