@@ -50,6 +50,14 @@ const TOOLS = [
   { name: "actionlint", build: "scripts/actionlint.sh", suites: ["unit"], why: "checks the operator's CI workflows" },
   { name: "loki", build: "scripts/loki.sh", suites: ["unit"], why: "checks the rendered Loki configuration and runs behind the log gateway" },
   { name: "pulumi", build: "scripts/pulumi-toolchain.sh", suites: ["engine", "integration"], why: "the real Pulumi engine (CLI and Node.js language host)" },
+  {
+    name: "pulumi-resource-proxmoxve",
+    build: "scripts/proxmoxve-plugin.sh",
+    suites: ["engine"],
+    why: "the real proxmoxve provider logic (bpg's provider through Pulumi's Terraform bridge)",
+  },
+  { name: "unshare", package: "util-linux", suites: ["engine"], why: "runs the engine test in a network namespace with only a loopback" },
+  { name: "ip", package: "iproute2", suites: ["engine"], why: "brings up that namespace's loopback" },
   { name: "g++", package: "g++", suites: ["integration"], why: "Ollama's build (llama.cpp)" },
   {
     name: "nlohmann/json",

@@ -1,14 +1,23 @@
 // The pure parts of the real-engine test: what the stand-in providers compute and compare, the host state made from
 // the offline engine, and the reading of the engine's preview output.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { evaluateStack } from "../../ops/engine";
+import { COMPUTED_MARK, SECRET_MARK, evaluateStack } from "../../ops/engine";
+import { differences, typeAndName } from "./compare-inputs";
+import { UNKNOWN, exchangesOf, knownPart } from "./grpc-log";
+import { checkPluginCoverage, type PackageSchema } from "./plugin-coverage";
+import { asDeployment, emptyOf, settle } from "./real-state";
+import { dummySecrets } from "../helpers/config";
 import { hostStateFrom } from "./host-state";
 import { describePreview, readPreview } from "./preview-output";
 import { computedOutputNames, computedOutputs, placeholderFor } from "./sdk-outputs";
 import { changedKeys, typeOf } from "./standin-provider";
 
 const MODULES = join(__dirname, "..", "..", "node_modules");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { specialSigKey, specialSecretSig } = require("@pulumi/pulumi/runtime/rpc");
 
 describe("computed outputs read from the providers' Node.js SDKs", () => {
   it("knows what the command and proxmoxve providers compute, with placeholders of the declared shape", () => {
@@ -44,10 +53,11 @@ describe("the stand-in provider's diff", () => {
 
 describe("the host state for StackReferences", () => {
   it("puts the offline host plan's known outputs on the root stack, secrets in plaintext form, unknowns left out", async () => {
-    const host = await evaluateStack("host");
+    const host = await evaluateStack("host", { secrets: dummySecrets("host") });
     const exported = { version: 3, deployment: { manifest: { version: "v3.248.0" }, secrets_providers: { type: "passphrase" } } };
     const { deployment, unknown } = hostStateFrom(exported, host, "ai-dualstack");
-    expect(unknown).toEqual(["grafanaAdminPassword", "platformCaCert", "resticCredentials", "tokens", "vaultAppRoles"]);
+    // Without pbsEncryptionKey in the config, Proxmox generates the key: known only after the apply.
+    expect(unknown).toEqual(["grafanaAdminPassword", "pbsEncryptionKey", "platformCaCert", "resticCredentials", "tokens", "vaultAppRoles"]);
     const root = deployment.deployment.resources![0] as { urn: string; outputs: Record<string, any> };
     expect(root.urn).toBe("urn:pulumi:host::ai-dualstack::pulumi:pulumi:Stack::ai-dualstack-host");
     expect(root.outputs.environments.private.pool).toBe("ai-private");
@@ -79,5 +89,86 @@ describe("reading the engine's output", () => {
       { level: "advisory", policy: "backup-coverage", resource: "proxmoxve:index/vmLegacy:VmLegacy: private-gpu-vm" },
     ]);
     expect(describePreview(s)).toBe("91 create, 1 update, 1 unchanged; policies: 1 mandatory, 1 advisory (lxc-unprivileged ×1, backup-coverage ×1)");
+  });
+});
+
+describe("the real proxmoxve plugin's side of the engine test", () => {
+  const secret = (value: unknown) => ({ [specialSigKey]: specialSecretSig, value });
+  const schema: PackageSchema = {
+    name: "proxmoxve",
+    provider: { inputProperties: { endpoint: { type: "string" } } },
+    resources: {
+      "proxmoxve:index/vmLegacy:VmLegacy": {
+        inputProperties: { vmId: { type: "integer" }, disks: { type: "array", items: { $ref: "#/types/proxmoxve:index/VmLegacyDisk:VmLegacyDisk" } } },
+      },
+    },
+    types: { "proxmoxve:index/VmLegacyDisk:VmLegacyDisk": { properties: { size: { type: "integer" }, pathInDatastore: { type: "string" } } } },
+  };
+  const plan = (type: string, inputs: Record<string, unknown>) =>
+    ({
+      stack: "s",
+      role: "private",
+      outputs: {},
+      resources: [{ urn: `urn:pulumi:s::p::${type}::r`, type, name: "r", custom: true, inputs, options: {} }],
+    }) as any;
+
+  it("the coverage check names an unknown type and an unknown property at any depth, and passes what the schema has", () => {
+    const vm = "proxmoxve:index/vmLegacy:VmLegacy";
+    expect(checkPluginCoverage(schema, [plan(vm, { vmId: 200, disks: [{ size: 64, pathInDatastore: "(known after apply)" }] })]).problems).toEqual([]);
+    expect(checkPluginCoverage(schema, [plan(vm, { vmId: 200, disk: [], disks: [{ sise: 64 }] })]).problems).toEqual([
+      `${vm}.disk: not a property the plugin knows`,
+      `${vm}.disks[].sise: not a property the plugin knows`,
+    ]);
+    expect(checkPluginCoverage(schema, [plan("proxmoxve:index/acl:Acl", {})]).problems).toEqual(["proxmoxve:index/acl:Acl: not a resource of the plugin"]);
+    expect(checkPluginCoverage(schema, [plan("pulumi:providers:proxmoxve", { endpoint: "https://x", apiTokn: "[secret]" })]).problems).toEqual([
+      "pulumi:providers:proxmoxve.apiTokn: not a property the plugin knows",
+    ]);
+  });
+
+  it("reads Check and preview Create from the engine's gRPC log, by URN; unknowns are left out of the known part", () => {
+    const dir = mkdtempSync(join(tmpdir(), "grpc-"));
+    const urn = "urn:pulumi:s::p::proxmoxve:index/vmLegacy:VmLegacy::vm";
+    const line = (method: string, request: object, response: object, name = "proxmoxve") =>
+      JSON.stringify({ method: `/pulumirpc.ResourceProvider/${method}`, progress: "response_completed", metadata: { name }, request, response });
+    writeFileSync(
+      join(dir, "log.json"),
+      [
+        JSON.stringify({ method: "/pulumirpc.ResourceProvider/Check", progress: "request_started", metadata: { name: "proxmoxve" }, request: { urn } }),
+        line("Check", { urn, news: { vmId: 200 } }, { inputs: { vmId: 200, __defaults: ["started"], started: true } }),
+        line("Create", { urn, preview: true }, { properties: { vmId: 200, macAddresses: UNKNOWN, disks: [{ pathInDatastore: UNKNOWN, size: 64 }] } }),
+        line("Check", { urn: "urn:pulumi:s::p::command:remote:Command::c", news: {} }, { inputs: {} }, "command"),
+      ].join("\n"),
+    );
+    const x = exchangesOf(join(dir, "log.json"), "proxmoxve");
+    expect([...x.keys()]).toEqual([urn]);
+    expect(x.get(urn)).toMatchObject({ news: { vmId: 200 }, inputs: { vmId: 200, started: true } });
+    expect(knownPart(x.get(urn)!.planned)).toEqual({ vmId: 200, disks: [{ size: 64 }] });
+  });
+
+  it("the state it writes: unknowns from the stand-in, else the schema type's empty value; a secret stays one", () => {
+    const types = (ref: string) => schema.types[ref.replace("#/types/", "")]?.properties;
+    const spec = {
+      properties: { ...schema.resources["proxmoxve:index/vmLegacy:VmLegacy"].inputProperties, tags: { type: "array" }, token: { type: "string" } },
+    } as any;
+    const standIn = { disks: [{ pathInDatastore: "standin:path" }], token: { [specialSigKey]: specialSecretSig, ciphertext: "x" } };
+    const planned = { vmId: 200, tags: UNKNOWN, disks: [{ size: 64, pathInDatastore: UNKNOWN }], token: "t0k3n", other: UNKNOWN };
+    expect(settle(planned, standIn, spec, types)).toEqual({
+      vmId: 200,
+      tags: [],
+      disks: [{ size: 64, pathInDatastore: "standin:path" }],
+      token: { [specialSigKey]: specialSecretSig, plaintext: '"t0k3n"' },
+    });
+    expect(emptyOf({ type: "boolean" })).toBe(false);
+    expect(asDeployment({ a: [secret("s")] })).toEqual({ a: [{ [specialSigKey]: specialSecretSig, plaintext: '"s"' }] });
+  });
+
+  it("compares the offline plan with what the engine sent: secrets by place, computed values skipped, anything else exactly", () => {
+    expect(differences({ a: SECRET_MARK, b: COMPUTED_MARK, c: [1, { d: "x" }] }, { a: secret("pw"), c: [1, { d: "x" }] })).toEqual([]);
+    expect(differences({ a: SECRET_MARK, c: [1, { d: "x" }], e: "" }, { c: [1, { d: "y" }] })).toEqual([
+      "a: a secret offline, nothing sent",
+      'c[1].d: "x" offline, "y" sent',
+      'e: "" offline, undefined sent',
+    ]);
+    expect(typeAndName("urn:pulumi:s::p::a:b:C$d:e:F$proxmoxve:index/acl:Acl::n")).toBe("proxmoxve:index/acl:Acl::n");
   });
 });

@@ -1,30 +1,49 @@
 // `npm run test:engine`: the program under the real Pulumi engine (CLI and Node.js language host built from the Go
-// module proxy by scripts/pulumi-toolchain.sh), with a local backend and the passphrase secrets provider.
-//   1. the three stacks initialised from the committed stack files, secrets set as secrets
-//   2. the host's outputs imported from the offline engine's result, so that real StackReferences resolve
-//   3. `pulumi preview --policy-pack policies` of host, private and public: zero mandatory violations, and as many
-//      resources as the offline engine plans
+// module proxy by scripts/pulumi-toolchain.sh), with a local backend and the passphrase secrets provider, and the
+// real proxmoxve provider logic: pulumi-resource-proxmoxve built here from bpg's Terraform provider and Pulumi's
+// Terraform bridge (scripts/proxmoxve-plugin.sh), installed as the engine installs any plugin.
+//   1. every proxmoxve type and input the plans of the shipped and example stacks emit is in the plugin's schema
+//   2. the three stacks initialised from the committed stack files, secrets set as secrets; the host's outputs
+//      imported from the offline engine's result, so that real StackReferences resolve
+//   3. `pulumi preview --policy-pack policies` of host, private and public with the real plugin: its Check and Diff,
+//      zero mandatory violations, as many resources as the offline engine plans, and the inputs the engine sent the
+//      plugin equal to the offline plan's
 //   4. a violating configuration stopped by the real engine, the policy's name in its output
-//   5. per stack: `up` (no policy pack: step 3 judged these programs; stand-in providers; the dynamic providers' servers do not exist here, so their resources are
-//      excluded), `refresh`, then `preview --expect-no-changes`: no perpetual diff from the program's side
+//   5. per stack: `up` and `refresh` with stand-ins (no Proxmox here; the dynamic providers' servers do not exist
+//      either, so their resources are excluded), the proxmoxve resources then given the state the real plugin
+//      planned for them, and `preview --expect-no-changes` with the real plugin: no perpetual diff
 //   6. no secret value in plain text in any exported state
-// Provider plugins: the module proxy refuses every Pulumi provider module (see the issue note), so the engine loads
-// stand-ins (test/engine/standin-provider.ts) that speak the provider protocol but check nothing provider-specific.
-// Exit 0 when every check passes; the output shows each preview's counts and the policy verdicts.
-import { execFileSync } from "node:child_process";
+// Everything that talks to the plugins runs in a network namespace of its own with only a loopback: the stack files'
+// Proxmox endpoint (192.168.10.2) is not reachable, so the provider's logic runs and nothing leaves this machine.
+// Providers whose modules the proxy refuses (docker, command, random, tls) keep stand-ins
+// (test/engine/standin-provider.ts), which the output names as such. Exit 0 when every check passes.
+import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { evaluateStack, type PlanResult } from "../../ops/engine";
 import { dummySecrets, secretNeedles } from "../helpers/config";
+import { tool } from "../helpers/process";
+import { differences, typeAndName } from "./compare-inputs";
+import { exchangesOf, knownPart } from "./grpc-log";
 import { hostStateFrom } from "./host-state";
+import { checkPluginCoverage } from "./plugin-coverage";
 import { describePreview, readPreview } from "./preview-output";
+import { applyRealState } from "./real-state";
+import { STANDIN_PACKAGES } from "./standin-provider";
 import { Workspace } from "./workspace";
 
 const ROOT = resolve(__dirname, "..", "..");
 const PROJECT = "ai-dualstack";
 const STACKS = ["host", "private", "public"] as const;
 type Stack = (typeof STACKS)[number];
+/** The PF resources whose own "id" is the input resourceId (scripts/proxmoxve-plugin/mapping.go). */
+const ID_FIELDS: Record<string, string> = Object.fromEntries(
+  ["proxmoxve:storage/directory:Directory", "proxmoxve:storage/pbs:Pbs", "proxmoxve:storage/zfspool:Zfspool", "proxmoxve:backup/job:Job"].map((t) => [
+    t,
+    "resourceId",
+  ]),
+);
 
 class CheckFailed extends Error {}
 
@@ -37,8 +56,9 @@ function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function toolchain(): string {
-  const out = execFileSync("bash", [join(ROOT, "scripts", "pulumi-toolchain.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+/** Runs a build script (cached after the first run) and returns the directory it printed last. */
+function built(script: string): string {
+  const out = execFileSync("bash", [join(ROOT, "scripts", script)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   return out.trim().split("\n").pop()!;
 }
 
@@ -57,24 +77,77 @@ function initStack(ws: Workspace, stack: string, secretsOf: Stack): void {
   for (const [key, value] of Object.entries(dummySecrets(secretsOf))) ws.must(["config", "set", "--stack", stack, "--secret", `${PROJECT}:${key}`], value);
 }
 
+/** The plugin version an npm SDK asks the engine for: its package.json "pulumi.version" (else its own version). */
+function sdkPluginVersion(pkg: string): string {
+  const p = JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string; pulumi?: { version?: string } };
+  return (p.pulumi?.version ?? p.version).replace(/^v/, "");
+}
+
+/** Outside the namespace: builds what needs the module proxy, then runs the test in a network namespace of its own. */
+function enterNamespace(): number {
+  const toolchain = built("pulumi-toolchain.sh");
+  const plugin = join(built("proxmoxve-plugin.sh"), "pulumi-resource-proxmoxve");
+  const asRoot = process.getuid?.() === 0;
+  const r = spawnSync(
+    tool("unshare"),
+    [
+      ...(asRoot ? ["--net"] : ["--net", "--map-root-user"]),
+      "--",
+      "sh",
+      "-c",
+      'ip="$1"; shift; "$ip" link set lo up && exec "$@"',
+      "sh",
+      tool("ip"),
+      process.execPath,
+      ...process.execArgv,
+      process.argv[1],
+    ],
+    { stdio: "inherit", env: { ...process.env, AI_DUALSTACK_ENGINE_NETNS: "1", AI_DUALSTACK_TOOLCHAIN: toolchain, AI_DUALSTACK_PROXMOXVE_PLUGIN: plugin } },
+  );
+  if (r.error) throw r.error;
+  return r.status ?? 1;
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
-  const bin = toolchain();
-  const ws = new Workspace(ROOT, bin);
-  log(`workspace ${ws.dir}; ${ws.must(["version"]).trim()}`);
+  const bin = process.env.AI_DUALSTACK_TOOLCHAIN!;
+  const plugin = process.env.AI_DUALSTACK_PROXMOXVE_PLUGIN!;
+  const proxmoxve = sdkPluginVersion("@muhlba91/pulumi-proxmoxve");
+  const ws = new Workspace(ROOT, bin, ".", { proxmoxve: { version: proxmoxve, binary: plugin } });
+  log(`workspace ${ws.dir}; ${ws.must(["version"]).trim()}; no network but loopback`);
+  const bpg = execFileSync(plugin, ["-version"], { encoding: "utf8" }).trim();
+  const standIns = Object.entries(STANDIN_PACKAGES).filter(([name]) => !(name in ws.realPlugins));
+  log(
+    `plugins: proxmoxve ${proxmoxve} real (${plugin}, -version ${bpg}); stand-ins: ${standIns.map(([name, pkg]) => `${name} ${sdkPluginVersion(pkg)}`).join(", ")}`,
+  );
   try {
     // One at a time: the offline engine's mocks are process-wide.
     const plans = {} as Record<Stack, PlanResult>;
-    for (const stack of STACKS) plans[stack] = await evaluateStack(stack);
+    // With the secrets the engine's stacks get (initStack), so that both plan the same program.
+    for (const stack of STACKS) plans[stack] = await evaluateStack(stack, { secrets: dummySecrets(stack), ...(stack === "host" ? {} : { host: plans.host }) });
+    const examples: PlanResult[] = [];
+    for (const stack of STACKS) examples.push(await evaluateStack(stack, { configFile: join(ROOT, "examples/catalog", `Pulumi.${stack}.yaml`) }));
 
+    // 1. The plugin knows every type and input the program emits.
+    const schema = JSON.parse(ws.must(["package", "get-schema", plugin]));
+    const coverage = checkPluginCoverage(schema, [...Object.values(plans), ...examples]);
+    check(coverage.problems.length === 0, `the proxmoxve plugin does not know what the program sends it:\n${coverage.problems.join("\n")}`);
+    log(
+      `plugin coverage: ${coverage.types.size} proxmoxve types, ${coverage.inputs} top-level inputs in the shipped and example plans, every property in the plugin's schema`,
+    );
+
+    // 2. The stacks, and the host's outputs.
     for (const stack of STACKS) initStack(ws, stack, stack);
     const host = hostStateFrom(JSON.parse(ws.must(["stack", "export", "--stack", "host"])), plans.host, PROJECT);
     writeFileSync(ws.file("host-state.json"), JSON.stringify(host.deployment));
     ws.must(["stack", "import", "--stack", "host", "--file", "host-state.json"]);
     log(`host state imported from the offline engine (outputs known only after a real apply, left out: ${host.unknown.join(", ") || "none"})`);
 
+    // 3. Previews with the real provider logic; what the engine sent the plugin, from its gRPC log.
+    const exchanges = {} as Record<Stack, ReturnType<typeof exchangesOf>>;
     for (const stack of STACKS) {
-      const r = ws.pulumi(["preview", "--stack", stack, "--policy-pack", "policies"]);
+      const grpc = ws.file(`grpc-${stack}.json`);
+      const r = ws.pulumi(["preview", "--stack", stack, "--policy-pack", "policies"], undefined, { PULUMI_DEBUG_GRPC: grpc });
       const s = readPreview(r.out);
       log(`preview ${stack}: ${describePreview(s)}`);
       check(r.code === 0, `preview ${stack} exited ${r.code}`, r.out);
@@ -87,9 +160,21 @@ async function main(): Promise<void> {
       // The host's root stack exists already (imported).
       const expected = expectedCreates(plans[stack]) - (stack === "host" ? 1 : 0);
       check(s.counts.create === expected, `preview ${stack}: ${s.counts.create} to create, the offline engine plans ${expected}`, r.out);
+      exchanges[stack] = exchangesOf(grpc, "proxmoxve");
+      // By type and name: the mocks' URNs name only the direct parent's type, the engine's the whole parent chain.
+      const sentBy = new Map([...exchanges[stack]].map(([urn, x]) => [typeAndName(urn), x]));
+      const offline = plans[stack].resources.filter((x) => x.custom && x.type.startsWith("proxmoxve:"));
+      const differ: string[] = [];
+      for (const x of offline) {
+        const sent = sentBy.get(typeAndName(x.urn));
+        if (!sent) differ.push(`${x.urn}: never sent to the plugin`);
+        else for (const d of differences(x.inputs, knownPart(sent.news))) differ.push(`${typeAndName(x.urn)}: ${d}`);
+      }
+      check(differ.length === 0, `preview ${stack}: the offline plan's inputs differ from what the engine sent the proxmoxve plugin:\n${differ.join("\n")}`);
+      log(`preview ${stack}: ${offline.length} proxmoxve resources checked by the real plugin, their inputs as the offline plan has them`);
     }
 
-    // A privileged LXC in the private environment: expressible in config, refused by lxc-unprivileged.
+    // 4. A privileged LXC in the private environment: expressible in config, refused by lxc-unprivileged.
     const doc = parseYaml(readFileSync(ws.file("Pulumi.private.yaml"), "utf8"));
     doc.config[`${PROJECT}:containers`].postgres.privileged = true;
     writeFileSync(ws.file("Pulumi.violation.yaml"), stringifyYaml(doc));
@@ -104,21 +189,32 @@ async function main(): Promise<void> {
       bad.out,
     );
 
-    // Without the policy pack: it judged these programs above, and it would see the excluded resources without inputs.
+    // 5. State, then a preview with the real plugin that must change nothing. Without the policy pack: it judged these
+    // programs above, and it would see the excluded resources without inputs.
     for (const stack of STACKS) {
       const excludes = dynamicExcludes(stack);
+      ws.standIn("proxmoxve", true);
       const up = ws.pulumi(["up", "--stack", stack, "--yes", "--skip-preview", ...excludes]);
       check(up.code === 0, `up ${stack} exited ${up.code}`, up.out);
       const refresh = ws.pulumi(["refresh", "--stack", stack, "--yes", "--skip-preview"]);
       check(refresh.code === 0, `refresh ${stack} exited ${refresh.code}`, refresh.out);
+      const state = JSON.parse(ws.must(["stack", "export", "--stack", stack, "--show-secrets"]));
+      const rewritten = applyRealState(state, "proxmoxve", exchanges[stack], schema, ID_FIELDS);
+      writeFileSync(ws.file(`state-${stack}.json`), JSON.stringify(state));
+      ws.must(["stack", "import", "--stack", stack, "--file", `state-${stack}.json`]);
+      ws.standIn("proxmoxve", false);
       const again = ws.pulumi(["preview", "--stack", stack, "--expect-no-changes", "--diff", ...excludes]);
-      log(`up, refresh, preview ${stack}: up ${describePreview(readPreview(up.out))}; then ${describePreview(readPreview(again.out))}`);
-      check(again.code === 0, `preview ${stack} after up and refresh proposes changes (a perpetual diff)`, again.out);
+      log(
+        `up, refresh, preview ${stack}: up ${describePreview(readPreview(up.out))}; ${rewritten.length} proxmoxve resources given the real plugin's state; then ${describePreview(readPreview(again.out))}`,
+      );
+      check(again.code === 0, `preview ${stack} with the real proxmoxve plugin after up proposes changes (a perpetual diff)`, again.out);
 
-      const state = ws.must(["stack", "export", "--stack", stack]);
+      // 6. Secrets.
+      const exported = ws.must(["stack", "export", "--stack", stack]);
       // The stand-in random provider's generated password: encrypted wherever it went (the password, the envs).
-      check(!state.includes("standin:random:index/randomPassword:RandomPassword:result"), `the ${stack} state holds a generated password in plain text`);
-      for (const needle of secretNeedles(Object.values(dummySecrets(stack)))) check(!state.includes(needle), `the ${stack} state holds a secret in plain text`);
+      check(!exported.includes("standin:random:index/randomPassword:RandomPassword:result"), `the ${stack} state holds a generated password in plain text`);
+      for (const needle of secretNeedles(Object.values(dummySecrets(stack))))
+        check(!exported.includes(needle), `the ${stack} state holds a secret in plain text`);
     }
     log(`test:engine passed in ${Math.round((Date.now() - started) / 1000)} s`);
   } finally {
@@ -127,7 +223,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
+(process.env.AI_DUALSTACK_ENGINE_NETNS ? main() : Promise.resolve().then(() => process.exit(enterNamespace()))).catch((err) => {
   process.stderr.write(`${err instanceof CheckFailed ? err.message : ((err as Error).stack ?? String(err))}\n`);
   process.exit(1);
 });

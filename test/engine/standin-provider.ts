@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as provider from "@pulumi/pulumi/provider";
 import { computedOutputs, type Placeholder } from "./sdk-outputs";
+import { withNestedComputed } from "../../ops/engine";
 
 /** The providers stood in for, with the npm package whose SDK describes each. */
 export const STANDIN_PACKAGES: Record<string, string> = {
@@ -64,8 +65,32 @@ export function typeOf(urn: string): string {
   return urn.split("::")[2]?.split("$").pop() ?? "";
 }
 
+/**
+ * Ids shaped as the real provider makes them, where another resource's input takes the id and the real provider
+ * validates its form (a VM's user-data file id is "datastore:snippets/name"); others get the URN's hash.
+ */
+const ID_FORMS: Record<string, (inputs: Record<string, any>) => string | undefined> = {
+  "proxmoxve:index/fileLegacy:FileLegacy": (i) => {
+    const file =
+      i.sourceRaw?.fileName ??
+      i.sourceFile?.fileName ??
+      String(i.sourceFile?.path ?? "")
+        .split("/")
+        .pop();
+    return i.datastoreId && i.contentType && file ? `${i.datastoreId}:${i.contentType}/${file}` : undefined;
+  },
+  "proxmoxve:download/file:File": (i) => (i.datastoreId && i.contentType && i.fileName ? `${i.datastoreId}:${i.contentType}/${i.fileName}` : undefined),
+};
+
+export function idFor(urn: string, inputs: Record<string, unknown>): string {
+  return ID_FORMS[typeOf(urn)]?.(inputs) ?? createHash("sha256").update(urn).digest("hex").slice(0, 16);
+}
+
 export function standinProvider(version: string, computed: Map<string, Record<string, Placeholder>> = new Map()): provider.Provider {
-  const outputs = (urn: string, inputs: Record<string, unknown>) => ({ ...(computed.get(typeOf(urn)) ?? {}), ...inputs });
+  const outputs = (urn: string, inputs: Record<string, unknown>) => {
+    const type = typeOf(urn);
+    return { ...(computed.get(type) ?? {}), ...withNestedComputed(type, inputs, (list, key) => `standin:${type}:${list}:${key}`) };
+  };
   return {
     version,
     async check(_urn, _olds, news) {
@@ -77,7 +102,7 @@ export function standinProvider(version: string, computed: Map<string, Record<st
       return { changes: changedKeys(olds, news, computed.get(typeOf(urn))).length > 0 };
     },
     async create(urn, inputs) {
-      return { id: createHash("sha256").update(urn).digest("hex").slice(0, 16), outs: outputs(urn, inputs) };
+      return { id: idFor(urn, inputs), outs: outputs(urn, inputs) };
     },
     async read(id, _urn, props) {
       return { id, props };

@@ -23,11 +23,19 @@ export class Workspace {
   readonly programDir: string;
   readonly env: NodeJS.ProcessEnv;
 
-  /** root: the project checkout; toolchain: the directory holding `pulumi` and its language host; program: a Pulumi project inside the checkout. */
+  /** The providers served by real plugins (name → version), the rest by stand-ins. */
+  readonly realPlugins: Record<string, string> = {};
+
+  /**
+   * root: the project checkout; toolchain: the directory holding `pulumi` and its language host; program: a Pulumi
+   * project inside the checkout; real: the provider plugins to install for real (name → version and binary), which
+   * then get no stand-in.
+   */
   constructor(
     root: string,
     readonly toolchain: string,
     program = ".",
+    real: Record<string, { version: string; binary: string }> = {},
   ) {
     this.dir = mkdtempSync(join(tmpdir(), "ai-dualstack-engine-"));
     this.project = join(this.dir, "project");
@@ -42,12 +50,9 @@ export class Workspace {
 
     const bin = join(this.dir, "bin");
     mkdirSync(bin);
-    const standin = join(root, "test", "engine", "standin-provider.ts");
-    for (const name of Object.keys(STANDIN_PACKAGES)) {
-      const launcher = join(bin, `pulumi-resource-${name}`);
-      writeFileSync(launcher, `#!/bin/sh\ncd ${JSON.stringify(root)} && exec node --import tsx ${JSON.stringify(standin)} ${name} "$@"\n`);
-      chmodSync(launcher, 0o755);
-    }
+    this.bin = bin;
+    this.root = root;
+    for (const name of Object.keys(STANDIN_PACKAGES).filter((n) => !(n in real))) this.standIn(name, true);
     mkdirSync(join(this.dir, "state"));
     this.env = {
       ...process.env,
@@ -60,13 +65,33 @@ export class Workspace {
       PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "1",
       NO_COLOR: "1",
     };
+    // The real plugins, installed as `pulumi plugin install` installs any plugin: the version the SDK asks for.
+    for (const [name, { version, binary }] of Object.entries(real)) {
+      this.must(["plugin", "install", "resource", name, version, "--file", binary]);
+      this.realPlugins[name] = version;
+    }
+  }
+
+  private readonly bin: string;
+  private readonly root: string;
+
+  /**
+   * Puts the stand-in for provider `name` on PATH (the engine prefers a plugin on PATH to an installed one), or takes
+   * it away, so that an installed real plugin serves again.
+   */
+  standIn(name: string, on: boolean): void {
+    const launcher = join(this.bin, `pulumi-resource-${name}`);
+    if (!on) return rmSync(launcher, { force: true });
+    const standin = join(this.root, "test", "engine", "standin-provider.ts");
+    writeFileSync(launcher, `#!/bin/sh\ncd ${JSON.stringify(this.root)} && exec node --import tsx ${JSON.stringify(standin)} ${name} "$@"\n`);
+    chmodSync(launcher, 0o755);
   }
 
   /** Runs `pulumi args…` in the project copy; stdout and stderr together, in order. */
-  pulumi(args: string[], input?: string): RunResult {
+  pulumi(args: string[], input?: string, env: NodeJS.ProcessEnv = {}): RunResult {
     const r = spawnSync("pulumi", [...args, "--non-interactive"], {
       cwd: this.programDir,
-      env: this.env,
+      env: { ...this.env, ...env },
       input,
       encoding: "utf8",
       maxBuffer: 256 * 1024 * 1024,
