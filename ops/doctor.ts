@@ -3,12 +3,14 @@
 // preview/up with the policy pack) the Pulumi CLI, its provider plugins, a backend login and the operator's token;
 // the test suites the tools ops/prerequisites.js lists. Exit 0 when the offline verbs can run.
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { TOKEN_FORM } from "./proxmox-api";
-import { missingTools, onPath, remedy, type Suite } from "./prerequisites";
+import { findTool, missingTools, onPath, remedy, type Suite } from "./prerequisites";
 
-export type Status = "ok" | "missing" | "outdated";
+export type Status = "ok" | "missing" | "outdated" | "unsafe";
 
 export interface DoctorCheck {
   check: string;
@@ -96,6 +98,26 @@ function wantedPlugins(root: string): { name: string; version: string }[] {
   });
 }
 
+/** How to install the project's proxmoxve plugin build. */
+const PROJECT_PLUGIN =
+  "bash scripts/proxmoxve-plugin.sh, then pulumi plugin install resource proxmoxve <version> --file <the directory it prints>/pulumi-resource-proxmoxve (upstream's published 8.x panics creating storages and backup jobs: muhlba91/pulumi-proxmoxve#967)";
+
+/**
+ * Whether the installed proxmoxve plugin is the project's own build (scripts/proxmoxve-plugin.sh), the one the engine
+ * test runs, whose storages and backup jobs are created without upstream's panic: the installed binary's hash
+ * against the build in the cache.
+ */
+function proxmoxvePlugin(version: string, env: NodeJS.ProcessEnv): Pick<DoctorCheck, "status" | "detail"> {
+  const installed = join(env.PULUMI_HOME ?? join(homedir(), ".pulumi"), "plugins", `resource-proxmoxve-v${version}`, "pulumi-resource-proxmoxve");
+  const built = findTool("pulumi-resource-proxmoxve");
+  const hash = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+  if (!existsSync(installed)) return { status: "ok", detail: "installed" };
+  if (!built) return { status: "unsafe", detail: `installed; is it the project's build? ${PROJECT_PLUGIN.replace("<version>", version)}` };
+  return hash(installed) === hash(built)
+    ? { status: "ok", detail: "the project's build (scripts/proxmoxve-plugin.sh)" }
+    : { status: "unsafe", detail: `not the project's build: ${PROJECT_PLUGIN.replace("<version>", version)}` };
+}
+
 export function runDoctor(root: string, exec: Exec = realExec, env: NodeJS.ProcessEnv = process.env): DoctorReport {
   const checks: DoctorCheck[] = [];
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { engines?: { node?: string } };
@@ -144,10 +166,21 @@ export function runDoctor(root: string, exec: Exec = realExec, env: NodeJS.Proce
   }
   for (const p of plugins) {
     const found = have.some((h) => h.kind === "resource" && h.name === p.name && h.version === p.version);
+    const check = `plugin ${p.name} ${p.version}`;
+    if (found && p.name === "proxmoxve") {
+      checks.push({ check, ...proxmoxvePlugin(p.version, env), neededBy: ENGINE });
+      continue;
+    }
     checks.push({
-      check: `plugin ${p.name} ${p.version}`,
+      check,
       status: found ? "ok" : "missing",
-      detail: found ? "installed" : cli ? `pulumi plugin install resource ${p.name} ${p.version}` : "needs the Pulumi CLI",
+      detail: found
+        ? "installed"
+        : p.name === "proxmoxve"
+          ? PROJECT_PLUGIN.replace("<version>", p.version)
+          : cli
+            ? `pulumi plugin install resource ${p.name} ${p.version}`
+            : "needs the Pulumi CLI",
       neededBy: ENGINE,
     });
   }

@@ -179,11 +179,20 @@ class MissingToolError extends PrerequisiteError {
  * @returns {string}
  */
 function requireTool(name) {
+  const path = findTool(name);
+  if (!path) throw new MissingToolError(/** @type {Tool} */ (TOOLS.find((t) => t.name === name)));
+  return path;
+}
+
+/**
+ * The absolute path of a declared tool, or undefined when it is not there.
+ * @param {string} name
+ * @returns {string | undefined}
+ */
+function findTool(name) {
   const tool = TOOLS.find((t) => t.name === name);
   if (!tool) throw new Error(`ops/prerequisites.js: no tool named ${JSON.stringify(name)} is declared`);
-  const path = locate(tool);
-  if (!path) throw new MissingToolError(tool);
-  return path;
+  return locate(tool);
 }
 
 /**
@@ -209,7 +218,7 @@ function renderMissing(tools) {
   return `missing:\n${lines.join("\n")}\ninstall with:\n${how.map((h) => `  ${h}`).join("\n")}\n`;
 }
 
-module.exports = { TOOLS, GO, PrerequisiteError, MissingToolError, onPath, remedy, requireTool, missingTools, packagesOf, renderMissing, locate };
+module.exports = { TOOLS, GO, PrerequisiteError, MissingToolError, onPath, remedy, requireTool, findTool, missingTools, packagesOf, renderMissing, locate };
 
 if (require.main === module) {
   const args = process.argv.slice(2);

@@ -23,6 +23,8 @@ import { join, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { evaluateStack, type PlanResult } from "../../ops/engine";
 import { dummySecrets, secretNeedles } from "../helpers/config";
+import { startFakeProxmox } from "../helpers/fake-proxmox";
+import { makeTestCa } from "../helpers/pki";
 import { tool } from "../helpers/process";
 import { differences, typeAndName } from "./compare-inputs";
 import { exchangesOf, knownPart } from "./grpc-log";
@@ -81,6 +83,44 @@ function initStack(ws: Workspace, stack: string, secretsOf: Stack): void {
 function sdkPluginVersion(pkg: string): string {
   const p = JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string; pulumi?: { version?: string } };
   return (p.pulumi?.version ?? p.version).replace(/^v/, "");
+}
+
+/**
+ * The program's StorageMirror and Backups (test/engine/storage-program) under the real plugin against the Proxmox API
+ * stand-in on loopback: `up` creates them through the provider's own Create (and its id computation), then
+ * `preview --refresh --expect-no-changes` reads each back and finds nothing to change.
+ */
+async function storagesForReal(bin: string, plugin: string, version: string): Promise<void> {
+  const ca = makeTestCa("Proxmox API stand-in CA");
+  const api = await startFakeProxmox(ca, {});
+  const ws = new Workspace(ROOT, bin, "test/engine/storage-program", { proxmoxve: { version, binary: plugin } });
+  try {
+    ws.must(["stack", "init", "organization/ai-dualstack-storage/storage", "--secrets-provider", "passphrase"]);
+    ws.must(["config", "set", "--stack", "storage", "endpoint", api.url]);
+    ws.must(["config", "set", "--stack", "storage", "--secret", "apiToken", api.token]);
+    ws.must(["config", "set", "--stack", "storage", "--secret", "pbsPassword", "pbs-token-secret-for-the-stand-in"]);
+    const up = await ws.pulumiAsync(["up", "--stack", "storage", "--yes", "--skip-preview"]);
+    check(up.code === 0, `up of the storages and backup jobs with the real proxmoxve plugin exited ${up.code}`, up.out);
+    check(!/panic/i.test(up.out), "the proxmoxve plugin panicked creating the storages or backup jobs", up.out);
+    const expected = { storages: ["files-private", "pbs", "tank-private"], jobs: ["ai-dualstack-private"] };
+    const made = { storages: [...api.storages.keys()].sort(), jobs: [...api.backupJobs.keys()].sort() };
+    check(JSON.stringify(made) === JSON.stringify(expected), `the API stand-in holds ${JSON.stringify(made)}, expected ${JSON.stringify(expected)}`, up.out);
+    check(api.storages.get("files-private")?.shared === "0", `the files directory was created shared (${JSON.stringify(api.storages.get("files-private"))})`);
+    const state = JSON.parse((await ws.pulumiAsync(["stack", "export", "--stack", "storage"])).out) as {
+      deployment: { resources: { type: string; id?: string; inputs?: { resourceId?: string } }[] };
+    };
+    const badIds = state.deployment.resources.filter((r) => ID_FIELDS[r.type] && r.id !== r.inputs?.resourceId).map((r) => `${r.type} ${r.id}`);
+    check(badIds.length === 0, `resources whose id is not their resourceId: ${badIds.join(", ")}`);
+    const again = await ws.pulumiAsync(["preview", "--stack", "storage", "--refresh", "--expect-no-changes", "--diff"]);
+    check(again.code === 0, "the storages and backup jobs read back differ from the program (a perpetual diff)", again.out);
+    log(
+      `storages and backup jobs: ${made.storages.length} storages and ${made.jobs.length} job created by the real plugin through the API stand-in (${api.log.filter((l) => !l.startsWith("GET")).length} writes), read back without a change`,
+    );
+  } finally {
+    await api.close();
+    ca.remove();
+    if (!process.env.KEEP_ENGINE_WORKSPACE) ws.remove();
+  }
 }
 
 /** Outside the namespace: builds what needs the module proxy, then runs the test in a network namespace of its own. */
@@ -216,6 +256,9 @@ async function main(): Promise<void> {
       for (const needle of secretNeedles(Object.values(dummySecrets(stack))))
         check(!exported.includes(needle), `the ${stack} state holds a secret in plain text`);
     }
+    // 7. The storages and backup jobs for real: created, read back and compared by the real plugin, against the
+    // Proxmox API stand-in (upstream's published plugin panics in their Create, muhlba91/pulumi-proxmoxve#967).
+    await storagesForReal(bin, plugin, proxmoxve);
     log(`test:engine passed in ${Math.round((Date.now() - started) / 1000)} s`);
   } finally {
     if (process.env.KEEP_ENGINE_WORKSPACE) log(`kept ${ws.dir}`);

@@ -1,5 +1,6 @@
 // A stand-in for the parts of the Proxmox VE API the operator commands use (no real Proxmox runs here), over HTTPS
-// with a certificate from a test CA: backup listing in a storage, vzdump (protected), tasks, guest status, restore.
+// with a certificate from a test CA: backup listing in a storage, vzdump (protected), tasks, guest status, restore, and
+// the datacenter configuration of storages and backup jobs (what the proxmoxve provider creates and reads back).
 // Behaviour follows the API documentation: UPIDs for asynchronous calls, 500 "does not exist" for a missing guest,
 // 401 for a wrong token, {errors} for bad parameters.
 import { createServer, type Server } from "node:https";
@@ -26,6 +27,10 @@ export interface FakeProxmox {
   log: string[];
   /** vzdump of these VMIDs fails (the task ends with an error). */
   failBackupOf: Set<number>;
+  /** Storages by id, as their parameters were posted (the password is never kept, as Proxmox keeps it apart). */
+  storages: Map<string, Record<string, string>>;
+  /** Backup jobs by id. */
+  backupJobs: Map<string, Record<string, string>>;
   close(): Promise<void>;
 }
 
@@ -39,6 +44,8 @@ export async function startFakeProxmox(ca: TestCa, guests: Record<number, FakeGu
     backups: [] as FakeBackup[],
     log: [] as string[],
     failBackupOf: new Set<number>(),
+    storages: new Map<string, Record<string, string>>(),
+    backupJobs: new Map<string, Record<string, string>>(),
   };
   const task = (node: string, type: string, id: number, exitstatus: string, then: () => void) => {
     const upid = `UPID:${node}:0000${(++seq).toString(16)}:00000000:${Math.floor(Date.now() / 1000)
@@ -119,6 +126,66 @@ export async function startFakeProxmox(ca: TestCa, guests: Record<number, FakeGu
         const node = m[1];
         const kind = m[2] as "qemu" | "lxc";
         return send(200, { data: task(node, kind === "qemu" ? "qmrestore" : "vzrestore", vmid, "OK", () => state.guests.set(vmid, { node, kind })) });
+      }
+      // Datacenter configuration kept as key/value sections (/etc/pve/storage.cfg, /etc/pve/jobs.cfg): storages by
+      // their "storage" parameter, backup jobs by their "id". GET returns what was stored, numbers and 0/1 flags as
+      // JSON numbers as the API does; PUT merges and removes the keys its "delete" names; a missing one is a 500.
+      if ((m = /^\/(storage|cluster\/backup)(?:\/([^/]+))?\/?$/.exec(p))) {
+        const section = m[1] === "storage" ? state.storages : state.backupJobs;
+        const key = m[1] === "storage" ? "storage" : "id";
+        const what = m[1] === "storage" ? "storage" : "backup job";
+        const id = m[2] ? decodeURIComponent(m[2]) : undefined;
+        const scalar = (k: string, v: string) => (/^-?\d+$/.test(v) && !["fingerprint", "schedule"].includes(k) ? Number(v) : v);
+        // A job's property strings (fleecing, performance) come back parsed into objects, as the API returns them.
+        const parsed = m[1] === "storage" ? [] : ["fleecing", "performance"];
+        const typed = (entries: Record<string, string>) =>
+          Object.fromEntries(
+            Object.entries(entries).map(([k, v]) => [
+              k,
+              parsed.includes(k)
+                ? Object.fromEntries(v.split(",").map((kv) => [kv.split("=")[0], scalar(kv.split("=")[0], kv.split("=").slice(1).join("="))]))
+                : scalar(k, v),
+            ]),
+          );
+        if (!id && req.method === "GET") return send(200, { data: [...section.values()].map(typed) });
+        if (!id && req.method === "POST") {
+          const entry = Object.fromEntries(form);
+          const name = entry[key];
+          if (!name) return send(400, { data: null, errors: { [key]: "property is missing and it is not optional" } });
+          if (section.has(name)) return send(500, { data: null }, `${what} ID '${name}' already defined`);
+          // PBS with encryption-key=autogen: Proxmox generates a key and returns it once, in the create response.
+          let config: Record<string, string> = {};
+          if (entry["encryption-key"] === "autogen") {
+            const key = JSON.stringify({
+              kdf: null,
+              created: new Date().toISOString(),
+              modified: new Date().toISOString(),
+              data: "ZmFrZS1rZXk=",
+              fingerprint: "aa:bb:cc:dd",
+            });
+            entry["encryption-key"] = key;
+            config = { "encryption-key": key };
+          }
+          delete entry.password;
+          section.set(name, entry);
+          return send(200, { data: m[1] === "storage" ? { storage: name, type: entry.type, config } : null });
+        }
+        if (!id) return send(501, { data: null }, `Method '${req.method} ${p}' not implemented`);
+        const entry = section.get(id);
+        if (!entry) return send(500, { data: null }, `${what} '${id}' does not exist`);
+        if (req.method === "GET") return send(200, { data: typed(entry) });
+        if (req.method === "PUT") {
+          const changes = Object.fromEntries(form);
+          for (const k of (changes.delete ?? "").split(",").filter(Boolean)) delete entry[k];
+          delete changes.delete;
+          delete changes.password;
+          Object.assign(entry, changes);
+          return send(200, { data: null });
+        }
+        if (req.method === "DELETE") {
+          section.delete(id);
+          return send(200, { data: null });
+        }
       }
       send(501, { data: null }, `Method '${req.method} ${p}' not implemented`);
     });

@@ -89,9 +89,38 @@ describe("dualstack doctor", () => {
     const { code, report } = await doctor();
     expect(code).toBe(0);
     expect(status(report, "Pulumi CLI")).toMatchObject({ status: "outdated", detail: "v3.100.0 is older than the SDK 3.248.0: upgrade it" });
-    expect(status(report, "plugin proxmoxve 8.6.0")).toMatchObject({ status: "missing", detail: "pulumi plugin install resource proxmoxve 8.6.0" });
+    expect(status(report, "plugin proxmoxve 8.6.0")).toMatchObject({ status: "missing" });
+    expect(status(report, "plugin proxmoxve 8.6.0")?.detail).toMatch(
+      /^bash scripts\/proxmoxve-plugin\.sh, then pulumi plugin install resource proxmoxve 8\.6\.0 --file .*muhlba91\/pulumi-proxmoxve#967\)$/,
+    );
     expect(status(report, "backend login")).toMatchObject({ status: "missing", detail: "pulumi login <backend> (or PULUMI_BACKEND_URL)" });
     expect(status(report, "Proxmox API token")?.status).toBe("missing");
+  });
+
+  it("the installed proxmoxve plugin must be the project's build (upstream's published one panics on storages)", async () => {
+    fakePulumi("v3.250.1", [{ name: "proxmoxve", version: "8.6.0" }], true);
+    const home = join(dir, "pulumi-home");
+    const installed = join(home, "plugins/resource-proxmoxve-v8.6.0");
+    mkdirSync(installed, { recursive: true });
+    // The project's build, where the tests find built tools: on PATH outside /usr.
+    writeFileSync(join(dir, "bin/pulumi-resource-proxmoxve"), "#!/bin/sh\necho project-build\n", { mode: 0o755 });
+    const savedHome = process.env.PULUMI_HOME;
+    process.env.PULUMI_HOME = home;
+    try {
+      writeFileSync(join(installed, "pulumi-resource-proxmoxve"), "#!/bin/sh\necho project-build\n", { mode: 0o755 });
+      expect(status((await doctor()).report, "plugin proxmoxve 8.6.0")).toMatchObject({
+        status: "ok",
+        detail: "the project's build (scripts/proxmoxve-plugin.sh)",
+      });
+      writeFileSync(join(installed, "pulumi-resource-proxmoxve"), "#!/bin/sh\necho upstream\n", { mode: 0o755 });
+      const { code, report } = await doctor();
+      expect(code).toBe(0);
+      expect(status(report, "plugin proxmoxve 8.6.0")?.status).toBe("unsafe");
+      expect(status(report, "plugin proxmoxve 8.6.0")?.detail).toMatch(/^not the project's build: bash scripts\/proxmoxve-plugin\.sh/);
+    } finally {
+      if (savedHome === undefined) delete process.env.PULUMI_HOME;
+      else process.env.PULUMI_HOME = savedHome;
+    }
   });
 
   it("without a Pulumi CLI: the live checks say so; a table by default", async () => {
