@@ -39,13 +39,17 @@ const ROOT = resolve(__dirname, "..", "..");
 const PROJECT = "ai-dualstack";
 const STACKS = ["host", "private", "public"] as const;
 type Stack = (typeof STACKS)[number];
-/** The PF resources whose own "id" is the input resourceId (scripts/proxmoxve-plugin/mapping.go). */
-const ID_FIELDS: Record<string, string> = Object.fromEntries(
-  ["proxmoxve:storage/directory:Directory", "proxmoxve:storage/pbs:Pbs", "proxmoxve:storage/zfspool:Zfspool", "proxmoxve:backup/job:Job"].map((t) => [
-    t,
-    "resourceId",
-  ]),
-);
+/**
+ * The resources whose own id is their input resourceId (the PF resources whose "id" the plugin's mapping renames,
+ * scripts/proxmoxve-plugin/mapping.go), read from the plugin's schema.
+ */
+function idFieldsOf(schema: { resources: Record<string, { inputProperties?: Record<string, unknown> }> }): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(schema.resources)
+      .filter(([, r]) => r.inputProperties && "resourceId" in r.inputProperties)
+      .map(([type]) => [type, "resourceId"]),
+  );
+}
 
 class CheckFailed extends Error {}
 
@@ -90,7 +94,7 @@ function sdkPluginVersion(pkg: string): string {
  * stand-in on loopback: `up` creates them through the provider's own Create (and its id computation), then
  * `preview --refresh --expect-no-changes` reads each back and finds nothing to change.
  */
-async function storagesForReal(bin: string, plugin: string, version: string): Promise<void> {
+async function storagesForReal(bin: string, plugin: string, version: string, idFields: Record<string, string>): Promise<void> {
   const ca = makeTestCa("Proxmox API stand-in CA");
   const api = await startFakeProxmox(ca, {});
   const ws = new Workspace(ROOT, bin, "test/engine/storage-program", { proxmoxve: { version, binary: plugin } });
@@ -109,7 +113,7 @@ async function storagesForReal(bin: string, plugin: string, version: string): Pr
     const state = JSON.parse((await ws.pulumiAsync(["stack", "export", "--stack", "storage"])).out) as {
       deployment: { resources: { type: string; id?: string; inputs?: { resourceId?: string } }[] };
     };
-    const badIds = state.deployment.resources.filter((r) => ID_FIELDS[r.type] && r.id !== r.inputs?.resourceId).map((r) => `${r.type} ${r.id}`);
+    const badIds = state.deployment.resources.filter((r) => idFields[r.type] && r.id !== r.inputs?.resourceId).map((r) => `${r.type} ${r.id}`);
     check(badIds.length === 0, `resources whose id is not their resourceId: ${badIds.join(", ")}`);
     const again = await ws.pulumiAsync(["preview", "--stack", "storage", "--refresh", "--expect-no-changes", "--diff"]);
     check(again.code === 0, "the storages and backup jobs read back differ from the program (a perpetual diff)", again.out);
@@ -171,6 +175,11 @@ async function main(): Promise<void> {
     // 1. The plugin knows every type and input the program emits.
     const schema = JSON.parse(ws.must(["package", "get-schema", plugin]));
     const coverage = checkPluginCoverage(schema, [...Object.values(plans), ...examples]);
+    const idFields = idFieldsOf(schema);
+    check(
+      Object.keys(idFields).length === 4,
+      `the plugin's schema has ${Object.keys(idFields).length} resources with a resourceId, expected the 4 storage and backup-job types`,
+    );
     check(coverage.problems.length === 0, `the proxmoxve plugin does not know what the program sends it:\n${coverage.problems.join("\n")}`);
     log(
       `plugin coverage: ${coverage.types.size} proxmoxve types, ${coverage.inputs} top-level inputs in the shipped and example plans, every property in the plugin's schema`,
@@ -239,7 +248,7 @@ async function main(): Promise<void> {
       const refresh = ws.pulumi(["refresh", "--stack", stack, "--yes", "--skip-preview"]);
       check(refresh.code === 0, `refresh ${stack} exited ${refresh.code}`, refresh.out);
       const state = JSON.parse(ws.must(["stack", "export", "--stack", stack, "--show-secrets"]));
-      const rewritten = applyRealState(state, "proxmoxve", exchanges[stack], schema, ID_FIELDS);
+      const rewritten = applyRealState(state, "proxmoxve", exchanges[stack], schema, idFields);
       writeFileSync(ws.file(`state-${stack}.json`), JSON.stringify(state));
       ws.must(["stack", "import", "--stack", stack, "--file", `state-${stack}.json`]);
       ws.standIn("proxmoxve", false);
@@ -258,7 +267,7 @@ async function main(): Promise<void> {
     }
     // 7. The storages and backup jobs for real: created, read back and compared by the real plugin, against the
     // Proxmox API stand-in (upstream's published plugin panics in their Create, muhlba91/pulumi-proxmoxve#967).
-    await storagesForReal(bin, plugin, proxmoxve);
+    await storagesForReal(bin, plugin, proxmoxve, idFields);
     log(`test:engine passed in ${Math.round((Date.now() - started) / 1000)} s`);
   } finally {
     if (process.env.KEEP_ENGINE_WORKSPACE) log(`kept ${ws.dir}`);
