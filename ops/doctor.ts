@@ -98,9 +98,9 @@ function wantedPlugins(root: string): { name: string; version: string }[] {
   });
 }
 
-/** How to install the project's proxmoxve plugin build. */
-const PROJECT_PLUGIN =
-  "bash scripts/proxmoxve-plugin.sh, then pulumi plugin install resource proxmoxve <version> --file <the directory it prints>/pulumi-resource-proxmoxve (upstream's published 8.x panics creating storages and backup jobs: muhlba91/pulumi-proxmoxve#967)";
+/** How to install the project's proxmoxve plugin build, at the version the SDK asks for. */
+const projectPlugin = (version: string) =>
+  `bash scripts/proxmoxve-plugin.sh, then pulumi plugin install resource proxmoxve ${version} --file <the directory it prints>/pulumi-resource-proxmoxve (upstream's published 8.x panics creating storages and backup jobs: muhlba91/pulumi-proxmoxve#967)`;
 
 /**
  * Whether the installed proxmoxve plugin is the project's own build (scripts/proxmoxve-plugin.sh), the one the engine
@@ -112,10 +112,10 @@ function proxmoxvePlugin(version: string, env: NodeJS.ProcessEnv): Pick<DoctorCh
   const built = findTool("pulumi-resource-proxmoxve");
   const hash = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
   if (!existsSync(installed)) return { status: "ok", detail: "installed" };
-  if (!built) return { status: "unsafe", detail: `installed; is it the project's build? ${PROJECT_PLUGIN.replace("<version>", version)}` };
+  if (!built) return { status: "unsafe", detail: `installed; is it the project's build? ${projectPlugin(version)}` };
   return hash(installed) === hash(built)
     ? { status: "ok", detail: "the project's build (scripts/proxmoxve-plugin.sh)" }
-    : { status: "unsafe", detail: `not the project's build: ${PROJECT_PLUGIN.replace("<version>", version)}` };
+    : { status: "unsafe", detail: `not the project's build: ${projectPlugin(version)}` };
 }
 
 export function runDoctor(root: string, exec: Exec = realExec, env: NodeJS.ProcessEnv = process.env): DoctorReport {
@@ -177,7 +177,7 @@ export function runDoctor(root: string, exec: Exec = realExec, env: NodeJS.Proce
       detail: found
         ? "installed"
         : p.name === "proxmoxve"
-          ? PROJECT_PLUGIN.replace("<version>", p.version)
+          ? projectPlugin(p.version)
           : cli
             ? `pulumi plugin install resource ${p.name} ${p.version}`
             : "needs the Pulumi CLI",
