@@ -6,8 +6,9 @@ export default defineConfig({
     name: "unit",
     globalSetup: ["test/helpers/tools-present.ts"],
     include: ["test/**/*.test.ts"],
-    // The integration suite needs the real servers scripts/*.sh build: `npm run test:integration`.
-    exclude: ["test/integration/**", "**/node_modules/**"],
+    // The integration suite needs the real servers scripts/*.sh build (`npm run test:integration`), the guests
+    // suite real VMs (`npm run test:guests`).
+    exclude: ["test/integration/**", "test/guests/**", "**/node_modules/**"],
     // Pulumi's runtime keeps global state (the mock monitor, the root stack): one file per worker process.
     pool: "forks",
     testTimeout: 60_000,

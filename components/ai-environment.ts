@@ -10,7 +10,8 @@ import { EXTERNAL_CLIENT_SECRET } from "../lib/catalog/identity";
 import { ServiceDependencies } from "./service-dependencies";
 import { publishedPortRules } from "../lib/compose/spec";
 import type { EnvironmentConfig } from "../lib/config/schema";
-import { ADMIN_USER } from "../lib/cloud-init";
+import { durationSeconds } from "../lib/config/fields";
+import { ADMIN_USER, gpuVmUserDataInput } from "../lib/cloud-init";
 import type { EnvironmentSlice } from "../lib/environment-slice";
 import { ComposeStack } from "./compose-stack";
 import { GpuVm } from "./gpu-vm";
@@ -26,6 +27,7 @@ import { stdinBundle, viaSudo } from "../lib/shell";
 import { renderTelemetryInstallScript } from "../lib/monitoring/telemetry";
 import { environmentSources, resticRepository } from "../lib/backup/plan";
 import { renderResticInstallScript } from "../lib/backup/restic";
+import { renderAptProxyScript } from "../lib/package-cache";
 
 export interface AiEnvironmentArgs {
   config: EnvironmentConfig;
@@ -103,9 +105,9 @@ export class AiEnvironment extends pulumi.ComponentResource {
         nameservers,
         searchDomain: c.gpuVm.searchDomain,
         gpuMapping: slice.gpuMapping,
-        sshKeys: c.sshKeys,
-        nvidiaDriverPackage: c.gpuVm.nvidiaDriverPackage,
+        userData: gpuVmUserDataInput(c, slice.packages.aptProxy),
         agentTimeout: c.gpuVm.agentTimeout,
+        firstBoot: { privateKey: args.sshPrivateKey, timeoutSeconds: durationSeconds(c.gpuVm.firstBootTimeout) },
         firewallRules: publishedPortRules(spec, vmIp),
         nicFirewall: c.gpuVm.nicFirewall,
       },
@@ -183,16 +185,18 @@ export class AiEnvironment extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      // Installed and configured over SSH; passwords and keys on stdin only.
+      // Installed and configured over SSH, packages through the platform's cache; passwords and keys on stdin only.
+      const connection = { host: ipOf(spec.address), user: "root", ...(args.sshPrivateKey ? { privateKey: args.sshPrivateKey } : {}) };
+      const apt = new command.remote.Command(
+        `${name}-${key}-apt`,
+        { connection, create: renderAptProxyScript(slice.packages.aptProxy) },
+        { parent: this, dependsOn: [guest.container] },
+      );
       ready.push(
         new command.remote.Command(
           `${name}-${key}-install`,
-          {
-            connection: { host: ipOf(spec.address), user: "root", ...(args.sshPrivateKey ? { privateKey: args.sshPrivateKey } : {}) },
-            create: install.script,
-            stdin: pulumi.secret(install.stdin),
-          },
-          { parent: this, dependsOn: [guest.container], additionalSecretOutputs: ["stdin"] },
+          { connection, create: install.script, stdin: pulumi.secret(install.stdin) },
+          { parent: this, dependsOn: [guest.container, apt], additionalSecretOutputs: ["stdin"] },
         ),
       );
       this.containers[key] = { vmId: spec.vmId, hostname, address: spec.address };
@@ -234,7 +238,7 @@ export class AiEnvironment extends pulumi.ComponentResource {
           ...(args.oauth2ClientSecret !== undefined ? { [EXTERNAL_CLIENT_SECRET]: args.oauth2ClientSecret } : {}),
         },
       },
-      { parent: this, dependsOn: [vm, ...deps.resources] },
+      { parent: this, dependsOn: [vm.firstBoot, ...deps.resources] },
     );
 
     // File-level backups: every machine streams its sources (volumes, the PostgreSQL dump, Redis's data) into the

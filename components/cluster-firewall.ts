@@ -7,6 +7,8 @@ export interface ClusterFirewallArgs {
   networks: NetworksConfig;
   /** The monitoring container's address: it scrapes the host's and the guests' exporters. */
   monitoringIp: string;
+  /** The platform's package cache: the public zone may reach it. */
+  packageCacheIp: string;
 }
 
 /**
@@ -27,7 +29,7 @@ export class ClusterFirewall extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const groups = Object.entries(securityGroups(args.networks, args.monitoringIp)).map(
+    const groups = Object.entries(securityGroups(args.networks, args.monitoringIp, args.packageCacheIp)).map(
       ([groupName, rules]) =>
         new proxmoxve.cluster.firewall.security.GroupLegacy(
           `${name}-${groupName}`,
@@ -42,7 +44,7 @@ export class ClusterFirewall extends pulumi.ComponentResource {
     // Rules first, then the firewall itself: enabling DROP before the admin rules exist would lock us out.
     const rules = new proxmoxve.firewall.RulesLegacy(`${name}-rules`, { rules: clusterRules(args.monitoringIp) }, { parent: this, dependsOn: [ipset] });
     new proxmoxve.cluster.FirewallLegacy(`${name}-options`, { ...CLUSTER_FIREWALL }, { parent: this, dependsOn: [rules, ...groups] });
-    this.securityGroups = Object.keys(securityGroups(args.networks, args.monitoringIp));
+    this.securityGroups = Object.keys(securityGroups(args.networks, args.monitoringIp, args.packageCacheIp));
     this.registerOutputs({ securityGroups: this.securityGroups });
   }
 }

@@ -1,3 +1,4 @@
+import { CONTAINER_LOGGING, CONTAINER_SECURITY_OPTS, containerName } from "../lib/compose/container";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -8,6 +9,7 @@ import {
   hasSecretFiles,
   materialNames,
   secretNames,
+  startOrder,
   validateStackSpec,
   type EnvValue,
   type StackSpec,
@@ -58,7 +60,9 @@ export class ComposeStack extends pulumi.ComponentResource {
         host: args.dockerHost,
         sshOpts: ["-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=15"],
       },
-      { parent: this },
+      // Children do not inherit the component's dependsOn: every resource on the engine uses this provider, so the
+      // provider carries it (the VM's first boot, the engine's install), and nothing touches the engine before.
+      { parent: this, dependsOn: opts?.dependsOn },
     );
     const child = { parent: this, provider };
     const labels = (extra: Record<string, string>) =>
@@ -139,14 +143,15 @@ export class ComposeStack extends pulumi.ComponentResource {
           : pulumi.secret(all.apply((values) => `${k}=${fillTemplate(v.template, values)}`));
     this.containers = {};
     this.digests = {};
-    for (const s of spec.services) {
+    // Each container after the ones it waits for: a dependency created later would otherwise be no dependency at all.
+    for (const s of startOrder(spec)) {
       const env = Object.entries(s.environment).map(([k, v]) => value(k, v));
       const image = images[s.image];
-      const deps = s.dependsOnHealthy.map((d) => this.containers[d]).filter(Boolean);
+      const deps = s.dependsOnHealthy.map((d) => this.containers[d]);
       this.containers[s.name] = new docker.Container(
         `${name}-${s.name}`,
         {
-          name: `${spec.project}-${s.name}-1`,
+          name: containerName(spec.project, s.name),
           hostname: s.name,
           // The digest resolved at pull time, kept in the state: a moved tag is a visible change, not a silent one. A
           // built image has no registry digest: its image id changes with every rebuild instead.
@@ -185,9 +190,9 @@ export class ComposeStack extends pulumi.ComponentResource {
           shmSize: s.shmSizeMiB,
           mounts: s.dockerSocket ? [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }] : undefined,
           labels: labels(composeLabels(spec.project, s.name)),
-          logDriver: "json-file",
-          logOpts: { "max-size": "50m", "max-file": "3" },
-          securityOpts: ["no-new-privileges:true"],
+          logDriver: CONTAINER_LOGGING.driver,
+          logOpts: { ...CONTAINER_LOGGING.options },
+          securityOpts: [...CONTAINER_SECURITY_OPTS],
           mustRun: !s.oneShot,
           // A setup job: attached until it exits (a non-zero exit fails the update), its output kept.
           ...(s.oneShot ? { attach: true, logs: true } : {}),

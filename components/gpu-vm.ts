@@ -1,6 +1,9 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
-import { renderGpuVmUserData, snippetFileName } from "../lib/cloud-init";
+import { ADMIN_USER, renderGpuVmUserData, snippetFileName, type GpuVmUserDataInput } from "../lib/cloud-init";
+import { renderFirstBootCheck } from "../lib/first-boot";
+import { ipOf } from "../lib/net";
+import { FirstBoot } from "./providers/first-boot";
 import type { FirewallRule } from "../lib/firewall";
 import type { GuestEnvironment } from "../lib/tags";
 import { guestTags } from "../lib/tags";
@@ -32,17 +35,16 @@ export interface GpuVmArgs {
   searchDomain?: string;
   /** The cluster PCI mapping of this environment's GPU. */
   gpuMapping: string;
-  sshKeys: string[];
-  nvidiaDriverPackage: string;
+  /** What the guest's first boot does (lib/cloud-init.ts gpuVmUserDataInput). */
+  userData: GpuVmUserDataInput;
   agentTimeout: string;
+  /** The first boot's wait: the admin user's SSH key (secret; the SSH agent when absent) and how long it may take. */
+  firstBoot: { privateKey?: pulumi.Input<string>; timeoutSeconds: number };
   /** Firewall rules of this VM beyond its zone's group (the ports its services publish). */
   firewallRules?: FirewallRule[];
   /** Debugging only (default true); the policy pack rejects false. */
   nicFirewall?: boolean;
 }
-
-const DATA_DEVICE = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1";
-export const DATA_MOUNT_POINT = "/srv/data";
 
 /**
  * A GPU-passthrough Ubuntu VM: q35 + OVMF, CPU type host with NUMA, the GPU through its PCI mapping (pcie), cloud-init
@@ -67,20 +69,14 @@ export class GpuVm extends pulumi.ComponentResource {
   public readonly name: string;
   public readonly address: string;
   public readonly userDataFileId: pulumi.Output<string>;
+  /** Completes when the first boot is over: depend on it to use the VM's Docker engine. */
+  public readonly firstBoot: FirstBoot;
 
   constructor(name: string, args: GpuVmArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:guest:GpuVm", name, {}, opts);
     const tags = guestTags(args.env, args.stack, ["gpu"]);
-    const vmName = `${args.env}-gpu`;
-    const userData = renderGpuVmUserData({
-      hostname: vmName,
-      fqdn: args.searchDomain ? `${vmName}.${args.searchDomain}` : undefined,
-      sshKeys: args.sshKeys,
-      nvidiaDriverPackage: args.nvidiaDriverPackage,
-      dataDevice: DATA_DEVICE,
-      dataMountPoint: DATA_MOUNT_POINT,
-      env: args.env,
-    });
+    const vmName = args.userData.hostname;
+    const userData = renderGpuVmUserData(args.userData);
 
     // A new file name per content: the snippet is immutable, and a changed one is a deliberate VM replacement.
     const snippet = new proxmoxve.FileLegacy(
@@ -179,6 +175,20 @@ export class GpuVm extends pulumi.ComponentResource {
         stopOnDestroy: true,
       },
       { parent: this, protect: true, deleteBeforeReplace: true, dependsOn: [holder] },
+    );
+
+    // Over when cloud-init is done (and its reboot behind it) and Docker answers: what uses the VM waits for this.
+    this.firstBoot = new FirstBoot(
+      `${name}-first-boot`,
+      {
+        host: ipOf(args.address),
+        user: ADMIN_USER,
+        ...(args.firstBoot.privateKey !== undefined ? { privateKey: pulumi.secret(args.firstBoot.privateKey) } : {}),
+        check: renderFirstBootCheck({ expectReboot: args.userData.nvidia }),
+        timeoutSeconds: args.firstBoot.timeoutSeconds,
+        trigger: snippet.id,
+      },
+      { parent: this, dependsOn: [vm], additionalSecretOutputs: ["privateKey"] },
     );
 
     new GuestFirewall(

@@ -4,13 +4,16 @@ import { ENVIRONMENTS, type HostConfig } from "../lib/config/schema";
 import { datastoresFor, fileId, mirrorPoolOf, type EnvironmentSlice } from "../lib/environment-slice";
 import { ipOf } from "../lib/net";
 import { backupJobs } from "../lib/backup/jobs";
-import { RESTIC_SFTP_PORT, renderResticInstallScript } from "../lib/backup/restic";
+import { renderResticInstallScript } from "../lib/backup/restic";
 import { resticRemote, resticRepository, volumeSource } from "../lib/backup/plan";
-import { resolveCatalog, type EntryPlan } from "../lib/catalog/resolve";
+import type { EntryPlan } from "../lib/catalog/resolve";
 import { GITEA_TLS } from "../lib/catalog/gitea";
 import { CA_MATERIAL } from "../lib/catalog/types";
-import { publishedPortRules, type StackSpec } from "../lib/compose/spec";
+import { publishedPortRules } from "../lib/compose/spec";
+import { CICD_PROJECT, platformStack } from "../lib/compose/services";
 import { renderDockerEngineScript } from "../lib/docker-engine";
+import { platformGuestRules } from "../lib/firewall";
+import { renderPackageCacheInstallScript } from "../lib/package-cache";
 import { ComposeStack } from "./compose-stack";
 import { VAULT_SNAPSHOT_SOURCE } from "../lib/vault/snapshot";
 import { stdinBundle } from "../lib/shell";
@@ -60,11 +63,8 @@ function download(
   );
 }
 
-/** The compose project of the cicd container (Gitea and its runner). */
-const CICD_PROJECT = "cicd";
-
 /** The services each platform container runs, by its config key. */
-export const PLATFORM_SERVICES = { security: "vault", cicd: "gitea", monitoring: "prometheus", backup: "restic" } as const;
+export const PLATFORM_SERVICES = { security: "vault", cicd: "gitea", monitoring: "prometheus", backup: "restic", packages: "apt-cacher-ng" } as const;
 
 /**
  * The host stack: the Proxmox host, each environment's images (downloaded here, because Proxmox's download-url needs
@@ -119,17 +119,10 @@ export class Platform extends pulumi.ComponentResource {
 
     // The catalog's platform services: Gitea and its runner in Docker in the cicd container, on its own address.
     const cicdIp = ipOf(c.platform.containers.cicd.address);
-    const cicdPlan = c.services.gitea
-      ? resolveCatalog({ gitea: c.services.gitea }, { env: "host", project: CICD_PROJECT, guestIp: cicdIp, publicHostnames: [] })
-      : undefined;
-    const cicdSpec: StackSpec | undefined = cicdPlan && {
-      project: CICD_PROJECT,
-      networks: [{ name: "ai", internal: false }],
-      volumes: cicdPlan.volumes,
-      services: cicdPlan.services,
-    };
+    const cicdStack = platformStack(c);
+    const cicdSpec = cicdStack?.spec;
 
-    this.catalog = cicdPlan?.entries ?? [];
+    this.catalog = cicdStack?.plan.entries ?? [];
     this.containers = {};
     const guests: Record<string, ServiceContainer> = {};
     for (const [key, spec] of Object.entries(c.platform.containers)) {
@@ -151,20 +144,7 @@ export class Platform extends pulumi.ComponentResource {
           gateway: c.networks.services.gateway,
           nameservers: [c.networks.services.gateway],
           sshKeys: c.platform.sshKeys,
-          // The environments' restic clients reach their repositories over sftp (chrooted, key-only accounts).
-          rules:
-            key === "backup"
-              ? ENVIRONMENTS.map((env) => ({
-                  type: "in" as const,
-                  action: "ACCEPT" as const,
-                  source: c.networks[env].cidr,
-                  proto: "tcp" as const,
-                  dport: String(RESTIC_SFTP_PORT),
-                  comment: `restic (sftp-only daemon) from the ${env} zone`,
-                }))
-              : key === "cicd" && cicdSpec
-                ? publishedPortRules(cicdSpec, cicdIp)
-                : undefined,
+          rules: key === "cicd" ? cicdSpec && publishedPortRules(cicdSpec, cicdIp) : platformGuestRules(key, c.networks),
         },
         { parent: this, dependsOn: [host, template] },
       );
@@ -206,6 +186,14 @@ export class Platform extends pulumi.ComponentResource {
       { parent: this, dependsOn: [host, pool] },
     );
     this.pbsEncryptionKey = backups.generatedEncryptionKey;
+
+    // The package cache the environments' guests install through.
+    const packagesIp = ipOf(c.platform.containers.packages.address);
+    new command.remote.Command(
+      `${name}-package-cache`,
+      { connection: { host: packagesIp, user: "root", privateKey: args.sshPrivateKey }, create: renderPackageCacheInstallScript(packagesIp) },
+      { parent: this, dependsOn: [guests.packages] },
+    );
 
     // File-level backups: the environments' restic repositories on the backup LXC.
     const backupSpec = c.platform.containers.backup;

@@ -89,7 +89,15 @@ export class ProxmoxHost extends pulumi.ComponentResource {
       }
     }
     readiness.push(
-      new ClusterFirewall(`${name}-firewall`, { networks: c.networks, monitoringIp: ipOf(c.platform.containers.monitoring.address) }, { parent: this }),
+      new ClusterFirewall(
+        `${name}-firewall`,
+        {
+          networks: c.networks,
+          monitoringIp: ipOf(c.platform.containers.monitoring.address),
+          packageCacheIp: ipOf(c.platform.containers.packages.address),
+        },
+        { parent: this },
+      ),
     );
 
     const environments = {} as ProxmoxHost["environments"];

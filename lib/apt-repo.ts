@@ -1,6 +1,7 @@
 // A third-party apt repository (HashiCorp's for Vault, Grafana's for Grafana, Loki and Alloy) added by an install
 // script only after its signing key has been checked: the downloaded key must hold exactly one primary key and its
 // fingerprint must be one of those the operator accepts (config), or nothing is installed.
+import { urlEgress, type Egress } from "./egress";
 import { indent } from "./shell";
 
 export interface AptRepository {
@@ -60,4 +61,10 @@ ${indent(renderAddAptRepository(repository))}  apt-get update -q
   changed=1
 fi
 `;
+}
+
+/** What adding and using the repository contacts: its key's host and its own. */
+export function aptRepositoryEgress(r: AptRepository, who: string): Egress[] {
+  const what = `${who}: ${r.publisher}'s apt repository`;
+  return [urlEgress(what, r.keyUrl), urlEgress(what, r.source.split(" ")[0])];
 }

@@ -7,6 +7,7 @@ import { catalogOf, type BackupConfig, type EnvironmentConfig, type EnvironmentN
 import { resticRemote } from "./backup/plan";
 import { LOG_GATEWAY_PORTS, LOKI_PUSH_PATH } from "./monitoring/loki";
 import { ipOf, isHostAddress, parseCidr, parseInterfaceAddress } from "./net";
+import { aptProxyUrl } from "./package-cache";
 
 export interface EnvironmentSlice {
   env: EnvironmentName;
@@ -25,6 +26,8 @@ export interface EnvironmentSlice {
   vault: { address: string; mount: string; appRole: string };
   /** This environment's restic repository on the platform's backup LXC, and the file-level backup settings. */
   backup: { repository: string; restic: BackupConfig["restic"] };
+  /** The platform's package cache: apt's http proxy on this environment's guests (the public zone's only mirror). */
+  packages: { aptProxy: string };
   /** Where this environment's guests push their logs (its port of the log gateway) and the log agent to install. */
   monitoring: { address: string; logPushUrl: string; alloyVersion: string; aptKeyFingerprints: string[] };
 }
@@ -86,6 +89,7 @@ export function environmentSlice(host: HostConfig, env: EnvironmentName, tokenId
     vault: vaultOf(host, env),
     backup: { repository: resticRemote(env, ipOf(host.platform.containers.backup.address)), restic: host.backup.restic },
     monitoring: monitoringOf(host, env),
+    packages: { aptProxy: aptProxyUrl(ipOf(host.platform.containers.packages.address)) },
   };
 }
 
@@ -99,6 +103,11 @@ export function checkAgainstSlice(config: EnvironmentConfig, slice: EnvironmentS
   const problems: string[] = [];
   if (config.tenants.length > 0 && !slice.vault)
     problems.push(`${p}tenants: the host stack "${hostStack}" gives this environment no Vault yet; run \`pulumi up\` on the host stack first`);
+  if (!slice.packages) {
+    problems.push(
+      `${p}hostStack: the host stack "${hostStack}" offers no package cache yet (platform.containers.packages); run \`pulumi up\` on the host stack first`,
+    );
+  }
   if (!slice.nodes.some((n) => n.name === config.node)) {
     problems.push(`${p}node: expected one of the host's nodes (${slice.nodes.map((n) => `"${n.name}"`).join(", ")}), got "${config.node}"`);
   }

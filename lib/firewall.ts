@@ -3,7 +3,8 @@
 import { RESTIC_SFTP_PORT } from "./backup/restic";
 import { LOG_GATEWAY_PORTS } from "./monitoring/loki";
 import { EXPORTER_PORTS, SCRAPED_PORTS } from "./monitoring/prometheus";
-import type { NetworksConfig } from "./config/schema";
+import { PACKAGE_CACHE_PORT } from "./package-cache";
+import { ENVIRONMENTS, type NetworksConfig } from "./config/schema";
 
 export interface FirewallRule {
   type: "in" | "out";
@@ -65,7 +66,7 @@ export const CLUSTER_FIREWALL = { enabled: true, inputPolicy: "DROP", outputPoli
  * One security group per guest zone. Guests accept SSH from the management IP set and traffic from their own zone;
  * public guests also accept HTTPS (the ingress) from anywhere and may send only DNS, NTP and HTTPS out.
  */
-export function securityGroups(networks: NetworksConfig, monitoringIp: string): Record<string, FirewallRule[]> {
+export function securityGroups(networks: NetworksConfig, monitoringIp: string, packageCacheIp: string): Record<string, FirewallRule[]> {
   const common = (zone: GuestZone): FirewallRule[] => [
     { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, proto: "tcp", dport: "22", comment: "SSH from the management IP set" },
     // First match wins: admin ports are dropped from the zone before the rest of its traffic is accepted.
@@ -136,7 +137,21 @@ export function securityGroups(networks: NetworksConfig, monitoringIp: string): 
       { type: "out", action: "ACCEPT", dest: gw, proto: "udp", dport: "53", comment: "DNS via the zone gateway" },
       { type: "out", action: "ACCEPT", dest: gw, proto: "tcp", dport: "53", comment: "DNS via the zone gateway" },
       { type: "out", action: "ACCEPT", proto: "udp", dport: "123", comment: "NTP" },
-      { type: "out", action: "ACCEPT", proto: "tcp", dport: "443", comment: "HTTPS egress (package mirrors, model registry)" },
+      {
+        type: "out",
+        action: "ACCEPT",
+        proto: "tcp",
+        dport: "443",
+        comment: "HTTPS egress (https:// package repositories, image registries, model registry, ACME)",
+      },
+      {
+        type: "out",
+        action: "ACCEPT",
+        dest: packageCacheIp,
+        proto: "tcp",
+        dport: String(PACKAGE_CACHE_PORT),
+        comment: "the platform's package cache: the zone's only way to the distribution's (http://) mirrors",
+      },
       { type: "out", action: "ACCEPT", dest: networks.public.cidr, comment: "traffic within the public zone" },
       { type: "out", action: "ACCEPT", dest: networks.services.cidr, proto: "tcp", dport: "8200", comment: "Vault in the services zone" },
       {
@@ -182,6 +197,25 @@ export function guestFirewallOptions(zone: GuestZone): GuestFirewallOptions {
     ndp: false,
     radv: false,
   };
+}
+
+/**
+ * The own rules of a platform container (beyond the services group): the environments reach the backup container's
+ * sftp-only restic daemon (chrooted, key-only accounts) and the package cache.
+ */
+export function platformGuestRules(key: string, networks: NetworksConfig): FirewallRule[] | undefined {
+  const fromEnvironments = (port: number, what: string) =>
+    ENVIRONMENTS.map((env): FirewallRule => ({
+      type: "in",
+      action: "ACCEPT",
+      source: networks[env].cidr,
+      proto: "tcp",
+      dport: String(port),
+      comment: `${what} from the ${env} zone`,
+    }));
+  if (key === "backup") return fromEnvironments(RESTIC_SFTP_PORT, "restic (sftp-only daemon)");
+  if (key === "packages") return fromEnvironments(PACKAGE_CACHE_PORT, "the package cache (apt-cacher-ng)");
+  return undefined;
 }
 
 /** A guest's own rule list: its zone's security group, then rules of its own (the ports its services publish). */

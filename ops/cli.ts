@@ -5,6 +5,8 @@ import { CatalogError, lookupGpu, lookupModel, mergeCatalog } from "../lib/capac
 import { KV_BYTES_PER_ELEMENT, estimateModel, type KvCacheType } from "../lib/capacity/planner";
 import { renderCapacityTable, type CapacityReport } from "../lib/capacity/report";
 import { ConfigError, loadConfig } from "../lib/config/load";
+import { renderComposeFile } from "../lib/compose/compose-file";
+import { environmentCatalog, environmentStack, platformStack } from "../lib/compose/services";
 import { renderDiagram } from "./diagram";
 import { StackFileError, evaluateStack, readStackFile } from "./engine";
 import { planJson, renderCounts, renderTree } from "./plan-view";
@@ -177,6 +179,18 @@ interface LiveOptions {
   prometheus?: string;
 }
 
+/** `dualstack compose`: the stack's compose project as a Compose file. */
+function composeFileOf(stack: string, configFile: string | undefined): string {
+  const loaded = loadConfig(readStackFile(configFile ?? join(__dirname, "..", `Pulumi.${stack}.yaml`)), { offline: true });
+  if (loaded.role === "host") {
+    const platform = platformStack(loaded.config);
+    if (!platform) throw new ArgumentError(`stack: the host stack ${stack} runs no compose project (ai-dualstack:services.gitea is not enabled)`);
+    return renderComposeFile(platform.spec, { env: "platform", stack });
+  }
+  const c = loaded.config;
+  return renderComposeFile(environmentStack(c, stack, environmentCatalog(c, stack)), { env: c.role, stack });
+}
+
 /** The environment's and the host's config, for the commands that act on the real Proxmox. */
 function liveConfig(stack: string, opts: LiveOptions): { env: EnvironmentConfig; host: HostConfig } {
   const projectDir = join(__dirname, "..");
@@ -241,6 +255,16 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
           `${renderTree(plan)}\n\n${renderCounts(plan)}\n${capacity ? `\nCapacity:\n${renderCapacityTable(capacity)}\n` : ""}${catalogText}\nPolicies:\n${verdicts}\n`,
         );
       }
+    });
+
+  program
+    .command("compose")
+    .description("print a stack's services as a Compose file, as ComposeStack runs them (secrets as ${VARIABLES})")
+    .argument("<stack>", "private or public, or host for its cicd project (reads Pulumi.<stack>.yaml)")
+    .option(...CONFIG_OPTION)
+    .action((stack: string, opts: { config?: string }) => {
+      checkStack(stack);
+      io.out(composeFileOf(stack, opts.config));
     });
 
   program

@@ -206,7 +206,7 @@ export function runDoctor(root: string, exec: Exec = realExec, env: NodeJS.Proce
     neededBy: ["drill", "backup"],
   });
 
-  for (const suite of ["unit", "engine", "integration"] as Suite[]) {
+  for (const suite of ["unit", "engine", "integration", "guests"] as Suite[]) {
     const missing = missingTools([suite]);
     checks.push({
       check: `${suite} test tools`,

@@ -31,7 +31,15 @@ export interface PlannedResource {
   /** True for a read of an existing resource (a StackReference): nothing is created. */
   read?: boolean;
   /** Resource options the engine receives (the ones policies and DR care about). */
-  options: { protect: boolean; retainOnDelete: boolean; deleteBeforeReplace: boolean; additionalSecretOutputs: string[]; dependsOn: string[] };
+  options: {
+    protect: boolean;
+    retainOnDelete: boolean;
+    deleteBeforeReplace: boolean;
+    additionalSecretOutputs: string[];
+    dependsOn: string[];
+    /** The provider reference ("<urn>::<id>"), when the resource names one. */
+    provider?: string;
+  };
 }
 
 export interface StackOutput {
@@ -228,6 +236,7 @@ export function recordRegistrations(): PlannedResource[] {
       deleteBeforeReplace: req.getDeletebeforereplace() === true,
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
       dependsOn: req.getDependenciesList(),
+      ...(req.getProvider() ? { provider: req.getProvider() } : {}),
     },
   }));
   // Reads (StackReferences, `.get`s) create nothing but belong in the graph: they are what a stack depends on.

@@ -13,7 +13,7 @@ const { join, resolve } = require("node:path");
 const ROOT = resolve(__dirname, "..");
 
 /**
- * @typedef {"unit" | "engine" | "integration"} Suite
+ * @typedef {"unit" | "engine" | "integration" | "guests"} Suite
  * @typedef {object} Tool
  * @property {string} name      what the tests and messages call it (the command, usually)
  * @property {string} why       what needs it
@@ -48,6 +48,7 @@ const TOOLS = [
   { name: "psql", package: "postgresql-client", suites: ["integration"], why: "writes rows behind the providers' backs" },
   { name: "redis-server", package: "redis-server", suites: ["unit", "integration"], why: "the real Redis the tenancy providers run against" },
   { name: "actionlint", build: "scripts/actionlint.sh", suites: ["unit"], why: "checks the operator's CI workflows" },
+  { name: "compose-check", build: "scripts/compose-check.sh", suites: ["unit"], why: "reads `dualstack compose`'s Compose files as Docker Compose does" },
   { name: "loki", build: "scripts/loki.sh", suites: ["unit"], why: "checks the rendered Loki configuration and runs behind the log gateway" },
   { name: "pulumi", build: "scripts/pulumi-toolchain.sh", suites: ["engine", "integration"], why: "the real Pulumi engine (CLI and Node.js language host)" },
   {
@@ -76,6 +77,25 @@ const TOOLS = [
   { name: "docker-registry", package: "docker-registry", suites: ["integration"], why: "the registry Ollama pulls the test model from" },
   { name: "ollama", build: "scripts/ollama.sh", suites: ["integration"], why: "the real Ollama the model provider runs against" },
   { name: "vault", build: "scripts/vault.sh", suites: ["integration"], why: "the real Vault the secrets provider runs against" },
+  { name: "qemu-system-x86_64", package: "qemu-system-x86", suites: ["guests"], why: "boots the real guests (software emulation)" },
+  { name: "qemu-img", package: "qemu-utils", suites: ["guests"], why: "the guests' disks: the image, overlays, data disks" },
+  { name: "mmdebstrap", package: "mmdebstrap", suites: ["guests"], why: "builds the guest image from the Debian archive" },
+  { name: "mke2fs", package: "e2fsprogs", suites: ["guests"], why: "the guest image's root filesystem" },
+  { name: "sfdisk", package: "fdisk", suites: ["guests"], why: "the guest image's partition table" },
+  { name: "cloud-localds", package: "cloud-image-utils", suites: ["guests"], why: "the NoCloud seed with the program's user-data" },
+  { name: "genisoimage", package: "genisoimage", suites: ["guests"], why: "cloud-localds writes the seed with it" },
+  { name: "apt-cacher-ng", package: "apt-cacher-ng", suites: ["guests"], why: "the package cache the guests install through" },
+  {
+    name: "acngtool",
+    package: "apt-cacher-ng",
+    dirs: "/usr/lib/*",
+    suites: ["unit"],
+    why: "reads the package cache's rendered configuration as apt-cacher-ng does",
+  },
+  { name: "socat", package: "socat", suites: ["guests"], why: "forwards a guest's package-cache connections to the cache" },
+  { name: "ssh", package: "openssh-client", suites: ["guests"], why: "logs in to the guests" },
+  { name: "ssh-keygen", package: "openssh-client", suites: ["guests"], why: "the test's own SSH key" },
+  { name: "sftp", package: "openssh-client", suites: ["guests"], why: "reaches the backup guest's sftp-only repository accounts" },
 ];
 
 /** @param {string} path */
@@ -224,7 +244,7 @@ if (require.main === module) {
   const args = process.argv.slice(2);
   const at = args.indexOf("--for");
   /** @type {Suite[]} */
-  const all = ["unit", "engine", "integration"];
+  const all = ["unit", "engine", "integration", "guests"];
   const wanted = at >= 0 ? (args[at + 1]?.split(",") ?? []) : all;
   const bad = wanted.filter((s) => !all.includes(/** @type {Suite} */ (s)));
   if (bad.length > 0 || wanted.length === 0) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README's quick start, and what .ci/run runs): from a fresh clone to every suite, green or not.
-#   bash scripts/test.sh [unit] [engine] [integration]      (all three when none is named)
+#   bash scripts/test.sh [unit] [engine] [integration] [guests]      (all four when none is named)
 # 1. prerequisites (ops/prerequisites.js): the Debian packages the suites need are installed when this runs as root;
 #    otherwise it stops at once with the list and the command that installs them. Go builds the rest.
 # 2. npm ci, when the lockfile changed since the last install here.
@@ -10,7 +10,8 @@
 # 4. static checks: tsc, prettier --check, eslint --max-warnings=0 (shellcheck runs inside the unit suite, over the
 #    scripts the program renders and scripts/).
 # 5. unit: vitest, then plan + policy of every shipped stack (the acceptance smoke); engine: the real Pulumi engine
-#    (test/engine/run.ts); integration: the real servers (vitest.integration.config.mts).
+#    (test/engine/run.ts); integration: the real servers (vitest.integration.config.mts); guests: real VMs under
+#    QEMU from the image scripts/guest-image.sh builds and caches (vitest.guests.config.mts).
 # Prints each phase's time; exit 0 only when every phase passed, 2 when a prerequisite is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,11 +20,11 @@ export DEBIAN_FRONTEND=noninteractive
 suites=()
 for a in "$@"; do
   case "$a" in
-    unit | engine | integration) suites+=("$a") ;;
-    *) echo "scripts/test.sh: unknown suite \"$a\": expected unit, engine or integration" >&2; exit 2 ;;
+    unit | engine | integration | guests) suites+=("$a") ;;
+    *) echo "scripts/test.sh: unknown suite \"$a\": expected unit, engine, integration or guests" >&2; exit 2 ;;
   esac
 done
-[ "${#suites[@]}" -gt 0 ] || suites=(unit engine integration)
+[ "${#suites[@]}" -gt 0 ] || suites=(unit engine integration guests)
 want() { [[ " ${suites[*]} " == *" $1 "* ]]; }
 list="$(IFS=,; echo "${suites[*]}")"
 
@@ -146,6 +147,11 @@ if want integration && [ "$status" -eq 0 ]; then
   phase "builds for integration"
   npm run -s test:integration || status=1
   phase "integration suite"
+fi
+if want guests && [ "$status" -eq 0 ]; then
+  await_builds guests
+  npm run -s test:guests || status=1
+  phase "guests suite"
 fi
 if [ -n "$chain" ]; then
   if [ "$status" -eq 0 ]; then wait "$chain"; else kill -- "-$chain" 2>/dev/null || true; fi

@@ -1,6 +1,7 @@
 // The file-level backup plan: one restic repository per environment on the backup LXC, and what each environment's
 // guests stream into it. Pure data from the configs, for the host's ResticServer and the environments' clients.
 import type { BackupConfig, EnvironmentConfig } from "../config/schema";
+import { DATA_MOUNT_POINT, dockerDaemonConfig } from "../cloud-init";
 import { TEXTFILE_DIR } from "../monitoring/telemetry";
 import { resticUser, type ResticRepository, type StreamSource } from "./restic";
 
@@ -28,19 +29,22 @@ export function resticRepository(name: string, location: string, restic: BackupC
 }
 
 /** What each of an environment's machines streams into the repository, by machine ("gpu-vm", "postgres", "redis"). */
-/** A compose project's named volume as a stream source (Docker's volume directory, as a tar). */
-export const volumeSource = (project: string, v: string): StreamSource => ({
-  name: `volume-${v}`,
-  host: "local",
-  dump: `tar -C /var/lib/docker/volumes/${project}_${v}/_data -cf - .`,
-  load: `mkdir -p /var/lib/docker/volumes/${project}_${v}/_data && tar -C /var/lib/docker/volumes/${project}_${v}/_data -xpf -`,
-  file: `${v}.tar`,
-});
+/** Docker's data root where the daemon keeps its default (the cicd container's engine). */
+export const DEFAULT_DOCKER_ROOT = "/var/lib/docker";
+
+/**
+ * A compose project's named volume as a stream source (its directory under the engine's data root, as a tar). The GPU
+ * VMs' engines keep their data on the data disk (lib/cloud-init.ts dockerDaemonConfig), not in /var/lib/docker.
+ */
+export function volumeSource(project: string, v: string, dockerRoot = DEFAULT_DOCKER_ROOT): StreamSource {
+  const dir = `${dockerRoot}/volumes/${project}_${v}/_data`;
+  return { name: `volume-${v}`, host: "local", dump: `tar -C ${dir} -cf - .`, load: `mkdir -p ${dir} && tar -C ${dir} -xpf -`, file: `${v}.tar` };
+}
 
 export function environmentSources(c: EnvironmentConfig, project: string, volumes: string[]): Record<string, StreamSource[]> {
   const redisData = c.containers.redis.data?.path ?? "/var/lib/redis";
   return {
-    "gpu-vm": volumes.map((v) => volumeSource(project, v)),
+    "gpu-vm": volumes.map((v) => volumeSource(project, v, dockerDaemonConfig(DATA_MOUNT_POINT)["data-root"])),
     postgres: [
       {
         name: "postgres",

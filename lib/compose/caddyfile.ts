@@ -2,6 +2,16 @@
 // to its service; sites marked auth ask the OAuth2 proxy first (forward_auth): a browser without a session is sent to
 // sign in, an API client's bearer JWT is checked. Certificates from Caddy's internal CA, or from an ACME CA.
 
+import { urlEgress, type Egress } from "../egress";
+
+/** Caddy's ACME issuer when no other directory is configured. */
+export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
+
+/** What the ingress contacts: its ACME CA's directory, with tls acme (the CA's TLS-ALPN challenge comes in on 443). */
+export function ingressEgress(input: Pick<IngressInput, "tls" | "acmeCa">): Egress[] {
+  return input.tls === "acme" ? [urlEgress("the ingress: certificates from its ACME CA", input.acmeCa ?? LETS_ENCRYPT_DIRECTORY)] : [];
+}
+
 export interface IngressSite {
   hostname: string;
   upstream: string;

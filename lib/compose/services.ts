@@ -2,7 +2,8 @@
 // then the private assistant UI and Chroma, or the public chatbot, Qdrant and the TLS ingress; in both, the TLS gateway
 // that serves every other published port with a certificate from the environment CA, and the GPU's exporter.
 import { ipOf } from "../net";
-import { SERVICE_DEFAULTS, type EnvironmentConfig, type OllamaConfig } from "../config/schema";
+import { SERVICE_DEFAULTS, type EnvironmentConfig, type HostConfig, type ModelDeploymentConfig, type OllamaConfig } from "../config/schema";
+import { urlEgress, type Egress } from "../egress";
 import { renderCaddyfile, renderGatewayCaddyfile } from "./caddyfile";
 import { healthcheck, type ServiceSpec, type StackSpec } from "./spec";
 import { EXPORTER_PORTS } from "../monitoring/prometheus";
@@ -29,6 +30,19 @@ export function ollamaEnvironment(o: OllamaConfig): Record<string, string> {
     OLLAMA_GPU_OVERHEAD: String(o.gpuOverheadMiB * 1024 ** 2),
     OLLAMA_MAX_QUEUE: String(o.maxQueue),
   };
+}
+
+/** Ollama's own registry, where a model name without a registry host is pulled from. */
+export const OLLAMA_REGISTRY = "https://registry.ollama.ai";
+
+/** What Ollama contacts to pull the deployed models (a derived model pulls the one it is made `from`). */
+export function modelEgress(models: readonly ModelDeploymentConfig[]): Egress[] {
+  const registryOf = (name: string) => {
+    const first = name.split("/")[0];
+    return name.includes("/") && (first.includes(".") || first.includes(":")) ? `https://${first}` : OLLAMA_REGISTRY;
+  };
+  const registries = [...new Set(models.map((m) => registryOf(m.from ?? m.name)))].sort();
+  return registries.map((r) => urlEgress(`Ollama: models from ${new URL(r).host}`, r));
 }
 
 function ollamaService(o: OllamaConfig, gpu: boolean): ServiceSpec {
@@ -273,4 +287,17 @@ export function ingressInput(
     acmeCa: ingress.acmeCa,
     authUpstream: config.services.oauth2Proxy ? `${OAUTH2_PROXY.service}:${OAUTH2_PROXY.port}` : undefined,
   };
+}
+
+/** The compose project of the cicd container (Gitea and its runner). */
+export const CICD_PROJECT = "cicd";
+
+/** The host's compose project: Gitea and its runner in Docker in the cicd container, when services.gitea is on. */
+export function platformStack(c: HostConfig): { plan: CatalogPlan; spec: StackSpec } | undefined {
+  if (!c.services.gitea) return undefined;
+  const plan = resolveCatalog(
+    { gitea: c.services.gitea },
+    { env: "host", project: CICD_PROJECT, guestIp: ipOf(c.platform.containers.cicd.address), publicHostnames: [] },
+  );
+  return { plan, spec: { project: CICD_PROJECT, networks: [{ name: "ai", internal: false }], volumes: plan.volumes, services: plan.services } };
 }

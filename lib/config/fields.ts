@@ -86,6 +86,13 @@ export const isoDate = pattern(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD").re
 /** A systemd-style duration as the provider takes it for timeouts: "15m", "90s", "1h". */
 export const duration = pattern(/^\d+(s|m|h)$/, 'a duration such as "15m", "90s" or "1h"');
 
+/** The seconds of a `duration` ("15m" → 900). */
+export function durationSeconds(d: string): number {
+  const m = /^(\d+)(s|m|h)$/.exec(d);
+  if (!m) throw new Error(`durationSeconds: ${JSON.stringify(d)} is not a duration such as "15m"`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as "s" | "m" | "h"];
+}
+
 export const fileName = pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "a file name (letters, digits, '.', '_', '-')");
 
 export const sha256 = pattern(/^[0-9a-f]{64}$/, "a sha256 checksum (64 lower-case hex digits)");

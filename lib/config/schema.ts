@@ -23,6 +23,7 @@ export const MONITORING_DEFAULTS = {
   aptKeyFingerprints: GRAFANA_KEY_FINGERPRINTS,
 } as const;
 export { imageRef } from "./fields";
+import { GUEST_OS, driverPackageFor } from "../guest-os";
 import { cidrsOverlap, isHostAddress, parseCidr, parseInterfaceAddress, parseIpv4 } from "../net";
 import {
   retentionPeriod,
@@ -249,6 +250,8 @@ const platformContainers = z.strictObject({
   cicd: containerSpec,
   monitoring: containerSpec,
   backup: containerSpec,
+  /** The package cache (apt-cacher-ng): the environments' guests fetch their distribution's packages through it. */
+  packages: containerSpec,
 });
 
 const retention = (d: { daily: number; weekly: number; monthly: number }) =>
@@ -358,12 +361,18 @@ const gpuVm = z.strictObject({
   address: interfaceAddress,
   nameservers: z.array(ipv4).min(1, { error: () => "expected at least one DNS server" }),
   searchDomain: pattern(/^[a-z0-9.-]+$/, 'a DNS domain such as "lan"').optional(),
-  /** The Ubuntu package of the NVIDIA driver. RTX 50xx (Blackwell) needs the open kernel modules, 570 or newer. */
-  nvidiaDriverPackage: pattern(
-    /^nvidia-(driver|headless)-\d{3}(-server)?(-open)?$/,
-    'an Ubuntu NVIDIA driver package such as "nvidia-driver-570-server-open"',
-  ).default("nvidia-driver-570-server-open"),
+  /** The guest's operating system, whose cloud image the environment downloads (lib/guest-os.ts). */
+  os: oneOf(GUEST_OS).default("ubuntu-24.04"),
+  /** The NVIDIA driver and container toolkit. false only for a VM without a GPU (the real-guest testbed). */
+  nvidia: bool.default(true),
+  /**
+   * The NVIDIA driver package of that OS; its default is the OS's (Ubuntu: nvidia-driver-570-server-open; RTX 50xx,
+   * Blackwell, needs the open kernel modules, 570 or newer).
+   */
+  nvidiaDriverPackage: pattern(/^[a-z0-9][a-z0-9.+-]+$/, 'a Debian/Ubuntu package name such as "nvidia-driver-570-server-open"').optional(),
   agentTimeout: duration.default("15m"),
+  /** How long the first boot may take (packages, the NVIDIA driver's build, the reboot) before `up` fails. */
+  firstBootTimeout: duration.default("45m"),
   /** Debugging only: the policy pack's nic-firewall-on rule rejects false. */
   nicFirewall: bool.default(true),
 });
@@ -765,6 +774,13 @@ export const environmentConfigSchema = environmentShape.superRefine((c, ctx) => 
     }
   });
   checkCatalog(c, ctx, catalog);
+  if (c.gpuVm.nvidia) {
+    try {
+      driverPackageFor(c.gpuVm.os, c.gpuVm.nvidiaDriverPackage);
+    } catch (e) {
+      issue(ctx, ["gpuVm", "nvidiaDriverPackage"], (e as Error).message);
+    }
+  }
   if (c.gpuVm.hugepages !== "none") {
     issue(
       ctx,

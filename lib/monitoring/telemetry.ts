@@ -4,7 +4,8 @@
 // idempotent and restart only what changed. Stdin: the platform CA certificate (the log gateway's), PEM.
 import { SCRIPT_PRELUDE, aptInstallUnless, enableAndStart, hasPackage, putFile, putPem, readStdinBundle } from "../shell";
 import { renderAlloyConfig } from "./alloy";
-import { pinnedInstall } from "../apt-repo";
+import { aptRepositoryEgress, pinnedInstall } from "../apt-repo";
+import type { Egress } from "../egress";
 import { grafanaAptRepository } from "./grafana";
 import type { LogTenant } from "./loki";
 import { renderOllamaProbeScript, type OllamaProbe } from "./ollama-probe";
@@ -40,6 +41,11 @@ function probeOnTimer(p: { unit: string; path: string; script: string; service: 
   return `${putFile(p.path, "0755", "root:root", p.script)}${putFile(`/etc/systemd/system/${p.unit}.service`, "0644", "root:root", `[Unit]\nDescription=ai-dualstack: ${p.service}\n\n[Service]\nType=oneshot\nExecStart=${p.path}\n`)}${putFile(`/etc/systemd/system/${p.unit}.timer`, "0644", "root:root", `[Unit]\nDescription=ai-dualstack: ${p.timer}\n\n[Timer]\nOnBootSec=1min\nOnUnitActiveSec=30s\nAccuracySec=5s\n\n[Install]\nWantedBy=timers.target\n`)}systemctl daemon-reload
 systemctl enable --now ${p.unit}.timer >/dev/null
 `;
+}
+
+/** What the telemetry install contacts beyond the guest's distribution (node exporter, cAdvisor): Grafana's repository (Alloy). */
+export function telemetryEgress(aptKeyFingerprints: readonly string[], who: string): Egress[] {
+  return aptRepositoryEgress(grafanaAptRepository(aptKeyFingerprints), `${who}'s log agent`);
 }
 
 export function renderTelemetryInstallScript(t: GuestTelemetry): string {

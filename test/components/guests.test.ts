@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { GpuVm, holderDiskPath, type GpuVmArgs } from "../../components/gpu-vm";
 import { ServiceContainer } from "../../components/service-container";
+import { DATA_DEVICE, DATA_MOUNT_POINT } from "../../lib/cloud-init";
 import { COMPUTED_MARK } from "../../ops/engine";
 import { T, byType, one, underMocks } from "../helpers/mocks";
 
@@ -24,9 +25,19 @@ const vmArgs: GpuVmArgs = {
   nameservers: ["10.20.0.1"],
   searchDomain: "private.lan",
   gpuMapping: "rtx5090",
-  sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN0YWNrLWFkbWluLWV4YW1wbGUta2V5LW5vdC1yZWFs a@b"],
-  nvidiaDriverPackage: "nvidia-driver-570-server-open",
+  userData: {
+    hostname: "private-gpu",
+    fqdn: "private-gpu.private.lan",
+    sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHN0YWNrLWFkbWluLWV4YW1wbGUta2V5LW5vdC1yZWFs a@b"],
+    os: "ubuntu-24.04",
+    nvidia: true,
+    nvidiaDriverPackage: "nvidia-driver-570-server-open",
+    dataDevice: DATA_DEVICE,
+    dataMountPoint: DATA_MOUNT_POINT,
+    env: "private",
+  },
   agentTimeout: "15m",
+  firstBoot: { timeoutSeconds: 2700 },
 };
 
 describe("GpuVm", () => {
@@ -99,6 +110,20 @@ describe("GpuVm", () => {
     expect(one(rs, T.options).inputs).toMatchObject({ vmId: 200, enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", macfilter: true, ipfilter: true });
     expect(one(rs, T.ipset).inputs).toMatchObject({ vmId: 200, name: "ipfilter-net0", cidrs: [{ name: "10.30.0.10" }] });
     expect((one(rs, T.rules).inputs as any).rules).toEqual([{ securityGroup: "sg-public", comment: "rules of the public zone" }]);
+  });
+
+  it("waits for its first boot after the VM exists: the check expects the driver's reboot, the key stays secret", async () => {
+    const rs = await underMocks(
+      () => new GpuVm("gpu", { ...vmArgs, firstBoot: { privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END", timeoutSeconds: 600 } }),
+    );
+    const wait = one(rs, "pulumi-nodejs:dynamic/guest:FirstBoot", "gpu-first-boot");
+    const inputs = wait.inputs as any;
+    expect(inputs).toMatchObject({ host: "10.20.0.10", user: "ops", timeoutSeconds: 600 });
+    expect(inputs.check).toContain('echo "waiting reboot"');
+    expect(wait.options.dependsOn).toContain(one(rs, T.vm, "gpu-vm").urn);
+    expect(wait.options.additionalSecretOutputs).toContain("privateKey");
+    const noGpu = await underMocks(() => new GpuVm("gpu", { ...vmArgs, userData: { ...vmArgs.userData, nvidia: false } }));
+    expect((one(noGpu, "pulumi-nodejs:dynamic/guest:FirstBoot", "gpu-first-boot").inputs as any).check).not.toContain("reboot");
   });
 
   it("applies hugepages only when asked", async () => {

@@ -137,7 +137,9 @@ describe("EnvironmentAccess", () => {
 
 describe("ClusterFirewall", () => {
   it("the admin rules and groups exist before the firewall is switched on with DROP", async () => {
-    const rs = await underMocks(() => new ClusterFirewall("cluster-firewall", { networks: host.networks, monitoringIp: "10.10.0.12" }));
+    const rs = await underMocks(
+      () => new ClusterFirewall("cluster-firewall", { networks: host.networks, monitoringIp: "10.10.0.12", packageCacheIp: "10.10.0.14" }),
+    );
     const fw = one(rs, T.clusterFirewall);
     expect(fw.inputs).toMatchObject({ enabled: true, inputPolicy: "DROP" });
     const rules = one(rs, T.rules);

@@ -112,7 +112,8 @@ const ENV_CASES: [string, string, (string | number)[], unknown, string, string][
   ["hugepages need root", "gpuVm", ["hugepages"], "1024", "ai-dualstack:gpuVm.hugepages", "root@pam"],
   ["same VMID twice", "containers", ["redis", "vmId"], 210, "ai-dualstack:containers.redis.vmId", "already used by containers.postgres.vmId"],
   ["bad duration", "gpuVm", ["agentTimeout"], "forever", "ai-dualstack:gpuVm.agentTimeout", "15m"],
-  ["bad driver package", "gpuVm", ["nvidiaDriverPackage"], "nvidia; rm -rf /", "ai-dualstack:gpuVm.nvidiaDriverPackage", "Ubuntu NVIDIA driver package"],
+  ["bad driver package", "gpuVm", ["nvidiaDriverPackage"], "nvidia; rm -rf /", "ai-dualstack:gpuVm.nvidiaDriverPackage", "a Debian/Ubuntu package name"],
+  ["driver of another OS", "gpuVm", ["os"], "debian-13", "ai-dualstack:gpuVm.nvidiaDriverPackage", "is not an NVIDIA driver package of debian-13"],
   ["no ssh keys", "sshKeys", [], [], "ai-dualstack:sshKeys", "at least one SSH public key"],
   ["address without prefix", "containers", ["postgres", "address"], "10.20.0.21", "ai-dualstack:containers.postgres.address", "with prefix"],
 ];

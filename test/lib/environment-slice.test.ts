@@ -23,6 +23,7 @@ describe("the host → environment slice", () => {
       nodes: [{ name: "pve1", address: "192.168.10.2" }],
       tokenId: "ai-private@pve!deploy",
       operatorCidrs: ["192.168.10.0/28"],
+      packages: { aptProxy: "http://10.10.0.14:3142" },
       vault: { address: "https://10.10.0.10:8200", mount: "kv-private", appRole: "ai-private" },
       // Its restic repository and the file-level schedule; nothing of the PBS (the host's own business).
       monitoring: {
@@ -54,6 +55,11 @@ describe("the host → environment slice", () => {
     expect(checkAgainstSlice(env.config, undefined, "org/p/host")[0]).toContain("run `pulumi up` on the host stack first");
     expect(checkAgainstSlice(env.config, { ...slice, env: "public" }, "h")).toEqual([
       'ai-dualstack:role: the host slice is for "public", this stack is "private"',
+    ]);
+    // A host stack deployed before the package cache existed: the environment says what to do, before creating anything.
+    const { packages: _packages, ...older } = slice;
+    expect(checkAgainstSlice(env.config, older as typeof slice, "org/p/host")).toEqual([
+      'ai-dualstack:hostStack: the host stack "org/p/host" offers no package cache yet (platform.containers.packages); run `pulumi up` on the host stack first',
     ]);
   });
 });

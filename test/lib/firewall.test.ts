@@ -7,6 +7,7 @@ const loaded = loadConfig(committedConfig("host"));
 if (loaded.role !== "host") throw new Error("host config expected");
 const networks = loaded.config.networks;
 const monitoringIp = loaded.config.platform.containers.monitoring.address.split("/")[0];
+const packageCacheIp = loaded.config.platform.containers.packages.address.split("/")[0];
 
 describe("firewall rules", () => {
   it("the cluster firewall is on with inbound DROP", () => {
@@ -14,7 +15,7 @@ describe("firewall rules", () => {
   });
 
   it("admin ports open only to the management IP set, on the host and in every zone", () => {
-    const all = [...clusterRules(monitoringIp), ...Object.values(securityGroups(networks, monitoringIp)).flat()];
+    const all = [...clusterRules(monitoringIp), ...Object.values(securityGroups(networks, monitoringIp, packageCacheIp)).flat()];
     const admin = all.filter((r) => r.type === "in" && r.action === "ACCEPT" && r.dport && (ADMIN_PORTS as readonly string[]).includes(r.dport));
     expect(admin.length).toBeGreaterThanOrEqual(ADMIN_PORTS.length);
     for (const r of admin) expect(r.source).toBe(`+${MANAGEMENT_IPSET}`);
@@ -24,7 +25,7 @@ describe("firewall rules", () => {
   });
 
   it("the private zone accepts nothing from the public zone", () => {
-    const priv = securityGroups(networks, monitoringIp)["sg-private"];
+    const priv = securityGroups(networks, monitoringIp, packageCacheIp)["sg-private"];
     expect(priv.some((r) => r.source === networks.public.cidr)).toBe(false);
     expect(priv.filter((r) => r.type === "in" && r.action === "ACCEPT").map((r) => r.source)).toEqual([
       "+management",
@@ -39,14 +40,15 @@ describe("firewall rules", () => {
     expect(priv.slice(firstZoneRule, firstZoneRule + 4).map((r) => `${r.action} ${r.dport ?? "*"}`)).toEqual(["DROP 22", "DROP 8006", "DROP 3128", "ACCEPT *"]);
   });
 
-  it("public guests drop outbound except DNS, NTP, HTTPS, their zone, Vault, the restic repositories and their log gateway port", () => {
+  it("public guests drop outbound except DNS, NTP, HTTPS, their zone, Vault, the restic repositories, their log gateway port and the package cache", () => {
     expect(guestFirewallOptions("public")).toMatchObject({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", macfilter: true, ipfilter: true });
     expect(guestFirewallOptions("private")).toMatchObject({ inputPolicy: "DROP", outputPolicy: "ACCEPT", macfilter: true, ipfilter: true });
-    const out = securityGroups(networks, monitoringIp)["sg-public"].filter((r) => r.type === "out");
+    const out = securityGroups(networks, monitoringIp, packageCacheIp)["sg-public"].filter((r) => r.type === "out");
     expect(out.map((r) => `${r.proto ?? "any"}/${r.dport ?? "*"}`).sort()).toEqual([
       "any/*",
       "tcp/2222",
       "tcp/3103",
+      "tcp/3142",
       "tcp/443",
       "tcp/53",
       "tcp/8200",
@@ -56,10 +58,13 @@ describe("firewall rules", () => {
     expect(out.find((r) => r.dport === "3103")?.dest).toBe(monitoringIp);
     expect(out.find((r) => !r.proto)?.dest).toBe(networks.public.cidr);
     expect(out.find((r) => r.dport === "2222")?.dest).toBe(networks.services.cidr);
+    expect(out.find((r) => r.dport === "3142")?.dest).toBe(packageCacheIp);
+    // No plain HTTP out: the distribution's mirrors only through the cache.
+    expect(out.filter((r) => r.dport?.split(",").includes("80"))).toEqual([]);
   });
 
   it("each zone reaches only its own port of the log gateway; the host's exporters only from the monitoring container", () => {
-    const svc = securityGroups(networks, monitoringIp)["sg-services"];
+    const svc = securityGroups(networks, monitoringIp, packageCacheIp)["sg-services"];
     const pushes = svc.filter((r) => r.comment.startsWith("log pushes"));
     expect(pushes.map((r) => [r.source, r.dest, r.dport])).toEqual([
       [networks.private.cidr, monitoringIp, "3102"],

@@ -47,7 +47,7 @@ describe("ops/prerequisites.js", () => {
     const all = prerequisites(["--for", "unit"], {});
     expect(all.stdout).toBe("");
     expect(all.status).toBe(0);
-    expect(prerequisites(["--for", "nightly"], {}).stderr).toBe('--for: expected a comma-separated list of unit, engine, integration, got "nightly"\n');
+    expect(prerequisites(["--for", "nightly"], {}).stderr).toBe('--for: expected a comma-separated list of unit, engine, integration, guests, got "nightly"\n');
   });
 
   it("the unit suite without caddy, promtool and Loki stops before any test runs, naming each with its package or build", () => {

@@ -412,10 +412,14 @@ describe("data and secrets rules", () => {
       "pool ai-public (public) is covered by no backup job",
     ]);
     const noRetention = mutate(host, "platform-backups-ai-dualstack-platform", (r) => (r.inputs.pruneBackups = {}));
-    expect((await violationsOf(noRetention, "backup-coverage")).map((v) => v.message)).toEqual([
-      "pool platform (platform) is backed up without retention (pruneBackups)",
-      ...["security", "cicd", "monitoring", "backup"].map((k, i) => `platform-${k}-ct (${110 + i}) is backed up without retention (pruneBackups)`),
-    ]);
+    expect((await violationsOf(noRetention, "backup-coverage")).map((v) => v.message).sort()).toEqual(
+      [
+        "pool platform (platform) is backed up without retention (pruneBackups)",
+        ...["security", "cicd", "monitoring", "backup", "packages"].map(
+          (k, i) => `platform-${k}-ct (${110 + i}) is backed up without retention (pruneBackups)`,
+        ),
+      ].sort(),
+    );
     const plain = mutate(host, "platform-backups-pbs", (r) => (delete r.inputs.generateEncryptionKey, delete r.inputs.encryptionKey));
     expect((await violationsOf(plain, "backup-coverage")).map((v) => v.message)).toEqual(
       Array(3).fill("PBS storage pbs has no client-side encryption (encryptionKey or generateEncryptionKey)"),

@@ -28,13 +28,14 @@ describe("host stack", () => {
     expect(count(host, T.pool)).toBe(3);
     expect(count(host, T.clusterFirewall)).toBe(1);
     expect(count(host, T.download)).toBe(5); // per environment a cloud image and an LXC template, plus the platform's template
-    expect(count(host, T.ct)).toBe(4);
+    expect(count(host, T.ct)).toBe(5); // security, cicd, monitoring, backup, packages
     expect(count(host, T.vm)).toBe(0);
     // 92 + the platform CA (3), Vault (17, + 4 for its snapshots: policy, AppRole, credentials, scripts), backups (5),
     // restic (8: the platform's repository too, + its client on the security LXC), monitoring (17: component,
     // telemetry on the 4 containers, the read-only user, token and ACL, the node's exporters and discovery, Grafana's
-    // password, the Grafana and log-gateway certificates (2 × key, request, certificate), the install)
-    expect(host.resources).toHaveLength(147);
+    // password, the Grafana and log-gateway certificates (2 × key, request, certificate), the install), the package
+    // cache (8: its container with its firewall (6), the install, its telemetry)
+    expect(host.resources).toHaveLength(155);
   });
 
   it("hosts the environments' restic repositories on the backup LXC: an sftp-only daemon on its own port, passwords and keys on stdin", () => {
@@ -182,9 +183,10 @@ describe.each([
   // public: + 16 for its two tenants (component, 2 × 6) and Qdrant's API key; both: + 2 data-service admin passwords,
   // the environment CA and PostgreSQL's certificate (6), the two data-service installs, and VaultSecrets (component,
   // 4 data/tls secrets and one per generated service secret: 1 private, 2 public); + 5 for monitoring (the DCGM
-  // exporter's image and container, telemetry on the VM and the two data LXCs)
-  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 84],
-  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 96],
+  // exporter's image and container, telemetry on the VM and the two data LXCs); + 3: the GPU VM's first boot and the
+  // two data LXCs' apt proxy (the package cache)
+  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 87],
+  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 99],
 ] as const)("%s stack", (env, plan, bridge, mapping, pool, datastore, total) => {
   it("creates a GPU VM with its data holder and two data LXCs", () => {
     expect(count(plan(), T.vm)).toBe(2);
@@ -265,6 +267,18 @@ describe("AI workloads", () => {
     }
     const ollamaUrn = byType(plan().resources, "docker:index/container:Container").find((c) => (c.inputs as any).name === `${env}-ollama-1`)!.urn;
     for (const d of byType(plan().resources, "dualstack:workload:ModelDeployment")) expect(d.options.dependsOn).toContain(ollamaUrn);
+  });
+
+  it.each([
+    ["private", () => priv],
+    ["public", () => pub],
+  ] as const)("%s: nothing touches the VM's Docker engine before its first boot is over", (env, plan) => {
+    const firstBoot = one(plan().resources, "pulumi-nodejs:dynamic/guest:FirstBoot", `${env}-gpu-first-boot`);
+    const engine = one(plan().resources, "pulumi:providers:docker", `${env}-services-engine`);
+    expect(engine.options.dependsOn).toContain(firstBoot.urn);
+    const onEngine = plan().resources.filter((r) => r.type.startsWith("docker:"));
+    expect(onEngine.length).toBeGreaterThan(10);
+    for (const r of onEngine) expect(r.options.provider, r.name).toContain(engine.urn);
   });
 
   it("the services and their retained volumes show in the plans", () => {
@@ -392,7 +406,8 @@ describe.each([
     }
     expect((one(plan().resources, "command:remote:Command", `${env}-postgres-restic`).inputs as any).create).toContain("pg_dumpall --clean --if-exists");
     expect((one(plan().resources, "command:remote:Command", `${env}-gpu-vm-restic`).inputs as any).create).toContain(
-      `tar -C /var/lib/docker/volumes/${env}_ollama-models/_data -cf - .`,
+      // The VM's engine keeps its volumes on the data disk (daemon.json data-root), not in /var/lib/docker.
+      `tar -C /srv/data/docker/volumes/${env}_ollama-models/_data -cf - .`,
     );
     expect((one(plan().resources, "command:remote:Command", `${env}-gpu-vm-restic`).inputs as any).create).toContain('sudo -n bash "$f"');
     const component = one(plan().resources, "dualstack:security:VaultSecrets", `${env}-secrets`);

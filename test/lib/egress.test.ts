@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { environmentCatalog, environmentStack } from "../../lib/compose/services";
+import { loadConfig } from "../../lib/config/load";
+import type { EnvironmentConfig, HostConfig } from "../../lib/config/schema";
+import type { Egress } from "../../lib/egress";
+import { environmentEgress } from "../../lib/environment-egress";
+import { guestFirewallOptions, securityGroups, type FirewallRule } from "../../lib/firewall";
+import { cidrContains, ipOf, parseCidr, parseIpv4 } from "../../lib/net";
+import { PACKAGE_CACHE_ARCHIVES, PACKAGE_CACHE_PORT } from "../../lib/package-cache";
+import { committedConfig, edit } from "../helpers/config";
+
+const host = loadConfig(committedConfig("host")).config as HostConfig;
+const cacheIp = ipOf(host.platform.containers.packages.address);
+const groups = securityGroups(host.networks, ipOf(host.platform.containers.monitoring.address), cacheIp);
+const projectCidrs = [host.networks.mgmt.cidr, host.networks.services.cidr, host.networks.private.cidr, host.networks.public.cidr];
+
+const inside = (ip: string, cidr: string) => cidrContains(parseCidr(cidr)!, parseIpv4(ip)!);
+/** Out rules towards the internet: no destination, or one outside every network of the project. */
+const internetRules = (rules: FirewallRule[]) =>
+  rules.filter((r) => r.type === "out" && r.action === "ACCEPT" && (!r.dest || !projectCidrs.some((c) => inside(r.dest!.split("/")[0], c))));
+const ports = (rules: FirewallRule[]) => new Set(rules.flatMap((r) => (r.dport ?? "*").split(",").map((p) => `${r.proto ?? "any"}/${p}`)));
+const declaredPorts = (egress: Egress[]) => new Set(egress.filter((e) => !e.viaPackageCache).map((e) => `${e.proto}/${e.port}`));
+
+function environment(env: "private" | "public", raw = committedConfig(env)) {
+  const c = loadConfig(raw).config as EnvironmentConfig;
+  const spec = environmentStack(c, env, environmentCatalog(c, env));
+  return environmentEgress(c, spec, host.platform.monitoring.aptKeyFingerprints).flatMap((g) => g.egress);
+}
+
+describe("what the guests contact, and the firewall that lets it", () => {
+  it("the public zone admits towards the internet exactly the ports its guests' renderers declare", () => {
+    const egress = environment("public");
+    expect(guestFirewallOptions("public").outputPolicy).toBe("DROP");
+    expect(ports(internetRules(groups["sg-public"]))).toEqual(declaredPorts(egress));
+    // Among them Ollama's registry, the image registries and Grafana's repository, all on 443.
+    const hosts = egress.flatMap((e) => e.hosts);
+    for (const h of ["registry.ollama.ai", "registry-1.docker.io", "ghcr.io", "apt.grafana.com"]) expect(hosts).toContain(h);
+  });
+
+  it("the public zone's distribution packages come only through the package cache, which serves those archives", () => {
+    const viaCache = environment("public").filter((e) => e.viaPackageCache);
+    expect(viaCache.map((e) => e.port)).toEqual(viaCache.map(() => 80));
+    for (const e of viaCache) for (const h of e.hosts) expect(PACKAGE_CACHE_ARCHIVES).toContain(h);
+    expect(groups["sg-public"]).toContainEqual(
+      expect.objectContaining({ type: "out", action: "ACCEPT", dest: cacheIp, proto: "tcp", dport: String(PACKAGE_CACHE_PORT) }),
+    );
+    expect([...ports(internetRules(groups["sg-public"]))].filter((p) => p.endsWith("/80"))).toEqual([]);
+  });
+
+  it("ACME certificates add their CA, on 443; a CA on another port fails the check", () => {
+    const acme = (acmeCa?: string) => {
+      const raw = committedConfig("public");
+      const services = JSON.parse(raw.values["ai-dualstack:services"]);
+      services.ingress = { ...services.ingress, tls: "acme", acmeEmail: "ops@example.org", ...(acmeCa ? { acmeCa } : {}) };
+      return environment("public", edit(raw, "services", [], services));
+    };
+    expect(acme().flatMap((e) => e.hosts)).toContain("acme-v02.api.letsencrypt.org");
+    expect(declaredPorts(acme())).toEqual(ports(internetRules(groups["sg-public"])));
+    expect(declaredPorts(acme("https://ca.example.org:14000/directory"))).toContain("tcp/14000");
+    expect(ports(internetRules(groups["sg-public"]))).not.toContain("tcp/14000");
+  });
+
+  it("the private zone lets its guests out (its output policy is ACCEPT), so what they declare is admitted", () => {
+    expect(guestFirewallOptions("private").outputPolicy).toBe("ACCEPT");
+    expect(environment("private").length).toBeGreaterThan(0);
+  });
+});
