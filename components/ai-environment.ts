@@ -233,12 +233,13 @@ export class AiEnvironment extends pulumi.ComponentResource {
           [CA_MATERIAL]: ca.certPem,
           ...(args.rcloneConfig !== undefined ? { [RCLONE_CONFIG_MATERIAL]: args.rcloneConfig } : {}),
         },
+        engineAfter: [vm.firstBoot],
         secretValues: {
           ...deps.secretValues,
           ...(args.oauth2ClientSecret !== undefined ? { [EXTERNAL_CLIENT_SECRET]: args.oauth2ClientSecret } : {}),
         },
       },
-      { parent: this, dependsOn: [vm.firstBoot, ...deps.resources] },
+      { parent: this, dependsOn: deps.resources },
     );
 
     // File-level backups: every machine streams its sources (volumes, the PostgreSQL dump, Redis's data) into the

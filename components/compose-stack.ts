@@ -29,6 +29,8 @@ export interface ComposeStackArgs {
   materials?: Record<string, pulumi.Input<string>>;
   /** Secrets made elsewhere (a service's database password), by the name its templates use; the rest are generated. */
   secretValues?: Record<string, pulumi.Input<string>>;
+  /** What must be over before anything touches the engine (the VM's first boot, the engine's install). */
+  engineAfter?: pulumi.Resource[];
 }
 
 const WAIT_TIMEOUT_SECONDS = 600;
@@ -60,9 +62,9 @@ export class ComposeStack extends pulumi.ComponentResource {
         host: args.dockerHost,
         sshOpts: ["-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=15"],
       },
-      // Children do not inherit the component's dependsOn: every resource on the engine uses this provider, so the
-      // provider carries it (the VM's first boot, the engine's install), and nothing touches the engine before.
-      { parent: this, dependsOn: opts?.dependsOn },
+      // Every resource on the engine uses this provider (children do not inherit the component's dependsOn): what it
+      // waits for, nothing on the engine starts before.
+      { parent: this, dependsOn: args.engineAfter },
     );
     const child = { parent: this, provider };
     const labels = (extra: Record<string, string>) =>

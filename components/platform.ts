@@ -274,6 +274,7 @@ export class Platform extends pulumi.ComponentResource {
           dockerHost: `ssh://root@${cicdIp}`,
           env: "platform",
           stack: args.stack,
+          engineAfter: [cicdEngine!],
           materials: { [GITEA_TLS.cert]: cert.certPem, [GITEA_TLS.key]: cert.keyPem, [CA_MATERIAL]: ca.certPem },
         },
         { parent: this, dependsOn: [cicdEngine!] },

@@ -119,14 +119,20 @@ export function renderGpuVmUserData(input: GpuVmUserDataInput): string {
       "qemu-guest-agent",
       "prometheus-node-exporter",
       "docker.io",
+      // Docker loads its container profile with apparmor_parser on an AppArmor kernel (Debian's and Ubuntu's): without
+      // it no container starts. docker.io only recommends it, and recommends are off (found in the real guest).
+      "apparmor",
       ...(os.compose ? [os.compose] : []),
       "curl",
       "gnupg",
       ...(input.nvidia ? [input.nvidiaDriverPackage] : []),
     ],
     fs_setup: [
-      // overwrite: false — cloud-init leaves a device that already has a filesystem untouched.
-      { label: DATA_LABEL, filesystem: "ext4", device: input.dataDevice, partition: "none", overwrite: false },
+      // partition "auto": cloud-init looks at the device first and leaves it alone when it holds this label's ext4 (or
+      // any other filesystem); it formats only a blank disk. With "none" it formats the raw device on every new
+      // instance, overwrite: false notwithstanding (cc_disk_setup.mkfs checks existing filesystems only for auto, any
+      // and partition numbers): a rebuilt VM found its data disk wiped, in the real-guest test.
+      { label: DATA_LABEL, filesystem: "ext4", device: input.dataDevice, partition: "auto", overwrite: false },
     ],
     mounts: [[`LABEL=${DATA_LABEL}`, input.dataMountPoint, "ext4", "defaults,nofail,x-systemd.device-timeout=30s", "0", "2"]],
     write_files: [

@@ -96,6 +96,7 @@ const TOOLS = [
   { name: "ssh", package: "openssh-client", suites: ["guests"], why: "logs in to the guests" },
   { name: "ssh-keygen", package: "openssh-client", suites: ["guests"], why: "the test's own SSH key" },
   { name: "sftp", package: "openssh-client", suites: ["guests"], why: "reaches the backup guest's sftp-only repository accounts" },
+  { name: "redis-cli", package: "redis-tools", suites: ["guests"], why: "Redis's own client, against the Redis the install script set up" },
 ];
 
 /** @param {string} path */

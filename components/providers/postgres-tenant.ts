@@ -6,7 +6,7 @@
 // marked secret, never from captured variables.
 import * as pulumi from "@pulumi/pulumi";
 
-export const PG_TENANT_PROVIDER_VERSION = "1";
+export const PG_TENANT_PROVIDER_VERSION = "2";
 
 export interface PgAdmin {
   host: string;
@@ -141,6 +141,9 @@ async function converge(i: PgTenantInputs, creating: boolean): Promise<PgTenantS
     } else {
       await admin.query(`alter role ${role} login password ${admin.escapeLiteral(i.password)} connection limit ${limit}`);
     }
+    // The administrator is no superuser (CREATEDB CREATEROLE): it may give a database to a role only as a member of
+    // it (PostgreSQL 15: membership; 16: the SET option, which a plain GRANT gives). Found on a real server.
+    await admin.query(`grant ${role} to current_user`);
     const db = await admin.query("select pg_get_userbyid(datdba) as owner from pg_database where datname = $1", [i.database]);
     const database = admin.escapeIdentifier(i.database);
     if (db.rowCount === 0) {

@@ -59,6 +59,17 @@ describe("PostgreSQL tenant", () => {
     );
   });
 
+  it("works as the administrator the install script makes: CREATEDB CREATEROLE, no superuser", async () => {
+    // As lib/data-services.ts renderPostgresAdminSql creates it (a superuser would hide what a real box refuses).
+    await sql("create role ai_admin_test login createdb createrole password 'admin-password-0123456789'");
+    const asAdmin = { ...admin(), user: "ai_admin_test", password: "admin-password-0123456789" };
+    const i = inputs("hooli", { admin: asAdmin, onDelete: "delete" });
+    const { id, outs } = (await p.create(i)) as { id: string; outs: PgTenantState };
+    expect(outs.observed).toMatchObject({ roleExists: true, databaseExists: true, owner: "tenant_hooli", passwordWorks: true });
+    await p.delete!(id, outs);
+    expect(await p.read!(id, outs)).toEqual({ id: "", props: {} });
+  });
+
   it("read reports drift: password changed, connection limit altered, role dropped", async () => {
     const i = inputs("initech");
     const { id, outs } = (await p.create(i)) as { id: string; outs: PgTenantState };

@@ -1,5 +1,6 @@
 // Test helpers: the committed stack files as raw config, and a way to edit them by key path.
 import { join } from "node:path";
+import { utils } from "ssh2";
 import { readStackFile } from "../../ops/engine";
 import type { RawConfig } from "../../lib/config/load";
 
@@ -21,6 +22,13 @@ export function committedConfig(stack: "host" | "private" | "public"): RawConfig
   return { values, secretKeys };
 }
 
+/**
+ * An OpenSSH private key of this process's own (the FirstBoot provider reads the environments' key before it
+ * connects: a placeholder would be refused), the same for every call.
+ */
+let processKey: string | undefined;
+const sshKeyOfProcess = () => (processKey ??= utils.generateKeyPairSync("ed25519").private);
+
 /** Stand-ins for the secrets a real deployment sets (`pulumi config set --secret`), by key. */
 export function dummySecrets(stack: "host" | "private" | "public"): Record<string, string> {
   return stack === "host"
@@ -32,7 +40,7 @@ export function dummySecrets(stack: "host" | "private" | "public"): Record<strin
       }
     : {
         proxmoxApiToken: `ai-${stack}@pve!deploy=99999999-8888-7777-6666-555555555555`,
-        sshPrivateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-${stack.toUpperCase()}-KEY\n-----END OPENSSH PRIVATE KEY-----`,
+        sshPrivateKey: sshKeyOfProcess(),
         vaultRoleId: `${stack}-role-id-0b0e2c5e-5a7f-4d4e-9f3a-1c2d3e4f5a6b`,
         vaultSecretId: `${stack}-secret-id-7c1d9e2f-0a3b-4c5d-8e6f-9a0b1c2d3e4f`,
         resticPassword: `${stack}-restic-password-4e8d2c1b0a9f8e7d6c5b4a39`,

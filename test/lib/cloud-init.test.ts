@@ -56,7 +56,10 @@ describe("GPU VM user-data", () => {
   });
 
   it("formats the data disk only if it has no filesystem, and mounts it by label", () => {
-    expect(doc.fs_setup).toEqual([expect.objectContaining({ device: input.dataDevice, overwrite: false, filesystem: "ext4", label: "aidata" })]);
+    // "auto", not "none": cloud-init formats a raw device given as "none" on every new instance (test/guests).
+    expect(doc.fs_setup).toEqual([
+      expect.objectContaining({ device: input.dataDevice, partition: "auto", overwrite: false, filesystem: "ext4", label: "aidata" }),
+    ]);
     expect(doc.mounts[0].slice(0, 2)).toEqual(["LABEL=aidata", "/srv/data"]);
     expect(doc.mounts[0][3]).toContain("nofail");
   });

@@ -11,7 +11,10 @@ import { appRoleCredentialsProvider, vaultConfigProvider } from "../../component
 import { startFakeQdrant } from "../helpers/fake-qdrant";
 import { startFakeVault } from "../helpers/fake-vault";
 import { startFakeOllama } from "../helpers/fake-ollama";
-import { startPostgres, startRedis } from "../helpers/servers";
+import { freePort, startPostgres, startRedis } from "../helpers/servers";
+import { firstBootProvider } from "../../components/providers/first-boot";
+import { startFirstBootStandIn } from "../engine/first-boot-standin";
+import { utils } from "ssh2";
 
 type Provider = pulumi.dynamic.ResourceProvider;
 
@@ -110,6 +113,24 @@ async function main() {
     });
   } finally {
     await redis.stop();
+  }
+  // The first boot's provider against an SSH stand-in that answers the check with "ready".
+  const sshPort = await freePort();
+  const ssh = await startFirstBootStandIn(["127.0.0.1"], sshPort);
+  try {
+    const { revived, facts } = await revive(firstBootProvider);
+    const created = await revived.create({
+      host: "127.0.0.1",
+      port: sshPort,
+      user: "ops",
+      privateKey: utils.generateKeyPairSync("ed25519").private,
+      check: "true",
+      timeoutSeconds: 30,
+      trigger: "t",
+    });
+    results.firstBoot = { ...facts, bootId: created.outs.bootId };
+  } finally {
+    await ssh.close();
   }
   process.stdout.write(`${JSON.stringify(results)}\n`);
 }

@@ -31,6 +31,11 @@ describe("dynamic providers serialise in a plain node process and work once revi
     expect(r.bytes).toBeLessThan(64 * 1024);
   });
 
+  it("firstBoot: only ssh2 at run time, and the revived copy completes against an SSH server", () => {
+    expect(results.firstBoot).toMatchObject({ containsSecrets: false, capturesViteModules: false, bootId: "engine-test-stand-in" });
+    expect(results.firstBoot.requires).toEqual(['require("ssh2")']);
+  });
+
   it("the revived copies saw the real servers", () => {
     expect(results.ollama.observed.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(results.postgres.observed).toMatchObject({ roleExists: true, databaseExists: true, passwordWorks: true });
