@@ -366,6 +366,9 @@ PermitRootLogin no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 AuthenticationMethods publickey
+# The keys live outside the chroots (the accounts' homes are their repositories' roots), where the accounts cannot
+# reach them; without this sshd looks in the chroot and refuses every client (found in the real-guest test).
+AuthorizedKeysFile /home/%u/.ssh/authorized_keys
 AllowUsers ${repos.map((r) => resticUser(r.name)).join(" ")}
 Subsystem sftp internal-sftp
 AllowTcpForwarding no

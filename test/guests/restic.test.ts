@@ -103,29 +103,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Options of an ssh or sftp session from the host to the backup guest's forwarded port, with `keyFile`. */
+const sessionOptions = (keyFile: string) => ["-i", keyFile, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"];
+
 /** An sftp session to a repository account from the host (through the forwarded port), with `key`. */
 const sftp = (user: string, keyFile: string, commands: string) =>
-  run(
-    "sftp",
-    [
-      "-i",
-      keyFile,
-      "-P",
-      String(sftpPort),
-      "-b",
-      "-",
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
-      `${user}@127.0.0.1`,
-    ],
-    {
-      input: commands,
-    },
-  );
+  run("sftp", [...sessionOptions(keyFile), "-P", String(sftpPort), "-b", "-", `${user}@127.0.0.1`], { input: commands });
 
 describe("restic backups between real guests", () => {
   it("the client backs up over sftp with its own key, and a restore returns the same bytes", async () => {
@@ -144,20 +127,7 @@ describe("restic backups between real guests", () => {
     const listing = await sftp(resticUser("public"), keys.public.file, "ls -1 /\n");
     expect(listing.code, listing.all).toBe(0);
     expect(listing.stdout.split("\n").filter((l) => l && !l.startsWith("sftp>"))).toEqual(["/repo"]);
-    const shell = await run("ssh", [
-      "-i",
-      keys.public.file,
-      "-p",
-      String(sftpPort),
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
-      `${resticUser("public")}@127.0.0.1`,
-      "id",
-    ]);
+    const shell = await run("ssh", [...sessionOptions(keys.public.file), "-p", String(sftpPort), `${resticUser("public")}@127.0.0.1`, "id"]);
     expect(shell.stdout).not.toContain("uid=");
   });
 

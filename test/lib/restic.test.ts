@@ -290,6 +290,8 @@ describe("restic server (the backup LXC)", () => {
     const sshd = readFileSync(join(root, "etc/ssh/sshd_restic_config"), "utf8");
     expect(sshd).toContain("Port 2222\n");
     expect(sshd).toContain("AllowUsers restic-private restic-public\n");
+    // Where the script writes the keys (outside the chroots): sshd would otherwise look in the account's home, the chroot.
+    expect(sshd).toContain("AuthorizedKeysFile /home/%u/.ssh/authorized_keys\n");
     expect(sshd).toContain("Match User restic-private\n  ChrootDirectory /srv/backup/restic/private\n  ForceCommand internal-sftp -d /repo\n");
     // Maintenance only on the server, as the repository's account; no backup timer there.
     expect(readFileSync(join(root, "etc/systemd/system/ai-dualstack-restic-forget-public.service"), "utf8")).toContain("User=restic-public\n");
