@@ -403,6 +403,8 @@ WantedBy=multi-user.target
       const units = resticUnits(r, "server");
       return `# ${r.name}
 id -u ${user} >/dev/null 2>&1 || useradd --system --home-dir ${root}/${r.name} --shell /usr/sbin/nologin ${user}
+# No password, but not a locked account ("!"): this daemon runs without PAM, and sshd refuses a locked account even a key.
+usermod -p '*' ${user}
 mkdir -p "$ROOT${root}/${r.name}/repo" "$ROOT/home/${user}/.ssh"
 chown root:root "$ROOT${root}/${r.name}"; chmod 0755 "$ROOT${root}/${r.name}"
 chown ${user}:${user} "$ROOT${root}/${r.name}/repo"; chmod 0700 "$ROOT${root}/${r.name}/repo"

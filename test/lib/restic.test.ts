@@ -252,7 +252,7 @@ describe("restic server (the backup LXC)", () => {
     mkdirSync(bin);
     const log = join(dir, "calls.log");
     writeFileSync(log, "");
-    for (const s of ["apt-get", "systemctl", "chown", "useradd", "sshd"]) stubTool(bin, log, s, "");
+    for (const s of ["apt-get", "systemctl", "chown", "useradd", "usermod", "sshd"]) stubTool(bin, log, s, "");
     stubTool(bin, log, "id", "exit 1");
     // runuser -u USER -- CMD…: runs CMD (as root here).
     stubTool(bin, log, "runuser", 'shift 3; exec "$@"');
@@ -299,6 +299,8 @@ describe("restic server (the backup LXC)", () => {
     const calls = readFileSync(log, "utf8");
     expect(calls).toContain("systemctl enable --now ai-dualstack-restic-check-private.timer");
     expect(calls).toContain(`sshd -t -f ${root}/etc/ssh/sshd_restic_config`);
+    // Not a locked account: the daemon runs without PAM, and sshd refuses a locked one even with its key.
+    expect(calls).toContain("usermod -p * restic-public");
     expect(calls).toContain("systemctl restart ai-dualstack-restic-sftp.service");
     // A second run initialises nothing again; a missing password stops before anything.
     expect(run(stdin("pw-private-0123456789", "pw-public-0123456789")).status).toBe(0);
