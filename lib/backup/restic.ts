@@ -213,7 +213,8 @@ set -uo pipefail
 ${resticEnv(r)}
 usage() { echo "usage: $0 SOURCE [SNAPSHOT] [--to USER@HOST|local] | --list" >&2; echo "sources: ${r.sources.map((s) => s.name).join(" ")}" >&2; exit 2; }
 [ $# -ge 1 ] || usage
-if [ "$1" = --list ]; then exec restic snapshots --host '${r.name}'; fi
+# Not exec: it would run the restic binary, not the function above that reaches an sftp repository on its port.
+if [ "$1" = --list ]; then restic snapshots --host '${r.name}'; exit $?; fi
 source="$1"; shift; snapshot=latest; to=""
 while [ $# -gt 0 ]; do
   case "$1" in

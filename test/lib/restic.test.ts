@@ -323,6 +323,8 @@ describe("restic server (the backup LXC)", () => {
   });
 
   it("a client of an sftp repository reaches it with its own key", async () => {
+    // Every restic call goes through the function that sets the sftp command (an exec would bypass it: port 22).
+    expect(renderResticRestoreScript({ ...repo, location: "sftp:restic-public@10.10.0.13:/repo" })).not.toMatch(/exec (command )?restic/);
     const script = renderResticBackupScript({ ...repo, location: "sftp:restic-public@10.10.0.13:/repo" });
     expect(script).toContain(
       'restic() { command restic -o sftp.command="ssh -i /root/.ssh/ai-dualstack-backup -p 2222 -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=15 restic-public@10.10.0.13 -s sftp" "$@"; }',
