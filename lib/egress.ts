@@ -22,20 +22,3 @@ export function urlEgress(what: string, url: string, viaPackageCache?: true): Eg
   if (!Number.isInteger(port)) throw new Error(`urlEgress: ${what}: no port for ${JSON.stringify(url)}`);
   return { what, hosts: [u.hostname], proto: "tcp", port, ...(viaPackageCache ? { viaPackageCache } : {}) };
 }
-
-/** Egresses with the same port, protocol and route, merged (hosts and reasons joined): one line each. */
-export function mergeEgress(all: readonly Egress[]): Egress[] {
-  const byKey = new Map<string, Egress>();
-  for (const e of all) {
-    const key = `${e.proto}/${e.port}/${e.viaPackageCache ? "cache" : "direct"}`;
-    const seen = byKey.get(key);
-    if (!seen) byKey.set(key, { ...e, hosts: [...e.hosts] });
-    else
-      byKey.set(key, {
-        ...seen,
-        what: seen.what.split("; ").includes(e.what) ? seen.what : `${seen.what}; ${e.what}`,
-        hosts: [...new Set([...seen.hosts, ...e.hosts])],
-      });
-  }
-  return [...byKey.values()];
-}

@@ -5,16 +5,16 @@
 // cache (apt-cacher-ng on the host's loopback, fetching from the Debian archive the host's apt uses) at the address
 // the user-data names. No guest connects anywhere else.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../helpers/config";
+import { freePort } from "../helpers/servers";
+export { freePort };
 import { accepts, run, startProcess, type RunResult, type Started } from "../helpers/process";
 
 /** The guest's own address on its user-mode network (QEMU's default): what its services are configured to listen on. */
 export const GUEST_ADDRESS = "10.0.2.15";
-/** Where the guest sees connections from the host come from. */
-export const HOST_ALIAS = "10.0.2.2";
 
 /** Where a guest finds the package cache: an address of the user-mode network, forwarded to the host's cache. */
 export const CACHE_ADDRESS = "10.0.2.100";
@@ -23,23 +23,6 @@ export const APT_PROXY = `http://${CACHE_ADDRESS}:${CACHE_PORT}`;
 
 const cacheRoot = () => process.env.AI_DUALSTACK_CACHE ?? join(homedir(), ".cache", "ai-dualstack");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A TCP port free on the loopback now; below `below` when given (a random one of 20000 and up). */
-export async function freePort(below?: number): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const wanted = below === undefined ? 0 : 20_000 + Math.floor(Math.random() * (below - 20_000));
-    const port = await new Promise<number | undefined>((resolve) => {
-      const s = createServer();
-      s.on("error", () => resolve(undefined));
-      s.listen(wanted, "127.0.0.1", () => {
-        const got = (s.address() as { port: number }).port;
-        s.close(() => resolve(got));
-      });
-    });
-    if (port !== undefined) return port;
-    if (attempt > 50) throw new Error("freePort: no free port found");
-  }
-}
 
 /** The testbed's disk image (built and cached by scripts/guest-image.sh, about 1.5 min the first time). */
 export async function guestImage(): Promise<{ disk: string; kernel: string; initrd: string }> {

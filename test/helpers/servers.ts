@@ -8,14 +8,21 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { accepts, startProcess, tool } from "./process";
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
+export async function freePort(below?: number): Promise<number> {
+  // Below `below` when given (a random one of 20000 and up: apt-cacher-ng 3.7 cannot bind a port above 32767).
+  for (let attempt = 0; ; attempt++) {
+    const wanted = below === undefined ? 0 : 20_000 + Math.floor(Math.random() * (below - 20_000));
+    const port = await new Promise<number | undefined>((resolve) => {
+      const s = createServer();
+      s.on("error", () => resolve(undefined));
+      s.listen(wanted, "127.0.0.1", () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      });
     });
-  });
+    if (port !== undefined) return port;
+    if (attempt > 50) throw new Error("freePort: no free port found");
+  }
 }
 
 /** A PostgreSQL server program (initdb, pg_ctl, psql…) of the newest version installed. */
