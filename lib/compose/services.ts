@@ -193,7 +193,11 @@ export function environmentStack(config: EnvironmentConfig, project: string, cat
 function coreStack(config: EnvironmentConfig, project: string, catalog: CatalogPlan): StackSpec {
   const vmIp = ipOf(config.gpuVm.address);
   const s = config.services;
-  const ollamaOnGpu = s.vllm === undefined;
+  // A VM without the NVIDIA stack (gpuVm.nvidia false) has no GPU for Docker to hand out: `gpus: all` would fail
+  // every container that asks (found by the real guests), so Ollama runs on the CPU and the DCGM exporter is left out.
+  const gpu = config.gpuVm.nvidia;
+  const ollamaOnGpu = gpu && s.vllm === undefined;
+  const gpuExporter = gpu ? [gpuExporterService(config, vmIp)] : [];
   // Ollama leaves the VRAM the notebooks keep (its overhead), as the capacity planner counts it.
   const ollama = { ...config.ollama, gpuOverheadMiB: config.ollama.gpuOverheadMiB + catalog.reservedVramMiB };
   if (config.role === "private") {
@@ -219,7 +223,7 @@ function coreStack(config: EnvironmentConfig, project: string, catalog: CatalogP
         },
         openWebui("open-webui", ui.image, { VECTOR_DB: "chroma", CHROMA_HTTP_HOST: "chroma", CHROMA_HTTP_PORT: "8000" }, {}),
         gatewayService(config, vmIp, catalog),
-        gpuExporterService(config, vmIp),
+        ...gpuExporter,
       ],
     };
   }
@@ -268,7 +272,7 @@ function coreStack(config: EnvironmentConfig, project: string, catalog: CatalogP
         networks: ["edge"],
       },
       gatewayService(config, vmIp, catalog),
-      gpuExporterService(config, vmIp),
+      ...gpuExporter,
     ],
   };
 }

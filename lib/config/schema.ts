@@ -684,7 +684,9 @@ export function catalogModelOf(m: ModelDeploymentConfig): string {
 /** The catalog's placement and dependency rules, and what its entries share with the core services. */
 function checkCatalog(c: z.infer<typeof environmentShape>, ctx: Ctx, models: Catalog) {
   const enabled = enabledEntries(c.services);
-  for (const [path, message] of catalogProblems(c.role, enabled, new Set(ENVIRONMENT_NEEDS))) issue(ctx, ["services", ...path], message);
+  // A VM without the NVIDIA stack (gpuVm.nvidia false) provides no GPU to the entries that ask for one.
+  const provides = new Set(ENVIRONMENT_NEEDS.filter((need) => need !== "gpu" || c.gpuVm.nvidia));
+  for (const [path, message] of catalogProblems(c.role, enabled, provides)) issue(ctx, ["services", ...path], message);
   const v = c.services.vllm;
   if (v) {
     const facts = vllmFactsOf(v);

@@ -84,6 +84,14 @@ describe("catalog config", () => {
     ]);
   });
 
+  it("an entry that needs a GPU is refused on a VM without the NVIDIA stack", () => {
+    const raw = withServices("private", { jupyter: {} });
+    const gpuVm = { ...JSON.parse(raw.values["ai-dualstack:gpuVm"]), nvidia: false };
+    delete gpuVm.nvidiaDriverPackage;
+    expect(problemsOf(edit(raw, "gpuVm", [], gpuVm))).toEqual([expect.stringMatching(/^ai-dualstack:services\.jupyter: needs a GPU \(.*\), which the private stack does not provide$/)]);
+    expect(problemsOf(raw)).toEqual([]);
+  });
+
   it("vLLM owns the GPU: a warm Ollama model is refused, and an unknown checkpoint needs its facts", () => {
     expect(problemsOf(withServices("public", { vllm: { model: "TheBloke/Mistral-7B-Instruct-v0.2-AWQ" } }))).toEqual([
       "ai-dualstack:models[0].warm: vLLM owns the GPU (services.vllm): Ollama runs on the CPU, so no model can be kept warm on the GPU; set warm: false or remove services.vllm",

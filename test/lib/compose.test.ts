@@ -8,7 +8,7 @@ import { environmentStack, gatewayRoutes, ollamaEnvironment } from "../../lib/co
 import { composeLabels, materialNames, publishedPortRules, secretNames, validateStackSpec, type ServiceSpec, type StackSpec } from "../../lib/compose/spec";
 import { loadConfig } from "../../lib/config/load";
 import type { EnvironmentConfig } from "../../lib/config/schema";
-import { committedConfig } from "../helpers/config";
+import { committedConfig, edit } from "../helpers/config";
 import { tool } from "../helpers/process";
 
 function env(stack: "private" | "public"): EnvironmentConfig {
@@ -119,6 +119,18 @@ describe("environment stacks", () => {
       { service: "open-webui", port: 3000, upstream: "open-webui:8080" },
       { service: "chroma", port: 8000, upstream: "chroma:8000" },
     ]);
+  });
+
+  it("a VM without the NVIDIA stack asks Docker for no GPU: Ollama on the CPU, no DCGM exporter", () => {
+    for (const stack of ["private", "public"] as const) {
+      const raw = committedConfig(stack);
+      const gpuVm = { ...JSON.parse(raw.values["ai-dualstack:gpuVm"]), nvidia: false };
+      delete gpuVm.nvidiaDriverPackage;
+      const spec = environmentStack(loadConfig(edit(raw, "gpuVm", [], gpuVm)).config as EnvironmentConfig, stack);
+      expect(spec.services.filter((s) => s.gpu).map((s) => s.name)).toEqual([]);
+      expect(spec.services.map((s) => s.name)).not.toContain("gpu-exporter");
+      expect(spec.services.map((s) => s.name)).toContain("ollama");
+    }
   });
 
   it("public: the ingress on 443 is the only port open beyond the VM; the chatbot sits behind it", () => {
