@@ -64,7 +64,8 @@ export const CLUSTER_FIREWALL = { enabled: true, inputPolicy: "DROP", outputPoli
 
 /**
  * One security group per guest zone. Guests accept SSH from the management IP set and traffic from their own zone;
- * public guests also accept HTTPS (the ingress) from anywhere and may send only DNS, NTP and HTTPS out.
+ * public guests also accept HTTPS (the ingress) from anywhere. The environments' guests may send only DNS, NTP, HTTPS,
+ * their zone's traffic and the platform services they use.
  */
 export function securityGroups(networks: NetworksConfig, monitoringIp: string, packageCacheIp: string): Record<string, FirewallRule[]> {
   const common = (zone: GuestZone): FirewallRule[] => [
@@ -89,7 +90,47 @@ export function securityGroups(networks: NetworksConfig, monitoringIp: string, p
       comment: "exporters scraped by the monitoring container",
     },
   ];
-  const gw = networks.public.gateway;
+  // What an environment's guests may send: their renderers' declared egress (lib/environment-egress.ts: DNS, NTP,
+  // https:// repositories, registries and ACME on 443, the distribution through the package cache) and the platform
+  // services they use. Nothing else leaves either zone (the output policy is DROP).
+  const environmentOut = (env: (typeof ENVIRONMENTS)[number]): FirewallRule[] => [
+    { type: "out", action: "ACCEPT", dest: networks[env].gateway, proto: "udp", dport: "53", comment: "DNS via the zone gateway" },
+    { type: "out", action: "ACCEPT", dest: networks[env].gateway, proto: "tcp", dport: "53", comment: "DNS via the zone gateway" },
+    { type: "out", action: "ACCEPT", proto: "udp", dport: "123", comment: "NTP" },
+    {
+      type: "out",
+      action: "ACCEPT",
+      proto: "tcp",
+      dport: "443",
+      comment: "HTTPS egress (https:// package repositories, image registries, model registry, ACME)",
+    },
+    {
+      type: "out",
+      action: "ACCEPT",
+      dest: packageCacheIp,
+      proto: "tcp",
+      dport: String(PACKAGE_CACHE_PORT),
+      comment: "the platform's package cache: the zone's only way to the distribution's (http://) mirrors",
+    },
+    { type: "out", action: "ACCEPT", dest: networks[env].cidr, comment: `traffic within the ${env} zone` },
+    { type: "out", action: "ACCEPT", dest: networks.services.cidr, proto: "tcp", dport: "8200", comment: "Vault in the services zone" },
+    {
+      type: "out",
+      action: "ACCEPT",
+      dest: networks.services.cidr,
+      proto: "tcp",
+      dport: String(RESTIC_SFTP_PORT),
+      comment: "restic repositories (sftp-only daemon) in the services zone",
+    },
+    {
+      type: "out",
+      action: "ACCEPT",
+      dest: monitoringIp,
+      proto: "tcp",
+      dport: String(LOG_GATEWAY_PORTS[env]),
+      comment: `logs to the ${env} port of the log gateway`,
+    },
+  ];
   return {
     [securityGroupName("services")]: [
       ...common("services"),
@@ -127,49 +168,11 @@ export function securityGroups(networks: NetworksConfig, monitoringIp: string, p
         comment: "Grafana, Prometheus and Alertmanager from the management IP set",
       },
     ],
-    [securityGroupName("private")]: [
-      ...common("private"),
-      { type: "out", action: "ACCEPT", comment: "private guests may reach out (package mirrors, model registry)" },
-    ],
+    [securityGroupName("private")]: [...common("private"), ...environmentOut("private")],
     [securityGroupName("public")]: [
       ...common("public"),
       { type: "in", action: "ACCEPT", proto: "tcp", dport: "443", comment: "HTTPS ingress from anywhere" },
-      { type: "out", action: "ACCEPT", dest: gw, proto: "udp", dport: "53", comment: "DNS via the zone gateway" },
-      { type: "out", action: "ACCEPT", dest: gw, proto: "tcp", dport: "53", comment: "DNS via the zone gateway" },
-      { type: "out", action: "ACCEPT", proto: "udp", dport: "123", comment: "NTP" },
-      {
-        type: "out",
-        action: "ACCEPT",
-        proto: "tcp",
-        dport: "443",
-        comment: "HTTPS egress (https:// package repositories, image registries, model registry, ACME)",
-      },
-      {
-        type: "out",
-        action: "ACCEPT",
-        dest: packageCacheIp,
-        proto: "tcp",
-        dport: String(PACKAGE_CACHE_PORT),
-        comment: "the platform's package cache: the zone's only way to the distribution's (http://) mirrors",
-      },
-      { type: "out", action: "ACCEPT", dest: networks.public.cidr, comment: "traffic within the public zone" },
-      { type: "out", action: "ACCEPT", dest: networks.services.cidr, proto: "tcp", dport: "8200", comment: "Vault in the services zone" },
-      {
-        type: "out",
-        action: "ACCEPT",
-        dest: networks.services.cidr,
-        proto: "tcp",
-        dport: String(RESTIC_SFTP_PORT),
-        comment: "restic repositories (sftp-only daemon) in the services zone",
-      },
-      {
-        type: "out",
-        action: "ACCEPT",
-        dest: monitoringIp,
-        proto: "tcp",
-        dport: String(LOG_GATEWAY_PORTS.public),
-        comment: "logs to the public port of the log gateway",
-      },
+      ...environmentOut("public"),
     ],
   };
 }
@@ -185,12 +188,15 @@ export interface GuestFirewallOptions {
   radv: false;
 }
 
-/** Per-guest firewall options: on, inbound DROP, anti-spoofing; public guests also drop outbound by default. */
+/**
+ * Per-guest firewall options: on, inbound DROP, anti-spoofing; the environments' guests also drop outbound by default
+ * (their zone's group admits what their renderers declare). The services zone's platform containers still send freely.
+ */
 export function guestFirewallOptions(zone: GuestZone): GuestFirewallOptions {
   return {
     enabled: true,
     inputPolicy: "DROP",
-    outputPolicy: zone === "public" ? "DROP" : "ACCEPT",
+    outputPolicy: zone === "services" ? "ACCEPT" : "DROP",
     macfilter: true,
     ipfilter: true,
     dhcp: false,

@@ -40,27 +40,30 @@ describe("firewall rules", () => {
     expect(priv.slice(firstZoneRule, firstZoneRule + 4).map((r) => `${r.action} ${r.dport ?? "*"}`)).toEqual(["DROP 22", "DROP 8006", "DROP 3128", "ACCEPT *"]);
   });
 
-  it("public guests drop outbound except DNS, NTP, HTTPS, their zone, Vault, the restic repositories, their log gateway port and the package cache", () => {
-    expect(guestFirewallOptions("public")).toMatchObject({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", macfilter: true, ipfilter: true });
-    expect(guestFirewallOptions("private")).toMatchObject({ inputPolicy: "DROP", outputPolicy: "ACCEPT", macfilter: true, ipfilter: true });
-    const out = securityGroups(networks, monitoringIp, packageCacheIp)["sg-public"].filter((r) => r.type === "out");
-    expect(out.map((r) => `${r.proto ?? "any"}/${r.dport ?? "*"}`).sort()).toEqual([
-      "any/*",
-      "tcp/2222",
-      "tcp/3103",
-      "tcp/3142",
-      "tcp/443",
-      "tcp/53",
-      "tcp/8200",
-      "udp/123",
-      "udp/53",
-    ]);
-    expect(out.find((r) => r.dport === "3103")?.dest).toBe(monitoringIp);
-    expect(out.find((r) => !r.proto)?.dest).toBe(networks.public.cidr);
-    expect(out.find((r) => r.dport === "2222")?.dest).toBe(networks.services.cidr);
-    expect(out.find((r) => r.dport === "3142")?.dest).toBe(packageCacheIp);
-    // No plain HTTP out: the distribution's mirrors only through the cache.
-    expect(out.filter((r) => r.dport?.split(",").includes("80"))).toEqual([]);
+  it.each([
+    ["public", "3103"],
+    ["private", "3102"],
+  ] as const)(
+    "%s guests drop outbound except DNS, NTP, HTTPS, their zone, Vault, the restic repositories, their log gateway port and the package cache",
+    (zone, logPort) => {
+      expect(guestFirewallOptions(zone)).toMatchObject({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", macfilter: true, ipfilter: true });
+      const out = securityGroups(networks, monitoringIp, packageCacheIp)[`sg-${zone}`].filter((r) => r.type === "out");
+      expect(out.map((r) => `${r.proto ?? "any"}/${r.dport ?? "*"}`).sort()).toEqual(
+        ["any/*", "tcp/2222", `tcp/${logPort}`, "tcp/3142", "tcp/443", "tcp/53", "tcp/8200", "udp/123", "udp/53"].sort(),
+      );
+      expect(out.find((r) => r.dport === logPort)?.dest).toBe(monitoringIp);
+      expect(out.find((r) => !r.proto)?.dest).toBe(networks[zone].cidr);
+      expect(out.find((r) => r.dport === "53")?.dest).toBe(networks[zone].gateway);
+      expect(out.find((r) => r.dport === "2222")?.dest).toBe(networks.services.cidr);
+      expect(out.find((r) => r.dport === "3142")?.dest).toBe(packageCacheIp);
+      // No plain HTTP out: the distribution's mirrors only through the cache.
+      expect(out.filter((r) => r.dport?.split(",").includes("80"))).toEqual([]);
+    },
+  );
+
+  it("the services zone's platform containers still send freely (their own egress is not yet declared)", () => {
+    expect(guestFirewallOptions("services")).toMatchObject({ inputPolicy: "DROP", outputPolicy: "ACCEPT" });
+    expect(securityGroups(networks, monitoringIp, packageCacheIp)["sg-services"].filter((r) => r.type === "out")).toEqual([]);
   });
 
   it("each zone reaches only its own port of the log gateway; the host's exporters only from the monitoring container", () => {
