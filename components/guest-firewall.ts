@@ -1,7 +1,7 @@
 import { ipOf } from "../lib/net";
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
-import { guestFirewallOptions, guestRules, type FirewallRule, type GuestZone } from "../lib/firewall";
+import { GUEST_FIREWALL_OPTIONS, guestRules, type FirewallRule, type GuestZone } from "../lib/firewall";
 
 export interface GuestFirewallArgs {
   nodeName: pulumi.Input<string>;
@@ -38,7 +38,7 @@ export class GuestFirewall extends pulumi.ComponentResource {
       { parent: this },
     );
     const rules = new proxmoxve.firewall.RulesLegacy(`${name}-rules`, { ...target, rules: guestRules(args.zone, args.rules) }, { parent: this });
-    new proxmoxve.firewall.OptionsLegacy(`${name}-options`, { ...target, ...guestFirewallOptions(args.zone) }, { parent: this, dependsOn: [ipset, rules] });
+    new proxmoxve.firewall.OptionsLegacy(`${name}-options`, { ...target, ...GUEST_FIREWALL_OPTIONS }, { parent: this, dependsOn: [ipset, rules] });
     this.registerOutputs({});
   }
 }

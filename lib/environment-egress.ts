@@ -16,7 +16,7 @@ export interface GuestEgress {
 }
 
 /** The LXC templates the environments' containers are made from are Debian 12 (Proxmox's standard template). */
-const LXC_OS = "debian-12";
+export const LXC_OS = "debian-12";
 
 export function environmentEgress(c: EnvironmentConfig, spec: StackSpec, logAgentKeyFingerprints: readonly string[]): GuestEgress[] {
   const vm = `${c.role}-gpu`;

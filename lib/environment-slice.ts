@@ -129,6 +129,14 @@ export function checkAgainstSlice(config: EnvironmentConfig, slice: EnvironmentS
     if (seen.has(ip)) problems.push(`${p}${key}: address ${ip} is already used by ${seen.get(ip)}`);
     else seen.set(ip, key);
   }
+  // The zone's firewall admits DNS only to its gateway (lib/firewall.ts): another server would never answer.
+  config.gpuVm.nameservers.forEach((ns, i) => {
+    if (ns !== slice.zone.gateway) {
+      problems.push(
+        `${p}gpuVm.nameservers[${i}]: expected the ${config.role} zone's gateway ${slice.zone.gateway} (the only DNS server its firewall lets the guests reach), got "${ns}"`,
+      );
+    }
+  });
   return problems;
 }
 

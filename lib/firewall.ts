@@ -167,6 +167,36 @@ export function securityGroups(networks: NetworksConfig, monitoringIp: string, p
         dport: "3000,9090,9093",
         comment: "Grafana, Prometheus and Alertmanager from the management IP set",
       },
+      // What the platform's containers send (lib/platform-egress.ts declares what leaves the project's networks).
+      { type: "out", action: "ACCEPT", dest: networks.services.gateway, proto: "udp", dport: "53", comment: "DNS via the zone gateway" },
+      { type: "out", action: "ACCEPT", dest: networks.services.gateway, proto: "tcp", dport: "53", comment: "DNS via the zone gateway" },
+      {
+        type: "out",
+        action: "ACCEPT",
+        proto: "tcp",
+        dport: "80",
+        comment: "the distribution's archives (http://): the platform's containers fetch them directly, the package cache among them",
+      },
+      { type: "out", action: "ACCEPT", proto: "tcp", dport: "443", comment: "HTTPS egress (HashiCorp's and Grafana's repositories, the cicd images)" },
+      { type: "out", action: "ACCEPT", dest: networks.services.cidr, comment: "traffic within the services zone" },
+      {
+        type: "out",
+        action: "ACCEPT",
+        source: monitoringIp,
+        dest: networks.mgmt.cidr,
+        proto: "tcp",
+        dport: `${EXPORTER_PORTS.node},${EXPORTER_PORTS.pve}`,
+        comment: "the nodes' node and pve exporters, scraped by the monitoring container",
+      },
+      ...ENVIRONMENTS.map((env): FirewallRule => ({
+        type: "out",
+        action: "ACCEPT",
+        source: monitoringIp,
+        dest: networks[env].cidr,
+        proto: "tcp",
+        dport: SCRAPED_PORTS.join(","),
+        comment: `the ${env} zone's exporters, scraped by the monitoring container`,
+      })),
     ],
     [securityGroupName("private")]: [...common("private"), ...environmentOut("private")],
     [securityGroupName("public")]: [
@@ -180,7 +210,7 @@ export function securityGroups(networks: NetworksConfig, monitoringIp: string, p
 export interface GuestFirewallOptions {
   enabled: true;
   inputPolicy: "DROP";
-  outputPolicy: "ACCEPT" | "DROP";
+  outputPolicy: "DROP";
   macfilter: true;
   ipfilter: true;
   dhcp: false;
@@ -189,21 +219,19 @@ export interface GuestFirewallOptions {
 }
 
 /**
- * Per-guest firewall options: on, inbound DROP, anti-spoofing; the environments' guests also drop outbound by default
- * (their zone's group admits what their renderers declare). The services zone's platform containers still send freely.
+ * Per-guest firewall options: on, inbound DROP, anti-spoofing, and outbound DROP: each zone's group admits what its
+ * guests' renderers declare (lib/environment-egress.ts, lib/platform-egress.ts) and the project's own flows.
  */
-export function guestFirewallOptions(zone: GuestZone): GuestFirewallOptions {
-  return {
-    enabled: true,
-    inputPolicy: "DROP",
-    outputPolicy: zone === "services" ? "ACCEPT" : "DROP",
-    macfilter: true,
-    ipfilter: true,
-    dhcp: false,
-    ndp: false,
-    radv: false,
-  };
-}
+export const GUEST_FIREWALL_OPTIONS: GuestFirewallOptions = {
+  enabled: true,
+  inputPolicy: "DROP",
+  outputPolicy: "DROP",
+  macfilter: true,
+  ipfilter: true,
+  dhcp: false,
+  ndp: false,
+  radv: false,
+};
 
 /**
  * The own rules of a platform container (beyond the services group): the environments reach the backup container's

@@ -51,10 +51,11 @@ export function driverPackageFor(os: GuestOs, configured: string | undefined): s
 const familyOf = (os: GuestOs) => (os.startsWith("ubuntu") ? "ubuntu" : "debian");
 
 /**
- * What the OS itself contacts: its archive and security mirrors over http:// (through the package cache), and, in a
- * VM, its time servers (systemd-timesyncd's defaults; containers keep the host's clock).
+ * What the OS itself contacts: its archive and security mirrors over http:// (through the package cache, or `direct`
+ * for the platform's containers, the cache among them), and, in a VM, its time servers (systemd-timesyncd's defaults;
+ * containers keep the host's clock).
  */
-export function distributionEgress(os: GuestOs, what: string, options: { ntp: boolean }): Egress[] {
+export function distributionEgress(os: GuestOs, what: string, options: { ntp: boolean; direct?: true }): Egress[] {
   const ubuntu = familyOf(os) === "ubuntu";
   return [
     {
@@ -62,7 +63,7 @@ export function distributionEgress(os: GuestOs, what: string, options: { ntp: bo
       hosts: ubuntu ? ["archive.ubuntu.com", "security.ubuntu.com"] : ["deb.debian.org", "security.debian.org"],
       proto: "tcp",
       port: 80,
-      viaPackageCache: true,
+      ...(options.direct ? {} : { viaPackageCache: true as const }),
     },
     ...(options.ntp
       ? [{ what: `${what}: time`, hosts: ubuntu ? ["ntp.ubuntu.com"] : ["0.debian.pool.ntp.org", "1.debian.pool.ntp.org"], proto: "udp" as const, port: 123 }]

@@ -4,7 +4,7 @@
 // Every path the script writes is prefixed with $ROOT (empty on a real container) so that tests run the very same
 // script against a temporary directory with stand-ins for apt-get and systemctl.
 
-import { renderAddAptRepository } from "../apt-repo";
+import { renderAddAptRepository, type AptRepository } from "../apt-repo";
 import { enableAndStart, indent, putFile, putPem, readStdinBundle, SCRIPT_PRELUDE, stdinBundle } from "../shell";
 
 export const VAULT_PORT = 8200;
@@ -14,6 +14,15 @@ export const VAULT_CLUSTER_PORT = 8201;
  * then the one it superseded in 2026 (seen in third-party material only; config `platform.vault.aptKeyFingerprints`
  * replaces the list after checking HashiCorp's page).
  */
+/** HashiCorp's apt repository (Vault), with the fingerprints its signing key may have. */
+export const hashicorpAptRepository = (fingerprints: readonly string[]): AptRepository => ({
+  name: "hashicorp",
+  publisher: "HashiCorp",
+  keyUrl: "https://apt.releases.hashicorp.com/gpg",
+  source: "https://apt.releases.hashicorp.com $VERSION_CODENAME main",
+  fingerprints,
+});
+
 export const HASHICORP_KEY_FINGERPRINTS = ["D55C0D1AC78A8D8126CB631CFC9CA96ACA026560", "798AEC654E5C15428C8E42EEAA16FCBCA621E701"];
 
 export interface VaultServerLayout {
@@ -98,7 +107,7 @@ export function renderVaultInstallScript(i: VaultInstallInput): string {
 if ! vault version 2>/dev/null | grep -q "^Vault v${i.version} "; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-${indent(renderAddAptRepository({ name: "hashicorp", publisher: "HashiCorp", keyUrl: "https://apt.releases.hashicorp.com/gpg", source: "https://apt.releases.hashicorp.com $VERSION_CODENAME main", fingerprints: i.aptKeyFingerprints }))}  apt-get update -q
+${indent(renderAddAptRepository(hashicorpAptRepository(i.aptKeyFingerprints)))}  apt-get update -q
   apt-mark unhold vault >/dev/null 2>&1 || true
   apt-get install -y -q --allow-downgrades "vault=${i.version}-1"
   apt-mark hold vault

@@ -88,7 +88,9 @@ describe("catalog config", () => {
     const raw = withServices("private", { jupyter: {} });
     const gpuVm = { ...JSON.parse(raw.values["ai-dualstack:gpuVm"]), nvidia: false };
     delete gpuVm.nvidiaDriverPackage;
-    expect(problemsOf(edit(raw, "gpuVm", [], gpuVm))).toEqual([expect.stringMatching(/^ai-dualstack:services\.jupyter: needs a GPU \(.*\), which the private stack does not provide$/)]);
+    expect(problemsOf(edit(raw, "gpuVm", [], gpuVm))).toEqual([
+      expect.stringMatching(/^ai-dualstack:services\.jupyter: needs a GPU \(.*\), which the private stack does not provide$/),
+    ]);
     expect(problemsOf(raw)).toEqual([]);
   });
 

@@ -4,7 +4,8 @@ import { loadConfig } from "../../lib/config/load";
 import type { EnvironmentConfig, HostConfig } from "../../lib/config/schema";
 import type { Egress } from "../../lib/egress";
 import { environmentEgress } from "../../lib/environment-egress";
-import { guestFirewallOptions, securityGroups, type FirewallRule } from "../../lib/firewall";
+import { platformEgress } from "../../lib/platform-egress";
+import { GUEST_FIREWALL_OPTIONS, securityGroups, type FirewallRule } from "../../lib/firewall";
 import { cidrContains, ipOf, parseCidr, parseIpv4 } from "../../lib/net";
 import { PACKAGE_CACHE_ARCHIVES, PACKAGE_CACHE_PORT } from "../../lib/package-cache";
 import { committedConfig, edit } from "../helpers/config";
@@ -30,7 +31,7 @@ function environment(env: "private" | "public", raw = committedConfig(env)) {
 describe("what the guests contact, and the firewall that lets it", () => {
   it.each(["public", "private"] as const)("the %s zone admits towards the internet exactly the ports its guests' renderers declare", (zone) => {
     const egress = environment(zone);
-    expect(guestFirewallOptions(zone).outputPolicy).toBe("DROP");
+    expect(GUEST_FIREWALL_OPTIONS.outputPolicy).toBe("DROP");
     expect(ports(internetRules(groups[`sg-${zone}`]))).toEqual(declaredPorts(egress));
     expect(declaredPorts(egress).size).toBeGreaterThan(0);
   });
@@ -51,6 +52,27 @@ describe("what the guests contact, and the firewall that lets it", () => {
       expect.objectContaining({ type: "out", action: "ACCEPT", dest: cacheIp, proto: "tcp", dport: String(PACKAGE_CACHE_PORT) }),
     );
     expect([...ports(internetRules(groups[`sg-${zone}`]))].filter((p) => p.endsWith("/80"))).toEqual([]);
+  });
+
+  it("the services zone admits towards the internet exactly the ports its containers' renderers declare", () => {
+    const egress = platformEgress(host).flatMap((g) => g.egress);
+    expect(ports(internetRules(groups["sg-services"]))).toEqual(declaredPorts(egress));
+    const hosts = egress.flatMap((e) => e.hosts);
+    for (const h of ["apt.releases.hashicorp.com", "apt.grafana.com", "deb.debian.org"]) expect(hosts).toContain(h);
+    // The package cache fetches what it serves to the environments.
+    expect(
+      platformEgress(host)
+        .find((g) => g.guest === "platform-packages")!
+        .egress.flatMap((e) => e.hosts),
+    ).toEqual(expect.arrayContaining([...PACKAGE_CACHE_ARCHIVES]));
+  });
+
+  it("the cicd container's images are declared when Gitea runs", () => {
+    const raw = committedConfig("host");
+    const withGitea = loadConfig(edit(raw, "services", [], { ...JSON.parse(raw.values["ai-dualstack:services"] ?? "{}"), gitea: {} })).config as HostConfig;
+    const cicd = platformEgress(withGitea).find((g) => g.guest === "platform-cicd")!.egress;
+    expect(cicd.filter((e) => e.what.includes("images")).map((e) => `${e.proto}/${e.port}`)).toEqual(expect.arrayContaining(["tcp/443"]));
+    expect(declaredPorts(platformEgress(withGitea).flatMap((g) => g.egress))).toEqual(ports(internetRules(groups["sg-services"])));
   });
 
   it("ACME certificates add their CA, on 443; a CA on another port fails the check", () => {

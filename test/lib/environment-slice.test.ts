@@ -52,6 +52,12 @@ describe("the host → environment slice", () => {
     const gw = loadConfig(edit(committedConfig("private"), "gpuVm", ["address"], "10.20.0.1/24"));
     if (gw.role === "host") throw new Error("env");
     expect(checkAgainstSlice(gw.config, slice, "h")).toEqual(['ai-dualstack:gpuVm.address: "10.20.0.1/24" is the zone gateway']);
+    // DNS leaves the zone only through its gateway: another server is refused before anything is created.
+    const dns = loadConfig(edit(committedConfig("private"), "gpuVm", ["nameservers"], ["10.20.0.1", "1.1.1.1"]));
+    if (dns.role === "host") throw new Error("env");
+    expect(checkAgainstSlice(dns.config, slice, "h")).toEqual([
+      'ai-dualstack:gpuVm.nameservers[1]: expected the private zone\'s gateway 10.20.0.1 (the only DNS server its firewall lets the guests reach), got "1.1.1.1"',
+    ]);
     expect(checkAgainstSlice(env.config, undefined, "org/p/host")[0]).toContain("run `pulumi up` on the host stack first");
     expect(checkAgainstSlice(env.config, { ...slice, env: "public" }, "h")).toEqual([
       'ai-dualstack:role: the host slice is for "public", this stack is "private"',

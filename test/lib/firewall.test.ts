@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../lib/config/load";
-import { ADMIN_PORTS, CLUSTER_FIREWALL, MANAGEMENT_IPSET, clusterRules, guestFirewallOptions, guestRules, securityGroups } from "../../lib/firewall";
+import { ADMIN_PORTS, CLUSTER_FIREWALL, MANAGEMENT_IPSET, clusterRules, GUEST_FIREWALL_OPTIONS, guestRules, securityGroups } from "../../lib/firewall";
 import { committedConfig } from "../helpers/config";
 
 const loaded = loadConfig(committedConfig("host"));
@@ -46,7 +46,7 @@ describe("firewall rules", () => {
   ] as const)(
     "%s guests drop outbound except DNS, NTP, HTTPS, their zone, Vault, the restic repositories, their log gateway port and the package cache",
     (zone, logPort) => {
-      expect(guestFirewallOptions(zone)).toMatchObject({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", macfilter: true, ipfilter: true });
+      expect(GUEST_FIREWALL_OPTIONS).toMatchObject({ enabled: true, inputPolicy: "DROP", outputPolicy: "DROP", macfilter: true, ipfilter: true });
       const out = securityGroups(networks, monitoringIp, packageCacheIp)[`sg-${zone}`].filter((r) => r.type === "out");
       expect(out.map((r) => `${r.proto ?? "any"}/${r.dport ?? "*"}`).sort()).toEqual(
         ["any/*", "tcp/2222", `tcp/${logPort}`, "tcp/3142", "tcp/443", "tcp/53", "tcp/8200", "udp/123", "udp/53"].sort(),
@@ -61,9 +61,18 @@ describe("firewall rules", () => {
     },
   );
 
-  it("the services zone's platform containers still send freely (their own egress is not yet declared)", () => {
-    expect(guestFirewallOptions("services")).toMatchObject({ inputPolicy: "DROP", outputPolicy: "ACCEPT" });
-    expect(securityGroups(networks, monitoringIp, packageCacheIp)["sg-services"].filter((r) => r.type === "out")).toEqual([]);
+  it("the services zone's containers send DNS, HTTP and HTTPS out, and reach the other networks only for the monitoring container's scrapes", () => {
+    const out = securityGroups(networks, monitoringIp, packageCacheIp)["sg-services"].filter((r) => r.type === "out");
+    expect(out.map((r) => `${r.source ?? "*"} ${r.dest ?? "*"} ${r.proto ?? "any"}/${r.dport ?? "*"}`)).toEqual([
+      `* ${networks.services.gateway} udp/53`,
+      `* ${networks.services.gateway} tcp/53`,
+      "* * tcp/80",
+      "* * tcp/443",
+      `* ${networks.services.cidr} any/*`,
+      `${monitoringIp} ${networks.mgmt.cidr} tcp/9100,9221`,
+      `${monitoringIp} ${networks.private.cidr} tcp/9100,9400,9338`,
+      `${monitoringIp} ${networks.public.cidr} tcp/9100,9400,9338`,
+    ]);
   });
 
   it("each zone reaches only its own port of the log gateway; the host's exporters only from the monitoring container", () => {
