@@ -21,64 +21,71 @@ export function renderAlloyConfig(a: AlloyLayout): string {
   if (!/^https:\/\/[0-9.]+:\d+\/loki\/api\/v1\/push$/.test(a.pushUrl)) throw new Error(`renderAlloyConfig: invalid push URL ${q(a.pushUrl)}`);
   if (!/^[a-z0-9][a-z0-9-]*$/.test(a.host)) throw new Error(`renderAlloyConfig: invalid host name ${q(a.host)}`);
   if (!/^\/[A-Za-z0-9._/-]+$/.test(a.caFile)) throw new Error(`renderAlloyConfig: invalid CA path ${q(a.caFile)}`);
-  const labels = `{ env = ${q(a.env)}, host = ${q(a.host)} }`;
+  // Written in the canonical form `alloy fmt` prints (tabs, a blank line before a nested block), which
+  // scripts/alloy-syntax holds it to.
+  const labels = (job: string) => `{env = ${q(a.env)}, host = ${q(a.host)}, job = ${q(job)}}`;
   const journal = `// The systemd journal: unit and priority as labels.
 loki.relabel "journal" {
-  forward_to = []
-  rule {
-    source_labels = ["__journal__systemd_unit"]
-    target_label  = "unit"
-  }
-  rule {
-    source_labels = ["__journal_priority_keyword"]
-    target_label  = "level"
-  }
+\tforward_to = []
+
+\trule {
+\t\tsource_labels = ["__journal__systemd_unit"]
+\t\ttarget_label  = "unit"
+\t}
+
+\trule {
+\t\tsource_labels = ["__journal_priority_keyword"]
+\t\ttarget_label  = "level"
+\t}
 }
 
 loki.source.journal "journal" {
-  max_age       = "12h"
-  relabel_rules = loki.relabel.journal.rules
-  labels        = ${labels.replace(" }", `, job = "journal" }`)}
-  forward_to    = [loki.write.gateway.receiver]
+\tmax_age       = "12h"
+\trelabel_rules = loki.relabel.journal.rules
+\tlabels        = ${labels("journal")}
+\tforward_to    = [loki.write.gateway.receiver]
 }
 `;
   const docker = `
 // Every container's output, with its compose service and container name.
 discovery.docker "containers" {
-  host = "unix:///var/run/docker.sock"
+\thost = "unix:///var/run/docker.sock"
 }
 
 discovery.relabel "containers" {
-  targets = discovery.docker.containers.targets
-  rule {
-    source_labels = ["__meta_docker_container_name"]
-    regex         = "/(.*)"
-    target_label  = "container"
-  }
-  rule {
-    source_labels = ["__meta_docker_container_label_com_docker_compose_service"]
-    target_label  = "service"
-  }
+\ttargets = discovery.docker.containers.targets
+
+\trule {
+\t\tsource_labels = ["__meta_docker_container_name"]
+\t\tregex         = "/(.*)"
+\t\ttarget_label  = "container"
+\t}
+
+\trule {
+\t\tsource_labels = ["__meta_docker_container_label_com_docker_compose_service"]
+\t\ttarget_label  = "service"
+\t}
 }
 
 loki.source.docker "containers" {
-  host          = "unix:///var/run/docker.sock"
-  targets       = discovery.docker.containers.targets
-  relabel_rules = discovery.relabel.containers.rules
-  labels        = ${labels.replace(" }", `, job = "docker" }`)}
-  forward_to    = [loki.write.gateway.receiver]
+\thost          = "unix:///var/run/docker.sock"
+\ttargets       = discovery.docker.containers.targets
+\trelabel_rules = discovery.relabel.containers.rules
+\tlabels        = ${labels("docker")}
+\tforward_to    = [loki.write.gateway.receiver]
 }
 `;
   const write = `
 // The environment's port of the log gateway (TLS 1.3, push only; the gateway sets the tenant).
 loki.write "gateway" {
-  endpoint {
-    url = ${q(a.pushUrl)}
-    tls_config {
-      ca_file     = ${q(a.caFile)}
-      min_version = "TLS13"
-    }
-  }
+\tendpoint {
+\t\turl = ${q(a.pushUrl)}
+
+\t\ttls_config {
+\t\t\tca_file     = ${q(a.caFile)}
+\t\t\tmin_version = "TLS13"
+\t\t}
+\t}
 }
 `;
   return `// Managed by ai-dualstack.\n${journal}${a.docker ? docker : ""}${write}`;

@@ -137,8 +137,24 @@ describe("Grafana and Loki configuration", () => {
     expect(vm).toContain('loki.source.docker "containers"');
     expect(vm).toContain('url = "https://10.10.0.12:3102/loki/api/v1/push"');
     expect(vm).toContain('min_version = "TLS13"');
-    expect(vm).toContain('labels        = { env = "private", host = "private-gpu", job = "docker" }');
+    expect(vm).toContain('labels        = {env = "private", host = "private-gpu", job = "docker"}');
     expect(renderAlloyConfig({ ...base, docker: false })).not.toContain("docker");
+    // Grafana's own parser reads both variants: valid, in `alloy fmt`'s canonical form, every reference declared.
+    const dir = mkdtempSync(join(tmpdir(), "alloy-"));
+    const files = [true, false].map((docker) => {
+      const file = join(dir, `config-${docker}.alloy`);
+      writeFileSync(file, renderAlloyConfig({ ...base, docker }));
+      return file;
+    });
+    const checked = spawnSync(tool("alloy-syntax"), files, { encoding: "utf8" });
+    expect(checked.stderr).toBe("");
+    expect(checked.status).toBe(0);
+    // And it fails where Alloy would: a reference to a component that is not there.
+    writeFileSync(files[0], vm.replace("loki.write.gateway.receiver", "loki.write.gw.receiver"));
+    const refused = spawnSync(tool("alloy-syntax"), [files[0]], { encoding: "utf8" });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/loki\.write\.gw\.receiver refers to a component the file does not declare/);
+    rmSync(dir, { recursive: true, force: true });
     expect(() => renderAlloyConfig({ ...base, docker: false, pushUrl: "http://10.10.0.12:3102/loki/api/v1/push" })).toThrow(/invalid push URL/);
     expect(() => renderAlloyConfig({ ...base, docker: false, host: 'x" }' })).toThrow(/invalid host name/);
   });
