@@ -74,8 +74,15 @@ export function keySettings(r: PlannedResource): string[] {
   const tags = i.tags as string[] | undefined;
   const env = Array.isArray(tags) ? tags.find((t) => t.startsWith("env-")) : undefined;
   if (env) out.push(env);
-  const ports = i.ports as { ip?: string; external?: number; internal?: number }[] | undefined;
-  if (Array.isArray(ports)) for (const p of ports) out.push(`publish=${p.ip ?? "*"}:${p.external}->${p.internal}`);
+  // A container's published ports (a bridge's `ports` are its interfaces' names, shown above as ports=[…]).
+  const ports = i.ports as unknown[] | undefined;
+  if (Array.isArray(ports)) {
+    for (const p of ports) {
+      if (typeof p !== "object" || p === null || !("internal" in p)) continue;
+      const { ip, external, internal } = p as { ip?: string; external?: number; internal: number };
+      out.push(`publish=${ip ?? "*"}:${external ?? "(any)"}->${internal}`);
+    }
+  }
   if (i.gpus) out.push(`gpus=${String(i.gpus)}`);
   if (typeof i.from === "string") out.push(`from=${i.from}`);
   const rules = i.rules as unknown[] | undefined;

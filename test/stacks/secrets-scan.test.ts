@@ -21,6 +21,12 @@ describe("no secret in plain text in any plan", () => {
       JSON.stringify(plan.resources),
     ].join("\n");
     for (const needle of secretNeedles([...Object.values(secrets), GENERATED])) expect(shown, needle).not.toContain(needle);
+    // And no plan line shows a value that is not there.
+    expect(
+      renderTree(plan)
+        .split("\n")
+        .filter((l) => /\bundefined\b/.test(l)),
+    ).toEqual([]);
     // The probe did reach the program: the generated service secrets are known now, and shown only as "[secret]".
     // Secret outputs are secret: their values reach only the environments' StackReferences.
     for (const [k, o] of Object.entries(plan.outputs)) if (JSON.stringify(o.value ?? "").includes(GENERATED)) expect(o.secret, k).toBe(true);
@@ -47,6 +53,11 @@ describe("no secret in plain text with every tier of the service catalog", () =>
         catalog,
       ].join("\n");
       for (const needle of secretNeedles([...Object.values(secrets), GENERATED])) expect(shown, needle).not.toContain(needle);
+      expect(
+        renderTree(plan)
+          .split("\n")
+          .filter((l) => /\bundefined\b/.test(l)),
+      ).toEqual([]);
       for (const [k, o] of Object.entries(plan.outputs)) if (JSON.stringify(o.value ?? "").includes(GENERATED)) expect(o.secret, k).toBe(true);
     },
     120_000,
