@@ -108,6 +108,8 @@ const TOOLS = [
   { name: "ssh-keygen", package: "openssh-client", suites: ["guests"], why: "the test's own SSH key" },
   { name: "sftp", package: "openssh-client", suites: ["guests"], why: "reaches the backup guest's sftp-only repository accounts" },
   { name: "scp", package: "openssh-client", suites: ["guests"], why: "copies the locally built images and the Compose CLI into the GPU-VM stand-in" },
+  { name: "ldd", package: "libc-bin", suites: ["guests"], why: "lists the shared libraries the locally built images carry" },
+  { name: "tar", package: "tar", suites: ["guests"], why: "packs the locally built images' root filesystems" },
   { name: "busybox", package: "busybox-static", suites: ["guests"], why: "the web server of the stand-in for the UI image, which cannot be had here" },
   {
     name: "docker-compose",

@@ -8,6 +8,12 @@ import { urlEgress, type Egress } from "../egress";
 export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
 
 /** What the ingress contacts: its ACME CA's directory, with tls acme (the CA's TLS-ALPN challenge comes in on 443). */
+/**
+ * Global options: HTTP/1.1 and HTTP/2 only. Caddy serves HTTP/3 by default and advertises it (Alt-Svc: h3) on UDP
+ * ports that neither the Compose file publishes nor the firewall opens (found in the real guest).
+ */
+export const HTTP1_AND_2 = ["\tservers {", "\t\tprotocols h1 h2", "\t}"];
+
 export function ingressEgress(input: Pick<IngressInput, "tls" | "acmeCa">): Egress[] {
   return input.tls === "acme" ? [urlEgress("the ingress: certificates from its ACME CA", input.acmeCa ?? LETS_ENCRYPT_DIRECTORY)] : [];
 }
@@ -57,6 +63,7 @@ export function renderCaddyfile(input: IngressInput): string {
     "\tadmin off",
     // Only 443 is published: no HTTP->HTTPS redirect listener, and ACME answers the TLS-ALPN challenge on 443.
     "\tauto_https disable_redirects",
+    ...HTTP1_AND_2,
     ...(input.tls === "acme"
       ? [`\temail ${input.acmeEmail}`, ...(input.acmeCa ? [`\tacme_ca ${input.acmeCa}`] : []), "\tcert_issuer acme {", "\t\tdisable_http_challenge", "\t}"]
       : []),
@@ -97,7 +104,9 @@ export function renderCaddyfile(input: IngressInput): string {
       '\t\tStrict-Transport-Security "max-age=31536000"',
       "\t\tX-Content-Type-Options nosniff",
       "\t\tReferrer-Policy no-referrer",
+      // Caddy's name, in the Server header and (since 2.10, found in the real guest) in reverse_proxy's Via header.
       "\t\t-Server",
+      "\t\t-Via",
       "\t}",
       ...(s.deny ?? []).map((d) => `\trespond ${d} 404`),
       ...body.map((l) => `\t${l}`),
@@ -139,7 +148,10 @@ export function renderGatewayCaddyfile(sites: GatewaySite[]): string {
       `\ttls ${s.certFile} ${s.keyFile} {`,
       "\t\tprotocols tls1.3",
       "\t}",
-      "\theader -Server",
+      "\theader {",
+      "\t\t-Server",
+      "\t\t-Via",
+      "\t}",
       // Streams (model pulls, generations) pass through as they come.
       `\treverse_proxy ${s.upstream} {`,
       "\t\tflush_interval -1",
@@ -152,6 +164,7 @@ export function renderGatewayCaddyfile(sites: GatewaySite[]): string {
     "{",
     "\tadmin off",
     "\tauto_https off",
+    ...HTTP1_AND_2,
     "}",
     "",
     blocks.join("\n\n"),

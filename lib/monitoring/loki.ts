@@ -4,6 +4,7 @@
 // API and sets the tenant itself — so a guest can neither read logs nor write into another environment's.
 // Grafana reads all tenants on the loopback. Pure renderers; the tests run the real Loki and Caddy when present.
 import { stringify } from "yaml";
+import { HTTP1_AND_2 } from "../compose/caddyfile";
 
 export const LOKI_PORT = 3100;
 export const LOKI_GRPC_PORT = 9096;
@@ -79,7 +80,10 @@ export function renderLogGatewayCaddyfile(g: LogGatewayLayout, ports: Record<Log
       `\ttls ${g.certFile} ${g.keyFile} {`,
       "\t\tprotocols tls1.3",
       "\t}",
-      "\theader -Server",
+      "\theader {",
+      "\t\t-Server",
+      "\t\t-Via",
+      "\t}",
       "\t@push {",
       "\t\tmethod POST",
       `\t\tpath ${LOKI_PUSH_PATH}`,
@@ -104,6 +108,7 @@ export function renderLogGatewayCaddyfile(g: LogGatewayLayout, ports: Record<Log
     "{",
     "\tadmin off",
     "\tauto_https off",
+    ...HTTP1_AND_2,
     "}",
     "",
     sites.join("\n\n"),

@@ -1,10 +1,11 @@
 // The GPU VM's first boot, for real: a Debian VM boots from the program's own user-data (the public stack's config
 // with gpuVm.os debian-12 and gpuVm.nvidia false, the two config keys the testbed needs: its image is Debian and it
 // has no GPU), installs its packages through the package cache, and is then rebooted and rebuilt on the same data disk.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { ADMIN_USER, DATA_DEVICE, DATA_LABEL, DATA_MOUNT_POINT, dockerDaemonConfig, gpuVmUserDataInput, renderGpuVmUserData } from "../../lib/cloud-init";
 import { loadConfig } from "../../lib/config/load";
 import type { EnvironmentConfig } from "../../lib/config/schema";
@@ -12,7 +13,12 @@ import { packageCacheFiles } from "../../lib/package-cache";
 import { environmentSources } from "../../lib/backup/plan";
 import { FIRST_BOOT_ID_FILE, renderFirstBootCheck } from "../../lib/first-boot";
 import { firstBootProvider } from "../../components/providers/first-boot";
+import { renderComposeFile } from "../../lib/compose/compose-file";
+import { environmentCatalog, environmentStack, gatewayMaterial } from "../../lib/compose/services";
 import { committedConfig, edit } from "../helpers/config";
+import { makeTestCa, type TestCa } from "../helpers/pki";
+import { tool } from "../helpers/process";
+import { caddyImage, importImage, ollamaImage, webStandIn } from "./images";
 import { APT_PROXY, bootVm, guestAgent, guestImage, startPackageCache, testKey, waitForFirstBoot, type Booted, type PackageCache } from "./testbed";
 
 /** The public environment's config as the testbed deploys it: Debian 12, no GPU, the test's SSH key. */
@@ -22,6 +28,17 @@ function testbedConfig(publicKey: string): EnvironmentConfig {
   delete gpuVm.nvidiaDriverPackage;
   const edited = edit(edit(raw, "gpuVm", [], { ...gpuVm, os: "debian-12", nvidia: false }), "sshKeys", [], [publicKey]);
   return loadConfig(edited).config as EnvironmentConfig;
+}
+
+/** What the tests read of a Compose file (as `dualstack compose` prints it) and of `docker compose ps`. */
+interface ComposeDoc {
+  services: Record<string, { image: string; container_name: string; ports?: string[]; healthcheck?: unknown; depends_on?: Record<string, unknown> }>;
+  secrets?: Record<string, { file: string }>;
+}
+interface ComposePs {
+  Service: string;
+  State: string;
+  Health: string;
 }
 
 const dir = mkdtempSync(join(tmpdir(), "guests-gpu-vm-"));
@@ -175,5 +192,128 @@ describe("the GPU VM's first boot, in a real guest", () => {
     // Docker's data root is on the data disk: the new engine finds the image the first one imported.
     expect(JSON.parse(await sh("docker info --format '{{json .}}'"))).toMatchObject({ DockerRootDir: `${DATA_MOUNT_POINT}/docker` });
     expect(await sh("docker image ls --format '{{.Repository}}:{{.Tag}}' ai-dualstack/probe")).toBe("ai-dualstack/probe:1");
+  });
+});
+
+// `dualstack compose`'s file for this config, brought up by Docker Compose in the guest. The images are built here
+// (scripts/ollama.sh, scripts/caddy.sh: the images' versions); left out, as their programs cannot be had here:
+// qdrant (Rust, from crates.io) — nothing depends on it, the gateway proxies to it on demand. The chatbot (Open WebUI,
+// Python from PyPI) runs as a stand-in that answers its health path, so that the start order through it is real.
+// The DCGM exporter needs a GPU: the program leaves it out of a config without the NVIDIA stack.
+describe("the public compose stack, brought up by docker compose on the GPU VM", () => {
+  const project = `/home/${ADMIN_USER}/public`;
+  const running = ["ollama", "chatbot", "ingress", "gateway"];
+  const secrets = { QDRANT_API_KEY: "testbed-qdrant-key", CHATBOT_SECRET_KEY: "testbed-chatbot-key" };
+  const compose = (args: string) =>
+    sh(
+      `cd ${project} && ${Object.entries(secrets)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ")} docker compose -f compose.yaml -f testbed.yaml ${args}`,
+    );
+  const inspect = async (container: string) => JSON.parse(await sh(`docker inspect ${container}`))[0];
+  let config: EnvironmentConfig;
+  let doc: ComposeDoc;
+  let vmIp: string;
+  let ca: TestCa;
+  let ingressRoot: string;
+  const volumeFile = async (volume: string, path: string) =>
+    sh(`sudo -n sha256sum "$(docker volume inspect --format '{{.Mountpoint}}' ${volume})/${path}" | cut -d' ' -f1`);
+  const up = () => compose(`up --wait --wait-timeout 900 ${running.join(" ")}`);
+
+  beforeAll(async () => {
+    config = testbedConfig(key.publicKey);
+    const text = renderComposeFile(environmentStack(config, "public", environmentCatalog(config, "public")), { env: "public", stack: "public" });
+    doc = parse(text) as ComposeDoc;
+    vmIp = config.gpuVm.address.split("/")[0];
+    const local = join(dir, "compose");
+    mkdirSync(join(local, "materials"), { recursive: true });
+    writeFileSync(join(local, "compose.yaml"), text);
+    writeFileSync(join(local, "testbed.yaml"), "services:\n  chatbot:\n    image: ai-dualstack/stand-in-open-webui:1\n");
+    // The gateway's certificates as the environment CA issues them: the VM's address and the service's name.
+    ca = makeTestCa("ai-dualstack public CA (test)");
+    writeFileSync(join(local, "ca.crt"), ca.certPem);
+    for (const service of ["ollama", "qdrant"]) {
+      const cert = ca.issue(`public-${service}`, { ip: [vmIp], dns: [`public-${service}`] });
+      writeFileSync(join(local, "materials", gatewayMaterial(service).cert), cert.certPem);
+      writeFileSync(join(local, "materials", gatewayMaterial(service).key), cert.keyPem);
+    }
+    await sh(`mkdir -p ${project}/materials ~/.docker/cli-plugins`);
+    for (const file of ["compose.yaml", "testbed.yaml", "ca.crt", ...Object.values(doc.secrets ?? {}).map((s) => s.file.replace(/^\.\//, ""))]) {
+      await vm.upload(join(local, file), `${project}/${file}`);
+    }
+    await vm.upload(tool("docker-compose"), `/home/${ADMIN_USER}/.docker/cli-plugins/docker-compose`);
+    await sh("chmod 0755 ~/.docker/cli-plugins/docker-compose");
+    // The VM's address on its NIC, as Proxmox's cloud-init network config gives it; curl for the checks below.
+    await sh(`sudo -n ip addr replace ${config.gpuVm.address} dev "$(ip -o -4 addr show scope global | awk '{print $2; exit}')"`);
+    await sh("sudo -n apt-get install -y -q curl >/dev/null", ADMIN_USER);
+    await importImage(vm, dir, ollamaImage(doc.services.ollama.image));
+    await importImage(vm, dir, caddyImage(doc.services.ingress.image));
+    await importImage(vm, dir, webStandIn("ai-dualstack/stand-in-open-webui:1", 8080, "/health"));
+    await up();
+    ingressRoot = await sh(`sudo -n cat "$(docker volume inspect --format '{{.Mountpoint}}' public_ingress-data)/caddy/pki/authorities/local/root.crt"`);
+  }, 40 * 60_000);
+
+  afterAll(() => ca?.remove());
+
+  it("brings up every service but those left out, each healthy where it has a healthcheck", async () => {
+    expect(Object.keys(doc.services)).toEqual(["ollama", "qdrant", "chatbot", "ingress", "gateway"]);
+    const states = (await sh(`cd ${project} && docker compose -p public ps --all --format json`)).split("\n").map((l) => JSON.parse(l) as ComposePs);
+    expect(Object.fromEntries(states.map((s) => [s.Service, s.State]))).toEqual(Object.fromEntries(running.map((s) => [s, "running"])));
+    for (const s of states) expect([s.Service, s.Health]).toEqual([s.Service, doc.services[s.Service].healthcheck ? "healthy" : ""]);
+  });
+
+  it("starts each service only once the services it depends on are healthy", async () => {
+    const dependencies = running.flatMap((s) => Object.keys(doc.services[s].depends_on ?? {}).map((d) => [s, d] as const));
+    expect(dependencies).toEqual([
+      ["chatbot", "ollama"],
+      ["ingress", "chatbot"],
+    ]);
+    for (const [service, dependency] of dependencies) {
+      const started = Date.parse((await inspect(doc.services[service].container_name)).State.StartedAt);
+      const checks = (await inspect(doc.services[dependency].container_name)).State.Health.Log as { End: string; ExitCode: number }[];
+      const healthy = Date.parse(checks.find((c) => c.ExitCode === 0)!.End);
+      expect(started, `${service} started after ${dependency} was healthy`).toBeGreaterThanOrEqual(healthy);
+    }
+  });
+
+  it("publishes only the declared ports, each on its declared address", async () => {
+    const declared = running.flatMap((s) => (doc.services[s].ports ?? []).map((p) => p.replace(/:\d+\/tcp$/, "")));
+    expect(declared.sort()).toEqual([`${vmIp}:11434`, `${vmIp}:6333`, "0.0.0.0:443", "127.0.0.1:11434"].sort());
+    const listening = (await sh("sudo -n ss -Hltnp | grep docker-proxy | awk '{print $4}'")).split("\n");
+    expect(listening.sort()).toEqual(declared.sort());
+  });
+
+  it("serves Ollama through the gateway over TLS 1.3 with the environment CA's certificate, and nothing older", async () => {
+    const url = `https://${vmIp}:11434/api/version`;
+    const [headers, body] = (await sh(`curl -fsS -D - --cacert ${project}/ca.crt ${url}`)).split(/\r?\n\r?\n/);
+    expect(JSON.parse(body)).toEqual({ version: doc.services.ollama.image.split(":")[1] });
+    expect(headers).not.toMatch(/^(server|via|alt-svc):/im);
+    expect(await sh(`curl -fsS --cacert ${project}/ca.crt --tls-max 1.2 ${url} >/dev/null 2>&1 && echo accepted || echo refused`)).toBe("refused");
+    expect(await sh(`curl -fsS ${url} >/dev/null 2>&1 && echo accepted || echo refused`)).toBe("refused");
+  });
+
+  it("serves the chatbot under its host name through the ingress, with the program's headers", async () => {
+    const host = config.services.ingress!.hostname;
+    await sh(`cat > /tmp/ingress-root.crt <<'PEM'\n${ingressRoot}\nPEM`);
+    const response = await sh(`curl -fsS -D - --resolve ${host}:443:127.0.0.1 --cacert /tmp/ingress-root.crt https://${host}/`);
+    expect(response).toMatch(/^strict-transport-security: max-age=31536000/im);
+    // Caddy's name in neither Server nor Via (Caddy 2.10's reverse_proxy adds a Via header); no HTTP/3 advertised
+    // on a UDP port nothing publishes.
+    expect(response).not.toMatch(/^(server|via|alt-svc):/im);
+    expect(response).toContain("stand-in for ai-dualstack/stand-in-open-webui:1");
+  });
+
+  it("keeps the volumes across down and up: Ollama's identity and the ingress's CA are the same", async () => {
+    const before = [await volumeFile("public_ollama-models", "id_ed25519"), await volumeFile("public_ingress-data", "caddy/pki/authorities/local/root.crt")];
+    await compose("down");
+    expect(await sh("docker ps -a -q --filter label=com.docker.compose.project=public")).toBe("");
+    // Down leaves the volumes (with the program's labels) as they were.
+    expect((await sh("docker volume ls -q --filter label=managed-by=ai-dualstack --filter label=stack=public")).split("\n")).toEqual(
+      expect.arrayContaining(["public_chatbot-data", "public_ingress-data", "public_ollama-models"]),
+    );
+    await up();
+    expect([await volumeFile("public_ollama-models", "id_ed25519"), await volumeFile("public_ingress-data", "caddy/pki/authorities/local/root.crt")]).toEqual(
+      before,
+    );
   });
 });

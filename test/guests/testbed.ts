@@ -110,6 +110,8 @@ export interface Vm {
    * session's command, run by the user's login shell, with `input` on its standard input.
    */
   ssh(command: string, options?: { user?: string; extra?: string[]; timeoutMs?: number; input?: string }): Promise<RunResult>;
+  /** Copies a file of the host's to `remotePath` in the guest (scp, as `user`, default the program's admin). */
+  upload(localPath: string, remotePath: string, options?: { user?: string }): Promise<void>;
   /** The end of the serial console. */
   console(): string;
   /** Powers the VM off (SIGTERM to QEMU) and waits for it to be gone. */
@@ -158,22 +160,24 @@ export async function bootVm(spec: VmSpec, image: { disk: string; kernel: string
     ...["-serial", `file:${consoleLog}`, "-monitor", "none"],
   ];
   let qemu: Started = await startProcess("qemu-system-x86_64", args, { ready: async () => true, stopSignal: "SIGTERM" });
+  const sshOptions = [
+    ...["-i", key.privateKey, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"],
+    ...["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"],
+  ];
   const vm: Booted = {
     sshPort,
     nodeExporterPort,
     agentSocket,
     ssh: (command, options = {}) =>
-      run(
-        "ssh",
-        [
-          ...["-i", key.privateKey, "-p", String(sshPort), "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"],
-          ...["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"],
-          ...(options.extra ?? []),
-          `${options.user ?? "ops"}@127.0.0.1`,
-          command,
-        ],
-        { timeoutMs: options.timeoutMs ?? 120_000, ...(options.input !== undefined ? { input: options.input } : {}) },
-      ),
+      run("ssh", [...sshOptions, "-p", String(sshPort), ...(options.extra ?? []), `${options.user ?? "ops"}@127.0.0.1`, command], {
+        timeoutMs: options.timeoutMs ?? 120_000,
+        ...(options.input !== undefined ? { input: options.input } : {}),
+      }),
+    upload: async (localPath, remotePath, options = {}) => {
+      await must(
+        run("scp", [...sshOptions, "-q", "-P", String(sshPort), localPath, `${options.user ?? "ops"}@127.0.0.1:${remotePath}`], { timeoutMs: 10 * 60_000 }),
+      );
+    },
     console: () => (existsSync(consoleLog) ? readFileSync(consoleLog, "utf8").slice(-4000) : ""),
     stop: () => qemu.stop(),
     restart: async ({ user, timeoutMs }) => {
