@@ -183,8 +183,8 @@ describe("ComposeStack: what the catalog's services use", () => {
       },
     ],
   };
-  const build = () =>
-    new ComposeStack("cat", { spec, dockerHost: "ssh://ops@10.20.0.10", env: "private", stack: "private", secretValues: { "pg-app-password": GIVEN } });
+  const args = { spec, dockerHost: "ssh://ops@10.20.0.10", env: "private" as const, stack: "private", secretValues: { "pg-app-password": GIVEN } };
+  const build = () => new ComposeStack("cat", args);
 
   it("builds an image from its context on the engine, rebuilt when the context changes, and runs it with its limits", async () => {
     const rs = await underMocks(build);
@@ -224,6 +224,12 @@ describe("ComposeStack: what the catalog's services use", () => {
     expect(setup.inputs).toMatchObject({ mustRun: false, attach: true, logs: true, restart: "no", entrypoints: ["/bin/sh", "/setup.sh"] });
     expect(setup.options.additionalSecretOutputs).toContain("containerLogs");
     expect(one(rs, D.container, "cat-app").options.dependsOn.some((d) => d.endsWith("cat-setup"))).toBe(true);
+  });
+
+  it("waits for a dependency declared after the service (cycles and unknown dependencies: test/lib/compose.test.ts)", async () => {
+    const reversed = { ...spec, services: [...spec.services].reverse() };
+    const rs = await underMocks(() => new ComposeStack("rev", { ...args, spec: reversed }));
+    expect(one(rs, D.container, "rev-app").options.dependsOn.some((d) => d.endsWith("rev-setup"))).toBe(true);
   });
 });
 
