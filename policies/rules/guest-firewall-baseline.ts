@@ -1,10 +1,12 @@
-import { isTrue, networkedGuestsWithOptions } from "../support/guests";
+import { guestEnvironment, isTrue, networkedGuestsWithOptions } from "../support/guests";
 import type { Rule } from "../support/policy";
 
 export const guestFirewallBaseline: Rule = () => ({
   name: "guest-firewall-baseline",
-  description: "Every guest with a network interface has its firewall enabled with inbound DROP, MAC filter and IP filter.",
-  reason: "Default-deny inbound per guest, and anti-spoofing so a guest cannot take another's address on the bridge.",
+  description:
+    "Every guest with a network interface has its firewall enabled with inbound and outbound DROP (its zone's group admits what it may send), MAC filter and IP filter.",
+  reason:
+    "Default-deny both ways per guest (a compromised guest reaches only what its zone declares), and anti-spoofing so a guest cannot take another's address on the bridge.",
   source: "security-and-dr.md rule 8; PVE pve-firewall vm options",
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
@@ -16,6 +18,8 @@ export const guestFirewallBaseline: Rule = () => ({
       const missing = [
         !isTrue(o.enabled) && "enabled",
         o.inputPolicy !== "DROP" && `inputPolicy DROP (is ${o.inputPolicy ?? "ACCEPT"})`,
+        // The public guests' outbound policy is public-egress-restricted's, reported there.
+        guestEnvironment(g.props) !== "public" && o.outputPolicy !== "DROP" && `outputPolicy DROP (is ${o.outputPolicy ?? "ACCEPT"})`,
         !isTrue(o.macfilter) && "macfilter",
         !isTrue(o.ipfilter) && "ipfilter",
       ].filter(Boolean);

@@ -258,11 +258,17 @@ describe("network and access rules", () => {
       "guest-firewall-baseline",
     );
     expect(v[0].message).toBe("private-redis-ct's firewall lacks inputPolicy DROP (is ACCEPT), macfilter");
+    // Outbound too: a private guest that may send anywhere.
+    const open = await violationsOf(
+      mutate(priv, "private-gpu-firewall-options", (r) => (r.inputs.outputPolicy = "ACCEPT")),
+      "guest-firewall-baseline",
+    );
+    expect(open.map((x) => x.message)).toEqual(["private-gpu-vm's firewall lacks outputPolicy DROP (is ACCEPT)"]);
   });
 
   it("public-egress-restricted", async () => {
     expect(await mandatory(mutate(pub, "public-gpu-firewall-options", (r) => (r.inputs.outputPolicy = "ACCEPT")))).toEqual(["public-egress-restricted"]);
-    // Private guests may reach out.
+    // Private guests are guest-firewall-baseline's.
     expect(await violationsOf(priv, "public-egress-restricted")).toEqual([]);
   });
 
