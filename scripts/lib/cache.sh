@@ -25,3 +25,23 @@ built() {
   echo "$1 $2: built in $(( $(date +%s) - $3 )) s, $(du -h "$bin/$1" | cut -f1)" | tee -a "$cache/build.log" >&2
   echo "$bin"
 }
+
+# build_local_module NAME REQUIRED_MODULE [--check]: builds the project's own Go module scripts/NAME (a checker on top
+# of REQUIRED_MODULE, from the proxy) into the cache, keyed by REQUIRED_MODULE's version in its go.mod and a hash of
+# the module's sources; prints the directory (exits, as cache_init and built do).
+build_local_module() {
+  local name="$1" required="$2" mode="${3:-}"
+  local module
+  module="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/$name"
+  local version sources
+  version="$(sed -n "s|^require $required \(v[0-9.]*\)$|\1|p" "$module/go.mod")"
+  [ -n "$version" ] || { echo "scripts/$name: its go.mod does not require $required" >&2; exit 2; }
+  sources="$(cd "$module" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)"
+  cache_init "$name" "$version-$sources" "$mode"
+  local start
+  start=$(date +%s)
+  (cd "$module" && go build -trimpath -ldflags "-s -w" -o "$bin/$name.part" .)
+  mv "$bin/$name.part" "$bin/$name"
+  built "$name" "$version-$sources" "$start"
+  exit 0
+}
