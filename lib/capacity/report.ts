@@ -26,6 +26,8 @@ export interface ModelRow extends ModelEstimate {
   gpu: string;
   gpuOverheadBytes: number;
   maxLoaded: number;
+  /** Who serves it: Ollama from the GPU, or from the CPU when vLLM owns the GPU. */
+  servedBy: "Ollama (GPU)" | "Ollama (CPU)";
 }
 
 export interface CapacityReport {
@@ -75,6 +77,7 @@ export function capacityReport(config: CapacityInput, gpu: GpuRef, extras: Capac
       gpu: gpu.catalog,
       gpuOverheadBytes: overhead,
       maxLoaded: config.ollama.maxLoadedModels,
+      servedBy: config.services?.vllm ? "Ollama (CPU)" : "Ollama (GPU)",
     };
   });
   const coResident = coResidency(models, gpu, config.ollama.maxLoadedModels, overhead);
@@ -113,9 +116,10 @@ export function capacityReport(config: CapacityInput, gpu: GpuRef, extras: Capac
 const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 
 export function renderCapacityTable(report: CapacityReport): string {
-  const header = ["model", "catalog", "ctx", "slots", "kv", "weights", "kv cache", "needs", "of VRAM", "fits", "≤ tok/s"];
+  const header = ["model", "served by", "catalog", "ctx", "slots", "kv", "weights", "kv cache", "needs", "of VRAM", "fits", "≤ tok/s"];
   const rows = report.models.map((m) => [
     m.name,
+    m.servedBy,
     m.catalogModel,
     String(m.context),
     String(m.parallel),
@@ -144,7 +148,7 @@ export function renderCapacityTable(report: CapacityReport): string {
       (report.reservedVramBytes > 0 ? `; ${gib(report.reservedVramBytes)} kept for the notebooks` : ""),
     ...(report.vllm
       ? [
-          `vLLM ${report.vllm.model} as ${report.vllm.servedName}: share ${gib(report.vllm.budgetBytes)}, weights ${gib(report.vllm.weightsBytes)}, overheads ${gib(report.vllm.overheadBytes)}, KV cache ${gib(report.vllm.kvBytes)} = ${report.vllm.kvTokens} tokens (${report.vllm.concurrency.toFixed(1)} full-length sequences) — ${report.vllm.fits ? "fits" : `DOES NOT FIT: ${report.vllm.problems.join("; ")}`}, ≤ ${report.vllm.ceilingTokensPerSecond.toFixed(0)} tok/s`,
+          `vLLM ${report.vllm.model} as ${report.vllm.servedName} (served by vLLM from the GPU, to every UI and app): share ${gib(report.vllm.budgetBytes)}, weights ${gib(report.vllm.weightsBytes)}, overheads ${gib(report.vllm.overheadBytes)}, KV cache ${gib(report.vllm.kvBytes)} = ${report.vllm.kvTokens} tokens (${report.vllm.concurrency.toFixed(1)} full-length sequences) — ${report.vllm.fits ? "fits" : `DOES NOT FIT: ${report.vllm.problems.join("; ")}`}, ≤ ${report.vllm.ceilingTokensPerSecond.toFixed(0)} tok/s`,
         ]
       : []),
     ...(report.memory

@@ -12,6 +12,7 @@ import { resolveCatalog, catalogHostnames, enabledEntries, type CatalogPlan } fr
 import { CA_FILE } from "../catalog/types";
 import { VECTOR_DBS, VECTOR_DB_OF } from "../catalog/vector-dbs";
 import { servedNameOf, VLLM_PORT } from "../catalog/gpu-workloads";
+import { VLLM_API_KEY } from "../catalog/wiring";
 import { OAUTH2_PROXY } from "../catalog/identity";
 
 export const OLLAMA_PORT = 11434;
@@ -62,14 +63,20 @@ function ollamaService(o: OllamaConfig, gpu: boolean): ServiceSpec {
   };
 }
 
-function openWebui(name: string, image: string, vectorDb: ServiceSpec["environment"], extra: Partial<ServiceSpec>): ServiceSpec {
+/**
+ * Open WebUI on the environment's runtime: Ollama, or, when vLLM owns the GPU, vLLM's OpenAI-compatible endpoint with
+ * its key (Ollama stays for the embeddings and the models it serves from the CPU).
+ */
+function openWebui(name: string, image: string, vectorDb: ServiceSpec["environment"], vllm: boolean, extra: Partial<ServiceSpec>): ServiceSpec {
   return {
     name,
     image,
     environment: {
       OLLAMA_BASE_URL: `http://ollama:${OLLAMA_PORT}`,
       WEBUI_SECRET_KEY: { secret: `${name}-secret-key` },
-      ENABLE_OPENAI_API: "false",
+      ...(vllm
+        ? { ENABLE_OPENAI_API: "true", OPENAI_API_BASE_URL: `http://vllm:${VLLM_PORT}/v1`, OPENAI_API_KEY: { secret: VLLM_API_KEY } }
+        : { ENABLE_OPENAI_API: "false" }),
       ANONYMIZED_TELEMETRY: "false",
       ...vectorDb,
     },
@@ -221,7 +228,7 @@ function coreStack(config: EnvironmentConfig, project: string, catalog: CatalogP
           dependsOnHealthy: [],
           networks: ["ai"],
         },
-        openWebui("open-webui", ui.image, { VECTOR_DB: "chroma", CHROMA_HTTP_HOST: "chroma", CHROMA_HTTP_PORT: "8000" }, {}),
+        openWebui("open-webui", ui.image, { VECTOR_DB: "chroma", CHROMA_HTTP_HOST: "chroma", CHROMA_HTTP_PORT: "8000" }, s.vllm !== undefined, {}),
         gatewayService(config, vmIp, catalog),
         ...gpuExporter,
       ],
@@ -254,6 +261,7 @@ function coreStack(config: EnvironmentConfig, project: string, catalog: CatalogP
         "chatbot",
         (s.chatbot ?? SERVICE_DEFAULTS.chatbot).image,
         { VECTOR_DB: "qdrant", QDRANT_URI: `http://qdrant:${QDRANT_PORT}`, QDRANT_API_KEY: { secret: "qdrant-api-key" } },
+        s.vllm !== undefined,
         {
           networks: ["ai", "edge"],
         },

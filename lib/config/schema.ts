@@ -9,7 +9,7 @@ import { GRAFANA_KEY_FINGERPRINTS } from "../monitoring/grafana";
 import * as catalog from "../catalog/index";
 import { catalogHostnames, catalogProblems, enabledEntries } from "../catalog/resolve";
 import { ENVIRONMENT_NEEDS } from "../catalog/types";
-import { vllmFactsOf } from "../catalog/gpu-workloads";
+import { servedNameOf, vllmFactsOf } from "../catalog/gpu-workloads";
 import { rcloneNeedsConfig } from "../catalog/object-storage";
 
 const VAULT_DEFAULTS = { version: "1.21.4", aptKeyFingerprints: HASHICORP_KEY_FINGERPRINTS } as const;
@@ -422,6 +422,11 @@ const modelDeployment = z.strictObject({
   catalogModel: modelName.optional(),
   /** Load it after deploy and keep it loaded; fails the deployment unless it is fully on the GPU. */
   warm: bool.default(false),
+  /**
+   * Served by Ollama from the CPU: the explicit choice an environment with services.vllm (which owns the GPU) must make
+   * for every model it still deploys to Ollama.
+   */
+  cpu: bool.default(false),
 });
 export type ModelDeploymentConfig = z.infer<typeof modelDeployment>;
 
@@ -696,7 +701,8 @@ function checkCatalog(c: z.infer<typeof environmentShape>, ctx: Ctx, models: Cat
         ["services", "vllm", "architecture"],
         `expected a model catalog entry with ${v.model}'s architecture (${Object.keys(models.models).sort().join(", ")}), got "${facts.architecture}"`,
       );
-    // One runtime owns a GPU: with vLLM on it, Ollama runs on the CPU and cannot hold a model warm on the GPU.
+    // One runtime owns a GPU: with vLLM on it, Ollama runs on the CPU and cannot hold a model warm on the GPU, and
+    // every model still deployed to Ollama says that it is served from the CPU.
     c.models.forEach((m, i) => {
       if (m.warm)
         issue(
@@ -704,6 +710,16 @@ function checkCatalog(c: z.infer<typeof environmentShape>, ctx: Ctx, models: Cat
           ["models", i, "warm"],
           "vLLM owns the GPU (services.vllm): Ollama runs on the CPU, so no model can be kept warm on the GPU; set warm: false or remove services.vllm",
         );
+      else if (!m.cpu)
+        issue(
+          ctx,
+          ["models", i, "cpu"],
+          `vLLM owns the GPU (services.vllm): Ollama would serve ${m.name} from the CPU; say so with cpu: true, or remove the model (the UIs and apps use vLLM's ${servedNameOf(v)})`,
+        );
+    });
+  } else {
+    c.models.forEach((m, i) => {
+      if (m.cpu) issue(ctx, ["models", i, "cpu"], "cpu: true is for an environment whose GPU vLLM owns (services.vllm); without it Ollama serves from the GPU");
     });
   }
   const ingress = c.services.ingress;

@@ -103,6 +103,42 @@ describe("catalog config", () => {
     );
   });
 
+  it("vLLM owns the GPU: every model still on Ollama says it is served from the CPU, and the UIs talk to vLLM", () => {
+    const raw = withServices("public", { vllm: { model: "TheBloke/Mistral-7B-Instruct-v0.2-AWQ" } });
+    const cold = edit(raw, "models", [0, "warm"], false);
+    expect(problemsOf(cold)).toEqual([
+      "ai-dualstack:models[0].cpu: vLLM owns the GPU (services.vllm): Ollama would serve mistral:7b from the CPU; say so with cpu: true, or remove the model (the UIs and apps use vLLM's mistral-7b-instruct-v0.2-awq)",
+    ]);
+    const explicit = edit(raw, "models", [0], { name: "mistral:7b", warm: false, cpu: true });
+    expect(problemsOf(explicit)).toEqual([]);
+    // Without vLLM, cpu: true means nothing and is refused.
+    expect(problemsOf(edit(committedConfig("public"), "models", [0, "cpu"], true))).toEqual([
+      "ai-dualstack:models[0].cpu: cpu: true is for an environment whose GPU vLLM owns (services.vllm); without it Ollama serves from the GPU",
+    ]);
+    for (const [stack, ui] of [
+      ["public", "chatbot"],
+      ["private", "open-webui"],
+    ] as const) {
+      const withVllm = edit(
+        withServices(stack, { vllm: { model: stack === "public" ? "TheBloke/Mistral-7B-Instruct-v0.2-AWQ" : "Qwen/Qwen2.5-14B-Instruct-AWQ" } }),
+        "models",
+        [],
+        [{ name: "qwen2.5:14b", warm: false, cpu: true }],
+      );
+      const service = environmentStack(loadConfig(withVllm, { offline: true }).config as EnvironmentConfig, stack).services.find((s) => s.name === ui)!;
+      expect(service.environment).toMatchObject({
+        ENABLE_OPENAI_API: "true",
+        OPENAI_API_BASE_URL: "http://vllm:8000/v1",
+        OPENAI_API_KEY: { secret: "vllm-api-key" },
+      });
+      const plain = environmentStack(loadConfig(committedConfig(stack), { offline: true }).config as EnvironmentConfig, stack).services.find(
+        (s) => s.name === ui,
+      )!;
+      expect(plain.environment.ENABLE_OPENAI_API).toBe("false");
+      expect(plain.environment.OPENAI_API_KEY).toBeUndefined();
+    }
+  });
+
   it("ACME needs an account e-mail; Rclone's own remotes need the secret rcloneConfig", () => {
     const ingress = { image: "caddy:2.10.2-alpine", hostname: "chat.example.org", tls: "acme" };
     expect(problemsOf(withServices("public", { ingress }))).toEqual([
@@ -143,8 +179,8 @@ describe("catalog wiring", () => {
         apps: { api: { image: "ghcr.io/example/api:1.2.0", needs: ["llm", "vectorDb", "redis"] } },
       }),
       "models",
-      [0, "warm"],
-      false,
+      [0],
+      { name: "mistral:7b", warm: false, cpu: true },
     );
     const c = loadConfig(raw, { offline: true }).config as EnvironmentConfig;
     const app = environmentStack(c, "public").services.find((s) => s.name === "app-api")!;
@@ -170,7 +206,7 @@ describe("catalog wiring", () => {
           ENVIRONMENT_NEEDS.filter((n) => n !== "gpu").map((n) => [n.toLowerCase(), { image: "ghcr.io/example/api:1.0.0", needs: [n] }]),
         ),
       });
-      if ("vllm" in extra) raw = edit(raw, "models", [0, "warm"], false);
+      if ("vllm" in extra) raw = edit(raw, "models", [0], { name: "mistral:7b", warm: false, cpu: true });
       const spec = environmentStack(loadConfig(raw, { offline: true }).config as EnvironmentConfig, stack);
       for (const need of ENVIRONMENT_NEEDS.filter((n) => n !== "gpu")) {
         const app = spec.services.find((s) => s.name === `app-${need.toLowerCase()}`)!;

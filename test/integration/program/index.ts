@@ -22,6 +22,7 @@ function tinyRow(name: string, context: number): ModelRow {
     gpu: "cpu",
     gpuOverheadBytes: 0,
     maxLoaded: 1,
+    servedBy: "Ollama (CPU)",
     weightsBytes: 500_000,
     kvBytes: 2 * 2 * 4 * 16 * context * 2,
     graphBytes: 1_000_000,
