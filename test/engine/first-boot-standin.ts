@@ -3,9 +3,10 @@
 // check's "ready" — so that the FirstBoot resources (the real provider, run by the real engine) complete and what
 // depends on them is created. Whether a real first boot is over is the guests suite's (test/guests/gpu-vm.test.ts).
 import { execFileSync } from "node:child_process";
-import { Server, utils } from "ssh2";
+import { Server } from "ssh2";
 import { ADMIN_USER } from "../../lib/cloud-init";
 import { tool } from "../helpers/process";
+import { ed25519KeyPair } from "../helpers/ssh-keys";
 
 export interface FirstBootStandIn {
   /** How many check runs it answered. */
@@ -17,7 +18,7 @@ export interface FirstBootStandIn {
 export async function startFirstBootStandIn(addresses: string[], port = 22): Promise<FirstBootStandIn> {
   for (const a of addresses) if (!a.startsWith("127.")) execFileSync(tool("ip"), ["addr", "add", `${a}/32`, "dev", "lo"]);
   let answered = 0;
-  const hostKey = utils.generateKeyPairSync("ed25519").private;
+  const hostKey = ed25519KeyPair().private;
   const serve = (address: string) =>
     new Promise<Server>((resolve, reject) => {
       const server = new Server({ hostKeys: [hostKey] }, (client) => {

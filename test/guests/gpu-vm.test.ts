@@ -93,8 +93,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const sh = async (command: string, user = ADMIN_USER) => {
-  const r = await vm.ssh(command, { user });
+const sh = async (command: string, user = ADMIN_USER, timeoutMs?: number) => {
+  const r = await vm.ssh(command, { user, ...(timeoutMs ? { timeoutMs } : {}) });
   if (r.code !== 0) throw new Error(`${command}: exit ${r.code}\n${r.all}`);
   return r.stdout.trim();
 };
@@ -209,6 +209,9 @@ describe("the public compose stack, brought up by docker compose on the GPU VM",
       `cd ${project} && ${Object.entries(secrets)
         .map(([k, v]) => `${k}=${v}`)
         .join(" ")} docker compose -f compose.yaml -f testbed.yaml ${args}`,
+      ADMIN_USER,
+      // Up waits for the health checks (30 s apart) of a chain of three services, under emulation.
+      20 * 60_000,
     );
   const inspect = async (container: string) => JSON.parse(await sh(`docker inspect ${container}`))[0];
   let config: EnvironmentConfig;
@@ -245,7 +248,7 @@ describe("the public compose stack, brought up by docker compose on the GPU VM",
     await sh("chmod 0755 ~/.docker/cli-plugins/docker-compose");
     // The VM's address on its NIC, as Proxmox's cloud-init network config gives it; curl for the checks below.
     await sh(`sudo -n ip addr replace ${config.gpuVm.address} dev "$(ip -o -4 addr show scope global | awk '{print $2; exit}')"`);
-    await sh("sudo -n apt-get install -y -q curl >/dev/null", ADMIN_USER);
+    await sh("sudo -n apt-get install -y -q curl >/dev/null", ADMIN_USER, 10 * 60_000);
     await importImage(vm, dir, ollamaImage(doc.services.ollama.image));
     await importImage(vm, dir, caddyImage(doc.services.ingress.image));
     await importImage(vm, dir, webStandIn("ai-dualstack/stand-in-open-webui:1", 8080, "/health"));

@@ -1,8 +1,8 @@
 // Test helpers: the committed stack files as raw config, and a way to edit them by key path.
 import { join } from "node:path";
-import { utils } from "ssh2";
 import { readStackFile } from "../../ops/engine";
 import type { RawConfig } from "../../lib/config/load";
+import { ed25519KeyPair } from "./ssh-keys";
 
 export const ROOT = join(__dirname, "..", "..");
 
@@ -27,7 +27,7 @@ export function committedConfig(stack: "host" | "private" | "public"): RawConfig
  * connects: a placeholder would be refused), the same for every call.
  */
 let processKey: string | undefined;
-const sshKeyOfProcess = () => (processKey ??= utils.generateKeyPairSync("ed25519").private);
+const sshKeyOfProcess = () => (processKey ??= ed25519KeyPair().private);
 
 /** Stand-ins for the secrets a real deployment sets (`pulumi config set --secret`), by key. */
 export function dummySecrets(stack: "host" | "private" | "public"): Record<string, string> {

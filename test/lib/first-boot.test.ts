@@ -5,12 +5,12 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { utils } from "ssh2";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { firstBootProvider } from "../../components/providers/first-boot";
 import { FIRST_BOOT_ID_FILE, parseFirstBootCheck, renderFirstBootCheck } from "../../lib/first-boot";
 import { stubTool } from "../helpers/script-stubs";
 import { freePort } from "../helpers/servers";
+import { ed25519KeyPair } from "../helpers/ssh-keys";
 
 let root: string;
 let bin: string;
@@ -73,7 +73,7 @@ describe("the first-boot check", () => {
 });
 
 describe("the FirstBoot provider", () => {
-  const privateKey = utils.generateKeyPairSync("ed25519").private;
+  const privateKey = ed25519KeyPair().private;
   it("keeps trying while nothing answers, then fails naming the guest, the deadline and the last reason", async () => {
     const port = await freePort();
     await expect(

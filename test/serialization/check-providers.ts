@@ -14,7 +14,7 @@ import { startFakeOllama } from "../helpers/fake-ollama";
 import { freePort, startPostgres, startRedis } from "../helpers/servers";
 import { firstBootProvider } from "../../components/providers/first-boot";
 import { startFirstBootStandIn } from "../engine/first-boot-standin";
-import { utils } from "ssh2";
+import { ed25519KeyPair } from "../helpers/ssh-keys";
 
 type Provider = pulumi.dynamic.ResourceProvider;
 
@@ -123,7 +123,7 @@ async function main() {
       host: "127.0.0.1",
       port: sshPort,
       user: "ops",
-      privateKey: utils.generateKeyPairSync("ed25519").private,
+      privateKey: ed25519KeyPair().private,
       check: "true",
       timeoutSeconds: 30,
       trigger: "t",
