@@ -7,13 +7,13 @@ import { urlEgress, type Egress } from "../egress";
 /** Caddy's ACME issuer when no other directory is configured. */
 export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
 
-/** What the ingress contacts: its ACME CA's directory, with tls acme (the CA's TLS-ALPN challenge comes in on 443). */
 /**
  * Global options: HTTP/1.1 and HTTP/2 only. Caddy serves HTTP/3 by default and advertises it (Alt-Svc: h3) on UDP
  * ports that neither the Compose file publishes nor the firewall opens (found in the real guest).
  */
 export const HTTP1_AND_2 = ["\tservers {", "\t\tprotocols h1 h2", "\t}"];
 
+/** What the ingress contacts: its ACME CA's directory, with tls acme (the CA's TLS-ALPN challenge comes in on 443). */
 export function ingressEgress(input: Pick<IngressInput, "tls" | "acmeCa">): Egress[] {
   return input.tls === "acme" ? [urlEgress("the ingress: certificates from its ACME CA", input.acmeCa ?? LETS_ENCRYPT_DIRECTORY)] : [];
 }
