@@ -54,7 +54,9 @@ export const neo4j: CatalogEntry<z.infer<typeof neo4jSchema>> = {
 };
 
 const zepSchema = z.strictObject({
-  image: image("zepai/graphiti:0.22.0"),
+  // The graphiti server image is published by upstream's release workflow, tagged with graphiti-core's version; its
+  // README (getzep/graphiti server/README.md) gives 0.22.1, and 0.22.0 predates the workflow.
+  image: image("zepai/graphiti:0.22.1"),
   gatewayPort: gatewayPort(8003),
   ...limits(1024, 1),
 });
