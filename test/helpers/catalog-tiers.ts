@@ -66,8 +66,7 @@ function overlay(stack: "private" | "public" | "host", tiers: (1 | 2 | 3)[]): Re
     return doc;
   }
   c["ai-dualstack:services"] = { ...c["ai-dualstack:services"], ...services };
-  // vLLM owns the GPU: Ollama's models run on the CPU and none is kept warm.
-  // vLLM owns the GPU: the models still deployed to Ollama are served from the CPU, and say so.
+  // vLLM owns the GPU: the models still deployed to Ollama are served from the CPU, say so, and none is kept warm.
   if (services.vllm) c["ai-dualstack:models"] = c["ai-dualstack:models"].map((m: Record<string, unknown>) => ({ ...m, warm: false, cpu: true }));
   // Tier 3 at the public ingress: certificates from Let's Encrypt.
   if (stack === "public" && tiers.includes(3))
