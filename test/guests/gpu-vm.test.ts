@@ -49,6 +49,8 @@ let firstBoot: string;
 let firstBootWait: { id: string; outs?: { bootId: string; waitedOn: string[] } };
 let dataUuid: string;
 let userData: string;
+/** The config the guest is deployed from (testbedConfig with the test's key), once for the whole file. */
+let config: EnvironmentConfig;
 let key: { privateKey: string; publicKey: string };
 let image: Awaited<ReturnType<typeof guestImage>>;
 
@@ -71,7 +73,8 @@ beforeAll(async () => {
   [image, key] = await Promise.all([guestImage(), testKey(dir)]);
   // The cache binds where the guests' forwarded connections arrive: the host's loopback.
   cache = await startPackageCache(dir, packageCacheFiles("127.0.0.1"));
-  userData = renderGpuVmUserData(gpuVmUserDataInput(testbedConfig(key.publicKey), APT_PROXY));
+  config = testbedConfig(key.publicKey);
+  userData = renderGpuVmUserData(gpuVmUserDataInput(config, APT_PROXY));
   vm = await boot(1);
   // The program's own wait (the FirstBoot resource's provider), from the moment QEMU starts: the guest boots,
   // installs its packages through the cache, starts Docker.
@@ -92,6 +95,9 @@ afterAll(async () => {
   await cache?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** A file in a Docker volume on the guest, as a shell word (the volume's mount point, then `path`). */
+const inVolume = (volume: string, path = "") => `"$(docker volume inspect --format '{{.Mountpoint}}' ${volume})${path && `/${path}`}"`;
 
 const sh = async (command: string, user = ADMIN_USER, timeoutMs?: number) => {
   const r = await vm.ssh(command, { user, ...(timeoutMs ? { timeoutMs } : {}) });
@@ -158,9 +164,9 @@ describe("the GPU VM's first boot, in a real guest", () => {
   });
 
   it("backs up a compose volume from where the VM's engine keeps it: the restic source's dump reads the volume's files", async () => {
-    const source = environmentSources(testbedConfig(key.publicKey), "public", ["probe-data"])["gpu-vm"][0];
+    const source = environmentSources(config, "public", ["probe-data"])["gpu-vm"][0];
     await sh("docker volume create public_probe-data >/dev/null");
-    const mountpoint = await sh("docker volume inspect --format '{{.Mountpoint}}' public_probe-data");
+    const mountpoint = await sh(`echo ${inVolume("public_probe-data")}`);
     expect(source.dump).toBe(`tar -C ${mountpoint} -cf - .`);
     await sh(`echo "volume data" | sudo -n tee ${mountpoint}/kept >/dev/null`);
     expect(await sh(`sudo -n sh -c '${source.dump} | tar -tf -'`)).toContain("./kept");
@@ -214,24 +220,24 @@ describe("the public compose stack, brought up by docker compose on the GPU VM",
       20 * 60_000,
     );
   const inspect = async (container: string) => JSON.parse(await sh(`docker inspect ${container}`))[0];
-  let config: EnvironmentConfig;
+  /** The image that stands in for Open WebUI, and the root certificate of Caddy's internal CA in its data volume. */
+  const standIn = "ai-dualstack/stand-in-open-webui:1";
+  const caddyRoot = "caddy/pki/authorities/local/root.crt";
   let doc: ComposeDoc;
   let vmIp: string;
   let ca: TestCa;
   let ingressRoot: string;
-  const volumeFile = async (volume: string, path: string) =>
-    sh(`sudo -n sha256sum "$(docker volume inspect --format '{{.Mountpoint}}' ${volume})/${path}" | cut -d' ' -f1`);
+  const volumeFile = async (volume: string, path: string) => sh(`sudo -n sha256sum ${inVolume(volume, path)} | cut -d' ' -f1`);
   const up = () => compose(`up --wait --wait-timeout 900 ${running.join(" ")}`);
 
   beforeAll(async () => {
-    config = testbedConfig(key.publicKey);
     const text = renderComposeFile(environmentStack(config, "public", environmentCatalog(config, "public")), { env: "public", stack: "public" });
     doc = parse(text) as ComposeDoc;
     vmIp = config.gpuVm.address.split("/")[0];
     const local = join(dir, "compose");
     mkdirSync(join(local, "materials"), { recursive: true });
     writeFileSync(join(local, "compose.yaml"), text);
-    writeFileSync(join(local, "testbed.yaml"), "services:\n  chatbot:\n    image: ai-dualstack/stand-in-open-webui:1\n");
+    writeFileSync(join(local, "testbed.yaml"), `services:\n  chatbot:\n    image: ${standIn}\n`);
     // The gateway's certificates as the environment CA issues them: the VM's address and the service's name.
     ca = makeTestCa("ai-dualstack public CA (test)");
     writeFileSync(join(local, "ca.crt"), ca.certPem);
@@ -251,9 +257,9 @@ describe("the public compose stack, brought up by docker compose on the GPU VM",
     await sh("sudo -n apt-get install -y -q curl >/dev/null", ADMIN_USER, 10 * 60_000);
     await importImage(vm, dir, ollamaImage(doc.services.ollama.image));
     await importImage(vm, dir, caddyImage(doc.services.ingress.image));
-    await importImage(vm, dir, webStandIn("ai-dualstack/stand-in-open-webui:1", 8080, "/health"));
+    await importImage(vm, dir, webStandIn(standIn, 8080, "/health"));
     await up();
-    ingressRoot = await sh(`sudo -n cat "$(docker volume inspect --format '{{.Mountpoint}}' public_ingress-data)/caddy/pki/authorities/local/root.crt"`);
+    ingressRoot = await sh(`sudo -n cat ${inVolume("public_ingress-data", caddyRoot)}`);
   }, 40 * 60_000);
 
   afterAll(() => ca?.remove());
@@ -303,11 +309,11 @@ describe("the public compose stack, brought up by docker compose on the GPU VM",
     // Caddy's name in neither Server nor Via (Caddy 2.10's reverse_proxy adds a Via header); no HTTP/3 advertised
     // on a UDP port nothing publishes.
     expect(response).not.toMatch(/^(server|via|alt-svc):/im);
-    expect(response).toContain("stand-in for ai-dualstack/stand-in-open-webui:1");
+    expect(response).toContain(`stand-in for ${standIn}`);
   });
 
   it("keeps the volumes across down and up: Ollama's identity and the ingress's CA are the same", async () => {
-    const before = [await volumeFile("public_ollama-models", "id_ed25519"), await volumeFile("public_ingress-data", "caddy/pki/authorities/local/root.crt")];
+    const before = [await volumeFile("public_ollama-models", "id_ed25519"), await volumeFile("public_ingress-data", caddyRoot)];
     await compose("down");
     expect(await sh("docker ps -a -q --filter label=com.docker.compose.project=public")).toBe("");
     // Down leaves the volumes (with the program's labels) as they were.
@@ -315,8 +321,6 @@ describe("the public compose stack, brought up by docker compose on the GPU VM",
       expect.arrayContaining(["public_chatbot-data", "public_ingress-data", "public_ollama-models"]),
     );
     await up();
-    expect([await volumeFile("public_ollama-models", "id_ed25519"), await volumeFile("public_ingress-data", "caddy/pki/authorities/local/root.crt")]).toEqual(
-      before,
-    );
+    expect([await volumeFile("public_ollama-models", "id_ed25519"), await volumeFile("public_ingress-data", caddyRoot)]).toEqual(before);
   });
 });
