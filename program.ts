@@ -5,7 +5,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { AiEnvironment } from "./components/ai-environment";
 import { Platform } from "./components/platform";
 import { capacityReport, renderCapacityTable } from "./lib/capacity/report";
-import { ConfigError, loadConfig, type StackConfig } from "./lib/config/load";
+import { memoryProblem } from "./lib/capacity/services";
+import { ConfigError, OFFLINE_SECRET_PLACEHOLDER, loadConfig, type StackConfig } from "./lib/config/load";
+import { alertSecretProblems } from "./lib/monitoring/alertmanager";
 import type { EnvironmentConfig, HostConfig } from "./lib/config/schema";
 import { environmentCatalog, environmentStack } from "./lib/compose/services";
 import { validateStackSpec } from "./lib/compose/spec";
@@ -54,6 +56,11 @@ function providerArgs(
 }
 
 async function hostProgram(c: HostConfig, secrets: Record<string, string | undefined>): Promise<Record<string, unknown>> {
+  const alerts = c.platform.monitoring.alerts;
+  // The offline engine's placeholders are no URLs; a real run checks the secret URLs against their origins.
+  const real = (v: string | undefined) => (v === OFFLINE_SECRET_PLACEHOLDER ? undefined : v);
+  const alertProblems = alertSecretProblems(alerts, { webhookUrl: real(secrets.alertWebhookUrl), heartbeatUrl: real(secrets.alertHeartbeatUrl) });
+  if (alertProblems.length > 0) throw new ConfigError(alertProblems);
   const provider = new proxmoxve.Provider(
     "proxmox",
     providerArgs(
@@ -72,9 +79,16 @@ async function hostProgram(c: HostConfig, secrets: Record<string, string | undef
       vaultToken: secrets.vaultToken === undefined ? undefined : pulumi.secret(secrets.vaultToken),
       pbsPassword: pulumi.secret(secrets.pbsPassword ?? ""),
       pbsEncryptionKey: secrets.pbsEncryptionKey === undefined ? undefined : pulumi.secret(secrets.pbsEncryptionKey),
+      alertSecrets: pulumi.secret({ smtpPassword: secrets.alertSmtpPassword, webhookUrl: secrets.alertWebhookUrl, heartbeatUrl: secrets.alertHeartbeatUrl }),
     },
     { providers: [provider] },
   );
+  if (!alerts.email && !alerts.webhook) {
+    pulumi.log.warn("alerts reach no one: configure a receiver under platform.monitoring.alerts (e-mail or a webhook; README, Alerts)");
+  }
+  if (!alerts.heartbeat) {
+    pulumi.log.info("no dead man's switch: set platform.monitoring.alerts.heartbeat so that a silent Alertmanager is noticed (README, Alerts)");
+  }
   if (secrets.vaultToken === undefined) {
     pulumi.log.info(
       "Vault is installed but not configured: initialise and unseal it (README, Vault), then set the secret config vaultToken and run `pulumi up` again",
@@ -113,9 +127,11 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
     const problem = s.build ? buildContextProblem(s.build.context, s.build.dockerfile) : undefined;
     if (problem) problems.push(`ai-dualstack:services: ${s.name}: build context ${problem}`);
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  const capacity = slice ? capacityReport(c, slice.gpu, { reservedVramMiB: catalog.reservedVramMiB, services: spec.services, budget: slice.memory }) : undefined;
+  // The VM's memory is pinned (passthrough): services that outgrow it would be killed by the OOM killer, not slowed.
+  if (capacity?.memory && !capacity.memory.fits) problems.push(`ai-dualstack:gpuVm.memoryGiB: ${memoryProblem(capacity.memory)}`);
+  if (problems.length > 0 || !capacity) throw new ConfigError(problems);
   const provider = new proxmoxve.Provider("proxmox", providerArgs(c, secrets.proxmoxApiToken!, secrets.sshPrivateKey, slice!.nodes));
-  const capacity = capacityReport(c, slice!.gpu, { reservedVramMiB: catalog.reservedVramMiB, services: spec.services });
   if (!capacity.fits) {
     pulumi.log.warn(`the environment does not fit the ${slice!.gpu.catalog} (${slice!.gpu.name}) or its VM:\n${renderCapacityTable(capacity)}`);
   }

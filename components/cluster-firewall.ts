@@ -9,6 +9,8 @@ export interface ClusterFirewallArgs {
   monitoringIp: string;
   /** The platform's package cache: the public zone may reach it. */
   packageCacheIp: string;
+  /** The alert receivers' ports, which the monitoring container may reach. */
+  alertPorts?: number[];
 }
 
 /**
@@ -29,7 +31,7 @@ export class ClusterFirewall extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const groups = Object.entries(securityGroups(args.networks, args.monitoringIp, args.packageCacheIp)).map(
+    const groups = Object.entries(securityGroups(args.networks, args.monitoringIp, args.packageCacheIp, args.alertPorts)).map(
       ([groupName, rules]) =>
         new proxmoxve.cluster.firewall.security.GroupLegacy(
           `${name}-${groupName}`,
@@ -44,7 +46,7 @@ export class ClusterFirewall extends pulumi.ComponentResource {
     // Rules first, then the firewall itself: enabling DROP before the admin rules exist would lock us out.
     const rules = new proxmoxve.firewall.RulesLegacy(`${name}-rules`, { rules: clusterRules(args.monitoringIp) }, { parent: this, dependsOn: [ipset] });
     new proxmoxve.cluster.FirewallLegacy(`${name}-options`, { ...CLUSTER_FIREWALL }, { parent: this, dependsOn: [rules, ...groups] });
-    this.securityGroups = Object.keys(securityGroups(args.networks, args.monitoringIp, args.packageCacheIp));
+    this.securityGroups = Object.keys(securityGroups(args.networks, args.monitoringIp, args.packageCacheIp, args.alertPorts));
     this.registerOutputs({ securityGroups: this.securityGroups });
   }
 }

@@ -8,6 +8,7 @@ import { GRAFANA_PORT } from "../lib/monitoring/grafana";
 import { LOG_GATEWAY_PORTS, LOKI_PUSH_PATH } from "../lib/monitoring/loki";
 import { EXPORTER_PORTS, type TargetGroup } from "../lib/monitoring/prometheus";
 import { monitoringBundle, renderMonitoringInstallScript } from "../lib/monitoring/server";
+import { renderAlertmanagerConfig, renderAlertmanagerScript, type AlertSecrets } from "../lib/monitoring/alertmanager";
 import { renderTelemetryInstallScript } from "../lib/monitoring/telemetry";
 import { stdinBundle } from "../lib/shell";
 import type { CertificateAuthority } from "./certificate-authority";
@@ -40,6 +41,8 @@ export interface MonitoringArgs {
   ca: CertificateAuthority;
   caCerts: pulumi.Input<string>[];
   settings: HostConfig["platform"]["monitoring"];
+  /** The alert receivers' secrets: the webhook and heartbeat URLs, the SMTP password. */
+  alertSecrets: pulumi.Input<AlertSecrets>;
 }
 
 /** The read-only identity of the node's exporter: a PVE user and a privilege-separated token with PVEAuditor on /. */
@@ -134,7 +137,7 @@ export class Monitoring extends pulumi.ComponentResource {
         ...args.nodes.map((n) => ({ targets: [`${n.address}:${EXPORTER_PORTS.node}`], labels: { env: "platform", service: "proxmox", guest: n.name } })),
       ],
     };
-    new command.remote.Command(
+    const install = new command.remote.Command(
       `${name}-install`,
       {
         connection: args.connection(args.ip),
@@ -160,6 +163,17 @@ export class Monitoring extends pulumi.ComponentResource {
         ),
       },
       { parent: this, dependsOn: exporters, additionalSecretOutputs: ["stdin"] },
+    );
+
+    // Alertmanager's receivers: a command of their own, so that a changed receiver rewrites only its file.
+    new command.remote.Command(
+      `${name}-alerts`,
+      {
+        connection: args.connection(args.ip),
+        create: renderAlertmanagerScript(args.dataPath),
+        stdin: pulumi.secret(pulumi.output(args.alertSecrets).apply((secrets) => renderAlertmanagerConfig(s.alerts, secrets))),
+      },
+      { parent: this, dependsOn: [install], additionalSecretOutputs: ["stdin"] },
     );
 
     this.prometheusUrl = `http://${args.ip}:${EXPORTER_PORTS.prometheus}`;

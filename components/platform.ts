@@ -1,5 +1,6 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
+import type { AlertSecrets } from "../lib/monitoring/alertmanager";
 import { ENVIRONMENTS, type HostConfig } from "../lib/config/schema";
 import { datastoresFor, fileId, mirrorPoolOf, type EnvironmentSlice } from "../lib/environment-slice";
 import { ipOf } from "../lib/net";
@@ -35,6 +36,8 @@ export interface PlatformArgs {
   /** The PBS user's password (secret config pbsPassword) and optionally its client encryption key. */
   pbsPassword: pulumi.Input<string>;
   pbsEncryptionKey?: pulumi.Input<string>;
+  /** The alert receivers' secrets (secret config alertSmtpPassword, alertWebhookUrl, alertHeartbeatUrl). */
+  alertSecrets: pulumi.Input<AlertSecrets>;
 }
 
 type DownloadSpec = HostConfig["platform"]["lxcTemplate"];
@@ -258,6 +261,7 @@ export class Platform extends pulumi.ComponentResource {
         ca,
         caCerts: [ca.certPem],
         settings: c.platform.monitoring,
+        alertSecrets: args.alertSecrets,
       },
       { parent: this, dependsOn: Object.values(guests) },
     );

@@ -1,4 +1,4 @@
-import type * as command from "@pulumi/command";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ipOf } from "../lib/net";
 import { ENVIRONMENTS, type EnvironmentName, type HostConfig } from "../lib/config/schema";
@@ -8,6 +8,10 @@ import { EnvironmentAccess } from "./environment-access";
 import { GpuPassthrough } from "./gpu-passthrough";
 import { StorageMirror } from "./storage-mirror";
 import { ZoneNetwork } from "./zone-network";
+import { arcMaxGiB } from "../lib/capacity/host-memory";
+import { contentHash } from "../lib/cloud-init";
+import { renderArcScript } from "../lib/zfs-arc";
+import { alertEgress } from "../lib/monitoring/alertmanager";
 
 export interface ProxmoxHostArgs {
   config: HostConfig;
@@ -16,7 +20,7 @@ export interface ProxmoxHostArgs {
 }
 
 /**
- * The Proxmox host itself: per node its storage mirrors, zone networks and GPU passthrough; the cluster firewall;
+ * The Proxmox host itself: per node its storage mirrors, ZFS ARC maximum, zone networks and GPU passthrough; the cluster firewall;
  * and per environment a pool with its least-privilege API token.
  */
 export class ProxmoxHost extends pulumi.ComponentResource {
@@ -54,6 +58,11 @@ export class ProxmoxHost extends pulumi.ComponentResource {
           ),
         );
       }
+      // The ARC's maximum is part of the box's memory plan: PVE's own default depends on the release it was installed with.
+      const arcScript = renderArcScript(arcMaxGiB(node) * 1024 ** 3);
+      readiness.push(
+        new command.remote.Command(`${name}-${node.name}-zfs-arc`, { connection, create: arcScript, triggers: [contentHash(arcScript)] }, { parent: this }),
+      );
       for (const zone of ["services", "private", "public"] as const) {
         const z = c.networks[zone];
         readiness.push(
@@ -95,6 +104,7 @@ export class ProxmoxHost extends pulumi.ComponentResource {
           networks: c.networks,
           monitoringIp: ipOf(c.platform.containers.monitoring.address),
           packageCacheIp: ipOf(c.platform.containers.packages.address),
+          alertPorts: alertEgress(c.platform.monitoring.alerts, "platform-monitoring").map((e) => e.port),
         },
         { parent: this },
       ),

@@ -8,6 +8,7 @@ import { resticRemote } from "./backup/plan";
 import { LOG_GATEWAY_PORTS, LOKI_PUSH_PATH } from "./monitoring/loki";
 import { ipOf, isHostAddress, parseCidr, parseInterfaceAddress } from "./net";
 import { aptProxyUrl } from "./package-cache";
+import { describeEnvironment, environmentMemory } from "./capacity/host-memory";
 
 export interface EnvironmentSlice {
   env: EnvironmentName;
@@ -28,6 +29,8 @@ export interface EnvironmentSlice {
   backup: { repository: string; restic: BackupConfig["restic"] };
   /** The platform's package cache: apt's http proxy on this environment's guests (the public zone's only mirror). */
   packages: { aptProxy: string };
+  /** The node that holds the environment's GPU, where its guests run, and the host memory they may take. */
+  memory: { node: string; budgetGiB: number };
   /** Where this environment's guests push their logs (its port of the log gateway) and the log agent to install. */
   monitoring: { address: string; logPushUrl: string; alloyVersion: string; aptKeyFingerprints: string[] };
 }
@@ -69,8 +72,9 @@ export function mirrorPoolOf(host: HostConfig, mirrorName: string): string {
 export function environmentSlice(host: HostConfig, env: EnvironmentName, tokenId: string): EnvironmentSlice {
   const access = host.environments[env];
   const zone = host.networks[env];
-  const gpu = host.nodes.flatMap((n) => n.gpus).find((g) => g.environment === env);
-  if (!gpu) throw new Error(`no GPU for ${env}`); // the schema already rejects this
+  const gpuNode = host.nodes.find((n) => n.gpus.some((g) => g.environment === env));
+  const gpu = gpuNode?.gpus.find((g) => g.environment === env);
+  if (!gpuNode || !gpu) throw new Error(`no GPU for ${env}`); // the schema already rejects this
   const datastores = datastoresFor(mirrorPoolOf(host, access.mirror), env);
   return {
     env,
@@ -89,6 +93,7 @@ export function environmentSlice(host: HostConfig, env: EnvironmentName, tokenId
     vault: vaultOf(host, env),
     backup: { repository: resticRemote(env, ipOf(host.platform.containers.backup.address)), restic: host.backup.restic },
     monitoring: monitoringOf(host, env),
+    memory: { node: gpuNode.name, budgetGiB: access.memoryGiB },
     packages: { aptProxy: aptProxyUrl(ipOf(host.platform.containers.packages.address)) },
   };
 }
@@ -110,6 +115,19 @@ export function checkAgainstSlice(config: EnvironmentConfig, slice: EnvironmentS
   }
   if (!slice.nodes.some((n) => n.name === config.node)) {
     problems.push(`${p}node: expected one of the host's nodes (${slice.nodes.map((n) => `"${n.name}"`).join(", ")}), got "${config.node}"`);
+  }
+  if (!slice.memory) {
+    problems.push(`${p}hostStack: the host stack "${hostStack}" gives this environment no memory budget yet; run \`pulumi up\` on the host stack first`);
+  } else {
+    if (config.node !== slice.memory.node && slice.nodes.some((n) => n.name === config.node)) {
+      problems.push(`${p}node: expected "${slice.memory.node}", the node that holds the ${config.role} environment's GPU, got "${config.node}"`);
+    }
+    const memory = environmentMemory(config, slice.memory.budgetGiB);
+    if (!memory.fits) {
+      problems.push(
+        `${p}gpuVm.memoryGiB: the ${config.role} environment's guests take ${describeEnvironment(memory)} the host stack gives it (environments.${config.role}.memoryGiB); lower gpuVm.memoryGiB or a container's memoryMiB, or raise the budget in the host stack`,
+      );
+    }
   }
   const zone = parseCidr(slice.zone.cidr)!;
   const addresses: [string, string][] = [

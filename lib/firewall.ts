@@ -67,7 +67,13 @@ export const CLUSTER_FIREWALL = { enabled: true, inputPolicy: "DROP", outputPoli
  * public guests also accept HTTPS (the ingress) from anywhere. The environments' guests may send only DNS, NTP, HTTPS,
  * their zone's traffic and the platform services they use.
  */
-export function securityGroups(networks: NetworksConfig, monitoringIp: string, packageCacheIp: string): Record<string, FirewallRule[]> {
+export function securityGroups(
+  networks: NetworksConfig,
+  monitoringIp: string,
+  packageCacheIp: string,
+  /** The alert receivers' ports (lib/monitoring/alertmanager.ts alertEgress): Alertmanager's only way out. */
+  alertPorts: readonly number[] = [],
+): Record<string, FirewallRule[]> {
   const common = (zone: GuestZone): FirewallRule[] => [
     { type: "in", action: "ACCEPT", source: `+${MANAGEMENT_IPSET}`, proto: "tcp", dport: "22", comment: "SSH from the management IP set" },
     // First match wins: admin ports are dropped from the zone before the rest of its traffic is accepted.
@@ -178,6 +184,18 @@ export function securityGroups(networks: NetworksConfig, monitoringIp: string, p
         comment: "the distribution's archives (http://): the platform's containers fetch them directly, the package cache among them",
       },
       { type: "out", action: "ACCEPT", proto: "tcp", dport: "443", comment: "HTTPS egress (HashiCorp's and Grafana's repositories, the cicd images)" },
+      ...(alertPorts.length > 0
+        ? [
+            {
+              type: "out",
+              action: "ACCEPT",
+              source: monitoringIp,
+              proto: "tcp",
+              dport: [...new Set(alertPorts)].sort((a, b) => a - b).join(","),
+              comment: "Alertmanager's receivers (platform.monitoring.alerts)",
+            } satisfies FirewallRule,
+          ]
+        : []),
       { type: "out", action: "ACCEPT", dest: networks.services.cidr, comment: "traffic within the services zone" },
       {
         type: "out",

@@ -13,8 +13,9 @@ import { planJson, renderCounts, renderTree } from "./plan-view";
 import { PolicyConfigError, checkPolicyConfig, hasMandatory, renderViolations, runPolicies } from "./policy-runner";
 import { buildPolicies } from "../policies/all";
 import { renderCatalogTable, type EntryPlan } from "../lib/catalog/resolve";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { boxReport, renderBox, type BoxReport } from "../lib/capacity/box";
 import { benchModels, renderBench, type BenchClient } from "./bench";
 import { detectDrift, renderDrift } from "./drift";
 import { drillPlan, renderDrillReport, renderDrillSteps, runDrill, type DrillDeps } from "./drill";
@@ -25,7 +26,7 @@ import { tlsFetch } from "./tls-fetch";
 import { version as VERSION } from "../package.json";
 import { PrerequisiteError } from "./prerequisites";
 import { renderDoctor, runDoctor, type Exec } from "./doctor";
-import type { EnvironmentConfig, HostConfig } from "../lib/config/schema";
+import { ENVIRONMENTS, type EnvironmentConfig, type EnvironmentName, type HostConfig } from "../lib/config/schema";
 import { ipOf } from "../lib/net";
 import { DEFAULT_THRESHOLDS, EXPORTER_PORTS } from "../lib/monitoring/prometheus";
 
@@ -80,8 +81,30 @@ function wholeArg(name: string, value: string, min: number, max: number): number
   return Number(value);
 }
 
+/** The whole box: the host config (the committed one, or `hostFile`) and the environments' files beside it. */
+function boxOf(hostFile = join(__dirname, "..", "Pulumi.host.yaml")): { box: BoxReport; host: HostConfig } {
+  const host = loadConfig(readStackFile(hostFile), { offline: true });
+  if (host.role !== "host") throw new ArgumentError(`--config: without a stack, expected the host stack's config (role: host), got role ${host.role}`);
+  const envs: Partial<Record<EnvironmentName, EnvironmentConfig>> = {};
+  for (const env of ENVIRONMENTS) {
+    const file = join(dirname(hostFile), `Pulumi.${env}.yaml`);
+    if (!existsSync(file)) continue;
+    const loaded = loadConfig(readStackFile(file), { offline: true });
+    if (loaded.role !== env) throw new ConfigError([`${file}: expected role ${env}, got role ${loaded.role}`]);
+    envs[env] = loaded.config;
+  }
+  return { box: boxReport(host.config, envs), host: host.config };
+}
+
+function boxCapacity(opts: CapacityOptions, io: Io): number {
+  const { box, host } = boxOf(opts.config);
+  io.out(opts.json ? `${JSON.stringify(box, null, 2)}\n` : `${renderBox(box, host)}\n`);
+  return box.fits ? EXIT.ok : EXIT.failed;
+}
+
 function adHocCapacity(opts: CapacityOptions, io: Io): number {
-  if (!opts.model || !opts.gpu) throw new ArgumentError("capacity: give a stack (private, public), or --model and --gpu for an ad-hoc answer");
+  if (!opts.model && !opts.gpu) return boxCapacity(opts, io);
+  if (!opts.model || !opts.gpu) throw new ArgumentError("capacity: give a stack (private, public), both --model and --gpu for an ad-hoc answer, or neither for the whole box");
   if (!(opts.kv in KV_BYTES_PER_ELEMENT)) throw new ArgumentError(`--kv: expected one of f16, q8_0, q4_0, got ${JSON.stringify(opts.kv)}`);
   const catalog = mergeCatalog();
   let gpu, model;
@@ -246,13 +269,15 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
       } else if (opts.diagram) {
         io.out(`${renderDiagram(plan)}\n`);
       } else {
-        const capacity = plan.outputs.capacity?.value as CapacityReport | undefined;
+        const report = plan.outputs.capacity?.value as CapacityReport | undefined;
+        const whole = plan.role === "host" ? boxOf(opts.config) : undefined;
+        const capacity = report ? renderCapacityTable(report) : whole ? renderBox(whole.box, whole.host) : undefined;
         const policies = buildPolicies();
         const verdicts = renderViolations(await runPolicies(plan, policies), policies.length);
         const catalog = plan.outputs.catalog?.value as (Parameters<typeof renderCatalogTable>[1] & { entries: EntryPlan[] }) | undefined;
         const catalogText = catalog && catalog.entries.length > 0 ? `\nService catalog:\n${renderCatalogTable(catalog.entries, catalog)}\n` : "";
         io.out(
-          `${renderTree(plan)}\n\n${renderCounts(plan)}\n${capacity ? `\nCapacity:\n${renderCapacityTable(capacity)}\n` : ""}${catalogText}\nPolicies:\n${verdicts}\n`,
+          `${renderTree(plan)}\n\n${renderCounts(plan)}\n${capacity ? `\nCapacity${whole ? " (the whole box)" : ""}:\n${capacity}\n` : ""}${catalogText}\nPolicies:\n${verdicts}\n`,
         );
       }
     });
@@ -269,8 +294,8 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
 
   program
     .command("capacity")
-    .description("VRAM fit and decode tokens/s ceiling of every model deployment; exit 1 if one does not fit")
-    .argument("[stack]", "private or public (reads Pulumi.<stack>.yaml)")
+    .description("VRAM fit and decode tokens/s ceiling of every model deployment, or without a stack the whole box (RAM per node and environment, VRAM per GPU); exit 1 if something does not fit")
+    .argument("[stack]", "private or public (reads Pulumi.<stack>.yaml); none: the whole box (Pulumi.host.yaml, or --config, and the environments' files beside it)")
     .option("--json", "print the report as JSON")
     .option(...CONFIG_OPTION)
     .option("--model <name>", "ad hoc: a catalog model, e.g. qwen2.5:14b")

@@ -32,6 +32,8 @@ const TOOLS = [
   { name: "caddy", package: "caddy", suites: ["unit"], why: "validates the rendered Caddyfiles and runs the gateways" },
   { name: "promtool", package: "prometheus", suites: ["unit", "integration"], why: "checks the rendered rules, queries and metrics" },
   { name: "prometheus", package: "prometheus", suites: ["unit"], why: "reads the discovery files; the drill reads its restic metrics" },
+  { name: "prometheus-alertmanager", package: "prometheus-alertmanager", suites: ["unit"], why: "delivers a fired alert to the tests' webhook with the rendered configuration" },
+  { name: "amtool", package: "prometheus-alertmanager", suites: ["unit"], why: "checks the rendered Alertmanager configuration and its routes" },
   { name: "systemd-analyze", package: "systemd", suites: ["unit"], why: "verifies the rendered systemd units" },
   { name: "openssl", package: "openssl", suites: ["unit", "integration"], why: "makes the tests' certificate authorities" },
   { name: "jq", package: "jq", suites: ["unit"], why: "the discovery script's JSON, and the build scripts" },

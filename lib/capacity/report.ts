@@ -5,6 +5,7 @@ import { lookupModel, type GpuFacts } from "./catalog";
 import { coResidency, estimateModel, type CoResidency, type KvCacheType, type ModelEstimate } from "./planner";
 import { estimateVllm, type VllmEstimate } from "./vllm";
 import { memoryReport, type MemoryReport } from "./services";
+import { describeEnvironment, environmentMemory, type EnvironmentMemory } from "./host-memory";
 import { servedNameOf, vllmFactsOf } from "../catalog/gpu-workloads";
 import type { ServiceSpec } from "../compose/spec";
 
@@ -41,13 +42,16 @@ export interface CapacityReport {
   vllm?: VllmEstimate & { model: string; servedName: string };
   /** The VM's memory against its services (when the services are known). */
   memory?: MemoryReport;
-  /** Every model fits alone, the worst co-resident set fits, vLLM fits, and the services fit the VM's memory. */
+  /** The environment's guests against the host memory budget the host stack gives it (when known). */
+  host?: EnvironmentMemory & { node: string };
+  /** Every model fits alone, the worst co-resident set fits, vLLM fits, the services fit the VM, the guests their budget. */
   fits: boolean;
 }
 
 export interface CapacityInput extends Pick<EnvironmentConfig, "ollama" | "models" | "catalog"> {
   services?: EnvironmentConfig["services"];
   gpuVm?: Pick<EnvironmentConfig["gpuVm"], "memoryGiB">;
+  containers?: Record<string, { memoryMiB: number }>;
 }
 
 /** What the rest of the GPU keeps: the catalog's GPU-sharing entries' budgets (lib/catalog/resolve.ts). */
@@ -55,6 +59,8 @@ export interface CapacityExtras {
   reservedVramMiB?: number;
   /** The VM's compose services, for the memory check. */
   services?: Pick<ServiceSpec, "name" | "memoryMiB">[];
+  /** The environment's host memory budget, from the host slice. */
+  budget?: { node: string; budgetGiB: number };
 }
 
 export function capacityReport(config: CapacityInput, gpu: GpuRef, extras: CapacityExtras = {}): CapacityReport {
@@ -100,6 +106,10 @@ export function capacityReport(config: CapacityInput, gpu: GpuRef, extras: Capac
   // With vLLM on the GPU, Ollama's loaded models live in the VM's memory.
   const ollamaCpu = v ? coResident.worstCaseBytes - coResident.sharedBytes : undefined;
   const memory = extras.services && config.gpuVm ? memoryReport(config.gpuVm.memoryGiB, extras.services, ollamaCpu) : undefined;
+  const host =
+    extras.budget && config.gpuVm && config.containers
+      ? { node: extras.budget.node, ...environmentMemory({ gpuVm: config.gpuVm, containers: config.containers }, extras.budget.budgetGiB) }
+      : undefined;
   const gpuFits = v ? (vllm?.fits ?? false) : models.every((m) => m.fits) && coResident.worstCaseFits;
   return {
     gpu: { catalog: gpu.catalog, name: gpu.name, vramBytes: gpu.vramBytes, bandwidthBytesPerSecond: gpu.bandwidthBytesPerSecond },
@@ -109,7 +119,8 @@ export function capacityReport(config: CapacityInput, gpu: GpuRef, extras: Capac
     reservedVramBytes,
     ...(vllm ? { vllm } : {}),
     ...(memory ? { memory } : {}),
-    fits: gpuFits && (memory?.fits ?? true),
+    ...(host ? { host } : {}),
+    fits: gpuFits && (memory?.fits ?? true) && (host?.fits ?? true),
   };
 }
 
@@ -156,5 +167,6 @@ export function renderCapacityTable(report: CapacityReport): string {
           `VM memory: ${gib(report.memory.totalBytes)} of ${gib(report.memory.vmBytes)} (OS ${gib(report.memory.baseBytes)}; ${report.memory.rows.filter((r) => r.kind === "limit").length} services with limits ${gib(report.memory.rows.filter((r) => r.kind === "limit").reduce((a, r) => a + r.bytes, 0))}) — ${report.memory.fits ? "fits" : "DOES NOT FIT"}`,
         ]
       : []),
+    ...(report.host ? [`host memory on ${report.host.node}: ${describeEnvironment(report.host)} — ${report.host.fits ? "fits" : "DOES NOT FIT"}`] : []),
   ].join("\n");
 }

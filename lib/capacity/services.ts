@@ -43,3 +43,14 @@ export function memoryReport(vmGiB: number, services: { name: string; memoryMiB?
   const vmBytes = vmGiB * 1024 * MiB;
   return { vmBytes, baseBytes, rows, totalBytes, fits: totalBytes <= vmBytes };
 }
+
+/** Why the services do not fit the VM, with the numbers and the largest takers first. */
+export function memoryProblem(m: MemoryReport): string {
+  const gib = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GiB`;
+  const top = [...m.rows].sort((a, b) => b.bytes - a.bytes).slice(0, 5);
+  return (
+    `the VM's services need ${gib(m.totalBytes)} of its ${gib(m.vmBytes)} (OS ${gib(m.baseBytes)}; largest: ` +
+    `${top.map((r) => `${r.service} ${gib(r.bytes)}${r.kind === "models" ? " with its models in RAM" : r.kind === "estimate" ? " estimated" : ""}`).join(", ")}); ` +
+    "raise gpuVm.memoryGiB (within the environment's budget) or lower the services' memoryMiB"
+  );
+}

@@ -3,6 +3,8 @@
 // too, so that an invalid configuration stops the program before any resource is registered.
 import { z } from "zod";
 import { mergeCatalog, type Catalog } from "../capacity/catalog";
+import { boxMemoryProblems } from "../capacity/host-memory";
+import { alertSecretKeys, alertsProblems, alertsSchema, type AlertsConfig } from "./alerts";
 import { tenantNameProblem } from "../tenancy";
 import { HASHICORP_KEY_FINGERPRINTS } from "../vault/server";
 import { GRAFANA_KEY_FINGERPRINTS } from "../monitoring/grafana";
@@ -199,6 +201,15 @@ const node = z.strictObject({
   address: ipv4,
   cpuVendor: oneOf(["intel", "amd"]).default("intel"),
   bootloader: oneOf(["auto", "grub", "systemd-boot"]).default("auto"),
+  /** The node's RAM and what the host keeps of it; the rest is the guests' (lib/capacity/host-memory.ts). */
+  memory: z.strictObject({
+    /** Installed RAM (`free -g` shows a little less: firmware and the kernel's own reservations). */
+    totalGiB: wholeNumber(4, 16_384, "GiB of RAM installed"),
+    /** Proxmox VE's services, the kernel, QEMU's per-guest overhead. */
+    systemGiB: wholeNumber(1, 1024, "GiB").default(4),
+    /** The ZFS ARC's maximum, which the host stack sets; default PVE 8.1's rule: 10% of RAM, at most 16 GiB. */
+    zfsArcMaxGiB: wholeNumber(1, 16_384, "GiB").optional(),
+  }),
   mirrors: z.record(label, zfsMirror),
   gpus: z.array(gpu).default([]),
 });
@@ -234,6 +245,8 @@ export type NetworksConfig = z.infer<typeof networks>;
 
 const environmentAccess = z.strictObject({
   pool: label,
+  /** The host memory the environment's guests may take: its GPU VM in full plus its containers' limits. */
+  memoryGiB: wholeNumber(1, 16_384, "GiB"),
   /** Which mirror (a key of the node's `mirrors`) holds this environment's guests and files. */
   mirror: label,
   tokenExpires: isoDate,
@@ -340,6 +353,8 @@ const hostShape = z.strictObject({
         aptKeyFingerprints: fingerprints(MONITORING_DEFAULTS.aptKeyFingerprints),
         /** prometheus-pve-exporter's version on PyPI, installed in a venv on each node. */
         pveExporterVersion: pattern(/^\d+\.\d+\.\d+$/, 'a PyPI version such as "3.10.2"').default(MONITORING_DEFAULTS.pveExporterVersion),
+        /** Alertmanager's receivers and routes (lib/config/alerts.ts). */
+        alerts: alertsSchema,
       })
       .prefault({}),
   }),
@@ -662,6 +677,8 @@ export const hostConfigSchema = hostShape.superRefine((c, ctx) => {
   for (const [path, m] of mirrorRefs) {
     if (!mirrorNames.has(m)) issue(ctx, path, `expected the name of a configured mirror (${[...mirrorNames].map((x) => `"${x}"`).join(", ")}), got "${m}"`);
   }
+  for (const p of boxMemoryProblems(c)) issue(ctx, p.path, p.message);
+  for (const p of alertsProblems(c.platform.monitoring.alerts)) issue(ctx, ["platform", "monitoring", "alerts", ...p.path], p.message);
   for (const [name, spec] of Object.entries(c.platform.containers)) {
     checkAddressInZone(ctx, spec.address, c.networks.services.cidr, ["platform", "containers", name, "address"], "services");
   }
@@ -820,7 +837,11 @@ export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
 /** Config keys that must be Pulumi secrets, per role, and whether they are required. */
 export function secretKeysFor(
   role: Role,
-  parsed: { proxmox?: { ssh?: { agent?: boolean } }; services?: Partial<Pick<ServicesConfig, "rclone" | "oauth2Proxy">> },
+  parsed: {
+    proxmox?: { ssh?: { agent?: boolean } };
+    services?: Partial<Pick<ServicesConfig, "rclone" | "oauth2Proxy">>;
+    platform?: { monitoring?: { alerts?: Partial<AlertsConfig> } };
+  },
 ): { key: string; required: boolean; form: string }[] {
   const form = "an OpenSSH private key (pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519)";
   if (role === "host") {
@@ -834,6 +855,8 @@ export function secretKeysFor(
       // Proxmox generates one, exported as the secret output pbsEncryptionKey: keep it off the box).
       { key: "pbsPassword", required: true, form: "the PBS user's password or API token secret (pulumi config set --secret pbsPassword …)" },
       { key: "pbsEncryptionKey", required: false, form: "a PBS client encryption key (JSON, as proxmox-backup-client key create writes it)" },
+      // Where alerts go: the SMTP password, and the webhook's and heartbeat's URLs, which carry their tokens.
+      ...alertSecretKeys(parsed.platform?.monitoring?.alerts),
     ];
   }
   return [

@@ -116,11 +116,14 @@ interface Rule {
   alert: string;
   expr: string;
   for: string;
-  labels: { severity: "page" | "ticket" };
+  labels: { severity: Severity };
   annotations: { summary: string; description: string };
 }
 
-const rule = (alert: string, expr: string, forDuration: string, severity: "page" | "ticket", summary: string, description: string): Rule => ({
+/** "page": someone acts now; "ticket": within a day; "none": the watchdog, which only proves the path works. */
+type Severity = "page" | "ticket" | "none";
+
+const rule = (alert: string, expr: string, forDuration: string, severity: Severity, summary: string, description: string): Rule => ({
   alert,
   expr,
   for: forDuration,
@@ -134,9 +137,19 @@ export function alertRules(t: AlertThresholds = DEFAULT_THRESHOLDS): { name: str
     {
       name: "availability",
       rules: [
+        // Always firing: Alertmanager sends it to the heartbeat, whose silence means the alerting path is broken.
+        rule("Watchdog", "vector(1)", "0m", "none", "the alerting pipeline works", "Always firing, by design: the heartbeat receiver raises the alarm when it stops."),
+        rule(
+          "GuestDown",
+          'up{job="node"} == 0',
+          "3m",
+          "page",
+          "guest {{ $labels.guest }} ({{ $labels.env }}) is down",
+          "Its node exporter has not answered for 3 minutes: the guest is stopped, hung or cut off. Other alerts about it are held back meanwhile.",
+        ),
         rule(
           "TargetDown",
-          "up == 0",
+          'up{job!="node"} == 0',
           "5m",
           "page",
           "{{ $labels.job }} target {{ $labels.instance }} is down",

@@ -56,16 +56,23 @@ export const TIERS: Record<"private" | "public" | "host", Record<1 | 2 | 3, Reco
   host: { 1: {}, 2: { gitea: {} }, 3: {} },
 };
 
+/** The box the tiers are planned on: its RAM, each environment's budget and GPU VM (the every-tier need, rounded up). */
+const BIG_BOX = { totalGiB: 256, zfsArcMaxGiB: 16, budgetGiB: { private: 120, public: 64 }, vmGiB: { private: 104, public: 56 } } as const;
+
 function overlay(stack: "private" | "public" | "host", tiers: (1 | 2 | 3)[]): Record<string, unknown> {
   const doc = parse(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, any> };
   const c = doc.config;
   const services = Object.assign({}, ...tiers.map((t) => TIERS[stack][t]));
   if (stack === "host") {
+    // Every tier of both environments takes more than the reference box's 128 GB: the examples describe a 256 GB box.
+    Object.assign(c["ai-dualstack:nodes"][0].memory, { totalGiB: BIG_BOX.totalGiB, zfsArcMaxGiB: BIG_BOX.zfsArcMaxGiB });
+    for (const env of ["private", "public"] as const) c["ai-dualstack:environments"][env].memoryGiB = BIG_BOX.budgetGiB[env];
     c["ai-dualstack:services"] = services;
     if (services.gitea) c["ai-dualstack:platform"].containers.cicd.features = ["nesting", "keyctl"];
     return doc;
   }
   c["ai-dualstack:services"] = { ...c["ai-dualstack:services"], ...services };
+  c["ai-dualstack:gpuVm"].memoryGiB = BIG_BOX.vmGiB[stack];
   // vLLM owns the GPU: the models still deployed to Ollama are served from the CPU, say so, and none is kept warm.
   if (services.vllm) c["ai-dualstack:models"] = c["ai-dualstack:models"].map((m: Record<string, unknown>) => ({ ...m, warm: false, cpu: true }));
   // Tier 3 at the public ingress: certificates from Let's Encrypt.

@@ -9,14 +9,14 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-/** Prometheus with `config` (written to `dir`/prometheus.yml) and its TSDB in `dir`; resolves once it is ready. */
-export async function startPrometheus(dir: string, config: unknown): Promise<RunningPrometheus> {
+/** Prometheus with `config` (written to `dir`/prometheus.yml), its TSDB in `dir` and `extraArgs`; resolves once it is ready. */
+export async function startPrometheus(dir: string, config: unknown, extraArgs: string[] = []): Promise<RunningPrometheus> {
   const port = await freePort();
   writeFileSync(join(dir, "prometheus.yml"), JSON.stringify(config));
   const url = `http://127.0.0.1:${port}`;
   const prom = await startProcess(
     "prometheus",
-    [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "tsdb")}`, `--web.listen-address=127.0.0.1:${port}`],
+    [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "tsdb")}`, `--web.listen-address=127.0.0.1:${port}`, ...extraArgs],
     {
       ready: () => answers(`${url}/-/ready`, { status: 200 }),
     },

@@ -32,6 +32,7 @@ describe("the host → environment slice", () => {
         alloyVersion: "1.21.2",
         aptKeyFingerprints: ["B53AE77BADB630A683046005963FA27710458545"],
       },
+      memory: { node: "pve1", budgetGiB: 52 },
       backup: {
         repository: "sftp:restic-private@10.10.0.13:/repo",
         restic: { backup: "*-*-* 02:30", check: "*-*-* 05:00", forget: "Sun *-*-* 04:00", checkParts: 7, retention: { daily: 7, weekly: 4, monthly: 6 } },
@@ -66,6 +67,34 @@ describe("the host → environment slice", () => {
     const { packages: _packages, ...older } = slice;
     expect(checkAgainstSlice(env.config, older as typeof slice, "org/p/host")).toEqual([
       'ai-dualstack:hostStack: the host stack "org/p/host" offers no package cache yet (platform.containers.packages); run `pulumi up` on the host stack first',
+    ]);
+  });
+
+  it("holds the environment's guests to the host memory budget, on the node with its GPU", () => {
+    // 40 GiB VM + 8 GiB PostgreSQL + 2 GiB Redis = 50 GiB of 52: 3 GiB more for the VM is refused, with the numbers.
+    const bigger = loadConfig(edit(committedConfig("private"), "gpuVm", ["memoryGiB"], 43));
+    if (bigger.role === "host") throw new Error("env");
+    expect(checkAgainstSlice(bigger.config, slice, "h")).toEqual([
+      "ai-dualstack:gpuVm.memoryGiB: the private environment's guests take gpu-vm 43 GiB + postgres 8 GiB + redis 2 GiB = 53 GiB of the 52 GiB budget the host stack gives it (environments.private.memoryGiB); lower gpuVm.memoryGiB or a container's memoryMiB, or raise the budget in the host stack",
+    ]);
+    const exact = loadConfig(edit(committedConfig("private"), "gpuVm", ["memoryGiB"], 42));
+    if (exact.role === "host") throw new Error("env");
+    expect(checkAgainstSlice(exact.config, slice, "h")).toEqual([]);
+    // A container's limit counts as much as the VM's memory.
+    const redis = loadConfig(edit(committedConfig("private"), "containers", ["redis", "memoryMiB"], 5120));
+    if (redis.role === "host") throw new Error("env");
+    expect(checkAgainstSlice(redis.config, slice, "h")[0]).toContain("redis 5 GiB = 53 GiB of the 52 GiB budget");
+    // A second node without the GPU: the environment's guests belong where its card is.
+    const twoNodes = { ...slice, nodes: [...slice.nodes, { name: "pve2", address: "192.168.10.3" }] };
+    const moved = loadConfig(edit(committedConfig("private"), "node", [], "pve2"));
+    if (moved.role === "host") throw new Error("env");
+    expect(checkAgainstSlice(moved.config, twoNodes, "h")).toEqual([
+      'ai-dualstack:node: expected "pve1", the node that holds the private environment\'s GPU, got "pve2"',
+    ]);
+    // A host stack deployed before budgets existed.
+    const { memory: _memory, ...older } = slice;
+    expect(checkAgainstSlice(bigger.config, older as typeof slice, "org/p/host")).toEqual([
+      'ai-dualstack:hostStack: the host stack "org/p/host" gives this environment no memory budget yet; run `pulumi up` on the host stack first',
     ]);
   });
 });

@@ -56,12 +56,16 @@ describe("Prometheus configuration", () => {
   });
 });
 
+const WATCHDOG = { summary: "the alerting pipeline works", description: "Always firing, by design: the heartbeat receiver raises the alarm when it stops." };
+
 describe("alert rules", () => {
   it("pass promtool check rules and cover every promised condition", () => {
     writeFileSync(join(dir, "rules.yml"), renderAlertRules());
     const r = promtool(["check", "rules", "rules.yml"]);
     expect(r.code, r.out).toBe(0);
     expect(alertRules().flatMap((g) => g.rules.map((x) => x.alert))).toEqual([
+      "Watchdog",
+      "GuestDown",
       "TargetDown",
       "DiscoveryFailing",
       "DiskFilling",
@@ -92,7 +96,8 @@ describe("alert rules", () => {
           interval: "1m",
           input_series: [
             { series: 'up{job="node",instance="10.20.0.10:9100",env="private"}', values: "1x20" },
-            { series: 'up{job="node",instance="10.30.0.10:9100",env="public"}', values: "1 1 0x20" },
+            { series: 'up{job="node",instance="10.30.0.10:9100",env="public",guest="public-gpu"}', values: "1 1 0x20" },
+            { series: 'up{job="gpu",instance="10.30.0.10:9400",env="public",guest="public-gpu"}', values: "1 1 0x20" },
             { series: `DCGM_FI_DEV_GPU_TEMP{gpu="0",instance="10.20.0.10:9400"}`, values: `${t.gpuTemperatureC + 5}x20` },
             { series: `DCGM_FI_DEV_GPU_TEMP{gpu="0",instance="10.30.0.10:9400"}`, values: `${t.gpuTemperatureC - 20}x20` },
             { series: 'DCGM_FI_DEV_FB_USED{gpu="0",instance="10.20.0.10:9400"}', values: "31900x20" },
@@ -119,15 +124,32 @@ describe("alert rules", () => {
             { series: 'probe_ssl_earliest_cert_expiry{instance="10.30.0.10:6333"}', values: `${300 * 86400}x120` },
           ],
           alert_rule_test: [
+            { eval_time: "1m", alertname: "Watchdog", exp_alerts: [{ exp_labels: { severity: "none" }, exp_annotations: WATCHDOG }] },
+            // A guest's node exporter gone: GuestDown (the guest); another job's target gone: TargetDown.
+            { eval_time: "4m", alertname: "GuestDown", exp_alerts: [] },
+            {
+              eval_time: "6m",
+              alertname: "GuestDown",
+              exp_alerts: [
+                {
+                  exp_labels: { severity: "page", job: "node", instance: "10.30.0.10:9100", env: "public", guest: "public-gpu" },
+                  exp_annotations: {
+                    summary: "guest public-gpu (public) is down",
+                    description:
+                      "Its node exporter has not answered for 3 minutes: the guest is stopped, hung or cut off. Other alerts about it are held back meanwhile.",
+                  },
+                },
+              ],
+            },
             {
               eval_time: "10m",
               alertname: "TargetDown",
               exp_alerts: [
                 {
-                  exp_labels: { severity: "page", job: "node", instance: "10.30.0.10:9100", env: "public" },
+                  exp_labels: { severity: "page", job: "gpu", instance: "10.30.0.10:9400", env: "public", guest: "public-gpu" },
                   exp_annotations: {
-                    summary: "node target 10.30.0.10:9100 is down",
-                    description: "Prometheus has not scraped 10.30.0.10:9100 (public) for 5 minutes.",
+                    summary: "gpu target 10.30.0.10:9400 is down",
+                    description: "Prometheus has not scraped 10.30.0.10:9400 (public) for 5 minutes.",
                   },
                 },
               ],

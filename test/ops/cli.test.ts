@@ -60,7 +60,7 @@ describe("dualstack plan", () => {
   });
 
   it.each([
-    ["a wrong type", (t: string) => t.replace("memoryGiB: 64", "memoryGiB: lots"), "ai-dualstack:gpuVm.memoryGiB: expected a whole number"],
+    ["a wrong type", (t: string) => t.replace("memoryGiB: 40", "memoryGiB: lots"), "ai-dualstack:gpuVm.memoryGiB: expected a whole number"],
     ["an unknown key", (t: string) => t.replace("cores: 16", "coers: 16"), "ai-dualstack:gpuVm.coers: unknown key"],
     ["a missing required key", (t: string) => t.replace(/ {2}ai-dualstack:node: pve1\n/, ""), "ai-dualstack:node: expected a lower-case DNS label"],
     ["an out-of-range value", (t: string) => t.replace("vmId: 200", "vmId: 7"), "ai-dualstack:gpuVm.vmId: expected a whole number from 100"],
@@ -149,7 +149,27 @@ describe("dualstack capacity", () => {
     expect(g.err).toContain("known: rtx-3060-12gb, rtx-4090, rtx-5090");
     expect((await dualstack("capacity", "--model", "mistral:7b", "--gpu", "rtx-5090", "--ctx", "lots")).code).toBe(2);
     expect((await dualstack("capacity", "--model", "mistral:7b", "--gpu", "rtx-5090", "--kv", "fp8")).code).toBe(2);
-    expect((await dualstack("capacity")).code).toBe(2);
+  });
+
+  it("without a stack shows the whole box: RAM per node and environment, VRAM per GPU", async () => {
+    const r = await dualstack("capacity");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^node pve1: 128 GiB of RAM — fits\n/);
+    expect(r.out).toMatch(/\n  private +52  budget; its guests take 50 GiB \(gpu-vm 40 GiB, postgres 8 GiB, redis 2 GiB\)\n/);
+    expect(r.out).toMatch(/\n  unassigned +13\n/);
+    expect(r.out).toContain("rtx5090 (NVIDIA GeForce RTX 5090) on pve1 → private: Ollama, up to 2 of 2 model(s) loaded: 30.61 GiB of 31.84 GiB VRAM — fits");
+    expect(r.out).toContain("rtx3060 (NVIDIA GeForce RTX 3060 12GB) on pve1 → public:");
+    const box = JSON.parse((await dualstack("capacity", "--json")).out);
+    expect(box.nodes.map((n: any) => [n.node, n.usedBytes / 1024 ** 3, n.totalBytes / 1024 ** 3])).toEqual([["pve1", 115, 128]]);
+    // The every-tier examples describe a bigger box; both environments' files beside the host's are read.
+    const big = await dualstack("capacity", "--config", join(ROOT, "examples/catalog/Pulumi.host.yaml"));
+    expect(big.code).toBe(0);
+    expect(big.out).toContain("vLLM serves Qwen/Qwen2.5-14B-Instruct-AWQ");
+    // An environment over its budget: exit 1, and the table says which.
+    const file = withConfig("private", (t) => t.replace("    memoryGiB: 40\n", "    memoryGiB: 60\n"));
+    const over = await dualstack("capacity", "--config", join(file, "..", "Pulumi.host.yaml"));
+    expect(over.code).toBe(1);
+    expect(over.out).toContain("budget; its guests take 70 GiB (gpu-vm 60 GiB, postgres 8 GiB, redis 2 GiB) — OVER BUDGET");
   });
 
   it("the host stack deploys no models", async () => {
@@ -160,6 +180,9 @@ describe("dualstack capacity", () => {
   it("plan shows the same table", async () => {
     const r = await dualstack("plan", "public");
     expect(r.out).toContain("Capacity:\nGPU rtx-3060-12gb");
+    expect(r.out).toContain("host memory on pve1: gpu-vm 24 GiB + postgres 4 GiB + redis 2 GiB = 30 GiB of the 32 GiB budget — fits");
+    const host = await dualstack("plan", "host");
+    expect(host.out).toContain("Capacity (the whole box):\nnode pve1: 128 GiB of RAM — fits");
   });
 });
 
@@ -236,7 +259,7 @@ describe("the CLI's edges", () => {
     for (const [args, message] of [
       [["bench", "public", "--tokens", "lots"], 'error: --tokens: expected a whole number from 1 to 4096, got "lots"\n'],
       [["plan", "no/such"], 'error: stack: expected a stack name such as "host", "private" or "public", got "no/such"\n'],
-      [["capacity", "--model", "qwen2.5:14b"], "error: capacity: give a stack (private, public), or --model and --gpu for an ad-hoc answer\n"],
+      [["capacity", "--model", "qwen2.5:14b"], "error: capacity: give a stack (private, public), both --model and --gpu for an ad-hoc answer, or neither for the whole box\n"],
       [["bench", "public", "--url", "http://127.0.0.1:1", "--ca", "/nonexistent/ca.pem"], "error: --ca: cannot read /nonexistent/ca.pem: ENOENT\n"],
     ] as const) {
       const r = await dualstack(...args);

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, OFFLINE_SECRET_PLACEHOLDER } from "../../lib/config/load";
 import { evaluateStack, recordRegistrations, settle, type PlanResult } from "../../ops/engine";
-import { dummySecrets, stackFile } from "../helpers/config";
+import { ROOT, dummySecrets, stackFile } from "../helpers/config";
 import { shippedPlans } from "../helpers/plans";
 import { T, byType, one } from "../helpers/mocks";
 
@@ -30,12 +30,13 @@ describe("host stack", () => {
     expect(count(host, T.download)).toBe(5); // per environment a cloud image and an LXC template, plus the platform's template
     expect(count(host, T.ct)).toBe(5); // security, cicd, monitoring, backup, packages
     expect(count(host, T.vm)).toBe(0);
-    // 92 + the platform CA (3), Vault (17, + 4 for its snapshots: policy, AppRole, credentials, scripts), backups (5),
-    // restic (8: the platform's repository too, + its client on the security LXC), monitoring (17: component,
-    // telemetry on the 4 containers, the read-only user, token and ACL, the node's exporters and discovery, Grafana's
-    // password, the Grafana and log-gateway certificates (2 × key, request, certificate), the install), the package
-    // cache (8: its container with its firewall (6), the install, its telemetry)
-    expect(host.resources).toHaveLength(155);
+    // 92 + the node's ZFS ARC maximum (1), the platform CA (3), Vault (17, + 4 for its snapshots: policy, AppRole,
+    // credentials, scripts), backups (5), restic (8: the platform's repository too, + its client on the security LXC),
+    // monitoring (18: component, telemetry on the 4 containers, the read-only user, token and ACL, the node's exporters
+    // and discovery, Grafana's password, the Grafana and log-gateway certificates (2 × key, request, certificate), the
+    // install, Alertmanager's receivers), the package cache (8: its container with its firewall (6), the install, its
+    // telemetry)
+    expect(host.resources).toHaveLength(157);
   });
 
   it("hosts the environments' restic repositories on the backup LXC: an sftp-only daemon on its own port, passwords and keys on stdin", () => {
@@ -497,6 +498,41 @@ describe("cross-stack checks", () => {
     expect(err.message).not.toContain("SECRET-VALUE");
     expect(recorded.filter((r) => !r.read)).toEqual([]);
   });
+
+  it("an over-committed box is refused at preview, with the numbers: the host's, and an environment's over its budget", async () => {
+    const { writeFileSync, mkdtempSync, readFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "stack-"));
+    // The sizes the stacks shipped with before budgets: 64 + 32 GiB VMs and their containers on 128 GB.
+    const hostText = readFileSync(stackFile("host"), "utf8").replace("      memoryGiB: 52\n", "      memoryGiB: 76\n").replace("      memoryGiB: 32\n", "      memoryGiB: 44\n");
+    writeFileSync(join(dir, "Pulumi.host.yaml"), hostText);
+    const hostErr = await evaluateStack("host", { configFile: join(dir, "Pulumi.host.yaml") }).catch((e) => e);
+    expect(hostErr).toBeInstanceOf(ConfigError);
+    expect(hostErr.problems).toEqual([expect.stringMatching(/^ai-dualstack:nodes\[0\]\.memory\.totalGiB: node pve1 is over-committed by 23 GiB: .* = 151 GiB of 128 GiB;/)]);
+    writeFileSync(join(dir, "Pulumi.public.yaml"), readFileSync(stackFile("public"), "utf8").replace("    memoryGiB: 24\n", "    memoryGiB: 32\n"));
+    const envErr = await evaluateStack("public", { configFile: join(dir, "Pulumi.public.yaml"), host }).catch((e) => e);
+    expect(envErr).toBeInstanceOf(ConfigError);
+    expect(envErr.problems).toEqual([
+      "ai-dualstack:gpuVm.memoryGiB: the public environment's guests take gpu-vm 32 GiB + postgres 4 GiB + redis 2 GiB = 38 GiB of the 32 GiB budget the host stack gives it (environments.public.memoryGiB); lower gpuVm.memoryGiB or a container's memoryMiB, or raise the budget in the host stack",
+    ]);
+  });
+
+  it("a VM too small for its own services is refused at preview, naming the largest", async () => {
+    const { writeFileSync, mkdtempSync, readFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "stack-"));
+    // Every tier in the shipped 40 GiB VM (the examples give it 104).
+    const text = readFileSync(join(ROOT, "examples/catalog/Pulumi.private.yaml"), "utf8").replace("    memoryGiB: 104\n", "    memoryGiB: 40\n");
+    writeFileSync(join(dir, "Pulumi.private.yaml"), text);
+    writeFileSync(join(dir, "Pulumi.host.yaml"), readFileSync(join(ROOT, "examples/catalog/Pulumi.host.yaml"), "utf8"));
+    const err = await evaluateStack("private", { configFile: join(dir, "Pulumi.private.yaml"), secrets: dummySecrets("private") }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.problems).toEqual([
+      "ai-dualstack:gpuVm.memoryGiB: the VM's services need 100.11 GiB of its 40.00 GiB (OS 2.00 GiB; largest: ollama 31.61 GiB with its models in RAM, vllm 16.00 GiB, jupyter 16.00 GiB, langflow 4.00 GiB, unstructured 4.00 GiB); raise gpuVm.memoryGiB (within the environment's budget) or lower the services' memoryMiB",
+    ]);
+  }, 60_000);
 
   it("an environment whose addresses are outside its zone is refused with the key", async () => {
     const { writeFileSync, mkdtempSync, readFileSync } = await import("node:fs");
