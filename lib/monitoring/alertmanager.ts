@@ -124,7 +124,7 @@ new="$(mktemp)"; cat > "$new"
 amtool check-config "$new" >/dev/null || { echo "alertmanager: the rendered configuration does not pass amtool check-config"; rm -f "$new"; exit 1; }
 put ${ALERTMANAGER_CONFIG} 0640 root:prometheus < "$new"; rm -f "$new"
 mkdir -p "$ROOT${dataDir}/alertmanager"; chown prometheus:prometheus "$ROOT${dataDir}/alertmanager"
-printf '%s\\n' '# Managed by ai-dualstack.' 'ARGS="--config.file=${ALERTMANAGER_CONFIG} --storage.path=${dataDir}/alertmanager --web.listen-address=127.0.0.1:9093 --cluster.listen-address="' | put ${ALERTMANAGER_DEFAULTS} 0644 root:root
+printf '%s\\n' '# Managed by ai-dualstack.' 'ARGS="--config.file=${ALERTMANAGER_CONFIG} --storage.path=${dataDir}/alertmanager --web.listen-address=0.0.0.0:9093 --cluster.listen-address="' | put ${ALERTMANAGER_DEFAULTS} 0644 root:root
 systemctl enable prometheus-alertmanager >/dev/null
 if [ "$changed" = 1 ]; then systemctl restart prometheus-alertmanager; echo "alertmanager: configuration changed, restarted"; else systemctl start prometheus-alertmanager; echo "alertmanager: unchanged"; fi
 `;

@@ -59,6 +59,16 @@ export const TIERS: Record<"private" | "public" | "host", Record<1 | 2 | 3, Reco
 /** The box the tiers are planned on: its RAM, each environment's budget and GPU VM (the every-tier need, rounded up). */
 const BIG_BOX = { totalGiB: 256, zfsArcMaxGiB: 16, budgetGiB: { private: 120, public: 64 }, vmGiB: { private: 104, public: 56 } } as const;
 
+/** Alerts by e-mail (tickets), to a webhook (pages; the public environment's pages only there) and a heartbeat. */
+const EXAMPLE_ALERTS = {
+  email: { to: ["ops@example.org"], from: "alertmanager@example.org", smarthost: "smtp.example.org:587", username: "alertmanager@example.org" },
+  webhook: { origin: "https://hooks.example.org" },
+  heartbeat: { origin: "https://hc-ping.example.org", interval: "5m" },
+  page: ["email", "webhook"],
+  ticket: ["email"],
+  environments: { public: { page: ["webhook"] } },
+};
+
 function overlay(stack: "private" | "public" | "host", tiers: (1 | 2 | 3)[]): Record<string, unknown> {
   const doc = parse(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, any> };
   const c = doc.config;
@@ -68,6 +78,7 @@ function overlay(stack: "private" | "public" | "host", tiers: (1 | 2 | 3)[]): Re
     Object.assign(c["ai-dualstack:nodes"][0].memory, { totalGiB: BIG_BOX.totalGiB, zfsArcMaxGiB: BIG_BOX.zfsArcMaxGiB });
     for (const env of ["private", "public"] as const) c["ai-dualstack:environments"][env].memoryGiB = BIG_BOX.budgetGiB[env];
     c["ai-dualstack:services"] = services;
+    c["ai-dualstack:platform"].monitoring = { alerts: EXAMPLE_ALERTS };
     if (services.gitea) c["ai-dualstack:platform"].containers.cicd.features = ["nesting", "keyctl"];
     return doc;
   }

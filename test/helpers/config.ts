@@ -37,6 +37,10 @@ export function dummySecrets(stack: "host" | "private" | "public"): Record<strin
         sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nTEST-HOST-KEY\n-----END OPENSSH PRIVATE KEY-----",
         vaultToken: "hvs.test-host-admin-token-3f2a9c7e1b",
         pbsPassword: "pbs-token-secret-5d0c7a9e-1f2b-4c3d-8e9f-0a1b2c3d4e5f",
+        // Used where the config names receivers (examples/catalog): a URL's origin is plain, its path is the secret.
+        alertSmtpPassword: "smtp-password-6a1f0e9d8c7b",
+        alertWebhookUrl: "https://hooks.example.org/services/T0000/B0000/webhook-token-9c8b7a6f5e4d",
+        alertHeartbeatUrl: "https://hc-ping.example.org/heartbeat-uuid-3e2d1c0b-a9f8",
       }
     : {
         proxmoxApiToken: `ai-${stack}@pve!deploy=99999999-8888-7777-6666-555555555555`,

@@ -3,13 +3,14 @@
 // test runs on loopback over TLS, through the real Alertmanager, with its environment and severity labels, while a
 // down guest holds back the other alerts about it and the watchdog pings the heartbeat.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { alertsSchema, type AlertsConfig } from "../../lib/config/alerts";
-import { alertEgress, alertSecretProblems, renderAlertmanagerConfig } from "../../lib/monitoring/alertmanager";
+import { ALERTMANAGER_CONFIG, alertEgress, alertSecretProblems, renderAlertmanagerConfig, renderAlertmanagerScript } from "../../lib/monitoring/alertmanager";
+import { stubTool } from "../helpers/script-stubs";
 import { renderAlertRules } from "../../lib/monitoring/prometheus";
 import { makeTestCa } from "../helpers/pki";
 import { answers, startProcess, tool, type Started } from "../helpers/process";
@@ -83,6 +84,37 @@ describe("the rendered configuration", () => {
       "hooks.example.org:443",
       "hc-ping.example.org:443",
     ]);
+  });
+});
+
+describe("the install step (real amtool, systemctl stubbed, on a fake root)", () => {
+  it("writes the file for Alertmanager only, restarts on change only, and keeps the old file when amtool refuses the new one", () => {
+    const root = join(dir, "root");
+    const bin = join(dir, "bin");
+    mkdirSync(bin, { recursive: true });
+    const log = join(dir, "am-calls.log");
+    for (const t of ["systemctl", "chown"]) stubTool(bin, log, t);
+    const run = (input: string) =>
+      spawnSync("bash", ["-c", renderAlertmanagerScript("/var/lib/monitoring")], {
+        input,
+        encoding: "utf8",
+        env: { PATH: `${bin}:${process.env.PATH}`, ROOT: root },
+      });
+    const config = renderAlertmanagerConfig(alerts(FULL), SECRETS);
+    const first = run(config);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toContain("alertmanager: configuration changed, restarted");
+    expect(readFileSync(join(root, ALERTMANAGER_CONFIG), "utf8")).toBe(config);
+    expect((statSync(join(root, ALERTMANAGER_CONFIG)).mode & 0o777).toString(8)).toBe("640");
+    expect(readFileSync(log, "utf8")).toContain("chown root:prometheus /");
+    expect(readFileSync(join(root, "etc/default/prometheus-alertmanager"), "utf8")).toContain(
+      "--config.file=/etc/prometheus/alertmanager.yml --storage.path=/var/lib/monitoring/alertmanager",
+    );
+    expect(run(config).stdout).toContain("alertmanager: unchanged");
+    const refused = run(config.replace("receiver: nobody", "receiver: nobody-there"));
+    expect(refused.status).toBe(1);
+    expect(refused.stdout).toContain("does not pass amtool check-config");
+    expect(readFileSync(join(root, ALERTMANAGER_CONFIG), "utf8")).toBe(config);
   });
 });
 

@@ -191,6 +191,28 @@ describe("secrets", () => {
     expect(problemsOf(hostRaw)).toEqual([expect.stringMatching(/^ai-dualstack:sshPrivateKey: expected an OpenSSH private key/)]);
   });
 
+  it("alert receivers: their secrets are required once configured, routes name only configured receivers", () => {
+    const alerts = (a: unknown) => edit(edit(committedConfig("host"), "alertWebhookUrl", [], DELETE), "platform", ["monitoring"], { alerts: a });
+    const webhook = { webhook: { origin: "https://hooks.example.org" } };
+    expect(problemsOf(alerts(webhook))).toEqual([expect.stringMatching(/^ai-dualstack:alertWebhookUrl: expected the webhook's full URL, starting with/)]);
+    const withUrl = edit(alerts(webhook), "alertWebhookUrl", [], "https://hooks.example.org/t/TOKEN");
+    expect(problemsOf(withUrl)).toEqual([]);
+    const plain = { ...withUrl, secretKeys: withUrl.secretKeys.filter((k) => k !== "ai-dualstack:alertWebhookUrl") };
+    expect(problemsOf(plain)[0]).toMatch(/^ai-dualstack:alertWebhookUrl: must be set as a secret/);
+    expect(problemsOf(plain).join("")).not.toContain("TOKEN");
+    expect(problemsOf(alerts({ ...webhook, page: ["email"] }))).toContain(
+      'ai-dualstack:platform.monitoring.alerts.page[0]: expected a configured receiver ("webhook"), got "email"',
+    );
+    expect(problemsOf(alerts({ webhook: { origin: "https://hooks.example.org/t/TOKEN" } }))).toContainEqual(
+      expect.stringMatching(
+        /^ai-dualstack:platform.monitoring.alerts.webhook.origin: expected an https origin such as "https:\/\/ntfy.example.org" \(no path: the full URL is secret config\)/,
+      ),
+    );
+    expect(problemsOf(alerts({ email: { to: ["not-an-address"], from: "am@example.org", smarthost: "smtp.example.org:587" } }))).toEqual([
+      expect.stringMatching(/^ai-dualstack:platform.monitoring.alerts.email.to\[0\]: expected an e-mail address/),
+    ]);
+  });
+
   it("every environment stack needs its Vault AppRole: all generated credentials are written with it", () => {
     for (const env of ["public", "private"] as const) {
       const raw = edit(edit(committedConfig(env), "vaultRoleId", [], DELETE), "vaultSecretId", [], DELETE);

@@ -88,3 +88,22 @@ describe("what the guests contact, and the firewall that lets it", () => {
     expect(ports(internetRules(groups["sg-public"]))).not.toContain("tcp/14000");
   });
 });
+
+describe("the alert receivers' egress", () => {
+  it("the host stack admits from the monitoring container exactly the ports its receivers declare (examples/catalog: SMTP 587, HTTPS)", async () => {
+    const { evaluateStack, readStackFile } = await import("../../ops/engine");
+    const { ROOT, dummySecrets } = await import("../helpers/config");
+    const { join } = await import("node:path");
+    const file = join(ROOT, "examples/catalog/Pulumi.host.yaml");
+    const example = loadConfig(readStackFile(file), { offline: true }).config as HostConfig;
+    const plan = await evaluateStack("host", { configFile: file, secrets: dummySecrets("host") });
+    const sg = plan.resources.find((r) => r.type === "proxmoxve:cluster/firewall/security/groupLegacy:GroupLegacy" && r.inputs.name === "sg-services")!;
+    const rules = sg.inputs.rules as FirewallRule[];
+    const monitoringIp = ipOf(example.platform.containers.monitoring.address);
+    const receivers = rules.filter((r) => r.type === "out" && r.source === monitoringIp && r.comment?.includes("Alertmanager's receivers"));
+    expect(receivers.map((r) => r.dport)).toEqual(["443,587"]);
+    expect(ports(internetRules(rules))).toEqual(declaredPorts(platformEgress(example).flatMap((g) => g.egress)));
+    // The shipped host names no receiver: no such rule.
+    expect(groups["sg-services"].filter((r) => r.comment?.includes("Alertmanager's receivers"))).toEqual([]);
+  }, 60_000);
+});
