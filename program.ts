@@ -127,7 +127,9 @@ async function environmentProgram(c: EnvironmentConfig, secrets: Record<string, 
     const problem = s.build ? buildContextProblem(s.build.context, s.build.dockerfile) : undefined;
     if (problem) problems.push(`ai-dualstack:services: ${s.name}: build context ${problem}`);
   }
-  const capacity = slice ? capacityReport(c, slice.gpu, { reservedVramMiB: catalog.reservedVramMiB, services: spec.services, budget: slice.memory }) : undefined;
+  const capacity = slice
+    ? capacityReport(c, slice.gpu, { reservedVramMiB: catalog.reservedVramMiB, services: spec.services, budget: slice.memory })
+    : undefined;
   // The VM's memory is pinned (passthrough): services that outgrow it would be killed by the OOM killer, not slowed.
   if (capacity?.memory && !capacity.memory.fits) problems.push(`ai-dualstack:gpuVm.memoryGiB: ${memoryProblem(capacity.memory)}`);
   if (problems.length > 0 || !capacity) throw new ConfigError(problems);

@@ -4,7 +4,8 @@
 import { gpuVmEgress, gpuVmUserDataInput } from "./cloud-init";
 import { ingressEgress } from "./compose/caddyfile";
 import { ingressInput, modelEgress } from "./compose/services";
-import { imageEgress, type StackSpec } from "./compose/spec";
+import type { StackSpec } from "./compose/spec";
+import { imageEgress } from "./images";
 import type { EnvironmentConfig } from "./config/schema";
 import type { Egress } from "./egress";
 import { distributionEgress } from "./guest-os";

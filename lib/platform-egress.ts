@@ -6,7 +6,7 @@
 import { hashicorpAptRepository } from "./vault/server";
 import { aptRepositoryEgress } from "./apt-repo";
 import { platformStack } from "./compose/services";
-import { imageEgress } from "./compose/spec";
+import { imageEgress } from "./images";
 import type { HostConfig } from "./config/schema";
 import type { Egress } from "./egress";
 import { LXC_OS, type GuestEgress } from "./environment-egress";

@@ -16,6 +16,10 @@ import { renderCatalogTable, type EntryPlan } from "../lib/catalog/resolve";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { boxReport, renderBox, type BoxReport } from "../lib/capacity/box";
+import { stackImages, type ImageRow } from "../lib/images";
+import { checkImage, renderImages, type ImageCheck } from "./images";
+import type { StackSpec } from "../lib/compose/spec";
+import type { GuestEnvironment } from "../lib/tags";
 import { benchModels, renderBench, type BenchClient } from "./bench";
 import { detectDrift, renderDrift } from "./drift";
 import { drillPlan, renderDrillReport, renderDrillSteps, runDrill, type DrillDeps } from "./drill";
@@ -104,7 +108,8 @@ function boxCapacity(opts: CapacityOptions, io: Io): number {
 
 function adHocCapacity(opts: CapacityOptions, io: Io): number {
   if (!opts.model && !opts.gpu) return boxCapacity(opts, io);
-  if (!opts.model || !opts.gpu) throw new ArgumentError("capacity: give a stack (private, public), both --model and --gpu for an ad-hoc answer, or neither for the whole box");
+  if (!opts.model || !opts.gpu)
+    throw new ArgumentError("capacity: give a stack (private, public), both --model and --gpu for an ad-hoc answer, or neither for the whole box");
   if (!(opts.kv in KV_BYTES_PER_ELEMENT)) throw new ArgumentError(`--kv: expected one of f16, q8_0, q4_0, got ${JSON.stringify(opts.kv)}`);
   const catalog = mergeCatalog();
   let gpu, model;
@@ -202,16 +207,49 @@ interface LiveOptions {
   prometheus?: string;
 }
 
-/** `dualstack compose`: the stack's compose project as a Compose file. */
-function composeFileOf(stack: string, configFile: string | undefined): string {
+/** A stack's compose project (the host's: its cicd project, when Gitea is on) and the environment it runs in. */
+function stackSpecOf(stack: string, configFile: string | undefined): { spec: StackSpec; env: GuestEnvironment } | undefined {
   const loaded = loadConfig(readStackFile(configFile ?? join(__dirname, "..", `Pulumi.${stack}.yaml`)), { offline: true });
   if (loaded.role === "host") {
     const platform = platformStack(loaded.config);
-    if (!platform) throw new ArgumentError(`stack: the host stack ${stack} runs no compose project (ai-dualstack:services.gitea is not enabled)`);
-    return renderComposeFile(platform.spec, { env: "platform", stack });
+    return platform ? { spec: platform.spec, env: "platform" } : undefined;
   }
   const c = loaded.config;
-  return renderComposeFile(environmentStack(c, stack, environmentCatalog(c, stack)), { env: c.role, stack });
+  return { spec: environmentStack(c, stack, environmentCatalog(c, stack)), env: c.role };
+}
+
+/** `dualstack compose`: the stack's compose project as a Compose file. */
+function composeFileOf(stack: string, configFile: string | undefined): string {
+  const s = stackSpecOf(stack, configFile);
+  if (!s) throw new ArgumentError(`stack: the host stack ${stack} runs no compose project (ai-dualstack:services.gitea is not enabled)`);
+  return renderComposeFile(s.spec, { env: s.env, stack });
+}
+
+interface ImagesOptions {
+  json?: boolean;
+  check?: boolean;
+  registryMirror?: string;
+  config?: string;
+}
+
+/** `dualstack images`: every image the stack would run; with --check, whether each tag resolves. */
+async function stackImagesOf(stack: string, opts: ImagesOptions, io: Io): Promise<number> {
+  if (opts.registryMirror !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(opts.registryMirror)) {
+    throw new ArgumentError(
+      `--registry-mirror: expected a registry's base URL such as "https://mirror.example.org", got ${JSON.stringify(opts.registryMirror)}`,
+    );
+  }
+  const rows: (ImageRow & { check?: ImageCheck })[] = stackImages(
+    stackSpecOf(stack, opts.config)?.spec ?? ({ services: [], networks: [], volumes: [] } as unknown as StackSpec),
+  );
+  if (opts.check) {
+    // A few at a time: registries rate-limit anonymous clients.
+    for (let i = 0; i < rows.length; i += 4) {
+      await Promise.all(rows.slice(i, i + 4).map(async (r) => (r.check = await checkImage(r, { mirror: opts.registryMirror }))));
+    }
+  }
+  io.out(opts.json ? `${JSON.stringify({ stack, images: rows }, null, 2)}\n` : rows.length ? `${renderImages(rows)}\n` : `stack ${stack} runs no images\n`);
+  return rows.every((r) => !r.check || r.check.status === "found") ? EXIT.ok : EXIT.failed;
 }
 
 /** The environment's and the host's config, for the commands that act on the real Proxmox. */
@@ -293,9 +331,29 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
     });
 
   program
+    .command("images")
+    .description(
+      "every image the stack would run (services, and the base images of those built here), with its registry; --check asks each registry whether the tag resolves, exit 1 if one does not",
+    )
+    .argument("<stack>", "host, private or public (reads Pulumi.<stack>.yaml)")
+    .option("--json", "print {stack, images:[{ref, registry, repository, tag, usedBy, check?}]}")
+    .option("--check", "ask each image's registry (needs the network) whether its tag resolves")
+    .option("--registry-mirror <url>", "ask this registry instead (Docker Hub's images under their own path, the others under <registry>/<path>)")
+    .option(...CONFIG_OPTION)
+    .action(async (stack: string, opts: ImagesOptions) => {
+      checkStack(stack);
+      code = await stackImagesOf(stack, opts, io);
+    });
+
+  program
     .command("capacity")
-    .description("VRAM fit and decode tokens/s ceiling of every model deployment, or without a stack the whole box (RAM per node and environment, VRAM per GPU); exit 1 if something does not fit")
-    .argument("[stack]", "private or public (reads Pulumi.<stack>.yaml); none: the whole box (Pulumi.host.yaml, or --config, and the environments' files beside it)")
+    .description(
+      "VRAM fit and decode tokens/s ceiling of every model deployment, or without a stack the whole box (RAM per node and environment, VRAM per GPU); exit 1 if something does not fit",
+    )
+    .argument(
+      "[stack]",
+      "private or public (reads Pulumi.<stack>.yaml); none: the whole box (Pulumi.host.yaml, or --config, and the environments' files beside it)",
+    )
     .option("--json", "print the report as JSON")
     .option(...CONFIG_OPTION)
     .option("--model <name>", "ad hoc: a catalog model, e.g. qwen2.5:14b")

@@ -79,8 +79,11 @@ export function renderBox(box: BoxReport, host: HostConfig): string {
           ? `vLLM serves ${r.vllm.model}: ${gib(r.vllm.budgetBytes)} share${r.reservedVramBytes > 0 ? ` + ${gib(r.reservedVramBytes)} kept for the notebooks` : ""}`
           : `Ollama, up to ${r.coResident.maxLoaded} of ${r.models.length} model(s) loaded: ${gib(r.coResident.worstCaseBytes)}`;
       const gpuFits = r.vllm ? r.vllm.fits : r.models.every((m) => m.fits) && r.coResident.worstCaseFits;
-      out.push(`  ${g.mapping} (${g.model}) on ${node.name} → ${g.environment}: ${used} of ${gib(r.gpu.vramBytes)} VRAM — ${gpuFits ? "fits" : "DOES NOT FIT"}`);
-      if (r.memory) out.push(`    VM memory: ${gib(r.memory.totalBytes)} of ${gib(r.memory.vmBytes)} for its services — ${r.memory.fits ? "fits" : "DOES NOT FIT"}`);
+      out.push(
+        `  ${g.mapping} (${g.model}) on ${node.name} → ${g.environment}: ${used} of ${gib(r.gpu.vramBytes)} VRAM — ${gpuFits ? "fits" : "DOES NOT FIT"}`,
+      );
+      if (r.memory)
+        out.push(`    VM memory: ${gib(r.memory.totalBytes)} of ${gib(r.memory.vmBytes)} for its services — ${r.memory.fits ? "fits" : "DOES NOT FIT"}`);
     }
   }
   return out.join("\n");

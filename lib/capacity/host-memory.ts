@@ -70,7 +70,9 @@ export const gib = (bytes: number) => `${(bytes / GiB).toFixed(2).replace(/\.00$
 export function describeNode(m: NodeMemory): string {
   const platform = m.lines.filter((l) => l.what.startsWith("platform "));
   const parts = [
-    ...m.lines.filter((l) => !l.what.startsWith("platform ")).map((l) => `${gib(l.bytes)} ${l.what === "zfs-arc" ? "ZFS ARC" : l.what.replace("environment ", "")}`),
+    ...m.lines
+      .filter((l) => !l.what.startsWith("platform "))
+      .map((l) => `${gib(l.bytes)} ${l.what === "zfs-arc" ? "ZFS ARC" : l.what.replace("environment ", "")}`),
     ...(platform.length > 0
       ? [`${gib(platform.reduce((a, l) => a + l.bytes, 0))} platform (${platform.map((l) => `${l.what.slice(9)} ${gib(l.bytes)}`).join(", ")})`]
       : []),

@@ -11,8 +11,11 @@ export const minioUser = (consumer: string) => ({ user: consumer, secret: `minio
 
 const bucketName = pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name such as "documents"');
 const minioSchema = z.strictObject({
-  image: image("minio/minio:RELEASE.2025-04-22T22-12-26Z"),
-  mcImage: image("minio/mc:RELEASE.2025-04-16T18-13-26Z"),
+  // From quay.io: Docker Hub no longer serves MinIO's images, and the community edition is source-only since
+  // October 2025 (minio/minio#21647), so no published image has the RELEASE.2025-10-15 security fix: build your own
+  // from source for an internet-facing MinIO and set it here.
+  image: image("quay.io/minio/minio:RELEASE.2025-04-22T22-12-26Z"),
+  mcImage: image("quay.io/minio/mc:RELEASE.2025-04-16T18-13-26Z"),
   /** Buckets created for your own apps (Langfuse's and Rclone's are added when those are enabled). */
   buckets: z.array(bucketName).default([]),
   apiPort: gatewayPort(9000),

@@ -11,7 +11,10 @@ export const ALERT_ENVIRONMENTS = ["platform", "private", "public"] as const;
 
 const address = pattern(/^[^\s@<>",]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, 'an e-mail address such as "ops@example.org"');
 /** Scheme, host and port only: the path and query (where tokens live) are in the secret URL. */
-const origin = pattern(/^https:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/, 'an https origin such as "https://ntfy.example.org" (no path: the full URL is secret config)');
+const origin = pattern(
+  /^https:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/,
+  'an https origin such as "https://ntfy.example.org" (no path: the full URL is secret config)',
+);
 const receivers = z.array(oneOf(RECEIVERS)).min(1, expecting("at least one receiver"));
 const bySeverity = z.strictObject({ page: receivers.optional(), ticket: receivers.optional() });
 
@@ -49,7 +52,10 @@ export function alertsProblems(a: AlertsConfig): { path: (string | number)[]; me
   const check = (list: readonly ReceiverName[] | undefined, path: (string | number)[]) =>
     list?.forEach((r, i) => {
       if (!configured.includes(r))
-        problems.push({ path: [...path, i], message: `expected a configured receiver (${configured.map((x) => `"${x}"`).join(", ") || "none is configured"}), got "${r}"` });
+        problems.push({
+          path: [...path, i],
+          message: `expected a configured receiver (${configured.map((x) => `"${x}"`).join(", ") || "none is configured"}), got "${r}"`,
+        });
     });
   check(a.page, ["page"]);
   check(a.ticket, ["ticket"]);

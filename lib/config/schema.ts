@@ -453,7 +453,7 @@ export const SERVICE_DEFAULTS = {
   chatbot: { image: "ghcr.io/open-webui/open-webui:v0.8.12" },
   ingress: { image: "caddy:2.10.2-alpine" },
   gateway: { image: "caddy:2.10.2-alpine" },
-  gpuExporter: { image: "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-ubuntu22.04" },
+  gpuExporter: { image: "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless" },
 } as const;
 /** The services of each environment's compose stack; images are config with pinned defaults. */
 const services = z

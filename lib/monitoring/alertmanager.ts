@@ -83,7 +83,8 @@ export function renderAlertmanagerConfig(a: AlertsConfig, s: AlertSecrets): stri
       routes.push({ matchers: [`env="${env}"`, `severity="${severity}"`], receiver: use(receiversFor(a, severity, env)), repeat_interval: a.repeat[severity] });
     }
   }
-  for (const severity of SEVERITIES) routes.push({ matchers: [`severity="${severity}"`], receiver: use(receiversFor(a, severity)), repeat_interval: a.repeat[severity] });
+  for (const severity of SEVERITIES)
+    routes.push({ matchers: [`severity="${severity}"`], receiver: use(receiversFor(a, severity)), repeat_interval: a.repeat[severity] });
 
   const receivers: Record<string, unknown>[] = [{ name: NOBODY }];
   if (a.heartbeat) receivers.push({ name: "heartbeat", webhook_configs: [{ url: needed("heartbeatUrl", "the heartbeat"), send_resolved: false }] });

@@ -138,7 +138,14 @@ export function alertRules(t: AlertThresholds = DEFAULT_THRESHOLDS): { name: str
       name: "availability",
       rules: [
         // Always firing: Alertmanager sends it to the heartbeat, whose silence means the alerting path is broken.
-        rule("Watchdog", "vector(1)", "0m", "none", "the alerting pipeline works", "Always firing, by design: the heartbeat receiver raises the alarm when it stops."),
+        rule(
+          "Watchdog",
+          "vector(1)",
+          "0m",
+          "none",
+          "the alerting pipeline works",
+          "Always firing, by design: the heartbeat receiver raises the alarm when it stops.",
+        ),
         rule(
           "GuestDown",
           'up{job="node"} == 0',

@@ -61,7 +61,7 @@ describe("ComposeStack", () => {
       "caddy:2.10.2-alpine",
       "chromadb/chroma:1.0.20",
       "ghcr.io/open-webui/open-webui:v0.8.12",
-      "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-ubuntu22.04",
+      "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless",
       "ollama/ollama:0.18.2",
     ]);
     const ollama = one(rs, D.container, "private-services-ollama").inputs as any;
@@ -146,7 +146,7 @@ describe("ComposeStack: what the catalog's services use", () => {
     services: [
       {
         name: "setup",
-        image: "minio/mc:RELEASE.2025-04-16T18-13-26Z",
+        image: "quay.io/minio/mc:RELEASE.2025-04-16T18-13-26Z",
         entrypoint: ["/bin/sh", "/setup.sh"],
         environment: { MC_HOST_local: { template: "http://admin:{{root-password}}@minio:9000" } },
         ports: [],

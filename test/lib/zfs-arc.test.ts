@@ -42,7 +42,9 @@ describe("the ZFS ARC maximum", () => {
     const r = run(renderArcScript(EIGHT_GIB));
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain("RESULT: changed");
-    expect(read(ARC_CONF)).toBe(`# Managed by ai-dualstack: the ZFS ARC's maximum (ai-dualstack:nodes[].memory.zfsArcMaxGiB).\noptions zfs zfs_arc_max=${EIGHT_GIB}\n`);
+    expect(read(ARC_CONF)).toBe(
+      `# Managed by ai-dualstack: the ZFS ARC's maximum (ai-dualstack:nodes[].memory.zfsArcMaxGiB).\noptions zfs zfs_arc_max=${EIGHT_GIB}\n`,
+    );
     // The installer's line is gone (a bare "options zfs" would be left), other options and lines stay.
     expect(read("etc/modprobe.d/zfs.conf")).toBe("");
     expect(read("etc/modprobe.d/other.conf")).toBe("options zfs zfs_arc_min=1073741824 zfs_prefetch_disable=1\nblacklist foo\n");
@@ -82,7 +84,7 @@ describe("the ZFS ARC maximum", () => {
 
   it("fails when the kernel keeps another limit (a value at or below zfs_arc_min is ignored)", () => {
     // A parameter file that does not take the write: the script reads back what the kernel holds.
-    const r = run(renderArcScript(EIGHT_GIB).replace('echo "$want" > "$param"', ': > /dev/null'));
+    const r = run(renderArcScript(EIGHT_GIB).replace('echo "$want" > "$param"', ": > /dev/null"));
     expect(r.code).toBe(1);
     expect(r.out).toContain(`PROBLEM: the running zfs_arc_max is 13743895347 after setting ${EIGHT_GIB}`);
   });

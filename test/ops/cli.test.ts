@@ -155,8 +155,8 @@ describe("dualstack capacity", () => {
     const r = await dualstack("capacity");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^node pve1: 128 GiB of RAM — fits\n/);
-    expect(r.out).toMatch(/\n  private +52  budget; its guests take 50 GiB \(gpu-vm 40 GiB, postgres 8 GiB, redis 2 GiB\)\n/);
-    expect(r.out).toMatch(/\n  unassigned +13\n/);
+    expect(r.out).toMatch(/\n {2}private +52 {2}budget; its guests take 50 GiB \(gpu-vm 40 GiB, postgres 8 GiB, redis 2 GiB\)\n/);
+    expect(r.out).toMatch(/\n {2}unassigned +13\n/);
     expect(r.out).toContain("rtx5090 (NVIDIA GeForce RTX 5090) on pve1 → private: Ollama, up to 2 of 2 model(s) loaded: 30.61 GiB of 31.84 GiB VRAM — fits");
     expect(r.out).toContain("rtx3060 (NVIDIA GeForce RTX 3060 12GB) on pve1 → public:");
     const box = JSON.parse((await dualstack("capacity", "--json")).out);
@@ -259,7 +259,10 @@ describe("the CLI's edges", () => {
     for (const [args, message] of [
       [["bench", "public", "--tokens", "lots"], 'error: --tokens: expected a whole number from 1 to 4096, got "lots"\n'],
       [["plan", "no/such"], 'error: stack: expected a stack name such as "host", "private" or "public", got "no/such"\n'],
-      [["capacity", "--model", "qwen2.5:14b"], "error: capacity: give a stack (private, public), both --model and --gpu for an ad-hoc answer, or neither for the whole box\n"],
+      [
+        ["capacity", "--model", "qwen2.5:14b"],
+        "error: capacity: give a stack (private, public), both --model and --gpu for an ad-hoc answer, or neither for the whole box\n",
+      ],
       [["bench", "public", "--url", "http://127.0.0.1:1", "--ca", "/nonexistent/ca.pem"], "error: --ca: cannot read /nonexistent/ca.pem: ENOENT\n"],
     ] as const) {
       const r = await dualstack(...args);

@@ -505,11 +505,15 @@ describe("cross-stack checks", () => {
     const { tmpdir } = await import("node:os");
     const dir = mkdtempSync(join(tmpdir(), "stack-"));
     // The sizes the stacks shipped with before budgets: 64 + 32 GiB VMs and their containers on 128 GB.
-    const hostText = readFileSync(stackFile("host"), "utf8").replace("      memoryGiB: 52\n", "      memoryGiB: 76\n").replace("      memoryGiB: 32\n", "      memoryGiB: 44\n");
+    const hostText = readFileSync(stackFile("host"), "utf8")
+      .replace("      memoryGiB: 52\n", "      memoryGiB: 76\n")
+      .replace("      memoryGiB: 32\n", "      memoryGiB: 44\n");
     writeFileSync(join(dir, "Pulumi.host.yaml"), hostText);
     const hostErr = await evaluateStack("host", { configFile: join(dir, "Pulumi.host.yaml") }).catch((e) => e);
     expect(hostErr).toBeInstanceOf(ConfigError);
-    expect(hostErr.problems).toEqual([expect.stringMatching(/^ai-dualstack:nodes\[0\]\.memory\.totalGiB: node pve1 is over-committed by 23 GiB: .* = 151 GiB of 128 GiB;/)]);
+    expect(hostErr.problems).toEqual([
+      expect.stringMatching(/^ai-dualstack:nodes\[0\]\.memory\.totalGiB: node pve1 is over-committed by 23 GiB: .* = 151 GiB of 128 GiB;/),
+    ]);
     writeFileSync(join(dir, "Pulumi.public.yaml"), readFileSync(stackFile("public"), "utf8").replace("    memoryGiB: 24\n", "    memoryGiB: 32\n"));
     const envErr = await evaluateStack("public", { configFile: join(dir, "Pulumi.public.yaml"), host }).catch((e) => e);
     expect(envErr).toBeInstanceOf(ConfigError);
