@@ -20,8 +20,8 @@ export interface ProxmoxHostArgs {
 }
 
 /**
- * The Proxmox host itself: per node its storage mirrors, ZFS ARC maximum, zone networks and GPU passthrough; the cluster firewall;
- * and per environment a pool with its least-privilege API token.
+ * The Proxmox host itself: per node its storage mirrors, ZFS ARC maximum, zone networks and GPU passthrough; the
+ * cluster firewall; and per environment a pool with its least-privilege API token.
  */
 export class ProxmoxHost extends pulumi.ComponentResource {
   public readonly environments: Record<EnvironmentName, { slice: EnvironmentSlice; token: pulumi.Output<string> }>;

@@ -90,14 +90,21 @@ function boxOf(hostFile = join(__dirname, "..", "Pulumi.host.yaml")): { box: Box
   const host = loadConfig(readStackFile(hostFile), { offline: true });
   if (host.role !== "host") throw new ArgumentError(`--config: without a stack, expected the host stack's config (role: host), got role ${host.role}`);
   const envs: Partial<Record<EnvironmentName, EnvironmentConfig>> = {};
+  const unusable: Partial<Record<EnvironmentName, string>> = {};
   for (const env of ENVIRONMENTS) {
     const file = join(dirname(hostFile), `Pulumi.${env}.yaml`);
     if (!existsSync(file)) continue;
-    const loaded = loadConfig(readStackFile(file), { offline: true });
-    if (loaded.role !== env) throw new ConfigError([`${file}: expected role ${env}, got role ${loaded.role}`]);
-    envs[env] = loaded.config;
+    try {
+      const loaded = loadConfig(readStackFile(file), { offline: true });
+      if (loaded.role !== env) throw new ConfigError([`${file}: expected role ${env}, got role ${loaded.role}`]);
+      envs[env] = loaded.config;
+    } catch (err) {
+      // The box is still shown; the environment's own problems are its stack's to report.
+      if (!(err instanceof ConfigError)) throw err;
+      unusable[env] = `${file} is not a valid ${env} stack config (${err.problems.length} problem(s): \`dualstack plan ${env}\` lists them)`;
+    }
   }
-  return { box: boxReport(host.config, envs), host: host.config };
+  return { box: boxReport(host.config, envs, unusable), host: host.config };
 }
 
 function boxCapacity(opts: CapacityOptions, io: Io): number {
@@ -239,9 +246,8 @@ async function stackImagesOf(stack: string, opts: ImagesOptions, io: Io): Promis
       `--registry-mirror: expected a registry's base URL such as "https://mirror.example.org", got ${JSON.stringify(opts.registryMirror)}`,
     );
   }
-  const rows: (ImageRow & { check?: ImageCheck })[] = stackImages(
-    stackSpecOf(stack, opts.config)?.spec ?? ({ services: [], networks: [], volumes: [] } as unknown as StackSpec),
-  );
+  const spec = stackSpecOf(stack, opts.config)?.spec;
+  const rows: (ImageRow & { check?: ImageCheck })[] = spec ? stackImages(spec) : [];
   if (opts.check) {
     // A few at a time: registries rate-limit anonymous clients.
     for (let i = 0; i < rows.length; i += 4) {

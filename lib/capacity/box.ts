@@ -9,8 +9,9 @@ import { capacityReport, type CapacityReport } from "./report";
 
 export interface BoxEnvironment {
   env: EnvironmentName;
-  /** Absent when the environment has no stack config yet. */
+  /** Absent when the environment has no stack config yet, or an invalid one (`problem`). */
   report?: CapacityReport;
+  problem?: string;
 }
 
 export interface BoxReport {
@@ -20,17 +21,21 @@ export interface BoxReport {
   fits: boolean;
 }
 
-export function boxReport(host: HostConfig, environments: Partial<Record<EnvironmentName, EnvironmentConfig>>): BoxReport {
+export function boxReport(
+  host: HostConfig,
+  environments: Partial<Record<EnvironmentName, EnvironmentConfig>>,
+  problems: Partial<Record<EnvironmentName, string>> = {},
+): BoxReport {
   const nodes = boxMemory(host);
   const envs = ENVIRONMENTS.map((env): BoxEnvironment => {
     const c = environments[env];
-    if (!c) return { env };
+    if (!c) return problems[env] ? { env, problem: problems[env] } : { env };
     const slice = environmentSlice(host, env, `${env}-token`);
     const catalog = environmentCatalog(c, env);
     const spec = environmentStack(c, env, catalog);
     return { env, report: capacityReport(c, slice.gpu, { reservedVramMiB: catalog.reservedVramMiB, services: spec.services, budget: slice.memory }) };
   });
-  return { nodes, environments: envs, fits: nodes.every((n) => n.fits) && envs.every((e) => e.report?.fits ?? true) };
+  return { nodes, environments: envs, fits: nodes.every((n) => n.fits) && envs.every((e) => !e.problem && (e.report?.fits ?? true)) };
 }
 
 function table(rows: string[][]): string[] {
@@ -59,7 +64,7 @@ export function renderBox(box: BoxReport, host: HostConfig): string {
               ? "platform container (its memory limit)"
               : use
                 ? `budget; its guests take ${gib(use.usedBytes)} (${use.lines.map((x) => `${x.what} ${gib(x.bytes)}`).join(", ")})${use.fits ? "" : " — OVER BUDGET"}`
-                : "budget; no stack config for this environment";
+                : `budget; ${env?.problem ?? "no stack config for this environment"}`;
       rows.push([l.what.replace(/^environment /, ""), gib(l.bytes).replace(/ GiB$/, ""), what]);
     }
     const free = n.totalBytes - n.usedBytes;
@@ -71,7 +76,8 @@ export function renderBox(box: BoxReport, host: HostConfig): string {
     for (const g of node.gpus) {
       const r = box.environments.find((e) => e.env === g.environment)?.report;
       if (!r) {
-        out.push(`  ${g.mapping} (${g.model}) on ${node.name} → ${g.environment}: no stack config for this environment`);
+        const problem = box.environments.find((e) => e.env === g.environment)?.problem;
+        out.push(`  ${g.mapping} (${g.model}) on ${node.name} → ${g.environment}: ${problem ?? "no stack config for this environment"}`);
         continue;
       }
       const used =

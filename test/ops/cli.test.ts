@@ -170,6 +170,13 @@ describe("dualstack capacity", () => {
     const over = await dualstack("capacity", "--config", join(file, "..", "Pulumi.host.yaml"));
     expect(over.code).toBe(1);
     expect(over.out).toContain("budget; its guests take 70 GiB (gpu-vm 60 GiB, postgres 8 GiB, redis 2 GiB) — OVER BUDGET");
+    // An invalid environment file beside the host's: the box is still shown, that environment named as unusable.
+    const broken = withConfig("public", (t) => t.replace("    memoryGiB: 24\n", "    memoryGiB: lots\n"));
+    const partial = await dualstack("capacity", "--config", join(broken, "..", "Pulumi.host.yaml"));
+    expect(partial.code).toBe(1);
+    expect(partial.out).toMatch(
+      /\n {2}public +32 {2}budget; .*Pulumi\.public\.yaml is not a valid public stack config \(1 problem\(s\): `dualstack plan public` lists them\)\n/,
+    );
   });
 
   it("the host stack deploys no models", async () => {

@@ -156,12 +156,14 @@ describe("--check against a real registry on loopback", () => {
       const u = new URL(req.url!, `http://127.0.0.1:${port}`);
       if (u.pathname === "/token") {
         res.setHeader("Content-Type", "application/json");
-        return res.end(JSON.stringify({ token: `T:${u.searchParams.get("service")}:${u.searchParams.get("scope")}` }));
+        res.end(JSON.stringify({ token: `T:${u.searchParams.get("service")}:${u.searchParams.get("scope")}` }));
+        return;
       }
       if (req.headers.authorization !== "Bearer T:reg:repository:library/redis:pull") {
         res.statusCode = 401;
         res.setHeader("WWW-Authenticate", `Bearer realm="http://127.0.0.1:${port}/token",service="reg",scope="repository:library/redis:pull"`);
-        return res.end();
+        res.end();
+        return;
       }
       res.statusCode = u.pathname === "/v2/library/redis/manifests/7" ? 200 : 404;
       res.setHeader("Docker-Content-Digest", "sha256:abc");
