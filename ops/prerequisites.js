@@ -39,7 +39,6 @@ const TOOLS = [
     why: "delivers a fired alert to the tests' webhook with the rendered configuration",
   },
   { name: "amtool", package: "prometheus-alertmanager", suites: ["unit"], why: "checks the rendered Alertmanager configuration and its routes" },
-  { name: "docker-registry", package: "docker-registry", suites: ["unit"], why: "the registry `dualstack images --check` asks, on loopback" },
   { name: "systemd-analyze", package: "systemd", suites: ["unit"], why: "verifies the rendered systemd units" },
   { name: "openssl", package: "openssl", suites: ["unit", "integration"], why: "makes the tests' certificate authorities" },
   { name: "jq", package: "jq", suites: ["unit"], why: "the discovery script's JSON, and the build scripts" },
@@ -88,7 +87,12 @@ const TOOLS = [
     suites: ["integration", "guests"],
     why: "Ollama's build (llama.cpp's vendored headers)",
   },
-  { name: "docker-registry", package: "docker-registry", suites: ["integration"], why: "the registry Ollama pulls the test model from" },
+  {
+    name: "docker-registry",
+    package: "docker-registry",
+    suites: ["unit", "integration"],
+    why: "the registry `dualstack images --check` asks, and the one Ollama pulls the test model from",
+  },
   {
     name: "ollama",
     build: "scripts/ollama.sh",
