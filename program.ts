@@ -84,10 +84,10 @@ async function hostProgram(c: HostConfig, secrets: Record<string, string | undef
     { providers: [provider] },
   );
   if (!alerts.email && !alerts.webhook) {
-    pulumi.log.warn("alerts reach no one: configure a receiver under platform.monitoring.alerts (e-mail or a webhook; README, Alerts)");
+    pulumi.log.warn("alerts reach no one: configure a receiver under platform.monitoring.alerts (e-mail or a webhook; README, Operations: alerts)");
   }
   if (!alerts.heartbeat) {
-    pulumi.log.info("no dead man's switch: set platform.monitoring.alerts.heartbeat so that a silent Alertmanager is noticed (README, Alerts)");
+    pulumi.log.info("no dead man's switch: set platform.monitoring.alerts.heartbeat so that a silent Alertmanager is noticed (README, Operations: alerts)");
   }
   if (secrets.vaultToken === undefined) {
     pulumi.log.info(
