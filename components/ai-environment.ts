@@ -1,6 +1,5 @@
 import { ipOf } from "../lib/net";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import type { CapacityReport } from "../lib/capacity/report";
 import { OLLAMA_PORT, QDRANT_PORT, environmentCatalog, environmentStack, gatewayMaterial, gatewayRoutes } from "../lib/compose/services";
 import { fillTemplate } from "../lib/compose/spec";
@@ -20,6 +19,7 @@ import { ServiceContainer } from "./service-container";
 import { Tenants } from "./tenants";
 import { CertificateAuthority } from "./certificate-authority";
 import { VaultSecrets, type VaultTarget } from "./vault-secrets";
+import { keptPassword, type SecretKeeper } from "./kept-secrets";
 import * as command from "@pulumi/command";
 import { MANAGEMENT_IPSET, type FirewallRule } from "../lib/firewall";
 import { POSTGRES_ADMIN, POSTGRES_PORT, REDIS_PORT, renderPostgresInstallScript, renderRedisInstallScript } from "../lib/data-services";
@@ -114,9 +114,11 @@ export class AiEnvironment extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // Every generated credential that guards kept data is kept in the environment's Vault mount (kept/…).
+    const vault: VaultTarget = { address: slice.vault.address, mount: slice.vault.mount, appRole: args.vaultAppRole, caCert: args.platformCaCert };
+    const keeper: SecretKeeper = { vault };
     // Administrator passwords of the data services, generated here; the tenants' providers log in with them.
-    const adminPassword = (service: string) =>
-      pulumi.secret(new random.RandomPassword(`${name}-${service}-admin-password`, { length: 40, special: false }, { parent: this }).result);
+    const adminPassword = (service: string) => keptPassword(`${name}-${service}-admin-password`, 40, keeper, this);
     const admins = { postgres: adminPassword("postgres"), redis: adminPassword("redis") };
     // The environment's own CA: every service reached across the network has its own certificate from it —
     // PostgreSQL and Redis in their LXCs, and each port the VM's TLS gateway serves (Qdrant, Chroma, the UI).
@@ -209,6 +211,7 @@ export class AiEnvironment extends pulumi.ComponentResource {
         redisUsers: catalog.redisUsers,
         postgres: { host: pgIp, port: DATA_ADMINS.postgres.port, user: DATA_ADMINS.postgres.user, password: admins.postgres, caCert: ca.certPem },
         redis: { host: redisIp, port: DATA_ADMINS.redis.port, password: admins.redis, caCert: ca.certPem },
+        keeper,
       },
       { parent: this, dependsOn: ready },
     );
@@ -234,6 +237,7 @@ export class AiEnvironment extends pulumi.ComponentResource {
           ...(args.rcloneConfig !== undefined ? { [RCLONE_CONFIG_MATERIAL]: args.rcloneConfig } : {}),
         },
         engineAfter: [vm.firstBoot],
+        keeper,
         secretValues: {
           ...deps.secretValues,
           ...(args.oauth2ClientSecret !== undefined ? { [EXTERNAL_CLIENT_SECRET]: args.oauth2ClientSecret } : {}),
@@ -324,7 +328,6 @@ export class AiEnvironment extends pulumi.ComponentResource {
     });
     this.models = c.models.map((m) => m.name);
 
-    const vault: VaultTarget = { address: slice.vault.address, mount: slice.vault.mount, appRole: args.vaultAppRole, caCert: args.platformCaCert };
     const pgUrl = (user: string, password: pulumi.Input<string>) =>
       pulumi.interpolate`postgresql://${user}:${password}@${pgIp}:${POSTGRES_PORT}/postgres?sslmode=verify-full`;
     new VaultSecrets(

@@ -1,7 +1,6 @@
 import { CONTAINER_LOGGING, CONTAINER_SECURITY_OPTS, containerName } from "../lib/compose/container";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import {
   composeLabels,
   fillTemplate,
@@ -16,6 +15,7 @@ import {
 } from "../lib/compose/spec";
 import { buildTriggers } from "../lib/build-context";
 import { dockerLabels, type GuestEnvironment } from "../lib/tags";
+import { keptHexKey, keptPassword, type SecretKeeper } from "./kept-secrets";
 
 export interface ComposeStackArgs {
   spec: StackSpec;
@@ -31,6 +31,11 @@ export interface ComposeStackArgs {
   secretValues?: Record<string, pulumi.Input<string>>;
   /** What must be over before anything touches the engine (the VM's first boot, the engine's install). */
   engineAfter?: pulumi.Resource[];
+  /**
+   * Where the generated secrets are kept: they guard the stack's volumes (a database's password set at its first
+   * start, an encryption key over stored data). Absent only for the host stack before Vault is initialised.
+   */
+  keeper?: SecretKeeper;
 }
 
 const WAIT_TIMEOUT_SECONDS = 600;
@@ -129,9 +134,8 @@ export class ComposeStack extends pulumi.ComponentResource {
     // ending in -hex (encryption keys).
     const generated = (secret: string): pulumi.Output<string> =>
       secret.endsWith("-hex")
-        ? // RandomId's outputs are not secret by default: declared here, so the state holds them encrypted.
-          new random.RandomId(`${name}-${secret}`, { byteLength: 32 }, { parent: this, additionalSecretOutputs: ["hex", "b64Std", "b64Url", "dec"] }).hex
-        : new random.RandomPassword(`${name}-${secret}`, { length: secret.endsWith("-32") ? 32 : 48, special: false }, { parent: this }).result;
+        ? keptHexKey(`${name}-${secret}`, args.keeper, this)
+        : keptPassword(`${name}-${secret}`, secret.endsWith("-32") ? 32 : 48, args.keeper, this);
     this.secrets = Object.fromEntries(
       secretNames(spec).map((secret) => [secret, pulumi.secret(secret in given ? pulumi.output(given[secret]) : generated(secret))]),
     );

@@ -1,7 +1,6 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import type { HostConfig } from "../lib/config/schema";
 import { renderHostMonitoringScript } from "../lib/monitoring/discovery";
 import { GRAFANA_PORT } from "../lib/monitoring/grafana";
@@ -12,6 +11,7 @@ import { renderAlertmanagerConfig, renderAlertmanagerScript, type AlertSecrets }
 import { renderTelemetryInstallScript } from "../lib/monitoring/telemetry";
 import { stdinBundle } from "../lib/shell";
 import type { CertificateAuthority } from "./certificate-authority";
+import { keptPassword, type SecretKeeper } from "./kept-secrets";
 
 export interface MonitoredGuest {
   key: string;
@@ -43,6 +43,8 @@ export interface MonitoringArgs {
   settings: HostConfig["platform"]["monitoring"];
   /** The alert receivers' secrets: the webhook and heartbeat URLs, the SMTP password. */
   alertSecrets: pulumi.Input<AlertSecrets>;
+  /** Where Grafana's admin password is kept (it is set in Grafana's database at its first start). */
+  keeper?: SecretKeeper;
 }
 
 /** The read-only identity of the node's exporter: a PVE user and a privilege-separated token with PVEAuditor on /. */
@@ -125,7 +127,7 @@ export class Monitoring extends pulumi.ComponentResource {
       );
     }
 
-    const password = new random.RandomPassword(`${name}-grafana-admin-password`, { length: 32, special: false }, { parent: this });
+    const password = keptPassword(`${name}-grafana-admin-password`, 32, args.keeper, this);
     const grafanaCert = args.ca.issue("grafana", { commonName: "platform-grafana", ipAddresses: [args.ip], dnsNames: ["platform-monitoring"] });
     const gatewayCert = args.ca.issue("log-gateway", { commonName: "platform-log-gateway", ipAddresses: [args.ip], dnsNames: ["platform-monitoring"] });
     const targets: Record<string, TargetGroup[]> = {
@@ -156,7 +158,7 @@ export class Monitoring extends pulumi.ComponentResource {
         }),
         stdin: pulumi.secret(
           pulumi
-            .all([password.result, grafanaCert.keyPem, grafanaCert.certPem, gatewayCert.keyPem, gatewayCert.certPem, pulumi.all(args.caCerts)])
+            .all([password, grafanaCert.keyPem, grafanaCert.certPem, gatewayCert.keyPem, gatewayCert.certPem, pulumi.all(args.caCerts)])
             .apply(([pw, gk, gc, lk, lc, cas]) =>
               monitoringBundle({ grafanaPassword: pw, grafana: { keyPem: gk, certPem: gc }, logGateway: { keyPem: lk, certPem: lc }, caCerts: cas }),
             ),
@@ -178,7 +180,7 @@ export class Monitoring extends pulumi.ComponentResource {
 
     this.prometheusUrl = `http://${args.ip}:${EXPORTER_PORTS.prometheus}`;
     this.grafanaUrl = `https://${args.ip}:${GRAFANA_PORT}`;
-    this.grafanaAdminPassword = pulumi.secret(password.result);
+    this.grafanaAdminPassword = password;
     this.registerOutputs({
       prometheusUrl: this.prometheusUrl,
       grafanaUrl: this.grafanaUrl,

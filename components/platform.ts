@@ -208,6 +208,7 @@ export class Platform extends pulumi.ComponentResource {
         connection: { host: ipOf(backupSpec.address), user: "root", privateKey: args.sshPrivateKey },
         repositories: [...ENVIRONMENTS, "platform"],
         backup: c.backup,
+        keeper: vault.keeper,
       },
       { parent: this, dependsOn: [guests.backup] },
     );
@@ -262,6 +263,7 @@ export class Platform extends pulumi.ComponentResource {
         caCerts: [ca.certPem],
         settings: c.platform.monitoring,
         alertSecrets: args.alertSecrets,
+        keeper: vault.keeper,
       },
       { parent: this, dependsOn: Object.values(guests) },
     );
@@ -279,6 +281,7 @@ export class Platform extends pulumi.ComponentResource {
           env: "platform",
           stack: args.stack,
           engineAfter: [cicdEngine!],
+          keeper: vault.keeper,
           materials: { [GITEA_TLS.cert]: cert.certPem, [GITEA_TLS.key]: cert.keyPem, [CA_MATERIAL]: ca.certPem },
         },
         { parent: this, dependsOn: [cicdEngine!] },

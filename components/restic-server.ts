@@ -1,10 +1,10 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { resticRemote, resticRepository, resticRoot } from "../lib/backup/plan";
 import { renderResticServerScript } from "../lib/backup/restic";
 import type { BackupConfig } from "../lib/config/schema";
+import { keptPassword, keptSecret, type SecretKeeper } from "./kept-secrets";
 
 export interface ResticServerArgs {
   /** The backup container's address and data volume (the repositories live there). */
@@ -14,6 +14,8 @@ export interface ResticServerArgs {
   /** One repository per environment. */
   repositories: readonly string[];
   backup: BackupConfig;
+  /** Where the repositories' passwords (their encryption) and client keys are kept. */
+  keeper?: SecretKeeper;
 }
 
 export interface ResticCredentials {
@@ -35,9 +37,12 @@ export class ResticServer extends pulumi.ComponentResource {
     super("dualstack:backup:ResticServer", name, {}, opts);
     const root = resticRoot(args.dataPath);
     const per = args.repositories.map((repo) => {
-      const password = new random.RandomPassword(`${name}-${repo}-password`, { length: 48, special: false }, { parent: this });
+      const password = keptPassword(`${name}-${repo}-password`, 48, args.keeper, this);
+      // The client key's two halves kept together: the environment stacks hold the private half in their config.
       const key = new tls.PrivateKey(`${name}-${repo}-key`, { algorithm: "ED25519" }, { parent: this });
-      return { repo, password: pulumi.secret(password.result), key };
+      const privateKey = keptSecret(`${name}-${repo}-key`, key.privateKeyOpenssh, args.keeper, this);
+      const publicKey = keptSecret(`${name}-${repo}-key-public`, key.publicKeyOpenssh, args.keeper, this);
+      return { repo, password, privateKey, publicKey };
     });
     new command.remote.Command(
       `${name}-install`,
@@ -50,16 +55,14 @@ export class ResticServer extends pulumi.ComponentResource {
         ),
         // Per repository its password and its clients' public key, one per line, in the repositories' order.
         stdin: pulumi.secret(
-          pulumi
-            .all(per.map((p) => pulumi.all([p.password, p.key.publicKeyOpenssh])))
-            .apply((pairs) => pairs.map(([pw, key]) => `${pw}\n${key.trim()}\n`).join("")),
+          pulumi.all(per.map((p) => pulumi.all([p.password, p.publicKey]))).apply((pairs) => pairs.map(([pw, key]) => `${pw}\n${key.trim()}\n`).join("")),
         ),
       },
       { parent: this, additionalSecretOutputs: ["stdin"] },
     );
     this.credentials = pulumi.secret(
       pulumi
-        .all(per.map((p) => pulumi.all([p.password, p.key.privateKeyOpenssh])))
+        .all(per.map((p) => pulumi.all([p.password, p.privateKey])))
         .apply((pairs) =>
           Object.fromEntries(
             per.map((p, i): [string, ResticCredentials] => [

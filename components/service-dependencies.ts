@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { serviceDatabase, serviceRedisUser } from "../lib/catalog/resolve";
 import { PgTenant } from "./providers/postgres-tenant";
 import { RedisTenant } from "./providers/redis-tenant";
+import { keptPassword, type SecretKeeper } from "./kept-secrets";
 
 export interface ServiceDependenciesArgs {
   /** Catalog consumers that asked for a database ("langfuse", "app-docs"). */
@@ -11,6 +11,8 @@ export interface ServiceDependenciesArgs {
   redisUsers: string[];
   postgres: { host: string; port: number; user: string; password: pulumi.Input<string>; caCert?: pulumi.Input<string> };
   redis: { host: string; port: number; password: pulumi.Input<string>; caCert?: pulumi.Input<string> };
+  /** Where the generated passwords are kept (a database taken out and put back keeps its role's password). */
+  keeper: SecretKeeper;
   /** Connections per service database (PostgreSQL CONNECTION LIMIT). */
   connectionLimit?: number;
 }
@@ -29,7 +31,7 @@ export class ServiceDependencies extends pulumi.ComponentResource {
   constructor(name: string, args: ServiceDependenciesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:catalog:ServiceDependencies", name, {}, opts);
     const child = { parent: this };
-    const password = (what: string) => pulumi.secret(new random.RandomPassword(`${name}-${what}-password`, { length: 40, special: false }, child).result);
+    const password = (what: string) => keptPassword(`${name}-${what}-password`, 40, args.keeper, this);
     this.secretValues = {};
     this.resources = [];
     for (const consumer of args.databases) {
@@ -46,7 +48,7 @@ export class ServiceDependencies extends pulumi.ComponentResource {
             connectionLimit: args.connectionLimit ?? 50,
             onDelete: "retain",
             // Removing the service from the config leaves its database in PostgreSQL (out of the state, never dropped);
-            // enabling it again takes it over with a new password.
+            // enabling it again takes it over, with the password kept in Vault.
             adoptExisting: true,
             admin: args.postgres,
           },

@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import type { TenantConfig } from "../lib/config/schema";
 import { qdrantCollectionToken, tenantObjects } from "../lib/tenancy";
 import { PgTenant } from "./providers/postgres-tenant";
@@ -7,6 +6,7 @@ import { QdrantCollection } from "./providers/qdrant-collection";
 import { RedisTenant } from "./providers/redis-tenant";
 import { VaultKvSecret } from "./providers/vault-kv";
 import type { VaultTarget } from "./vault-secrets";
+import { keptPassword, type SecretKeeper } from "./kept-secrets";
 
 export interface TenantsArgs {
   tenants: TenantConfig[];
@@ -39,12 +39,12 @@ export class Tenants extends pulumi.ComponentResource {
   constructor(name: string, args: TenantsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:tenancy:Tenants", name, {}, opts);
     this.tenants = {};
+    // The passwords are kept in the same mount as the tenants' records: a tenant rebuilt keeps its password.
+    const keeper: SecretKeeper = { vault: args.vault };
     for (const t of args.tenants) {
       const o = tenantObjects(t.name);
       const child = { parent: this };
-      // Secret here already: the engine marks the result secret, but nothing derived from it should depend on that.
-      const password = (what: string) =>
-        pulumi.secret(new random.RandomPassword(`${name}-${t.name}-${what}-password`, { length: 40, special: false }, child).result);
+      const password = (what: string) => keptPassword(`${name}-${t.name}-${what}-password`, 40, keeper, this);
       const pgPassword = password("postgres");
       const redisPassword = password("redis");
 

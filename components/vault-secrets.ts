@@ -6,7 +6,9 @@ import { VaultKvSecret } from "./providers/vault-kv";
 export interface VaultTarget {
   address: string;
   mount: string;
-  appRole: pulumi.Input<{ roleId: pulumi.Input<string>; secretId: pulumi.Input<string> }>;
+  /** The environment's AppRole; or, for the host stack, the administrator's token. */
+  appRole?: pulumi.Input<{ roleId: pulumi.Input<string>; secretId: pulumi.Input<string> }>;
+  token?: pulumi.Input<string>;
   caCert?: pulumi.Input<string>;
 }
 

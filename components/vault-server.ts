@@ -1,7 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { EnvironmentName } from "../lib/config/schema";
-import { appRoleOf, vaultObjects } from "../lib/vault/access";
+import { appRoleOf, PLATFORM_MOUNT, vaultObjects } from "../lib/vault/access";
+import type { SecretKeeper } from "./kept-secrets";
 import { auditLogPaths, renderVaultInstallScript, tlsBundle, VAULT_PORT } from "../lib/vault/server";
 import type { CertificateAuthority } from "./certificate-authority";
 import { VaultAppRoleCredentials, VaultConfigObject } from "./providers/vault-config";
@@ -40,6 +41,8 @@ export class VaultServer extends pulumi.ComponentResource {
   public readonly appRoles?: pulumi.Output<Record<string, { roleId: string; secretId: string }>>;
   /** The snapshot scripts and their AppRole on the security LXC (once the token is configured): restic streams them. */
   public readonly snapshotInstall?: command.remote.Command;
+  /** Where the host stack keeps its generated credentials (kv-platform/kept/…), once the token is configured. */
+  public readonly keeper?: SecretKeeper;
 
   constructor(name: string, args: VaultServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dualstack:security:VaultServer", name, {}, opts);
@@ -86,6 +89,10 @@ export class VaultServer extends pulumi.ComponentResource {
             ),
           ] as const,
       );
+      this.keeper = {
+        vault: { address: this.address, mount: PLATFORM_MOUNT, token: connection.token, caCert: args.ca.certPem },
+        dependsOn: [objects["platform-mount"]],
+      };
       this.appRoles = pulumi.secret(pulumi.all(Object.fromEntries(credentials.map(([env, c]) => [env, { roleId: c.roleId, secretId: c.secretId }]))));
       // Raft snapshots for the platform's restic repository, taken on the security LXC itself.
       const snapshot = new VaultAppRoleCredentials(

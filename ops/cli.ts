@@ -24,6 +24,7 @@ import { benchModels, renderBench, type BenchClient } from "./bench";
 import { detectDrift, renderDrift } from "./drift";
 import { drillPlan, renderDrillReport, renderDrillSteps, runDrill, type DrillDeps } from "./drill";
 import { PulumiCommandError, automationWorkspace, type StackWorkspace } from "./workspace";
+import { RotationFailed, RotationRefused, keptSecrets, renderKeptSecrets, rotate, rotationTarget, type RotateDeps } from "./rotate";
 import { liveDrillDeps, type LiveDrillOptions } from "./drill-live";
 import { ProxmoxApi, ProxmoxApiError, TOKEN_FORM } from "./proxmox-api";
 import { tlsFetch } from "./tls-fetch";
@@ -42,6 +43,8 @@ export interface Deps {
   ollama?: (url: string) => BenchClient;
   /** How `doctor` runs programs (pulumi version, plugin ls, whoami). */
   exec?: Exec;
+  /** Tests: the new value `rotate` writes. */
+  rotateValue?: string;
 }
 
 /** A file an option names; one it cannot read is an argument error naming the option. */
@@ -461,6 +464,52 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
     });
 
   program
+    .command("rotate")
+    .description(
+      "a new value for one kept secret, written so that the data it guards stays readable; without a secret: the stack's kept secrets and how each is rotated",
+    )
+    .argument("<stack>", "host, private or public")
+    .argument("[secret]", "the kept secret's name, as `rotate <stack>` lists it")
+    .option("--yes", "run without asking (needed where there is no terminal to ask at)")
+    .option("--json", "print the list as JSON")
+    .option(...CONFIG_OPTION)
+    .action(async (stack: string, secret: string | undefined, opts: { yes?: boolean; json?: boolean; config?: string }) => {
+      checkStack(stack);
+      const plan = await evaluateStack(stack, { configFile: opts.config });
+      if (secret === undefined) {
+        const rows = keptSecrets(stack, plan);
+        io.out(
+          opts.json
+            ? `${JSON.stringify({ stack, kept: rows.map((r) => ({ secret: r.secret, ...r.entry, name: undefined })) }, null, 2)}\n`
+            : renderKeptSecrets(stack, rows),
+        );
+        return;
+      }
+      const target = rotationTarget(stack, plan, secret);
+      const token = process.env.VAULT_TOKEN;
+      if (!token) throw new PrerequisiteError(`VAULT_TOKEN: expected an operator's Vault token that may write ${target.mount}/${target.path}, got nothing`);
+      const kept = plan.resources.find((r) => r.name === `${secret}-kept`)!;
+      const address = process.env.VAULT_ADDR ?? String((kept.inputs as { address?: unknown }).address);
+      const caCert = process.env.VAULT_CACERT ? readArgFile("VAULT_CACERT", process.env.VAULT_CACERT) : undefined;
+      if (!opts.yes) {
+        if (!io.ask) throw new ArgumentError(`rotate ${stack} ${secret} restarts what uses it: give --yes to run it without a terminal (nothing was touched)`);
+        io.err(
+          `${secret} guards ${target.entry.guards}.\nA new value goes to ${target.mount}/${target.path}; then pulumi up --refresh --stack ${stack} gives it to every consumer.\n`,
+        );
+        const answer = (await io.ask(`Type the secret's name to go on: `)).trim();
+        if (answer !== secret) throw new ArgumentError(`rotate: ${answer ? `"${answer}" is not ${secret}` : "no answer"}; nothing was touched`);
+      }
+      const rotateDeps: RotateDeps = {
+        vault: { address, token, ...(caCert ? { caCert } : {}) },
+        upRefresh: (s, onProgress) => workspace().up(s, onProgress, { refresh: true }),
+        log: (line) => io.err(`${line}\n`),
+        ...(deps.rotateValue ? { value: deps.rotateValue } : {}),
+      };
+      const { version } = await rotate(stack, target, rotateDeps);
+      io.out(`${secret}: rotated (version ${version} in ${target.mount}/${target.path}); every consumer has it\n`);
+    });
+
+  program
     .command("backup")
     .description("a protected backup of every guest of the stack to the PBS storage, now (pruning never removes it)")
     .argument("<stack>", "private or public")
@@ -536,13 +585,19 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
     } else if (err instanceof ConfigError) {
       io.err(`${err.message}\n`);
       code = EXIT.invalidInput;
-    } else if (err instanceof StackFileError || err instanceof PolicyConfigError || err instanceof ArgumentError || err instanceof PrerequisiteError) {
+    } else if (
+      err instanceof StackFileError ||
+      err instanceof PolicyConfigError ||
+      err instanceof ArgumentError ||
+      err instanceof PrerequisiteError ||
+      err instanceof RotationRefused
+    ) {
       io.err(`error: ${err.message}\n`);
       code = EXIT.invalidInput;
     } else if (err instanceof ProxmoxApiError) {
       io.err(`error: ${err.message}\n`);
       code = EXIT.failed;
-    } else if (err instanceof PulumiCommandError) {
+    } else if (err instanceof PulumiCommandError || err instanceof RotationFailed) {
       io.err(`error: ${err.message}\n`);
       code = EXIT.failed;
     } else {

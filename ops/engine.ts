@@ -78,6 +78,8 @@ const GENERATED_OUTPUTS: Record<string, string[]> = {
   "random:index/randomPassword:RandomPassword": ["result"],
   "random:index/randomId:RandomId": ["hex", "b64Std", "b64Url", "dec"],
   "tls:index/privateKey:PrivateKey": ["privateKeyPem", "privateKeyOpenssh", "privateKeyPemPkcs8"],
+  // What Vault keeps, or the candidate: a generated secret all the same.
+  "pulumi-nodejs:dynamic/vault:KeptSecret": ["value"],
 };
 
 /**

@@ -18,8 +18,8 @@ export interface StackWorkspace {
   refreshPreview(stack: string): Promise<ResourceChange[]>;
   /** `pulumi destroy --exclude-protected`: protected resources (data, volumes, storage) stay. */
   destroyExcludingProtected(stack: string, onProgress: (line: string) => void): Promise<void>;
-  /** `pulumi up --yes`. */
-  up(stack: string, onProgress: (line: string) => void): Promise<void>;
+  /** `pulumi up --yes` (with `--refresh`: what Vault keeps is read first, as after a rotation). */
+  up(stack: string, onProgress: (line: string) => void, options?: { refresh?: boolean }): Promise<void>;
   /** The stack's outputs (secrets stay secret). */
   outputs(stack: string): Promise<Record<string, unknown>>;
   /** One secret output in the clear, for a command that must use it (never printed). */
@@ -94,7 +94,8 @@ export function automationWorkspace(workDir: string): StackWorkspace {
       }),
     destroyExcludingProtected: (stack, onProgress) =>
       onStack(stack, async (s) => void (await s.destroy({ excludeProtected: true, onEvent: progress(onProgress) }))),
-    up: (stack, onProgress) => onStack(stack, async (s) => void (await s.up({ onEvent: progress(onProgress) }))),
+    up: (stack, onProgress, options) =>
+      onStack(stack, async (s) => void (await s.up({ onEvent: progress(onProgress), ...(options?.refresh ? { refresh: true } : {}) }))),
     outputs: (stack) =>
       onStack(stack, async (s) => Object.fromEntries(Object.entries(await s.outputs()).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]))),
     secretOutput: (stack, name) =>

@@ -49,3 +49,28 @@ export function addressFailures(address: unknown): { property: string; reason: s
     ? []
     : [{ property: "address", reason: `expected Vault's URL such as "https://10.10.0.10:8200", got ${JSON.stringify(address)}` }];
 }
+
+/** The token for one operation: the given one, or one from an AppRole login (auth/approle/login). */
+export async function vaultLogin(
+  i: VaultConnection & { token?: string; appRole?: { roleId: string; secretId: string }; mount: string; path: string },
+): Promise<string> {
+  if (i.token) return i.token;
+  if (!i.appRole) throw new Error(`Vault ${i.mount}/${i.path} at ${i.address}: neither a token nor an AppRole to log in with`);
+  const where = `Vault AppRole login at ${i.address}`;
+  const r = await vaultApi<{ auth?: { client_token?: string }; errors?: string[] }>(i, where, "POST", "auth/approle/login", undefined, {
+    role_id: i.appRole.roleId,
+    secret_id: i.appRole.secretId,
+  });
+  const token = r.body.auth?.client_token;
+  if (r.status >= 400 || !token) throw vaultFailure(where, r.status, r.body.errors, "no token in the answer");
+  return token;
+}
+
+const SEGMENT = /^[A-Za-z0-9_.-]+$/;
+
+/** A mount and a path inside it as the providers accept them: plain segments, no "." or "..". */
+export function checkPath(i: { mount: string; path: string }) {
+  if (!SEGMENT.test(i.mount)) throw new Error(`Vault mount ${JSON.stringify(i.mount)} is not a plain path segment`);
+  if (!i.path.split("/").every((s) => SEGMENT.test(s) && s !== "." && s !== ".."))
+    throw new Error(`Vault path ${JSON.stringify(i.path)} is not a plain relative path`);
+}

@@ -5,7 +5,7 @@
 // Serialisation rules (DESIGN.md): nothing captured from module scope; the credentials (a token, or the environment's
 // AppRole, logged in once per operation) come from inputs marked secret.
 import * as pulumi from "@pulumi/pulumi";
-import { addressFailures, vaultApi, vaultFailure } from "./vault-api";
+import { addressFailures, checkPath, vaultApi, vaultFailure, vaultLogin } from "./vault-api";
 
 export const VAULT_KV_PROVIDER_VERSION = "2";
 
@@ -38,14 +38,6 @@ export interface VaultKvState extends VaultKvInputs {
   observed: VaultKvObserved;
 }
 
-const SEGMENT = /^[A-Za-z0-9_.-]+$/;
-
-function checkPath(i: { mount: string; path: string }) {
-  if (!SEGMENT.test(i.mount)) throw new Error(`Vault mount ${JSON.stringify(i.mount)} is not a plain path segment`);
-  if (!i.path.split("/").every((s) => SEGMENT.test(s) && s !== "." && s !== ".."))
-    throw new Error(`Vault path ${JSON.stringify(i.path)} is not a plain relative path`);
-}
-
 function canonicalHash(data: Record<string, unknown>): string {
   const { createHash } = require("node:crypto") as typeof import("node:crypto");
   const sorted = Object.fromEntries(
@@ -75,20 +67,6 @@ async function vault(i: VaultKvInputs, token: string, method: string, api: strin
   const r = await vaultApi<VaultResponse["body"]>(i, where, method, `${i.mount}/${api}/${i.path}`, token, body);
   if (r.status >= 400 && r.status !== 404) throw vaultFailure(where, r.status, r.body.errors, `HTTP ${r.status}`);
   return r;
-}
-
-/** The token to use for one operation: the given one, or one from an AppRole login (auth/approle/login). */
-async function tokenFor(i: VaultKvInputs): Promise<string> {
-  if (i.token) return i.token;
-  if (!i.appRole) throw new Error(`Vault ${i.mount}/${i.path} at ${i.address}: neither a token nor an AppRole to log in with`);
-  const where = `Vault AppRole login at ${i.address}`;
-  const r = await vaultApi<{ auth?: { client_token?: string }; errors?: string[] }>(i, where, "POST", "auth/approle/login", undefined, {
-    role_id: i.appRole.roleId,
-    secret_id: i.appRole.secretId,
-  });
-  const token = r.body.auth?.client_token;
-  if (r.status >= 400 || !token) throw vaultFailure(where, r.status, r.body.errors, "no token in the answer");
-  return token;
 }
 
 async function observe(i: VaultKvInputs, token: string): Promise<VaultKvObserved | undefined> {
@@ -148,7 +126,7 @@ export const vaultKvProvider: pulumi.dynamic.ResourceProvider = {
     // delete, as on destroy) or destroyed gets a new version on top, its history kept: check-and-set against that
     // version (cas 0 fails there; the real Vault showed it when a stack was destroyed and rebuilt).
     checkPath(inputs);
-    const token = await tokenFor(inputs);
+    const token = await vaultLogin(inputs);
     const meta = await vault(inputs, token, "GET", "metadata");
     const m =
       meta.status === 404
@@ -166,21 +144,21 @@ export const vaultKvProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async read(id: string, props: VaultKvState) {
-    const live = await observe(props, await tokenFor(props));
+    const live = await observe(props, await vaultLogin(props));
     if (!live) return { id: "", props: {} };
     return { id, props: { ...props, observed: live } };
   },
 
   async update(_id: string, olds: VaultKvState, news: VaultKvInputs) {
     // Check-and-set against the version on the server now: a concurrent writer makes this fail rather than be lost.
-    const token = await tokenFor(news);
+    const token = await vaultLogin(news);
     const live = await observe(news, token);
     return { outs: await write(news, token, live?.version ?? 0) };
   },
 
   async delete(_id: string, props: VaultKvState) {
     checkPath(props);
-    const token = await tokenFor(props);
+    const token = await vaultLogin(props);
     if (props.deleteMode === "destroy") await vault(props, token, "DELETE", "metadata");
     else await vault(props, token, "DELETE", "data");
   },

@@ -9,8 +9,12 @@ export const kvMountOf = (env: EnvironmentName) => `kv-${env}`;
 export const policyOf = (env: EnvironmentName) => `ai-${env}`;
 export const appRoleOf = (env: EnvironmentName) => `ai-${env}`;
 export const ADMIN_POLICY = "dualstack-admin";
+/** The host stack's own KV v2 mount: its kept secrets (kept/…), written with the administrator's token. */
+export const PLATFORM_MOUNT = "kv-platform";
 /** Versions kept per secret: enough to recover from a bad write, few enough not to keep old credentials forever. */
 export const KV_MAX_VERSIONS = 10;
+/** Where, inside a mount, the kept secrets live (components/providers/kept-secret.ts). */
+export const KEPT_PATH = "kept";
 
 /** A Vault configuration object, one per resource of the vault-config provider. */
 export type VaultObject =
@@ -48,8 +52,8 @@ path "${mount}/metadata/*" {
 
 /**
  * The program's own policy after the bootstrap: it can keep the audit devices, the environments' mounts, policies and
- * AppRoles as declared, but it cannot disable a KV mount (that destroys every secret in it), read any secret, or
- * change its own policy.
+ * AppRoles as declared, and the host stack's own kept secrets (kv-platform/kept/…), but it cannot disable a KV mount
+ * (that destroys every secret in it), read any environment's secret, or change its own policy.
  */
 export function adminPolicy(envs: readonly EnvironmentName[]): string {
   const lines: string[] = [`# Managed by ai-dualstack: what \`pulumi up\` of the host stack needs in Vault, and no more.`];
@@ -64,6 +68,11 @@ export function adminPolicy(envs: readonly EnvironmentName[]): string {
   path(`auth/approle/role/${SNAPSHOT_APPROLE}`, ["create", "read", "update", "delete"]);
   path(`auth/approle/role/${SNAPSHOT_APPROLE}/role-id`, ["read"]);
   path(`auth/approle/role/${SNAPSHOT_APPROLE}/secret-id`, ["create", "update"]);
+  // The host stack's kept secrets (components/kept-secrets.ts): adopted when present, written once otherwise.
+  path(`sys/mounts/${PLATFORM_MOUNT}`, ["create", "read", "update"]);
+  path(`${PLATFORM_MOUNT}/config`, ["create", "read", "update"]);
+  path(`${PLATFORM_MOUNT}/data/${KEPT_PATH}/*`, ["create", "read", "update"]);
+  path(`${PLATFORM_MOUNT}/metadata/${KEPT_PATH}/*`, ["read"]);
   for (const env of envs) {
     path(`sys/mounts/${kvMountOf(env)}`, ["create", "read", "update"]);
     path(`${kvMountOf(env)}/config`, ["create", "read", "update"]);
@@ -113,5 +122,9 @@ export function vaultObjects(
     out.push({ key: `${env}-policy`, object: { kind: "policy", name: policyOf(env), policy: environmentPolicy(env) } });
     out.push({ key: `${env}-approle`, object: { kind: "approle", name: appRoleOf(env), settings: appRoleSettings(env, operatorCidrs) } });
   }
+  out.push({
+    key: "platform-mount",
+    object: { kind: "kv-mount", path: PLATFORM_MOUNT, description: "the host stack's kept secrets (ai-dualstack)", maxVersions: KV_MAX_VERSIONS },
+  });
   return out;
 }

@@ -1,7 +1,8 @@
 // The host's Vault setup and the KV provider against the real Vault (scripts/vault.sh builds it), run with the
 // server configuration the program renders: the configuration objects are written by the vault-config provider,
 // the environments' AppRoles reach their own mount and are denied the other's, an out-of-band edit shows as drift,
-// and the snapshot AppRole takes a real raft snapshot through the backup's snapshot script.
+// the snapshot AppRole takes a real raft snapshot through the backup's snapshot script, and a kept secret survives
+// its resource's deletion and a rebuild, is written back when deleted in Vault, and follows a rotation.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +10,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appRoleCredentialsProvider, vaultConfigProvider, type AppRoleCredentialsState, type VaultConfigState } from "../../components/providers/vault-config";
 import { vaultKvProvider, type VaultKvState } from "../../components/providers/vault-kv";
-import { appRoleOf, kvMountOf, vaultObjects } from "../../lib/vault/access";
+import { ADMIN_POLICY, appRoleOf, kvMountOf, PLATFORM_MOUNT, vaultObjects } from "../../lib/vault/access";
+import { keptSecretProvider as kept, type KeptSecretInputs, type KeptSecretState } from "../../components/providers/kept-secret";
 import { renderSnapshotScript, SNAPSHOT_APPROLE } from "../../lib/vault/snapshot";
 import { makeTestCa, type TestCa } from "../helpers/pki";
 import { startVault, type RealVault } from "../helpers/real-vault";
@@ -99,5 +101,73 @@ describe("the Vault setup against the real Vault", () => {
     const login = await vault.call("POST", "auth/approle/login", undefined, { role_id: c.roleId, secret_id: c.secretId });
     const token = login.body.auth.client_token;
     expect((await vault.call("GET", "kv-private/data/services/open-webui", token)).status).toBe(403);
+  });
+
+  it("a kept secret: written once, adopted by a rebuilt stack, never deleted, written back from the state, rotated in Vault", async () => {
+    const role = (env: "private" | "public") => ({ roleId: creds[appRoleOf(env)].roleId, secretId: creds[appRoleOf(env)].secretId });
+    const at = (extra: Partial<KeptSecretInputs>): KeptSecretInputs => ({
+      address: vault.address,
+      caCert: ca.certPem,
+      appRole: role("private"),
+      mount: kvMountOf("private"),
+      path: "kept/private-services-neo4j-password",
+      candidate: "first-candidate-0123456789",
+      ...extra,
+    });
+    const stored = async () => (await vault.call("GET", "kv-private/data/kept/private-services-neo4j-password", vault.rootToken)).body.data?.data;
+    const first = (await kept.create!(at({}))) as { id: string; outs: KeptSecretState };
+    expect(first.outs).toMatchObject({ value: "first-candidate-0123456789", observed: { version: 1, source: "written" } });
+    expect(await stored()).toEqual({ value: "first-candidate-0123456789" });
+
+    // Torn down: Vault keeps it. Rebuilt: the new candidate is not used, the kept value is.
+    await kept.delete!(first.id, first.outs);
+    expect(await stored()).toEqual({ value: "first-candidate-0123456789" });
+    const rebuilt = (await kept.create!(at({ candidate: "second-candidate-0123456789" }))) as { id: string; outs: KeptSecretState };
+    expect(rebuilt.outs).toMatchObject({ value: "first-candidate-0123456789", observed: { version: 1, source: "adopted" } });
+    expect((await kept.diff!(rebuilt.id, rebuilt.outs, at({ candidate: "third-candidate-0123456789" }))).changes).toBe(false);
+
+    // Deleted in Vault behind Pulumi's back: refresh notices, the next up writes the state's copy back on top.
+    expect((await vault.call("DELETE", "kv-private/data/kept/private-services-neo4j-password", vault.rootToken)).status).toBe(204);
+    const refreshed = (await kept.read!(rebuilt.id, rebuilt.outs)) as { id: string; props: KeptSecretState };
+    expect(refreshed.id).toBe(rebuilt.id);
+    expect(refreshed.props.observed.missing).toBe(true);
+    expect((await kept.diff!(rebuilt.id, refreshed.props, at({}))).changes).toBe(true);
+    const restored = (await kept.update!(rebuilt.id, refreshed.props, at({}))) as { outs: KeptSecretState };
+    expect(restored.outs).toMatchObject({ value: "first-candidate-0123456789", observed: { version: 2 } });
+    expect(await stored()).toEqual({ value: "first-candidate-0123456789" });
+
+    // A rotation writes a new version in Vault: refresh takes it.
+    await vault.call("POST", "kv-private/data/kept/private-services-neo4j-password", vault.rootToken, { data: { value: "rotated-value-0123456789" } });
+    const rotated = (await kept.read!(rebuilt.id, restored.outs)) as { props: KeptSecretState };
+    expect(rotated.props).toMatchObject({ value: "rotated-value-0123456789", observed: { version: 3 } });
+
+    // Two stacks racing for the same place keep one value between them (check-and-set).
+    const race = await Promise.all(
+      ["race-a-0123456789abcdef", "race-b-0123456789abcdef"].map((candidate) => kept.create!(at({ path: "kept/race", candidate }))),
+    );
+    expect(new Set(race.map((r) => (r.outs as KeptSecretState).value)).size).toBe(1);
+
+    // The other environment cannot read or write it; errors never carry a value.
+    const denied = await kept.create!(at({ appRole: role("public") })).catch((e: Error) => e);
+    expect(String(denied)).toMatch(/permission denied|403/);
+    expect(String(denied)).not.toContain("rotated-value");
+  });
+
+  it("the host's administrator keeps its own secrets in kv-platform and reads no environment's", async () => {
+    const issued = await vault.call("POST", "auth/token/create", vault.rootToken, { policies: [ADMIN_POLICY], no_default_policy: true, ttl: "10m" });
+    const admin = issued.body.auth.client_token as string;
+    const i: KeptSecretInputs = {
+      address: vault.address,
+      caCert: ca.certPem,
+      token: admin,
+      mount: PLATFORM_MOUNT,
+      path: "kept/platform-restic-public-password",
+      candidate: "restic-repository-password-0123",
+    };
+    const { outs } = (await kept.create!(i)) as { outs: KeptSecretState };
+    expect(outs.observed.source).toBe("written");
+    expect((await kept.create!({ ...i, candidate: "another-candidate-0123456789" })).outs).toMatchObject({ value: "restic-repository-password-0123" });
+    expect((await vault.call("GET", "kv-private/data/kept/private-services-neo4j-password", admin)).status).toBe(403);
+    expect((await vault.call("GET", `${PLATFORM_MOUNT}/data/services/other`, admin)).status).toBe(403);
   });
 });

@@ -7,6 +7,7 @@ import { pgTenantProvider } from "../../components/providers/postgres-tenant";
 import { redisTenantProvider } from "../../components/providers/redis-tenant";
 import { qdrantCollectionProvider } from "../../components/providers/qdrant-collection";
 import { vaultKvProvider } from "../../components/providers/vault-kv";
+import { keptSecretProvider } from "../../components/providers/kept-secret";
 import { appRoleCredentialsProvider, vaultConfigProvider } from "../../components/providers/vault-config";
 import { startFakeQdrant } from "../helpers/fake-qdrant";
 import { startFakeVault } from "../helpers/fake-vault";
@@ -70,6 +71,13 @@ async function main() {
       issued: typeof issued.outs.secretId === "string",
       goneAfterDelete: (await credentials.revived.read!(issued.id, issued.outs)).id === "",
     };
+    // A kept secret outlives its resource: deleted, then created again with another candidate, it keeps its value.
+    const keptRevived = await revive(keptSecretProvider);
+    const place = { address: vault.url, token: vault.token, mount: "kv-public", path: "kept/x" };
+    const first = await keptRevived.revived.create({ ...place, candidate: "candidate-one-0123456789" });
+    await keptRevived.revived.delete!(first.id, first.outs);
+    const again = await keptRevived.revived.create({ ...place, candidate: "candidate-two-0123456789" });
+    results.kept = { ...keptRevived.facts, value: again.outs.value, source: again.outs.observed.source };
   } finally {
     await vault.close();
   }

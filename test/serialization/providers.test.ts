@@ -31,6 +31,12 @@ describe("dynamic providers serialise in a plain node process and work once revi
     expect(r.bytes).toBeLessThan(64 * 1024);
   });
 
+  it("kept: only Node's http(s) at run time; the revived copy adopts the value it kept before its deletion", () => {
+    expect(results.kept).toMatchObject({ containsSecrets: false, capturesViteModules: false, value: "candidate-one-0123456789", source: "adopted" });
+    expect(results.kept.requires).toEqual(['require("node:http")', 'require("node:https")']);
+    expect(results.kept.bytes).toBeLessThan(64 * 1024);
+  });
+
   it("firstBoot: only ssh2 at run time, and the revived copy completes against an SSH server", () => {
     expect(results.firstBoot).toMatchObject({ containsSecrets: false, capturesViteModules: false, bootId: "engine-test-stand-in" });
     expect(results.firstBoot.requires).toEqual(['require("ssh2")']);

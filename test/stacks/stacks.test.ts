@@ -35,8 +35,9 @@ describe("host stack", () => {
     // monitoring (18: component, telemetry on the 4 containers, the read-only user, token and ACL, the node's exporters
     // and discovery, Grafana's password, the Grafana and log-gateway certificates (2 × key, request, certificate), the
     // install, Alertmanager's receivers), the package cache (8: its container with its firewall (6), the install, its
-    // telemetry)
-    expect(host.resources).toHaveLength(157);
+    // telemetry), and the kept secrets (11: the platform's KV mount, per restic repository its password and the two
+    // halves of its client key, Grafana's password)
+    expect(host.resources).toHaveLength(168);
   });
 
   it("hosts the environments' restic repositories on the backup LXC: an sftp-only daemon on its own port, passwords and keys on stdin", () => {
@@ -124,6 +125,7 @@ describe("host stack", () => {
       "kv-mount:kv-public",
       "policy:ai-public",
       "approle:ai-public",
+      "kv-mount:kv-platform",
     ]);
     for (const r of objects) expect((r.inputs as any).address).toBe("https://10.10.0.10:8200");
     const policy = (env: string) =>
@@ -185,9 +187,10 @@ describe.each([
   // the environment CA and PostgreSQL's certificate (6), the two data-service installs, and VaultSecrets (component,
   // 4 data/tls secrets and one per generated service secret: 1 private, 2 public); + 5 for monitoring (the DCGM
   // exporter's image and container, telemetry on the VM and the two data LXCs); + 3: the GPU VM's first boot and the
-  // two data LXCs' apt proxy (the package cache)
-  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 87],
-  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 99],
+  // two data LXCs' apt proxy (the package cache); + the kept secrets: the two admin passwords and each generated
+  // service secret (3 private; 4 public, and the tenants' 4 passwords)
+  ["private", () => priv, "vmbr20", "rtx5090", "ai-private", "tank-private", 90],
+  ["public", () => pub, "vmbr30", "rtx3060", "ai-public", "tank-public", 107],
 ] as const)("%s stack", (env, plan, bridge, mapping, pool, datastore, total) => {
   it("creates a GPU VM with its data holder and two data LXCs", () => {
     expect(count(plan(), T.vm)).toBe(2);
@@ -355,7 +358,11 @@ describe("tenants (public)", () => {
     for (const v of vault) {
       const tenant = (v.inputs as any).path.split("/")[1];
       const objects = pub.resources.filter(
-        (r) => r.type.startsWith("pulumi-nodejs:dynamic/") && r.name.startsWith(`public-tenants-${tenant}-`) && r.urn !== v.urn,
+        (r) =>
+          r.type.startsWith("pulumi-nodejs:dynamic/") &&
+          r.type !== "pulumi-nodejs:dynamic/vault:KeptSecret" &&
+          r.name.startsWith(`public-tenants-${tenant}-`) &&
+          r.urn !== v.urn,
       );
       expect(objects.map((o) => o.name).sort()).toEqual([
         `public-tenants-${tenant}-postgres`,
