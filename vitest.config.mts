@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -11,6 +13,9 @@ export default defineConfig({
     exclude: ["test/integration/**", "test/guests/**", "**/node_modules/**"],
     // Pulumi's runtime keeps global state (the mock monitor, the root stack): one file per worker process.
     pool: "forks",
+    // What the CLI keeps between runs (a stopped drill's record) goes to a directory of the run's own, never the
+    // operator's ~/.local/state.
+    env: { XDG_STATE_HOME: join(tmpdir(), `ai-dualstack-test-state-${process.pid}`) },
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

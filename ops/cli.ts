@@ -22,10 +22,11 @@ import type { StackSpec } from "../lib/compose/spec";
 import type { GuestEnvironment } from "../lib/tags";
 import { benchModels, renderBench, type BenchClient } from "./bench";
 import { detectDrift, renderDrift } from "./drift";
-import { drillPlan, renderDrillReport, renderDrillSteps, runDrill, type DrillDeps } from "./drill";
+import { drillPlan, renderDrillReport, renderDrillSteps, runDrill, type DrillDeps, type DrillJournalStore } from "./drill";
 import { PulumiCommandError, automationWorkspace, type StackWorkspace } from "./workspace";
 import { RotationFailed, RotationRefused, keptSecrets, renderKeptSecrets, rotate, rotationTarget, type RotateDeps } from "./rotate";
 import { liveDrillDeps, type LiveDrillOptions } from "./drill-live";
+import { DrillJournalError, drillStateDir, fileJournal } from "./drill-journal";
 import { ProxmoxApi, ProxmoxApiError, TOKEN_FORM } from "./proxmox-api";
 import { tlsFetch } from "./tls-fetch";
 import { version as VERSION } from "../package.json";
@@ -38,13 +39,15 @@ import { DEFAULT_THRESHOLDS, EXPORTER_PORTS } from "../lib/monitoring/prometheus
 /** What the commands that act on real stacks use; tests give scripted ones. */
 export interface Deps {
   workspace?: StackWorkspace;
-  drill?: Omit<DrillDeps, "workspace" | "log">;
+  drill?: Omit<DrillDeps, "workspace" | "log" | "journal">;
   /** The Ollama client for `bench`, given its URL. */
   ollama?: (url: string) => BenchClient;
   /** How `doctor` runs programs (pulumi version, plugin ls, whoami). */
   exec?: Exec;
   /** Tests: the new value `rotate` writes. */
   rotateValue?: string;
+  /** Where `drill` records a drill that stopped after its destroy (a file under the state directory otherwise). */
+  drillJournal?: DrillJournalStore;
 }
 
 /** A file an option names; one it cannot read is an argument error naming the option. */
@@ -410,13 +413,16 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
     .option("--dry-run", "print the drill's steps for the stack; touch nothing")
     .option("--yes", "run without asking (needed where there is no terminal to ask at)")
     .option("--json", "print the report as JSON")
+    .option("--restart", "forget the record of a drill that stopped after its destroy, and start over")
     .option(...CONFIG_OPTION)
     .option(...LIVE_OPTIONS[0])
     .option(...LIVE_OPTIONS[1])
     .option(...LIVE_OPTIONS[2])
-    .action(async (stack: string, opts: { dryRun?: boolean; yes?: boolean; json?: boolean } & LiveOptions) => {
+    .action(async (stack: string, opts: { dryRun?: boolean; yes?: boolean; json?: boolean; restart?: boolean } & LiveOptions) => {
       checkStack(stack);
       const plan = drillPlan(await evaluateStack(stack, { configFile: opts.config }));
+      const journal = deps.drillJournal ?? fileJournal(drillStateDir());
+      if (opts.restart) journal.clear(stack);
       if (opts.dryRun) {
         io.out(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : renderDrillSteps(plan));
         return;
@@ -458,7 +464,7 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
           };
           return liveDrillDeps(live);
         })());
-      const report = await runDrill(plan, { ...drill, workspace: workspace(), log });
+      const report = await runDrill(plan, { ...drill, journal, workspace: workspace(), log });
       io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderDrillReport(report));
       code = report.ok ? EXIT.ok : EXIT.failed;
     });
@@ -590,7 +596,8 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
       err instanceof PolicyConfigError ||
       err instanceof ArgumentError ||
       err instanceof PrerequisiteError ||
-      err instanceof RotationRefused
+      err instanceof RotationRefused ||
+      err instanceof DrillJournalError
     ) {
       io.err(`error: ${err.message}\n`);
       code = EXIT.invalidInput;

@@ -83,13 +83,36 @@ export interface DrillDeps {
   };
   restic: { check(repository: string): Promise<boolean> };
   verify: { inventory(plan: DrillPlan): Promise<Inventory> };
+  /** Where a drill that stopped after its destroy keeps what it needs to resume; none: no resuming. */
+  journal?: DrillJournalStore;
   now(): number;
   log(line: string): void;
 }
 
+/**
+ * What a drill stopped after its destroy needs to go on where it stopped: the steps done, the inventory taken before
+ * (what must come back), the protected backups (what a restore uses) and the clock (RTO counts from the destroy).
+ * Nothing secret: names, digests, counts, volume ids, times.
+ */
+export interface DrillJournal {
+  stack: string;
+  done: string[];
+  before: Inventory;
+  backups: Record<string, BackupRef>;
+  destroyedAt: number;
+  rpoSeconds: number;
+}
+
+export interface DrillJournalStore {
+  load(stack: string): DrillJournal | undefined;
+  save(journal: DrillJournal): void;
+  clear(stack: string): void;
+}
+
 export interface DrillStepResult {
   step: string;
-  status: "ok" | "failed" | "skipped";
+  /** "resumed": done by an earlier run of the drill that stopped after its destroy. */
+  status: "ok" | "failed" | "skipped" | "resumed";
   seconds: number;
   detail: string;
 }
@@ -163,6 +186,30 @@ export async function runDrill(p: DrillPlan, d: DrillDeps): Promise<DrillReport>
   let destroyedAt: number | undefined;
   let rpo: number | undefined;
   const backups = new Map<number, BackupRef>();
+  // A drill that stopped after its destroy goes on where it stopped, with what it recorded before; one that stopped
+  // earlier changed nothing, and starts over.
+  const resumed = d.journal?.load(p.stack);
+  const done = new Set(resumed?.done ?? []);
+  if (resumed) {
+    before = resumed.before;
+    destroyedAt = resumed.destroyedAt;
+    rpo = resumed.rpoSeconds;
+    for (const [vmId, b] of Object.entries(resumed.backups)) backups.set(Number(vmId), b);
+    leftIn = `stack ${p.stack} being rebuilt by a resumed drill; backups kept`;
+    d.log(`resuming the drill of ${p.stack} stopped after its destroy (${[...done].join(", ")} done)`);
+  }
+  const record = (step: string) => {
+    done.add(step);
+    if (destroyedAt === undefined || !d.journal) return;
+    d.journal.save({
+      stack: p.stack,
+      done: [...done],
+      before: before!,
+      backups: Object.fromEntries([...backups].map(([k, v]) => [String(k), v])),
+      destroyedAt,
+      rpoSeconds: rpo ?? 0,
+    });
+  };
 
   const bodies: Record<(typeof DRILL_STEPS)[number]["step"], () => Promise<string>> = {
     "preflight-backups": async () => {
@@ -196,6 +243,8 @@ export async function runDrill(p: DrillPlan, d: DrillDeps): Promise<DrillReport>
     destroy: async () => {
       destroyedAt = d.now();
       rpo = Math.max(0, ...[...backups.values()].map((b) => destroyedAt! - b.time));
+      // From here on the stack is being changed: a run that stops resumes (at the destroy, which is safe again).
+      record("protected-backup");
       leftIn = `stack ${p.stack} being destroyed (protected resources and backups kept); run pulumi up --stack ${p.stack} to rebuild`;
       await d.workspace.destroyExcludingProtected(p.stack, d.log);
       leftIn = `stack ${p.stack} destroyed except protected resources; backups kept; run pulumi up --stack ${p.stack} to rebuild`;
@@ -221,21 +270,28 @@ export async function runDrill(p: DrillPlan, d: DrillDeps): Promise<DrillReport>
   };
 
   for (const { step } of DRILL_STEPS) {
+    if (done.has(step)) {
+      steps.push({ step, status: "resumed", seconds: 0, detail: "done by the earlier run" });
+      continue;
+    }
     const start = d.now();
     d.log(`${step}…`);
     try {
       const detail = await bodies[step]();
       steps.push({ step, status: "ok", seconds: d.now() - start, detail });
       d.log(`${step}: ok (${detail})`);
+      record(step);
     } catch (err) {
       const detail = (err as Error).message;
       steps.push({ step, status: "failed", seconds: d.now() - start, detail });
       d.log(`${step}: FAILED: ${detail}`);
       for (const rest of DRILL_STEPS.slice(DRILL_STEPS.findIndex((s) => s.step === step) + 1))
         steps.push({ step: rest.step, status: "skipped", seconds: 0, detail: "" });
+      if (destroyedAt !== undefined && d.journal) leftIn = `${leftIn}; run the drill again to resume at ${step}`;
       return { stack: p.stack, ok: false, steps, rpoSeconds: rpo, leftIn };
     }
   }
+  d.journal?.clear(p.stack);
   return { stack: p.stack, ok: true, steps, rtoSeconds: d.now() - destroyedAt!, rpoSeconds: rpo, leftIn };
 }
 

@@ -26,6 +26,7 @@ import { dummySecrets, secretNeedles } from "../helpers/config";
 import { ipOf } from "../../lib/net";
 import { startFirstBootStandIn } from "./first-boot-standin";
 import { startFakeProxmox } from "../helpers/fake-proxmox";
+import { startFakeVault } from "../helpers/fake-vault";
 import { makeTestCa } from "../helpers/pki";
 import { tool } from "../helpers/process";
 import { differences, typeAndName } from "./compare-inputs";
@@ -77,6 +78,31 @@ function expectedCreates(plan: PlanResult): number {
 
 /** The first boot's resource: it runs under the engine, its VM's SSH stood in for (first-boot-standin.ts). */
 const FIRST_BOOT = "pulumi-nodejs:dynamic/guest:FirstBoot";
+/** Vault's resources run too, against the Vault API stand-in on Vault's address (startVaultStandIn). */
+const VAULT_TYPES = "pulumi-nodejs:dynamic/vault:";
+
+/**
+ * The Vault API stand-in (test/helpers/fake-vault.ts) on the address the host config gives Vault, over TLS with a
+ * certificate from a test CA that the stand-in tls provider returns as every self-signed certificate: the host's
+ * configuration objects and AppRole credentials, and every stack's kept and KV secrets, run under the engine and are
+ * refreshed and previewed against it. It takes the host's admin token and the environments' AppRoles.
+ */
+async function startVaultStandIn(hostPlan: PlanResult) {
+  const address = String(hostPlan.resources.find((r) => r.type === `${VAULT_TYPES}ConfigObject`)?.inputs.address ?? "");
+  const url = new URL(address);
+  if (!url.hostname.startsWith("127.")) execFileSync(tool("ip"), ["addr", "add", `${url.hostname}/32`, "dev", "lo"]);
+  const ca = makeTestCa("Vault stand-in CA");
+  const cert = ca.issue(url.hostname, { ip: [url.hostname] });
+  const env = (s: "private" | "public") => ({ roleId: dummySecrets(s).vaultRoleId, secretId: dummySecrets(s).vaultSecretId });
+  const vault = await startFakeVault([], {
+    token: dummySecrets("host").vaultToken,
+    logins: [env("private"), env("public")],
+    tls: { key: cert.keyPem, cert: cert.certPem },
+    host: url.hostname,
+    port: Number(url.port),
+  });
+  return { vault, ca, standInOutputs: JSON.stringify({ "tls:index/selfSignedCert:SelfSignedCert": { certPem: ca.certPem } }) };
+}
 
 /**
  * Dynamic-provider resources talk to servers (Ollama, PostgreSQL, Redis, Vault) that only exist on the real box: each
@@ -85,7 +111,9 @@ const FIRST_BOOT = "pulumi-nodejs:dynamic/guest:FirstBoot";
  * anyway ("snapshot integrity failure: … refers to missing dependency").
  */
 function dynamicExcludes(stack: string, plan: PlanResult): string[] {
-  const types = [...new Set(plan.resources.map((r) => r.type).filter((t) => t.startsWith("pulumi-nodejs:dynamic") && t !== FIRST_BOOT))].sort();
+  const types = [
+    ...new Set(plan.resources.map((r) => r.type).filter((t) => t.startsWith("pulumi-nodejs:dynamic") && t !== FIRST_BOOT && !t.startsWith(VAULT_TYPES))),
+  ].sort();
   return [...types.flatMap((t) => ["--exclude", `urn:pulumi:${stack}::${PROJECT}::**${t}::*`]), "--exclude-dependents"];
 }
 
@@ -254,6 +282,10 @@ async function main(): Promise<void> {
     const firstBoots = await startFirstBootStandIn(vms);
     log(`first boot: the VMs' SSH stood in for on ${vms.join(", ")} (answers the check with "ready")`);
 
+    const vaultStandIn = await startVaultStandIn(plans.host);
+    ws.env.AI_DUALSTACK_STANDIN_OUTPUTS = vaultStandIn.standInOutputs;
+    log(`Vault: the API stand-in on ${vaultStandIn.vault.url} (TLS from a test CA, given as every self-signed certificate)`);
+
     // 5. State, then a preview with the real plugin that must change nothing. Without the policy pack: it judged these
     // programs above, and it would see the excluded resources without inputs.
     for (const stack of STACKS) {
@@ -262,14 +294,15 @@ async function main(): Promise<void> {
       // Asynchronously: the VMs' SSH stand-in answers from this process while the engine runs.
       const up = await ws.pulumiAsync(["up", "--stack", stack, "--yes", "--skip-preview", ...excludes]);
       check(up.code === 0, `up ${stack} exited ${up.code}`, up.out);
-      const refresh = ws.pulumi(["refresh", "--stack", stack, "--yes", "--skip-preview"]);
+      // Asynchronously too: the Vault stand-in answers the refresh's reads from this process.
+      const refresh = await ws.pulumiAsync(["refresh", "--stack", stack, "--yes", "--skip-preview"]);
       check(refresh.code === 0, `refresh ${stack} exited ${refresh.code}`, refresh.out);
       const state = JSON.parse(ws.must(["stack", "export", "--stack", stack, "--show-secrets"]));
       const rewritten = applyRealState(state, "proxmoxve", exchanges[stack], schema, idFields);
       writeFileSync(ws.file(`state-${stack}.json`), JSON.stringify(state));
       ws.must(["stack", "import", "--stack", stack, "--file", `state-${stack}.json`]);
       ws.standIn("proxmoxve", false);
-      const again = ws.pulumi(["preview", "--stack", stack, "--expect-no-changes", "--diff", ...excludes]);
+      const again = await ws.pulumiAsync(["preview", "--stack", stack, "--expect-no-changes", "--diff", ...excludes]);
       log(
         `up, refresh, preview ${stack}: up ${describePreview(readPreview(up.out))}; ${rewritten.length} proxmoxve resources given the real plugin's state; then ${describePreview(readPreview(again.out))}`,
       );
@@ -287,6 +320,11 @@ async function main(): Promise<void> {
     log(`first boot: ${firstBoots.answered()} checks answered; every FirstBoot created by the real provider under the engine`);
     check(firstBoots.answered() >= 2, "the FirstBoot resources never asked the VMs' SSH");
     await firstBoots.close();
+    const kept = [...vaultStandIn.vault.secrets.keys()].filter((k) => k.includes("/kept/"));
+    log(`Vault: ${vaultStandIn.vault.log.length} requests; ${kept.length} kept secrets written (${[...new Set(kept.map((k) => k.split("/")[0]))].join(", ")})`);
+    check(kept.some((k) => k.startsWith("kv-platform/")) && kept.some((k) => k.startsWith("kv-public/")), "the kept secrets never reached Vault");
+    await vaultStandIn.vault.close();
+    vaultStandIn.ca.remove();
     await storagesForReal(bin, plugin, proxmoxve, idFields);
     log(`test:engine passed in ${Math.round((Date.now() - started) / 1000)} s`);
   } finally {

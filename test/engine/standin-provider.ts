@@ -86,10 +86,22 @@ export function idFor(urn: string, inputs: Record<string, unknown>): string {
   return ID_FORMS[typeOf(urn)]?.(inputs) ?? createHash("sha256").update(urn).digest("hex").slice(0, 16);
 }
 
-export function standinProvider(version: string, computed: Map<string, Record<string, Placeholder>> = new Map()): provider.Provider {
+/**
+ * Outputs the test gives instead of placeholders, by type and key (AI_DUALSTACK_STANDIN_OUTPUTS, JSON): a real CA's
+ * PEM as every self-signed certificate, so that what the program trusts with it verifies a test server's TLS.
+ */
+export function outputOverrides(json: string | undefined): Record<string, Record<string, unknown>> {
+  return json ? (JSON.parse(json) as Record<string, Record<string, unknown>>) : {};
+}
+
+export function standinProvider(
+  version: string,
+  computed: Map<string, Record<string, Placeholder>> = new Map(),
+  overrides: Record<string, Record<string, unknown>> = {},
+): provider.Provider {
   const outputs = (urn: string, inputs: Record<string, unknown>) => {
     const type = typeOf(urn);
-    return { ...(computed.get(type) ?? {}), ...withNestedComputed(type, inputs, (list, key) => `standin:${type}:${list}:${key}`) };
+    return { ...(computed.get(type) ?? {}), ...(overrides[type] ?? {}), ...withNestedComputed(type, inputs, (list, key) => `standin:${type}:${list}:${key}`) };
   };
   return {
     version,
@@ -123,5 +135,5 @@ if (require.main === module) {
   }
   const dir = join(__dirname, "..", "..", "node_modules", pkg);
   const { version } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
-  void provider.main(standinProvider(version, computedOutputs(dir)), process.argv.slice(3));
+  void provider.main(standinProvider(version, computedOutputs(dir), outputOverrides(process.env.AI_DUALSTACK_STANDIN_OUTPUTS)), process.argv.slice(3));
 }

@@ -3,6 +3,19 @@
 // (sys/audit, sys/mounts, <mount>/config, sys/policies/acl, sys/auth, auth/approle/role/*), a token check, and
 // faults. Loopback only.
 import { createServer, type Server } from "node:http";
+import { createServer as createTlsServer } from "node:https";
+
+export interface FakeVaultOptions {
+  /** The token every request must carry (a stack's configured admin token); random otherwise. */
+  token?: string;
+  /** More AppRoles whose login answers with the token (the environment stacks' configured ones). */
+  logins?: { roleId: string; secretId: string }[];
+  /** Serve HTTPS with this key and certificate. */
+  tls?: { key: string; cert: string };
+  /** Where to listen: 127.0.0.1 and a free port unless given. */
+  host?: string;
+  port?: number;
+}
 
 interface Version {
   data: Record<string, unknown>;
@@ -35,8 +48,8 @@ export interface FakeVault {
   close(): Promise<void>;
 }
 
-export async function startFakeVault(mounts: string[] = ["kv-public", "kv-private"]): Promise<FakeVault> {
-  const token = `hvs.test-${Math.random().toString(36).slice(2)}`;
+export async function startFakeVault(mounts: string[] = ["kv-public", "kv-private"], options: FakeVaultOptions = {}): Promise<FakeVault> {
+  const token = options.token ?? `hvs.test-${Math.random().toString(36).slice(2)}`;
   const secrets = new Map<string, Version[]>();
   const appRole = { roleId: `role-${Math.random().toString(36).slice(2)}`, secretId: `secret-${Math.random().toString(36).slice(2)}` };
   const config: FakeVault["config"] = {
@@ -59,7 +72,7 @@ export async function startFakeVault(mounts: string[] = ["kv-public", "kv-privat
     return versions.length;
   };
 
-  const server: Server = createServer((req, res) => {
+  const handler = (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => {
     let raw = "";
     req.on("data", (c) => (raw += c));
     req.on("end", () => {
@@ -76,7 +89,8 @@ export async function startFakeVault(mounts: string[] = ["kv-public", "kv-privat
       }
       if (url === "/v1/auth/approle/login" && req.method === "POST") {
         const body = JSON.parse(raw || "{}");
-        if (body.role_id !== appRole.roleId || body.secret_id !== appRole.secretId) return send(400, { errors: ["invalid role or secret ID"] });
+        const known = [appRole, ...(options.logins ?? [])].some((a) => body.role_id === a.roleId && body.secret_id === a.secretId);
+        if (!known) return send(400, { errors: ["invalid role or secret ID"] });
         return send(200, { auth: { client_token: token, policies: ["default"], lease_duration: 3600 } });
       }
       if (req.headers["x-vault-token"] !== token) return send(403, { errors: ["permission denied"] });
@@ -121,7 +135,8 @@ export async function startFakeVault(mounts: string[] = ["kv-public", "kv-privat
       }
       send(405, { errors: ["unsupported operation"] });
     });
-  });
+  };
+  const server: Server = options.tls ? createTlsServer(options.tls, handler) : createServer(handler);
   /** The configuration endpoints; true when the request was one of them. */
   function configRoute(method: string, api: string, body: Record<string, any>, send: (status: number, body?: unknown) => void): boolean {
     const withData = (d: Record<string, unknown>) => send(200, { ...d, data: d });
@@ -203,10 +218,11 @@ export async function startFakeVault(mounts: string[] = ["kv-public", "kv-privat
     return false;
   }
 
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((r) => server.listen(options.port ?? 0, host, r));
   const { port } = server.address() as { port: number };
   return Object.assign(state as FakeVault, {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? "https" : "http"}://${host}:${port}`,
     overwrite: (key: string, data: Record<string, unknown>) => void write(key, data),
     close: () =>
       new Promise<void>((r) => {

@@ -16,6 +16,7 @@ import { startFakeProxmox, type FakeProxmox } from "../helpers/fake-proxmox";
 import { startFakeQdrant, type FakeQdrant } from "../helpers/fake-qdrant";
 import { makeTestCa, type TestCa } from "../helpers/pki";
 import { startPrometheus } from "../helpers/prometheus";
+import { memoryJournal } from "../helpers/drill-journal";
 
 let dir: string;
 let plan: DrillPlan;
@@ -132,7 +133,7 @@ function engine(calls: string[], lostOutOfBand?: number): StackWorkspace {
 async function cli(argv: string[], deps: Deps = {}) {
   let out = "";
   let err = "";
-  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) }, deps);
+  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) }, { drillJournal: memoryJournal(), ...deps });
   return { code, out, err };
 }
 

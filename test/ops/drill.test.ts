@@ -1,12 +1,17 @@
 // Drift and the disaster-recovery drill against a scripted workspace and scripted Proxmox/restic/verification
 // dependencies: every step's order, the report (RTO/RPO), a failure stopping the drill with the state it left, and
 // the dry run for the shipped stacks (through the offline engine).
+import { existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { main, type Deps } from "../../ops/cli";
-import { compareInventory, drillPlan, runDrill, type DrillDeps, type DrillPlan, type Inventory } from "../../ops/drill";
+import { compareInventory, drillPlan, renderDrillReport, runDrill, type DrillDeps, type DrillPlan, type Inventory } from "../../ops/drill";
+import { fileJournal } from "../../ops/drill-journal";
 import { changesFromEvents, type ResourceChange, type StackWorkspace } from "../../ops/workspace";
 import { evaluateStack, type PlanResult } from "../../ops/engine";
+import { memoryJournal } from "../helpers/drill-journal";
 
 function scriptedWorkspace(drift: ResourceChange[] = [], calls: string[] = []): StackWorkspace {
   return {
@@ -26,7 +31,7 @@ async function cli(argv: string[], deps: Deps, answer?: string) {
   let err = "";
   const asked: string[] = [];
   const ask = answer === undefined ? undefined : async (q: string) => (asked.push(q), answer);
-  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t), ask }, deps);
+  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t), ask }, { drillJournal: memoryJournal(), ...deps });
   return { code, out, err, asked };
 }
 
@@ -214,6 +219,79 @@ describe("drill", () => {
     );
     expect(r.steps.find((s) => s.step === "rebuild")).toMatchObject({ status: "failed", detail: "proxmox: 500 Internal Server Error" });
     expect(r.leftIn).toBe("stack public destroyed except protected resources; backups kept; run pulumi up --stack public to rebuild");
+  });
+
+  it("a drill that stops after its destroy resumes where it stopped, with the inventory, backups and clock of the first run", async () => {
+    const journal = memoryJournal();
+    const calls: string[] = [];
+    let upFails = true;
+    const workspace = {
+      ...scriptedWorkspace([], calls),
+      up: async (stack: string) => {
+        calls.push(`up ${stack}`);
+        if (upFails) throw new Error("proxmox: 500 Internal Server Error");
+      },
+    };
+    let inventories = 0;
+    const verify = { inventory: async () => (inventories++ === 0 ? inventory : { ...inventory, collections: { tenant_acme: 10, tenant_globex: 0 } }) };
+    let clock = NOW;
+    const now = () => (clock += 60);
+    const first = await runDrill(plan, deps({ workspace, journal, verify, now }, calls));
+    expect(first.ok).toBe(false);
+    expect(first.leftIn).toBe(
+      "stack public destroyed except protected resources; backups kept; run pulumi up --stack public to rebuild; run the drill again to resume at rebuild",
+    );
+    const stopped = journal.current.get("public")!;
+    expect(stopped.done).toEqual(["preflight-backups", "preflight-restic", "inventory", "protected-backup", "destroy"]);
+    expect(stopped.before).toEqual(inventory);
+    expect(Object.keys(stopped.backups).sort()).toEqual(plan.guests.map((g) => String(g.vmId)).sort());
+
+    upFails = false;
+    calls.length = 0;
+    const second = await runDrill(plan, deps({ workspace, journal, verify, now }, calls));
+    expect(second.ok, renderDrillReport(second)).toBe(true);
+    expect(second.steps.map((x) => `${x.step}:${x.status}`)).toEqual([
+      "preflight-backups:resumed",
+      "preflight-restic:resumed",
+      "inventory:resumed",
+      "protected-backup:resumed",
+      "destroy:resumed",
+      "rebuild:ok",
+      "restore:ok",
+      "verify:ok",
+    ]);
+    // Nothing backed up or destroyed again; the restore uses the first run's backups; RTO counts from its destroy.
+    expect(calls).toEqual(["up public", ...plan.guests.map((g) => `restore-if-missing ${g.vmId}`)]);
+    expect(second.rtoSeconds).toBe(clock - stopped.destroyedAt);
+    expect(second.rpoSeconds).toBe(stopped.rpoSeconds);
+    expect(journal.current.has("public")).toBe(false);
+  });
+
+  it("a drill that stops before its destroy changed nothing and keeps no record: the next run starts over", async () => {
+    const journal = memoryJournal();
+    const r = await runDrill(plan, deps({ journal, restic: { check: async () => false } }));
+    expect(r.ok).toBe(false);
+    expect(r.leftIn).toBe("nothing changed");
+    expect(journal.saved).toEqual([]);
+  });
+
+  it("the record on disk: written for its owner only; one that is not a drill's record stops the drill naming the file; --restart forgets it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "drill-state-"));
+    const store = fileJournal(dir);
+    const j = { stack: "public", done: ["destroy"], before: inventory, backups: {}, destroyedAt: NOW, rpoSeconds: 60 };
+    store.save(j);
+    expect(statSync(store.file("public")).mode & 0o777).toBe(0o600);
+    expect(store.load("public")).toEqual(j);
+    writeFileSync(store.file("public"), "{ not json");
+    const d = deps();
+    const drill = { proxmox: d.proxmox, restic: d.restic, verify: d.verify, now: d.now };
+    const broken = await cli(["drill", "public", "--yes"], { workspace: d.workspace, drill, drillJournal: store });
+    expect(broken.code).toBe(2);
+    expect(broken.err).toContain(`error: ${store.file("public")}: not JSON (`);
+    expect(broken.err).toContain("; fix or remove it (--restart)\n");
+    const restarted = await cli(["drill", "public", "--yes", "--restart"], { workspace: d.workspace, drill, drillJournal: store });
+    expect(restarted.code, restarted.err).toBe(0);
+    expect(existsSync(store.file("public"))).toBe(false);
   });
 
   it("compares inventories: more points is fine, unhealthy services are not", () => {
