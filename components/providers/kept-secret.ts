@@ -9,7 +9,7 @@
 // - a new candidate (the random resource generated again) changes nothing.
 // Values never appear in errors. Serialisation rules as for the other providers (DESIGN.md).
 import * as pulumi from "@pulumi/pulumi";
-import { addressFailures, checkPath, vaultApi, vaultFailure, vaultLogin } from "./vault-api";
+import { checkPath, placeFailures, vaultApi, vaultFailure, vaultLogin } from "./vault-api";
 
 export const KEPT_SECRET_PROVIDER_VERSION = "1";
 
@@ -83,14 +83,7 @@ async function keep(i: Place, token: string, value: string): Promise<{ value: st
 
 export const keptSecretProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: KeptSecretInputs, news: KeptSecretInputs) {
-    const failures: pulumi.dynamic.CheckFailure[] = addressFailures(news.address);
-    try {
-      checkPath(news);
-    } catch (err) {
-      failures.push({ property: "path", reason: (err as Error).message });
-    }
-    if (!news.token && !(news.appRole?.roleId && news.appRole?.secretId))
-      failures.push({ property: "appRole", reason: "expected a token or an AppRole (roleId and secretId) to log in with" });
+    const failures: pulumi.dynamic.CheckFailure[] = placeFailures(news);
     if (typeof news.candidate !== "string" || news.candidate.length < 16)
       failures.push({ property: "candidate", reason: "expected a generated value of at least 16 characters" });
     return { inputs: news, failures };

@@ -74,3 +74,25 @@ export function checkPath(i: { mount: string; path: string }) {
   if (!i.path.split("/").every((s) => SEGMENT.test(s) && s !== "." && s !== ".."))
     throw new Error(`Vault path ${JSON.stringify(i.path)} is not a plain relative path`);
 }
+
+/**
+ * The providers' check of where a secret goes and how they log in: Vault's URL, a plain mount and path, a token or an
+ * AppRole. The failures, or none.
+ */
+export function placeFailures(news: {
+  address: unknown;
+  mount: string;
+  path: string;
+  token?: string;
+  appRole?: { roleId?: string; secretId?: string };
+}): { property: string; reason: string }[] {
+  const failures = addressFailures(news.address);
+  try {
+    checkPath(news);
+  } catch (err) {
+    failures.push({ property: "path", reason: (err as Error).message });
+  }
+  if (!news.token && !(news.appRole?.roleId && news.appRole?.secretId))
+    failures.push({ property: "appRole", reason: "expected a token or an AppRole (roleId and secretId) to log in with" });
+  return failures;
+}

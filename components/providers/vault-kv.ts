@@ -5,7 +5,7 @@
 // Serialisation rules (DESIGN.md): nothing captured from module scope; the credentials (a token, or the environment's
 // AppRole, logged in once per operation) come from inputs marked secret.
 import * as pulumi from "@pulumi/pulumi";
-import { addressFailures, checkPath, vaultApi, vaultFailure, vaultLogin } from "./vault-api";
+import { checkPath, placeFailures, vaultApi, vaultFailure, vaultLogin } from "./vault-api";
 
 export const VAULT_KV_PROVIDER_VERSION = "2";
 
@@ -94,14 +94,7 @@ function drifted(declared: VaultKvInputs, recorded: VaultKvObserved | undefined,
 
 export const vaultKvProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: VaultKvInputs, news: VaultKvInputs) {
-    const failures: pulumi.dynamic.CheckFailure[] = addressFailures(news.address);
-    try {
-      checkPath(news);
-    } catch (err) {
-      failures.push({ property: "path", reason: (err as Error).message });
-    }
-    if (!news.token && !(news.appRole?.roleId && news.appRole?.secretId))
-      failures.push({ property: "appRole", reason: "expected a token or an AppRole (roleId and secretId) to log in with" });
+    const failures: pulumi.dynamic.CheckFailure[] = placeFailures(news);
     if (!news.data || typeof news.data !== "object" || Object.keys(news.data).length === 0)
       failures.push({ property: "data", reason: "expected at least one key" });
     return { inputs: news, failures };
