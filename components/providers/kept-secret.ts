@@ -18,7 +18,7 @@ export interface KeptSecretInputs {
   token?: string;
   appRole?: { roleId: string; secretId: string };
   mount: string;
-  /** Inside the mount, under kept/: "kept/private-env-postgres-admin-password". */
+  /** Inside the mount, under kept/: "kept/private-postgres-admin-password" (the random resource's name). */
   path: string;
   /** The value kept when Vault holds none yet (secret). */
   candidate: string;
