@@ -104,3 +104,11 @@ export function generatedSecret(name: string): GeneratedSecret | undefined {
   if (matches.length > 1) throw new Error(`generated secret ${name} matches ${matches.length} entries of GENERATED_SECRETS: make them disjoint`);
   return matches[0];
 }
+
+/**
+ * The generated resource a kept secret keeps, by the kept secret's name without "-kept": its own name, except the
+ * restic client key's public half ("…-key-public"), kept beside the private half from the same key.
+ */
+export function keptSource(kept: string): string {
+  return kept.replace(/-key-public$/, "-key");
+}

@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from "../lib/config/load";
 import { renderComposeFile } from "../lib/compose/compose-file";
 import { environmentCatalog, environmentStack, platformStack } from "../lib/compose/services";
 import { renderDiagram } from "./diagram";
-import { StackFileError, evaluateStack, readStackFile } from "./engine";
+import { StackFileError, evaluateStack, readStackFile, roleOf } from "./engine";
 import { planJson, renderCounts, renderTree } from "./plan-view";
 import { PolicyConfigError, checkPolicyConfig, hasMandatory, renderViolations, runPolicies } from "./policy-runner";
 import { buildPolicies } from "../policies/all";
@@ -481,7 +481,12 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
     .option(...CONFIG_OPTION)
     .action(async (stack: string, secret: string | undefined, opts: { yes?: boolean; json?: boolean; config?: string }) => {
       checkStack(stack);
-      const plan = await evaluateStack(stack, { configFile: opts.config });
+      // The stack as deployed with Vault set up: the host keeps its secrets only once its vaultToken is configured (the
+      // value is not needed to know what it keeps, and is never read here).
+      const plan = await evaluateStack(stack, {
+        configFile: opts.config,
+        ...(roleOf(readStackFile(opts.config ?? join(__dirname, "..", `Pulumi.${stack}.yaml`))) === "host" ? { secrets: { vaultToken: "(configured)" } } : {}),
+      });
       if (secret === undefined) {
         const rows = keptSecrets(stack, plan);
         io.out(

@@ -260,7 +260,7 @@ export function settle(): Promise<void> {
   return settings.waitForRPCs();
 }
 
-function roleOf(raw: RawConfig): string {
+export function roleOf(raw: RawConfig): string {
   return raw.values[`${PROJECT}:role`] ?? "";
 }
 

@@ -6,7 +6,7 @@
 // check has passed, and the value is never printed.
 import { randomBytes, randomInt } from "node:crypto";
 import type { PlanResult } from "./engine";
-import { generatedSecret, type GeneratedSecret } from "../lib/generated-secrets";
+import { generatedSecret, keptSource, type GeneratedSecret } from "../lib/generated-secrets";
 import { vaultApi, vaultFailure, type VaultConnection } from "../components/providers/vault-api";
 
 const KEPT = "pulumi-nodejs:dynamic/vault:KeptSecret";
@@ -40,7 +40,7 @@ export function keptSecrets(stack: string, plan: PlanResult): { secret: string; 
     .filter((r) => r.type === KEPT)
     .map((r) => r.name.replace(/-kept$/, ""))
     .sort()
-    .map((secret) => ({ secret, entry: generatedSecret(secret.slice((STACK_PREFIX[stack] ?? "").length)) }));
+    .map((secret) => ({ secret, entry: generatedSecret(keptSource(secret).slice((STACK_PREFIX[stack] ?? "").length)) }));
 }
 
 /** What rotating `secret` of the stack writes, or a refusal naming why and what to do instead. */
@@ -52,7 +52,7 @@ export function rotationTarget(stack: string, plan: PlanResult, secret: string):
       `stack ${stack} keeps no secret ${JSON.stringify(secret)}; its kept secrets: ${names.join(", ") || "none (the host keeps its own once vaultToken is set)"}`,
     );
   }
-  const entry = generatedSecret(secret.slice((STACK_PREFIX[stack] ?? "").length));
+  const entry = generatedSecret(keptSource(secret).slice((STACK_PREFIX[stack] ?? "").length));
   if (!entry) throw new RotationRefused(`${secret} is not in lib/generated-secrets.ts: nothing says what it guards, so it is not rotated`);
   if (entry.rotation === "never")
     throw new RotationRefused(`${secret} is never rotated: it guards ${entry.guards}; a new value would leave that data unreadable`);

@@ -54,6 +54,15 @@ describe("dualstack rotate", () => {
     expect(r.out).not.toContain("unknown");
   });
 
+  it("the host's kept secrets are those it keeps once Vault is set up: the restic repositories' and Grafana's", async () => {
+    const r = await dualstack("rotate", "host");
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^platform-monitoring-grafana-admin-password\s+by-hand\s+Grafana's administrator/m);
+    expect(r.out).toMatch(/^platform-restic-public-password\s+by-hand\s+a restic repository's encryption/m);
+    expect(r.out).toMatch(/^platform-restic-public-key-public\s+by-hand\s+the restic clients' SSH key/m);
+    expect(r.out).not.toContain("unknown");
+  });
+
   it("writes a new version with check-and-set, then runs up --refresh; the value is never printed", async () => {
     const r = await dualstack("rotate", "public", SECRET, "--yes");
     expect(r.err + r.out).not.toContain(NEW);

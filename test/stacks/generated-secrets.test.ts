@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { evaluateStack, type PlanResult } from "../../ops/engine";
-import { GENERATED_SECRETS, generatedSecret } from "../../lib/generated-secrets";
+import { GENERATED_SECRETS, generatedSecret, keptSource } from "../../lib/generated-secrets";
 import { dummySecrets } from "../helpers/config";
 
 const GENERATED = ["random:index/randomPassword:RandomPassword", "random:index/randomId:RandomId", "tls:index/privateKey:PrivateKey"];
@@ -78,8 +78,7 @@ describe("generated secrets", () => {
     for (const { plan } of plans) {
       const generated = new Set(plan.resources.filter((r) => GENERATED.includes(r.type)).map((r) => r.name));
       for (const k of plan.resources.filter((r) => r.type === KEPT)) {
-        // The restic client key's public half is kept beside its private half, from the same key.
-        const source = k.name.replace(/-key-public-kept$/, "-key").replace(/-kept$/, "");
+        const source = keptSource(k.name.replace(/-kept$/, ""));
         expect(generated.has(source), k.name).toBe(true);
       }
     }
