@@ -112,3 +112,15 @@ export function generatedSecret(name: string): GeneratedSecret | undefined {
 export function keptSource(kept: string): string {
   return kept.replace(/-key-public$/, "-key");
 }
+
+/** What every generated resource's name starts with in a stack of this role: its top component's name (program.ts). */
+export function secretNamePrefix(role: string): string {
+  return role === "host" ? "platform-" : `${role}-`;
+}
+
+/** The answer for a generated resource, or the secret a kept secret keeps, by its full name in a stack of `role`. */
+export function answerFor(role: string, name: string): GeneratedSecret | undefined {
+  const prefix = secretNamePrefix(role);
+  const source = keptSource(name);
+  return source.startsWith(prefix) ? generatedSecret(source.slice(prefix.length)) : undefined;
+}

@@ -488,7 +488,7 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
         ...(roleOf(readStackFile(opts.config ?? join(__dirname, "..", `Pulumi.${stack}.yaml`))) === "host" ? { secrets: { vaultToken: "(configured)" } } : {}),
       });
       if (secret === undefined) {
-        const rows = keptSecrets(stack, plan);
+        const rows = keptSecrets(plan);
         io.out(
           opts.json
             ? `${JSON.stringify({ stack, kept: rows.map((r) => ({ secret: r.secret, ...r.entry, name: undefined })) }, null, 2)}\n`
@@ -499,8 +499,7 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
       const target = rotationTarget(stack, plan, secret);
       const token = process.env.VAULT_TOKEN;
       if (!token) throw new PrerequisiteError(`VAULT_TOKEN: expected an operator's Vault token that may write ${target.mount}/${target.path}, got nothing`);
-      const kept = plan.resources.find((r) => r.name === `${secret}-kept`)!;
-      const address = process.env.VAULT_ADDR ?? String((kept.inputs as { address?: unknown }).address);
+      const address = process.env.VAULT_ADDR ?? target.address;
       const caCert = process.env.VAULT_CACERT ? readArgFile("VAULT_CACERT", process.env.VAULT_CACERT) : undefined;
       if (!opts.yes) {
         if (!io.ask) throw new ArgumentError(`rotate ${stack} ${secret} restarts what uses it: give --yes to run it without a terminal (nothing was touched)`);

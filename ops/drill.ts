@@ -198,8 +198,8 @@ export async function runDrill(p: DrillPlan, d: DrillDeps): Promise<DrillReport>
     leftIn = `stack ${p.stack} being rebuilt by a resumed drill; backups kept`;
     d.log(`resuming the drill of ${p.stack} stopped after its destroy (${[...done].join(", ")} done)`);
   }
-  const record = (step: string) => {
-    done.add(step);
+  // Saved only once the destroy has begun: before it, nothing was changed and a new run starts over.
+  const save = () => {
     if (destroyedAt === undefined || !d.journal) return;
     d.journal.save({
       stack: p.stack,
@@ -209,6 +209,10 @@ export async function runDrill(p: DrillPlan, d: DrillDeps): Promise<DrillReport>
       destroyedAt,
       rpoSeconds: rpo ?? 0,
     });
+  };
+  const record = (step: string) => {
+    done.add(step);
+    save();
   };
 
   const bodies: Record<(typeof DRILL_STEPS)[number]["step"], () => Promise<string>> = {
@@ -244,7 +248,7 @@ export async function runDrill(p: DrillPlan, d: DrillDeps): Promise<DrillReport>
       destroyedAt = d.now();
       rpo = Math.max(0, ...[...backups.values()].map((b) => destroyedAt! - b.time));
       // From here on the stack is being changed: a run that stops resumes (at the destroy, which is safe again).
-      record("protected-backup");
+      save();
       leftIn = `stack ${p.stack} being destroyed (protected resources and backups kept); run pulumi up --stack ${p.stack} to rebuild`;
       await d.workspace.destroyExcludingProtected(p.stack, d.log);
       leftIn = `stack ${p.stack} destroyed except protected resources; backups kept; run pulumi up --stack ${p.stack} to rebuild`;

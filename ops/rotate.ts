@@ -6,13 +6,12 @@
 // check has passed, and the value is never printed.
 import { randomBytes, randomInt } from "node:crypto";
 import type { PlanResult } from "./engine";
-import { generatedSecret, keptSource, type GeneratedSecret } from "../lib/generated-secrets";
+import { answerFor, type GeneratedSecret } from "../lib/generated-secrets";
 import { vaultApi, vaultFailure, type VaultConnection } from "../components/providers/vault-api";
 
 const KEPT = "pulumi-nodejs:dynamic/vault:KeptSecret";
 const PASSWORD = "random:index/randomPassword:RandomPassword";
 const RANDOM_ID = "random:index/randomId:RandomId";
-const STACK_PREFIX: Record<string, string> = { host: "platform-", private: "private-", public: "public-" };
 const ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /** A rotation this command does not do, or cannot start: nothing was written. */
@@ -28,6 +27,8 @@ export class RotationFailed extends Error {
 export interface RotationTarget {
   /** The generated resource's name, e.g. "public-services-qdrant-api-key". */
   secret: string;
+  /** Vault's address as the stack writes it. */
+  address: string;
   mount: string;
   path: string;
   form: { kind: "password"; length: number } | { kind: "hex"; bytes: number };
@@ -35,32 +36,32 @@ export interface RotationTarget {
 }
 
 /** The kept secrets of a stack's plan, with their answers: what `rotate <stack>` lists. */
-export function keptSecrets(stack: string, plan: PlanResult): { secret: string; entry: GeneratedSecret | undefined }[] {
+export function keptSecrets(plan: PlanResult): { secret: string; entry: GeneratedSecret | undefined }[] {
   return plan.resources
     .filter((r) => r.type === KEPT)
     .map((r) => r.name.replace(/-kept$/, ""))
     .sort()
-    .map((secret) => ({ secret, entry: generatedSecret(keptSource(secret).slice((STACK_PREFIX[stack] ?? "").length)) }));
+    .map((secret) => ({ secret, entry: answerFor(plan.role, secret) }));
 }
 
 /** What rotating `secret` of the stack writes, or a refusal naming why and what to do instead. */
 export function rotationTarget(stack: string, plan: PlanResult, secret: string): RotationTarget {
   const kept = plan.resources.find((r) => r.type === KEPT && r.name === `${secret}-kept`);
   if (!kept) {
-    const names = keptSecrets(stack, plan).map((k) => k.secret);
+    const names = keptSecrets(plan).map((k) => k.secret);
     throw new RotationRefused(
       `stack ${stack} keeps no secret ${JSON.stringify(secret)}; its kept secrets: ${names.join(", ") || "none (the host keeps its own once vaultToken is set)"}`,
     );
   }
-  const entry = generatedSecret(keptSource(secret).slice((STACK_PREFIX[stack] ?? "").length));
+  const entry = answerFor(plan.role, secret);
   if (!entry) throw new RotationRefused(`${secret} is not in lib/generated-secrets.ts: nothing says what it guards, so it is not rotated`);
   if (entry.rotation === "never")
     throw new RotationRefused(`${secret} is never rotated: it guards ${entry.guards}; a new value would leave that data unreadable`);
   if (entry.rotation !== "reapplied")
     throw new RotationRefused(
       `${secret} is rotated by hand: it guards ${entry.guards}. Change it in the service first (its admin UI or CLI), then write the new value to Vault as ${String(
-        (kept.inputs as { mount?: unknown }).mount,
-      )}/${String((kept.inputs as { path?: unknown }).path)} (key "value") and run pulumi up --refresh --stack ${stack}`,
+        kept.inputs.mount,
+      )}/${String(kept.inputs.path)} (key "value") and run pulumi up --refresh --stack ${stack}`,
     );
   const source = plan.resources.find((r) => (r.type === PASSWORD || r.type === RANDOM_ID) && r.name === secret);
   if (!source) throw new RotationRefused(`${secret}: no generated password or key of that name in the stack's plan`);
@@ -68,8 +69,8 @@ export function rotationTarget(stack: string, plan: PlanResult, secret: string):
     source.type === RANDOM_ID
       ? { kind: "hex" as const, bytes: Number((source.inputs as { byteLength?: unknown }).byteLength) }
       : { kind: "password" as const, length: Number((source.inputs as { length?: unknown }).length) };
-  const inputs = kept.inputs as { mount: string; path: string };
-  return { secret, mount: inputs.mount, path: inputs.path, form, entry };
+  const inputs = kept.inputs as { address: string; mount: string; path: string };
+  return { secret, address: String(inputs.address), mount: inputs.mount, path: inputs.path, form, entry };
 }
 
 /** A new value of the same form as the generated one: letters and digits, or random bytes in hex. */

@@ -9,7 +9,7 @@
 // - a new candidate (the random resource generated again) changes nothing.
 // Values never appear in errors. Serialisation rules as for the other providers (DESIGN.md).
 import * as pulumi from "@pulumi/pulumi";
-import { checkPath, placeFailures, vaultApi, vaultFailure, vaultLogin } from "./vault-api";
+import { checkPath, latestVersion, placeFailures, vaultApi, vaultFailure, vaultLogin, type KvMetadata } from "./vault-api";
 
 export const KEPT_SECRET_PROVIDER_VERSION = "1";
 
@@ -45,15 +45,11 @@ type Place = Pick<KeptSecretInputs, "address" | "caCert" | "mount" | "path">;
 /** The live value and its version; or the version a new write must check-and-set against. */
 async function readKept(i: Place, token: string): Promise<{ value?: string; version: number }> {
   const where = `Vault GET ${i.mount}/${i.path} at ${i.address}`;
-  const meta = await vaultApi<{
-    data?: { current_version?: number; versions?: Record<string, { deletion_time?: string; destroyed?: boolean }> };
-    errors?: string[];
-  }>(i, where, "GET", `${i.mount}/metadata/${i.path}`, token);
+  const meta = await vaultApi<{ data?: KvMetadata; errors?: string[] }>(i, where, "GET", `${i.mount}/metadata/${i.path}`, token);
   if (meta.status === 404) return { version: 0 };
   if (meta.status >= 400) throw vaultFailure(where, meta.status, meta.body.errors, `HTTP ${meta.status}`);
-  const current = meta.body.data?.current_version ?? 0;
-  const latest = meta.body.data?.versions?.[String(current)];
-  if (current === 0 || !latest || latest.destroyed || latest.deletion_time) return { version: current };
+  const { version: current, live } = latestVersion(meta.body.data);
+  if (!live) return { version: current };
   const r = await vaultApi<{ data?: { data?: Record<string, unknown> }; errors?: string[] }>(i, where, "GET", `${i.mount}/data/${i.path}`, token);
   if (r.status >= 400) throw vaultFailure(where, r.status, r.body.errors, `HTTP ${r.status}`);
   const value = r.body.data?.data?.value;

@@ -96,3 +96,19 @@ export function placeFailures(news: {
     failures.push({ property: "appRole", reason: "expected a token or an AppRole (roleId and secretId) to log in with" });
   return failures;
 }
+
+/** A KV v2 secret's metadata as Vault answers GET <mount>/metadata/<path>. */
+export interface KvMetadata {
+  current_version?: number;
+  versions?: Record<string, { deletion_time?: string; destroyed?: boolean }>;
+}
+
+/**
+ * The latest version of a KV v2 secret (0: none), and whether it is live (neither deleted softly nor destroyed): a
+ * write on top must check-and-set against that version, and a live one is never overwritten unasked.
+ */
+export function latestVersion(meta: KvMetadata | undefined): { version: number; live: boolean } {
+  const version = meta?.current_version ?? 0;
+  const latest = meta?.versions?.[String(version)];
+  return { version, live: version > 0 && !!latest && !latest.destroyed && !latest.deletion_time };
+}

@@ -5,7 +5,7 @@
 // Serialisation rules (DESIGN.md): nothing captured from module scope; the credentials (a token, or the environment's
 // AppRole, logged in once per operation) come from inputs marked secret.
 import * as pulumi from "@pulumi/pulumi";
-import { checkPath, placeFailures, vaultApi, vaultFailure, vaultLogin } from "./vault-api";
+import { checkPath, latestVersion, placeFailures, vaultApi, vaultFailure, vaultLogin, type KvMetadata } from "./vault-api";
 
 export const VAULT_KV_PROVIDER_VERSION = "2";
 
@@ -121,13 +121,8 @@ export const vaultKvProvider: pulumi.dynamic.ResourceProvider = {
     checkPath(inputs);
     const token = await vaultLogin(inputs);
     const meta = await vault(inputs, token, "GET", "metadata");
-    const m =
-      meta.status === 404
-        ? undefined
-        : (meta.body.data as { current_version?: number; versions?: Record<string, { deletion_time?: string; destroyed?: boolean }> } | undefined);
-    const current = m?.current_version ?? 0;
-    const latest = m?.versions?.[String(current)];
-    if (current > 0 && latest && !latest.destroyed && !latest.deletion_time) {
+    const { version: current, live } = latestVersion(meta.status === 404 ? undefined : (meta.body.data as KvMetadata | undefined));
+    if (live) {
       throw new Error(
         `Vault ${inputs.mount}/${inputs.path} at ${inputs.address} already holds a secret (version ${current}): import it into the stack, or delete it in Vault first; it is not overwritten`,
       );

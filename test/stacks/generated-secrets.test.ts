@@ -4,12 +4,11 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { evaluateStack, type PlanResult } from "../../ops/engine";
-import { GENERATED_SECRETS, generatedSecret, keptSource } from "../../lib/generated-secrets";
+import { GENERATED_SECRETS, answerFor, keptSource, secretNamePrefix } from "../../lib/generated-secrets";
 import { dummySecrets } from "../helpers/config";
 
 const GENERATED = ["random:index/randomPassword:RandomPassword", "random:index/randomId:RandomId", "tls:index/privateKey:PrivateKey"];
 const KEPT = "pulumi-nodejs:dynamic/vault:KeptSecret";
-const PREFIX: Record<string, string> = { host: "platform-", private: "private-", public: "public-" };
 const MOUNT: Record<string, string> = { host: "kv-platform", private: "kv-private", public: "kv-public" };
 
 const plans: { set: string; stack: string; plan: PlanResult }[] = [];
@@ -33,8 +32,8 @@ describe("generated secrets", () => {
     for (const { set, stack, plan } of plans) {
       const kept = new Map(plan.resources.filter((r) => r.type === KEPT).map((r) => [r.name, r]));
       for (const r of plan.resources.filter((x) => GENERATED.includes(x.type))) {
-        expect(r.name.startsWith(PREFIX[stack]), r.name).toBe(true);
-        const answer = generatedSecret(r.name.slice(PREFIX[stack].length));
+        expect(r.name.startsWith(secretNamePrefix(stack)), r.name).toBe(true);
+        const answer = answerFor(stack, r.name);
         if (!answer) {
           unanswered.push(`${set} ${stack}: ${r.name} (${r.type})`);
           continue;
@@ -66,7 +65,9 @@ describe("generated secrets", () => {
   });
 
   it("every entry of the list answers for a secret some stack generates (no stale entries)", () => {
-    const names = plans.flatMap(({ stack, plan }) => plan.resources.filter((r) => GENERATED.includes(r.type)).map((r) => r.name.slice(PREFIX[stack].length)));
+    const names = plans.flatMap(({ stack, plan }) =>
+      plan.resources.filter((r) => GENERATED.includes(r.type)).map((r) => r.name.slice(secretNamePrefix(stack).length)),
+    );
     for (const g of GENERATED_SECRETS)
       expect(
         names.some((n) => g.name.test(n)),
