@@ -14,7 +14,7 @@ import { ADMIN_USER, gpuVmUserDataInput } from "../lib/cloud-init";
 import type { EnvironmentSlice } from "../lib/environment-slice";
 import { ComposeStack } from "./compose-stack";
 import { GpuVm } from "./gpu-vm";
-import { ModelDeployment } from "./model-deployment";
+import { ModelDeployment, deployModels } from "./model-deployment";
 import { ServiceContainer } from "./service-container";
 import { Tenants } from "./tenants";
 import { CertificateAuthority } from "./certificate-authority";
@@ -313,19 +313,21 @@ export class AiEnvironment extends pulumi.ComponentResource {
     }
 
     this.ollamaUrl = `https://${vmIp}:${OLLAMA_PORT}`;
-    c.models.forEach((deployment, i) => {
-      new ModelDeployment(
-        `${name}-model-${deployment.name.replace(/[^a-z0-9]+/g, "-")}`,
-        {
-          host: this.ollamaUrl,
-          caCert: ca.certPem,
-          deployment,
-          capacity: args.capacity.models[i],
-          keepAlive: c.ollama.keepAlive,
-        },
-        { parent: this, dependsOn: [services.containers.ollama, services.containers.gateway] },
-      );
-    });
+    deployModels(
+      c.models,
+      (deployment, i, after) =>
+        new ModelDeployment(
+          `${name}-model-${deployment.name.replace(/[^a-z0-9]+/g, "-")}`,
+          {
+            host: this.ollamaUrl,
+            caCert: ca.certPem,
+            deployment,
+            capacity: args.capacity.models[i],
+            keepAlive: c.ollama.keepAlive,
+          },
+          { parent: this, dependsOn: [services.containers.ollama, services.containers.gateway, ...after] },
+        ),
+    );
     this.models = c.models.map((m) => m.name);
 
     const pgUrl = (user: string, password: pulumi.Input<string>) =>

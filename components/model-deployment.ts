@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ModelRow } from "../lib/capacity/report";
 import type { ModelDeploymentConfig } from "../lib/config/schema";
+import { basesOf, deploymentOrder } from "../lib/model-order";
 import { OllamaModel } from "./providers/ollama-model";
 
 export interface ModelDeploymentArgs {
@@ -64,4 +65,21 @@ export class ModelDeployment extends pulumi.ComponentResource {
     );
     this.registerOutputs({ model: this.model });
   }
+}
+
+/**
+ * Every model of an environment, each derived model deployed after the model it is derived from when that one is
+ * deployed here too (lib/model-order.ts says why). Returns the deployments in declared order.
+ */
+export function deployModels(
+  deployments: ModelDeploymentConfig[],
+  deploy: (d: ModelDeploymentConfig, i: number, after: pulumi.Resource[]) => ModelDeployment,
+): ModelDeployment[] {
+  const bases = basesOf(deployments);
+  const made: ModelDeployment[] = [];
+  for (const i of deploymentOrder(deployments)) {
+    const base = bases[i];
+    made[i] = deploy(deployments[i], i, base === undefined ? [] : [made[base]]);
+  }
+  return made;
 }

@@ -5,6 +5,7 @@
 // Serialisation rules (DESIGN.md): the provider is serialised into the state and run from there, so nothing here
 // may capture a module imported at the top of this file. Every function `require`s what it needs.
 import * as pulumi from "@pulumi/pulumi";
+import { modelKey } from "../../lib/model-order";
 
 /** Bump when the provider's behaviour changes: `update` and `delete` run the copy stored in the state. */
 export const OLLAMA_PROVIDER_VERSION = "2";
@@ -202,8 +203,7 @@ function parseParameters(text: string | undefined): Record<string, number | stri
 }
 
 function sameName(a: string, b: string): boolean {
-  const norm = (n: string) => (n.includes(":") ? n : `${n}:latest`);
-  return norm(a) === norm(b);
+  return modelKey(a) === modelKey(b);
 }
 
 /** What the server has for `name`, or undefined when it has no such model. */

@@ -6,6 +6,7 @@ import { mergeCatalog, type Catalog } from "../capacity/catalog";
 import { boxMemoryProblems } from "../capacity/host-memory";
 import { alertSecretKeys, alertsProblems, alertsSchema, type AlertsConfig } from "./alerts";
 import { tenantNameProblem } from "../tenancy";
+import { derivationCycle } from "../model-order";
 import { HASHICORP_KEY_FINGERPRINTS } from "../vault/server";
 import { GRAFANA_KEY_FINGERPRINTS } from "../monitoring/grafana";
 import * as catalog from "../catalog/index";
@@ -808,6 +809,11 @@ export const environmentConfigSchema = environmentShape.superRefine((c, ctx) => 
       issue(ctx, ["models", i], "parameters, system, template and context are baked into a derived model: set `from` as well");
     }
   });
+  const cycle = derivationCycle(c.models);
+  if (cycle) {
+    const i = c.models.findIndex((m) => m.name === cycle[0]);
+    issue(ctx, ["models", i, "from"], `expected a model pulled by tag at the root of every derivation, got the cycle ${cycle.join(" → ")}`);
+  }
   checkCatalog(c, ctx, catalog);
   if (c.gpuVm.nvidia) {
     try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ComposeStack } from "../../components/compose-stack";
-import { ModelDeployment } from "../../components/model-deployment";
+import { ModelDeployment, deployModels } from "../../components/model-deployment";
 import { GPU_CATALOG } from "../../lib/capacity/catalog";
 import { capacityReport } from "../../lib/capacity/report";
 import { environmentStack } from "../../lib/compose/services";
@@ -254,6 +254,21 @@ describe("ModelDeployment", () => {
     expect(m.parameters).toEqual({ temperature: 0.3, top_p: 0.9, num_ctx: 8192 });
     expect(m.capacity).toMatchObject({ catalogModel: "qwen2.5:32b", context: 8192, kvCacheType: "q8_0", fits: true });
     expect(m.__provider).toBe(PROVIDER_CODE_MARK);
+  });
+
+  it("deployModels: a derived model is deployed after the deployment of its base when both are here, the rest side by side", async () => {
+    const deployments = [{ ...cfg.models[1], from: "qwen2.5:14b" }, cfg.models[0], { ...cfg.models[0], name: "mistral:7b" }];
+    const rs = await underMocks(() =>
+      deployModels(
+        deployments,
+        (d, i, after) =>
+          new ModelDeployment(`m${i}`, { host: "http://10.20.0.10:11434", deployment: d, capacity: report.models[0], keepAlive: "-1" }, { dependsOn: after }),
+      ),
+    );
+    const deps = (name: string) => one(rs, "dualstack:workload:ModelDeployment", name).options.dependsOn;
+    expect(deps("m0")).toEqual([expect.stringMatching(/::m1-model$/)]);
+    expect(deps("m1")).toEqual([]);
+    expect(deps("m2")).toEqual([]);
   });
 
   it("pulled models bake nothing", async () => {

@@ -133,6 +133,15 @@ describe("invalid configurations name their key", () => {
     expect(hit).toContain(fragment);
   });
 
+  it("a derived model whose chain of bases leads back to itself is refused at the model that starts the cycle", () => {
+    let raw = edit(committedConfig("private"), "models", [1, "from"], "second-brain-base:32b");
+    raw = edit(raw, "models", [1, "catalogModel"], "qwen2.5:32b");
+    raw = edit(raw, "models", [2], { name: "second-brain-base:32b", from: "second-brain:32b", catalogModel: "qwen2.5:32b" });
+    expect(problemsOf(raw)).toEqual([
+      "ai-dualstack:models[1].from: expected a model pulled by tag at the root of every derivation, got the cycle second-brain:32b → second-brain-base:32b → second-brain:32b",
+    ]);
+  });
+
   it("lists every problem at once, not just the first", () => {
     let raw = edit(committedConfig("public"), "gpuVm", ["memoryGiB"], "lots");
     raw = edit(raw, "gpuVm", ["cores"], -1);

@@ -2,7 +2,7 @@
 // the integration test starts on loopback (Ollama with its registry, Vault, PostgreSQL, Redis; Qdrant is the
 // stand-in). Stack config (namespace "it") carries the addresses and credentials.
 import * as pulumi from "@pulumi/pulumi";
-import { ModelDeployment } from "../../../components/model-deployment";
+import { ModelDeployment, deployModels } from "../../../components/model-deployment";
 import { Tenants } from "../../../components/tenants";
 import { VaultSecrets } from "../../../components/vault-secrets";
 import type { ModelRow } from "../../../lib/capacity/report";
@@ -42,8 +42,14 @@ export = async () => {
     { name: base, warm: false } as ModelDeploymentConfig,
     { name: "tiny-assistant:latest", from: base, parameters: { temperature: 0 }, system: "Answer briefly.", warm: false } as ModelDeploymentConfig,
   ];
-  const models = deployments.map(
-    (d, i) => new ModelDeployment(`model-${i}`, { host: ollamaUrl, deployment: d, capacity: tinyRow(d.name, 256), keepAlive: "5m", stallSeconds: 60 }),
+  const models = deployModels(
+    deployments,
+    (d, i, after) =>
+      new ModelDeployment(
+        `model-${i}`,
+        { host: ollamaUrl, deployment: d, capacity: tinyRow(d.name, 256), keepAlive: "5m", stallSeconds: 60 },
+        { dependsOn: after },
+      ),
   );
 
   const vault = {
