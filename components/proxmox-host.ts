@@ -1,3 +1,4 @@
+import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ipOf } from "../lib/net";
@@ -134,6 +135,12 @@ export class ProxmoxHost extends pulumi.ComponentResource {
       environments[env] = { slice: environmentSlice(c, env, accessResource.tokenId), token: accessResource.token };
     }
     this.environments = environments;
+    // `dualstack drill restore` puts its scratch copies of the guests here, apart from every environment's pool.
+    new proxmoxve.PoolLegacy(
+      `${name}-drill-pool`,
+      { poolId: c.backup.drill.pool, comment: "ai-dualstack restore drills: scratch copies, no network; removed after each drill" },
+      { parent: this, dependsOn: readiness },
+    );
     this.registerOutputs({ environments: this.environments });
   }
 }

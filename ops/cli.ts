@@ -25,7 +25,8 @@ import { detectDrift, renderDrift } from "./drift";
 import { drillPlan, renderDrillReport, renderDrillSteps, runDrill, type DrillDeps, type DrillJournalStore } from "./drill";
 import { PulumiCommandError, automationWorkspace, type StackWorkspace } from "./workspace";
 import { RotationFailed, RotationRefused, keptSecrets, renderKeptSecrets, rotate, rotationTarget, type RotateDeps } from "./rotate";
-import { liveDrillDeps, type LiveDrillOptions } from "./drill-live";
+import { liveDrillDeps, liveScratchGuests, takeInventory, type LiveDrillOptions, type VerifyTargets } from "./drill-live";
+import { renderRestoreDrillReport, runRestoreDrill, type ScratchGuests } from "./drill-restore";
 import { DrillJournalError, drillStateDir, fileJournal } from "./drill-journal";
 import { ProxmoxApi, ProxmoxApiError, TOKEN_FORM } from "./proxmox-api";
 import { tlsFetch } from "./tls-fetch";
@@ -48,6 +49,8 @@ export interface Deps {
   rotateValue?: string;
   /** Where `drill` records a drill that stopped after its destroy (a file under the state directory otherwise). */
   drillJournal?: DrillJournalStore;
+  /** The restore drill's Proxmox side (the live one through the API otherwise). */
+  scratchGuests?: ScratchGuests;
 }
 
 /** A file an option names; one it cannot read is an argument error naming the option. */
@@ -406,9 +409,65 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
       code = report.drifted ? EXIT.drift : EXIT.ok;
     });
 
-  program
+  /** Where the drills read the environment's inventory: its gateways, from the stack's outputs. */
+  const verifyTargets = async (stack: string): Promise<VerifyTargets> => {
+    const outputs = await workspace().outputs(stack);
+    const gateways = (outputs.gateways ?? {}) as Record<string, string>;
+    const caCert = typeof outputs.caCert === "string" ? outputs.caCert : undefined;
+    const qdrantKey = gateways.qdrant ? await workspace().secretOutput(stack, "qdrantApiKey") : undefined;
+    if (typeof outputs.ollamaUrl !== "string") throw new PrerequisiteError(`stack ${stack}: no ollamaUrl output; run pulumi up --stack ${stack} first`);
+    return {
+      ollamaUrl: outputs.ollamaUrl,
+      caCert,
+      services: gateways,
+      ...(gateways.qdrant && qdrantKey ? { qdrant: { url: gateways.qdrant, apiKey: qdrantKey } } : {}),
+      ...(gateways.chroma ? { chroma: { url: gateways.chroma } } : {}),
+    };
+  };
+
+  const drillCommand = program
     .command("drill")
-    .description("disaster-recovery drill: fresh protected backups, destroy (data kept), rebuild, restore, verify, RTO/RPO")
+    .description("disaster-recovery drills: restore (each guest's latest backup into a scratch copy, nothing touched) and rebuild (destructive)");
+
+  drillCommand
+    .command("restore")
+    .description("restore each guest's latest image backup into a scratch VMID in the drill pool, no network; boot, check, delete; RTO/RPO")
+    .argument("<stack>", "private or public")
+    .option("--json", "print the report as JSON")
+    .option("--agent-wait <seconds>", "how long a restored VM's guest agent may take to answer after its start", "600")
+    .option(...CONFIG_OPTION)
+    .option(...LIVE_OPTIONS[0])
+    .option(...LIVE_OPTIONS[1])
+    .action(async (stack: string, opts: { json?: boolean; agentWait: string } & LiveOptions) => {
+      checkStack(stack);
+      const agentWaitSeconds = Number(opts.agentWait);
+      if (!Number.isInteger(agentWaitSeconds) || agentWaitSeconds < 1)
+        throw new ArgumentError(`--agent-wait: expected a whole number of seconds, got ${JSON.stringify(opts.agentWait)}`);
+      const plan = drillPlan(await evaluateStack(stack, { configFile: opts.config }));
+      const { env, host } = liveConfig(stack, opts);
+      const log = (line: string) => io.err(`${line}\n`);
+      const space = host.backup.drill;
+      // What a restored copy must hold is known before the Proxmox side is asked for anything.
+      const targets = deps.drill?.verify ? undefined : await verifyTargets(stack);
+      const verify = deps.drill?.verify ?? { inventory: () => takeInventory(targets!) };
+      const scratch =
+        deps.scratchGuests ??
+        liveScratchGuests({
+          api: proxmoxApi(env, opts),
+          backupStorage: host.backup.pbs.storageId,
+          restoreStorage: (g) => g.datastore,
+          space,
+          agentWaitSeconds,
+          log,
+        });
+      const report = await runRestoreDrill(plan, space, { scratch, inventory: (p) => verify.inventory(p), now: () => Math.floor(Date.now() / 1000), log });
+      io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderRestoreDrillReport(report));
+      code = report.ok ? EXIT.ok : EXIT.failed;
+    });
+
+  drillCommand
+    .command("rebuild")
+    .description("destructive drill: fresh protected backups, destroy (data kept), rebuild, restore, verify, RTO/RPO")
     .argument("<stack>", "private or public")
     .option("--dry-run", "print the drill's steps for the stack; touch nothing")
     .option("--yes", "run without asking (needed where there is no terminal to ask at)")
@@ -431,35 +490,26 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
         // The drill destroys and rebuilds: the operator says so, by name, before anything is touched.
         if (!io.ask)
           throw new ArgumentError(
-            `drill ${stack} destroys the stack's unprotected resources and rebuilds them: give --yes to run it without a terminal (nothing was touched)`,
+            `drill rebuild ${stack} destroys the stack's unprotected resources and rebuilds them: give --yes to run it without a terminal (nothing was touched)`,
           );
         io.err(renderDrillSteps(plan).replace(" (dry run: nothing is touched)", ""));
         const answer = (await io.ask(`This destroys and rebuilds stack ${stack}. Type its name to go on: `)).trim();
-        if (answer !== stack) throw new ArgumentError(`drill: ${answer ? `"${answer}" is not ${stack}` : "no answer"}; nothing was touched`);
+        if (answer !== stack) throw new ArgumentError(`drill rebuild: ${answer ? `"${answer}" is not ${stack}` : "no answer"}; nothing was touched`);
       }
       const log = (line: string) => io.err(`${line}\n`);
       const drill =
         deps.drill ??
         (await (async () => {
           const { env, host } = liveConfig(stack, opts);
-          const outputs = await workspace().outputs(stack);
-          const gateways = (outputs.gateways ?? {}) as Record<string, string>;
-          const caCert = typeof outputs.caCert === "string" ? outputs.caCert : undefined;
-          const qdrantKey = gateways.qdrant ? await workspace().secretOutput(stack, "qdrantApiKey") : undefined;
-          if (typeof outputs.ollamaUrl !== "string") throw new PrerequisiteError(`stack ${stack}: no ollamaUrl output; run pulumi up --stack ${stack} first`);
+          // What must come back is known before the Proxmox side is asked for anything.
+          const verify = await verifyTargets(stack);
           const live: LiveDrillOptions = {
             api: proxmoxApi(env, opts),
             backupStorage: host.backup.pbs.storageId,
             restoreStorage: (g) => g.datastore,
             prometheusUrl: opts.prometheus ?? `http://${ipOf(host.platform.containers.monitoring.address)}:${EXPORTER_PORTS.prometheus}`,
             checkMaxAgeHours: DEFAULT_THRESHOLDS.checkMaxAgeHours,
-            verify: {
-              ollamaUrl: outputs.ollamaUrl,
-              caCert,
-              services: gateways,
-              ...(gateways.qdrant && qdrantKey ? { qdrant: { url: gateways.qdrant, apiKey: qdrantKey } } : {}),
-              ...(gateways.chroma ? { chroma: { url: gateways.chroma } } : {}),
-            },
+            verify,
             log,
           };
           return liveDrillDeps(live);

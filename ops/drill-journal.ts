@@ -1,4 +1,4 @@
-// Where `dualstack drill` keeps the record of a drill that stopped after its destroy (ops/drill.ts DrillJournal):
+// Where `dualstack drill rebuild` keeps the record of a drill that stopped after its destroy (ops/drill.ts DrillJournal):
 // one JSON file per stack under the operator's state directory ($XDG_STATE_HOME, else ~/.local/state), written
 // atomically (a rename), readable by its owner only. A file that is not a journal of this stack is an error naming it,
 // never silently ignored: the drill would otherwise start over on a torn-down stack.

@@ -4,7 +4,8 @@
 // the services' health endpoints). Everything is reached with the credentials the operator gives; nothing here
 // deletes anything.
 import type { DrillDeps, DrillGuest, DrillPlan, Inventory } from "./drill";
-import type { ProxmoxApi } from "./proxmox-api";
+import type { ScratchGuests, ScratchSpace } from "./drill-restore";
+import type { GuestKind, ProxmoxApi } from "./proxmox-api";
 import { tlsFetch } from "./tls-fetch";
 
 /** What each service behind a gateway answers when healthy (Qdrant's and Chroma's need no key). */
@@ -103,17 +104,60 @@ export async function resticCheckPassed(prometheusUrl: string, repository: strin
   return { ok: true, detail: `checked ${age.toFixed(1)} h ago` };
 }
 
+const kindOf = (g: DrillGuest): GuestKind => (g.kind === "vm" ? "qemu" : "lxc");
+
+/** The newest backup of a guest in the PBS storage. */
+async function latestBackup(api: ProxmoxApi, storage: string, g: DrillGuest) {
+  const [b] = await api.backups(g.node, storage, g.vmId);
+  return b ? { volid: b.volid, time: b.ctime } : undefined;
+}
+
+/** `sha256sum` output ("<hex>  <path>" lines) as path → hash. */
+export function parseSha256sum(out: string): Record<string, string> {
+  return Object.fromEntries(
+    out
+      .split("\n")
+      .map((l) => /^([0-9a-f]{64}) [ *](.+)$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[2], m[1]]),
+  );
+}
+
+/** The restore drill's scratch guests on the real Proxmox: restored into the drill pool, booted, asked, deleted. */
+export function liveScratchGuests(o: {
+  api: ProxmoxApi;
+  backupStorage: string;
+  restoreStorage: (guest: DrillGuest) => string;
+  space: ScratchSpace;
+  /** How long a booted VM's guest agent may take to answer. */
+  agentWaitSeconds: number;
+  log: (line: string) => void;
+}): ScratchGuests {
+  return {
+    latestBackup: (g) => latestBackup(o.api, o.backupStorage, g),
+    taken: (vmId) => o.api.vmIdTaken(vmId),
+    restore: (g, b, id) => o.api.restoreScratch(g.node, kindOf(g), id, b.volid, o.restoreStorage(g), o.space.pool, o.log),
+    exists: (g, id) => o.api.exists(g.node, kindOf(g), id),
+    boot: (g, id) => o.api.start(g.node, kindOf(g), id, g.agent ? o.agentWaitSeconds : undefined, o.log),
+    hashFiles: async (g, id, paths) => {
+      // sha256sum says 1 when a file is missing and hashes the others; anything else is a failure of its own.
+      const r = await o.api.agentExec(g.node, id, ["sha256sum", "--", ...paths]);
+      if (r.exitcode !== 0 && r.exitcode !== 1) throw new Error(`sha256sum in ${id} exited ${r.exitcode}: ${r.err.trim().slice(0, 300)}`);
+      const found = parseSha256sum(r.out);
+      return Object.fromEntries(paths.map((p) => [p, found[p]]));
+    },
+    remove: (g, id) => o.api.destroyScratch(g.node, kindOf(g), id, o.space.pool, o.log),
+  };
+}
+
 /** DrillDeps without the workspace and the log, on the real systems. */
 export function liveDrillDeps(o: LiveDrillOptions): Omit<DrillDeps, "workspace" | "log"> {
-  const kind = (g: DrillGuest) => (g.kind === "vm" ? "qemu" : "lxc") as "qemu" | "lxc";
+  const kind = kindOf;
   const now = () => Math.floor(Date.now() / 1000);
   return {
     now,
     proxmox: {
-      latestBackup: async (g) => {
-        const [b] = await o.api.backups(g.node, o.backupStorage, g.vmId);
-        return b ? { volid: b.volid, time: b.ctime } : undefined;
-      },
+      latestBackup: (g) => latestBackup(o.api, o.backupStorage, g),
       protectedBackup: async (g) => {
         const b = await o.api.protectedBackup(g.node, o.backupStorage, g.vmId, `ai-dualstack drill: ${g.name}`, o.log);
         return { volid: b.volid, time: b.ctime };

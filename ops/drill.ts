@@ -1,4 +1,4 @@
-// `dualstack drill <stack> [--dry-run]`: the disaster-recovery drill. Preflight (image backups fresh, the restic
+// `dualstack drill rebuild <stack> [--dry-run]`: the destructive disaster-recovery drill. Preflight (image backups fresh, the restic
 // repository verified), an inventory of what must come back (models with their digests, vector collections with
 // their point counts, services healthy), a protected on-demand backup of every guest, destroy with everything
 // protected kept, rebuild, restore, verification against the inventory, and a report with the measured RTO and RPO.
@@ -20,6 +20,10 @@ export interface DrillGuest {
   protectedInState: boolean;
   /** Where its disks live (a restore puts them back there). */
   datastore: string;
+  /** False for the data disk's holder, which is never started. */
+  started: boolean;
+  /** A VM with the QEMU guest agent: the GPU VM, where Ollama keeps its models on the data disk. */
+  agent: boolean;
 }
 
 /** What the drill works on, read from the stack's plan: known before anything is touched. */
@@ -48,6 +52,8 @@ export function drillPlan(plan: PlanResult, maxBackupAgeHours = 26): DrillPlan {
           (r.inputs.disk as { datastoreId?: string } | undefined)?.datastoreId ??
           "",
       ),
+      started: r.inputs.started !== false,
+      agent: r.type === VM && (r.inputs.agent as { enabled?: boolean } | undefined)?.enabled === true,
     }));
   return {
     stack: plan.stack,
@@ -142,7 +148,7 @@ export const DRILL_STEPS = [
 
 /** The dry run: what the drill would do, step by step, for this stack; nothing is called. */
 export function renderDrillSteps(p: DrillPlan): string {
-  const lines = [`drill ${p.stack} (dry run: nothing is touched)`];
+  const lines = [`drill rebuild ${p.stack} (dry run: nothing is touched)`];
   const guests = p.guests.map((g) => `${g.kind} ${g.vmId} ${g.name} on ${g.node}${g.protectedInState ? " (protected)" : ""}`);
   const detail: Record<string, string[]> = {
     "preflight-backups": guests.map((g) => `${g}: latest backup younger than ${p.maxBackupAgeHours} h`),
@@ -307,5 +313,5 @@ export function renderDrillReport(r: DrillReport): string {
   ]
     .filter(Boolean)
     .join(", ");
-  return `drill ${r.stack}: ${r.ok ? "PASSED" : "FAILED"}${measured ? ` (${measured})` : ""}\n${lines.join("\n")}\nleft in: ${r.leftIn}\n`;
+  return `drill rebuild ${r.stack}: ${r.ok ? "PASSED" : "FAILED"}${measured ? ` (${measured})` : ""}\n${lines.join("\n")}\nleft in: ${r.leftIn}\n`;
 }

@@ -48,15 +48,19 @@ export class ProxmoxApi {
     this.fetch = tlsFetch({ ca: o.caCert, insecure: o.insecure });
   }
 
-  async call<T>(method: "GET" | "POST", path: string, params: Record<string, string | number> = {}): Promise<T> {
-    const query = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]));
-    const url = `${this.base}${path}${method === "GET" && query.size ? `?${query}` : ""}`;
+  /** One API call; a list parameter is sent as the key repeated (the agent's exec command). */
+  async call<T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, params: Record<string, string | number | string[]> = {}): Promise<T> {
+    const query = new URLSearchParams(
+      Object.entries(params).flatMap(([k, v]): [string, string][] => (Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, String(v)]])),
+    );
+    const inBody = method === "POST" || method === "PUT";
+    const url = `${this.base}${path}${!inBody && query.size ? `?${query}` : ""}`;
     let res;
     try {
       res = await this.fetch(url, {
         method,
-        headers: { Authorization: `PVEAPIToken=${this.o.token}`, ...(method === "POST" ? { "Content-Type": "application/x-www-form-urlencoded" } : {}) },
-        body: method === "POST" ? query.toString() : undefined,
+        headers: { Authorization: `PVEAPIToken=${this.o.token}`, ...(inBody ? { "Content-Type": "application/x-www-form-urlencoded" } : {}) },
+        body: inBody ? query.toString() : undefined,
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
@@ -129,7 +133,7 @@ export class ProxmoxApi {
   }
 
   /** Whether a guest exists (its config is readable). */
-  async exists(node: string, kind: "qemu" | "lxc", vmid: number): Promise<boolean> {
+  async exists(node: string, kind: GuestKind, vmid: number): Promise<boolean> {
     try {
       await this.call("GET", `/nodes/${node}/${kind}/${vmid}/status/current`);
       return true;
@@ -140,11 +144,90 @@ export class ProxmoxApi {
   }
 
   /** Restores a backup into `vmid` (which must not exist), its disks on `storage`. */
-  async restore(node: string, kind: "qemu" | "lxc", vmid: number, volid: string, storage: string, onProgress?: (line: string) => void): Promise<void> {
+  async restore(node: string, kind: GuestKind, vmid: number, volid: string, storage: string, onProgress?: (line: string) => void): Promise<void> {
     const upid =
       kind === "qemu"
         ? await this.call<string>("POST", `/nodes/${node}/qemu`, { vmid, archive: volid, storage, unique: 0 })
         : await this.call<string>("POST", `/nodes/${node}/lxc`, { vmid, ostemplate: volid, restore: 1, storage, unprivileged: 1 });
     await this.waitTask(node, upid, onProgress);
   }
+
+  /** Whether a guest anywhere in the cluster has this VMID (the API's own check: /cluster/nextid refuses a used one). */
+  async vmIdTaken(vmid: number): Promise<boolean> {
+    try {
+      await this.call("GET", "/cluster/nextid", { vmid });
+      return false;
+    } catch (err) {
+      if (err instanceof ProxmoxApiError && err.status === 400 && /already exists/.test(err.message)) return true;
+      throw err;
+    }
+  }
+
+  /**
+   * Restores a backup into a new VMID in `pool` (new MAC addresses: unique=1), then cuts the copy off: its network
+   * and passthrough devices removed, protection and start at boot off. Not started.
+   */
+  async restoreScratch(node: string, kind: GuestKind, vmid: number, volid: string, storage: string, pool: string, onProgress?: (line: string) => void) {
+    const upid =
+      kind === "qemu"
+        ? await this.call<string>("POST", `/nodes/${node}/qemu`, { vmid, archive: volid, storage, pool, unique: 1 })
+        : await this.call<string>("POST", `/nodes/${node}/lxc`, { vmid, ostemplate: volid, restore: 1, storage, pool, unique: 1, unprivileged: 1 });
+    await this.waitTask(node, upid, onProgress);
+    const config = await this.call<Record<string, unknown>>("GET", `/nodes/${node}/${kind}/${vmid}/config`);
+    const devices = Object.keys(config).filter((k) => /^(net|hostpci|usb)\d+$/.test(k));
+    await this.call("PUT", `/nodes/${node}/${kind}/${vmid}/config`, { ...(devices.length ? { delete: devices.join(",") } : {}), protection: 0, onboot: 0 });
+    const after = await this.call<Record<string, unknown>>("GET", `/nodes/${node}/${kind}/${vmid}/config`);
+    const left = Object.keys(after).filter((k) => /^(net|hostpci|usb)\d+$/.test(k));
+    if (left.length) throw new ProxmoxApiError(`scratch guest ${vmid} still has ${left.join(", ")} after they were removed`, 0);
+  }
+
+  /** Starts a guest and waits for its start task; a VM with `waitAgent` until its guest agent answers too. */
+  async start(node: string, kind: GuestKind, vmid: number, waitAgentSeconds?: number, onProgress?: (line: string) => void): Promise<void> {
+    await this.waitTask(node, await this.call<string>("POST", `/nodes/${node}/${kind}/${vmid}/status/start`), onProgress);
+    if (kind !== "qemu" || waitAgentSeconds === undefined) return;
+    const deadline = Date.now() + waitAgentSeconds * 1000;
+    for (;;) {
+      try {
+        await this.call("POST", `/nodes/${node}/qemu/${vmid}/agent/ping`);
+        return;
+      } catch (err) {
+        if (!(err instanceof ProxmoxApiError) || err.status !== 500) throw err;
+        if (Date.now() > deadline) throw new ProxmoxApiError(`the guest agent of ${vmid} did not answer within ${waitAgentSeconds} s of its start`, 0);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(this.o.pollMilliseconds ?? 5000, 2000)));
+    }
+  }
+
+  /** Runs a command in a VM through its guest agent: its exit code and output. */
+  async agentExec(node: string, vmid: number, command: string[], timeoutSeconds = 600): Promise<{ exitcode: number; out: string; err: string }> {
+    const { pid } = await this.call<{ pid: number }>("POST", `/nodes/${node}/qemu/${vmid}/agent/exec`, { command });
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    for (let poll = 0; ; poll++) {
+      const s = await this.call<{ exited: number | boolean; exitcode?: number; "out-data"?: string; "err-data"?: string }>(
+        "GET",
+        `/nodes/${node}/qemu/${vmid}/agent/exec-status`,
+        { pid },
+      );
+      if (Number(s.exited) === 1) return { exitcode: s.exitcode ?? -1, out: s["out-data"] ?? "", err: s["err-data"] ?? "" };
+      if (Date.now() > deadline) throw new ProxmoxApiError(`${command[0]} in ${vmid} still running after ${timeoutSeconds} s`, 0);
+      await new Promise((r) => setTimeout(r, Math.min(this.o.pollMilliseconds ?? 5000, 250 * 2 ** poll)));
+    }
+  }
+
+  /** Whether the guest is a member of `pool`. */
+  async inPool(pool: string, vmid: number): Promise<boolean> {
+    const p = await this.call<{ members?: { vmid?: number }[] }>("GET", `/pools/${encodeURIComponent(pool)}`);
+    return (p.members ?? []).some((m) => Number(m.vmid) === vmid);
+  }
+
+  /** Stops and deletes a scratch guest with its disks: only one in `pool`, never another guest. */
+  async destroyScratch(node: string, kind: GuestKind, vmid: number, pool: string, onProgress?: (line: string) => void): Promise<void> {
+    if (!(await this.inPool(pool, vmid)))
+      throw new ProxmoxApiError(`guest ${vmid} is not in the drill pool ${pool}: it is not a scratch guest, and is left alone`, 0);
+    const { status } = await this.call<{ status: string }>("GET", `/nodes/${node}/${kind}/${vmid}/status/current`);
+    if (status === "running") await this.waitTask(node, await this.call<string>("POST", `/nodes/${node}/${kind}/${vmid}/status/stop`), onProgress);
+    await this.waitTask(node, await this.call<string>("DELETE", `/nodes/${node}/${kind}/${vmid}`, { purge: 1, "destroy-unreferenced-disks": 1 }), onProgress);
+  }
 }
+
+export type GuestKind = "qemu" | "lxc";

@@ -32,12 +32,17 @@ export function resticRepository(name: string, location: string, restic: BackupC
 /** Docker's data root where the daemon keeps its default (the cicd container's engine). */
 export const DEFAULT_DOCKER_ROOT = "/var/lib/docker";
 
+/** Where Docker keeps a compose project's named volume. */
+export function volumeDir(project: string, v: string, dockerRoot = DEFAULT_DOCKER_ROOT): string {
+  return `${dockerRoot}/volumes/${project}_${v}/_data`;
+}
+
 /**
  * A compose project's named volume as a stream source (its directory under the engine's data root, as a tar). The GPU
  * VMs' engines keep their data on the data disk (lib/cloud-init.ts dockerDaemonConfig), not in /var/lib/docker.
  */
 export function volumeSource(project: string, v: string, dockerRoot = DEFAULT_DOCKER_ROOT): StreamSource {
-  const dir = `${dockerRoot}/volumes/${project}_${v}/_data`;
+  const dir = volumeDir(project, v, dockerRoot);
   return { name: `volume-${v}`, host: "local", dump: `tar -C ${dir} -cf - .`, load: `mkdir -p ${dir} && tar -C ${dir} -xpf -`, file: `${v}.tar` };
 }
 

@@ -2,6 +2,7 @@
 // then the private assistant UI and Chroma, or the public chatbot, Qdrant and the TLS ingress; in both, the TLS gateway
 // that serves every other published port with a certificate from the environment CA, and the GPU's exporter.
 import { ipOf } from "../net";
+import { OLLAMA_VOLUME } from "../ollama-store";
 import { SERVICE_DEFAULTS, type EnvironmentConfig, type HostConfig, type ModelDeploymentConfig, type OllamaConfig } from "../config/schema";
 import { urlEgress, type Egress } from "../egress";
 import { renderCaddyfile, renderGatewayCaddyfile } from "./caddyfile";
@@ -53,7 +54,7 @@ function ollamaService(o: OllamaConfig, gpu: boolean): ServiceSpec {
     environment: ollamaEnvironment(o),
     // Loopback only (the model probe); the model deployments reach it through the TLS gateway on the VM's address.
     ports: [{ container: OLLAMA_PORT, host: OLLAMA_PORT, bind: "127.0.0.1" }],
-    volumes: [{ volume: "ollama-models", path: "/root/.ollama" }],
+    volumes: [{ volume: OLLAMA_VOLUME, path: "/root/.ollama" }],
     healthcheck: healthcheck(["CMD", "ollama", "list"]),
     restart: "unless-stopped",
     // One runtime owns the GPU: with vLLM enabled, Ollama serves from the CPU.
@@ -213,7 +214,7 @@ function coreStack(config: EnvironmentConfig, project: string, catalog: CatalogP
     return {
       project,
       networks: [{ name: "ai", internal: false }],
-      volumes: ["ollama-models", "open-webui-data", "chroma-data"],
+      volumes: [OLLAMA_VOLUME, "open-webui-data", "chroma-data"],
       services: [
         ollamaService(ollama, ollamaOnGpu),
         {
@@ -241,7 +242,7 @@ function coreStack(config: EnvironmentConfig, project: string, catalog: CatalogP
       { name: "ai", internal: false },
       { name: "edge", internal: false },
     ],
-    volumes: ["ollama-models", "qdrant-data", "chatbot-data", "ingress-data"],
+    volumes: [OLLAMA_VOLUME, "qdrant-data", "chatbot-data", "ingress-data"],
     services: [
       ollamaService(ollama, ollamaOnGpu),
       {

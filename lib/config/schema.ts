@@ -282,6 +282,7 @@ export const BACKUP_DEFAULTS = {
   schedule: "*-*-* 01:30",
   retention: { daily: 7, weekly: 4, monthly: 6 },
   restic: { backup: "*-*-* 02:30", check: "*-*-* 05:00", forget: "Sun *-*-* 04:00", checkParts: 7 },
+  drill: { pool: "ai-drill", firstVmId: 9900, lastVmId: 9999 },
 } as const;
 
 /** Image-level backups (vzdump to a Proxmox Backup Server) and file-level ones (restic in the backup LXC). */
@@ -313,6 +314,15 @@ const backupConfig = z.strictObject({
       retention: retention(BACKUP_DEFAULTS.retention),
     })
     .prefault({}),
+  /** `dualstack drill restore`: scratch copies of the guests go to a pool of their own, in a VMID range no guest uses. */
+  drill: z
+    .strictObject({
+      pool: label.default(BACKUP_DEFAULTS.drill.pool),
+      firstVmId: wholeNumber(100, 999_999_999, "VMID").default(BACKUP_DEFAULTS.drill.firstVmId),
+      lastVmId: wholeNumber(100, 999_999_999, "VMID").default(BACKUP_DEFAULTS.drill.lastVmId),
+    })
+    .prefault({})
+    .refine((d) => d.firstVmId <= d.lastVmId, { error: () => "expected firstVmId at most lastVmId", path: ["lastVmId"] }),
 });
 export type BackupConfig = z.infer<typeof backupConfig>;
 
@@ -658,6 +668,7 @@ export const hostConfigSchema = hostShape.superRefine((c, ctx) => {
     ["environments.private.pool", c.environments.private.pool],
     ["environments.public.pool", c.environments.public.pool],
     ["platform.pool", c.platform.pool],
+    ["backup.drill.pool", c.backup.drill.pool],
   ];
   checkUnique(
     ctx,
@@ -687,6 +698,15 @@ export const hostConfigSchema = hostShape.superRefine((c, ctx) => {
     ctx,
     Object.entries(c.platform.containers).map(([n, s]) => [`platform.containers.${n}.vmId`, s.vmId]),
   );
+  const { drill } = c.backup;
+  for (const [n, spec] of Object.entries(c.platform.containers)) {
+    if (spec.vmId >= drill.firstVmId && spec.vmId <= drill.lastVmId)
+      issue(
+        ctx,
+        ["backup", "drill", "firstVmId"],
+        `expected a VMID range no guest uses (platform.containers.${n}.vmId ${spec.vmId} is in ${drill.firstVmId}-${drill.lastVmId})`,
+      );
+  }
   for (const [path, message] of catalogProblems("host", enabledEntries(c.services), new Set())) issue(ctx, ["services", ...path], message);
   if (c.services.gitea && !(["nesting", "keyctl"] as const).every((f) => c.platform.containers.cicd.features.includes(f))) {
     issue(ctx, ["platform", "containers", "cicd", "features"], "expected [nesting, keyctl]: Gitea and its runner run in Docker inside the cicd container");

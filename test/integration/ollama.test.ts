@@ -3,12 +3,14 @@
 // relay (progress, a stalled transfer resumed), derives a model with baked parameters, reads what the server has,
 // and deletes; the model probe reads the real /api/ps.
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ollamaModelProvider as p, type ModelInputs, type ModelState } from "../../components/providers/ollama-model";
 import { renderOllamaProbeScript } from "../../lib/monitoring/ollama-probe";
+import { manifestPath } from "../../lib/ollama-store";
 import { tinyLlamaGguf } from "../helpers/gguf";
 import { makeTestCa, type TestCa } from "../helpers/pki";
 import {
@@ -155,6 +157,16 @@ describe("the model provider against the real Ollama", () => {
     await expect(
       p.create({ host: ollama.url, name: "tiny-warm:latest", from: viaRelay(), warm: true, requireFullGpu: true, keepAlive: "1m", stallSeconds: 20 }),
     ).rejects.toThrow(/fell back to the CPU: 0.00 GiB of 0.00 GiB in VRAM \(0%\)/);
+
+    // The restore drill checks a restored GPU VM's models by their manifest files (lib/ollama-store.ts): each model
+    // the server lists, a registry name with a port and a local derived one, has its manifest where manifestPath
+    // says, and its sha256 is the digest the server reports.
+    const listed = (await api<{ models: { name: string; digest: string }[] }>("/api/tags")).models;
+    expect(listed.map((m) => m.name)).toEqual(expect.arrayContaining(["tiny-assistant:latest", viaRelay()]));
+    for (const m of listed) {
+      const manifest = readFileSync(join(dir, "ollama", "models", manifestPath(m.name)));
+      expect(createHash("sha256").update(manifest).digest("hex"), m.name).toBe(m.digest);
+    }
     await p.delete!(derived.id, derived.outs);
     await p.delete!(base.id, base.outs);
   });

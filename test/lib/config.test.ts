@@ -101,6 +101,23 @@ const HOST_CASES: [string, string, (string | number)[], unknown, string, string]
   ],
   ["bad ssh key", "platform", ["sshKeys", 0], "not-a-key", "ai-dualstack:platform.sshKeys[0]", "OpenSSH public key"],
   ["unknown platform node", "platform", ["node"], "pve9", "ai-dualstack:platform.node", "configured nodes"],
+  [
+    "drill range backwards",
+    "backup",
+    ["drill"],
+    { firstVmId: 9900, lastVmId: 9000 },
+    "ai-dualstack:backup.drill.lastVmId",
+    "expected firstVmId at most lastVmId",
+  ],
+  ["drill pool shared", "backup", ["drill"], { pool: "platform" }, "ai-dualstack:backup.drill.pool", "already used"],
+  [
+    "drill range over a guest",
+    "backup",
+    ["drill"],
+    { firstVmId: 100, lastVmId: 199 },
+    "ai-dualstack:backup.drill.firstVmId",
+    "platform.containers.security.vmId 110 is in 100-199",
+  ],
   ["plain-http endpoint", "proxmox", ["endpoint"], "http://192.168.10.2:8006/", "ai-dualstack:proxmox.endpoint", "https://"],
 ];
 

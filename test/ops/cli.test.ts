@@ -230,13 +230,14 @@ describe("the CLI's edges", () => {
     expect((await dualstack("plan", "private", "--config", file)).code).toBe(0);
   });
 
-  it("drift, drill and bench without the Pulumi CLI say what to install: exit 2, one line, no stack trace", async () => {
+  it("drift, both drills and bench without the Pulumi CLI say what to install: exit 2, one line, no stack trace", async () => {
     const saved = process.env.PATH;
     process.env.PATH = mkdtempSync(join(tmpdir(), "nopath-"));
     try {
       for (const args of [
         ["drift", "host"],
-        ["drill", "public", "--yes"],
+        ["drill", "rebuild", "public", "--yes"],
+        ["drill", "restore", "public"],
         ["bench", "public"],
       ]) {
         const r = await dualstack(...args);

@@ -146,7 +146,7 @@ describe("dualstack drill (live adapters)", () => {
     await until('ai_dualstack_restic_check_success{repository="public"}', "1");
     const calls: string[] = [];
     const lost = plan.guests.find((g) => g.kind === "ct")!;
-    const r = await cli(args("drill", "public", "--yes", "--json"), { workspace: engine(calls, lost.vmId) });
+    const r = await cli(args("drill", "rebuild", "public", "--yes", "--json"), { workspace: engine(calls, lost.vmId) });
     expect(r.code, r.err + r.out).toBe(0);
     const report = JSON.parse(r.out);
     expect(report.ok).toBe(true);
@@ -186,9 +186,9 @@ describe("dualstack drill (live adapters)", () => {
     prometheus.metrics.text = resticMetrics(0, 600);
     await until('ai_dualstack_restic_check_success{repository="public"}', "0");
     const calls: string[] = [];
-    const r = await cli(args("drill", "public", "--yes"), { workspace: engine(calls) });
+    const r = await cli(args("drill", "rebuild", "public", "--yes"), { workspace: engine(calls) });
     expect(r.code).toBe(1);
-    expect(r.out).toContain("drill public: FAILED");
+    expect(r.out).toContain("drill rebuild public: FAILED");
     expect(r.out).toContain("failed  preflight-restic");
     expect(r.out).toContain("left in: nothing changed");
     expect(calls).toEqual([]);
@@ -200,7 +200,7 @@ describe("dualstack drill (live adapters)", () => {
     await until('ai_dualstack_restic_check_success{repository="public"}', "1");
     proxmox.failBackupOf.add(plan.guests[1].vmId);
     const calls: string[] = [];
-    const r = await cli(args("drill", "public", "--yes"), { workspace: engine(calls) });
+    const r = await cli(args("drill", "rebuild", "public", "--yes"), { workspace: engine(calls) });
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/failed\s+protected-backup .*task UPID:pve1:.*failed: job errors/);
     expect(r.out).toContain("left in: nothing changed");
@@ -210,12 +210,12 @@ describe("dualstack drill (live adapters)", () => {
   it("a wrong token is refused by the API, stops at the preflight, and is never shown; no token at all is an input error", async () => {
     prometheus.metrics.text = resticMetrics(1, 60);
     process.env.DUALSTACK_PROXMOX_TOKEN = "root@pam!drill=wrong-secret-value";
-    const r = await cli(args("drill", "public", "--yes"), { workspace: engine([]) });
+    const r = await cli(args("drill", "rebuild", "public", "--yes"), { workspace: engine([]) });
     expect(r.code).toBe(1);
     expect(r.out).toContain("401 authentication failure");
     expect(r.out + r.err).not.toContain("wrong-secret-value");
     delete process.env.DUALSTACK_PROXMOX_TOKEN;
-    const none = await cli(args("drill", "public", "--yes"), { workspace: engine([]) });
+    const none = await cli(args("drill", "rebuild", "public", "--yes"), { workspace: engine([]) });
     expect(none.code).toBe(2);
     expect(none.err).toContain("DUALSTACK_PROXMOX_TOKEN: expected an API token (user@realm!name=secret)");
   });

@@ -285,11 +285,11 @@ describe("drill", () => {
     writeFileSync(store.file("public"), "{ not json");
     const d = deps();
     const drill = { proxmox: d.proxmox, restic: d.restic, verify: d.verify, now: d.now };
-    const broken = await cli(["drill", "public", "--yes"], { workspace: d.workspace, drill, drillJournal: store });
+    const broken = await cli(["drill", "rebuild", "public", "--yes"], { workspace: d.workspace, drill, drillJournal: store });
     expect(broken.code).toBe(2);
     expect(broken.err).toContain(`error: ${store.file("public")}: not JSON (`);
     expect(broken.err).toContain("; fix or remove it (--restart)\n");
-    const restarted = await cli(["drill", "public", "--yes", "--restart"], { workspace: d.workspace, drill, drillJournal: store });
+    const restarted = await cli(["drill", "rebuild", "public", "--yes", "--restart"], { workspace: d.workspace, drill, drillJournal: store });
     expect(restarted.code, restarted.err).toBe(0);
     expect(existsSync(store.file("public"))).toBe(false);
   });
@@ -301,9 +301,9 @@ describe("drill", () => {
 
   it("--dry-run prints the steps for the shipped stack and touches nothing", async () => {
     const calls: string[] = [];
-    const r = await cli(["drill", "public", "--dry-run"], { workspace: scriptedWorkspace([], calls) });
+    const r = await cli(["drill", "rebuild", "public", "--dry-run"], { workspace: scriptedWorkspace([], calls) });
     expect(r.code).toBe(0);
-    expect(r.out).toContain("drill public (dry run: nothing is touched)\n1. preflight-backups:");
+    expect(r.out).toContain("drill rebuild public (dry run: nothing is touched)\n1. preflight-backups:");
     expect(r.out).toContain("     vzdump --protected 1 300\n");
     expect(r.out).toContain("     pulumi destroy --exclude-protected --stack public\n");
     expect(r.out).toContain("     collections: tenant_acme, tenant_globex\n");
@@ -312,14 +312,14 @@ describe("drill", () => {
 
   it("the live drill with scripted dependencies prints the report; on a stack never deployed it says so", async () => {
     const d = deps();
-    const r = await cli(["drill", "public", "--yes"], {
+    const r = await cli(["drill", "rebuild", "public", "--yes"], {
       workspace: d.workspace,
       drill: { proxmox: d.proxmox, restic: d.restic, verify: d.verify, now: d.now },
     });
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^drill public: PASSED \(RTO \d+\.\d min, RPO \d+\.\d min\)\n/);
+    expect(r.out).toMatch(/^drill rebuild public: PASSED \(RTO \d+\.\d min, RPO \d+\.\d min\)\n/);
     expect(r.err).toContain("destroy…\n");
-    const none = await cli(["drill", "public", "--yes"], { workspace: scriptedWorkspace() });
+    const none = await cli(["drill", "rebuild", "public", "--yes"], { workspace: scriptedWorkspace() });
     expect(none.code).toBe(2);
     expect(none.err).toContain("stack public: no ollamaUrl output; run pulumi up --stack public first");
   });
@@ -328,20 +328,20 @@ describe("drill", () => {
     const d = deps();
     const calls: string[] = [];
     const drill = { proxmox: d.proxmox, restic: d.restic, verify: d.verify, now: d.now };
-    const piped = await cli(["drill", "public"], { workspace: scriptedWorkspace([], calls), drill });
+    const piped = await cli(["drill", "rebuild", "public"], { workspace: scriptedWorkspace([], calls), drill });
     expect(piped.code).toBe(2);
     expect(piped.err).toBe(
-      "error: drill public destroys the stack's unprotected resources and rebuilds them: give --yes to run it without a terminal (nothing was touched)\n",
+      "error: drill rebuild public destroys the stack's unprotected resources and rebuilds them: give --yes to run it without a terminal (nothing was touched)\n",
     );
-    const wrong = await cli(["drill", "public"], { workspace: scriptedWorkspace([], calls), drill }, "private");
+    const wrong = await cli(["drill", "rebuild", "public"], { workspace: scriptedWorkspace([], calls), drill }, "private");
     expect(wrong.code).toBe(2);
     expect(wrong.asked).toEqual(["This destroys and rebuilds stack public. Type its name to go on: "]);
     expect(wrong.err).toContain("1. preflight-backups:");
-    expect(wrong.err).toContain('error: drill: "private" is not public; nothing was touched\n');
+    expect(wrong.err).toContain('error: drill rebuild: "private" is not public; nothing was touched\n');
     expect(calls).toEqual([]);
-    const confirmed = await cli(["drill", "public"], { workspace: d.workspace, drill }, "public\n");
+    const confirmed = await cli(["drill", "rebuild", "public"], { workspace: d.workspace, drill }, "public\n");
     expect(confirmed.code).toBe(0);
-    expect(confirmed.out).toMatch(/^drill public: PASSED/);
+    expect(confirmed.out).toMatch(/^drill rebuild public: PASSED/);
   });
 });
 

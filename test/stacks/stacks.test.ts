@@ -25,7 +25,8 @@ describe("host stack", () => {
     expect(count(host, T.bridge)).toBe(3); // services, private, public
     expect(count(host, T.pci)).toBe(2);
     expect(count(host, T.token)).toBe(3); // the environments' deploy tokens and the read-only monitoring token
-    expect(count(host, T.pool)).toBe(3);
+    expect(count(host, T.pool)).toBe(4); // the environments', the platform's and the restore drill's
+    expect(byType(host.resources, T.pool).find((p) => p.name.endsWith("-drill-pool"))?.inputs.poolId).toBe("ai-drill");
     expect(count(host, T.clusterFirewall)).toBe(1);
     expect(count(host, T.download)).toBe(5); // per environment a cloud image and an LXC template, plus the platform's template
     expect(count(host, T.ct)).toBe(5); // security, cicd, monitoring, backup, packages
@@ -37,7 +38,7 @@ describe("host stack", () => {
     // install, Alertmanager's receivers), the package cache (8: its container with its firewall (6), the install, its
     // telemetry), and the kept secrets (11: the platform's KV mount, per restic repository its password and the two
     // halves of its client key, Grafana's password)
-    expect(host.resources).toHaveLength(168);
+    expect(host.resources).toHaveLength(169);
   });
 
   it("hosts the environments' restic repositories on the backup LXC: an sftp-only daemon on its own port, passwords and keys on stdin", () => {

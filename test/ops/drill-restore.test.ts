@@ -1,0 +1,259 @@
+// `dualstack drill restore` with its live adapter end to end, against the Proxmox API stand-in over HTTPS (restore,
+// tasks, guest configuration, start, the guest agent's exec, pools, delete, as the API documents them, and a restore
+// task that fails), with the Ollama and Qdrant stand-ins as the running environment whose inventory a restored copy
+// must match. The stand-in refuses what Proxmox refuses: a start whose passthrough device the running GPU VM holds, a
+// delete of a protected or running guest, a pool that does not exist.
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { main, type Deps } from "../../ops/cli";
+import { drillPlan, type DrillGuest, type DrillPlan } from "../../ops/drill";
+import { restoreChecks } from "../../ops/drill-restore";
+import { parseSha256sum } from "../../ops/drill-live";
+import { evaluateStack } from "../../ops/engine";
+import type { StackWorkspace } from "../../ops/workspace";
+import { gpuVmModelsDir, manifestPath } from "../../lib/ollama-store";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama";
+import { startFakeProxmox, type FakeGuest, type FakeProxmox } from "../helpers/fake-proxmox";
+import { startFakeQdrant, type FakeQdrant } from "../helpers/fake-qdrant";
+import { makeTestCa, type TestCa } from "../helpers/pki";
+
+let dir: string;
+let plan: DrillPlan;
+let ca: TestCa;
+let proxmox: FakeProxmox;
+let ollama: FakeOllama;
+let qdrant: FakeQdrant;
+let configFile: string;
+const savedToken = process.env.DUALSTACK_PROXMOX_TOKEN;
+const MANIFEST = JSON.stringify({ schemaVersion: 2, layers: [{ digest: "sha256:aaaa" }] });
+const sha256 = (t: string) => createHash("sha256").update(t).digest("hex");
+
+beforeAll(async () => {
+  plan = drillPlan(await evaluateStack("public"));
+  dir = mkdtempSync(join(tmpdir(), "drill-restore-"));
+  ca = makeTestCa("test Proxmox CA");
+  writeFileSync(join(dir, "pve-ca.pem"), ca.certPem);
+}, 60_000);
+afterAll(() => {
+  ca?.remove();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const gpuVm = () => plan.guests.find((g) => g.agent)!;
+
+/** The public environment's guests as Proxmox holds them: running, protected, on the zone's bridge; the GPU VM with its card and agent. */
+function guestsOf(p: DrillPlan, manifest = MANIFEST): Record<number, FakeGuest> {
+  return Object.fromEntries(
+    p.guests.map((g, i): [number, FakeGuest] => [
+      g.vmId,
+      {
+        node: g.node,
+        kind: g.kind === "vm" ? "qemu" : "lxc",
+        status: g.started ? "running" : "stopped",
+        config: {
+          protection: "1",
+          onboot: g.started ? "1" : "0",
+          ...(g.name.endsWith("-gpu-data") ? {} : { net0: `virtio=BC:24:11:00:01:0${i},bridge=vnpub,firewall=1` }),
+          ...(g.agent ? { hostpci0: "mapping=rtx3060,pcie=1", agent: "1,fstrim_cloned_disks=1" } : {}),
+        },
+        files: g.agent ? { [`${gpuVmModelsDir("public")}/${manifestPath("mistral:7b")}`]: manifest } : {},
+      },
+    ]),
+  );
+}
+
+beforeEach(async () => {
+  proxmox = await startFakeProxmox(ca, guestsOf(plan));
+  proxmox.pools.set("ai-drill", new Set());
+  // Last night's image backups, two hours old: the guests as they were then.
+  for (const g of plan.guests)
+    proxmox.backups.push({
+      volid: `pbs:backup/${g.kind}/${g.vmId}/nightly`,
+      vmid: g.vmId,
+      ctime: Math.floor(Date.now() / 1000) - 7200,
+      protected: 0,
+      storage: "pbs",
+      guest: structuredClone(proxmox.guests.get(g.vmId)),
+    });
+  ollama = await startFakeOllama();
+  ollama.models.set("mistral:7b", { size: 4_113_301_824, digest: sha256(MANIFEST) } as never);
+  qdrant = await startFakeQdrant();
+  qdrant.collections.set("tenant_acme", { size: 4, distance: "Cosine", points: 12 });
+  configFile = join(dir, "Pulumi.public.yaml");
+  writeFileSync(configFile, readFileSync(join(__dirname, "../../Pulumi.public.yaml"), "utf8").replace("https://192.168.10.2:8006/", proxmox.url));
+  process.env.DUALSTACK_PROXMOX_TOKEN = proxmox.token;
+});
+afterEach(async () => {
+  process.env.DUALSTACK_PROXMOX_TOKEN = savedToken;
+  await proxmox.close();
+  await ollama.close();
+  await qdrant.close();
+});
+
+/** The deployed stack's outputs, as the drill reads them; nothing else of the engine is used. */
+function deployed(calls: string[]): StackWorkspace {
+  const refuse = async (what: string) => {
+    calls.push(what);
+    throw new Error(`the restore drill called ${what}`);
+  };
+  return {
+    refreshPreview: () => refuse("refresh"),
+    destroyExcludingProtected: () => refuse("destroy"),
+    up: () => refuse("up"),
+    outputs: async () => ({ ollamaUrl: ollama.url, gateways: { ollama: ollama.url, qdrant: qdrant.url }, qdrantApiKey: "[secret]" }),
+    secretOutput: async (_stack, name) => (name === "qdrantApiKey" ? qdrant.apiKey : undefined),
+  };
+}
+
+async function cli(extra: string[] = [], deps: Deps = {}) {
+  let out = "";
+  let err = "";
+  const calls: string[] = [];
+  const argv = ["drill", "restore", "public", "--config", configFile, "--proxmox-ca", join(dir, "pve-ca.pem"), "--agent-wait", "5", ...extra];
+  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) }, { workspace: deployed(calls), ...deps });
+  return { code, out, err, calls };
+}
+
+const writes = () => proxmox.log.filter((l) => !l.startsWith("GET"));
+
+describe("dualstack drill restore", () => {
+  it("restores every guest into a scratch VMID in the drill pool, cut off, boots it, checks the models, deletes it; RTO and RPO", async () => {
+    const originals = structuredClone([...proxmox.guests]);
+    const backups = proxmox.backups.length;
+    const r = await cli(["--json"]);
+    expect(r.code, r.err + r.out).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(report.ok).toBe(true);
+    expect(report.guests.map((g: { guest: string; scratchId: number; status: string }) => `${g.guest} ${g.scratchId} ${g.status}`)).toEqual(
+      plan.guests.map((g, i) => `${g.name} ${9900 + i} ok`),
+    );
+    const byName = (n: string) => report.guests.find((g: { guest: string }) => g.guest === n);
+    expect(byName(gpuVm().name).checked).toBe("1 model manifest(s) by sha256");
+    expect(byName("public-gpu-data").checked).toBe("restored (the data disk's holder is never started)");
+    expect(byName("public-postgres-ct").checked).toBe("booted (a container has no guest agent: contents not checked)");
+    for (const g of report.guests) {
+      expect(g.rpoSeconds).toBeGreaterThanOrEqual(7200);
+      expect(g.rpoSeconds).toBeLessThan(7300);
+      expect(g.rtoSeconds).toBeGreaterThanOrEqual(0);
+    }
+    expect(report.rpoSeconds).toBeGreaterThanOrEqual(7200);
+    expect(report.leftIn).toBe("the environment was not touched; every scratch guest removed; backups kept");
+    // Restored with new MACs into the drill pool; then NICs and the card taken away before the start (the stand-in
+    // refuses to start a second guest on the card the running GPU VM holds).
+    const restores = proxmox.forms.filter((f) => /^POST \/api2\/json\/nodes\/pve1\/(qemu|lxc)$/.test(f.call));
+    expect(restores.map((f) => `${f.params.vmid} ${f.params.archive ?? f.params.ostemplate} ${f.params.pool} ${f.params.unique} ${f.params.storage}`)).toEqual(
+      plan.guests.map((g, i) => `${9900 + i} pbs:backup/${g.kind}/${g.vmId}/nightly ai-drill 1 tank-public`),
+    );
+    // Started only once cut off: no NIC, no card, no protection, no start at boot; the holder never started.
+    expect(proxmox.starts.map((s) => s.vmid)).toEqual([9901, 9902, 9903]);
+    for (const s of proxmox.starts) {
+      expect(
+        Object.keys(s.config).filter((k) => /^(net|hostpci|usb)\d+$/.test(k)),
+        String(s.vmid),
+      ).toEqual([]);
+      expect(s.config).toMatchObject({ protection: "0", onboot: "0" });
+    }
+    expect(writes()).toContain("PUT /api2/json/nodes/pve1/qemu/9903/config");
+    expect(writes()).toContain("POST /api2/json/nodes/pve1/qemu/9903/agent/exec");
+    expect(writes()).toContain("DELETE /api2/json/nodes/pve1/qemu/9903?purge=1&destroy-unreferenced-disks=1");
+    // Every scratch guest is gone, the pool is empty; the originals and the backups are as they were.
+    expect([...proxmox.guests]).toEqual(originals);
+    expect(proxmox.pools.get("ai-drill")!.size).toBe(0);
+    expect(proxmox.backups).toHaveLength(backups);
+    expect(writes().filter((l) => /\/(qemu|lxc)\/(300|301|310|311)\b/.test(l))).toEqual([]);
+    expect(r.calls).toEqual([]);
+    expect(r.out + r.err).not.toContain(proxmox.token.split("=")[1]);
+  }, 60_000);
+
+  it("prints the report: each guest with its scratch VMID, backup, RTO and RPO", async () => {
+    const r = await cli();
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^drill restore public: PASSED \(RTO \d+\.\d min, RPO 12\d\.\d min\)\n/);
+    expect(r.out).toMatch(
+      new RegExp(
+        `  ok      ${gpuVm().name} \\(300\\) → 9903 from pbs:backup/vm/300/nightly, RTO \\d+\\.\\d min, RPO 12\\d\\.\\d min: 1 model manifest\\(s\\) by sha256\\n`,
+      ),
+    );
+    expect(r.err).toContain("restoring pbs:backup/vm/300/nightly into 9903 (pool ai-drill, no network)");
+  }, 60_000);
+
+  it("a restore task that fails stops the drill at that guest, names the task's error, and leaves no scratch guest", async () => {
+    const failing = plan.guests[1];
+    proxmox.failRestoreOf.add(failing.vmId);
+    const r = await cli(["--json"]);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.out);
+    expect(report.ok).toBe(false);
+    expect(report.guests.map((g: { status: string }) => g.status)).toEqual(["ok", "failed", "skipped", "skipped"]);
+    expect(report.guests[1].detail).toMatch(
+      /^restoring pbs:backup\/ct\/310\/nightly into 9901: task UPID:pve1:.*:vzrestore:9901:.* failed: restore failed: chunk not found$/,
+    );
+    expect(report.leftIn).toBe("the environment was not touched; no scratch guest left; run the drill again once mended");
+    expect([...proxmox.guests.keys()].filter((id) => id >= 9900)).toEqual([]);
+  }, 60_000);
+
+  it("a restored copy whose models differ from what the environment serves fails, naming the file and both digests", async () => {
+    const stale = JSON.stringify({ schemaVersion: 2, layers: [{ digest: "sha256:bbbb" }] });
+    const vm = proxmox.backups.find((b) => b.vmid === gpuVm().vmId)!;
+    vm.guest!.files = guestsOf(plan, stale)[gpuVm().vmId].files;
+    const r = await cli(["--json"]);
+    expect(r.code).toBe(1);
+    const failed = JSON.parse(r.out).guests.find((g: { status: string }) => g.status === "failed");
+    expect(failed.guest).toBe(gpuVm().name);
+    expect(failed.detail).toBe(
+      `checking 1 file(s) in 9903: the restored copy differs: ${gpuVmModelsDir("public")}/${manifestPath("mistral:7b")} has sha256 ${sha256(stale).slice(0, 12)}, expected ${sha256(MANIFEST).slice(0, 12)}`,
+    );
+    expect([...proxmox.guests.keys()].filter((id) => id >= 9900)).toEqual([]);
+  }, 60_000);
+
+  it("a scratch VMID some guest already has is skipped and left alone", async () => {
+    proxmox.guests.set(9900, { node: "pve1", kind: "qemu", status: "running", config: { protection: "0" } });
+    const r = await cli(["--json"]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).guests.map((g: { scratchId: number }) => g.scratchId)).toEqual([9901, 9902, 9903, 9904]);
+    expect(proxmox.guests.get(9900)?.status).toBe("running");
+    expect(writes().filter((l) => l.includes("/9900"))).toEqual([]);
+  }, 60_000);
+
+  it("a drill pool that does not exist fails the first restore, naming the pool; nothing is left", async () => {
+    proxmox.pools.clear();
+    const r = await cli();
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("restoring pbs:backup/vm/301/nightly into 9900: POST /nodes/pve1/qemu: 500 pool 'ai-drill' does not exist");
+    expect(r.out).toContain("left in: the environment was not touched; no scratch guest left");
+  }, 60_000);
+});
+
+describe("what a restored copy is checked against", () => {
+  const guest = (over: Partial<DrillGuest>): DrillGuest => ({
+    vmId: 300,
+    name: "public-gpu-vm",
+    node: "pve1",
+    kind: "vm",
+    protectedInState: true,
+    datastore: "tank-public",
+    started: true,
+    agent: true,
+    ...over,
+  });
+  const inventory = { models: { "mistral:7b": "sha256:abc", gone: "def" }, collections: {}, unhealthy: [] };
+  const p = { stack: "public", guests: [], models: ["mistral:7b", "never-pulled:1b"], collections: [], resticRepository: "public", maxBackupAgeHours: 26 };
+
+  it("the GPU VM: every deployed model the environment serves, by its manifest's sha256", () => {
+    expect(restoreChecks(guest({}), p, inventory)).toEqual({ [`${gpuVmModelsDir("public")}/manifests/registry.ollama.ai/library/mistral/7b`]: "abc" });
+  });
+
+  it("a container, or the holder that is never started: nothing to ask", () => {
+    expect(restoreChecks(guest({ kind: "ct", agent: false }), p, inventory)).toEqual({});
+    expect(restoreChecks(guest({ started: false }), p, inventory)).toEqual({});
+  });
+
+  it("sha256sum's output, text or binary mode", () => {
+    const a = "a".repeat(64);
+    const b = "b".repeat(64);
+    expect(parseSha256sum(`${a}  /srv/x y\n${b} */srv/z\nsha256sum: /q: No such file or directory\n`)).toEqual({ "/srv/x y": a, "/srv/z": b });
+  });
+});
