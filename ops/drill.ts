@@ -4,6 +4,7 @@
 // protected kept, rebuild, restore, verification against the inventory, and a report with the measured RTO and RPO.
 // Every step prints progress; the first failure stops the drill and says what state things were left in. Nothing
 // here deletes a backup or a protected resource: the drill's dependencies offer no such call.
+import { KEEP_DATA_ENV } from "../components/providers/keep-data";
 import type { PlanResult } from "./engine";
 import type { StackWorkspace } from "./workspace";
 
@@ -140,7 +141,10 @@ export const DRILL_STEPS = [
   { step: "preflight-restic", what: "the stack's restic repository passes its check" },
   { step: "inventory", what: "record the models with their digests, the collections with their point counts, the services' health" },
   { step: "protected-backup", what: "a protected vzdump backup of every guest to the PBS storage (kept by pruning)" },
-  { step: "destroy", what: "pulumi destroy --exclude-protected: data disks, volumes, the storage and the protected guests stay" },
+  {
+    step: "destroy",
+    what: "pulumi destroy --exclude-protected: data disks, volumes, the storage and the protected guests stay; models and tenants stay in place, out of the state",
+  },
   { step: "rebuild", what: "pulumi up" },
   { step: "restore", what: "restore from the protected backups any guest the rebuild did not bring back with its data" },
   { step: "verify", what: "the inventory again: every model with the same digest, every collection with at least its points, all services healthy" },
@@ -155,7 +159,7 @@ export function renderDrillSteps(p: DrillPlan): string {
     "preflight-restic": [`restic check of repository ${p.resticRepository} (ai-dualstack-restic-check-${p.resticRepository})`],
     inventory: [`models: ${p.models.join(", ") || "none"}`, `collections: ${p.collections.join(", ") || "none"}`],
     "protected-backup": guests.map((g) => `vzdump --protected 1 ${g.split(" ")[1]}`),
-    destroy: [`pulumi destroy --exclude-protected --stack ${p.stack}`],
+    destroy: [`${KEEP_DATA_ENV}=1 pulumi destroy --exclude-protected --stack ${p.stack}`],
     rebuild: [`pulumi up --stack ${p.stack}`],
     restore: guests.map((g) => `${g}: restore from its protected backup if missing`),
     verify: [`${p.models.length} model digest(s), ${p.collections.length} collection count(s), service health`],
@@ -256,7 +260,7 @@ export async function runDrill(p: DrillPlan, d: DrillDeps): Promise<DrillReport>
       // From here on the stack is being changed: a run that stops resumes (at the destroy, which is safe again).
       save();
       leftIn = `stack ${p.stack} being destroyed (protected resources and backups kept); run pulumi up --stack ${p.stack} to rebuild`;
-      await d.workspace.destroyExcludingProtected(p.stack, d.log);
+      await d.workspace.destroyExcludingProtected(p.stack, d.log, { keepData: true });
       leftIn = `stack ${p.stack} destroyed except protected resources; backups kept; run pulumi up --stack ${p.stack} to rebuild`;
       return "destroyed, protected resources kept";
     },

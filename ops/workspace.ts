@@ -2,6 +2,7 @@
 // unit-tested with a scripted workspace; `automationWorkspace` is the real one (the Automation API over the
 // project's own directory and the Pulumi CLI on PATH).
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { KEEP_DATA_ENV } from "../components/providers/keep-data";
 import { PrerequisiteError, onPath } from "./prerequisites";
 
 /** One resource the engine would change: what `refresh` found to differ from the state. */
@@ -16,8 +17,11 @@ export interface ResourceChange {
 export interface StackWorkspace {
   /** `pulumi refresh --preview-only`: what a refresh would change, nothing written. */
   refreshPreview(stack: string): Promise<ResourceChange[]>;
-  /** `pulumi destroy --exclude-protected`: protected resources (data, volumes, storage) stay. */
-  destroyExcludingProtected(stack: string, onProgress: (line: string) => void): Promise<void>;
+  /**
+   * `pulumi destroy --exclude-protected`: protected resources (data, volumes, storage) stay. With keepData, what
+   * holds data (models, tenants) also stays where it is and only leaves the state (components/providers/keep-data.ts).
+   */
+  destroyExcludingProtected(stack: string, onProgress: (line: string) => void, options?: { keepData?: boolean }): Promise<void>;
   /** `pulumi up --yes` (with `--refresh`: what Vault keeps is read first, as after a rotation). */
   up(stack: string, onProgress: (line: string) => void, options?: { refresh?: boolean }): Promise<void>;
   /** The stack's outputs (secrets stay secret). */
@@ -92,8 +96,16 @@ export function automationWorkspace(workDir: string): StackWorkspace {
         await s.refresh({ previewOnly: true, onEvent: (e) => events.push(e) });
         return changesFromEvents(events);
       }),
-    destroyExcludingProtected: (stack, onProgress) =>
-      onStack(stack, async (s) => void (await s.destroy({ excludeProtected: true, onEvent: progress(onProgress) }))),
+    destroyExcludingProtected: (stack, onProgress, options) =>
+      onStack(stack, async (s) => {
+        // The providers run under the CLI, which gets the workspace's environment.
+        if (options?.keepData) s.workspace.envVars[KEEP_DATA_ENV] = "1";
+        try {
+          await s.destroy({ excludeProtected: true, onEvent: progress(onProgress) });
+        } finally {
+          if (options?.keepData) delete s.workspace.envVars[KEEP_DATA_ENV];
+        }
+      }),
     up: (stack, onProgress, options) =>
       onStack(stack, async (s) => void (await s.up({ onEvent: progress(onProgress), ...(options?.refresh ? { refresh: true } : {}) }))),
     outputs: (stack) =>

@@ -6,6 +6,7 @@
 // may capture a module imported at the top of this file. Every function `require`s what it needs.
 import * as pulumi from "@pulumi/pulumi";
 import { modelKey } from "../../lib/model-order";
+import { destroyKeepsData } from "./keep-data";
 
 /** Bump when the provider's behaviour changes: `update` and `delete` run the copy stored in the state. */
 export const OLLAMA_PROVIDER_VERSION = "2";
@@ -365,6 +366,7 @@ export const ollamaModelProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async delete(_id: string, props: ModelState) {
+    if (destroyKeepsData()) return;
     try {
       await client(props).delete({ model: props.name });
     } catch (err) {

@@ -5,6 +5,7 @@
 // Serialisation rules (DESIGN.md): everything is `require`d inside the functions; credentials come from inputs
 // marked secret, never from captured variables.
 import * as pulumi from "@pulumi/pulumi";
+import { destroyKeepsData } from "./keep-data";
 
 export const PG_TENANT_PROVIDER_VERSION = "2";
 
@@ -63,6 +64,17 @@ async function connect(admin: PgAdmin, database?: string, as?: { user: string; p
   });
   await client.connect();
   return client;
+}
+
+/** Whether the role logs in with the tenant's password (its database may be gone: the login is what counts). */
+async function acceptsPassword(i: PgTenantInputs): Promise<boolean> {
+  try {
+    await (await connect(i.admin, i.database, { user: i.role, password: i.password })).end();
+    return true;
+  } catch (err) {
+    // 3D000: no such database, said only after the password was accepted.
+    return (err as { code?: string }).code === "3D000";
+  }
 }
 
 /** An error naming the tenant, the server and what went wrong; never the password or the SQL that carries it. */
@@ -133,7 +145,10 @@ async function converge(i: PgTenantInputs, creating: boolean): Promise<PgTenantS
   try {
     const role = admin.escapeIdentifier(i.role);
     const exists = (await admin.query("select 1 from pg_roles where rolname = $1", [i.role])).rowCount === 1;
-    if (exists && creating && !i.adoptExisting) throw new Error(`role ${i.role} already exists; import it or remove it first`);
+    // A role of this name that accepts the tenant's own password (kept in Vault) is the tenant's, left in place by the
+    // rebuild drill's destroy or a lost state: adopted. Any other is someone else's.
+    if (exists && creating && !i.adoptExisting && !(await acceptsPassword(i)))
+      throw new Error(`role ${i.role} already exists and does not accept the tenant's password; import it or remove it first`);
     const limit = Math.trunc(i.connectionLimit);
     if (!exists) {
       await admin.query(`create role ${role} login password ${admin.escapeLiteral(i.password)} connection limit ${limit}`);
@@ -219,6 +234,7 @@ export const pgTenantProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async delete(_id: string, props: PgTenantState) {
+    if (destroyKeepsData()) return;
     checkIdentifiers(props);
     const o = await observe(props).catch((err) => {
       throw fail(props.tenant, props.admin, "delete", err);

@@ -7,6 +7,7 @@
 // secret and never appears in errors.
 import * as pulumi from "@pulumi/pulumi";
 import { requestJson } from "./http-json";
+import { destroyKeepsData } from "./keep-data";
 
 export const QDRANT_COLLECTION_PROVIDER_VERSION = "1";
 
@@ -146,6 +147,7 @@ export const qdrantCollectionProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async delete(_id: string, props: QdrantCollectionState) {
+    if (destroyKeepsData()) return;
     const o = await observe(props);
     if (!o.exists) return;
     if (o.points > 0 && props.onDelete !== "delete") {

@@ -5,6 +5,7 @@
 // Serialisation rules (DESIGN.md): everything is `require`d inside the functions; credentials come from inputs
 // marked secret.
 import * as pulumi from "@pulumi/pulumi";
+import { destroyKeepsData } from "./keep-data";
 
 export const REDIS_TENANT_PROVIDER_VERSION = "1";
 
@@ -56,7 +57,7 @@ function aclRules(i: RedisTenantInputs): string[] {
 
 type RedisClient = import("ioredis").Redis;
 
-function client(admin: RedisAdmin): { c: RedisClient; lastError: () => string | undefined } {
+function client(admin: RedisAdmin, readyCheck = true): { c: RedisClient; lastError: () => string | undefined } {
   const mod = require("ioredis") as typeof import("ioredis");
   const Redis = ((mod as unknown as { default?: typeof import("ioredis").Redis }).default ?? mod.Redis) as typeof import("ioredis").Redis;
   let last: string | undefined;
@@ -71,6 +72,8 @@ function client(admin: RedisAdmin): { c: RedisClient; lastError: () => string | 
     maxRetriesPerRequest: 1,
     connectTimeout: 10_000,
     retryStrategy: () => null,
+    // A tenant's own login (acceptsPassword) may not run INFO, which the ready check sends.
+    enableReadyCheck: readyCheck,
   });
   // Failures surface through the awaited calls, which only say "Connection is closed." for a TLS refusal: the
   // connection's own error (an untrusted certificate, a refused port) is added to the message.
@@ -87,6 +90,19 @@ async function withClient<T>(i: { tenant: string; admin: RedisAdmin }, action: s
     const cause = lastError();
     const message = (err as Error).message + (cause && cause !== (err as Error).message ? ` (${cause})` : "");
     throw new Error(`Redis ${action} for tenant "${i.tenant}" on ${i.admin.host}:${i.admin.port} failed: ${message}`, { cause: err });
+  } finally {
+    c.disconnect();
+  }
+}
+
+/** Whether the ACL user logs in with the tenant's password. */
+async function acceptsPassword(i: RedisTenantInputs): Promise<boolean> {
+  const { c } = client({ ...i.admin, user: i.user, password: i.password }, false);
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
   } finally {
     c.disconnect();
   }
@@ -176,9 +192,11 @@ export const redisTenantProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(inputs: RedisTenantInputs) {
     const exists = await withClient(inputs, "create", async (c) => (await c.call("ACL", "GETUSER", inputs.user)) !== null);
-    if (exists && !inputs.adoptExisting)
+    // A user of this name that accepts the tenant's own password (kept in Vault) is the tenant's, left in place by the
+    // rebuild drill's destroy or a lost state: adopted. Any other is someone else's.
+    if (exists && !inputs.adoptExisting && !(await acceptsPassword(inputs)))
       throw new Error(
-        `Redis create for tenant "${inputs.tenant}" on ${inputs.admin.host}:${inputs.admin.port} failed: user ${inputs.user} already exists; import it or remove it first`,
+        `Redis create for tenant "${inputs.tenant}" on ${inputs.admin.host}:${inputs.admin.port} failed: user ${inputs.user} already exists and does not accept the tenant's password; import it or remove it first`,
       );
     return { id: `${inputs.user}@${inputs.admin.host}:${inputs.admin.port}`, outs: await apply(inputs) };
   },
@@ -194,6 +212,7 @@ export const redisTenantProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async delete(_id: string, props: RedisTenantState) {
+    if (destroyKeepsData()) return;
     await withClient(props, "delete", async (c) => {
       const keys = await countKeys(c, props.keyPattern);
       if (keys > 0 && props.onDelete !== "delete") {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { __test, pgTenantProvider as p, type PgTenantInputs, type PgTenantState } from "../../components/providers/postgres-tenant";
 import { tenantObjects } from "../../lib/tenancy";
 import { startPostgres, type Postgres } from "../helpers/servers";
+import { KEEP_DATA_ENV } from "../../components/providers/keep-data";
 
 let pg: Postgres;
 beforeAll(async () => {
@@ -119,6 +120,21 @@ describe("PostgreSQL tenant", () => {
     expect((await sql("select id from kept", "tenant_hooli", { user: "tenant_hooli", password: again.password })).rows).toEqual([{ id: 7 }]);
   });
 
+  it("adopts its own role and data left in place (the rebuild drill's destroy): the tenant's password proves it", async () => {
+    const first = inputs("wayne");
+    const { id, outs } = (await p.create(first)) as { id: string; outs: PgTenantState };
+    await sql("create table kept (id int); insert into kept values (9)", "tenant_wayne", { user: "tenant_wayne", password: first.password });
+    process.env[KEEP_DATA_ENV] = "1";
+    try {
+      await p.delete!(id, outs);
+    } finally {
+      delete process.env[KEEP_DATA_ENV];
+    }
+    const { outs: again } = (await p.create(first)) as { outs: PgTenantState };
+    expect(again.observed).toMatchObject({ passwordWorks: true, tables: 1 });
+    expect((await sql("select id from kept", "tenant_wayne", { user: "tenant_wayne", password: first.password })).rows).toEqual([{ id: 9 }]);
+  });
+
   it("refuses hostile names and never runs them as SQL", async () => {
     expect(() => tenantObjects("acme; drop table x")).toThrow(/lower-case DNS label/);
     const hostile = { ...inputs("evil"), role: 'x"; drop database postgres; --', database: "tenant_evil" };
@@ -135,7 +151,7 @@ describe("PostgreSQL tenant", () => {
     await sql("create role tenant_taken");
     const err = await p.create(inputs("taken", { password: "secret-password-never-shown-1234" })).catch((e) => e);
     expect(err.message).toContain('PostgreSQL create for tenant "taken"');
-    expect(err.message).toContain("role tenant_taken already exists");
+    expect(err.message).toContain("role tenant_taken already exists and does not accept the tenant's password");
     expect(err.message).not.toContain("secret-password-never-shown");
     // CREATE DATABASE fails after the role was made (template1 is in use by another session): the role goes again.
     const holder = new Client({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: "template1" });

@@ -2,6 +2,7 @@
 import { freePort } from "../helpers/servers";
 import { afterEach, describe, expect, it } from "vitest";
 import { qdrantCollectionProvider as p, type QdrantCollectionInputs, type QdrantCollectionState } from "../../components/providers/qdrant-collection";
+import { KEEP_DATA_ENV } from "../../components/providers/keep-data";
 import { startFakeQdrant, type FakeQdrant } from "../helpers/fake-qdrant";
 
 let q: FakeQdrant | undefined;
@@ -77,6 +78,21 @@ describe("Qdrant collection", () => {
     expect(q.collections.has("tenant_acme")).toBe(false);
     // Already gone: nothing to do.
     await p.delete!(id, outs);
+  });
+
+  it("the rebuild drill's destroy leaves every collection where it is, even one set for deletion; create adopts it again", async () => {
+    q = await startFakeQdrant();
+    const { id, outs } = (await p.create(inputs(q, { onDelete: "delete" }))) as { id: string; outs: QdrantCollectionState };
+    q.collections.get("tenant_acme")!.points = 5;
+    process.env[KEEP_DATA_ENV] = "1";
+    try {
+      await p.delete!(id, outs);
+    } finally {
+      delete process.env[KEEP_DATA_ENV];
+    }
+    expect(q.collections.get("tenant_acme")?.points).toBe(5);
+    const again = (await p.create(inputs(q, { onDelete: "delete" }))) as { outs: QdrantCollectionState };
+    expect(again.outs.observed).toMatchObject({ exists: true, points: 5 });
   });
 
   it("an empty collection goes on delete", async () => {

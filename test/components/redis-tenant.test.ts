@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { __test, redisTenantProvider as p, type RedisTenantInputs, type RedisTenantState } from "../../components/providers/redis-tenant";
 import { tenantObjects } from "../../lib/tenancy";
 import { startRedis, type Redis as RedisServer } from "../helpers/servers";
+import { KEEP_DATA_ENV } from "../../components/providers/keep-data";
 
 let server: RedisServer;
 beforeAll(async () => {
@@ -55,6 +56,25 @@ describe("Redis tenant", () => {
     } finally {
       c.disconnect();
     }
+  });
+
+  it("adopts its own user and keys left in place (the rebuild drill's destroy): the tenant's password proves it", async () => {
+    const first = inputs("wayne");
+    const { id, outs } = (await p.create(first)) as { id: string; outs: RedisTenantState };
+    const c = as(first);
+    try {
+      await c.set("tenant:wayne:kept", "9");
+    } finally {
+      c.disconnect();
+    }
+    process.env[KEEP_DATA_ENV] = "1";
+    try {
+      await p.delete!(id, outs);
+    } finally {
+      delete process.env[KEEP_DATA_ENV];
+    }
+    const { outs: again } = (await p.create(first)) as { outs: RedisTenantState };
+    expect(again.observed).toMatchObject({ exists: true, passwordMatches: true, keyCount: 1 });
   });
 
   it("adopts an existing user when told to (a catalog service enabled again), with the new password", async () => {

@@ -156,10 +156,29 @@ describe("pulumi up against the real servers", () => {
       resticRepository: STACK,
       maxBackupAgeHours: 26,
     };
+    // A tenant holding data: the drill's destroy must neither fail on it nor drop it.
+    const asTenant = (sql: string) =>
+      execFileSync(tool("psql"), ["-X", "-q", "-t", "-A", "-h", pg.host, "-p", String(pg.port), "-U", "tenant_acme", "-d", "tenant_acme", "-c", sql], {
+        env: { ...process.env, PGPASSWORD: before },
+        encoding: "utf8",
+      }).trim();
+    asTenant("CREATE TABLE drill_rows (id int, note text); INSERT INTO drill_rows SELECT g, md5(g::text) FROM generate_series(1, 500) g");
+    const rowsHash = () => asTenant("SELECT md5(string_agg(id || ':' || note, ',' ORDER BY id)) FROM drill_rows");
+    const hashBefore = rowsHash();
+    // What Ollama holds between the destroy and the rebuild: the models stay (nothing is downloaded again).
+    let modelsAfterDestroy: string[] | undefined;
+    const real = automationWorkspace(ws.programDir);
+    const workspace = {
+      ...real,
+      up: async (...a: Parameters<typeof real.up>) => {
+        modelsAfterDestroy = await ollamaNames();
+        return real.up(...a);
+      },
+    };
     const lines: string[] = [];
     const targets = { ollamaUrl: ollama.url, services: { ollama: ollama.url, qdrant: qdrant.url }, qdrant: { url: qdrant.url, apiKey: qdrant.apiKey } };
     const report = await runDrill(plan, {
-      workspace: automationWorkspace(ws.programDir),
+      workspace,
       // No guests on this testbed (no Proxmox here): the image-backup steps have nothing to do.
       proxmox: {
         latestBackup: async () => undefined,
@@ -188,9 +207,14 @@ describe("pulumi up against the real servers", () => {
     const meta = await vault.call("GET", "kv-public/metadata/kept/tenants-acme-postgres-password", vault.rootToken);
     expect(meta.body.data.current_version).toBe(1);
     expect((await record()).POSTGRES_URL).toContain(before);
-    execFileSync(tool("psql"), ["-X", "-q", "-h", pg.host, "-p", String(pg.port), "-U", "tenant_acme", "-d", "tenant_acme", "-c", "SELECT 1"], {
-      env: { ...process.env, PGPASSWORD: before },
-    });
+    // The destroy took the tenant and the models out of the state only: the rebuild adopted them as they were.
+    expect(
+      lines.some((l) => /delete .*postgres:Tenant|delete .*Tenant/i.test(l)),
+      lines.join("\n"),
+    ).toBe(true);
+    expect(modelsAfterDestroy).toEqual([model, "tiny-assistant:latest"].sort());
+    expect(rowsHash()).toBe(hashBefore);
+    asTenant("DROP TABLE drill_rows");
   });
 
   it("destroy refuses to drop a tenant that still holds data, and removes everything once it is empty", async () => {

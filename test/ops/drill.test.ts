@@ -16,8 +16,8 @@ import { memoryJournal } from "../helpers/drill-journal";
 function scriptedWorkspace(drift: ResourceChange[] = [], calls: string[] = []): StackWorkspace {
   return {
     refreshPreview: async (stack) => (calls.push(`refresh-preview ${stack}`), drift),
-    destroyExcludingProtected: async (stack, log) => (
-      calls.push(`destroy --exclude-protected ${stack}`),
+    destroyExcludingProtected: async (stack, log, options) => (
+      calls.push(`destroy --exclude-protected ${stack}${options?.keepData ? " (data kept in place)" : ""}`),
       log("  delete docker:index/container:Container public-services-chatbot")
     ),
     up: async (stack) => void calls.push(`up ${stack}`),
@@ -161,7 +161,7 @@ describe("drill", () => {
     expect(calls).toEqual([
       "restic-check public",
       ...ids.map((id) => `protected-backup ${id}`),
-      "destroy --exclude-protected public",
+      "destroy --exclude-protected public (data kept in place)",
       "up public",
       ...ids.map((id) => `restore-if-missing ${id}`),
     ]);
@@ -305,7 +305,7 @@ describe("drill", () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain("drill rebuild public (dry run: nothing is touched)\n1. preflight-backups:");
     expect(r.out).toContain("     vzdump --protected 1 300\n");
-    expect(r.out).toContain("     pulumi destroy --exclude-protected --stack public\n");
+    expect(r.out).toContain("     AI_DUALSTACK_DESTROY_KEEPS_DATA=1 pulumi destroy --exclude-protected --stack public\n");
     expect(r.out).toContain("     collections: tenant_acme, tenant_globex\n");
     expect(calls).toEqual([]);
   });
