@@ -2,7 +2,7 @@
 // stand-in over HTTPS (a test CA; no real Proxmox runs here), the real Prometheus scraping the restic metrics, the
 // Ollama and Qdrant stand-ins for the inventory, and a scripted engine whose destroy takes the unprotected guests
 // (and, out of band, one protected container) away and whose up brings the unprotected ones back.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,9 +11,8 @@ import { main, type Deps } from "../../ops/cli";
 import { drillPlan, type DrillPlan } from "../../ops/drill";
 import { evaluateStack } from "../../ops/engine";
 import type { StackWorkspace } from "../../ops/workspace";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama";
 import { startFakeProxmox, type FakeProxmox } from "../helpers/fake-proxmox";
-import { startFakeQdrant, type FakeQdrant } from "../helpers/fake-qdrant";
+import { nightlyBackups, startDrillTestbed, type DrillTestbed } from "../helpers/drill-testbed";
 import { makeTestCa, type TestCa } from "../helpers/pki";
 import { startPrometheus } from "../helpers/prometheus";
 import { memoryJournal } from "../helpers/drill-journal";
@@ -81,34 +80,17 @@ afterAll(async () => {
 });
 
 let proxmox: FakeProxmox;
-let ollama: FakeOllama;
-let qdrant: FakeQdrant;
+let bed: DrillTestbed;
 let configFile: string;
-const savedToken = process.env.DUALSTACK_PROXMOX_TOKEN;
 beforeEach(async () => {
   proxmox = await startFakeProxmox(ca, Object.fromEntries(plan.guests.map((g) => [g.vmId, { node: g.node, kind: g.kind === "vm" ? "qemu" : "lxc" }])));
-  // Last night's image backups, two hours old.
-  for (const g of plan.guests)
-    proxmox.backups.push({
-      volid: `pbs:backup/${g.kind}/${g.vmId}/nightly`,
-      vmid: g.vmId,
-      ctime: Math.floor(Date.now() / 1000) - 7200,
-      protected: 0,
-      storage: "pbs",
-    });
-  ollama = await startFakeOllama();
-  ollama.models.set("mistral:7b", { size: 4_113_301_824, digest: "sha256:6577803aa9a0" } as never);
-  qdrant = await startFakeQdrant();
-  qdrant.collections.set("tenant_acme", { size: 4, distance: "Cosine", points: 12 });
-  configFile = join(dir, "Pulumi.public.yaml");
-  writeFileSync(configFile, readFileSync(join(__dirname, "../../Pulumi.public.yaml"), "utf8").replace("https://192.168.10.2:8006/", proxmox.url));
-  process.env.DUALSTACK_PROXMOX_TOKEN = proxmox.token;
+  nightlyBackups(proxmox, plan);
+  bed = await startDrillTestbed(dir, proxmox, "sha256:6577803aa9a0");
+  configFile = bed.configFile;
 });
 afterEach(async () => {
-  process.env.DUALSTACK_PROXMOX_TOKEN = savedToken;
   await proxmox.close();
-  await ollama.close();
-  await qdrant.close();
+  await bed.stop();
 });
 
 /** The engine, scripted: destroy --exclude-protected takes the unprotected guests away, up brings them back. */
@@ -125,8 +107,7 @@ function engine(calls: string[], lostOutOfBand?: number): StackWorkspace {
       calls.push(`up ${stack}`);
       for (const g of unprotected) proxmox.guests.set(g.vmId, { node: g.node, kind: g.kind === "vm" ? "qemu" : "lxc" });
     },
-    outputs: async () => ({ ollamaUrl: ollama.url, gateways: { ollama: ollama.url, qdrant: qdrant.url }, qdrantApiKey: "[secret]" }),
-    secretOutput: async (_stack, name) => (name === "qdrantApiKey" ? qdrant.apiKey : undefined),
+    ...bed.outputs,
   };
 }
 

@@ -4,7 +4,7 @@
 // must match. The stand-in refuses what Proxmox refuses: a start whose passthrough device the running GPU VM holds, a
 // delete of a protected or running guest, a pool that does not exist.
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -15,19 +15,15 @@ import { parseSha256sum } from "../../ops/drill-live";
 import { evaluateStack } from "../../ops/engine";
 import type { StackWorkspace } from "../../ops/workspace";
 import { gpuVmModelsDir, manifestPath } from "../../lib/ollama-store";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama";
 import { startFakeProxmox, type FakeGuest, type FakeProxmox } from "../helpers/fake-proxmox";
-import { startFakeQdrant, type FakeQdrant } from "../helpers/fake-qdrant";
+import { nightlyBackups, startDrillTestbed, type DrillTestbed } from "../helpers/drill-testbed";
 import { makeTestCa, type TestCa } from "../helpers/pki";
 
 let dir: string;
 let plan: DrillPlan;
 let ca: TestCa;
 let proxmox: FakeProxmox;
-let ollama: FakeOllama;
-let qdrant: FakeQdrant;
-let configFile: string;
-const savedToken = process.env.DUALSTACK_PROXMOX_TOKEN;
+let bed: DrillTestbed;
 const MANIFEST = JSON.stringify({ schemaVersion: 2, layers: [{ digest: "sha256:aaaa" }] });
 const sha256 = (t: string) => createHash("sha256").update(t).digest("hex");
 
@@ -68,29 +64,12 @@ function guestsOf(p: DrillPlan, manifest = MANIFEST): Record<number, FakeGuest> 
 beforeEach(async () => {
   proxmox = await startFakeProxmox(ca, guestsOf(plan));
   proxmox.pools.set("ai-drill", new Set());
-  // Last night's image backups, two hours old: the guests as they were then.
-  for (const g of plan.guests)
-    proxmox.backups.push({
-      volid: `pbs:backup/${g.kind}/${g.vmId}/nightly`,
-      vmid: g.vmId,
-      ctime: Math.floor(Date.now() / 1000) - 7200,
-      protected: 0,
-      storage: "pbs",
-      guest: structuredClone(proxmox.guests.get(g.vmId)),
-    });
-  ollama = await startFakeOllama();
-  ollama.models.set("mistral:7b", { size: 4_113_301_824, digest: sha256(MANIFEST) } as never);
-  qdrant = await startFakeQdrant();
-  qdrant.collections.set("tenant_acme", { size: 4, distance: "Cosine", points: 12 });
-  configFile = join(dir, "Pulumi.public.yaml");
-  writeFileSync(configFile, readFileSync(join(__dirname, "../../Pulumi.public.yaml"), "utf8").replace("https://192.168.10.2:8006/", proxmox.url));
-  process.env.DUALSTACK_PROXMOX_TOKEN = proxmox.token;
+  nightlyBackups(proxmox, plan);
+  bed = await startDrillTestbed(dir, proxmox, sha256(MANIFEST));
 });
 afterEach(async () => {
-  process.env.DUALSTACK_PROXMOX_TOKEN = savedToken;
   await proxmox.close();
-  await ollama.close();
-  await qdrant.close();
+  await bed.stop();
 });
 
 /** The deployed stack's outputs, as the drill reads them; nothing else of the engine is used. */
@@ -103,8 +82,7 @@ function deployed(calls: string[]): StackWorkspace {
     refreshPreview: () => refuse("refresh"),
     destroyExcludingProtected: () => refuse("destroy"),
     up: () => refuse("up"),
-    outputs: async () => ({ ollamaUrl: ollama.url, gateways: { ollama: ollama.url, qdrant: qdrant.url }, qdrantApiKey: "[secret]" }),
-    secretOutput: async (_stack, name) => (name === "qdrantApiKey" ? qdrant.apiKey : undefined),
+    ...bed.outputs,
   };
 }
 
@@ -112,7 +90,7 @@ async function cli(extra: string[] = [], deps: Deps = {}) {
   let out = "";
   let err = "";
   const calls: string[] = [];
-  const argv = ["drill", "restore", "public", "--config", configFile, "--proxmox-ca", join(dir, "pve-ca.pem"), "--agent-wait", "5", ...extra];
+  const argv = ["drill", "restore", "public", "--config", bed.configFile, "--proxmox-ca", join(dir, "pve-ca.pem"), "--agent-wait", "5", ...extra];
   const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) }, { workspace: deployed(calls), ...deps });
   return { code, out, err, calls };
 }
