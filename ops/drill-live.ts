@@ -152,7 +152,6 @@ export function liveScratchGuests(o: {
 
 /** DrillDeps without the workspace and the log, on the real systems. */
 export function liveDrillDeps(o: LiveDrillOptions): Omit<DrillDeps, "workspace" | "log"> {
-  const kind = kindOf;
   const now = () => Math.floor(Date.now() / 1000);
   return {
     now,
@@ -163,9 +162,9 @@ export function liveDrillDeps(o: LiveDrillOptions): Omit<DrillDeps, "workspace" 
         return { volid: b.volid, time: b.ctime };
       },
       restoreIfMissing: async (g, backup) => {
-        if (await o.api.exists(g.node, kind(g), g.vmId)) return "present";
+        if (await o.api.exists(g.node, kindOf(g), g.vmId)) return "present";
         o.log(`  restoring ${g.name} (${g.vmId}) from ${backup.volid}`);
-        await o.api.restore(g.node, kind(g), g.vmId, backup.volid, o.restoreStorage(g), o.log);
+        await o.api.restore(g.node, kindOf(g), g.vmId, backup.volid, o.restoreStorage(g), o.log);
         return "restored";
       },
     },

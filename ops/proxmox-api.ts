@@ -143,12 +143,24 @@ export class ProxmoxApi {
     }
   }
 
-  /** Restores a backup into `vmid` (which must not exist), its disks on `storage`. */
-  async restore(node: string, kind: GuestKind, vmid: number, volid: string, storage: string, onProgress?: (line: string) => void): Promise<void> {
+  /**
+   * Restores a backup into `vmid` (which must not exist), its disks on `storage`; with `into`, as a copy in that
+   * pool with new MAC addresses (unique=1).
+   */
+  async restore(
+    node: string,
+    kind: GuestKind,
+    vmid: number,
+    volid: string,
+    storage: string,
+    onProgress?: (line: string) => void,
+    into?: { pool: string },
+  ): Promise<void> {
+    const copy: Record<string, string | number> = into ? { pool: into.pool, unique: 1 } : {};
     const upid =
       kind === "qemu"
-        ? await this.call<string>("POST", `/nodes/${node}/qemu`, { vmid, archive: volid, storage, unique: 0 })
-        : await this.call<string>("POST", `/nodes/${node}/lxc`, { vmid, ostemplate: volid, restore: 1, storage, unprivileged: 1 });
+        ? await this.call<string>("POST", `/nodes/${node}/qemu`, { vmid, archive: volid, storage, unique: 0, ...copy })
+        : await this.call<string>("POST", `/nodes/${node}/lxc`, { vmid, ostemplate: volid, restore: 1, storage, ...copy, unprivileged: 1 });
     await this.waitTask(node, upid, onProgress);
   }
 
@@ -168,16 +180,13 @@ export class ProxmoxApi {
    * and passthrough devices removed, protection and start at boot off. Not started.
    */
   async restoreScratch(node: string, kind: GuestKind, vmid: number, volid: string, storage: string, pool: string, onProgress?: (line: string) => void) {
-    const upid =
-      kind === "qemu"
-        ? await this.call<string>("POST", `/nodes/${node}/qemu`, { vmid, archive: volid, storage, pool, unique: 1 })
-        : await this.call<string>("POST", `/nodes/${node}/lxc`, { vmid, ostemplate: volid, restore: 1, storage, pool, unique: 1, unprivileged: 1 });
-    await this.waitTask(node, upid, onProgress);
-    const config = await this.call<Record<string, unknown>>("GET", `/nodes/${node}/${kind}/${vmid}/config`);
-    const devices = Object.keys(config).filter((k) => /^(net|hostpci|usb)\d+$/.test(k));
-    await this.call("PUT", `/nodes/${node}/${kind}/${vmid}/config`, { ...(devices.length ? { delete: devices.join(",") } : {}), protection: 0, onboot: 0 });
-    const after = await this.call<Record<string, unknown>>("GET", `/nodes/${node}/${kind}/${vmid}/config`);
-    const left = Object.keys(after).filter((k) => /^(net|hostpci|usb)\d+$/.test(k));
+    await this.restore(node, kind, vmid, volid, storage, onProgress, { pool });
+    // Its network, passthrough and USB devices, by their config keys (net0, hostpci0, usb0…).
+    const devices = async () =>
+      Object.keys(await this.call<Record<string, unknown>>("GET", `/nodes/${node}/${kind}/${vmid}/config`)).filter((k) => /^(net|hostpci|usb)\d+$/.test(k));
+    const found = await devices();
+    await this.call("PUT", `/nodes/${node}/${kind}/${vmid}/config`, { ...(found.length ? { delete: found.join(",") } : {}), protection: 0, onboot: 0 });
+    const left = await devices();
     if (left.length) throw new ProxmoxApiError(`scratch guest ${vmid} still has ${left.join(", ")} after they were removed`, 0);
   }
 
