@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { __test, pgTenantProvider as p, type PgTenantInputs, type PgTenantState } from "../../components/providers/postgres-tenant";
 import { tenantObjects } from "../../lib/tenancy";
 import { startPostgres, type Postgres } from "../helpers/servers";
-import { KEEP_DATA_ENV } from "../../components/providers/keep-data";
+import { keepingData } from "../helpers/keep-data";
 
 let pg: Postgres;
 beforeAll(async () => {
@@ -124,12 +124,7 @@ describe("PostgreSQL tenant", () => {
     const first = inputs("wayne");
     const { id, outs } = (await p.create(first)) as { id: string; outs: PgTenantState };
     await sql("create table kept (id int); insert into kept values (9)", "tenant_wayne", { user: "tenant_wayne", password: first.password });
-    process.env[KEEP_DATA_ENV] = "1";
-    try {
-      await p.delete!(id, outs);
-    } finally {
-      delete process.env[KEEP_DATA_ENV];
-    }
+    await keepingData(() => p.delete!(id, outs));
     const { outs: again } = (await p.create(first)) as { outs: PgTenantState };
     expect(again.observed).toMatchObject({ passwordWorks: true, tables: 1 });
     expect((await sql("select id from kept", "tenant_wayne", { user: "tenant_wayne", password: first.password })).rows).toEqual([{ id: 9 }]);

@@ -2,7 +2,7 @@
 import { freePort } from "../helpers/servers";
 import { afterEach, describe, expect, it } from "vitest";
 import { qdrantCollectionProvider as p, type QdrantCollectionInputs, type QdrantCollectionState } from "../../components/providers/qdrant-collection";
-import { KEEP_DATA_ENV } from "../../components/providers/keep-data";
+import { keepingData } from "../helpers/keep-data";
 import { startFakeQdrant, type FakeQdrant } from "../helpers/fake-qdrant";
 
 let q: FakeQdrant | undefined;
@@ -84,12 +84,7 @@ describe("Qdrant collection", () => {
     q = await startFakeQdrant();
     const { id, outs } = (await p.create(inputs(q, { onDelete: "delete" }))) as { id: string; outs: QdrantCollectionState };
     q.collections.get("tenant_acme")!.points = 5;
-    process.env[KEEP_DATA_ENV] = "1";
-    try {
-      await p.delete!(id, outs);
-    } finally {
-      delete process.env[KEEP_DATA_ENV];
-    }
+    await keepingData(() => p.delete!(id, outs));
     expect(q.collections.get("tenant_acme")?.points).toBe(5);
     const again = (await p.create(inputs(q, { onDelete: "delete" }))) as { outs: QdrantCollectionState };
     expect(again.outs.observed).toMatchObject({ exists: true, points: 5 });

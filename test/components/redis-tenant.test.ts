@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { __test, redisTenantProvider as p, type RedisTenantInputs, type RedisTenantState } from "../../components/providers/redis-tenant";
 import { tenantObjects } from "../../lib/tenancy";
 import { startRedis, type Redis as RedisServer } from "../helpers/servers";
-import { KEEP_DATA_ENV } from "../../components/providers/keep-data";
+import { keepingData } from "../helpers/keep-data";
 
 let server: RedisServer;
 beforeAll(async () => {
@@ -67,12 +67,7 @@ describe("Redis tenant", () => {
     } finally {
       c.disconnect();
     }
-    process.env[KEEP_DATA_ENV] = "1";
-    try {
-      await p.delete!(id, outs);
-    } finally {
-      delete process.env[KEEP_DATA_ENV];
-    }
+    await keepingData(() => p.delete!(id, outs));
     const { outs: again } = (await p.create(first)) as { outs: RedisTenantState };
     expect(again.observed).toMatchObject({ exists: true, passwordMatches: true, keyCount: 1 });
   });
