@@ -13,7 +13,7 @@ import { dummySecrets } from "../helpers/config";
 import { hostStateFrom } from "./host-state";
 import { describePreview, readPreview } from "./preview-output";
 import { computedOutputNames, computedOutputs, placeholderFor } from "./sdk-outputs";
-import { changedKeys, typeOf } from "./standin-provider";
+import { changedKeys, generatedSecretValues, standinProvider, typeOf } from "./standin-provider";
 
 const MODULES = join(__dirname, "..", "..", "node_modules");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -48,6 +48,39 @@ describe("the stand-in provider's diff", () => {
     expect(changedKeys({ a: 1, gone: true }, { a: 1 })).toEqual(["gone"]);
     expect(changedKeys({ p: "s", o: { y: 1, x: 2 } }, { p: secret, o: { x: 2, y: 1 } })).toEqual([]);
     expect(typeOf("urn:pulumi:s::p::a:b:C$command:remote:Command::n")).toBe("command:remote:Command");
+  });
+});
+
+describe("the stand-in random provider", () => {
+  const urn = (type: string, name: string) => `urn:pulumi:it::p::${type}::${name}`;
+  const PASSWORD = "random:index/randomPassword:RandomPassword";
+  const ID = "random:index/randomId:RandomId";
+
+  it("generates new values at each create, of the asked length, and keeps them through an update", async () => {
+    const p = standinProvider("4.0.0");
+    const a = (await p.create!(urn(PASSWORD, "pw"), { length: 40, special: false })).outs!;
+    const b = (await p.create!(urn(PASSWORD, "pw"), { length: 40, special: false })).outs!;
+    expect(a.result).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect(b.result).not.toBe(a.result);
+    const key = (await p.create!(urn(ID, "key"), { byteLength: 32 })).outs!;
+    expect(key.hex).toMatch(/^[0-9a-f]{64}$/);
+    expect(Buffer.from(key.b64Std as string, "base64").toString("hex")).toBe(key.hex);
+    const updated = (await p.update!("id", urn(PASSWORD, "pw"), a, { length: 40, special: false, keepers: {} })).outs!;
+    expect(updated.result).toBe(a.result);
+  });
+
+  it("finds the generated values in an exported state, secrets unwrapped", () => {
+    const secret = (v: string) => ({ [specialSigKey]: specialSecretSig, plaintext: JSON.stringify(v) });
+    const state = {
+      deployment: {
+        resources: [
+          { type: PASSWORD, outputs: { result: secret("pw-value") } },
+          { type: ID, outputs: { hex: "00ff" } },
+          { type: "proxmoxve:index/vmLegacy:VmLegacy", outputs: { result: "not generated" } },
+        ],
+      },
+    };
+    expect(generatedSecretValues(state)).toEqual(["pw-value", "00ff"]);
   });
 });
 

@@ -4,10 +4,11 @@
 //   check   passes the inputs through, refusing only values no provider accepts (non-finite numbers)
 //   diff    compares old and new inputs by meaning (secret wrappers ignored), so a program-side perpetual diff shows
 //   create  echoes the inputs as outputs under a deterministic id (the URN's hash), with the properties the provider
-//           computes (read from its Node.js SDK) filled with placeholders of their declared shape
+//           computes (read from its Node.js SDK) filled with placeholders of their declared shape; the random
+//           provider's generated values are new at each create, as the real provider's are, and kept by an update
 //   read    returns the state unchanged, so a refresh sees no drift
 // Started by a launcher the test writes as `pulumi-resource-<name>` on PATH: node --import tsx standin-provider.ts <name>
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as provider from "@pulumi/pulumi/provider";
@@ -94,6 +95,47 @@ export function outputOverrides(json: string | undefined): Record<string, Record
   return json ? (JSON.parse(json) as Record<string, Record<string, unknown>>) : {};
 }
 
+/**
+ * What the random provider generates, new at each create: a RandomPassword's result (letters and digits, its length)
+ * and bcrypt hash, a RandomId's hex and encodings (its byte length), a RandomString's result. With the same value for
+ * every create, a secret generated again after a teardown could not be told from the one kept.
+ */
+export function generatedValues(type: string, inputs: Record<string, unknown>): Record<string, string> {
+  if (!type.startsWith("random:")) return {};
+  if (type === "random:index/randomId:RandomId") {
+    const bytes = randomBytes(Number(inputs.byteLength ?? 8));
+    return {
+      hex: bytes.toString("hex"),
+      b64Std: bytes.toString("base64"),
+      b64Url: bytes.toString("base64url"),
+      dec: BigInt(`0x${bytes.toString("hex") || "0"}`).toString(),
+    };
+  }
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  const result = [...randomBytes(Number(inputs.length ?? 16))].map((b) => alphabet[b % alphabet.length]).join("");
+  return type === "random:index/randomPassword:RandomPassword" ? { result, bcryptHash: `standin-bcrypt:${randomBytes(16).toString("hex")}` } : { result };
+}
+
+/** A state value as `pulumi stack export --show-secrets` gives it: a secret's plaintext (JSON) unwrapped. */
+function revealed(value: unknown): unknown {
+  if (value && typeof value === "object" && specialSigKey in value && "plaintext" in value)
+    return JSON.parse(String((value as { plaintext: string }).plaintext));
+  return value;
+}
+
+/** The values the random provider generated in an exported state (`--show-secrets`): the secrets to look for elsewhere. */
+export function generatedSecretValues(state: { deployment: { resources?: { type: string; outputs?: Record<string, unknown> }[] } }): string[] {
+  return (state.deployment.resources ?? [])
+    .flatMap((r) =>
+      r.type === "random:index/randomPassword:RandomPassword"
+        ? [revealed(r.outputs?.result)]
+        : r.type === "random:index/randomId:RandomId"
+          ? [revealed(r.outputs?.hex)]
+          : [],
+    )
+    .filter((v): v is string => typeof v === "string" && v.length > 0);
+}
+
 export function standinProvider(
   version: string,
   computed: Map<string, Record<string, Placeholder>> = new Map(),
@@ -114,13 +156,14 @@ export function standinProvider(
       return { changes: changedKeys(olds, news, computed.get(typeOf(urn))).length > 0 };
     },
     async create(urn, inputs) {
-      return { id: idFor(urn, inputs), outs: outputs(urn, inputs) };
+      return { id: idFor(urn, inputs), outs: { ...outputs(urn, inputs), ...generatedValues(typeOf(urn), inputs) } };
     },
     async read(id, _urn, props) {
       return { id, props };
     },
-    async update(_id, urn, _olds, news) {
-      return { outs: outputs(urn, news) };
+    async update(_id, urn, olds, news) {
+      const kept = Object.keys(generatedValues(typeOf(urn), news)).filter((k) => k in olds);
+      return { outs: { ...outputs(urn, news), ...Object.fromEntries(kept.map((k) => [k, olds[k]])) } };
     },
     async delete() {},
   };
