@@ -15,7 +15,7 @@ import {
 } from "../lib/compose/spec";
 import { buildTriggers } from "../lib/build-context";
 import { dockerLabels, type GuestEnvironment } from "../lib/tags";
-import { keptHexKey, keptPassword, type SecretKeeper } from "./kept-secrets";
+import { keptServiceSecret, type SecretKeeper } from "./kept-secrets";
 
 export interface ComposeStackArgs {
   spec: StackSpec;
@@ -130,14 +130,11 @@ export class ComposeStack extends pulumi.ComponentResource {
       ]),
     );
     const given = args.secretValues ?? {};
-    // Generated: 48 alphanumerics (32 for names ending in -32: cookie secrets), or 32 random bytes in hex for names
-    // ending in -hex (encryption keys).
-    const generated = (secret: string): pulumi.Output<string> =>
-      secret.endsWith("-hex")
-        ? keptHexKey(`${name}-${secret}`, args.keeper, this)
-        : keptPassword(`${name}-${secret}`, secret.endsWith("-32") ? 32 : 48, args.keeper, this);
     this.secrets = Object.fromEntries(
-      secretNames(spec).map((secret) => [secret, pulumi.secret(secret in given ? pulumi.output(given[secret]) : generated(secret))]),
+      secretNames(spec).map((secret) => [
+        secret,
+        pulumi.secret(secret in given ? pulumi.output(given[secret]) : keptServiceSecret(name, secret, args.keeper, this)),
+      ]),
     );
     const all = pulumi.all(this.secrets);
     const value = (k: string, v: EnvValue): pulumi.Output<string> =>

@@ -40,3 +40,14 @@ export function keptHexKey(name: string, keeper: SecretKeeper | undefined, paren
   const id = new random.RandomId(name, { byteLength: 32 }, { parent, additionalSecretOutputs: ["hex", "b64Std", "b64Url", "dec"] });
   return keptSecret(name, id.hex, keeper, parent);
 }
+
+/**
+ * A compose service's generated secret by the name its templates use (lib/catalog): 48 letters and digits, 32 for a
+ * name ending in -32 (cookie secrets), or 32 random bytes in hex for a name ending in -hex (encryption keys); kept as
+ * `${stack}-${secret}`.
+ */
+export function keptServiceSecret(stack: string, secret: string, keeper: SecretKeeper | undefined, parent: pulumi.Resource): pulumi.Output<string> {
+  return secret.endsWith("-hex")
+    ? keptHexKey(`${stack}-${secret}`, keeper, parent)
+    : keptPassword(`${stack}-${secret}`, secret.endsWith("-32") ? 32 : 48, keeper, parent);
+}

@@ -2,7 +2,7 @@
 // and removed afterwards. Debian's packages: postgresql (initdb runs as the postgres user) and redis-server.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -38,20 +38,42 @@ export interface Postgres {
   stop(): void;
 }
 
-export async function startPostgres(): Promise<Postgres> {
+/** A directory owned by the postgres user, to hold a data directory that outlives one server (PostgresOptions.data). */
+export function postgresVolume(): string {
+  const dir = mkdtempSync(join(tmpdir(), "pg-volume-"));
+  chownSync(dir, Number(execFileSync("id", ["-u", "postgres"]).toString().trim()), Number(execFileSync("id", ["-g", "postgres"]).toString().trim()));
+  chmodSync(dir, 0o700);
+  return dir;
+}
+
+export interface PostgresOptions {
+  /**
+   * A data directory that outlives the server, as a container's volume does: initialised with `password` only when
+   * it holds no cluster yet (a first start), then started as it is, whatever password is given — the way Neo4j
+   * reads NEO4J_AUTH only at its first start. `stop` leaves it in place.
+   */
+  data?: string;
+  password?: string;
+}
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<Postgres> {
   const dir = mkdtempSync(join(tmpdir(), "pg-"));
   const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
   const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
   chownSync(dir, uid, gid);
   chmodSync(dir, 0o700);
-  const password = `admin-${Math.random().toString(36).slice(2)}`;
-  const pwfile = join(dir, "pw");
-  writeFileSync(pwfile, password);
-  chownSync(pwfile, uid, gid);
-  const data = join(dir, "data");
+  const password = options.password ?? `admin-${Math.random().toString(36).slice(2)}`;
+  const data = options.data ?? join(dir, "data");
+  if (options.data !== undefined && !existsSync(dirname(data))) throw new Error(`startPostgres: ${dirname(data)} does not exist (postgresVolume makes one)`);
   const asPostgres = (program: string, args: string[]) =>
     execFileSync("runuser", ["-u", "postgres", "--", pgBin(program), ...args], { stdio: "pipe", timeout: 90_000 });
-  asPostgres("initdb", ["-D", data, "-U", "admin", "-A", "scram-sha-256", `--pwfile=${pwfile}`, "--no-sync"]);
+  if (!existsSync(join(data, "PG_VERSION"))) {
+    const pwfile = join(dir, "pw");
+    writeFileSync(pwfile, password);
+    chownSync(pwfile, uid, gid);
+    asPostgres("initdb", ["-D", data, "-U", "admin", "-A", "scram-sha-256", `--pwfile=${pwfile}`, "--no-sync"]);
+    rmSync(pwfile);
+  }
   const port = await freePort();
   asPostgres("pg_ctl", ["-D", data, "-w", "-l", join(dir, "log"), "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]);
   return {
@@ -61,7 +83,7 @@ export async function startPostgres(): Promise<Postgres> {
     password,
     stop: () => {
       try {
-        asPostgres("pg_ctl", ["-D", data, "-m", "immediate", "stop"]);
+        asPostgres("pg_ctl", ["-D", data, "-m", options.data ? "fast" : "immediate", "stop"]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -2,7 +2,9 @@
 // VaultSecrets and Tenants, unchanged) under the real engine (scripts/pulumi-toolchain.sh) with a local backend,
 // against the real Ollama (and its registry), Vault, PostgreSQL and Redis started here (Qdrant is the stand-in).
 // A second up changes nothing; out-of-band changes are what `dualstack drift` reports; the drill destroys and
-// rebuilds it with its RTO measured; destroy removes what it should and keeps what a tenant still holds.
+// rebuilds it with its RTO measured (a tenant's rows, a Neo4j-style database and data encrypted under a generated key
+// all readable afterwards with the credentials the rebuilt stack gives); destroy removes what it should and keeps what
+// a tenant still holds.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +22,8 @@ import { tinyLlamaGguf } from "../helpers/gguf";
 import { makeTestCa, type TestCa } from "../helpers/pki";
 import { publishTinyModel, startBlobServer, startOllama, startRegistry, type RealOllama, type RealRegistry } from "../helpers/real-ollama";
 import { startVault, type RealVault } from "../helpers/real-vault";
-import { startPostgres, startRedis, type Postgres, type Redis } from "../helpers/servers";
+import { postgresVolume, startPostgres, startRedis, type Postgres, type Redis } from "../helpers/servers";
+import { generatedSecretValues } from "../engine/standin-provider";
 import { tool } from "../helpers/process";
 
 const ROOT = resolve(__dirname, "..", "..");
@@ -32,6 +35,8 @@ let blobs: { host: string; stop: () => Promise<void> };
 let ollama: RealOllama;
 let vault: RealVault;
 let pg: Postgres;
+let graph: Postgres | undefined;
+let graphVolume: string | undefined;
 let redis: Redis;
 let qdrant: FakeQdrant;
 let ws: Workspace;
@@ -97,6 +102,8 @@ afterAll(async () => {
   await qdrant?.close();
   await redis?.stop();
   pg?.stop();
+  graph?.stop();
+  if (graphVolume) rmSync(graphVolume, { recursive: true, force: true });
   await vault?.stop();
   await ollama?.stop();
   await registry?.stop();
@@ -142,12 +149,64 @@ describe("pulumi up against the real servers", () => {
     expect(after.drifted, JSON.stringify(after.resources)).toBe(false);
   });
 
-  it("the drill on this testbed: destroy (protected kept), rebuild, the inventory verified, the tenant's kept password unchanged; RTO measured", async () => {
+  it("the drill on this testbed: destroy (protected kept), rebuild, the inventory verified; every credential over kept data unchanged, the data identical; RTO measured", async () => {
     const kept = async () => (await vault.call("GET", "kv-public/data/kept/tenants-acme-postgres-password", vault.rootToken)).body.data?.data?.value as string;
     const record = async () => (await vault.call("GET", "kv-public/data/tenants/acme", vault.rootToken)).body.data?.data as Record<string, string>;
     const before = await kept();
     expect(before).toBeTruthy();
     expect((await record()).POSTGRES_URL).toContain(before);
+    // What the stack gives its services (as the compose stack gives them their environment), and what it generated.
+    const given = () => JSON.parse(ws.must(["stack", "output", "--stack", STACK, "--json", "--show-secrets"])) as { graphPassword: string; ledgerKey: string };
+    const generated = () => generatedSecretValues(JSON.parse(ws.must(["stack", "export", "--stack", STACK, "--show-secrets"])));
+    const first = given();
+    expect(first.ledgerKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(generated()).toEqual(expect.arrayContaining([first.graphPassword, first.ledgerKey]));
+    // A Neo4j-style service: a database whose password is set from what it is given at its first start only, then
+    // held in its data; its rows sealed with the encryption key, as Langfuse seals what it stores (pgcrypto, AES).
+    graphVolume = postgresVolume();
+    const graphData = join(graphVolume, "data");
+    graph = await startPostgres({ data: graphData, password: first.graphPassword });
+    const asGraph = (password: string, sql: string, key?: string) =>
+      execFileSync(
+        tool("psql"),
+        [
+          "-X",
+          "-q",
+          "-t",
+          "-A",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-v",
+          `key=${key ?? ""}`,
+          "-h",
+          graph!.host,
+          "-p",
+          String(graph!.port),
+          "-U",
+          "admin",
+          "-d",
+          "postgres",
+          "-f",
+          "-",
+        ],
+        {
+          env: { ...process.env, PGPASSWORD: password },
+          input: sql,
+          encoding: "utf8",
+          stdio: ["pipe", "pipe", "pipe"],
+        },
+      ).trim();
+    asGraph(
+      first.graphPassword,
+      "CREATE EXTENSION pgcrypto; CREATE TABLE sealed (id int, body bytea); INSERT INTO sealed SELECT g, pgp_sym_encrypt('note ' || md5(g::text), :'key', 'cipher-algo=aes256') FROM generate_series(1, 300) g;",
+      first.ledgerKey,
+    );
+    const unsealed = (password: string, key: string) =>
+      asGraph(password, "SELECT md5(string_agg(id || ':' || pgp_sym_decrypt(body, :'key'), ',' ORDER BY id)) FROM sealed;", key);
+    const sealedBefore = unsealed(first.graphPassword, first.ledgerKey);
+    expect(asGraph(first.graphPassword, "SELECT md5(string_agg(g || ':note ' || md5(g::text), ',' ORDER BY g)) FROM generate_series(1, 300) g;")).toBe(
+      sealedBefore,
+    );
     const plan: DrillPlan = {
       stack: STACK,
       guests: [],
@@ -186,6 +245,12 @@ describe("pulumi up against the real servers", () => {
           throw new Error("no guests");
         },
         restoreIfMissing: async () => "present",
+        release: async () => {
+          throw new Error("no guests");
+        },
+        isProtected: async () => {
+          throw new Error("no guests");
+        },
       },
       restic: { check: async () => true },
       verify: { inventory: () => takeInventory(targets) },
@@ -215,6 +280,20 @@ describe("pulumi up against the real servers", () => {
     expect(modelsAfterDestroy).toEqual([model, "tiny-assistant:latest"].sort());
     expect(rowsHash()).toBe(hashBefore);
     asTenant("DROP TABLE drill_rows");
+
+    // The rebuild generated new candidates for the services' secrets (the random resources went with the destroy)
+    // and gives the services the kept values: the database, started again on its kept data as a new container would
+    // be (the password it is given now is read by no one), takes the password it was given, and the key unseals
+    // every row. A regenerated secret would fail both.
+    const rebuilt = given();
+    expect(generated()).not.toContain(first.graphPassword);
+    expect(generated()).not.toContain(first.ledgerKey);
+    graph.stop();
+    graph = await startPostgres({ data: graphData, password: rebuilt.graphPassword });
+    expect(unsealed(rebuilt.graphPassword, rebuilt.ledgerKey)).toBe(sealedBefore);
+    expect(rebuilt).toEqual(first);
+    for (const secret of ["services-neo4j-password", "services-langfuse-encryption-key-hex"])
+      expect((await vault.call("GET", `kv-public/metadata/kept/${secret}`, vault.rootToken)).body.data.current_version, secret).toBe(1);
   });
 
   it("destroy refuses to drop a tenant that still holds data, and removes everything once it is empty", async () => {

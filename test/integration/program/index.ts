@@ -1,7 +1,10 @@
 // The integration program: the project's components and dynamic providers, unchanged, pointed at the real servers
 // the integration test starts on loopback (Ollama with its registry, Vault, PostgreSQL, Redis; Qdrant is the
-// stand-in). Stack config (namespace "it") carries the addresses and credentials.
+// stand-in). Stack config (namespace "it") carries the addresses and credentials. Two of the catalog's generated
+// service secrets, made as the compose stack makes them, stand for the services that hold data under a credential:
+// Neo4j's password (read by the database only at its first start) and Langfuse's encryption key (over what it stores).
 import * as pulumi from "@pulumi/pulumi";
+import { keptServiceSecret } from "../../../components/kept-secrets";
 import { ModelDeployment, deployModels } from "../../../components/model-deployment";
 import { Tenants } from "../../../components/tenants";
 import { VaultSecrets } from "../../../components/vault-secrets";
@@ -73,5 +76,10 @@ export = async () => {
     { dependsOn: models },
   );
 
-  return { models: deployments.map((d) => d.name) };
+  // Generated and kept as the compose stack "services" makes them (components/compose-stack.ts), in the same mount.
+  const services = new pulumi.ComponentResource("it:index:Services", "services");
+  const graphPassword = keptServiceSecret("services", "neo4j-password", { vault }, services);
+  const ledgerKey = keptServiceSecret("services", "langfuse-encryption-key-hex", { vault }, services);
+
+  return { models: deployments.map((d) => d.name), graphPassword, ledgerKey };
 };
