@@ -106,6 +106,9 @@ export async function resticCheckPassed(prometheusUrl: string, repository: strin
 
 const kindOf = (g: DrillGuest): GuestKind => (g.kind === "vm" ? "qemu" : "lxc");
 
+/** A disk volume the holder `vmId` owns, as a drive's value names it ("local-zfs:vm-301-disk-0,size=…"). */
+const holderDisk = (vmId: number) => new RegExp(`(^|[:/])vm-${vmId}-disk-\\d+([.,]|$)`);
+
 /** The newest backup of a guest in the PBS storage. */
 async function latestBackup(api: ProxmoxApi, storage: string, g: DrillGuest) {
   const [b] = await api.backups(g.node, storage, g.vmId);
@@ -167,6 +170,19 @@ export function liveDrillDeps(o: LiveDrillOptions): Omit<DrillDeps, "workspace" 
         await o.api.restore(g.node, kindOf(g), g.vmId, backup.volid, o.restoreStorage(g), o.log);
         return "restored";
       },
+      release: async (g) => {
+        if (!(await o.api.exists(g.node, kindOf(g), g.vmId))) return "gone";
+        // Its data disk by its volume's name: vm-<holder>-disk-N is the holder's, and a VM's destroy leaves a disk
+        // another VM owns in place.
+        const config = await o.api.config(g.node, kindOf(g), g.vmId);
+        const onHolder = Object.entries(config).filter(([k, v]) => /^(scsi|virtio|sata|ide)\d+$/.test(k) && holderDisk(g.dataHolder!).test(String(v)));
+        if (!onHolder.length)
+          throw new Error(`${g.name} (${g.vmId}) has no disk of its holder ${g.dataHolder} attached: its data would go with it, so it is left protected`);
+        await o.api.setProtection(g.node, kindOf(g), g.vmId, false);
+        return "released";
+      },
+      isProtected: async (g) =>
+        (await o.api.exists(g.node, kindOf(g), g.vmId)) && Number((await o.api.config(g.node, kindOf(g), g.vmId)).protection ?? 0) === 1,
     },
     restic: {
       check: async (repository) => {

@@ -1,7 +1,8 @@
 // `dualstack drill rebuild <stack> [--dry-run]`: the destructive disaster-recovery drill. Preflight (image backups fresh, the restic
 // repository verified), an inventory of what must come back (models with their digests, vector collections with
-// their point counts, services healthy), a protected on-demand backup of every guest, destroy with everything
-// protected kept, rebuild, restore, verification against the inventory, and a report with the measured RTO and RPO.
+// their point counts, services healthy), a protected on-demand backup of every guest, destroy of the compute (the GPU
+// VM's protection taken off first, in Proxmox and in the state; its data disk's holder, the data containers and the
+// volumes stay protected), rebuild, restore, verification against the inventory, and a report with the measured RTO and RPO.
 // Every step prints progress; the first failure stops the drill and says what state things were left in. Nothing
 // here deletes a backup or a protected resource: the drill's dependencies offer no such call.
 import { KEEP_DATA_ENV } from "../components/providers/keep-data";
@@ -25,6 +26,13 @@ export interface DrillGuest {
   started: boolean;
   /** A VM with the QEMU guest agent: the GPU VM, where Ollama keeps its models on the data disk. */
   agent: boolean;
+  /** Its URN in the stack (the rebuild drill takes a compute guest's protection off by it). */
+  urn: string;
+  /**
+   * Compute the rebuild drill destroys and rebuilds: a started VM whose data disk belongs to the never-started holder
+   * beside it (the GPU VM), with that holder's VMID. Absent for every other guest: those stay.
+   */
+  dataHolder?: number;
 }
 
 /** What the drill works on, read from the stack's plan: known before anything is touched. */
@@ -40,22 +48,26 @@ export interface DrillPlan {
 }
 
 export function drillPlan(plan: PlanResult, maxBackupAgeHours = 26): DrillPlan {
-  const guests = plan.resources
-    .filter((r) => (r.type === VM || r.type === CT) && r.inputs.template !== true)
-    .map((r) => ({
-      vmId: Number(r.inputs.vmId),
-      name: r.name,
-      node: String(r.inputs.nodeName),
-      kind: r.type === VM ? ("vm" as const) : ("ct" as const),
-      protectedInState: r.options.protect,
-      datastore: String(
-        (r.inputs.disks as { datastoreId?: string }[] | undefined)?.[0]?.datastoreId ??
-          (r.inputs.disk as { datastoreId?: string } | undefined)?.datastoreId ??
-          "",
-      ),
-      started: r.inputs.started !== false,
-      agent: r.type === VM && (r.inputs.agent as { enabled?: boolean } | undefined)?.enabled === true,
-    }));
+  const guestResources = plan.resources.filter((r) => (r.type === VM || r.type === CT) && r.inputs.template !== true);
+  // A started VM's data disk holder: the never-started VM beside it (the same parent component, gpu-vm.ts).
+  const holderOf = (r: (typeof guestResources)[number]) =>
+    r.type === VM && r.inputs.started !== false ? guestResources.find((h) => h.type === VM && h.parent === r.parent && h.inputs.started === false) : undefined;
+  const guests = guestResources.map((r) => ({
+    vmId: Number(r.inputs.vmId),
+    name: r.name,
+    node: String(r.inputs.nodeName),
+    kind: r.type === VM ? ("vm" as const) : ("ct" as const),
+    protectedInState: r.options.protect,
+    datastore: String(
+      (r.inputs.disks as { datastoreId?: string }[] | undefined)?.[0]?.datastoreId ??
+        (r.inputs.disk as { datastoreId?: string } | undefined)?.datastoreId ??
+        "",
+    ),
+    started: r.inputs.started !== false,
+    agent: r.type === VM && (r.inputs.agent as { enabled?: boolean } | undefined)?.enabled === true,
+    urn: r.urn,
+    ...(holderOf(r) ? { dataHolder: Number(holderOf(r)!.inputs.vmId) } : {}),
+  }));
   return {
     stack: plan.stack,
     guests,
@@ -87,6 +99,13 @@ export interface DrillDeps {
     protectedBackup(guest: DrillGuest): Promise<BackupRef>;
     /** Restores a backup into the guest's VMID if it is missing after the rebuild (its data volumes were kept otherwise). */
     restoreIfMissing(guest: DrillGuest, backup: BackupRef): Promise<"present" | "restored">;
+    /**
+     * Takes a compute guest's Proxmox protection off so that the destroy can delete it, once its data disk is seen to
+     * be its holder's (refused otherwise: its data would go with it). "gone": already deleted (a resumed drill).
+     */
+    release(guest: DrillGuest): Promise<"released" | "gone">;
+    /** Whether the guest exists with its Proxmox protection on (a rebuilt compute guest must be protected again). */
+    isProtected(guest: DrillGuest): Promise<boolean>;
   };
   restic: { check(repository: string): Promise<boolean> };
   verify: { inventory(plan: DrillPlan): Promise<Inventory> };
@@ -143,7 +162,7 @@ export const DRILL_STEPS = [
   { step: "protected-backup", what: "a protected vzdump backup of every guest to the PBS storage (kept by pruning)" },
   {
     step: "destroy",
-    what: "pulumi destroy --exclude-protected: data disks, volumes, the storage and the protected guests stay; models and tenants stay in place, out of the state",
+    what: "the compute's protection off (the GPU VM: in Proxmox and in the state), then pulumi destroy --exclude-protected: the data disk's holder, the data containers, the volumes and the storage stay; models and tenants stay in place, out of the state",
   },
   { step: "rebuild", what: "pulumi up" },
   { step: "restore", what: "restore from the protected backups any guest the rebuild did not bring back with its data" },
@@ -159,10 +178,16 @@ export function renderDrillSteps(p: DrillPlan): string {
     "preflight-restic": [`restic check of repository ${p.resticRepository} (ai-dualstack-restic-check-${p.resticRepository})`],
     inventory: [`models: ${p.models.join(", ") || "none"}`, `collections: ${p.collections.join(", ") || "none"}`],
     "protected-backup": guests.map((g) => `vzdump --protected 1 ${g.split(" ")[1]}`),
-    destroy: [`${KEEP_DATA_ENV}=1 pulumi destroy --exclude-protected --stack ${p.stack}`],
+    destroy: [
+      ...computeOf(p).map((g) => `${g.name} (${g.vmId}): protection off in Proxmox and in the state (its data disk stays on ${g.dataHolder})`),
+      `${KEEP_DATA_ENV}=1 pulumi destroy --exclude-protected --stack ${p.stack}`,
+    ],
     rebuild: [`pulumi up --stack ${p.stack}`],
     restore: guests.map((g) => `${g}: restore from its protected backup if missing`),
-    verify: [`${p.models.length} model digest(s), ${p.collections.length} collection count(s), service health`],
+    verify: [
+      `${p.models.length} model digest(s), ${p.collections.length} collection count(s), service health`,
+      ...computeOf(p).map((g) => `${g.name} (${g.vmId}) protected again`),
+    ],
   };
   DRILL_STEPS.forEach((s, i) => {
     lines.push(`${i + 1}. ${s.step}: ${s.what}`);
@@ -173,6 +198,11 @@ export function renderDrillSteps(p: DrillPlan): string {
 }
 
 class StepFailed extends Error {}
+
+/** The guests the rebuild drill destroys and rebuilds (the GPU VM): those with a data disk holder. */
+export function computeOf(p: DrillPlan): DrillGuest[] {
+  return p.guests.filter((g) => g.dataHolder !== undefined);
+}
 
 /** Compares the inventory after the rebuild with the one before; the problems, empty when everything came back. */
 export function compareInventory(before: Inventory, after: Inventory): string[] {
@@ -259,10 +289,23 @@ export async function runDrill(p: DrillPlan, d: DrillDeps): Promise<DrillReport>
       rpo = Math.max(0, ...[...backups.values()].map((b) => destroyedAt! - b.time));
       // From here on the stack is being changed: a run that stops resumes (at the destroy, which is safe again).
       save();
-      leftIn = `stack ${p.stack} being destroyed (protected resources and backups kept); run pulumi up --stack ${p.stack} to rebuild`;
+      const compute = computeOf(p);
+      const names = compute.map((g) => `${g.name} (${g.vmId})`).join(", ");
+      if (compute.length) {
+        leftIn = `stack ${p.stack} unchanged but for the protection of ${names}, being taken off; run pulumi up --stack ${p.stack} to protect it again`;
+        for (const g of compute) {
+          const r = await d.proxmox.release(g);
+          d.log(`  ${g.name} (${g.vmId}): ${r === "gone" ? "already deleted" : `protection off; its data disk stays on ${g.dataHolder}`}`);
+        }
+        await d.workspace.unprotect(
+          p.stack,
+          compute.map((g) => g.urn),
+        );
+      }
+      leftIn = `stack ${p.stack} being destroyed (${compute.length ? `${names} with it; ` : ""}protected resources and backups kept); run pulumi up --stack ${p.stack} to rebuild`;
       await d.workspace.destroyExcludingProtected(p.stack, d.log, { keepData: true });
-      leftIn = `stack ${p.stack} destroyed except protected resources; backups kept; run pulumi up --stack ${p.stack} to rebuild`;
-      return "destroyed, protected resources kept";
+      leftIn = `stack ${p.stack} destroyed${compute.length ? `, ${names} included,` : ""} except protected resources; backups kept; run pulumi up --stack ${p.stack} to rebuild`;
+      return compute.length ? `destroyed with ${names}; protected resources kept` : "destroyed, protected resources kept";
     },
     rebuild: async () => {
       await d.workspace.up(p.stack, d.log);
@@ -277,6 +320,7 @@ export async function runDrill(p: DrillPlan, d: DrillDeps): Promise<DrillReport>
     verify: async () => {
       const after = await d.verify.inventory(p);
       const problems = compareInventory(before!, after);
+      for (const g of computeOf(p)) if (!(await d.proxmox.isProtected(g))) problems.push(`${g.name} (${g.vmId}) came back without its protection`);
       if (problems.length) throw new StepFailed(problems.join("; "));
       leftIn = `stack ${p.stack} rebuilt and verified; protected backups kept`;
       return "everything came back";

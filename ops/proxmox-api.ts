@@ -182,12 +182,21 @@ export class ProxmoxApi {
   async restoreScratch(node: string, kind: GuestKind, vmid: number, volid: string, storage: string, pool: string, onProgress?: (line: string) => void) {
     await this.restore(node, kind, vmid, volid, storage, onProgress, { pool });
     // Its network, passthrough and USB devices, by their config keys (net0, hostpci0, usb0…).
-    const devices = async () =>
-      Object.keys(await this.call<Record<string, unknown>>("GET", `/nodes/${node}/${kind}/${vmid}/config`)).filter((k) => /^(net|hostpci|usb)\d+$/.test(k));
+    const devices = async () => Object.keys(await this.config(node, kind, vmid)).filter((k) => /^(net|hostpci|usb)\d+$/.test(k));
     const found = await devices();
     await this.call("PUT", `/nodes/${node}/${kind}/${vmid}/config`, { ...(found.length ? { delete: found.join(",") } : {}), protection: 0, onboot: 0 });
     const left = await devices();
     if (left.length) throw new ProxmoxApiError(`scratch guest ${vmid} still has ${left.join(", ")} after they were removed`, 0);
+  }
+
+  /** A guest's current configuration (its keys as Proxmox names them: scsi1, net0, protection…). */
+  async config(node: string, kind: GuestKind, vmid: number): Promise<Record<string, unknown>> {
+    return this.call<Record<string, unknown>>("GET", `/nodes/${node}/${kind}/${vmid}/config`);
+  }
+
+  /** Sets a guest's protection flag (Proxmox refuses to delete a protected guest or its disks). */
+  async setProtection(node: string, kind: GuestKind, vmid: number, on: boolean): Promise<void> {
+    await this.call("PUT", `/nodes/${node}/${kind}/${vmid}/config`, { protection: on ? 1 : 0 });
   }
 
   /** Starts a guest and waits for its start task; a VM with `waitAgent` until its guest agent answers too. */

@@ -22,6 +22,11 @@ export interface StackWorkspace {
    * holds data (models, tenants) also stays where it is and only leaves the state (components/providers/keep-data.ts).
    */
   destroyExcludingProtected(stack: string, onProgress: (line: string) => void, options?: { keepData?: boolean }): Promise<void>;
+  /**
+   * `pulumi state unprotect` of these resources (the ones in the state and protected there): what the destroy then
+   * deletes. The program protects them again at the next `up`.
+   */
+  unprotect(stack: string, urns: string[]): Promise<string[]>;
   /** `pulumi up --yes` (with `--refresh`: what Vault keeps is read first, as after a rotation). */
   up(stack: string, onProgress: (line: string) => void, options?: { refresh?: boolean }): Promise<void>;
   /** The stack's outputs (secrets stay secret). */
@@ -52,6 +57,21 @@ export function changesFromEvents(events: EngineEvent[]): ResourceChange[] {
     out.push({ urn: m.urn, type: m.type, op: m.op, properties: [...properties].sort() });
   }
   return out;
+}
+
+/** An exported state with these resources' protect flag cleared; `unprotected`: the URNs that had it. */
+export function withoutProtection<T extends { deployment: { resources?: { urn: string; protect?: boolean }[] } }>(
+  state: T,
+  urns: string[],
+): { state: T; unprotected: string[] } {
+  const wanted = new Set(urns);
+  const unprotected: string[] = [];
+  const resources = (state.deployment.resources ?? []).map((r) => {
+    if (!wanted.has(r.urn) || !r.protect) return r;
+    unprotected.push(r.urn);
+    return { ...r, protect: false };
+  });
+  return { state: { ...state, deployment: { ...state.deployment, resources } }, unprotected };
 }
 
 /** A `pulumi` command that ran and failed (no such stack, not logged in, an update that failed): its own words. */
@@ -105,6 +125,12 @@ export function automationWorkspace(workDir: string): StackWorkspace {
         } finally {
           if (options?.keepData) delete s.workspace.envVars[KEEP_DATA_ENV];
         }
+      }),
+    unprotect: (stack, urns) =>
+      onStack(stack, async (s) => {
+        const { state, unprotected } = withoutProtection(await s.exportStack(), urns);
+        if (unprotected.length) await s.importStack(state);
+        return unprotected;
       }),
     up: (stack, onProgress, options) =>
       onStack(stack, async (s) => void (await s.up({ onEvent: progress(onProgress), ...(options?.refresh ? { refresh: true } : {}) }))),

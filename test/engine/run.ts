@@ -35,7 +35,9 @@ import { hostStateFrom } from "./host-state";
 import { checkPluginCoverage } from "./plugin-coverage";
 import { describePreview, readPreview } from "./preview-output";
 import { applyRealState } from "./real-state";
-import { STANDIN_PACKAGES } from "./standin-provider";
+import { STANDIN_PACKAGES, generatedSecretValues } from "./standin-provider";
+import { computeOf, drillPlan } from "../../ops/drill";
+import { automationWorkspace } from "../../ops/workspace";
 import { Workspace } from "./workspace";
 
 const ROOT = resolve(__dirname, "..", "..");
@@ -310,10 +312,39 @@ async function main(): Promise<void> {
 
       // 6. Secrets.
       const exported = ws.must(["stack", "export", "--stack", stack]);
-      // The stand-in random provider's generated password: encrypted wherever it went (the password, the envs).
-      check(!exported.includes("standin:random:index/randomPassword:RandomPassword:result"), `the ${stack} state holds a generated password in plain text`);
+      // Every generated password and key (new values at each create, as the real random provider's): encrypted
+      // wherever it went (the password, the kept secret, the envs).
+      const generated = generatedSecretValues(state);
+      check(generated.length > 0, `the ${stack} state holds no generated secret: the check below would prove nothing`);
+      check(!generated.some((v) => exported.includes(v)), `the ${stack} state holds a generated secret in plain text`);
       for (const needle of secretNeedles(Object.values(dummySecrets(stack))))
         check(!exported.includes(needle), `the ${stack} state holds a secret in plain text`);
+
+      // 6b. The rebuild drill's release of its compute, through the Automation API on this state: the GPU VM, by
+      // the URN the drill reads off the offline plan, loses its protect flag; its data disk's holder and the data
+      // containers keep theirs. Then protected again, as the rebuild's up would.
+      const compute = computeOf(drillPlan(plans[stack]));
+      if (compute.length) {
+        Object.assign(process.env, ws.env);
+        const released = await automationWorkspace(ws.programDir).unprotect(
+          stack,
+          compute.map((g) => g.urn),
+        );
+        check(
+          JSON.stringify(released) === JSON.stringify(compute.map((g) => g.urn)),
+          `drill ${stack}: unprotect released ${JSON.stringify(released)}, expected the GPU VM by the offline plan's URN`,
+        );
+        const after = JSON.parse(ws.must(["stack", "export", "--stack", stack])) as { deployment: { resources: { urn: string; protect?: boolean }[] } };
+        const stillProtected = drillPlan(plans[stack])
+          .guests.filter((g) => g.dataHolder === undefined)
+          .every((g) => after.deployment.resources.find((r) => r.urn === g.urn)?.protect === true);
+        check(stillProtected, `drill ${stack}: a guest other than the GPU VM lost its protection`);
+        check(!after.deployment.resources.find((r) => r.urn === compute[0].urn)?.protect, `drill ${stack}: the GPU VM is still protected in the state`);
+        for (const g of compute) ws.must(["state", "protect", "--stack", stack, "--yes", g.urn]);
+        log(
+          `drill ${stack}: ${compute.map((g) => g.name).join(", ")} unprotected by its plan URN through the Automation API; the holder and containers kept theirs`,
+        );
+      }
     }
     // 7. The storages and backup jobs for real: created, read back and compared by the real plugin, against the
     // Proxmox API stand-in (upstream's published plugin panics in their Create, muhlba91/pulumi-proxmoxve#967).

@@ -8,10 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { main, type Deps } from "../../ops/cli";
-import { drillPlan, type DrillPlan } from "../../ops/drill";
+import { drillPlan, type DrillGuest, type DrillPlan } from "../../ops/drill";
+import { ProxmoxApi } from "../../ops/proxmox-api";
 import { evaluateStack } from "../../ops/engine";
 import type { StackWorkspace } from "../../ops/workspace";
-import { startFakeProxmox, type FakeProxmox } from "../helpers/fake-proxmox";
+import { startFakeProxmox, type FakeGuest, type FakeProxmox } from "../helpers/fake-proxmox";
 import { nightlyBackups, startDrillTestbed, type DrillTestbed } from "../helpers/drill-testbed";
 import { makeTestCa, type TestCa } from "../helpers/pki";
 import { startPrometheus } from "../helpers/prometheus";
@@ -83,7 +84,7 @@ let proxmox: FakeProxmox;
 let bed: DrillTestbed;
 let configFile: string;
 beforeEach(async () => {
-  proxmox = await startFakeProxmox(ca, Object.fromEntries(plan.guests.map((g) => [g.vmId, { node: g.node, kind: g.kind === "vm" ? "qemu" : "lxc" }])));
+  proxmox = await startFakeProxmox(ca, Object.fromEntries(plan.guests.map((g) => [g.vmId, declared(g)])));
   nightlyBackups(proxmox, plan);
   bed = await startDrillTestbed(dir, proxmox, "sha256:6577803aa9a0");
   configFile = bed.configFile;
@@ -93,19 +94,52 @@ afterEach(async () => {
   await bed.stop();
 });
 
-/** The engine, scripted: destroy --exclude-protected takes the unprotected guests away, up brings them back. */
+/** A guest as the program declares it: protected in Proxmox, the GPU VM with its holder's disk as its data disk. */
+function declared(g: DrillGuest): FakeGuest {
+  return {
+    node: g.node,
+    kind: g.kind === "vm" ? "qemu" : "lxc",
+    status: g.started ? "running" : "stopped",
+    config: {
+      protection: "1",
+      ...(g.dataHolder !== undefined ? { scsi1: `tank-public:vm-${g.dataHolder}-disk-0,backup=1,discard=on,iothread=1,size=200G` } : {}),
+    },
+  };
+}
+
+/**
+ * The engine and the provider, scripted: the state's protect flags (the program's, until the drill takes one off);
+ * destroy --exclude-protected stopping and deleting through the API every guest unprotected in the state, so that
+ * Proxmox's own protection still refuses a guest protected there (and, out of band, one protected container lost);
+ * up creating what the destroy took, as the program declares it (protected again).
+ */
 function engine(calls: string[], lostOutOfBand?: number): StackWorkspace {
-  const unprotected = plan.guests.filter((g) => !g.protectedInState);
+  const inState = new Set(plan.guests.filter((g) => g.protectedInState).map((g) => g.urn));
+  const destroyed: DrillGuest[] = [];
+  const api = () => new ProxmoxApi({ endpoint: proxmox.url, token: proxmox.token, caCert: ca.certPem, pollMilliseconds: 50 });
   return {
     refreshPreview: async () => [],
+    unprotect: async (stack, urns) => {
+      calls.push(`unprotect ${stack} ${urns.map((u) => u.split("::").at(-1)).join(",")}`);
+      return urns.filter((u) => inState.delete(u));
+    },
     destroyExcludingProtected: async (stack) => {
       calls.push(`destroy --exclude-protected ${stack}`);
-      for (const g of unprotected) proxmox.guests.delete(g.vmId);
+      for (const g of plan.guests.filter((x) => !inState.has(x.urn))) {
+        const kind = g.kind === "vm" ? "qemu" : "lxc";
+        if (proxmox.guests.get(g.vmId)?.status !== "stopped")
+          await api().waitTask(g.node, await api().call<string>("POST", `/nodes/${g.node}/${kind}/${g.vmId}/status/stop`));
+        await api().waitTask(g.node, await api().call<string>("DELETE", `/nodes/${g.node}/${kind}/${g.vmId}`));
+        destroyed.push(g);
+      }
       if (lostOutOfBand !== undefined) proxmox.guests.delete(lostOutOfBand);
     },
     up: async (stack) => {
       calls.push(`up ${stack}`);
-      for (const g of unprotected) proxmox.guests.set(g.vmId, { node: g.node, kind: g.kind === "vm" ? "qemu" : "lxc" });
+      for (const g of destroyed.splice(0)) {
+        proxmox.guests.set(g.vmId, declared(g));
+        if (g.protectedInState) inState.add(g.urn);
+      }
     },
     ...bed.outputs,
   };
@@ -145,7 +179,12 @@ describe("dualstack drill (live adapters)", () => {
     expect(report.steps.find((s: { step: string }) => s.step === "restore").detail).toBe(`restored: ${lost.name}`);
     expect(report.rtoSeconds).toBeGreaterThanOrEqual(0);
     expect(report.rpoSeconds).toBeLessThan(120);
-    expect(calls).toEqual(["destroy --exclude-protected public", "up public"]);
+    expect(calls).toEqual(["unprotect public public-gpu-vm", "destroy --exclude-protected public", "up public"]);
+    // The GPU VM went with the destroy, its protection taken off first, once its data disk was seen on its holder;
+    // the rebuild made it again, protected (the verification asked).
+    expect(proxmox.forms).toContainEqual({ call: "PUT /api2/json/nodes/pve1/qemu/300/config", params: { protection: "0" } });
+    expect(proxmox.guests.get(300)?.config?.protection).toBe("1");
+    expect(proxmox.guests.get(301)?.config?.protection).toBe("1");
     // Every guest got a protected backup through vzdump; the lost container came back from its own.
     const vzdumps = proxmox.log.filter((l) => l.startsWith("POST /api2/json/nodes/pve1/vzdump"));
     expect(vzdumps).toHaveLength(plan.guests.length);
@@ -157,11 +196,24 @@ describe("dualstack drill (live adapters)", () => {
     ).toEqual(plan.guests.map((g) => g.vmId).sort());
     expect(proxmox.log).toContain("POST /api2/json/nodes/pve1/lxc");
     expect(proxmox.guests.has(lost.vmId)).toBe(true);
-    // Nothing was deleted through the API, and the token never shows.
-    expect(proxmox.log.some((l) => l.startsWith("DELETE"))).toBe(false);
+    // The drill deleted nothing through the API: the one delete is the engine's, of the GPU VM. The token never shows.
+    expect(proxmox.log.filter((l) => l.startsWith("DELETE"))).toEqual(["DELETE /api2/json/nodes/pve1/qemu/300"]);
     expect(r.out + r.err).not.toContain(proxmox.token.split("=")[1]);
     expect(r.err).toContain("protected-backup: ok");
   }, 60_000);
+
+  it("leaves a GPU VM whose data disk is not its holder's protected: the drill stops at the destroy, nothing deleted", async () => {
+    prometheus.metrics.text = resticMetrics(1, 60);
+    await until('ai_dualstack_restic_check_success{repository="public"}', "1");
+    proxmox.guests.get(300)!.config!.scsi1 = "tank-public:vm-300-disk-1,size=200G";
+    const calls: string[] = [];
+    const r = await cli(args("drill", "rebuild", "public", "--yes"), { workspace: engine(calls) });
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("public-gpu-vm (300) has no disk of its holder 301 attached: its data would go with it, so it is left protected");
+    expect(calls).toEqual([]);
+    expect(proxmox.guests.get(300)?.config?.protection).toBe("1");
+    expect(proxmox.log.some((l) => l.startsWith("DELETE") || l.startsWith("PUT"))).toBe(false);
+  }, 30_000);
 
   it("stops before anything is touched when the last restic check failed", async () => {
     prometheus.metrics.text = resticMetrics(0, 600);

@@ -81,6 +81,7 @@ function deployed(calls: string[]): StackWorkspace {
   return {
     refreshPreview: () => refuse("refresh"),
     destroyExcludingProtected: () => refuse("destroy"),
+    unprotect: () => refuse("unprotect"),
     up: () => refuse("up"),
     ...bed.outputs,
   };
@@ -215,6 +216,8 @@ describe("what a restored copy is checked against", () => {
     datastore: "tank-public",
     started: true,
     agent: true,
+    urn: "urn:pulumi:public::ai-dualstack::dualstack:guest:GpuVm$proxmoxve:index/vmLegacy:VmLegacy::public-gpu-vm",
+    dataHolder: 301,
     ...over,
   });
   const inventory = { models: { "mistral:7b": "sha256:abc", gone: "def" }, collections: {}, unhealthy: [] };

@@ -9,7 +9,7 @@ import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { main, type Deps } from "../../ops/cli";
 import { compareInventory, drillPlan, renderDrillReport, runDrill, type DrillDeps, type DrillPlan, type Inventory } from "../../ops/drill";
 import { fileJournal } from "../../ops/drill-journal";
-import { changesFromEvents, type ResourceChange, type StackWorkspace } from "../../ops/workspace";
+import { changesFromEvents, withoutProtection, type ResourceChange, type StackWorkspace } from "../../ops/workspace";
 import { evaluateStack, type PlanResult } from "../../ops/engine";
 import { memoryJournal } from "../helpers/drill-journal";
 
@@ -20,6 +20,7 @@ function scriptedWorkspace(drift: ResourceChange[] = [], calls: string[] = []): 
       calls.push(`destroy --exclude-protected ${stack}${options?.keepData ? " (data kept in place)" : ""}`),
       log("  delete docker:index/container:Container public-services-chatbot")
     ),
+    unprotect: async (stack, urns) => (calls.push(`unprotect ${stack} ${urns.map((u) => u.split("::").at(-1)).join(",")}`), urns),
     up: async (stack) => void calls.push(`up ${stack}`),
     outputs: async () => ({}),
     secretOutput: async () => undefined,
@@ -83,6 +84,25 @@ describe("drift", () => {
     ).toEqual(["update b observed", "delete c "]);
   });
 
+  it("takes the protect flag off the named resources of an exported state only, and says which had it", () => {
+    const state = {
+      version: 3,
+      deployment: {
+        manifest: { time: "t" },
+        resources: [
+          { urn: "urn:a", protect: true, type: "t" },
+          { urn: "urn:b", protect: true, type: "t" },
+          { urn: "urn:c", type: "t" },
+        ],
+      },
+    };
+    const r = withoutProtection(state, ["urn:a", "urn:c", "urn:missing"]);
+    expect(r.unprotected).toEqual(["urn:a"]);
+    expect(r.state.deployment.resources.map((x) => `${x.urn}:${x.protect ?? "-"}`)).toEqual(["urn:a:false", "urn:b:true", "urn:c:-"]);
+    expect(r.state.deployment.manifest).toEqual({ time: "t" });
+    expect(state.deployment.resources[0].protect).toBe(true);
+  });
+
   it("reads changes from the engine's events: steps other than same, providers and the stack left out", () => {
     const ev = (op: string, type: string, name: string, diffs?: string[]) =>
       ({
@@ -128,6 +148,8 @@ describe("drill", () => {
         latestBackup: async (g) => ({ volid: `pbs:backup/${g.vmId}/old`, time: NOW - 3600 }),
         protectedBackup: async (g) => (calls.push(`protected-backup ${g.vmId}`), { volid: `pbs:backup/${g.vmId}/drill`, time: clock }),
         restoreIfMissing: async (g) => (calls.push(`restore-if-missing ${g.vmId}`), "present"),
+        release: async (g) => (calls.push(`release ${g.vmId}`), "released"),
+        isProtected: async (g) => (calls.push(`is-protected ${g.vmId}`), true),
       },
       restic: { check: async (repo) => (calls.push(`restic-check ${repo}`), true) },
       verify: { inventory: async () => inventory },
@@ -139,6 +161,11 @@ describe("drill", () => {
 
   it("plans from the stack: its guests (the data holder too), models and tenants' collections", () => {
     expect(plan.guests.map((g) => `${g.kind}:${g.vmId}`).sort()).toEqual(["ct:310", "ct:311", "vm:300", "vm:301"]);
+    // The compute it destroys and rebuilds: the GPU VM, over its data disk's holder; nothing else.
+    expect(plan.guests.filter((g) => g.dataHolder !== undefined).map((g) => `${g.name} over ${g.dataHolder}`)).toEqual(["public-gpu-vm over 301"]);
+    expect(plan.guests.find((g) => g.vmId === 300)!.urn).toBe(
+      "urn:pulumi:public::ai-dualstack::dualstack:guest:GpuVm$proxmoxve:index/vmLegacy:VmLegacy::public-gpu-vm",
+    );
     expect(plan.models).toEqual(["mistral:7b"]);
     expect(plan.collections).toEqual(["tenant_acme", "tenant_globex"]);
   });
@@ -161,10 +188,14 @@ describe("drill", () => {
     expect(calls).toEqual([
       "restic-check public",
       ...ids.map((id) => `protected-backup ${id}`),
+      "release 300",
+      "unprotect public public-gpu-vm",
       "destroy --exclude-protected public (data kept in place)",
       "up public",
       ...ids.map((id) => `restore-if-missing ${id}`),
+      "is-protected 300",
     ]);
+    expect(r.steps.find((s) => s.step === "destroy")!.detail).toBe("destroyed with public-gpu-vm (300); protected resources kept");
     expect(r.rtoSeconds).toBeGreaterThan(0);
     expect(r.rpoSeconds).toBeGreaterThan(0);
     expect(r.leftIn).toBe("stack public rebuilt and verified; protected backups kept");
@@ -218,7 +249,38 @@ describe("drill", () => {
       }),
     );
     expect(r.steps.find((s) => s.step === "rebuild")).toMatchObject({ status: "failed", detail: "proxmox: 500 Internal Server Error" });
-    expect(r.leftIn).toBe("stack public destroyed except protected resources; backups kept; run pulumi up --stack public to rebuild");
+    expect(r.leftIn).toBe(
+      "stack public destroyed, public-gpu-vm (300) included, except protected resources; backups kept; run pulumi up --stack public to rebuild",
+    );
+  });
+
+  it("a GPU VM whose data disk is not its holder's is left protected, and nothing is destroyed", async () => {
+    const calls: string[] = [];
+    const r = await runDrill(
+      plan,
+      deps(
+        {
+          proxmox: {
+            ...deps({}, calls).proxmox,
+            release: async (g) => {
+              throw new Error(`${g.name} (${g.vmId}) has no disk of its holder ${g.dataHolder} attached: its data would go with it, so it is left protected`);
+            },
+          },
+        },
+        calls,
+      ),
+    );
+    expect(r.steps.find((s) => s.step === "destroy")).toMatchObject({
+      status: "failed",
+      detail: expect.stringContaining("has no disk of its holder 301 attached"),
+    });
+    expect(calls.filter((c) => /^(unprotect|destroy|up) /.test(c))).toEqual([]);
+    expect(r.leftIn).toMatch(/^stack public unchanged but for the protection of public-gpu-vm \(300\)/);
+  });
+
+  it("a GPU VM rebuilt without its protection fails the verification", async () => {
+    const r = await runDrill(plan, deps({ proxmox: { ...deps().proxmox, isProtected: async (g) => g.vmId !== 300 } }));
+    expect(r.steps.at(-1)).toMatchObject({ step: "verify", status: "failed", detail: "public-gpu-vm (300) came back without its protection" });
   });
 
   it("a drill that stops after its destroy resumes where it stopped, with the inventory, backups and clock of the first run", async () => {
@@ -239,7 +301,7 @@ describe("drill", () => {
     const first = await runDrill(plan, deps({ workspace, journal, verify, now }, calls));
     expect(first.ok).toBe(false);
     expect(first.leftIn).toBe(
-      "stack public destroyed except protected resources; backups kept; run pulumi up --stack public to rebuild; run the drill again to resume at rebuild",
+      "stack public destroyed, public-gpu-vm (300) included, except protected resources; backups kept; run pulumi up --stack public to rebuild; run the drill again to resume at rebuild",
     );
     const stopped = journal.current.get("public")!;
     expect(stopped.done).toEqual(["preflight-backups", "preflight-restic", "inventory", "protected-backup", "destroy"]);
@@ -261,7 +323,7 @@ describe("drill", () => {
       "verify:ok",
     ]);
     // Nothing backed up or destroyed again; the restore uses the first run's backups; RTO counts from its destroy.
-    expect(calls).toEqual(["up public", ...plan.guests.map((g) => `restore-if-missing ${g.vmId}`)]);
+    expect(calls).toEqual(["up public", ...plan.guests.map((g) => `restore-if-missing ${g.vmId}`), "is-protected 300"]);
     expect(second.rtoSeconds).toBe(clock - stopped.destroyedAt);
     expect(second.rpoSeconds).toBe(stopped.rpoSeconds);
     expect(journal.current.has("public")).toBe(false);
@@ -305,7 +367,10 @@ describe("drill", () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain("drill rebuild public (dry run: nothing is touched)\n1. preflight-backups:");
     expect(r.out).toContain("     vzdump --protected 1 300\n");
-    expect(r.out).toContain("     AI_DUALSTACK_DESTROY_KEEPS_DATA=1 pulumi destroy --exclude-protected --stack public\n");
+    expect(r.out).toContain(
+      "     public-gpu-vm (300): protection off in Proxmox and in the state (its data disk stays on 301)\n     AI_DUALSTACK_DESTROY_KEEPS_DATA=1 pulumi destroy --exclude-protected --stack public\n",
+    );
+    expect(r.out).toContain("     public-gpu-vm (300) protected again\n");
     expect(r.out).toContain("     collections: tenant_acme, tenant_globex\n");
     expect(calls).toEqual([]);
   });
