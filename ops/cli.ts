@@ -216,6 +216,15 @@ const LIVE_OPTIONS = [
   ["--prometheus <url>", "Prometheus (default: the monitoring container's, from the host config)"],
 ] as const;
 
+/** How long a restored VM's guest agent may take to answer: both drills start what they restore. */
+const AGENT_WAIT_OPTION = ["--agent-wait <seconds>", "how long a restored VM's guest agent may take to answer after its start", "600"] as const;
+
+function agentWaitSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isInteger(seconds) || seconds < 1) throw new ArgumentError(`--agent-wait: expected a whole number of seconds, got ${JSON.stringify(value)}`);
+  return seconds;
+}
+
 interface LiveOptions {
   config?: string;
   hostConfig?: string;
@@ -434,15 +443,13 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
     .description("restore each guest's latest image backup into a scratch VMID in the drill pool, no network; boot, check, delete; RTO/RPO")
     .argument("<stack>", "private or public")
     .option("--json", "print the report as JSON")
-    .option("--agent-wait <seconds>", "how long a restored VM's guest agent may take to answer after its start", "600")
+    .option(...AGENT_WAIT_OPTION)
     .option(...CONFIG_OPTION)
     .option(...LIVE_OPTIONS[0])
     .option(...LIVE_OPTIONS[1])
     .action(async (stack: string, opts: { json?: boolean; agentWait: string } & LiveOptions) => {
       checkStack(stack);
-      const agentWaitSeconds = Number(opts.agentWait);
-      if (!Number.isInteger(agentWaitSeconds) || agentWaitSeconds < 1)
-        throw new ArgumentError(`--agent-wait: expected a whole number of seconds, got ${JSON.stringify(opts.agentWait)}`);
+      const agentWait = agentWaitSeconds(opts.agentWait);
       const plan = drillPlan(await evaluateStack(stack, { configFile: opts.config }));
       const { env, host } = liveConfig(stack, opts);
       const log = (line: string) => io.err(`${line}\n`);
@@ -457,7 +464,7 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
           backupStorage: host.backup.pbs.storageId,
           restoreStorage: (g) => g.datastore,
           space,
-          agentWaitSeconds,
+          agentWaitSeconds: agentWait,
           log,
         });
       const report = await runRestoreDrill(plan, space, { scratch, inventory: (p) => verify.inventory(p), now: () => Math.floor(Date.now() / 1000), log });
@@ -473,12 +480,14 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
     .option("--yes", "run without asking (needed where there is no terminal to ask at)")
     .option("--json", "print the report as JSON")
     .option("--restart", "forget the record of a drill that stopped after its destroy, and start over")
+    .option(...AGENT_WAIT_OPTION)
     .option(...CONFIG_OPTION)
     .option(...LIVE_OPTIONS[0])
     .option(...LIVE_OPTIONS[1])
     .option(...LIVE_OPTIONS[2])
-    .action(async (stack: string, opts: { dryRun?: boolean; yes?: boolean; json?: boolean; restart?: boolean } & LiveOptions) => {
+    .action(async (stack: string, opts: { dryRun?: boolean; yes?: boolean; json?: boolean; restart?: boolean; agentWait: string } & LiveOptions) => {
       checkStack(stack);
+      const agentWait = agentWaitSeconds(opts.agentWait);
       const plan = drillPlan(await evaluateStack(stack, { configFile: opts.config }));
       const journal = deps.drillJournal ?? fileJournal(drillStateDir());
       if (opts.restart) journal.clear(stack);
@@ -509,6 +518,7 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
             restoreStorage: (g) => g.datastore,
             prometheusUrl: opts.prometheus ?? `http://${ipOf(host.platform.containers.monitoring.address)}:${EXPORTER_PORTS.prometheus}`,
             checkMaxAgeHours: DEFAULT_THRESHOLDS.checkMaxAgeHours,
+            agentWaitSeconds: agentWait,
             verify,
             log,
           };

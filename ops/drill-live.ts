@@ -35,6 +35,8 @@ export interface LiveDrillOptions {
   /** Prometheus in the monitoring container, and how old the last restic check may be. */
   prometheusUrl: string;
   checkMaxAgeHours: number;
+  /** How long a restored VM's guest agent may take to answer once it is started. */
+  agentWaitSeconds: number;
   verify: VerifyTargets;
   log: (line: string) => void;
 }
@@ -168,6 +170,12 @@ export function liveDrillDeps(o: LiveDrillOptions): Omit<DrillDeps, "workspace" 
         if (await o.api.exists(g.node, kindOf(g), g.vmId)) return "present";
         o.log(`  restoring ${g.name} (${g.vmId}) from ${backup.volid}`);
         await o.api.restore(g.node, kindOf(g), g.vmId, backup.volid, o.restoreStorage(g), o.log);
+        // A restore leaves the guest stopped; one the stack runs is started (a VM until its guest agent answers),
+        // so that the verification finds its services.
+        if (g.started) {
+          o.log(`  starting ${g.name} (${g.vmId})`);
+          await o.api.start(g.node, kindOf(g), g.vmId, g.agent ? o.agentWaitSeconds : undefined, o.log);
+        }
         return "restored";
       },
       release: async (g) => {

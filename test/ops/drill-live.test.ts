@@ -196,6 +196,9 @@ describe("dualstack drill (live adapters)", () => {
     ).toEqual(plan.guests.map((g) => g.vmId).sort());
     expect(proxmox.log).toContain("POST /api2/json/nodes/pve1/lxc");
     expect(proxmox.guests.has(lost.vmId)).toBe(true);
+    // Restored stopped, as Proxmox restores; the drill started it before the verification.
+    expect(proxmox.guests.get(lost.vmId)?.status).toBe("running");
+    expect(proxmox.starts.map((st) => st.vmid)).toEqual([lost.vmId]);
     // The drill deleted nothing through the API: the one delete is the engine's, of the GPU VM. The token never shows.
     expect(proxmox.log.filter((l) => l.startsWith("DELETE"))).toEqual(["DELETE /api2/json/nodes/pve1/qemu/300"]);
     expect(r.out + r.err).not.toContain(proxmox.token.split("=")[1]);
