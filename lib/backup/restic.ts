@@ -203,7 +203,8 @@ restic forget --host '${r.name}' --group-by host,tags ${keep} --prune
 
 /**
  * Restore: `restore SOURCE [SNAPSHOT] [--to HOST]` streams the source's file from a snapshot (default: its latest)
- * into its load command, on its own host or another one (a rebuilt guest); `--list` shows the snapshots.
+ * into its load command, on its own host or another one (a rebuilt guest); `--list` shows the snapshots; `--drill`
+ * reads back the latest snapshot of every source in the repository, writing nothing (RESTIC_DRILL_FIELDS).
  */
 export function renderResticRestoreScript(r: ResticRepository): string {
   assertSound(r);
@@ -211,10 +212,33 @@ export function renderResticRestoreScript(r: ResticRepository): string {
 # Managed by ai-dualstack: restore from ${r.name}.
 set -uo pipefail
 ${resticEnv(r)}
-usage() { echo "usage: $0 SOURCE [SNAPSHOT] [--to USER@HOST|local] | --list" >&2; echo "sources: ${r.sources.map((s) => s.name).join(" ")}" >&2; exit 2; }
+usage() { echo "usage: $0 SOURCE [SNAPSHOT] [--to USER@HOST|local] | --list | --drill" >&2; echo "sources: ${r.sources.map((s) => s.name).join(" ")}" >&2; exit 2; }
+# The restore drill: the latest snapshot of every source in the repository (every machine's) read back in full
+# (restic authenticates each blob it reads), its size and sha256, and for this machine's own sources the sha256 of a
+# dump made now. Writes nothing. One tab-separated line per source:
+#   drill SOURCE ok SNAPSHOT EPOCH BYTES SHA256 MILLISECONDS LIVE-SHA256|-     or     drill SOURCE FAILED REASON
+drill() {
+  local failed=0 listing tag id time path start sum bytes live
+  listing="$(restic snapshots --host '${r.name}' --group-by tags --latest 1 --json)" || { printf 'drill\\t-\\tFAILED\\tthe repository cannot be listed\\n'; return 1; }
+  [ "$(jq '[.[] | .snapshots[]] | length' <<<"$listing")" -gt 0 ] || { printf 'drill\\t-\\tFAILED\\tno snapshot in the repository\\n'; return 1; }
+  while IFS=$'\\t' read -r tag id time path; do
+    start="$(date +%s%N)"
+    if ! sum="$(set -o pipefail; restic dump "$id" "$path" | sha256sum | cut -d' ' -f1)"; then
+      printf 'drill\\t%s\\tFAILED\\tsnapshot %s: %s could not be read back\\n' "$tag" "\${id:0:8}" "$path"; failed=1; continue
+    fi
+    bytes="$(restic ls --json "$id" | jq -r --arg p "$path" 'select(.path == $p) | .size')"
+    live=-
+    case "$tag" in
+${r.sources.map((s) => `      '${s.name}') live="$(set -o pipefail; run_at '${s.host}' '${s.dump}' | sha256sum | cut -d' ' -f1)" || live=unreadable ;;`).join("\n")}
+    esac
+    printf 'drill\\t%s\\tok\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$tag" "$id" "$(date -d "$time" +%s)" "\${bytes:-0}" "$sum" "$(( ($(date +%s%N) - start) / 1000000 ))" "$live"
+  done < <(jq -r '.[] | .snapshots[0] | [((.tags // []) | join(",")), .id, .time, .paths[0]] | @tsv' <<<"$listing")
+  return "$failed"
+}
 [ $# -ge 1 ] || usage
 # Not exec: it would run the restic binary, not the function above that reaches an sftp repository on its port.
 if [ "$1" = --list ]; then restic snapshots --host '${r.name}'; exit $?; fi
+if [ "$1" = --drill ]; then drill; exit $?; fi
 source="$1"; shift; snapshot=latest; to=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -332,7 +356,7 @@ export function renderResticInstallScript(r: ResticRepository, role: "client" | 
   const units = resticUnits(r, role);
   const sftp = r.location.startsWith("sftp:");
   return `${SCRIPT_PRELUDE}
-${readStdinBundle({ secretLine: true, need: sftp ? ["OPENSSH PRIVATE KEY 1"] : [] })}${aptInstallUnless(hasCommand("restic"), ["restic"])}pw="$(mktemp)"; printf '%s\\n' "$secret" > "$pw"; put ${r.passwordFile} 0600 root:root < "$pw"; rm -f "$pw"
+${readStdinBundle({ secretLine: true, need: sftp ? ["OPENSSH PRIVATE KEY 1"] : [] })}${aptInstallUnless(`{ ${hasCommand("restic")} && ${hasCommand("jq")}; }`, ["restic", "jq"])}pw="$(mktemp)"; printf '%s\\n' "$secret" > "$pw"; put ${r.passwordFile} 0600 root:root < "$pw"; rm -f "$pw"
 ${sftp ? putPem("OPENSSH PRIVATE KEY", 1, r.sshKey, "0600", "root:root") : ""}${putUnits(units, "0750")}
 systemctl daemon-reload
 ${enableTimers(units)}
@@ -443,4 +467,45 @@ sshd -t -f "$ROOT/etc/ssh/sshd_restic_config"
 if [ "$sshd_changed" = 1 ]; then systemctl restart ai-dualstack-restic-sftp.service; else systemctl start ai-dualstack-restic-sftp.service; fi
 echo "restic server: ${repos.map((r) => r.name).join(", ")} ready under ${root}"
 `;
+}
+
+/** One source of a restore drill's read-back (`restore --drill`), as parseResticDrill reads its lines. */
+export type ResticReadBack =
+  | {
+      source: string;
+      status: "ok";
+      snapshot: string;
+      /** When the snapshot was taken, seconds since the epoch. */
+      time: number;
+      bytes: number;
+      sha256: string;
+      /** How long reading it back took. */
+      milliseconds: number;
+      /** The sha256 of a dump made now, for the machine's own sources; undefined for another machine's. */
+      live?: string;
+    }
+  | { source: string; status: "failed"; reason: string };
+
+/** The lines `restore --drill` prints (other lines are restic's progress and ignored); throws on a malformed one. */
+export function parseResticDrill(out: string): ResticReadBack[] {
+  return out
+    .split("\n")
+    .filter((l) => l.startsWith("drill\t"))
+    .map((line) => {
+      const f = line.split("\t");
+      if (f[2] === "FAILED") return { source: f[1], status: "failed" as const, reason: f.slice(3).join(" ") };
+      const [snapshot, time, bytes, sha256, ms, live] = f.slice(3);
+      if (f[2] !== "ok" || !/^[0-9a-f]{64}$/.test(sha256 ?? "") || !/^\d+$/.test(time ?? "") || !/^\d+$/.test(bytes ?? "") || !/^\d+$/.test(ms ?? ""))
+        throw new Error(`restore --drill printed a line it should not: ${JSON.stringify(line)}`);
+      return {
+        source: f[1],
+        status: "ok" as const,
+        snapshot,
+        time: Number(time),
+        bytes: Number(bytes),
+        sha256,
+        milliseconds: Number(ms),
+        ...(live && live !== "-" ? { live } : {}),
+      };
+    });
 }

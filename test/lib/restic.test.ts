@@ -3,7 +3,7 @@
 // snapshot; retention; a corrupted repository caught by the check; the install script in a temporary root.
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -12,6 +12,7 @@ import {
   renderResticCheckScript,
   renderResticForgetScript,
   renderResticInstallScript,
+  parseResticDrill,
   renderResticRestoreScript,
   repositoryProblems,
   type ResticRepository,
@@ -154,6 +155,67 @@ describe("restic backup and restore", () => {
         .map((s) => s.tags[0])
         .sort(),
     ).toEqual(["postgres", "volume-qdrant-data"]);
+  });
+
+  it("the restore drill reads every source's latest snapshot back, writing nothing: its size and sha256, and the live dump's for its own sources", () => {
+    expect(run(renderResticBackupScript(repo)).code).toBe(0);
+    const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
+    const tarball = execFileSync("tar", ["-C", join(dir, "src"), "-cf", "-", "."], { maxBuffer: 64 * 1024 * 1024 });
+    const live = { postgres: sha(readFileSync(join(dir, "db.sql"))), tree: sha(tarball) };
+    const d = run(renderResticRestoreScript(repo), ["--drill"]);
+    expect(d.code, d.out).toBe(0);
+    const lines = parseResticDrill(d.out).sort((a, b) => a.source.localeCompare(b.source));
+    const now = Date.now() / 1000;
+    expect(lines.map((l) => (l.status === "ok" ? [l.source, l.bytes, l.sha256, l.live] : [l.source, l.status]))).toEqual([
+      ["postgres", 24, live.postgres, live.postgres],
+      ["volume-qdrant-data", tarball.length, live.tree, live.tree],
+    ]);
+    for (const l of lines) if (l.status === "ok") expect(Math.abs(now - l.time)).toBeLessThan(120);
+    expect(readdirSync(dir).filter((f) => f.startsWith("restored") || (f.endsWith(".sql") && f !== "db.sql"))).toEqual([]);
+
+    // A source that changed since its snapshot: the read-back still matches the snapshot, the live dump differs. A
+    // machine that does not hold a source reads it back without a live dump.
+    writeFileSync(join(dir, "db.sql"), "CREATE TABLE t (x int, y int);\n");
+    const changed = parseResticDrill(run(renderResticRestoreScript(repo), ["--drill"]).out).find((l) => l.source === "postgres")!;
+    expect(changed).toMatchObject({ status: "ok", sha256: live.postgres });
+    expect(changed.status === "ok" && changed.live).not.toBe(live.postgres);
+    const other = { ...repo, sources: repo.sources.filter((s) => s.name === "postgres") };
+    const fromOther = parseResticDrill(run(renderResticRestoreScript(other), ["--drill"]).out).find((l) => l.source === "volume-qdrant-data")!;
+    expect(fromOther).toMatchObject({ status: "ok", sha256: live.tree });
+    expect(fromOther).not.toHaveProperty("live");
+  });
+
+  it("the restore drill names the source whose snapshot cannot be read back, and fails; an empty repository fails too", () => {
+    expect(run(renderResticBackupScript(repo)).code).toBe(0);
+    const packs: string[] = [];
+    const walk = (d: string) => readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(join(d, e.name)) : packs.push(join(d, e.name))));
+    walk(join(repo.location, "data"));
+    const biggest = packs.sort((a, b) => statSync(b).size - statSync(a).size)[0];
+    const bytes = readFileSync(biggest);
+    for (let i = 1000; i < 1100; i++) bytes[i] ^= 0xff;
+    writeFileSync(biggest, bytes);
+    const d = run(renderResticRestoreScript(repo), ["--drill"]);
+    expect(d.code).toBe(1);
+    const lines = parseResticDrill(d.out);
+    expect(lines.find((l) => l.source === "volume-qdrant-data")).toMatchObject({
+      status: "failed",
+      reason: expect.stringMatching(/^snapshot [0-9a-f]{8}: \/qdrant-data\.tar could not be read back$/),
+    });
+    expect(lines.find((l) => l.source === "postgres")).toMatchObject({ status: "ok" });
+
+    const empty = { ...repo, location: join(dir, "empty-repo") };
+    execFileSync(tool("restic"), ["-r", empty.location, "--password-file", repo.passwordFile, "init"], { stdio: "pipe" });
+    const none = run(renderResticRestoreScript(empty), ["--drill"]);
+    expect(none.code).toBe(1);
+    expect(parseResticDrill(none.out)).toEqual([{ source: "-", status: "failed", reason: "no snapshot in the repository" }]);
+  });
+
+  it("reads the drill's lines and refuses a malformed one", () => {
+    const sum = "a".repeat(64);
+    expect(parseResticDrill(`restic progress\ndrill\tredis\tok\tabc\t1800000000\t10\t${sum}\t5\t-\n`)).toEqual([
+      { source: "redis", status: "ok", snapshot: "abc", time: 1800000000, bytes: 10, sha256: sum, milliseconds: 5 },
+    ]);
+    expect(() => parseResticDrill("drill\tredis\tok\tabc\tyesterday\t10\tx\t5\t-")).toThrow(/restore --drill printed a line it should not/);
   });
 
   it("the check reads the data back and catches a corrupted pack file", () => {
