@@ -206,12 +206,31 @@ async function resolveOutput(value: unknown): Promise<StackOutput> {
 }
 
 /**
+ * The URN the Pulumi engine gives a resource: its parent's whole qualified type chain, then its own type (the root
+ * stack's type left out). The mock monitor keeps only the parent's last type, so a nested resource's mock URN is
+ * not the one in a real state (`stack export`, `--target`, `state unprotect`).
+ */
+export function engineUrn(stack: string, project: string, parent: string | undefined, type: string, name: string): string {
+  const parentType = parent?.split("::")[2];
+  const qualified = parentType && parentType !== "pulumi:pulumi:Stack" ? `${parentType}$${type}` : type;
+  return `urn:pulumi:${stack}::${project}::${qualified}::${name}`;
+}
+
+/**
  * Records every resource registration (type, name, parent, URN, sanitised inputs, options) by wrapping the mock
- * monitor. Call after setMocks; the returned array fills as resources register.
+ * monitor, with the URNs the real engine would give them (engineUrn; parents, dependencies and provider references
+ * alike). Call after setMocks; the returned array fills as resources register.
  */
 export function recordRegistrations(): PlannedResource[] {
   const recorded: PlannedResource[] = [];
   const monitor = settings.getMonitor();
+  // Mock URN → engine URN, for every answered registration: a child's request names its parent by the mock's.
+  const engineUrns = new Map<string, string>();
+  const real = (mockUrn: string) => engineUrns.get(mockUrn) ?? mockUrn;
+  const realProvider = (ref: string) => {
+    const at = ref.lastIndexOf("::");
+    return at < 0 ? ref : `${real(ref.slice(0, at))}${ref.slice(at)}`;
+  };
   // Wraps one monitor method so that each answered request is recorded as `toRecord` describes it.
   // The monitor's requests and responses are generated protobuf classes the SDK does not export types for.
   /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -219,7 +238,14 @@ export function recordRegistrations(): PlannedResource[] {
     const original = monitor[method].bind(monitor);
     monitor[method] = (req: any, callback: (err: unknown, resp: any) => void) => {
       original(req, (err: unknown, resp: any) => {
-        if (!err && resp) recorded.push(toRecord(req, resp.getUrn()));
+        if (!err && resp) {
+          const mockUrn: string = resp.getUrn();
+          const [, stack, project] = /^urn:pulumi:(.*?)::(.*?)::/.exec(mockUrn) ?? [];
+          const urn =
+            stack === undefined ? mockUrn : engineUrn(stack, project, req.getParent() ? real(req.getParent()) : undefined, req.getType(), req.getName());
+          engineUrns.set(mockUrn, urn);
+          recorded.push(toRecord(req, urn));
+        }
         callback(err, resp);
       });
     };
@@ -229,7 +255,7 @@ export function recordRegistrations(): PlannedResource[] {
     urn,
     type: req.getType(),
     name: req.getName(),
-    parent: req.getParent() || undefined,
+    parent: req.getParent() ? real(req.getParent()) : undefined,
     custom: req.getCustom(),
     inputs: withoutProviderCode(sanitize(rpc.deserializeProperties(req.getObject())) as Record<string, unknown>),
     options: {
@@ -237,8 +263,8 @@ export function recordRegistrations(): PlannedResource[] {
       retainOnDelete: req.getRetainondelete() === true,
       deleteBeforeReplace: req.getDeletebeforereplace() === true,
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
-      dependsOn: req.getDependenciesList(),
-      ...(req.getProvider() ? { provider: req.getProvider() } : {}),
+      dependsOn: (req.getDependenciesList() as string[]).map(real),
+      ...(req.getProvider() ? { provider: realProvider(req.getProvider()) } : {}),
     },
   }));
   // Reads (StackReferences, `.get`s) create nothing but belong in the graph: they are what a stack depends on.
@@ -246,7 +272,7 @@ export function recordRegistrations(): PlannedResource[] {
     urn,
     type: req.getType(),
     name: req.getName(),
-    parent: req.getParent() || undefined,
+    parent: req.getParent() ? real(req.getParent()) : undefined,
     custom: true,
     inputs: { id: req.getId() },
     options: { protect: false, retainOnDelete: false, deleteBeforeReplace: false, additionalSecretOutputs: [], dependsOn: [] },

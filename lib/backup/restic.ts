@@ -296,6 +296,11 @@ WantedBy=timers.target
 
 export const RESTIC_BIN_DIR = "/usr/local/sbin";
 
+/** Where a repository's script is installed: /usr/local/sbin/ai-dualstack-restic-restore-public. */
+export function resticScriptPath(repository: string, what: "backup" | "check" | "forget" | "restore"): string {
+  return `${RESTIC_BIN_DIR}/ai-dualstack-restic-${what}-${repository}`;
+}
+
 type ResticUnit = { script: string; content: string; unit?: string; service?: string; timer?: string };
 
 /** Writes each script (with `mode`) and, for a timed one, its service and timer. */
@@ -321,7 +326,7 @@ function enableTimers(units: ResticUnit[]): string {
  * "server" (where the repository lives) checks and prunes it — clients never delete anything.
  */
 export function resticUnits(r: ResticRepository, role: "client" | "server" | "both" = "both"): ResticUnit[] {
-  const path = (what: string) => `${RESTIC_BIN_DIR}/ai-dualstack-restic-${what}-${r.name}`;
+  const path = (what: "backup" | "check" | "forget" | "restore") => resticScriptPath(r.name, what);
   const timed = (what: "backup" | "check" | "forget", content: string, description: string) => {
     const unit = `ai-dualstack-restic-${what}-${r.name}`;
     // On the server the repository belongs to its sftp user: maintenance runs as that user, so files stay readable.

@@ -300,6 +300,12 @@ async function main(): Promise<void> {
       const refresh = await ws.pulumiAsync(["refresh", "--stack", stack, "--yes", "--skip-preview"]);
       check(refresh.code === 0, `refresh ${stack} exited ${refresh.code}`, refresh.out);
       const state = JSON.parse(ws.must(["stack", "export", "--stack", stack, "--show-secrets"]));
+      // The offline plan names each resource by the URN the engine gives it (what the drill unprotects by).
+      const planned = new Set(plans[stack].resources.map((r) => r.urn));
+      const unplanned = (state.deployment.resources as { urn: string; type: string }[])
+        .filter((r) => !r.type.startsWith("pulumi:providers:") && !planned.has(r.urn))
+        .map((r) => r.urn);
+      check(unplanned.length === 0, `${stack}: the engine's state has URNs the offline plan does not give: ${unplanned.slice(0, 3).join(", ")}`);
       const rewritten = applyRealState(state, "proxmoxve", exchanges[stack], schema, idFields);
       writeFileSync(ws.file(`state-${stack}.json`), JSON.stringify(state));
       ws.must(["stack", "import", "--stack", stack, "--file", `state-${stack}.json`]);
