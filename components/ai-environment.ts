@@ -25,7 +25,7 @@ import { MANAGEMENT_IPSET, type FirewallRule } from "../lib/firewall";
 import { POSTGRES_ADMIN, POSTGRES_PORT, REDIS_PORT, renderPostgresInstallScript, renderRedisInstallScript } from "../lib/data-services";
 import { stdinBundle, viaSudo } from "../lib/shell";
 import { renderTelemetryInstallScript } from "../lib/monitoring/telemetry";
-import { environmentSources, resticRepository } from "../lib/backup/plan";
+import { environmentSources, resticInstallName, resticRepository } from "../lib/backup/plan";
 import { renderResticInstallScript } from "../lib/backup/restic";
 import { renderAptProxyScript } from "../lib/package-cache";
 
@@ -260,7 +260,7 @@ export class AiEnvironment extends pulumi.ComponentResource {
       for (const m of machines) {
         const script = renderResticInstallScript(resticRepository(env, slice.backup.repository, slice.backup.restic, sources[m.key]), "client");
         new command.remote.Command(
-          `${name}-${m.key}-restic`,
+          resticInstallName(name, m.key),
           {
             connection: m.connection,
             // The VM's admin user runs it through sudo; the script comes in a file so that stdin stays the secrets'.

@@ -25,8 +25,8 @@ import { detectDrift, renderDrift } from "./drift";
 import { drillPlan, renderDrillReport, renderDrillSteps, runDrill, type DrillDeps, type DrillJournalStore } from "./drill";
 import { PulumiCommandError, automationWorkspace, type StackWorkspace } from "./workspace";
 import { RotationFailed, RotationRefused, keptSecrets, renderKeptSecrets, rotate, rotationTarget, type RotateDeps } from "./rotate";
-import { liveDrillDeps, liveScratchGuests, takeInventory, type LiveDrillOptions, type VerifyTargets } from "./drill-live";
-import { renderRestoreDrillReport, runRestoreDrill, type ScratchGuests } from "./drill-restore";
+import { liveDrillDeps, liveResticReader, liveScratchGuests, takeInventory, type LiveDrillOptions, type VerifyTargets } from "./drill-live";
+import { renderRestoreDrillReport, runRestoreDrill, type ResticReader, type ScratchGuests } from "./drill-restore";
 import { DrillJournalError, drillStateDir, fileJournal } from "./drill-journal";
 import { ProxmoxApi, ProxmoxApiError, TOKEN_FORM } from "./proxmox-api";
 import { tlsFetch } from "./tls-fetch";
@@ -51,6 +51,7 @@ export interface Deps {
   drillJournal?: DrillJournalStore;
   /** The restore drill's Proxmox side (the live one through the API otherwise). */
   scratchGuests?: ScratchGuests;
+  resticReader?: ResticReader;
 }
 
 /** A file an option names; one it cannot read is an argument error naming the option. */
@@ -457,17 +458,25 @@ export async function main(argv: string[], io: Io = processIo(), deps: Deps = {}
       // What a restored copy must hold is known before the Proxmox side is asked for anything.
       const targets = deps.drill?.verify ? undefined : await verifyTargets(stack);
       const verify = deps.drill?.verify ?? { inventory: () => takeInventory(targets!) };
+      const api = deps.scratchGuests && deps.resticReader ? undefined : proxmoxApi(env, opts);
       const scratch =
         deps.scratchGuests ??
         liveScratchGuests({
-          api: proxmoxApi(env, opts),
+          api: api!,
           backupStorage: host.backup.pbs.storageId,
           restoreStorage: (g) => g.datastore,
           space,
           agentWaitSeconds: agentWait,
           log,
         });
-      const report = await runRestoreDrill(plan, space, { scratch, inventory: (p) => verify.inventory(p), now: () => Math.floor(Date.now() / 1000), log });
+      const restic = deps.resticReader ?? liveResticReader(api!);
+      const report = await runRestoreDrill(plan, space, {
+        scratch,
+        restic,
+        inventory: (p) => verify.inventory(p),
+        now: () => Math.floor(Date.now() / 1000),
+        log,
+      });
       io.out(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderRestoreDrillReport(report));
       code = report.ok ? EXIT.ok : EXIT.failed;
     });

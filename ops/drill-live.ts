@@ -3,8 +3,9 @@
 // environment's TLS gateway (Ollama's models and digests, Qdrant's and Chroma's collections and their exact counts,
 // the services' health endpoints). Everything is reached with the credentials the operator gives; nothing here
 // deletes anything.
+import { parseResticDrill, resticScriptPath } from "../lib/backup/restic";
 import type { DrillDeps, DrillGuest, DrillPlan, Inventory } from "./drill";
-import type { ScratchGuests, ScratchSpace } from "./drill-restore";
+import type { ResticReader, ScratchGuests, ScratchSpace } from "./drill-restore";
 import type { GuestKind, ProxmoxApi } from "./proxmox-api";
 import { tlsFetch } from "./tls-fetch";
 
@@ -152,6 +153,29 @@ export function liveScratchGuests(o: {
       return Object.fromEntries(paths.map((p) => [p, found[p]]));
     },
     remove: (g, id) => o.api.destroyScratch(g.node, kindOf(g), id, o.space.pool, o.log),
+  };
+}
+
+/**
+ * The restic read-back on the real GPU VM (the running one, not a scratch copy: it holds the repository's key and
+ * reaches the backup container), through its guest agent: `restore --drill`, which writes nothing. A missing
+ * script is "not set up"; the read-back of a large repository may take long, so it is given an hour.
+ */
+export function liveResticReader(api: ProxmoxApi, timeoutSeconds = 3600): ResticReader {
+  return {
+    readBack: async (plan) => {
+      const vm = plan.guests.find((g) => g.kind === "vm" && g.agent && g.started);
+      if (!vm) throw new Error(`stack ${plan.stack} has no VM with a guest agent to read the restic repository from`);
+      const script = resticScriptPath(plan.resticRepository, "restore");
+      const r = await api.agentExec(vm.node, vm.vmId, ["bash", script, "--drill"], timeoutSeconds);
+      // bash says 127 for a script that is not there.
+      if (r.exitcode === 127) return "not set up";
+      const read = parseResticDrill(r.out);
+      // Exit 1 with FAILED lines is the drill's own verdict; anything else without a line is the script's failure.
+      if (r.exitcode !== 0 && !read.some((x) => x.status === "failed"))
+        throw new Error(`${script} --drill in ${vm.name} (${vm.vmId}) exited ${r.exitcode}: ${r.err.trim().slice(-300)}`);
+      return read;
+    },
   };
 }
 

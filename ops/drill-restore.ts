@@ -2,8 +2,11 @@
 // is restored into a scratch VMID in the drill pool, cut off from every network and passthrough device, booted, and
 // checked against what the running environment holds (a VM's model manifests by their sha256, through its guest
 // agent); then the scratch guest is deleted. The report gives each guest's restore time (RTO) and its backup's age
-// (RPO). Nothing here touches a running guest or a backup: the dependencies offer no such call, and the only guests
-// removed are the scratch ones this run restored.
+// (RPO). Then the stack's restic repository is read back: the latest snapshot of every source, in full, its sha256
+// set beside a dump of the source made now (the sources' RPO is their snapshots' age). Nothing here touches a running
+// guest or a backup: the dependencies offer no such call, and the only guests removed are the scratch ones this run
+// restored.
+import type { ResticReadBack } from "../lib/backup/restic";
 import { gpuVmModelsDir, manifestPath } from "../lib/ollama-store";
 import type { BackupRef, DrillGuest, DrillPlan, Inventory } from "./drill";
 
@@ -33,8 +36,16 @@ export interface ScratchGuests {
   remove(g: DrillGuest, scratchId: number): Promise<void>;
 }
 
+/** The stack's restic repository, read back from the machine that holds its restore script (the GPU VM). */
+export interface ResticReader {
+  /** Every source's latest snapshot read back (`restore --drill`); "not set up" when the script is not there. */
+  readBack(plan: DrillPlan): Promise<ResticReadBack[] | "not set up">;
+}
+
 export interface RestoreDrillDeps {
   scratch: ScratchGuests;
+  /** Absent: the file-level backups are not read back (said in the report). */
+  restic?: ResticReader;
   /** What the running environment holds now: what a restored guest must hold too. */
   inventory(plan: DrillPlan): Promise<Inventory>;
   now(): number;
@@ -55,10 +66,32 @@ export interface GuestRestoreResult {
   detail: string;
 }
 
+export interface ResticSourceResult {
+  source: string;
+  status: "ok" | "failed";
+  snapshot?: string;
+  /** Age of the snapshot, in seconds. */
+  rpoSeconds?: number;
+  /** How long reading it back took. */
+  readSeconds?: number;
+  bytes?: number;
+  /** The source now against its snapshot: unchanged since, changed since, not dumped here (another machine's). */
+  live?: "same" | "changed" | "not here" | "unreadable now";
+  detail: string;
+}
+
+export interface ResticDrillResult {
+  status: "ok" | "failed" | "skipped";
+  repository: string;
+  sources: ResticSourceResult[];
+  detail: string;
+}
+
 export interface RestoreDrillReport {
   stack: string;
   ok: boolean;
   guests: GuestRestoreResult[];
+  restic?: ResticDrillResult;
   /** The guests' restore times added up: the environment back from its image backups, one guest after another. */
   rtoSeconds?: number;
   /** The oldest backup restored. */
@@ -165,14 +198,63 @@ export async function runRestoreDrill(plan: DrillPlan, space: ScratchSpace, d: R
     }
     d.log(`${g.name}: ok (${result.checked}; ${result.rtoSeconds!.toFixed(0)} s)`);
   }
+  const restic = await readBackRestic(plan, d);
+  const sources = restic.sources.filter((r) => r.status === "ok");
   return {
     stack: plan.stack,
-    ok: true,
+    ok: restic.status !== "failed",
     guests: results,
-    rtoSeconds: results.reduce((s, r) => s + (r.rtoSeconds ?? 0), 0),
-    rpoSeconds: Math.max(0, ...results.map((r) => r.rpoSeconds ?? 0)),
-    leftIn: "the environment was not touched; every scratch guest removed; backups kept",
+    restic,
+    rtoSeconds: results.reduce((s, r) => s + (r.rtoSeconds ?? 0), 0) + sources.reduce((s, r) => s + (r.readSeconds ?? 0), 0),
+    rpoSeconds: Math.max(0, ...results.map((r) => r.rpoSeconds ?? 0), ...sources.map((r) => r.rpoSeconds ?? 0)),
+    leftIn:
+      restic.status === "failed"
+        ? `the environment was not touched; every scratch guest removed; backups kept; the restic repository ${restic.repository} did not read back (${restic.detail}): run its check (ai-dualstack-restic-check-${restic.repository}) on the backup container`
+        : "the environment was not touched; every scratch guest removed; backups kept",
   };
+}
+
+/** The restic read-back: every source's latest snapshot read in full; one that cannot be read fails the drill. */
+export async function readBackRestic(plan: DrillPlan, d: Pick<RestoreDrillDeps, "restic" | "now" | "log">): Promise<ResticDrillResult> {
+  const repository = plan.resticRepository;
+  const skipped = (detail: string): ResticDrillResult => ({ status: "skipped", repository, sources: [], detail });
+  if (!plan.resticOnGpuVm) return skipped("file-level backups are off in this stack (no restic on its GPU VM)");
+  if (!d.restic) return skipped("not read back: no way to reach the GPU VM given");
+  d.log(`restic ${repository}: reading back the latest snapshot of every source`);
+  let read: ResticReadBack[] | "not set up";
+  try {
+    read = await d.restic.readBack(plan);
+  } catch (err) {
+    return { status: "failed", repository, sources: [], detail: (err as Error).message };
+  }
+  if (read === "not set up")
+    return {
+      status: "failed",
+      repository,
+      sources: [],
+      detail: `the stack installs restic on its GPU VM but its restore script is not there: run pulumi up --stack ${plan.stack}`,
+    };
+  const now = d.now();
+  const sources: ResticSourceResult[] = read.map((r) =>
+    r.status === "failed"
+      ? { source: r.source, status: "failed", detail: r.reason }
+      : {
+          source: r.source,
+          status: "ok",
+          snapshot: r.snapshot.slice(0, 8),
+          rpoSeconds: Math.max(0, now - r.time),
+          readSeconds: r.milliseconds / 1000,
+          bytes: r.bytes,
+          live: r.live === undefined ? "not here" : r.live === "unreadable" ? "unreadable now" : r.live === r.sha256 ? "same" : "changed",
+          detail: `sha256 ${r.sha256.slice(0, 12)}`,
+        },
+  );
+  const failed = sources.filter((r) => r.status === "failed");
+  for (const r of sources) d.log(`restic ${repository}: ${r.source} ${r.status === "ok" ? `read back (${r.detail}, ${r.live})` : `FAILED: ${r.detail}`}`);
+  if (!sources.length) return { status: "failed", repository, sources, detail: "the read-back named no source" };
+  return failed.length
+    ? { status: "failed", repository, sources, detail: `${failed.map((r) => r.source).join(", ")} could not be read back` }
+    : { status: "ok", repository, sources, detail: `${sources.length} source(s) read back in full` };
 }
 
 /** Removes a scratch guest if it is there; what went wrong, or undefined when none is left. */
@@ -187,6 +269,13 @@ async function removeScratch(d: RestoreDrillDeps, g: DrillGuest, scratchId: numb
   }
 }
 
+const LIVE_WORDS: Record<NonNullable<ResticSourceResult["live"]>, string> = {
+  same: "the source is unchanged since",
+  changed: "the source has changed since",
+  "not here": "another machine's source (not dumped here)",
+  "unreadable now": "the source could not be dumped now to compare",
+};
+
 export function renderRestoreDrillReport(r: RestoreDrillReport): string {
   const minutes = (s: number | undefined) => (s === undefined ? "" : `${(s / 60).toFixed(1)} min`);
   const lines = r.guests.map((g) =>
@@ -200,6 +289,21 @@ export function renderRestoreDrillReport(r: RestoreDrillReport): string {
       g.detail ? `: ${g.detail}` : "",
     ].join(""),
   );
+  if (r.restic) {
+    lines.push(`  restic ${r.restic.repository}: ${r.restic.status}: ${r.restic.detail}`);
+    for (const s of r.restic.sources)
+      lines.push(
+        [
+          `    ${s.status.padEnd(7)} ${s.source}`,
+          s.snapshot ? ` from snapshot ${s.snapshot}` : "",
+          s.rpoSeconds !== undefined ? `, RPO ${minutes(s.rpoSeconds)}` : "",
+          s.readSeconds !== undefined ? `, read back in ${s.readSeconds.toFixed(1)} s` : "",
+          s.bytes !== undefined ? `, ${s.bytes} bytes` : "",
+          `: ${s.detail}`,
+          s.live ? `; ${LIVE_WORDS[s.live]}` : "",
+        ].join(""),
+      );
+  }
   const measured = r.ok ? ` (RTO ${minutes(r.rtoSeconds)}, RPO ${minutes(r.rpoSeconds)})` : "";
   return `drill restore ${r.stack}: ${r.ok ? "PASSED" : "FAILED"}${measured}\n${lines.join("\n")}\nleft in: ${r.leftIn}\n`;
 }

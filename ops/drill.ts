@@ -6,6 +6,7 @@
 // Every step prints progress; the first failure stops the drill and says what state things were left in. Nothing
 // here deletes a backup or a protected resource: the drill's dependencies offer no such call.
 import { KEEP_DATA_ENV } from "../components/providers/keep-data";
+import { resticInstallName } from "../lib/backup/plan";
 import type { PlanResult } from "./engine";
 import type { StackWorkspace } from "./workspace";
 
@@ -43,6 +44,8 @@ export interface DrillPlan {
   collections: string[];
   /** The restic repository holding the stack's file-level backups. */
   resticRepository: string;
+  /** Whether the stack installs restic on the GPU VM (file-level backups on): what the restore drill reads back from. */
+  resticOnGpuVm: boolean;
   /** How old the newest image backup of a guest may be (the job runs daily). */
   maxBackupAgeHours: number;
 }
@@ -74,6 +77,7 @@ export function drillPlan(plan: PlanResult, maxBackupAgeHours = 26): DrillPlan {
     models: plan.resources.filter((r) => r.type === MODEL).map((r) => String(r.inputs.name)),
     collections: plan.resources.filter((r) => r.type === COLLECTION).map((r) => String(r.inputs.collection)),
     resticRepository: plan.stack,
+    resticOnGpuVm: plan.resources.some((r) => r.name === resticInstallName(plan.stack, "gpu-vm")),
     maxBackupAgeHours,
   };
 }

@@ -8,6 +8,9 @@ import { resticUser, type ResticRepository, type StreamSource } from "./restic";
 export const RESTIC_KEY_FILE = "/root/.ssh/ai-dualstack-restic";
 export const resticPasswordFile = (repo: string) => `/etc/ai-dualstack/restic-${repo}.pw`;
 
+/** The Command that installs restic on one of an environment's machines ("gpu-vm", "postgres", "redis"). */
+export const resticInstallName = (env: string, machine: string) => `${env}-${machine}-restic`;
+
 /** The repository's directory on the backup LXC's data volume. */
 export const resticRoot = (backupDataPath: string) => `${backupDataPath}/restic`;
 

@@ -47,6 +47,12 @@ export interface FakeProxmox {
   storages: Map<string, Record<string, string>>;
   /** Backup jobs by id. */
   backupJobs: Map<string, Record<string, string>>;
+  /**
+   * What a guest's agent answers to a command other than sha256sum (the guest's own programs); undefined, or no
+   * answer: the program is not there (exit 127, as bash says). Every command asked, in order, in `agentCommands`.
+   */
+  agentExec?: (vmid: number, command: string[]) => { exitcode: number; out?: string; err?: string } | undefined;
+  agentCommands: { vmid: number; command: string[] }[];
   close(): Promise<void>;
 }
 
@@ -67,6 +73,8 @@ export async function startFakeProxmox(ca: TestCa, guests: Record<number, FakeGu
     starts: [] as { vmid: number; config: Record<string, string> }[],
     storages: new Map<string, Record<string, string>>(),
     backupJobs: new Map<string, Record<string, string>>(),
+    agentExec: undefined as FakeProxmox["agentExec"],
+    agentCommands: [] as { vmid: number; command: string[] }[],
   };
   const task = (node: string, type: string, id: number, exitstatus: string, then: () => void) => {
     const upid = `UPID:${node}:0000${(++seq).toString(16)}:00000000:${Math.floor(Date.now() / 1000)
@@ -231,8 +239,12 @@ export async function startFakeProxmox(ca: TestCa, guests: Record<number, FakeGu
           if (what === "/agent/exec" && req.method === "POST") {
             const command = form.getAll("command");
             const pid = ++seq;
-            if (command[0] !== "sha256sum") {
-              agentRuns.set(pid, { exited: 1, exitcode: 127, "err-data": `${command[0]}: not found in the stand-in\n` });
+            state.agentCommands.push({ vmid, command });
+            const answer = command[0] === "sha256sum" ? undefined : state.agentExec?.(vmid, command);
+            if (answer) {
+              agentRuns.set(pid, { exited: 1, exitcode: answer.exitcode, "out-data": answer.out ?? "", "err-data": answer.err ?? "" });
+            } else if (command[0] !== "sha256sum") {
+              agentRuns.set(pid, { exited: 1, exitcode: 127, "err-data": `${command.join(" ")}: No such file or directory\n` });
             } else {
               const paths = command.slice(1).filter((a) => a !== "--");
               const files = g.files ?? {};

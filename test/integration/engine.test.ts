@@ -213,6 +213,7 @@ describe("pulumi up against the real servers", () => {
       models: [model, "tiny-assistant:latest"],
       collections: ["tenant_acme"],
       resticRepository: STACK,
+      resticOnGpuVm: false,
       maxBackupAgeHours: 26,
     };
     // A tenant holding data: the drill's destroy must neither fail on it nor drop it.

@@ -4,13 +4,15 @@
 // must match. The stand-in refuses what Proxmox refuses: a start whose passthrough device the running GPU VM holds, a
 // delete of a protected or running guest, a pool that does not exist.
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
 import { main, type Deps } from "../../ops/cli";
 import { drillPlan, type DrillGuest, type DrillPlan } from "../../ops/drill";
 import { restoreChecks } from "../../ops/drill-restore";
+import { resticScriptPath } from "../../lib/backup/restic";
 import { parseSha256sum } from "../../ops/drill-live";
 import { evaluateStack } from "../../ops/engine";
 import type { StackWorkspace } from "../../ops/workspace";
@@ -206,6 +208,113 @@ describe("dualstack drill restore", () => {
   }, 60_000);
 });
 
+describe("dualstack drill restore: the restic repository read back", () => {
+  /** File-level backups on: the stack file carries the environment's restic credentials (encrypted, as set). */
+  const withRestic = () => {
+    const doc = parse(readFileSync(bed.configFile, "utf8"));
+    doc.config["ai-dualstack:resticPassword"] = { secure: "v1:AAAA" };
+    doc.config["ai-dualstack:resticPrivateKey"] = { secure: "v1:BBBB" };
+    writeFileSync(bed.configFile, stringify(doc));
+  };
+  const script = resticScriptPath("public", "restore");
+  const sum = (c: string) => c.repeat(64);
+  const hoursAgo = (h: number) => Math.floor(Date.now() / 1000) - h * 3600;
+  /** `restore --drill`'s lines as the script prints them (test/lib/restic.test.ts runs the real one), with restic's noise. */
+  const drillLines = (lines: string[][]) => `repository 1a2b3c opened\n${lines.map((f) => ["drill", ...f].join("\t")).join("\n")}\n`;
+  const answer = (out: string, exitcode = 0) => {
+    proxmox.agentExec = (vmid, command) => (vmid === gpuVm().vmId && command.join(" ") === `bash ${script} --drill` ? { exitcode, out } : undefined);
+  };
+
+  it("reads every source's latest snapshot back on the running GPU VM: its age in the RPO, its read time in the RTO, the source now beside it", async () => {
+    withRestic();
+    answer(
+      drillLines([
+        ["postgres", "ok", "5f3e2d1c00aa", String(hoursAgo(5)), "24", sum("a"), "1500", sum("a")],
+        ["volume-qdrant-data", "ok", "9a8b7c6d00bb", String(hoursAgo(3)), "4096", sum("b"), "61000", sum("c")],
+        ["redis", "ok", "0123456700cc", String(hoursAgo(4)), "10", sum("d"), "500", "-"],
+      ]),
+    );
+    const r = await cli(["--json"]);
+    expect(r.code, r.err + r.out).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(report.restic).toMatchObject({ status: "ok", repository: "public", detail: "3 source(s) read back in full" });
+    expect(
+      report.restic.sources.map((x: { source: string; live: string; snapshot: string; bytes: number }) => [x.source, x.snapshot, x.bytes, x.live]),
+    ).toEqual([
+      ["postgres", "5f3e2d1c", 24, "same"],
+      ["volume-qdrant-data", "9a8b7c6d", 4096, "changed"],
+      ["redis", "01234567", 10, "not here"],
+    ]);
+    // The oldest thing restorable is the 5 h old snapshot, older than the 2 h image backups; the read-backs' times
+    // count in the RTO.
+    expect(report.rpoSeconds).toBeGreaterThanOrEqual(5 * 3600);
+    expect(report.rpoSeconds).toBeLessThan(5 * 3600 + 120);
+    const guestsRto = report.guests.reduce((t: number, g: { rtoSeconds: number }) => t + g.rtoSeconds, 0);
+    expect(report.rtoSeconds).toBeCloseTo(guestsRto + 63, 5);
+    // Asked of the running GPU VM (not of a scratch copy, which has no network to reach the repository), once.
+    expect(proxmox.agentCommands.filter((c) => c.command[0] === "bash")).toEqual([{ vmid: gpuVm().vmId, command: ["bash", script, "--drill"] }]);
+
+    const text = await cli();
+    expect(text.out).toContain("  restic public: ok: 3 source(s) read back in full\n");
+    expect(text.out).toMatch(
+      / {4}ok {6}postgres from snapshot 5f3e2d1c, RPO 300\.\d min, read back in 1\.5 s, 24 bytes: sha256 a{12}; the source is unchanged since\n/,
+    );
+    expect(text.out).toContain("volume-qdrant-data from snapshot 9a8b7c6d");
+    expect(text.out).toContain("the source has changed since");
+    expect(text.out).toContain("another machine's source (not dumped here)");
+  }, 60_000);
+
+  it("a snapshot that cannot be read back fails the drill, naming the source; nothing is touched", async () => {
+    withRestic();
+    answer(
+      drillLines([
+        ["postgres", "ok", "5f3e2d1c00aa", String(hoursAgo(5)), "24", sum("a"), "1500", sum("a")],
+        ["volume-qdrant-data", "FAILED", "snapshot 9a8b7c6d: /qdrant-data.tar could not be read back"],
+      ]),
+      1,
+    );
+    const r = await cli(["--json"]);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.out);
+    expect(report.ok).toBe(false);
+    expect(report.guests.every((g: { status: string }) => g.status === "ok")).toBe(true);
+    expect(report.restic).toMatchObject({ status: "failed", detail: "volume-qdrant-data could not be read back" });
+    expect(report.restic.sources[1]).toMatchObject({ status: "failed", detail: "snapshot 9a8b7c6d: /qdrant-data.tar could not be read back" });
+    expect(report.leftIn).toContain("the restic repository public did not read back (volume-qdrant-data could not be read back): run its check");
+    expect([...proxmox.guests.keys()].filter((id) => id >= 9900)).toEqual([]);
+  }, 60_000);
+
+  it("a stack with restic whose GPU VM lacks the restore script fails, saying to apply the stack", async () => {
+    withRestic();
+    const r = await cli(["--json"]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).restic).toMatchObject({
+      status: "failed",
+      detail: "the stack installs restic on its GPU VM but its restore script is not there: run pulumi up --stack public",
+    });
+  }, 60_000);
+
+  it("a script that fails without a verdict fails the drill with its exit code and last words", async () => {
+    withRestic();
+    proxmox.agentExec = () => ({ exitcode: 2, err: "restic: command not found\n" });
+    const r = await cli(["--json"]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).restic.detail).toBe(`${script} --drill in ${gpuVm().name} (${gpuVm().vmId}) exited 2: restic: command not found`);
+  }, 60_000);
+
+  it("with file-level backups off, the read-back is skipped and said so; the drill passes on its image backups", async () => {
+    const r = await cli(["--json"]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).restic).toEqual({
+      status: "skipped",
+      repository: "public",
+      sources: [],
+      detail: "file-level backups are off in this stack (no restic on its GPU VM)",
+    });
+    expect(proxmox.agentCommands.filter((c) => c.command[0] === "bash")).toEqual([]);
+  }, 60_000);
+});
+
 describe("what a restored copy is checked against", () => {
   const guest = (over: Partial<DrillGuest>): DrillGuest => ({
     vmId: 300,
@@ -216,12 +325,20 @@ describe("what a restored copy is checked against", () => {
     datastore: "tank-public",
     started: true,
     agent: true,
-    urn: "urn:pulumi:public::ai-dualstack::dualstack:guest:GpuVm$proxmoxve:index/vmLegacy:VmLegacy::public-gpu-vm",
+    urn: "urn:pulumi:public::ai-dualstack::dualstack:environment:AiEnvironment$dualstack:guest:GpuVm$proxmoxve:index/vmLegacy:VmLegacy::public-gpu-vm",
     dataHolder: 301,
     ...over,
   });
   const inventory = { models: { "mistral:7b": "sha256:abc", gone: "def" }, collections: {}, unhealthy: [] };
-  const p = { stack: "public", guests: [], models: ["mistral:7b", "never-pulled:1b"], collections: [], resticRepository: "public", maxBackupAgeHours: 26 };
+  const p = {
+    stack: "public",
+    guests: [],
+    models: ["mistral:7b", "never-pulled:1b"],
+    collections: [],
+    resticRepository: "public",
+    resticOnGpuVm: false,
+    maxBackupAgeHours: 26,
+  };
 
   it("the GPU VM: every deployed model the environment serves, by its manifest's sha256", () => {
     expect(restoreChecks(guest({}), p, inventory)).toEqual({ [`${gpuVmModelsDir("public")}/manifests/registry.ollama.ai/library/mistral/7b`]: "abc" });

@@ -164,11 +164,17 @@ describe("drill", () => {
     // The compute it destroys and rebuilds: the GPU VM, over its data disk's holder; nothing else.
     expect(plan.guests.filter((g) => g.dataHolder !== undefined).map((g) => `${g.name} over ${g.dataHolder}`)).toEqual(["public-gpu-vm over 301"]);
     expect(plan.guests.find((g) => g.vmId === 300)!.urn).toBe(
-      "urn:pulumi:public::ai-dualstack::dualstack:guest:GpuVm$proxmoxve:index/vmLegacy:VmLegacy::public-gpu-vm",
+      "urn:pulumi:public::ai-dualstack::dualstack:environment:AiEnvironment$dualstack:guest:GpuVm$proxmoxve:index/vmLegacy:VmLegacy::public-gpu-vm",
     );
     expect(plan.models).toEqual(["mistral:7b"]);
     expect(plan.collections).toEqual(["tenant_acme", "tenant_globex"]);
+    expect(plan.resticOnGpuVm).toBe(false);
   });
+
+  it("knows from the stack whether its GPU VM holds restic (file-level backups on: the credentials are set)", async () => {
+    const withRestic = drillPlan(await evaluateStack("public", { secrets: { resticPassword: "pw", resticPrivateKey: "key" } }));
+    expect(withRestic.resticOnGpuVm).toBe(true);
+  }, 60_000);
 
   it("runs every step in order and reports RTO and RPO", async () => {
     const calls: string[] = [];
