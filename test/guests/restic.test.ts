@@ -9,7 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resticRemote, resticRepository, resticRoot } from "../../lib/backup/plan";
-import { RESTIC_SFTP_PORT, renderResticInstallScript, renderResticServerScript, resticUser, type StreamSource } from "../../lib/backup/restic";
+import {
+  RESTIC_SFTP_PORT,
+  parseResticDrill,
+  renderResticInstallScript,
+  renderResticServerScript,
+  resticUser,
+  type StreamSource,
+} from "../../lib/backup/restic";
 import { loadConfig } from "../../lib/config/load";
 import type { HostConfig } from "../../lib/config/schema";
 import { packageCacheFiles, renderAptProxyScript } from "../../lib/package-cache";
@@ -118,6 +125,13 @@ describe("restic backups between real guests", () => {
     expect(await asProgram(client, "systemctl show -p Result --value ai-dualstack-restic-backup-public.service")).toBe("success\n");
     const list = await asProgram(client, "/usr/local/sbin/ai-dualstack-restic-restore-public --list");
     expect(list).toMatch(/\bkept\b/);
+    // The restore drill's read-back (what `drill restore` asks of the GPU VM): the snapshot read in full over sftp,
+    // its sha256 the same as a dump of the source made now, since nothing changed; nothing written.
+    const tarNow = await asProgram(client, "tar -C /srv/kept -cf - . | sha256sum | cut -d' ' -f1");
+    const [read] = parseResticDrill(await asProgram(client, "/usr/local/sbin/ai-dualstack-restic-restore-public --drill"));
+    expect(read).toMatchObject({ source: "kept", status: "ok", sha256: tarNow.trim(), live: tarNow.trim() });
+    expect(read.status === "ok" && read.bytes).toBeGreaterThan(300_000);
+    expect(read.status === "ok" && Math.abs(Date.now() / 1000 - read.time)).toBeLessThan(900);
     await asProgram(client, "rm -rf /srv/kept");
     expect(await asProgram(client, "/usr/local/sbin/ai-dualstack-restic-restore-public kept")).toContain("kept restored");
     expect(await asProgram(client, "cd /srv/kept && sha256sum data.bin note.txt")).toBe(before);
