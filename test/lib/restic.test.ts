@@ -59,6 +59,17 @@ function tree(root: string): Record<string, string> {
   return out;
 }
 
+/** Flips bytes in the repository's biggest pack file (the tree's data). */
+function corruptBiggestPack() {
+  const packs: string[] = [];
+  const walk = (d: string) => readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(join(d, e.name)) : packs.push(join(d, e.name))));
+  walk(join(repo.location, "data"));
+  const biggest = packs.sort((a, b) => statSync(b).size - statSync(a).size)[0];
+  const bytes = readFileSync(biggest);
+  for (let i = 1000; i < 1100; i++) bytes[i] ^= 0xff;
+  writeFileSync(biggest, bytes);
+}
+
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "restic-"));
   const src = join(dir, "src");
@@ -187,13 +198,7 @@ describe("restic backup and restore", () => {
 
   it("the restore drill names the source whose snapshot cannot be read back, and fails; an empty repository fails too", () => {
     expect(run(renderResticBackupScript(repo)).code).toBe(0);
-    const packs: string[] = [];
-    const walk = (d: string) => readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(join(d, e.name)) : packs.push(join(d, e.name))));
-    walk(join(repo.location, "data"));
-    const biggest = packs.sort((a, b) => statSync(b).size - statSync(a).size)[0];
-    const bytes = readFileSync(biggest);
-    for (let i = 1000; i < 1100; i++) bytes[i] ^= 0xff;
-    writeFileSync(biggest, bytes);
+    corruptBiggestPack();
     const d = run(renderResticRestoreScript(repo), ["--drill"]);
     expect(d.code).toBe(1);
     const lines = parseResticDrill(d.out);
@@ -224,14 +229,7 @@ describe("restic backup and restore", () => {
     expect(run(renderResticCheckScript(whole)).code).toBe(0);
     expect(readFileSync(join(repo.metricsDir, "check_public.prom"), "utf8")).toContain('ai_dualstack_restic_check_success{repository="public"} 1');
     expect(promtoolMetrics(readFileSync(join(repo.metricsDir, "check_public.prom"), "utf8"))).toEqual({ code: 0, out: "" });
-    // Flip bytes in the biggest pack file (the tree's data).
-    const packs: string[] = [];
-    const walk = (d: string) => readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(join(d, e.name)) : packs.push(join(d, e.name))));
-    walk(join(repo.location, "data"));
-    const biggest = packs.sort((a, b) => statSync(b).size - statSync(a).size)[0];
-    const bytes = readFileSync(biggest);
-    for (let i = 1000; i < 1100; i++) bytes[i] ^= 0xff;
-    writeFileSync(biggest, bytes);
+    corruptBiggestPack();
     const c = run(renderResticCheckScript(whole));
     expect(c.code).toBe(1);
     expect(c.out).toContain("CHECK FAILED");
